@@ -143,10 +143,8 @@ class Scp03CardChannel:
     @staticmethod
     def is_handshake(cmd: CommandApdu) -> bool:
         """True for INITIALIZE UPDATE and EXTERNAL AUTHENTICATE (GlobalPlatform CLA 8x)."""
-        return bool(cmd.cla & 0x80) and not cmd.cla & 0x60 and cmd.ins in (
-            INS_INITIALIZE_UPDATE,
-            INS_EXTERNAL_AUTHENTICATE,
-        )
+        handshake_ins = (INS_INITIALIZE_UPDATE, INS_EXTERNAL_AUTHENTICATE)
+        return bool(cmd.cla & 0x80) and not cmd.cla & 0x60 and cmd.ins in handshake_ins
 
     def process_handshake(self, cmd: CommandApdu) -> tuple[bytes, int]:
         """Answer INITIALIZE UPDATE or EXTERNAL AUTHENTICATE: ``(response data, SW)``."""

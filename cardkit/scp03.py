@@ -60,8 +60,14 @@ def initialize_update_command(
     """INITIALIZE UPDATE: ``80 50 kvn 00 08 <host challenge> 00`` (kvn 00 = first key set)."""
     if len(host_challenge) != S8:
         raise ValueError("host challenge must be 8 bytes (S8 mode)")
-    return CommandApdu(CLA_GP | channel, INS_INITIALIZE_UPDATE, key_version, 0x00,
-                       bytes(host_challenge), ne=SHORT_MAX_NE)
+    return CommandApdu(
+        CLA_GP | channel,
+        INS_INITIALIZE_UPDATE,
+        key_version,
+        0x00,
+        bytes(host_challenge),
+        ne=SHORT_MAX_NE,
+    )
 
 
 @dataclass(frozen=True)
