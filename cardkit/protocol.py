@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 from .apdu import SHORT_MAX_NC, SHORT_MAX_NE, CommandApdu, ResponseApdu
@@ -138,12 +139,12 @@ class ApduProtocol:
         """The pipeline below any secure messaging."""
         return self._base
 
-    def push(self, make: type[Processor] | object) -> None:
+    def push(self, make: Callable[[Processor], Processor]) -> None:
         """Install a secure-messaging processor built around the current top of the chain.
 
         ``make`` is called with the current top processor and returns the new top.
         """
-        self._top = make(self._top)  # type: ignore[operator]
+        self._top = make(self._top)
 
     def reset_secure_messaging(self) -> None:
         """Drop any secure-messaging processors (e.g. after SELECT or a card reset)."""
