@@ -315,3 +315,11 @@ def test_construction_checks() -> None:
 
             @command(1)
             def b(self, cmd: CommandApdu) -> None: ...
+
+
+def test_last_block_pushing_a_chain_over_the_limit() -> None:
+    card = VirtualCard([TestApplet()], max_command_data=8)
+    card.process(select(TEST_AID))
+    assert card.process(bytes.fromhex("10 01 00 00 06 01 02 03 04 05 06")) == b"\x90\x00"
+    assert card.process(bytes.fromhex("00 01 00 00 03 07 08 09 00")) == b"\x67\x00"
+    assert card.process(bytes.fromhex("00 01 00 00 01 0A 00")) == bytes.fromhex("0A 9000")

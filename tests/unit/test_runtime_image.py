@@ -38,7 +38,9 @@ def test_blank_card_writes_an_image_with_its_applets(tmp_path: Path) -> None:
     VirtualCard([TestApplet()], image_path=path)
     doc = json.loads(path.read_text())
     assert doc["format"] == FORMAT and doc["version"] == 1
-    assert doc["applets"] == [{"aid": TEST_AID.hex().upper(), "type": "applets.testapplet.TestApplet"}]
+    assert doc["applets"] == [
+        {"aid": TEST_AID.hex().upper(), "type": "applets.testapplet.TestApplet"}
+    ]
     assert doc["memory"][TEST_AID.hex().upper()]["counter"] == "00000000"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -161,3 +163,15 @@ def test_missing_file_reads_as_none_and_unreadable_as_error(tmp_path: Path) -> N
     os.mkdir(folder)
     with pytest.raises(CardImageError):
         read_image(folder)
+
+
+def test_blank_card_without_writes_still_gets_an_image(tmp_path: Path) -> None:
+    from applets.applet import Applet
+
+    class Quiet(Applet):
+        AID = bytes.fromhex("F000000001")
+
+    path = tmp_path / "quiet.json"
+    VirtualCard([Quiet()], image_path=path)
+    image = read_image(path)
+    assert image is not None and image.applets[0][0] == Quiet.AID and image.memory == {}
