@@ -1,0 +1,36 @@
+"""Shared pytest configuration: command-line options and markers used across tiers.
+
+Tier-specific fixtures live next to their tests (``tests/virtual/conftest.py`` starts
+pcscd and serves virtual cards through vpcd).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reader",
+        default=None,
+        metavar="NAME",
+        help="run the opt-in hardware tests against this PC/SC reader (name substring)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--reader"):
+        return
+    skip = pytest.mark.skip(reason="hardware test: pass --reader NAME to run it")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def hardware_reader(request: pytest.FixtureRequest) -> str:
+    """The reader name given with ``--reader`` (hardware tests only)."""
+    name = request.config.getoption("--reader")
+    if not name:
+        pytest.skip("pass --reader NAME to run hardware tests")
+    return str(name)
