@@ -59,3 +59,7 @@ class KeyStore(Protocol):
     def signer(self, name: str) -> Signer:
         """A named signer (e.g. ``"desk-01"``)."""
         ...
+
+    def kcv(self, function: KeyFunction, version: int) -> bytes:
+        """The 3-byte key check value of a master key (first 3 bytes of AES-CMAC(key, 0^16))."""
+        ...

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.kdf.kbkdf import CounterLocation, KBKDFCMAC, Mode
 from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, CounterLocation, Mode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
