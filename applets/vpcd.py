@@ -41,6 +41,7 @@ CTRL_GET_ATR = 0x04
 #: because a silent card blocks the reader (and every client of it) forever.
 SW_NO_PRECISE_DIAGNOSIS = b"\x6f\x00"
 
+
 class BridgedCard(Protocol):
     """What the bridge needs from a card (the virtual card runtime has it)."""
 
@@ -77,9 +78,11 @@ class VpcdBridge:
     """Serves ``card`` to pcscd on one vpcd slot, from a background thread.
 
     ``reinsert_after`` is how long the card stays out of the field after a power cut
-    (``None``: stay out until :meth:`insert`). ``retry_interval`` paces reconnection
-    attempts while vpcd is not listening. ``message_timeout`` bounds the wait for the rest
-    of a message whose length header has arrived: a peer stalling mid-message is dropped.
+    (``None``: stay out until :meth:`insert`); keep it above pcscd's ~400 ms poll, or pcscd
+    may never notice the card was gone and keep handles to a card that lost its state.
+    ``retry_interval`` paces reconnection attempts while vpcd is not listening.
+    ``message_timeout`` bounds the wait for the rest of a message whose length header has
+    arrived: a peer stalling mid-message is dropped.
     """
 
     def __init__(
@@ -88,7 +91,7 @@ class VpcdBridge:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         *,
-        reinsert_after: float | None = 0.2,
+        reinsert_after: float | None = 1.0,
         retry_interval: float = 0.05,
         message_timeout: float = 2.0,
     ) -> None:
@@ -256,7 +259,10 @@ class VpcdBridge:
             payload = self._receive(sock)
             answer = self._handle(payload)
             if answer is not None:
-                sock.sendall(len(answer).to_bytes(2, "big") + answer)
+                try:
+                    sock.sendall(len(answer).to_bytes(2, "big") + answer)
+                except OSError as exc:  # removed meanwhile, or vpcd went away
+                    raise _PeerGone(str(exc)) from exc
 
     def _receive(self, sock: socket.socket) -> bytes:
         """One message from vpcd (blocks until one starts, then bounded in time)."""

@@ -75,6 +75,9 @@ _REMOVED = {
     _u32(scard.SCARD_W_UNPOWERED_CARD),
     _u32(scard.SCARD_W_UNRESPONSIVE_CARD),
 }
+# A transmit that fails this way while connected means the card stopped answering in the
+# middle of the exchange: pulled from the field or lost power (the command may have run).
+_TORN = {_u32(scard.SCARD_E_NOT_TRANSACTED), _u32(scard.SCARD_F_COMM_ERROR)}
 _RESET = _u32(scard.SCARD_W_RESET_CARD)
 _SHARING_VIOLATION = _u32(scard.SCARD_E_SHARING_VIOLATION)
 _TIMEOUT = _u32(scard.SCARD_E_TIMEOUT)
@@ -458,6 +461,10 @@ class PcscConnection(Connection):
             hr, response = self._transmit(list(apdu))
             if _u32(hr) == _RESET:
                 self._recover_from_reset()
+            if _u32(hr) in _TORN:
+                raise CardRemovedError(
+                    f"the card stopped answering mid-command (removed?): {_describe(hr)}"
+                )
             if hr != scard.SCARD_S_SUCCESS:
                 raise _error(hr, "exchanging an APDU", connected=True)
         if len(response) < 2:

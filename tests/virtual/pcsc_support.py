@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from applets.vpcd import VpcdBridge
-from cardkit.errors import TransportError
+from cardkit.errors import CardRemovedError, TransportError
 from cardkit.pcsc import PcscConnection, list_readers
 
 VIRTUAL_READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
@@ -36,10 +36,28 @@ def virtual_readers_listed() -> bool:
     return all(name in readers for name in VIRTUAL_READERS)
 
 
-def connect_to(bridge: VpcdBridge, reader: str) -> PcscConnection:
-    """Put ``bridge``'s card (back) into the field and connect to it through pcscd."""
+# SELECT with an empty DF name: harmless (the card answers 6A82), proves the link works.
+_PROBE = bytes.fromhex("00A4040000")
+
+
+def connect_to(bridge: VpcdBridge, reader: str, *, exclusive: bool = True) -> PcscConnection:
+    """Put ``bridge``'s card (back) into the field and connect to it through pcscd.
+
+    The connection is probed once: if a previous test pulled the card and pcscd has not
+    polled since, the first handle can be stale; we then reconnect instead of failing.
+    """
     bridge.card.faults.clear()
     bridge.insert()
     if not bridge.wait_connected(5.0):
         pytest.fail(f"the bridge did not reconnect to vpcd for {reader}")
-    return PcscConnection(reader, timeout=CONNECT_TIMEOUT)
+    deadline = time.monotonic() + 3 * CONNECT_TIMEOUT
+    while True:
+        connection = PcscConnection(reader, exclusive=exclusive, timeout=CONNECT_TIMEOUT)
+        try:
+            connection.send_and_receive(_PROBE)
+            return connection
+        except CardRemovedError:
+            connection.close()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
