@@ -55,6 +55,10 @@ class TokenLoginError(TokenError):
     """The token refused the PIN, or the PIN is locked."""
 
 
+class CertificateError(KeysError):
+    """A certificate does not chain to the root, is out of its validity, or misused."""
+
+
 # --- ceremony --------------------------------------------------------------------------
 
 

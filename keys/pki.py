@@ -14,10 +14,13 @@ from typing import Any, Protocol
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import NameOID
+
+from .errors import CertificateError
 
 ROOT_CN = "Samarinda SSN Root CA"
 ORGANIZATION = "Pemerintah Kota Samarinda"
@@ -180,18 +183,24 @@ def create_desk_certificate(desk: str, desk_key: ec.EllipticCurvePublicKey, root
 
 def verify_desk_certificate(certificate_der: bytes, root_certificate_der: bytes,
                             at: dt.datetime | None = None) -> x509.Certificate:
-    """Check a desk certificate against the root (signature, validity, usage); return it."""
+    """Check a desk certificate against the root (signature, validity, usage); return it,
+    or raise :class:`~keys.errors.CertificateError`."""
     cert = x509.load_der_x509_certificate(certificate_der)
     root = x509.load_der_x509_certificate(root_certificate_der)
-    cert.verify_directly_issued_by(root)  # raises InvalidSignature / ValueError
+    try:
+        cert.verify_directly_issued_by(root)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        raise CertificateError(f"{cert.subject.rfc4514_string()} is not issued by "
+                               f"{root.subject.rfc4514_string()} ({exc or 'bad signature'})"
+                               ) from None
     when = at or dt.datetime.now(dt.UTC)
     for c in (cert, root):
         if not c.not_valid_before_utc <= when <= c.not_valid_after_utc:
-            raise ValueError(f"certificate {subject_of(c.public_bytes(serialization.Encoding.DER))}"
-                             " is not valid now")
+            raise CertificateError(f"certificate {c.subject.rfc4514_string()} is not valid "
+                                   f"at {when:%Y-%m-%d}")
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     if not usage.digital_signature:
-        raise ValueError("certificate does not allow digital signatures")
+        raise CertificateError("certificate does not allow digital signatures")
     return cert
 
 
