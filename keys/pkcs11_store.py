@@ -122,6 +122,10 @@ class Pkcs11Store:
             raise TokenLoginError(f"wrong PIN for token {token_label!r}") from None
         except p11e.PinLocked:
             raise TokenLoginError(f"the PIN of token {token_label!r} is locked") from None
+        except p11e.UserAlreadyLoggedIn:
+            # PKCS#11 login is per application: another session of this process already
+            # logged in, and a new session shares that login.
+            self._session = token.open(rw=True)
         except p11e.PKCS11Error as exc:
             raise TokenError(f"cannot open token {token_label!r} ({type(exc).__name__})") from None
         self.token_label = token_label

@@ -14,6 +14,7 @@ from keys.file_store import MIN_LOG2_N, EncryptedFileStore
 
 PASSPHRASE = "correct horse battery staple"
 TOKEN_LABEL = "cardkit-test"
+SPARE_TOKEN_LABEL = "cardkit-spare"  # never logged into: for wrong-PIN tests
 TOKEN_PIN = "123456"
 SO_PIN = "87654321"
 
@@ -44,10 +45,12 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
                     "objectstore.backend = file\nlog.level = ERROR\n")
     old = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN_LABEL,
-                    "--pin", TOKEN_PIN, "--so-pin", SO_PIN],
-                   check=True, capture_output=True)
-    yield {"label": TOKEN_LABEL, "pin": TOKEN_PIN, "conf": str(conf)}
+    for label in (TOKEN_LABEL, SPARE_TOKEN_LABEL):
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
+                        "--pin", TOKEN_PIN, "--so-pin", SO_PIN],
+                       check=True, capture_output=True)
+    yield {"label": TOKEN_LABEL, "pin": TOKEN_PIN, "conf": str(conf),
+           "spare_label": SPARE_TOKEN_LABEL}
     if old is None:
         os.environ.pop("SOFTHSM2_CONF", None)
     else:
