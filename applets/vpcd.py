@@ -139,7 +139,13 @@ class VpcdBridge:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 logger.warning("vpcd bridge thread on port %d did not stop", self.port)
+                return
             self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """True while the serving thread runs."""
+        return self._thread is not None and self._thread.is_alive()
 
     def __enter__(self) -> VpcdBridge:
         return self.start()
