@@ -37,7 +37,7 @@ def sign_cms(signer: Signer, content: bytes, *, detached: bool = True,
         "signature_algorithm": {"algorithm": "sha256_ecdsa"},
         "signature": signature,
     })
-    encap = {"content_type": "data"}
+    encap: dict[str, object] = {"content_type": "data"}
     if not detached:
         encap["content"] = content
     signed_data = cms.SignedData({

@@ -19,7 +19,7 @@ from cardkit.keystore import KeyFunction
 
 from . import pki
 from .errors import DevelopmentKeysRefusedError
-from .hierarchy import MASTER_KEY_LENGTH
+from .hierarchy import MASTER_KEY_LENGTH, MasterKeyInfo
 from .software_store import ROOT_SIGNER, SoftwareKeyStore
 
 DEV_SEED = b"cardkit DEVELOPMENT ONLY key set v1 -- public, never use in production"
@@ -84,7 +84,7 @@ class DevelopmentKeyStore(SoftwareKeyStore):
             self._make_desk(name)
         return super().signer(name)
 
-    def rotate(self, function: KeyFunction) -> object:
+    def rotate(self, function: KeyFunction) -> MasterKeyInfo:
         """The next deterministic development version, made current."""
         version = max(self.versions(function)) + 1
         return self.add_master(function, self.master_key_for(function, version),
