@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from cardkit.cms import sign_signed_data
 from cardkit.keystore import KeyFunction, KeyStore, Signer
 from keys import open_store
-from keys.cms import sign_cms
 from keys.dev import development_keystore
 from keys.errors import CertificateError, DevelopmentKeysRefusedError
 from keys.pki import to_pem, verify_desk_certificate
@@ -103,24 +103,19 @@ def test_real_root_issues_short_lived_desk_certificates() -> None:
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
-@pytest.mark.parametrize("detached", [True, False])
-def test_openssl_cms_verify_accepts_desk_signature(tmp_path: Path, detached: bool) -> None:
+def test_openssl_cms_verify_accepts_desk_signature(tmp_path: Path) -> None:
     store = development_keystore(allow=True)
-    content = b'{"card":"0102030405060708","nik":"6472..."}'
+    content = b'{"card":"0102030405060708","programme":"PKH"}'
     (tmp_path / "root.pem").write_bytes(to_pem(store.signer("root").certificate_der))
-    (tmp_path / "content").write_bytes(content)
-    (tmp_path / "sig.der").write_bytes(sign_cms(store.signer("desk-01"), content,
-                                                detached=detached))
+    signed = sign_signed_data(content, "data", store.signer("desk-01"))
+    (tmp_path / "sig.der").write_bytes(signed)
     args = ["openssl", "cms", "-verify", "-binary", "-inform", "DER",
             "-in", str(tmp_path / "sig.der"), "-CAfile", str(tmp_path / "root.pem"),
             "-out", str(tmp_path / "out")]
-    if detached:
-        args += ["-content", str(tmp_path / "content")]
     ok = subprocess.run(args, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "out").read_bytes() == content
-    # Altered content must fail.
-    (tmp_path / "content").write_bytes(content + b" ")
-    if detached:
-        bad = subprocess.run(args, capture_output=True, text=True)
-        assert bad.returncode != 0
+    # The same object checked against another root must fail.
+    other = SoftwareKeyStore()
+    (tmp_path / "root.pem").write_bytes(to_pem(other.create_root()))
+    assert subprocess.run(args, capture_output=True).returncode != 0

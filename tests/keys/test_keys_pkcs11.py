@@ -14,12 +14,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from cardkit.cms import sign_signed_data
 from cardkit.crypto.diversify import diversify_key
 from cardkit.crypto.kcv import kcv
 from cardkit.keystore import KeyFunction, KeyStore, Signer
 from keys import open_store
 from keys.ceremony import combine_components, generate_components
-from keys.cms import sign_cms
 from keys.errors import TokenLoginError, TokenNotFoundError, UnknownKeyError
 from keys.hierarchy import diversify, diversify_scp03
 from keys.pkcs11_store import SOFTHSM_MODULE, Pkcs11Store
@@ -95,13 +95,13 @@ def test_token_signer_chains_and_signs(hsm: Pkcs11Store, tmp_path: Path) -> None
     assert root_cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     if shutil.which("openssl"):
         (tmp_path / "root.pem").write_bytes(to_pem(root.certificate_der))
-        (tmp_path / "data").write_bytes(b"record")
-        (tmp_path / "sig").write_bytes(sign_cms(desk, b"record"))
+        (tmp_path / "sig").write_bytes(sign_signed_data(b"record", "data", desk))
         done = subprocess.run(
             ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
-             str(tmp_path / "sig"), "-content", str(tmp_path / "data"), "-CAfile",
-             str(tmp_path / "root.pem"), "-out", "/dev/null"], capture_output=True, text=True)
+             str(tmp_path / "sig"), "-CAfile", str(tmp_path / "root.pem"), "-out",
+             str(tmp_path / "out")], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+        assert (tmp_path / "out").read_bytes() == b"record"
 
 
 def _objects(listing: str) -> list[tuple[str, dict[str, str]]]:
