@@ -19,6 +19,7 @@ merchant's or clerk's production machine.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
@@ -351,16 +352,24 @@ def serve(
     port: int = DEFAULT_PORT,
     on_ready: Callable[[VpcdBridge], object] | None = None,
 ) -> None:
-    """Serve ``card`` on a vpcd slot in the foreground until Ctrl-C (KeyboardInterrupt).
+    """Serve ``card`` on a vpcd slot in the foreground until Ctrl-C or SIGTERM.
 
-    ``on_ready``, if given, is called once with the bridge after it started.
+    ``on_ready``, if given, is called once with the bridge after it started. Must run in
+    the main thread (it handles SIGTERM like Ctrl-C, so ``kill`` removes the card cleanly).
     """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     bridge = VpcdBridge(card, host, port)
-    with bridge:
-        if on_ready is not None:
-            on_ready(bridge)
-        try:
+    try:
+        with bridge:
+            if on_ready is not None:
+                on_ready(bridge)
             while True:
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -255,9 +255,12 @@ def _wait(ctx: _Context, readers: list[str], timeout: float, want_present: bool)
                     return ReaderStatus(index, name, present, bytes(atr) if present else None)
             states = [(name, event & ~scard.SCARD_STATE_CHANGED) for name, event, _ in result]
         if _u32(hr) == _TIMEOUT or time.monotonic() >= deadline:
+            where = readers[0] if len(readers) == 1 else "any reader"
             if want_present:
-                raise NoCardError(f"no card arrived within {timeout:g} s")
-            raise TransportTimeoutError(f"the card was still present after {timeout:g} s")
+                if timeout <= 0:
+                    raise NoCardError(f"no card in {where}")
+                raise NoCardError(f"no card in {where} within {timeout:g} s")
+            raise TransportTimeoutError(f"the card stayed in {where} for {timeout:g} s")
 
 
 def wait_for_card(reader: str | int | None = None, timeout: float = 10.0) -> ReaderStatus:

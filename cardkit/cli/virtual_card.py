@@ -1,0 +1,87 @@
+"""``cardkit virtual-card``: make a virtual card image and put it in a vpcd reader.
+
+Development and test tool: vpcd listens on all network interfaces, so never install it
+on a merchant's or clerk's production machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+#: Applets ``create`` can install: option name -> "module:Class". Add a line per applet.
+APPLETS: dict[str, str] = {
+    "test": "applets.testapplet:TestApplet",
+}
+
+
+def _load_class(path: str) -> type:
+    """The applet class at ``module:Class`` or ``module.Class`` (only inside ``applets``)."""
+    module_name, sep, name = path.partition(":")
+    if not sep:
+        module_name, _, name = path.rpartition(".")
+    if module_name != "applets" and not module_name.startswith("applets."):
+        raise click.ClickException(f"refusing to load applet code from outside 'applets': {path}")
+    from applets.applet import Applet
+
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise click.ClickException(f"unknown applet type {path}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Applet)):
+        raise click.ClickException(f"{path} is not an applet")
+    return cls
+
+
+@click.group("virtual-card")
+def virtual_card() -> None:
+    """Virtual cards for development and tests (served through vpcd)."""
+
+
+@virtual_card.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-a", "--applet", "applet_names", multiple=True, type=click.Choice(sorted(APPLETS)),
+    default=("test",), show_default=True, help="Applet to install (repeatable).",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite an existing image.")
+def create(image: Path, applet_names: tuple[str, ...], force: bool) -> None:
+    """Create a blank card image file IMAGE."""
+    from applets.card import VirtualCard
+
+    if image.exists():
+        if not force:
+            raise click.ClickException(f"{image} exists (use --force to overwrite)")
+        image.unlink()
+    applets = [_load_class(APPLETS[name])() for name in dict.fromkeys(applet_names)]
+    card = VirtualCard(applets, image_path=image)
+    for applet in card.applets:
+        click.echo(f"installed {applet.aid.hex().upper()} ({applet.type_name})")
+    click.echo(f"card image written to {image}")
+
+
+@virtual_card.command()
+@click.argument("image", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-p", "--port", default=35963, show_default=True, help="vpcd port (35964: 2nd slot).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Host running pcscd + vpcd.")
+def serve(image: Path, port: int, host: str) -> None:
+    """Serve the card in IMAGE through vpcd until Ctrl-C; changes are saved to IMAGE."""
+    from applets.card import VirtualCard
+    from applets.image import CardImageError, read_image
+    from applets.vpcd import VpcdBridge
+    from applets.vpcd import serve as serve_card
+
+    content = read_image(image)
+    if content is None:
+        raise CardImageError(f"{image} vanished")
+    applets = [_load_class(kind)(aid) for aid, kind in content.applets]
+    card = VirtualCard(applets, image_path=image, name=image.name)
+
+    def ready(bridge: VpcdBridge) -> None:
+        where = "connected" if bridge.wait_connected(2.0) else "waiting for pcscd/vpcd"
+        click.echo(f"serving {image} on {host}:{port} ({where}); Ctrl-C to stop")
+
+    serve_card(card, host=host, port=port, on_ready=ready)
+    click.echo("card removed")
