@@ -40,7 +40,8 @@ def apdu(
     Response chaining (61xx, GET RESPONSE) and 6Cxx are followed automatically.
     """
     commands = [parse_hex_apdu(text) for text in apdus]
-    with PcscConnection(reader, exclusive=not shared, timeout=timeout) as connection:
+    connection = PcscConnection(reader, exclusive=not shared, timeout=timeout)
+    with connection:
         protocol = ApduProtocol(connection)
         click.echo(f"reader: {connection.reader}  ATR: {connection.atr.hex(' ').upper()}")
         for command in commands:
