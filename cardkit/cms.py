@@ -414,6 +414,14 @@ def verify_signed_data(
     chain = trust_store.validate_chain(
         signer_certificate, parsed.certificates + supplied, at=when
     )
+    # Embedded certificates are unsigned hints; one that is not in the chain is junk (or a
+    # tampered copy), and an object carrying junk is refused rather than half-used.
+    for embedded in parsed.certificates:
+        if embedded not in chain:
+            raise MalformedError(
+                f"embedded certificate {embedded.subject.rfc4514_string()} is not in the "
+                "signer's chain"
+            )
     if not (
         signer_certificate.not_valid_before_utc
         <= parsed.signing_time

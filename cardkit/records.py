@@ -138,10 +138,24 @@ class Asn1IdentityRecord(core.Sequence):
     ]
 
 
+class Asn1RevocationReason(core.Enumerated):
+    _map = {
+        0: "unspecified",
+        1: "lost",
+        2: "stolen",
+        3: "damaged",
+        4: "replaced",
+        5: "holderDeceased",
+        6: "noLongerEligible",
+        7: "duplicate",
+        8: "suspectedFraud",
+    }
+
+
 class Asn1HotlistEntry(core.Sequence):
     _fields = [
         ("card_serial", core.OctetString),
-        ("reason", core.Enumerated),
+        ("reason", Asn1RevocationReason),
         ("revoked_on", core.NumericString),
     ]
 

@@ -43,6 +43,7 @@ from .records import (
     FORMAT_VERSION,
     ID_CT_HOTLIST,
     Asn1Hotlist,
+    Asn1RevocationReason,
     check_serial,
     date_from_asn1,
     date_to_asn1,
@@ -278,6 +279,9 @@ class RevocationReason(enum.IntEnum):
     SUSPECTED_FRAUD = 8
 
 
+_REASON_CODES = {name: code for code, name in Asn1RevocationReason._map.items()}
+
+
 @dataclass(frozen=True)
 class HotlistEntry:
     """One revoked card."""
@@ -395,7 +399,7 @@ class Hotlist:
                 entries=tuple(
                     HotlistEntry(
                         card_serial=item["card_serial"].native,
-                        reason=RevocationReason(item["reason"].native),
+                        reason=RevocationReason(_REASON_CODES[item["reason"].native]),
                         revoked_on=date_from_asn1(item["revoked_on"]),
                     )
                     for item in parsed["entries"]
