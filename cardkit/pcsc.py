@@ -384,7 +384,7 @@ class PcscConnection(Connection):
             try:
                 self._connect_once()
                 return
-            except (NoCardError, TransportError) as exc:
+            except TransportError as exc:
                 if isinstance(exc, NoReaderError):
                     raise
                 last = exc
