@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "readers": "cardkit.cli.readers:readers",
     "apdu": "cardkit.cli.apdu:apdu",
     "virtual-card": "cardkit.cli.virtual_card:virtual_card",
+    "keys": "keys.cli:keys_group",
 }
 
 
