@@ -1,0 +1,870 @@
+"""The offline e-wallet's byte layouts and MACs, shared by card, SAM, terminal and back office.
+
+Everything on the wire is fixed-length and big-endian (``docs/WALLET.md`` has the tables).
+Every MAC is AES-CMAC truncated to 8 bytes, over an ASCII label followed by fixed-width
+fields; no label is a prefix of another, so a MAC made for one purpose never verifies as
+another. Keys are the card's diversified keys (:func:`card_key`):
+
+=============  ============  ==============================================================
+MAC            key           over
+=============  ============  ==============================================================
+CC             ``K_debit``   ``"INIT" ‖ serial ‖ INIT response before CC ‖ Nt``
+AUTH (debit)   ``K_debit``   ``"DEBIT" ‖ session ‖ amount ‖ date ‖ merchant ‖ terminal ‖
+                             SAM id ‖ SC``
+AUTH (undo)    ``K_debit``   ``"UNDO" ‖ session ‖ undone DS ‖ undone SC ‖ amount ‖ date ‖
+                             merchant ‖ terminal ‖ SAM id ‖ SC``
+AUTH (load)    ``K_load``    ``"LOAD" ‖ session ‖ flags ‖ amount ‖ date ‖ agency ‖ desk ‖
+                             sequence``
+RM             ``K_receipt``  ``"RCPT" ‖ serial ‖ log entry``
+CONF           ``K_debit``   ``"CONF" ‖ serial ‖ log entry ‖ RM`` (``K_load`` for a load)
+=============  ============  ==============================================================
+
+``session`` is ``serial(8) ‖ TC(4) ‖ Nc(8) ‖ Nt(8) ‖ purse(1)`` (:class:`WalletSession`).
+The SAM's own administration (personalisation, settlement) is MACed under
+``K_admin = KDF(K_transport, "sam-admin", SAM serial)``, with its admin sequence number
+inside every MAC so no admin command can be replayed.
+
+Verification functions return ``bool`` and compare in constant time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hmac
+import struct
+from dataclasses import dataclass, field
+
+from ..errors import CardkitError
+from .cmac import aes_cmac
+from .diversify import diversify_key
+from .kdf import derive_key
+
+SSN_AID = bytes.fromhex("F053534E43415244")  # F0 + "SSNCARD": the card's wallet lives here
+SAM_AID = bytes.fromhex("F053534E53414D")  # F0 + "SSNSAM": the merchant SAM applet
+SERIAL_LENGTH = 8
+NONCE_LENGTH = 8
+MAC_LENGTH = 8
+MAX_U32 = 0xFFFFFFFF
+MAX_U64 = 0xFFFFFFFFFFFFFFFF
+PURSES = 8  # purse indexes 0..7
+
+LABEL_INIT = b"INIT"
+LABEL_DEBIT = b"DEBIT"
+LABEL_UNDO = b"UNDO"
+LABEL_LOAD = b"LOAD"
+LABEL_RECEIPT = b"RCPT"
+LABEL_CONFIRM = b"CONF"
+LABEL_SAM_PERSONALISE = b"SPER"
+LABEL_SAM_SETTLE = b"SETL"
+SAM_ADMIN_KDF_LABEL = b"sam-admin"
+
+LOAD_FLAG_RESET_CUMULATIVE = 0x01
+
+
+class WalletFormatError(CardkitError, ValueError):
+    """Bytes or field values that do not form a wallet object."""
+
+
+class TransactionType(enum.IntEnum):
+    """The type byte of a log entry."""
+
+    NONE = 0x00  # an empty last-transaction record (nothing happened yet)
+    DEBIT = 0x01
+    LOAD = 0x02
+    UNDO = 0x03
+
+
+# --- field checks ------------------------------------------------------------------------
+
+
+def _u32(name: str, value: int) -> None:
+    if not 0 <= value <= MAX_U32:
+        raise WalletFormatError(f"{name} must be 0..2^32-1, got {value}")
+
+
+def _fixed(name: str, value: bytes, length: int) -> None:
+    if len(value) != length:
+        raise WalletFormatError(f"{name} must be {length} bytes, got {len(value)}")
+
+
+def _purse(value: int) -> None:
+    if not 0 <= value < PURSES:
+        raise WalletFormatError(f"purse must be 0..{PURSES - 1}, got {value}")
+
+
+def _unpack(fmt: struct.Struct, data: bytes, what: str) -> tuple[int | bytes, ...]:
+    if len(data) != fmt.size:
+        raise WalletFormatError(f"{what} is {fmt.size} bytes, got {len(data)}")
+    return fmt.unpack(data)
+
+
+def date_to_int(day: dt.date) -> int:
+    """A date as the wallet's 4-byte ``YYYYMMDD`` integer."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def int_to_date(value: int) -> dt.date:
+    """The date of a ``YYYYMMDD`` integer (WalletFormatError if it is not a real date)."""
+    try:
+        return dt.date(value // 10000, value // 100 % 100, value % 100)
+    except ValueError as exc:
+        raise WalletFormatError(f"{value} is not a YYYYMMDD date") from exc
+
+
+def is_valid_date(value: int) -> bool:
+    """True when ``value`` is a real ``YYYYMMDD`` date."""
+    try:
+        int_to_date(value)
+    except WalletFormatError:
+        return False
+    return True
+
+
+def card_key(master: bytes, function: str, serial: bytes, version: int) -> bytes:
+    """A card's wallet key (``debit``, ``load``, ``receipt``) from a master held in memory."""
+    return diversify_key(master, function, serial, SSN_AID, version)
+
+
+def _mac(key: bytes, message: bytes) -> bytes:
+    return aes_cmac(key, message, MAC_LENGTH)
+
+
+def _check(key: bytes, message: bytes, tag: bytes) -> bool:
+    return len(tag) == MAC_LENGTH and hmac.compare_digest(_mac(key, message), tag)
+
+
+# --- objects on the card -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurseRecord:
+    """One purse: ``index(1) ‖ programme(2) ‖ balance(4) ‖ balance cap(4) ‖
+    per-payment cap(4) ‖ expiry(4, YYYYMMDD)`` = 19 bytes."""
+
+    index: int
+    programme: int
+    balance: int
+    balance_cap: int
+    payment_cap: int
+    expiry: int
+
+    FORMAT = struct.Struct(">BHIIII")
+
+    def __post_init__(self) -> None:
+        _purse(self.index)
+        if not 0 <= self.programme <= 0xFFFF:
+            raise WalletFormatError("programme id is 2 bytes")
+        for name in ("balance", "balance_cap", "payment_cap", "expiry"):
+            _u32(name, getattr(self, name))
+
+    def to_bytes(self) -> bytes:
+        return self.FORMAT.pack(self.index, self.programme, self.balance, self.balance_cap,
+                                self.payment_cap, self.expiry)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PurseRecord:
+        return cls(*_unpack(cls.FORMAT, data, "purse record"))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One transaction as the card logs it, 38 bytes: ``type(1) ‖ TC(4) ‖ DS(4) ‖ purse(1) ‖
+    amount(4) ‖ balance after(4) ‖ date(4) ‖ merchant(4) ‖ terminal(4) ‖ SAM id(4) ‖ SC(4)``.
+
+    For a load, ``merchant`` is the paying agency (OPD), ``terminal`` the issuing desk,
+    ``sam_id`` 0 and ``sam_counter`` the issuer's load sequence number.
+    """
+
+    type: TransactionType
+    tc: int
+    ds: int
+    purse: int
+    amount: int
+    balance: int
+    date: int
+    merchant: int
+    terminal: int
+    sam_id: int
+    sam_counter: int
+
+    FORMAT = struct.Struct(">BIIBIIIIIII")
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "type", TransactionType(self.type))
+        except ValueError as exc:
+            raise WalletFormatError(f"unknown transaction type {self.type}") from exc
+        _purse(self.purse)
+        for name in ("tc", "ds", "amount", "balance", "date", "merchant", "terminal",
+                     "sam_id", "sam_counter"):
+            _u32(name, getattr(self, name))
+
+    @classmethod
+    def empty(cls) -> LogEntry:
+        """The entry of a card that has made no transaction yet (all zero)."""
+        return cls(TransactionType.NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    def to_bytes(self) -> bytes:
+        return self.FORMAT.pack(self.type, self.tc, self.ds, self.purse, self.amount,
+                                self.balance, self.date, self.merchant, self.terminal,
+                                self.sam_id, self.sam_counter)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LogEntry:
+        return cls(*_unpack(cls.FORMAT, data, "log entry"))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class LastTransaction:
+    """The last-transaction record: ``log entry(38) ‖ RM(8) ‖ CONF(8)`` = 54 bytes.
+
+    What recovery reads: an interrupted debit happened iff this record carries the
+    terminal's SAM id and SAM counter.
+    """
+
+    entry: LogEntry
+    rm: bytes = field(default=bytes(MAC_LENGTH))
+    conf: bytes = field(default=bytes(MAC_LENGTH))
+
+    LENGTH = LogEntry.FORMAT.size + 2 * MAC_LENGTH
+
+    def __post_init__(self) -> None:
+        _fixed("RM", self.rm, MAC_LENGTH)
+        _fixed("CONF", self.conf, MAC_LENGTH)
+
+    @classmethod
+    def empty(cls) -> LastTransaction:
+        return cls(LogEntry.empty())
+
+    def to_bytes(self) -> bytes:
+        return self.entry.to_bytes() + self.rm + self.conf
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LastTransaction:
+        if len(data) != cls.LENGTH:
+            raise WalletFormatError(f"last-transaction record is {cls.LENGTH} bytes")
+        n = LogEntry.FORMAT.size
+        return cls(LogEntry.from_bytes(data[:n]), data[n:n + MAC_LENGTH], data[n + MAC_LENGTH:])
+
+
+# --- DEBIT INIT --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitResponse:
+    """The answer to DEBIT INIT, 104 bytes: ``TC(4) ‖ Nc(8) ‖ KVN debit(1) ‖ KVN load(1) ‖
+    KVN receipt(1) ‖ purse record(19) ‖ offline cumulative(4) ‖ offline cap(4) ‖
+    last-transaction record(54) ‖ CC(8)``."""
+
+    tc: int
+    nc: bytes
+    kvn_debit: int
+    kvn_load: int
+    kvn_receipt: int
+    purse: PurseRecord
+    cumulative: int
+    offline_cap: int
+    last: LastTransaction
+    cc: bytes
+
+    HEAD = struct.Struct(">I8sBBB")
+    CAPS = struct.Struct(">II")
+    LENGTH = HEAD.size + PurseRecord.FORMAT.size + CAPS.size + LastTransaction.LENGTH + MAC_LENGTH
+
+    def __post_init__(self) -> None:
+        _u32("TC", self.tc)
+        _fixed("Nc", self.nc, NONCE_LENGTH)
+        for name in ("kvn_debit", "kvn_load", "kvn_receipt"):
+            if not 0 <= getattr(self, name) <= 0xFF:
+                raise WalletFormatError(f"{name} is one byte")
+        _u32("cumulative", self.cumulative)
+        _u32("offline cap", self.offline_cap)
+        _fixed("CC", self.cc, MAC_LENGTH)
+
+    def body(self) -> bytes:
+        """Everything before CC."""
+        return (self.HEAD.pack(self.tc, self.nc, self.kvn_debit, self.kvn_load, self.kvn_receipt)
+                + self.purse.to_bytes() + self.CAPS.pack(self.cumulative, self.offline_cap)
+                + self.last.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        return self.body() + self.cc
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> InitResponse:
+        if len(data) != cls.LENGTH:
+            raise WalletFormatError(f"DEBIT INIT response is {cls.LENGTH} bytes, got {len(data)}")
+        tc, nc, kd, kl, kr = cls.HEAD.unpack_from(data, 0)
+        pos = cls.HEAD.size
+        purse = PurseRecord.from_bytes(data[pos:pos + PurseRecord.FORMAT.size])
+        pos += PurseRecord.FORMAT.size
+        cumulative, cap = cls.CAPS.unpack_from(data, pos)
+        pos += cls.CAPS.size
+        last = LastTransaction.from_bytes(data[pos:pos + LastTransaction.LENGTH])
+        return cls(tc, nc, kd, kl, kr, purse, cumulative, cap, last, data[-MAC_LENGTH:])
+
+    @classmethod
+    def sign(cls, k_debit: bytes, serial: bytes, nt: bytes, *, tc: int, nc: bytes,
+             kvn_debit: int, kvn_load: int, kvn_receipt: int, purse: PurseRecord,
+             cumulative: int, offline_cap: int, last: LastTransaction) -> InitResponse:
+        """The card's side: build the response and its CC."""
+        unsigned = cls(tc, nc, kvn_debit, kvn_load, kvn_receipt, purse, cumulative,
+                       offline_cap, last, bytes(MAC_LENGTH))
+        cc = card_cryptogram(k_debit, serial, unsigned.body(), nt)
+        return cls(tc, nc, kvn_debit, kvn_load, kvn_receipt, purse, cumulative, offline_cap,
+                   last, cc)
+
+
+def card_cryptogram(k_debit: bytes, serial: bytes, init_body: bytes, nt: bytes) -> bytes:
+    """CC = CMAC(K_debit, "INIT" ‖ serial ‖ INIT response before CC ‖ Nt)[0:8]."""
+    _fixed("serial", serial, SERIAL_LENGTH)
+    _fixed("Nt", nt, NONCE_LENGTH)
+    return _mac(k_debit, LABEL_INIT + serial + init_body + nt)
+
+
+def verify_card_cryptogram(k_debit: bytes, serial: bytes, init: InitResponse, nt: bytes) -> bool:
+    """True when the INIT response's CC is genuine for this card and terminal nonce."""
+    return hmac.compare_digest(card_cryptogram(k_debit, serial, init.body(), nt), init.cc)
+
+
+@dataclass(frozen=True)
+class WalletSession:
+    """What binds an authorisation to one DEBIT INIT: ``serial(8) ‖ TC(4) ‖ Nc(8) ‖ Nt(8) ‖
+    purse(1)`` (29 bytes). The card keeps it in RAM; the SAM rebuilds it from the INIT."""
+
+    serial: bytes
+    tc: int
+    nc: bytes
+    nt: bytes
+    purse: int
+
+    def __post_init__(self) -> None:
+        _fixed("serial", self.serial, SERIAL_LENGTH)
+        _u32("TC", self.tc)
+        _fixed("Nc", self.nc, NONCE_LENGTH)
+        _fixed("Nt", self.nt, NONCE_LENGTH)
+        _purse(self.purse)
+
+    @classmethod
+    def from_init(cls, serial: bytes, init: InitResponse, nt: bytes) -> WalletSession:
+        return cls(serial, init.tc, init.nc, nt, init.purse.index)
+
+    def to_bytes(self) -> bytes:
+        return self.serial + self.tc.to_bytes(4, "big") + self.nc + self.nt + bytes([self.purse])
+
+
+# --- DEBIT and UNDO ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DebitRequest:
+    """The data of DEBIT (and UNDO), 32 bytes: ``amount(4) ‖ date(4) ‖ merchant(4) ‖
+    terminal(4) ‖ SAM id(4) ‖ SC(4) ‖ AUTH(8)``. ``purse`` travels in P1, not in the data."""
+
+    purse: int
+    amount: int
+    date: int
+    merchant: int
+    terminal: int
+    sam_id: int
+    sam_counter: int
+    auth: bytes
+
+    FORMAT = struct.Struct(">IIIIII8s")
+
+    def __post_init__(self) -> None:
+        _purse(self.purse)
+        for name in ("amount", "date", "merchant", "terminal", "sam_id", "sam_counter"):
+            _u32(name, getattr(self, name))
+        _fixed("AUTH", self.auth, MAC_LENGTH)
+
+    def fields(self) -> bytes:
+        """``amount ‖ date ‖ merchant ‖ terminal ‖ SAM id ‖ SC``: the MACed part after the session."""
+        return _request_fields(self.amount, self.date, self.merchant, self.terminal,
+                               self.sam_id, self.sam_counter)
+
+    def to_bytes(self) -> bytes:
+        return self.fields() + self.auth
+
+    @classmethod
+    def from_bytes(cls, data: bytes, purse: int) -> DebitRequest:
+        return cls(purse, *_unpack(cls.FORMAT, data, "DEBIT data"))  # type: ignore[arg-type]
+
+
+def _request_fields(amount: int, date: int, merchant: int, terminal: int, sam_id: int,
+                    sam_counter: int) -> bytes:
+    for name, value in (("amount", amount), ("date", date), ("merchant", merchant),
+                        ("terminal", terminal), ("sam_id", sam_id), ("SC", sam_counter)):
+        _u32(name, value)
+    return struct.pack(">IIIIII", amount, date, merchant, terminal, sam_id, sam_counter)
+
+
+def debit_auth(k_debit: bytes, session: WalletSession, amount: int, date: int, merchant: int,
+               terminal: int, sam_id: int, sam_counter: int) -> bytes:
+    """AUTH = CMAC(K_debit, "DEBIT" ‖ session ‖ amount ‖ date ‖ merchant ‖ terminal ‖
+    SAM id ‖ SC)[0:8]: the SAM's permission for one debit."""
+    return _mac(k_debit, LABEL_DEBIT + session.to_bytes()
+                + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter))
+
+
+def sign_debit(k_debit: bytes, session: WalletSession, amount: int, date: int, merchant: int,
+               terminal: int, sam_id: int, sam_counter: int) -> DebitRequest:
+    """A complete DEBIT request (the SAM's side)."""
+    auth = debit_auth(k_debit, session, amount, date, merchant, terminal, sam_id, sam_counter)
+    return DebitRequest(session.purse, amount, date, merchant, terminal, sam_id, sam_counter,
+                        auth)
+
+
+def verify_debit_request(k_debit: bytes, session: WalletSession, request: DebitRequest) -> bool:
+    """The card's side: True when AUTH is genuine for this session (and the purse matches)."""
+    if request.purse != session.purse:
+        return False
+    expected = debit_auth(k_debit, session, request.amount, request.date, request.merchant,
+                          request.terminal, request.sam_id, request.sam_counter)
+    return hmac.compare_digest(expected, request.auth)
+
+
+def undo_auth(k_debit: bytes, session: WalletSession, undone: LogEntry, amount: int, date: int,
+              merchant: int, terminal: int, sam_id: int, sam_counter: int) -> bytes:
+    """AUTH = CMAC(K_debit, "UNDO" ‖ session ‖ undone DS ‖ undone SC ‖ amount ‖ date ‖
+    merchant ‖ terminal ‖ SAM id ‖ SC)[0:8]; ``undone`` is the debit being reversed (the
+    card's last transaction), ``sam_counter`` the SAM's new counter for the undo."""
+    return _mac(k_debit, LABEL_UNDO + session.to_bytes()
+                + struct.pack(">II", undone.ds, undone.sam_counter)
+                + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter))
+
+
+def sign_undo(k_debit: bytes, session: WalletSession, undone: LogEntry, amount: int, date: int,
+              merchant: int, terminal: int, sam_id: int, sam_counter: int) -> DebitRequest:
+    """A complete UNDO request (same 32-byte layout as DEBIT)."""
+    auth = undo_auth(k_debit, session, undone, amount, date, merchant, terminal, sam_id,
+                     sam_counter)
+    return DebitRequest(session.purse, amount, date, merchant, terminal, sam_id, sam_counter,
+                        auth)
+
+
+def verify_undo_request(k_debit: bytes, session: WalletSession, undone: LogEntry,
+                        request: DebitRequest) -> bool:
+    """The card's side of UNDO: True when AUTH is genuine for this session and debit."""
+    if request.purse != session.purse:
+        return False
+    expected = undo_auth(k_debit, session, undone, request.amount, request.date,
+                         request.merchant, request.terminal, request.sam_id,
+                         request.sam_counter)
+    return hmac.compare_digest(expected, request.auth)
+
+
+@dataclass(frozen=True)
+class DebitResponse:
+    """The answer to DEBIT (and UNDO, LOAD), 24 bytes: ``balance(4) ‖ DS(4) ‖ RM(8) ‖ CONF(8)``."""
+
+    balance: int
+    ds: int
+    rm: bytes
+    conf: bytes
+
+    FORMAT = struct.Struct(">II8s8s")
+
+    def __post_init__(self) -> None:
+        _u32("balance", self.balance)
+        _u32("DS", self.ds)
+        _fixed("RM", self.rm, MAC_LENGTH)
+        _fixed("CONF", self.conf, MAC_LENGTH)
+
+    def to_bytes(self) -> bytes:
+        return self.FORMAT.pack(self.balance, self.ds, self.rm, self.conf)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DebitResponse:
+        return cls(*_unpack(cls.FORMAT, data, "DEBIT response"))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_last(cls, last: LastTransaction) -> DebitResponse:
+        """The response a recovered last-transaction record stands for."""
+        return cls(last.entry.balance, last.entry.ds, last.rm, last.conf)
+
+
+def receipt_mac(k_receipt: bytes, serial: bytes, entry: LogEntry) -> bytes:
+    """RM = CMAC(K_receipt, "RCPT" ‖ serial ‖ log entry)[0:8]; only the back office (and the
+    card) hold K_receipt, so no merchant or SAM can forge a receipt."""
+    _fixed("serial", serial, SERIAL_LENGTH)
+    return _mac(k_receipt, LABEL_RECEIPT + serial + entry.to_bytes())
+
+
+def confirmation_mac(key: bytes, serial: bytes, entry: LogEntry, rm: bytes) -> bytes:
+    """CONF = CMAC(key, "CONF" ‖ serial ‖ log entry ‖ RM)[0:8]; ``key`` is K_debit for a
+    debit or undo (the SAM checks it), K_load for a load (the issuer checks it)."""
+    _fixed("serial", serial, SERIAL_LENGTH)
+    _fixed("RM", rm, MAC_LENGTH)
+    return _mac(key, LABEL_CONFIRM + serial + entry.to_bytes() + rm)
+
+
+def complete_transaction(k_receipt: bytes, k_confirm: bytes, serial: bytes,
+                         entry: LogEntry) -> LastTransaction:
+    """The card's side: the entry with its RM and CONF (what DEBIT commits and answers)."""
+    rm = receipt_mac(k_receipt, serial, entry)
+    return LastTransaction(entry, rm, confirmation_mac(k_confirm, serial, entry, rm))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A journaled receipt, 64 bytes: ``serial(8) ‖ KVN debit(1) ‖ KVN receipt(1) ‖
+    last-transaction record(54)`` -- what the terminal keeps and the back office settles."""
+
+    serial: bytes
+    kvn_debit: int
+    kvn_receipt: int
+    record: LastTransaction
+
+    LENGTH = SERIAL_LENGTH + 2 + LastTransaction.LENGTH
+
+    def __post_init__(self) -> None:
+        _fixed("serial", self.serial, SERIAL_LENGTH)
+        if not (0 <= self.kvn_debit <= 0xFF and 0 <= self.kvn_receipt <= 0xFF):
+            raise WalletFormatError("key versions are one byte")
+
+    @property
+    def entry(self) -> LogEntry:
+        return self.record.entry
+
+    def to_bytes(self) -> bytes:
+        return self.serial + bytes([self.kvn_debit, self.kvn_receipt]) + self.record.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Receipt:
+        if len(data) != cls.LENGTH:
+            raise WalletFormatError(f"receipt is {cls.LENGTH} bytes, got {len(data)}")
+        return cls(data[:8], data[8], data[9], LastTransaction.from_bytes(data[10:]))
+
+
+def verify_receipt(k_receipt: bytes, receipt: Receipt) -> bool:
+    """The back office's check: True when RM is genuine."""
+    return _check(k_receipt, LABEL_RECEIPT + receipt.serial + receipt.entry.to_bytes(),
+                  receipt.record.rm)
+
+
+def verify_confirmation(key: bytes, receipt: Receipt) -> bool:
+    """True when CONF is genuine (K_debit for debit/undo, K_load for load)."""
+    return _check(key, LABEL_CONFIRM + receipt.serial + receipt.entry.to_bytes()
+                  + receipt.record.rm, receipt.record.conf)
+
+
+# --- LOAD --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """The data of LOAD, 28 bytes: ``amount(4) ‖ date(4) ‖ agency(4) ‖ desk(4) ‖
+    sequence(4) ‖ AUTH(8)``; purse in P1, flags in P2 (``01`` resets the offline cumulative)."""
+
+    purse: int
+    flags: int
+    amount: int
+    date: int
+    agency: int
+    desk: int
+    sequence: int
+    auth: bytes
+
+    FORMAT = struct.Struct(">IIIII8s")
+
+    def __post_init__(self) -> None:
+        _purse(self.purse)
+        if not 0 <= self.flags <= 0xFF:
+            raise WalletFormatError("flags are one byte")
+        for name in ("amount", "date", "agency", "desk", "sequence"):
+            _u32(name, getattr(self, name))
+        _fixed("AUTH", self.auth, MAC_LENGTH)
+
+    def to_bytes(self) -> bytes:
+        return self.FORMAT.pack(self.amount, self.date, self.agency, self.desk, self.sequence,
+                                self.auth)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, purse: int, flags: int) -> LoadRequest:
+        return cls(purse, flags, *_unpack(cls.FORMAT, data, "LOAD data"))  # type: ignore[arg-type]
+
+
+def load_auth(k_load: bytes, session: WalletSession, flags: int, amount: int, date: int,
+              agency: int, desk: int, sequence: int) -> bytes:
+    """AUTH = CMAC(K_load, "LOAD" ‖ session ‖ flags ‖ amount ‖ date ‖ agency ‖ desk ‖
+    sequence)[0:8]: the issuer's permission for one load."""
+    if not 0 <= flags <= 0xFF:
+        raise WalletFormatError("flags are one byte")
+    for name, value in (("amount", amount), ("date", date), ("agency", agency),
+                        ("desk", desk), ("sequence", sequence)):
+        _u32(name, value)
+    return _mac(k_load, LABEL_LOAD + session.to_bytes() + bytes([flags])
+                + struct.pack(">IIIII", amount, date, agency, desk, sequence))
+
+
+def sign_load(k_load: bytes, session: WalletSession, flags: int, amount: int, date: int,
+              agency: int, desk: int, sequence: int) -> LoadRequest:
+    """A complete LOAD request (the issuer's side)."""
+    auth = load_auth(k_load, session, flags, amount, date, agency, desk, sequence)
+    return LoadRequest(session.purse, flags, amount, date, agency, desk, sequence, auth)
+
+
+def verify_load_request(k_load: bytes, session: WalletSession, request: LoadRequest) -> bool:
+    """The card's side of LOAD: True when AUTH is genuine for this session."""
+    if request.purse != session.purse:
+        return False
+    expected = load_auth(k_load, session, request.flags, request.amount, request.date,
+                         request.agency, request.desk, request.sequence)
+    return hmac.compare_digest(expected, request.auth)
+
+
+# --- what a card would refuse ------------------------------------------------------------
+
+
+def debit_refusal(init: InitResponse, amount: int, date: int) -> str | None:
+    """Why the card would refuse this debit (None if it would accept, MACs aside).
+
+    The card is the authority; the SAM runs the same checks first so that a doomed debit
+    spends neither its counter nor its ceiling.
+    """
+    purse = init.purse
+    if amount < 1:
+        return "amount must be at least 1 rupiah"
+    if not is_valid_date(date):
+        return "date is not a YYYYMMDD date"
+    if date > purse.expiry:
+        return "purse expired"
+    if amount > purse.payment_cap:
+        return "amount above the per-payment cap"
+    if amount > purse.balance:
+        return "balance too low"
+    if init.cumulative + amount > init.offline_cap:
+        return "offline cap reached"
+    return None
+
+
+# --- SAM administration ------------------------------------------------------------------
+
+
+def sam_admin_key(transport_key: bytes, sam_serial: bytes) -> bytes:
+    """K_admin = KDF(K_transport, "sam-admin", SAM serial): the back office's key for
+    personalising and settling one SAM (it derives K_transport from the SAM-transport master)."""
+    return derive_key(transport_key, SAM_ADMIN_KDF_LABEL, sam_serial)
+
+
+@dataclass(frozen=True)
+class SamIdentity:
+    """What SAM PERSONALISE sets, 16 bytes: ``SAM id(4) ‖ merchant(4) ‖ terminal(4) ‖ ceiling(4)``."""
+
+    sam_id: int
+    merchant: int
+    terminal: int
+    ceiling: int
+
+    FORMAT = struct.Struct(">IIII")
+
+    def __post_init__(self) -> None:
+        for name in ("sam_id", "merchant", "terminal", "ceiling"):
+            _u32(name, getattr(self, name))
+
+    def to_bytes(self) -> bytes:
+        return self.FORMAT.pack(self.sam_id, self.merchant, self.terminal, self.ceiling)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SamIdentity:
+        return cls(*_unpack(cls.FORMAT, data, "SAM identity"))  # type: ignore[arg-type]
+
+
+def personalisation_mac(k_admin: bytes, sam_serial: bytes, admin_sequence: int,
+                        identity: SamIdentity) -> bytes:
+    """CMAC(K_admin, "SPER" ‖ SAM serial ‖ admin sequence(4) ‖ identity(16))[0:8]."""
+    _u32("admin sequence", admin_sequence)
+    return _mac(k_admin, LABEL_SAM_PERSONALISE + sam_serial
+                + admin_sequence.to_bytes(4, "big") + identity.to_bytes())
+
+
+def settlement_mac(k_admin: bytes, sam_serial: bytes, admin_sequence: int,
+                   settled_total: int) -> bytes:
+    """CMAC(K_admin, "SETL" ‖ SAM serial ‖ admin sequence(4) ‖ settled total(8))[0:8]: the
+    back office's word that every authorisation up to ``settled_total`` is accounted for."""
+    _u32("admin sequence", admin_sequence)
+    if not 0 <= settled_total <= MAX_U64:
+        raise WalletFormatError("settled total is 8 bytes")
+    return _mac(k_admin, LABEL_SAM_SETTLE + sam_serial + admin_sequence.to_bytes(4, "big")
+                + settled_total.to_bytes(8, "big"))
+
+
+def verify_admin_mac(expected: bytes, received: bytes) -> bool:
+    """Constant-time comparison of an admin MAC."""
+    return len(received) == MAC_LENGTH and hmac.compare_digest(expected, received)
+
+
+class SamState(enum.IntEnum):
+    """The SAM applet's life-cycle byte."""
+
+    BLANK = 0x01  # no serial, no transport key
+    PRE_PERSONALISED = 0x03  # serial and transport key set; may load keys and be personalised
+    ACTIVE = 0x07  # personalised: authorises debits
+
+
+@dataclass(frozen=True)
+class SamInfo:
+    """The answer to SAM GET INFO: ``version(2) ‖ state(1) ‖ serial(8) ‖ transport KVN(1) ‖
+    identity(16) ‖ SC(4) ‖ total authorised(8) ‖ settled total(8) ‖ admin sequence(4) ‖
+    n(1) ‖ debit KVNs(n)``. ``software`` is True for a software SAM (not on the wire)."""
+
+    version: int
+    state: SamState
+    serial: bytes
+    transport_kvn: int
+    identity: SamIdentity
+    counter: int
+    total_authorised: int
+    settled_total: int
+    admin_sequence: int
+    debit_kvns: tuple[int, ...]
+    software: bool = False
+
+    HEAD = struct.Struct(">HB8sB16sIQQIB")
+
+    @property
+    def outstanding(self) -> int:
+        """Value authorised since the last settlement (what the ceiling limits)."""
+        return self.total_authorised - self.settled_total
+
+    def to_bytes(self) -> bytes:
+        return self.HEAD.pack(self.version, self.state, self.serial, self.transport_kvn,
+                              self.identity.to_bytes(), self.counter, self.total_authorised,
+                              self.settled_total, self.admin_sequence,
+                              len(self.debit_kvns)) + bytes(self.debit_kvns)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SamInfo:
+        if len(data) < cls.HEAD.size:
+            raise WalletFormatError("SAM info is truncated")
+        (version, state, serial, tkvn, ident, counter, total, settled, seq,
+         n) = cls.HEAD.unpack_from(data)
+        kvns = data[cls.HEAD.size:]
+        if len(kvns) != n:
+            raise WalletFormatError("SAM info key version list has the wrong length")
+        try:
+            sam_state = SamState(state)
+        except ValueError as exc:
+            raise WalletFormatError(f"unknown SAM state {state:02X}") from exc
+        return cls(version, sam_state, serial, tkvn, SamIdentity.from_bytes(ident), counter,
+                   total, settled, seq, tuple(kvns))
+
+
+class SamIns(enum.IntEnum):
+    """Instructions of the SAM applet (CLA ``80``); byte layouts in docs/WALLET.md."""
+
+    PRE_PERSONALISE = 0x10
+    PERSONALISE = 0x12
+    LOAD_KEY = 0x20
+    AUTHORISE_DEBIT = 0x30
+    CONFIRM = 0x32
+    AUTHORISE_UNDO = 0x34
+    GET_INFO = 0x40
+    SETTLE = 0x42
+    READ_RECEIPT = 0x44
+
+
+SAM_CLA = 0x80
+SAM_VERSION = 0x0100  # applet version 1.0, in SELECT and GET INFO
+SAM_MAX_DEBIT_KEYS = 4  # debit master versions a SAM holds at once (key rotation)
+SAM_LOG_CAPACITY = 16  # authorisations and confirmed receipts kept by the SAM
+
+
+@dataclass(frozen=True)
+class AuthoriseInput:
+    """The data of SAM AUTHORISE DEBIT / UNDO, 128 bytes: ``card serial(8) ‖ Nt(8) ‖
+    amount(4) ‖ date(4) ‖ DEBIT INIT response(104)``."""
+
+    serial: bytes
+    nt: bytes
+    amount: int
+    date: int
+    init: InitResponse
+
+    HEAD = struct.Struct(">8s8sII")
+    LENGTH = HEAD.size + InitResponse.LENGTH
+
+    def __post_init__(self) -> None:
+        _fixed("serial", self.serial, SERIAL_LENGTH)
+        _fixed("Nt", self.nt, NONCE_LENGTH)
+        _u32("amount", self.amount)
+        _u32("date", self.date)
+
+    def session(self) -> WalletSession:
+        return WalletSession.from_init(self.serial, self.init, self.nt)
+
+    def to_bytes(self) -> bytes:
+        return (self.HEAD.pack(self.serial, self.nt, self.amount, self.date)
+                + self.init.to_bytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AuthoriseInput:
+        if len(data) != cls.LENGTH:
+            raise WalletFormatError(f"AUTHORISE data is {cls.LENGTH} bytes, got {len(data)}")
+        serial, nt, amount, date = cls.HEAD.unpack_from(data)
+        return cls(serial, nt, amount, date, InitResponse.from_bytes(data[cls.HEAD.size:]))
+
+
+@dataclass(frozen=True)
+class Authorisation:
+    """What a SAM remembers of each authorisation it issued (to confirm it, or undo it),
+    28 bytes: ``SC(4) ‖ type(1) ‖ card serial(8) ‖ KVN debit(1) ‖ KVN receipt(1) ‖ TC(4) ‖
+    purse(1) ‖ amount(4) ‖ date(4)``."""
+
+    sam_counter: int
+    type: TransactionType
+    serial: bytes
+    kvn_debit: int
+    kvn_receipt: int
+    tc: int
+    purse: int
+    amount: int
+    date: int
+
+    FORMAT = struct.Struct(">IB8sBBIBII")
+
+    def to_bytes(self) -> bytes:
+        return self.FORMAT.pack(self.sam_counter, self.type, self.serial, self.kvn_debit,
+                                self.kvn_receipt, self.tc, self.purse, self.amount, self.date)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Authorisation:
+        sc, kind, *rest = _unpack(cls.FORMAT, data, "authorisation record")
+        return cls(sc, TransactionType(kind), *rest)  # type: ignore[arg-type]
+
+    def entry(self, identity: SamIdentity, response: DebitResponse) -> LogEntry:
+        """The log entry the card made for this authorisation, given its DEBIT response."""
+        return LogEntry(self.type, self.tc, response.ds, self.purse, self.amount,
+                        response.balance, self.date, identity.merchant, identity.terminal,
+                        identity.sam_id, self.sam_counter)
+
+    def receipt(self, identity: SamIdentity, response: DebitResponse) -> Receipt:
+        return Receipt(self.serial, self.kvn_debit, self.kvn_receipt,
+                       LastTransaction(self.entry(identity, response), response.rm,
+                                       response.conf))
+
+
+def undo_refusal(auth: AuthoriseInput, identity: SamIdentity,
+                 own: Authorisation | None) -> str | None:
+    """Why a SAM must not authorise this undo (None if it may). ``own`` is the SAM's record
+    of the authorisation with the counter named in the card's last transaction, if any."""
+    last = auth.init.last.entry
+    if last.type is not TransactionType.DEBIT:
+        return "the card's last transaction is not a debit"
+    if (last.sam_id, last.merchant, last.terminal) != (
+            identity.sam_id, identity.merchant, identity.terminal):
+        return "the last debit was authorised by another SAM"
+    if own is None or own.type is not TransactionType.DEBIT:
+        return "this SAM has no record of the last debit"
+    if (own.serial, own.tc, own.purse, own.amount) != (auth.serial, last.tc, last.purse,
+                                                        last.amount):
+        return "the last debit does not match this SAM's record"
+    if auth.init.purse.index != last.purse:
+        return "undo must go to the purse that was debited"
+    if not 1 <= auth.amount <= last.amount:
+        return "undo amount must be 1..the debited amount"
+    if not is_valid_date(auth.date):
+        return "date is not a YYYYMMDD date"
+    return None
