@@ -380,7 +380,7 @@ class DebitRequest:
         _fixed("AUTH", self.auth, MAC_LENGTH)
 
     def fields(self) -> bytes:
-        """``amount ‖ date ‖ merchant ‖ terminal ‖ SAM id ‖ SC``: the MACed part after the session."""
+        """MACed after the session: ``amount ‖ date ‖ merchant ‖ terminal ‖ SAM id ‖ SC``."""
         return _request_fields(self.amount, self.date, self.merchant, self.terminal,
                                self.sam_id, self.sam_counter)
 
@@ -651,7 +651,8 @@ def sam_admin_key(transport_key: bytes, sam_serial: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class SamIdentity:
-    """What SAM PERSONALISE sets, 16 bytes: ``SAM id(4) ‖ merchant(4) ‖ terminal(4) ‖ ceiling(4)``."""
+    """What SAM PERSONALISE sets, 16 bytes:
+    ``SAM id(4) ‖ merchant(4) ‖ terminal(4) ‖ ceiling(4)``."""
 
     sam_id: int
     merchant: int

@@ -1,0 +1,319 @@
+"""The merchant SAM as the terminal sees it: one interface, a card SAM and a software SAM.
+
+:class:`CardSam` talks APDUs to the SAM applet (a second card in the merchant's reader):
+the production path, where no master key is in laptop software. :class:`SoftwareSam` runs
+the same rules in this process with keys from memory or a key store: **pilots and tests
+only** -- anyone who copies the laptop copies the debit master. Both produce identical
+authorisations for identical inputs and state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from .apdu import CommandApdu
+from .crypto.diversify import diversification_context, kdf_label
+from .crypto.wallet import (
+    MAX_U32,
+    SAM_AID,
+    SAM_CLA,
+    SAM_LOG_CAPACITY,
+    SAM_VERSION,
+    SSN_AID,
+    Authorisation,
+    AuthoriseInput,
+    DebitRequest,
+    DebitResponse,
+    InitResponse,
+    Receipt,
+    SamIdentity,
+    SamInfo,
+    SamIns,
+    SamState,
+    TransactionType,
+    card_key,
+    debit_refusal,
+    sam_admin_key,
+    settlement_mac,
+    sign_debit,
+    sign_undo,
+    undo_refusal,
+    verify_admin_mac,
+    verify_card_cryptogram,
+    verify_confirmation,
+)
+from .errors import ApduError, ConditionsNotSatisfiedError, CryptoError
+from .keystore import KeyFunction, KeyStore
+from .protocol import ApduProtocol
+from .sw import SW
+
+logger = logging.getLogger(__name__)
+
+SOFTWARE_SAM_WARNING = "software SAM: pilots and tests only"
+
+
+class SamRefusedError(ConditionsNotSatisfiedError):
+    """The SAM will not authorise: its state, the purse rules, or an undo not its own (6985)."""
+
+
+class SamCeilingError(ConditionsNotSatisfiedError):
+    """The SAM's ceiling is reached: settle with the back office first (6986)."""
+
+
+class SamKeyMissingError(ApduError):
+    """The SAM holds no debit master of the card's key version, or no such authorisation
+    (6A88)."""
+
+
+@runtime_checkable
+class Sam(Protocol):
+    """What a payment terminal needs from a merchant SAM.
+
+    ``terminal_nonce`` is the Nt the terminal sent in DEBIT INIT; ``date`` is ``YYYYMMDD``;
+    ``amount`` is 1..2^32-1 rupiah. MAC failures raise :class:`CryptoError`, refusals
+    :class:`SamRefusedError` / :class:`SamCeilingError`.
+    """
+
+    def info(self) -> SamInfo:
+        """The SAM's identity, counter, ceiling use and key versions."""
+        ...
+
+    def authorise_debit(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
+                        amount: int, date: int) -> DebitRequest:
+        """Check the card's cryptogram, the purse rules and the ceiling; authorise a debit."""
+        ...
+
+    def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
+        """Check the card's confirmation of an authorised debit/undo; log and return it."""
+        ...
+
+    def authorise_undo(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
+                       amount: int, date: int) -> DebitRequest:
+        """Authorise reversing the card's last debit (only one this SAM authorised)."""
+        ...
+
+    def settle(self, settled_total: int, mac: bytes) -> None:
+        """Apply a back-office settlement reset (see :func:`settlement_mac`)."""
+        ...
+
+
+def _raise_for(sw: int, data: bytes, what: str) -> None:
+    if sw == SW.OK:
+        return
+    if sw == SW.SM_DATA_INCORRECT:
+        raise CryptoError(f"{what}: the SAM found a MAC or cryptogram wrong")
+    if sw == SW.COMMAND_NOT_ALLOWED:
+        raise SamCeilingError(data, sw, f"{what}: SAM ceiling reached, settle first")
+    if sw == SW.CONDITIONS_NOT_SATISFIED:
+        raise SamRefusedError(data, sw, f"{what}: SAM refused")
+    if sw == SW.REFERENCED_DATA_NOT_FOUND:
+        raise SamKeyMissingError(data, sw, f"{what}: SAM lacks the key or record")
+    raise ApduError(data, sw, what)
+
+
+class CardSam:
+    """A SAM applet on a card, reached through an :class:`ApduProtocol`.
+
+    The constructor selects the SAM applet. Each method is one APDU (short).
+    """
+
+    def __init__(self, protocol: ApduProtocol, *, select: bool = True) -> None:
+        self.protocol = protocol
+        if select:
+            self.select()
+
+    def select(self) -> bytes:
+        """SELECT the SAM applet; return its FCI."""
+        return self._call(CommandApdu(0x00, 0xA4, 0x04, 0x00, SAM_AID, ne=256), "SELECT SAM")
+
+    def _call(self, cmd: CommandApdu, what: str) -> bytes:
+        resp = self.protocol.transceive(cmd)
+        _raise_for(resp.sw, resp.data, what)
+        return resp.data
+
+    def _cmd(self, ins: SamIns, data: bytes = b"", p1: int = 0, *, sensitive: bool = False,
+             ne: int = 256) -> CommandApdu:
+        return CommandApdu(SAM_CLA, ins, p1, 0, data, ne=ne, sensitive=sensitive)
+
+    def info(self) -> SamInfo:
+        return SamInfo.from_bytes(self._call(self._cmd(SamIns.GET_INFO), "SAM GET INFO"))
+
+    def pre_personalise(self, serial: bytes, transport_kvn: int, transport_key: bytes) -> None:
+        """Secure-facility step: give a blank SAM its serial and transport key."""
+        data = serial + bytes([transport_kvn]) + transport_key
+        self._call(self._cmd(SamIns.PRE_PERSONALISE, data, sensitive=True, ne=0),
+                   "SAM PRE-PERSONALISE")
+
+    def personalise(self, identity: SamIdentity, mac: bytes) -> None:
+        """Set SAM id, merchant, terminal and ceiling (MAC from the back office)."""
+        self._call(self._cmd(SamIns.PERSONALISE, identity.to_bytes() + mac, ne=0),
+                   "SAM PERSONALISE")
+
+    def load_key(self, package: bytes) -> tuple[int, bytes]:
+        """Load a debit master from a key-load package; return its (version, KCV)."""
+        data = self._call(self._cmd(SamIns.LOAD_KEY, package, sensitive=True), "SAM LOAD KEY")
+        return data[0], data[1:]
+
+    def authorise_debit(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
+                        amount: int, date: int) -> DebitRequest:
+        data = AuthoriseInput(serial, terminal_nonce, amount, date, init).to_bytes()
+        answer = self._call(self._cmd(SamIns.AUTHORISE_DEBIT, data), "SAM AUTHORISE DEBIT")
+        return DebitRequest.from_bytes(answer, init.purse.index)
+
+    def authorise_undo(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
+                       amount: int, date: int) -> DebitRequest:
+        data = AuthoriseInput(serial, terminal_nonce, amount, date, init).to_bytes()
+        answer = self._call(self._cmd(SamIns.AUTHORISE_UNDO, data), "SAM AUTHORISE UNDO")
+        return DebitRequest.from_bytes(answer, init.purse.index)
+
+    def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
+        data = request.sam_counter.to_bytes(4, "big") + response.to_bytes()
+        return Receipt.from_bytes(self._call(self._cmd(SamIns.CONFIRM, data), "SAM CONFIRM"))
+
+    def settle(self, settled_total: int, mac: bytes) -> None:
+        data = settled_total.to_bytes(8, "big") + mac
+        self._call(self._cmd(SamIns.SETTLE, data, ne=0), "SAM SETTLE")
+
+    def receipts(self) -> list[Receipt]:
+        """The SAM's confirmed receipts, newest first."""
+        out: list[Receipt] = []
+        for n in range(SAM_LOG_CAPACITY):
+            resp = self.protocol.transceive(self._cmd(SamIns.READ_RECEIPT, p1=n))
+            if resp.sw == SW.RECORD_NOT_FOUND:
+                break
+            _raise_for(resp.sw, resp.data, "SAM READ RECEIPT")
+            out.append(Receipt.from_bytes(resp.data))
+        return out
+
+
+class SoftwareSam:
+    """The SAM's rules in this process. **Pilots and tests only**: it logs a warning.
+
+    ``keys`` is either a mapping ``debit KVN -> debit master key`` or a :class:`KeyStore`
+    (the master then never leaves the store). State (counter, ceiling use, logs) lives in
+    memory; pass ``counter``/``total_authorised``/``settled_total`` to resume.
+    ``transport_key`` enables :meth:`settle` with the same admin MAC as the card SAM.
+    """
+
+    def __init__(self, keys: Mapping[int, bytes] | KeyStore, *, serial: bytes,
+                 identity: SamIdentity, transport_key: bytes | None = None,
+                 transport_kvn: int = 0, counter: int = 0, total_authorised: int = 0,
+                 settled_total: int = 0, admin_sequence: int = 1) -> None:
+        logger.warning(SOFTWARE_SAM_WARNING)
+        self._keys = keys
+        self.serial = bytes(serial)
+        self.identity = identity
+        self._transport_key = transport_key
+        self._transport_kvn = transport_kvn
+        self.counter = counter
+        self.total_authorised = total_authorised
+        self.settled_total = settled_total
+        self.admin_sequence = admin_sequence  # 1: its personalisation counts as the first
+        self._authorisations: list[Authorisation] = []  # newest first
+        self._receipts: list[Receipt] = []
+
+    def __repr__(self) -> str:  # no keys in logs
+        return f"SoftwareSam(serial={self.serial.hex()}, counter={self.counter})"
+
+    def _debit_kvns(self) -> tuple[int, ...]:
+        if isinstance(self._keys, Mapping):
+            return tuple(sorted(self._keys))
+        return tuple(self._keys.versions(KeyFunction.DEBIT))
+
+    def _card_debit_key(self, serial: bytes, kvn: int) -> bytes:
+        if kvn not in self._debit_kvns():
+            raise SamKeyMissingError(b"", SW.REFERENCED_DATA_NOT_FOUND,
+                                     f"software SAM has no debit master v{kvn}")
+        if isinstance(self._keys, Mapping):
+            return card_key(self._keys[kvn], "debit", serial, kvn)
+        return self._keys.derive(KeyFunction.DEBIT, kvn, kdf_label("debit"),
+                                 diversification_context(serial, SSN_AID, kvn))
+
+    def info(self) -> SamInfo:
+        return SamInfo(SAM_VERSION, SamState.ACTIVE, self.serial, self._transport_kvn,
+                       self.identity, self.counter, self.total_authorised,
+                       self.settled_total, self.admin_sequence, self._debit_kvns(),
+                       software=True)
+
+    def _checked(self, init: InitResponse, serial: bytes, nt: bytes, amount: int,
+                 date: int) -> tuple[AuthoriseInput, bytes]:
+        auth = AuthoriseInput(serial, nt, amount, date, init)
+        k_debit = self._card_debit_key(serial, init.kvn_debit)
+        if not verify_card_cryptogram(k_debit, serial, init, nt):
+            raise CryptoError("the card's cryptogram is wrong")
+        return auth, k_debit
+
+    def _next_counter(self) -> int:
+        if self.counter >= MAX_U32:
+            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED, "SAM counter exhausted")
+        return self.counter + 1
+
+    def _remember(self, auth: AuthoriseInput, kind: TransactionType, counter: int) -> None:
+        init = auth.init
+        self._authorisations.insert(0, Authorisation(
+            counter, kind, auth.serial, init.kvn_debit, init.kvn_receipt, init.tc,
+            init.purse.index, auth.amount, auth.date))
+        del self._authorisations[SAM_LOG_CAPACITY:]
+
+    def authorise_debit(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
+                        amount: int, date: int) -> DebitRequest:
+        auth, k_debit = self._checked(init, serial, terminal_nonce, amount, date)
+        reason = debit_refusal(init, amount, date)
+        if reason is not None:
+            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED, reason)
+        if self.total_authorised + amount - self.settled_total > self.identity.ceiling:
+            raise SamCeilingError(b"", SW.COMMAND_NOT_ALLOWED, "SAM ceiling reached")
+        counter = self._next_counter()
+        self.counter, self.total_authorised = counter, self.total_authorised + amount
+        self._remember(auth, TransactionType.DEBIT, counter)
+        ident = self.identity
+        return sign_debit(k_debit, auth.session(), amount, date, ident.merchant,
+                          ident.terminal, ident.sam_id, counter)
+
+    def authorise_undo(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
+                       amount: int, date: int) -> DebitRequest:
+        auth, k_debit = self._checked(init, serial, terminal_nonce, amount, date)
+        last = init.last.entry
+        own = next((a for a in self._authorisations if a.sam_counter == last.sam_counter), None)
+        reason = undo_refusal(auth, self.identity, own)
+        if reason is not None:
+            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED, reason)
+        counter = self._next_counter()
+        self.counter = counter
+        self._remember(auth, TransactionType.UNDO, counter)
+        ident = self.identity
+        return sign_undo(k_debit, auth.session(), last, amount, date, ident.merchant,
+                         ident.terminal, ident.sam_id, counter)
+
+    def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
+        own = next((a for a in self._authorisations if a.sam_counter == request.sam_counter),
+                   None)
+        if own is None:
+            raise SamKeyMissingError(b"", SW.REFERENCED_DATA_NOT_FOUND,
+                                     "no such authorisation")
+        receipt = own.receipt(self.identity, response)
+        if not verify_confirmation(self._card_debit_key(own.serial, own.kvn_debit), receipt):
+            raise CryptoError("the card's confirmation is wrong")
+        if receipt not in self._receipts:
+            self._receipts.insert(0, receipt)
+            del self._receipts[SAM_LOG_CAPACITY:]
+        return receipt
+
+    def receipts(self) -> list[Receipt]:
+        """Confirmed receipts, newest first."""
+        return list(self._receipts)
+
+    def settle(self, settled_total: int, mac: bytes) -> None:
+        if self._transport_key is None:
+            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED,
+                                  "software SAM has no transport key to check settlements")
+        expected = settlement_mac(sam_admin_key(self._transport_key, self.serial), self.serial,
+                                  self.admin_sequence, settled_total)
+        if not verify_admin_mac(expected, mac):
+            raise CryptoError("settlement MAC is wrong")
+        if not self.settled_total <= settled_total <= self.total_authorised:
+            raise ApduError(b"", SW.WRONG_DATA, "settled total out of range")
+        self.settled_total = settled_total
+        self.admin_sequence += 1

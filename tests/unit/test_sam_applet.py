@@ -1,0 +1,403 @@
+"""The merchant SAM applet through InProcessConnection + ApduProtocol, and the software SAM.
+
+The test plays the customer's card with the functions of :mod:`cardkit.crypto.wallet`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+import pytest
+
+from applets.card import VirtualCard
+from applets.sam import SamApplet
+from cardkit.crypto import wallet as w
+from cardkit.crypto.kcv import kcv
+from cardkit.crypto.keyload import build_key_load_package
+from cardkit.errors import ApduError, CardRemovedError, CryptoError
+from cardkit.protocol import ApduProtocol
+from cardkit.sam import (
+    SOFTWARE_SAM_WARNING,
+    CardSam,
+    Sam,
+    SamCeilingError,
+    SamKeyMissingError,
+    SamRefusedError,
+    SoftwareSam,
+)
+from cardkit.transport import InProcessConnection
+
+DEBIT_MASTER = bytes.fromhex("d1" * 16)
+RECEIPT_MASTER = bytes.fromhex("e2" * 16)
+TRANSPORT_KEY = bytes.fromhex("7a" * 16)
+SAM_SERIAL = bytes.fromhex("53414d0000000001")
+IDENTITY = w.SamIdentity(sam_id=0x51, merchant=0x1001, terminal=0x02, ceiling=100_000)
+CARD_SERIAL = bytes.fromhex("5353000000000042")
+DATE = 20250319
+KVN = 1
+
+
+class WalletCard:
+    """The customer card's wallet, as the test plays it (only what the SAM sees)."""
+
+    def __init__(self, serial: bytes = CARD_SERIAL, balance: int = 500_000) -> None:
+        self.serial = serial
+        self.k_debit = w.card_key(DEBIT_MASTER, "debit", serial, KVN)
+        self.k_receipt = w.card_key(RECEIPT_MASTER, "receipt", serial, KVN)
+        self.purse = w.PurseRecord(0, 7, balance, 1_000_000, 200_000, 20261231)
+        self.tc = 0
+        self.ds = 0
+        self.last = w.LastTransaction.empty()
+        self.session: w.WalletSession | None = None
+
+    def init(self, nt: bytes) -> w.InitResponse:
+        self.tc += 1
+        nc = os.urandom(8)
+        self.session = w.WalletSession(self.serial, self.tc, nc, nt, self.purse.index)
+        return w.InitResponse.sign(self.k_debit, self.serial, nt, tc=self.tc, nc=nc,
+                                   kvn_debit=KVN, kvn_load=KVN, kvn_receipt=KVN,
+                                   purse=self.purse, cumulative=0, offline_cap=10_000_000,
+                                   last=self.last)
+
+    def _commit(self, kind: w.TransactionType, request: w.DebitRequest,
+                balance: int) -> w.DebitResponse:
+        assert self.session is not None
+        self.ds += 1
+        self.purse = dataclasses.replace(self.purse, balance=balance)
+        entry = w.LogEntry(kind, self.session.tc, self.ds, request.purse, request.amount,
+                           balance, request.date, request.merchant, request.terminal,
+                           request.sam_id, request.sam_counter)
+        self.last = w.complete_transaction(self.k_receipt, self.k_debit, self.serial, entry)
+        self.session = None
+        return w.DebitResponse.from_last(self.last)
+
+    def debit(self, request: w.DebitRequest) -> w.DebitResponse:
+        assert self.session is not None
+        assert w.verify_debit_request(self.k_debit, self.session, request)
+        return self._commit(w.TransactionType.DEBIT, request,
+                            self.purse.balance - request.amount)
+
+    def undo(self, request: w.DebitRequest) -> w.DebitResponse:
+        assert self.session is not None
+        assert w.verify_undo_request(self.k_debit, self.session, self.last.entry, request)
+        return self._commit(w.TransactionType.UNDO, request,
+                            self.purse.balance + request.amount)
+
+
+def package(transport_key: bytes = TRANSPORT_KEY, version: int = KVN) -> bytes:
+    return build_key_load_package(DEBIT_MASTER, "debit", version, transport_key, 1, SAM_SERIAL)
+
+
+def admin_key() -> bytes:
+    return w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
+
+
+def make_card_sam(identity: w.SamIdentity = IDENTITY) -> tuple[VirtualCard, CardSam]:
+    card = VirtualCard([SamApplet()])
+    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
+    sam.personalise(identity, w.personalisation_mac(admin_key(), SAM_SERIAL, 0, identity))
+    version, check = sam.load_key(package())
+    assert (version, check) == (KVN, kcv(DEBIT_MASTER))
+    return card, sam
+
+
+def make_software_sam(identity: w.SamIdentity = IDENTITY) -> SoftwareSam:
+    return SoftwareSam({KVN: DEBIT_MASTER}, serial=SAM_SERIAL, identity=identity,
+                       transport_key=TRANSPORT_KEY, transport_kvn=1)
+
+
+@pytest.fixture(params=["card", "software"])
+def sam(request: pytest.FixtureRequest) -> Sam:
+    if request.param == "card":
+        return make_card_sam()[1]
+    return make_software_sam()
+
+
+def pay(sam: Sam, card: WalletCard, amount: int) -> tuple[w.DebitRequest, w.Receipt]:
+    nt = os.urandom(8)
+    init = card.init(nt)
+    request = sam.authorise_debit(init, card.serial, nt, amount, DATE)
+    response = card.debit(request)
+    return request, sam.confirm(request, response)
+
+
+# --- set-up: pre-personalisation, personalisation, key load --------------------------------
+
+
+def test_life_cycle_and_key_load() -> None:
+    card = VirtualCard([SamApplet()])
+    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    assert sam.info().state is w.SamState.BLANK
+    with pytest.raises(SamRefusedError):  # no transport key yet
+        sam.load_key(package())
+    sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
+    with pytest.raises(SamRefusedError):  # only once
+        sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
+    with pytest.raises(CryptoError):  # package for another SAM's transport key
+        sam.load_key(package(transport_key=bytes(16)))
+    tampered = bytearray(package())
+    tampered[-20] ^= 1
+    with pytest.raises(CryptoError):
+        sam.load_key(bytes(tampered))
+    assert sam.info().debit_kvns == ()
+    version, kcv = sam.load_key(package())
+    assert version == KVN and len(kcv) == 3
+    sam.load_key(package(version=2))
+    info = sam.info()
+    assert info.debit_kvns == (1, 2) and info.serial == SAM_SERIAL
+    assert info.state is w.SamState.PRE_PERSONALISED
+    wallet = WalletCard()
+    nt = os.urandom(8)
+    with pytest.raises(SamRefusedError):  # not personalised: no authorisations
+        sam.authorise_debit(wallet.init(nt), wallet.serial, nt, 100, DATE)
+
+
+def test_personalisation_needs_the_back_office_mac() -> None:
+    card = VirtualCard([SamApplet()])
+    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
+    good = w.personalisation_mac(admin_key(), SAM_SERIAL, 0, IDENTITY)
+    thief = dataclasses.replace(IDENTITY, merchant=0x6666)
+    with pytest.raises(CryptoError):  # a MAC for other values
+        sam.personalise(thief, good)
+    sam.personalise(IDENTITY, good)
+    assert sam.info().identity == IDENTITY and sam.info().state is w.SamState.ACTIVE
+    with pytest.raises(CryptoError):  # replay: the admin sequence moved on
+        sam.personalise(IDENTITY, good)
+    sam.personalise(thief, w.personalisation_mac(admin_key(), SAM_SERIAL, 1, thief))
+    assert sam.info().identity.merchant == 0x6666 and sam.info().admin_sequence == 2
+
+
+# --- authorise, confirm --------------------------------------------------------------------
+
+
+def test_debit_authorised_and_confirmed(sam: Sam) -> None:
+    card = WalletCard()
+    request, receipt = pay(sam, card, 12_345)
+    assert request.sam_counter == 1 and request.merchant == IDENTITY.merchant
+    assert receipt.entry.amount == 12_345 and receipt.entry.balance == 500_000 - 12_345
+    assert receipt.record == card.last  # the SAM rebuilt exactly what the card logged
+    k_receipt = w.card_key(RECEIPT_MASTER, "receipt", card.serial, KVN)
+    assert w.verify_receipt(k_receipt, receipt)
+    assert sam.confirm(request, w.DebitResponse.from_last(card.last)) == receipt  # idempotent
+    assert sam.receipts() == [receipt]  # type: ignore[attr-defined]
+    info = sam.info()
+    assert (info.counter, info.total_authorised, info.outstanding) == (1, 12_345, 12_345)
+
+
+def test_tampered_card_cryptogram_is_refused(sam: Sam) -> None:
+    card = WalletCard()
+    nt = os.urandom(8)
+    init = card.init(nt)
+    raw = init.to_bytes()
+    for pos in (0, 20, 30, 60, 103):  # TC, purse, balance, last record, CC
+        bad = bytearray(raw)
+        bad[pos] ^= 0x01
+        with pytest.raises(CryptoError):
+            sam.authorise_debit(w.InitResponse.from_bytes(bytes(bad)), card.serial, nt, 100, DATE)
+    with pytest.raises(CryptoError):  # another terminal nonce
+        sam.authorise_debit(init, card.serial, bytes(8), 100, DATE)
+    with pytest.raises(CryptoError):  # a cloned response under another serial
+        sam.authorise_debit(init, bytes(8), nt, 100, DATE)
+    assert sam.info().counter == 0  # nothing was spent on refusals
+    assert sam.authorise_debit(init, card.serial, nt, 100, DATE).sam_counter == 1
+
+
+def test_unknown_key_version_and_purse_rules(sam: Sam) -> None:
+    card = WalletCard(balance=1_000)
+    nt = os.urandom(8)
+    init = card.init(nt)
+    other = w.InitResponse.sign(card.k_debit, card.serial, nt, tc=init.tc, nc=init.nc,
+                                kvn_debit=9, kvn_load=1, kvn_receipt=1, purse=init.purse,
+                                cumulative=0, offline_cap=10_000_000, last=init.last)
+    with pytest.raises(SamKeyMissingError):
+        sam.authorise_debit(other, card.serial, nt, 100, DATE)
+    for amount, date in ((1_001, DATE), (0, DATE), (100, 20270101), (100, 20250230)):
+        with pytest.raises(SamRefusedError):
+            sam.authorise_debit(init, card.serial, nt, amount, date)
+    assert sam.info().counter == 0
+
+
+def test_confirmation_is_checked(sam: Sam) -> None:
+    card = WalletCard()
+    nt = os.urandom(8)
+    request = sam.authorise_debit(card.init(nt), card.serial, nt, 700, DATE)
+    response = card.debit(request)
+    for altered in (dataclasses.replace(response, balance=response.balance + 1),
+                    dataclasses.replace(response, ds=response.ds + 1),
+                    dataclasses.replace(response, rm=bytes(8)),
+                    dataclasses.replace(response, conf=bytes(8))):
+        with pytest.raises(CryptoError):
+            sam.confirm(request, altered)
+    with pytest.raises(SamKeyMissingError):  # a counter this SAM never issued
+        sam.confirm(dataclasses.replace(request, sam_counter=99), response)
+    assert sam.receipts() == []  # type: ignore[attr-defined]
+    assert sam.confirm(request, response).entry.sam_counter == request.sam_counter
+
+
+# --- ceiling and settlement -----------------------------------------------------------------
+
+
+def test_ceiling_and_settlement(sam: Sam) -> None:
+    card = WalletCard()
+    pay(sam, card, 60_000)
+    pay(sam, card, 40_000)  # exactly at the ceiling
+    nt = os.urandom(8)
+    init = card.init(nt)
+    with pytest.raises(SamCeilingError):
+        sam.authorise_debit(init, card.serial, nt, 1, DATE)
+    info = sam.info()
+    assert info.outstanding == 100_000 and info.counter == 2
+    seq = info.admin_sequence
+    with pytest.raises(CryptoError):  # wrong key
+        sam.settle(60_000, w.settlement_mac(bytes(16), SAM_SERIAL, seq, 60_000))
+    with pytest.raises(CryptoError):  # MAC for another total
+        sam.settle(100_000, w.settlement_mac(admin_key(), SAM_SERIAL, seq, 60_000))
+    with pytest.raises(ApduError):  # more than was ever authorised
+        sam.settle(100_001, w.settlement_mac(admin_key(), SAM_SERIAL, seq, 100_001))
+    good = w.settlement_mac(admin_key(), SAM_SERIAL, seq, 60_000)
+    sam.settle(60_000, good)
+    assert sam.info().outstanding == 40_000
+    with pytest.raises(CryptoError):  # replaying the same settlement
+        sam.settle(60_000, good)
+    assert sam.authorise_debit(init, card.serial, nt, 60_000, DATE).sam_counter == 3
+    with pytest.raises(SamCeilingError):
+        nt2 = os.urandom(8)
+        sam.authorise_debit(card.init(nt2), card.serial, nt2, 1, DATE)
+
+
+# --- undo -----------------------------------------------------------------------------------
+
+
+def test_undo_only_for_own_debit(sam: Sam) -> None:
+    card = WalletCard()
+    request, _ = pay(sam, card, 5_000)
+    nt = os.urandom(8)
+    init = card.init(nt)
+    with pytest.raises(SamRefusedError):  # more than was debited
+        sam.authorise_undo(init, card.serial, nt, 5_001, DATE)
+    undo = sam.authorise_undo(init, card.serial, nt, 5_000, DATE)
+    assert undo.sam_counter == request.sam_counter + 1
+    receipt = sam.confirm(undo, card.undo(undo))
+    assert receipt.entry.type is w.TransactionType.UNDO and card.purse.balance == 500_000
+    nt = os.urandom(8)
+    with pytest.raises(SamRefusedError):  # once: the last transaction is now the undo
+        sam.authorise_undo(card.init(nt), card.serial, nt, 5_000, DATE)
+
+
+def test_undo_refused_for_another_sams_debit() -> None:
+    card = WalletCard()
+    other = make_software_sam(dataclasses.replace(IDENTITY, sam_id=0x52, terminal=0x03))
+    pay(other, card, 5_000)
+    _, mine = make_card_sam()
+    nt = os.urandom(8)
+    with pytest.raises(SamRefusedError):
+        mine.authorise_undo(card.init(nt), card.serial, nt, 5_000, DATE)
+    # same identity but no record of the debit (e.g. a second SAM cloned in identity)
+    twin = make_software_sam()
+    card2 = WalletCard(serial=bytes.fromhex("5353000000000043"))
+    pay(make_software_sam(), card2, 5_000)
+    nt = os.urandom(8)
+    with pytest.raises(SamRefusedError):
+        twin.authorise_undo(card2.init(nt), card2.serial, nt, 5_000, DATE)
+
+
+# --- counter: persisted before use, tearing --------------------------------------------------
+
+
+def sam_memory(card: VirtualCard) -> tuple[int, int]:
+    ns = card.applet(w.SAM_AID).persistent
+    return ns.get_int("counter"), ns.get_int("total-authorised")
+
+
+def test_counter_is_persisted_before_the_authorisation_leaves() -> None:
+    chip, sam = make_card_sam()
+    card = WalletCard()
+    for expected in (1, 2, 3):
+        nt = os.urandom(8)
+        request = sam.authorise_debit(card.init(nt), card.serial, nt, 10, DATE)
+        assert request.sam_counter == expected
+        assert sam_memory(chip) == (expected, 10 * expected)  # committed, not just in RAM
+
+
+def test_power_cut_at_every_write_of_authorise() -> None:
+    chip, sam = make_card_sam()
+    card = WalletCard()
+    issued: list[int] = []
+    n = 1
+    while True:
+        before = sam_memory(chip)
+        nt = os.urandom(8)
+        init = card.init(nt)
+        chip.faults.cut_at_write(n)
+        try:
+            issued.append(sam.authorise_debit(init, card.serial, nt, 10, DATE).sam_counter)
+        except CardRemovedError:
+            after = sam_memory(chip)
+            assert after == before, f"cut at write {n} left a half-done authorisation"
+            sam.select()
+            n += 1
+            continue
+        chip.faults.clear()
+        writes = chip.faults.command_writes
+        break
+    assert writes == 4 and n == 5  # counter, total, record, record count: one transaction
+    # authorise a few more, then check no counter value was ever issued twice
+    for _ in range(3):
+        nt = os.urandom(8)
+        issued.append(sam.authorise_debit(card.init(nt), card.serial, nt, 10, DATE).sam_counter)
+    assert issued == sorted(set(issued)) == [1, 2, 3, 4]
+    assert sam_memory(chip) == (4, 40)
+
+
+# --- card SAM and software SAM agree ----------------------------------------------------------
+
+
+def test_card_and_software_sam_issue_identical_authorisations(
+        caplog: pytest.LogCaptureFixture) -> None:
+    _, card_sam = make_card_sam()
+    with caplog.at_level(logging.WARNING, logger="cardkit.sam"):
+        soft = make_software_sam()
+    assert SOFTWARE_SAM_WARNING in caplog.text
+    assert soft.info().software and not card_sam.info().software
+    card = WalletCard()
+    for amount in (1, 999, 50_000):
+        nt = os.urandom(8)
+        init = card.init(nt)
+        a = card_sam.authorise_debit(init, card.serial, nt, amount, DATE)
+        b = soft.authorise_debit(init, card.serial, nt, amount, DATE)
+        assert a == b
+        response = card.debit(a)
+        assert card_sam.confirm(a, response) == soft.confirm(b, response)
+    nt = os.urandom(8)
+    init = card.init(nt)
+    assert (card_sam.authorise_undo(init, card.serial, nt, 10, DATE)
+            == soft.authorise_undo(init, card.serial, nt, 10, DATE))
+    ci, si = card_sam.info(), soft.info()
+    assert (ci.counter, ci.total_authorised, ci.identity) == (
+        si.counter, si.total_authorised, si.identity)
+
+
+def test_software_sam_with_a_key_store() -> None:
+    class Store:  # the KeyStore interface: the master never leaves it
+        is_development = True
+
+        def versions(self, function: object) -> list[int]:
+            return [KVN]
+
+        def derive(self, function: object, version: int, label: bytes, context: bytes,
+                   length: int = 16) -> bytes:
+            from cardkit.crypto.kdf import derive_key
+
+            assert version == KVN
+            return derive_key(DEBIT_MASTER, label, context, length)
+
+    sam = SoftwareSam(Store(), serial=SAM_SERIAL, identity=IDENTITY)  # type: ignore[arg-type]
+    card = WalletCard()
+    _, receipt = pay(sam, card, 321)
+    assert receipt.entry.amount == 321
+    with pytest.raises(SamRefusedError):  # no transport key: cannot check a settlement
+        sam.settle(321, bytes(8))
