@@ -17,6 +17,7 @@ from cardkit.crypto import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.crypto.keyload import build_key_load_package
 from cardkit.errors import ApduError, CardRemovedError, CryptoError
+from cardkit.keystore import KeyFunction
 from cardkit.protocol import ApduProtocol
 from cardkit.sam import (
     SOFTWARE_SAM_WARNING,
@@ -401,3 +402,29 @@ def test_software_sam_with_a_key_store() -> None:
     assert receipt.entry.amount == 321
     with pytest.raises(SamRefusedError):  # no transport key: cannot check a settlement
         sam.settle(321, bytes(8))
+
+
+def test_key_ceremony_export_loads_and_matches_a_key_store_sam() -> None:
+    """The key team's SAM package export, the card SAM and a store-backed software SAM agree."""
+    from keys.ceremony import export_sam_package, sam_transport_key
+    from keys.dev import development_keystore
+
+    store = development_keystore(allow=True)
+    transport = sam_transport_key(store, SAM_SERIAL, w.SAM_AID, 1)
+    card = VirtualCard([SamApplet()])
+    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam.pre_personalise(SAM_SERIAL, 1, transport)
+    k_admin = w.sam_admin_key(transport, SAM_SERIAL)
+    sam.personalise(IDENTITY, w.personalisation_mac(k_admin, SAM_SERIAL, 0, IDENTITY))
+    assert sam.load_key(export_sam_package(store, SAM_SERIAL, w.SAM_AID)) == (
+        1, store.kcv(KeyFunction.DEBIT, 1))
+    soft = SoftwareSam(store, serial=SAM_SERIAL, identity=IDENTITY, transport_key=transport)
+    master = store.master_secret(KeyFunction.DEBIT, 1)
+    k_debit = w.card_key(master, "debit", CARD_SERIAL, 1)
+    nt = os.urandom(8)
+    init = w.InitResponse.sign(k_debit, CARD_SERIAL, nt, tc=1, nc=bytes(8), kvn_debit=1,
+                               kvn_load=1, kvn_receipt=1,
+                               purse=w.PurseRecord(0, 1, 1000, 1000, 1000, 20301231),
+                               cumulative=0, offline_cap=1000, last=w.LastTransaction.empty())
+    assert (sam.authorise_debit(init, CARD_SERIAL, nt, 10, DATE)
+            == soft.authorise_debit(init, CARD_SERIAL, nt, 10, DATE))
