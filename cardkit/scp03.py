@@ -23,6 +23,7 @@ from .crypto.scp03 import (
     SUPPORTED_LEVELS,
     ChannelCrypto,
     SecurityLevel,
+    SessionKeys,
     StaticKeys,
     card_cryptogram,
     derive_session_keys,
@@ -131,7 +132,7 @@ class Scp03Session(Processor):
         crypto: ChannelCrypto,
         security_level: SecurityLevel,
         host_cryptogram: bytes,
-        card_info: InitializeUpdateResponse,
+        card_info: InitializeUpdateResponse | None,
         channel: int = 0,
     ) -> None:
         self._crypto = crypto
@@ -179,6 +180,29 @@ class Scp03Session(Processor):
         resp = protocol.transceive(session.external_authenticate_command())
         session.check_external_authenticate_response(resp)
         protocol.push(session._attach)
+        return session
+
+    @classmethod
+    def from_session_keys(
+        cls,
+        session_keys: SessionKeys,
+        security_level: SecurityLevel,
+        *,
+        protocol: ApduProtocol | None = None,
+        channel: int = 0,
+    ) -> Scp03Session:
+        """A session already authenticated by other means, e.g. the SSN identity channel.
+
+        The MAC chaining value starts at 16 zero bytes and the encryption counter at 0, so
+        the first wrapped command uses counter 1 (as after EXTERNAL AUTHENTICATE). With
+        ``protocol`` the session is pushed onto it at once. No ``card_info``: there was no
+        INITIALIZE UPDATE.
+        """
+        cls._check_level(security_level)
+        session = cls(ChannelCrypto(session_keys), security_level, b"", None, channel)
+        session._authenticated = True
+        if protocol is not None:
+            protocol.push(session._attach)
         return session
 
     @staticmethod

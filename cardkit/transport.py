@@ -73,3 +73,26 @@ class InProcessConnection(Connection):
         if len(raw) > 65538:
             raise ApduFormatError("response longer than 65536 bytes")
         return raw[:-2], int.from_bytes(raw[-2:], "big")
+
+
+class CountingConnection(Connection):
+    """Wraps another connection and counts round trips (one command APDU + its answer).
+
+    Round trips are what a flow costs on a contactless reader; tests and benchmarks
+    assert budgets with :attr:`count`.
+    """
+
+    def __init__(self, inner: Connection) -> None:
+        self.inner = inner
+        self.count = 0
+
+    @property
+    def atr(self) -> bytes:
+        return self.inner.atr
+
+    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
+        self.count += 1
+        return self.inner.send_and_receive(apdu)
+
+    def close(self) -> None:
+        self.inner.close()

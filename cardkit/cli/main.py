@@ -19,6 +19,10 @@ COMMANDS: dict[str, str] = {
     "apdu": "cardkit.cli.apdu:apdu",
     "virtual-card": "cardkit.cli.virtual_card:virtual_card",
     "keys": "keys.cli:keys_group",
+    "issue": "cardkit.cli.ssn:issue",
+    "verify": "cardkit.cli.ssn:verify",
+    "read-identity": "cardkit.cli.ssn:read_identity_command",
+    "info": "cardkit.cli.ssn:info",
 }
 
 

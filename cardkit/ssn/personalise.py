@@ -1,0 +1,264 @@
+"""Personalising an SSN card: a plan checked before anything is sent, run in one SCP03 session.
+
+::
+
+    plan = PersonalisationPlan.prepare(beneficiary, signer=keystore.signer("desk-01"),
+                                       desk_id="desk-01", pin="1234", can="492817")
+    result = personalise(SsnSession(connection), plan, keystore)
+
+:func:`personalise` opens the issuer channel at level 33 and then, in order:
+GENERATE KEY PAIR -> build and sign the identity record and the card record (bound to the
+returned public key, the card serial and the identity record's hash) -> PUT DATA 03, 01, 02,
+10, 11 -> read every object back (PIN and CAN through their digests) and the public key ->
+SET STATUS 07. The card itself refuses ISSUED unless its own key and serial are in the
+card record, so a card pulled half-way stays PERSONALISING, which no terminal accepts; the
+next run resumes from key generation (every step is idempotent) or wipes the card.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..beneficiary import PROGRAMMES, Beneficiary
+from ..keystore import KeyStore, Signer
+from ..records import (
+    CITY_TIMEZONE,
+    Address,
+    CardRecord,
+    IdentityRecord,
+    KeyVersions,
+    Programme,
+    public_point,
+    sign_record,
+)
+from .constants import (
+    CAN_TRIES,
+    MAX_OBJECT_SIZE,
+    PIN_TRIES,
+    DataObject,
+    LifeCycle,
+    pad_can,
+    pad_pin,
+)
+from .errors import PersonalisationError
+from .fci import CardInfo
+from .session import SsnSession, secret_digest
+
+DEFAULT_VALIDITY_YEARS = 5
+_SEX = {"L": "M", "P": "F"}  # the export's laki-laki / perempuan -> ISO/IEC 5218 letters
+# Placeholders used only to measure object sizes before the card is touched.
+_PROBE_SERIAL = bytes(8)
+_PROBE_POINT = public_point(ec.derive_private_key(1, ec.SECP256R1()).public_key())
+
+
+class Interrupted(enum.Enum):
+    """What to do with a card found in PERSONALISING (a previous run was cut off)."""
+
+    RESUME = "resume"  #: run the whole personalisation again from key generation
+    WIPE = "wipe"  #: SET STATUS 01: back to BLANK, nothing else
+
+
+def generate_can() -> str:
+    """A random 6-digit card access number, to be printed on the card."""
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def programmes_of(beneficiary: Beneficiary) -> tuple[Programme, ...]:
+    """The beneficiary's programmes, purse i holding the i-th programme of the export."""
+    codes = {code: name for name, code in PROGRAMMES.items()}
+    return tuple(Programme(programme_id=code, purse=index, name=codes[code])
+                 for index, code in enumerate(beneficiary.programme_codes))
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class PersonalisationPlan:
+    """Everything needed to personalise one card, checked when prepared.
+
+    Secrets (PIN, CAN) are kept out of ``repr``.
+    """
+
+    beneficiary: Beneficiary
+    programmes: tuple[Programme, ...]
+    not_before: date
+    not_after: date
+    desk_id: str
+    signer: Signer
+    pin: str
+    can: str
+
+    def __repr__(self) -> str:
+        return (f"PersonalisationPlan(row={self.beneficiary.row}, desk={self.desk_id!r}, "
+                f"valid {self.not_before}..{self.not_after}, "
+                f"programmes={[p.name for p in self.programmes]})")
+
+    @classmethod
+    def prepare(
+        cls,
+        beneficiary: Beneficiary,
+        *,
+        signer: Signer,
+        desk_id: str,
+        pin: str,
+        can: str | None = None,
+        programmes: tuple[Programme, ...] | None = None,
+        not_before: date | None = None,
+        validity_years: int = DEFAULT_VALIDITY_YEARS,
+        not_after: date | None = None,
+    ) -> PersonalisationPlan:
+        """A checked plan; ``can`` is generated when not given (read it from the plan)."""
+        start = not_before or datetime.now(UTC).astimezone(CITY_TIMEZONE).date()
+        plan = cls(
+            beneficiary=beneficiary,
+            programmes=programmes_of(beneficiary) if programmes is None else tuple(programmes),
+            not_before=start,
+            not_after=not_after or _add_years(start, validity_years),
+            desk_id=desk_id,
+            signer=signer,
+            pin=pin,
+            can=generate_can() if can is None else can,
+        )
+        plan.validate()
+        return plan
+
+    def validate(self) -> None:
+        """Check secrets, fields and record sizes; raises :class:`PersonalisationError`."""
+        try:
+            pad_pin(self.pin)
+            pad_can(self.can)
+            self._records(_PROBE_SERIAL, _PROBE_POINT, KeyVersions(1, 1, 1, 1))
+        except ValueError as exc:
+            raise PersonalisationError(f"cannot personalise row {self.beneficiary.row}: "
+                                       f"{exc}") from None
+
+    def check_card(self, info: CardInfo) -> None:
+        """Refuse, before anything is sent, objects the card could not take."""
+        if info.key_versions.card_management == 0:
+            raise PersonalisationError("the card has no card-management keys loaded "
+                                       "(not pre-personalised)")
+        limit = min(MAX_OBJECT_SIZE, info.max_command_data)
+        identity, card = self._records(info.serial, _PROBE_POINT, _key_versions(info))
+        sizes = {
+            "identity record": len(sign_record(identity, self.signer)),
+            "card record": len(sign_record(card, self.signer)),
+            "desk certificate": len(self.signer.certificate_der),
+        }
+        for name, size in sizes.items():
+            # a signature may come out a byte or two longer than this probe: keep a margin
+            if size + 8 > limit:
+                raise PersonalisationError(
+                    f"the {name} would be about {size} bytes; the card takes at most {limit}")
+
+    def _records(self, serial: bytes, point: bytes,
+                 versions: KeyVersions) -> tuple[IdentityRecord, CardRecord]:
+        b = self.beneficiary
+        rt = int(b.rt) if b.rt.isdigit() else 0
+        identity = IdentityRecord(
+            card_serial=serial, nik=b.nik, kk=b.kk, name=b.name, date_of_birth=b.birth_date,
+            sex=_SEX.get(b.sex, b.sex),
+            address=Address(street=b.street, rt=rt, kelurahan=b.kelurahan,
+                            kecamatan=b.kecamatan))
+        card = CardRecord(
+            card_serial=serial, card_public_point=point, programmes=self.programmes,
+            not_before=self.not_before, not_after=self.not_after, issuing_desk=self.desk_id,
+            key_versions=versions, identity_digest=identity.digest())
+        return identity, card
+
+
+def _key_versions(info: CardInfo) -> KeyVersions:
+    kv = info.key_versions
+    return KeyVersions(card_management=kv.card_management, debit=kv.debit, load=kv.load,
+                       receipt=kv.receipt)
+
+
+@dataclass(frozen=True)
+class PersonalisationResult:
+    """A personalised card (or a wiped one, with ``wiped``)."""
+
+    serial: bytes
+    state: LifeCycle
+    card_record: CardRecord | None = None
+    identity_record: IdentityRecord | None = None
+    card_record_der: bytes | None = None
+    identity_record_der: bytes | None = None
+    resumed: bool = False  #: the card was found half-personalised and done again
+    wiped: bool = False
+    round_trips: int | None = None  #: APDU round trips of this run (after SELECT)
+
+    @property
+    def serial_hex(self) -> str:
+        return self.serial.hex().upper()
+
+
+def personalise(
+    session: SsnSession,
+    plan: PersonalisationPlan,
+    keystore: KeyStore,
+    *,
+    on_interrupted: Interrupted = Interrupted.RESUME,
+    signing_time: datetime | None = None,
+) -> PersonalisationResult:
+    """Personalise the card of ``session`` following ``plan`` (see the module docstring).
+
+    Refuses (:class:`PersonalisationError`) an issued, blocked or terminated card and a
+    plan the card cannot hold, before sending anything after SELECT.
+    """
+    start = session.round_trips
+    info = session.select() if session.channel is not None else session.info
+    if info.state not in (LifeCycle.BLANK, LifeCycle.PERSONALISING):
+        raise PersonalisationError(
+            f"card {info.serial_hex} is {info.state.name}, not blank: refusing to personalise")
+    resumed = info.state == LifeCycle.PERSONALISING
+    plan.check_card(info)
+
+    def done(**fields: object) -> PersonalisationResult:
+        trips = None if start is None or session.round_trips is None else (
+            session.round_trips - start)
+        return PersonalisationResult(serial=info.serial, round_trips=trips, **fields)  # type: ignore[arg-type]
+
+    session.open_issuer_channel(keystore)
+    if resumed and on_interrupted is Interrupted.WIPE:
+        session.set_status(LifeCycle.BLANK)
+        return done(state=LifeCycle.BLANK, wiped=True)
+
+    point = session.generate_key_pair()
+    identity, card = plan._records(info.serial, point, _key_versions(info))
+    when = signing_time or datetime.now(UTC)
+    identity_der = sign_record(identity, plan.signer, signing_time=when)
+    card_der = sign_record(card, plan.signer, signing_time=when)
+    desk_der = plan.signer.certificate_der
+    objects = {DataObject.DESK_CERTIFICATE: desk_der, DataObject.CARD_RECORD: card_der,
+               DataObject.IDENTITY_RECORD: identity_der}
+    for tag, value in objects.items():
+        session.put_data(tag, value)
+    pin, can = pad_pin(plan.pin), pad_can(plan.can)
+    session.put_data(DataObject.PIN_STATUS, bytes([PIN_TRIES]) + pin, sensitive=True)
+    session.put_data(DataObject.CAN_STATUS, bytes([CAN_TRIES]) + can, sensitive=True)
+
+    for tag, value in objects.items():
+        if session.get_data(tag) != value:
+            raise PersonalisationError(f"read-back of object {tag:02X} differs from what was "
+                                       "written")
+    for status, padded, tries, name in ((session.pin_status(), pin, PIN_TRIES, "PIN"),
+                                        (session.can_status(), can, CAN_TRIES, "CAN")):
+        expected = secret_digest(info.serial, padded)
+        if (status.digest is None or not hmac.compare_digest(status.digest, expected)
+                or status.tries_left != tries or status.max_tries != tries):
+            raise PersonalisationError(f"read-back of the {name} does not match")
+    if session.card_public_key() != point:
+        raise PersonalisationError("the card's public key changed during personalisation")
+    session.set_status(LifeCycle.ISSUED)
+    return done(state=LifeCycle.ISSUED, card_record=card, identity_record=identity,
+                card_record_der=card_der, identity_record_der=identity_der, resumed=resumed)
