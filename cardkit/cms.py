@@ -23,7 +23,7 @@ import hmac
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from asn1crypto import algos, cms, core
@@ -254,6 +254,100 @@ def _check_tlv(buf: bytes, pos: int, limit: int, depth: int) -> int:
     return end
 
 
+def _children(tlv: bytes) -> list[bytes]:
+    """The complete TLVs inside one constructed TLV (already checked by :func:`check_der`)."""
+    start = _content_start(tlv, 0)
+    items = []
+    while start < len(tlv):
+        end = _content_start(tlv, start)
+        end += _length_at(tlv, start)
+        items.append(tlv[start:end])
+        start = end
+    return items
+
+
+def _content_start(buf: bytes, pos: int) -> int:
+    pos += 1
+    if buf[pos - 1] & 0x1F == 0x1F:
+        while buf[pos] & 0x80:
+            pos += 1
+        pos += 1
+    length = buf[pos]
+    return pos + 1 + (length & 0x7F if length > 0x80 else 0)
+
+
+def _length_at(buf: bytes, pos: int) -> int:
+    pos += 1
+    if buf[pos - 1] & 0x1F == 0x1F:
+        while buf[pos] & 0x80:
+            pos += 1
+        pos += 1
+    length = buf[pos]
+    if length < 0x80:
+        return length
+    count = length & 0x7F
+    return int.from_bytes(buf[pos + 1:pos + 1 + count], "big")
+
+
+def _value(tlv: bytes) -> bytes:
+    return tlv[_content_start(tlv, 0):]
+
+
+@dataclass(frozen=True)
+class _RawSignedData:
+    """The byte strings that signatures and digests cover, cut from the input itself.
+
+    asn1crypto may hand back a normalised encoding of a parsed value (seen with the
+    key-usage BIT STRING inside a certificate); signatures must cover the received bytes.
+    """
+
+    digest_algorithms: list[bytes]
+    content: bytes
+    certificates: list[bytes]
+    signer_infos: list[list[bytes]]  # the fields of each SignerInfo
+
+
+def _raw_signed_data(data: bytes) -> _RawSignedData:
+    content_info = _children(data)
+    if len(content_info) != 2 or content_info[1][0] != 0xA0:
+        raise MalformedError("ContentInfo must be a content type and [0] content")
+    (signed_data,) = _children(content_info[1])
+    fields = _children(signed_data)
+    if len(fields) < 4 or fields[1][0] != 0x31 or fields[2][0] != 0x30:
+        raise MalformedError("SignedData fields out of shape")
+    encapsulated = _children(fields[2])
+    if len(encapsulated) != 2 or encapsulated[1][0] != 0xA0:
+        raise MalformedError("eContent must be present")
+    (octets,) = _children(encapsulated[1])
+    if octets[0] != 0x04:
+        raise MalformedError("eContent must be an OCTET STRING")
+    certificates: list[bytes] = []
+    rest = fields[3:]
+    if rest[0][0] == 0xA0:
+        certificates = _children(rest[0])
+        rest = rest[1:]
+    if len(rest) != 1 or rest[0][0] != 0x31:
+        raise MalformedError("SignedData must end with signerInfos (and hold no CRLs)")
+    signer_infos = [_children(item) for item in _children(rest[0])]
+    for info in signer_infos:
+        # version, sid (issuerAndSerialNumber or [0] key id), digestAlgorithm,
+        # [0] signedAttrs, signatureAlgorithm, signature (and nothing unsigned)
+        tags = [field[0] for field in info]
+        if len(tags) != 6 or tags[0] != 0x02 or tags[1] not in (0x30, 0x80) or tags[2:] != [
+            0x30, 0xA0, 0x30, 0x04
+        ]:
+            raise MalformedError("SignerInfo fields out of shape")
+    digest_algorithms = _children(fields[1])
+    if any(item[0] != 0x30 for item in digest_algorithms + certificates):
+        raise MalformedError("digestAlgorithms or certificates out of shape")
+    return _RawSignedData(
+        digest_algorithms=digest_algorithms,
+        content=_value(octets),
+        certificates=certificates,
+        signer_infos=signer_infos,
+    )
+
+
 # --- result ----------------------------------------------------------------------------
 
 
@@ -298,8 +392,10 @@ def sign_signed_data(
 
     ``include_certificate`` puts the signer's certificate into ``certificates`` (what
     ``openssl cms -verify`` needs without ``-certfile``); without it a verifier must be
-    given the certificate. The signature is checked against the certificate before
-    returning, so a signer whose key does not match its certificate is caught here.
+    given the certificate. The signer is identified by the certificate's
+    subjectKeyIdentifier when it has one (shorter), else by issuer and serial number.
+    The signature is checked against the certificate before returning, so a signer whose
+    key does not match its certificate is caught here.
     """
     certificate = x509.load_der_x509_certificate(signer.certificate_der)
     public_key = certificate.public_key()
@@ -326,17 +422,28 @@ def sign_signed_data(
         raise CryptoError("the signer's signature does not verify with its certificate") from exc
 
     asn1_certificate = asn1_x509.Certificate.load(signer.certificate_der)
+    try:
+        key_identifier = certificate.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value.digest
+    except x509.ExtensionNotFound:
+        key_identifier = None
+    if key_identifier is not None:
+        # 22 bytes instead of the issuer's whole name and serial: matters on a card
+        version, sid = "v3", cms.SignerIdentifier({"subject_key_identifier": key_identifier})
+    else:
+        version, sid = "v1", cms.SignerIdentifier(
+            {
+                "issuer_and_serial_number": {
+                    "issuer": asn1_certificate.issuer,
+                    "serial_number": asn1_certificate.serial_number,
+                }
+            }
+        )
     signer_info = cms.SignerInfo(
         {
-            "version": "v1",
-            "sid": cms.SignerIdentifier(
-                {
-                    "issuer_and_serial_number": {
-                        "issuer": asn1_certificate.issuer,
-                        "serial_number": asn1_certificate.serial_number,
-                    }
-                }
-            ),
+            "version": version,
+            "sid": sid,
             "digest_algorithm": algos.DigestAlgorithm.load(_SHA256_ALGORITHM),
             "signed_attrs": signed_attributes,
             "signature_algorithm": algos.SignedDigestAlgorithm.load(_ECDSA_SHA256_ALGORITHM),
@@ -360,6 +467,21 @@ def sign_signed_data(
 # --- verification ----------------------------------------------------------------------
 
 
+class ValidityModel(enum.StrEnum):
+    """At which time the certificates of the chain must be valid."""
+
+    #: every certificate, root included, valid at the verification time (RFC 5280 "shell")
+    AT_VERIFICATION = "at-verification"
+    #: signer and intermediates valid at the signed signing-time, which must not be later
+    #: than the verification time; the root valid at the verification time. For records
+    #: that outlive their desk certificate; trusts the signing-time the desk put in.
+    AT_SIGNING = "at-signing"
+
+
+#: how far a signing-time may lie ahead of the verifier's clock (AT_SIGNING)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 def verify_signed_data(
     der: bytes,
     trust_store: TrustStore,
@@ -367,6 +489,7 @@ def verify_signed_data(
     content_type: str | None = None,
     certificates: Iterable[x509.Certificate | bytes] = (),
     at: datetime | None = None,
+    validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
 ) -> SignedContent:
     """Verify a DER SignedData against ``trust_store`` at time ``at`` (default: now).
 
@@ -400,7 +523,40 @@ def verify_signed_data(
         for item in certificates
     ]
     pool = parsed.certificates + supplied + list(trust_store.certificates)
-    signer_certificate = _find_signer(parsed, pool)
+    candidates = _signer_candidates(parsed, pool)
+    if not candidates:
+        raise MissingCertificateError(
+            "the signer's certificate is not in the object and was not supplied"
+        )
+    # Several certificates may match (a desk key re-certified keeps its key identifier):
+    # the first that verifies completely wins; otherwise the first one's error is raised.
+    first_error: VerificationError | None = None
+    for candidate in candidates:
+        try:
+            chain = _check_signer(parsed, candidate, trust_store, supplied, when, validity_model)
+        except VerificationError as exc:
+            first_error = first_error or exc
+            continue
+        return SignedContent(
+            content_type=parsed.content_type,
+            content=parsed.content,
+            signing_time=parsed.signing_time,
+            signer_certificate=candidate,
+            chain=chain,
+        )
+    assert first_error is not None
+    raise first_error
+
+
+def _check_signer(
+    parsed: _Parsed,
+    signer_certificate: x509.Certificate,
+    trust_store: TrustStore,
+    supplied: list[x509.Certificate],
+    when: datetime,
+    validity_model: ValidityModel,
+) -> tuple[x509.Certificate, ...]:
+    """Check the signature with one candidate certificate and chain it; return the chain."""
     public_key = signer_certificate.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
         public_key.curve, ec.SECP256R1
@@ -411,9 +567,20 @@ def verify_signed_data(
     except InvalidSignature as exc:
         raise BadSignatureError("the signer's signature does not verify") from exc
 
-    chain = trust_store.validate_chain(
-        signer_certificate, parsed.certificates + supplied, at=when
-    )
+    if validity_model is ValidityModel.AT_SIGNING:
+        if parsed.signing_time > when + CLOCK_SKEW:
+            raise CertificateExpiredError(
+                f"signing-time {parsed.signing_time:%Y-%m-%d %H:%M:%SZ} is in the future",
+                FailureReason.SIGNED_OUTSIDE_VALIDITY,
+            )
+        chain = trust_store.validate_chain(
+            signer_certificate, parsed.certificates + supplied, at=parsed.signing_time,
+            anchor_at=when,
+        )
+    else:
+        chain = trust_store.validate_chain(
+            signer_certificate, parsed.certificates + supplied, at=when
+        )
     # Embedded certificates are unsigned hints; one that is not in the chain is junk (or a
     # tampered copy), and an object carrying junk is refused rather than half-used.
     for embedded in parsed.certificates:
@@ -432,13 +599,7 @@ def verify_signed_data(
             f"{signer_certificate.subject.rfc4514_string()}",
             FailureReason.SIGNED_OUTSIDE_VALIDITY,
         )
-    return SignedContent(
-        content_type=parsed.content_type,
-        content=parsed.content,
-        signing_time=parsed.signing_time,
-        signer_certificate=signer_certificate,
-        chain=chain,
-    )
+    return chain
 
 
 @dataclass(frozen=True)
@@ -457,52 +618,58 @@ class _Parsed:
 
 def _parse(data: bytes) -> _Parsed:
     """Pick the cardkit profile out of a ContentInfo, refusing anything else."""
+    raw = _raw_signed_data(data)
     info = cms.ContentInfo.load(data, strict=True)
+    _ = info.native  # parse every field now: a wrong tag anywhere fails here, not later
     if info["content_type"].dotted != ID_SIGNED_DATA:
         raise MalformedError("ContentInfo does not hold SignedData")
     signed = info["content"]
     if signed["version"].native != "v3":
         raise MalformedError("SignedData version must be 3")
     algorithms = signed["digest_algorithms"]
-    if len(algorithms) != 1 or not _is_sha256(algorithms[0].dump()):
+    if len(algorithms) != 1 or len(raw.digest_algorithms) != 1 or not _is_sha256(
+        raw.digest_algorithms[0]
+    ):
         raise MalformedError("digestAlgorithms must be exactly SHA-256")
 
     encapsulated = signed["encap_content_info"]
     content_type = encapsulated["content_type"].dotted
     if isinstance(encapsulated["content"], core.Void):
         raise MalformedError("detached content is not accepted")
-    content = encapsulated["content"].contents
+    content = raw.content
 
     certificates: list[x509.Certificate] = []
     if not isinstance(signed["certificates"], core.Void):
-        encodings = []
         for choice in signed["certificates"]:
             if choice.name != "certificate":
                 raise MalformedError("only X.509 certificates may be embedded")
-            encodings.append(choice.chosen.dump())
+        encodings = raw.certificates
         if encodings != sorted(encodings):
             raise MalformedError("certificates SET OF is not in DER order")
         certificates = [load_certificate(item) for item in encodings]
     if not isinstance(signed["crls"], core.Void):
         raise MalformedError("CRLs are not accepted in a cardkit object")
 
-    if len(signed["signer_infos"]) != 1:
+    if len(signed["signer_infos"]) != 1 or len(raw.signer_infos) != 1:
         raise MalformedError("exactly one SignerInfo is required")
     info_ = signed["signer_infos"][0]
+    raw_info = raw.signer_infos[0]
+    if len(raw_info) != 6 or raw_info[3][0] != 0xA0:
+        raise MalformedError("SignerInfo must have signed and no unsigned attributes")
     sid = info_["sid"]
     issuer = serial = key_identifier = None
     if sid.name == "issuer_and_serial_number":
         if info_["version"].native != "v1":
             raise MalformedError("SignerInfo version must be 1 with issuerAndSerialNumber")
-        issuer = sid.chosen["issuer"].dump()
+        issuer = _children(raw_info[1])[0]
         serial = sid.chosen["serial_number"].native
     else:
         if info_["version"].native != "v3":
             raise MalformedError("SignerInfo version must be 3 with subjectKeyIdentifier")
         key_identifier = sid.chosen.native
-    if not _is_sha256(info_["digest_algorithm"].dump()):
+    if not _is_sha256(raw_info[2]):
         raise MalformedError("the signer's digest algorithm must be SHA-256")
-    if info_["signature_algorithm"].dump() != _ECDSA_SHA256_ALGORITHM:
+    if raw_info[4] != _ECDSA_SHA256_ALGORITHM:
         raise MalformedError("the signature algorithm must be ecdsa-with-SHA256")
     if not isinstance(info_["unsigned_attrs"], core.Void):
         raise MalformedError("unsigned attributes are not accepted")
@@ -532,13 +699,9 @@ def _parse(data: bytes) -> _Parsed:
     if (time_choice.name == "utc_time") != (1950 <= signing_time.year <= 2049):
         raise MalformedError("signing-time must be UTCTime exactly for 1950-2049")
 
-    # The signature covers the attributes' DER with the SET OF tag (RFC 5652 s5.4): take
-    # the received header and contents, replacing only the [0] IMPLICIT tag byte.
-    received = raw_attributes.dump()
-    header_length = len(received) - len(raw_attributes.contents)
-    if received[0] != 0xA0:
-        raise MalformedError("signed attributes must be [0] IMPLICIT")
-    signed_attributes = b"\x31" + received[1:header_length] + raw_attributes.contents
+    # The signature covers the attributes' DER with the SET OF tag (RFC 5652 s5.4): the
+    # received bytes, with only the [0] IMPLICIT tag byte replaced.
+    signed_attributes = b"\x31" + raw_info[3][1:]
 
     return _Parsed(
         content_type=content_type,
@@ -546,7 +709,7 @@ def _parse(data: bytes) -> _Parsed:
         message_digest=message_digest,
         signing_time=signing_time.astimezone(UTC),
         signed_attributes=signed_attributes,
-        signature=info_["signature"].native,
+        signature=_value(raw_info[5]),
         certificates=certificates,
         issuer=issuer,
         serial=serial,
@@ -592,21 +755,25 @@ def _issuer_der(certificate: x509.Certificate) -> bytes:
     return asn1_x509.Certificate.load(der).issuer.dump()
 
 
-def _find_signer(parsed: _Parsed, pool: Sequence[x509.Certificate]) -> x509.Certificate:
+def _signer_candidates(
+    parsed: _Parsed, pool: Sequence[x509.Certificate]
+) -> list[x509.Certificate]:
+    """The certificates of ``pool`` that the SignerInfo's sid designates, without repeats."""
+    found: list[x509.Certificate] = []
     for candidate in pool:
+        if candidate in found:
+            continue
         if parsed.issuer is not None:
             if (
                 candidate.serial_number == parsed.serial
                 and _issuer_der(candidate) == parsed.issuer
             ):
-                return candidate
+                found.append(candidate)
         else:
             try:
                 ski = candidate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
             except x509.ExtensionNotFound:
                 continue
             if ski.value.digest == parsed.key_identifier:
-                return candidate
-    raise MissingCertificateError(
-        "the signer's certificate is not in the object and was not supplied"
-    )
+                found.append(candidate)
+    return found

@@ -34,6 +34,7 @@ from .cms import (
     MalformedError,
     RecordValidityError,
     SignedContent,
+    ValidityModel,
     WrongContentTypeError,
     check_der,
     sign_signed_data,
@@ -615,14 +616,18 @@ def verify_record(
     at: datetime | None = None,
     certificates: Iterable[x509.Certificate | bytes] = (),
     check_validity: bool = True,
+    validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
 ) -> VerifiedRecord[CardRecord] | VerifiedRecord[IdentityRecord]:
     """Verify a signed card or identity record at ``at`` (default now) and decode it.
 
     ``certificates``: untrusted extra certificates, e.g. the desk certificate read from
     the card (GET DATA 03) when the record does not embed it. With ``check_validity`` a
     card record outside its own validity dates raises :class:`RecordValidityError`.
+    ``validity_model`` says when the desk certificate must be valid (see
+    :class:`~cardkit.cms.ValidityModel`): by default at ``at``, as for any certificate.
     """
-    signed = verify_signed_data(der, trust_store, certificates=certificates, at=at)
+    signed = verify_signed_data(der, trust_store, certificates=certificates, at=at,
+                                validity_model=validity_model)
     kind = _CONTENT_TYPES.get(signed.content_type)
     if kind is None:
         raise WrongContentTypeError(f"{signed.content_type} is not a cardkit record")
@@ -639,10 +644,11 @@ def verify_card_record(
     at: datetime | None = None,
     certificates: Iterable[x509.Certificate | bytes] = (),
     check_validity: bool = True,
+    validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
 ) -> VerifiedRecord[CardRecord]:
     """:func:`verify_record`, refusing anything but a card record."""
     return _verify_kind(der, trust_store, CardRecord, ID_CT_CARD_RECORD, at, certificates,
-                        check_validity)
+                        check_validity, validity_model)
 
 
 def verify_identity_record(
@@ -651,15 +657,18 @@ def verify_identity_record(
     *,
     at: datetime | None = None,
     certificates: Iterable[x509.Certificate | bytes] = (),
+    validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
 ) -> VerifiedRecord[IdentityRecord]:
     """:func:`verify_record`, refusing anything but an identity record."""
     return _verify_kind(der, trust_store, IdentityRecord, ID_CT_IDENTITY_RECORD, at,
-                        certificates, False)
+                        certificates, False, validity_model)
 
 
-def _verify_kind(der, trust_store, kind, content_type, at, certificates, check_validity):  # type: ignore[no-untyped-def]
+def _verify_kind(der, trust_store, kind, content_type, at, certificates, check_validity,  # type: ignore[no-untyped-def]
+                 validity_model):
     signed = verify_signed_data(
-        der, trust_store, content_type=content_type, certificates=certificates, at=at
+        der, trust_store, content_type=content_type, certificates=certificates, at=at,
+        validity_model=validity_model,
     )
     record = kind.from_der(signed.content)
     if check_validity:

@@ -34,6 +34,7 @@ from .cms import (
     SignedContent,
     StaleHotlistError,
     UnknownRootError,
+    ValidityModel,
     check_der,
     sign_signed_data,
     verify_signed_data,
@@ -138,14 +139,16 @@ class TrustStore:
         untrusted: Sequence[x509.Certificate] = (),
         *,
         at: datetime,
+        anchor_at: datetime | None = None,
     ) -> tuple[x509.Certificate, ...]:
         """The chain signer .. trusted root, checked at ``at``; raises a VerificationError.
 
         The signer must allow digitalSignature; every issuer must be a CA allowed to sign
-        certificates; every certificate must be valid at ``at``.
+        certificates; every certificate must be valid at ``at`` (the root at ``anchor_at``
+        if given).
         """
-        if at.tzinfo is None:
-            raise ValueError("at must be timezone-aware")
+        if at.tzinfo is None or (anchor_at is not None and anchor_at.tzinfo is None):
+            raise ValueError("times must be timezone-aware")
         _check_extensions(signer)
         usage = _key_usage(signer)
         if usage is None or not usage.digital_signature:
@@ -159,7 +162,7 @@ class TrustStore:
             _check_time(current, at)
             anchor, tried = self._issuer_among(current, self._roots)
             if anchor is not None:
-                _check_time(anchor, at)
+                _check_time(anchor, anchor_at or at)
                 path.append(anchor)
                 _check_path_lengths(path)
                 return tuple(path)
@@ -446,6 +449,7 @@ def verify_hotlist(
     at: datetime | None = None,
     certificates: Iterable[x509.Certificate | bytes] = (),
     current: Hotlist | None = None,
+    validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
 ) -> VerifiedHotlist:
     """Verify a signed hotlist; with ``current``, also refuse one that is not newer.
 
@@ -455,7 +459,8 @@ def verify_hotlist(
     next_update) is not refused: the terminal decides, see :meth:`Hotlist.is_current`.
     """
     signed = verify_signed_data(
-        der, trust_store, content_type=ID_CT_HOTLIST, certificates=certificates, at=at
+        der, trust_store, content_type=ID_CT_HOTLIST, certificates=certificates, at=at,
+        validity_model=validity_model,
     )
     hotlist = Hotlist.from_der(signed.content)
     if current is not None:

@@ -35,6 +35,7 @@ from cardkit.cms import (
     MissingCertificateError,
     NotACAError,
     UnknownRootError,
+    ValidityModel,
     VerificationError,
     WrongContentTypeError,
     check_der,
@@ -340,3 +341,59 @@ def test_trust_store_refuses_non_ca_roots(pki) -> None:  # type: ignore[no-untyp
         TrustStore([])
     pem = pki.root.public_bytes(serialization.Encoding.PEM)
     assert TrustStore.from_pem(pem).roots == (pki.root,)
+
+
+# --- signer identifier forms and validity models ----------------------------------------
+
+
+def _sid(der: bytes) -> str:
+    return str(asn1_cms.ContentInfo.load(der)["content"]["signer_infos"][0]["sid"].name)
+
+
+@needs_openssl
+def test_both_signer_identifier_forms_verify_here_and_in_openssl(  # type: ignore[no-untyped-def]
+    pki, store, tmp_path: Path
+) -> None:
+    with_ski = _signed(pki.signer)
+    without_ski = _signed(pki.desk_signer())
+    assert _sid(with_ski) == "subject_key_identifier"
+    assert _sid(without_ski) == "issuer_and_serial_number"
+    for der in (with_ski, without_ski):
+        assert verify_signed_data(der, store).content == CONTENT
+        result = openssl_cms_verify(tmp_path, der, pki.root)
+        assert result.returncode == 0, result.stderr
+
+
+def test_a_recertified_desk_key_finds_its_valid_certificate(pki, store) -> None:  # type: ignore[no-untyped-def]
+    ski = x509.SubjectKeyIdentifier.from_public_key(pki.desk_key.public_key())
+    old = issue("SSN Desk 01", pki.desk_key, pki.root_key, "SSN Root", ca=False,
+                not_before=NOW - timedelta(days=200), not_after=NOW - timedelta(days=100),
+                extra=[(ski, False)])
+    der = sign_signed_data(CONTENT, ID_CT_CARD_RECORD, pki.signer, include_certificate=False)
+    # the expired certificate comes first, the current one (same key identifier) second
+    result = verify_signed_data(der, store, certificates=[old, pki.desk])
+    assert result.signer_certificate == pki.desk
+    with pytest.raises(CertificateExpiredError):
+        verify_signed_data(der, store, certificates=[old])
+
+
+def test_validity_at_signing_time_for_long_lived_records(pki, store) -> None:  # type: ignore[no-untyped-def]
+    signer = pki.desk_signer(not_before=NOW - timedelta(days=1),
+                             not_after=NOW + timedelta(days=90))
+    der = sign_signed_data(CONTENT, ID_CT_CARD_RECORD, signer, signing_time=NOW,
+                           include_certificate=True)
+    years_later = NOW + timedelta(days=3 * 365)
+    with pytest.raises(CertificateExpiredError):
+        verify_signed_data(der, store, at=years_later)
+    result = verify_signed_data(der, store, at=years_later,
+                                validity_model=ValidityModel.AT_SIGNING)
+    assert result.content == CONTENT
+    # the root must still be valid now
+    with pytest.raises(CertificateExpiredError, match="SSN Root"):
+        verify_signed_data(der, store, at=NOW + timedelta(days=3651),
+                           validity_model=ValidityModel.AT_SIGNING)
+    # and a signing-time ahead of the verifier's clock is refused
+    with pytest.raises(CertificateExpiredError) as info:
+        verify_signed_data(der, store, at=NOW - timedelta(hours=1),
+                           validity_model=ValidityModel.AT_SIGNING)
+    assert info.value.reason is FailureReason.SIGNED_OUTSIDE_VALIDITY

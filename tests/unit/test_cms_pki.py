@@ -112,7 +112,12 @@ class Pki:
 def make_pki(root_name: str = "SSN Root") -> Pki:
     root_key, desk_key = new_key(), new_key()
     root = issue(root_name, root_key, root_key, ca=True, path_length=1)
-    desk = issue("SSN Desk 01", desk_key, root_key, root_name, ca=False)
+    # like keys/pki.py: the desk certificate names its key (SKI), so records use the short
+    # subjectKeyIdentifier sid; desk_signer() certificates have none (issuerAndSerialNumber)
+    desk = issue("SSN Desk 01", desk_key, root_key, root_name, ca=False, extra=[
+        (x509.SubjectKeyIdentifier.from_public_key(desk_key.public_key()), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False),
+    ])
     return Pki(root_key, root, desk_key, desk)
 
 
