@@ -397,3 +397,13 @@ def test_validity_at_signing_time_for_long_lived_records(pki, store) -> None:  #
         verify_signed_data(der, store, at=NOW - timedelta(hours=1),
                            validity_model=ValidityModel.AT_SIGNING)
     assert info.value.reason is FailureReason.SIGNED_OUTSIDE_VALIDITY
+
+
+@needs_openssl
+def test_openssl_needs_purpose_any_for_a_cardkit_eku(pki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    signer = pki.desk_signer(
+        extended_key_usage=[x509.ObjectIdentifier(ID_KP_CARDKIT_SIGNING)])
+    der = _signed(signer)
+    refused = openssl_cms_verify(tmp_path, der, pki.root)
+    assert refused.returncode != 0 and b"unsuitable certificate purpose" in refused.stderr
+    assert openssl_cms_verify(tmp_path, der, pki.root, "-purpose", "any").returncode == 0
