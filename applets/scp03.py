@@ -31,6 +31,7 @@ from cardkit.crypto.scp03 import (
     SUPPORTED_LEVELS,
     ChannelCrypto,
     SecurityLevel,
+    SessionKeys,
     StaticKeys,
     card_cryptogram,
     derive_session_keys,
@@ -107,6 +108,28 @@ class Scp03CardChannel:
         self._channel = 0
         self._authenticated = False
         self._level = SecurityLevel.NONE
+
+    @classmethod
+    def from_session_keys(
+        cls, session_keys: SessionKeys, level: SecurityLevel, *, channel: int = 0
+    ) -> Scp03CardChannel:
+        """An already authenticated channel on session keys agreed some other way.
+
+        For channels that wrap like SCP03 but are keyed otherwise (the SSN card's identity
+        channel): MAC chaining value 16 zero bytes, encryption counter 0, so the first
+        command uses counter 1. There are no static keys: a handshake on it always fails.
+        """
+        if level not in SUPPORTED_LEVELS:
+            raise ValueError(f"unsupported security level {int(level):02X}")
+        # Throwaway static keys nobody knows: INITIALIZE UPDATE on this object can never
+        # lead to an authenticated session.
+        unknown = StaticKeys(os.urandom(16), os.urandom(16), os.urandom(16))
+        endpoint = cls(unknown, 0xFF)
+        endpoint._crypto = ChannelCrypto(session_keys)
+        endpoint._channel = channel & 0x03
+        endpoint._level = SecurityLevel(level)
+        endpoint._authenticated = True
+        return endpoint
 
     # --- state ---------------------------------------------------------------------------
 
