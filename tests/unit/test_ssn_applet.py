@@ -77,7 +77,8 @@ def test_select_ends_the_issuer_session(term: Terminal) -> None:
 
 def test_key_diversification_data_carries_the_serial(term: Terminal) -> None:
     term.select()
-    assert term.open_issuer().card_info.key_diversification_data == SERIAL + b"\x00\x00"
+    info = term.open_issuer().card_info
+    assert info is not None and info.key_diversification_data == SERIAL + b"\x00\x00"
 
 
 # --- personalisation ----------------------------------------------------------------------
