@@ -179,28 +179,26 @@ class _Checker:
 
     def run(self) -> VerificationResult:
         info = self.session.info
-        base = {"serial": info.serial, "state": info.state}
+        base = VerificationResult(Verdict.NOT_ISSUED, serial=info.serial, state=info.state)
         if info.state in _NOT_ISSUED_STATES:
-            return VerificationResult(Verdict.NOT_ISSUED, (_NOT_ISSUED_STATES[info.state],),
-                                      **base)
+            return replace(base, reasons=(_NOT_ISSUED_STATES[info.state],))
         challenge = os.urandom(CHALLENGE_LENGTH)
         try:
             answer = self.session.authenticate(challenge, with_record=True)
         except CardkitError as exc:
             if isinstance(exc, TransportError):
                 raise
-            return VerificationResult(Verdict.NOT_ISSUED,
-                                      (f"the card refused AUTHENTICATE: {exc}",), **base)
+            return replace(base, reasons=(f"the card refused AUTHENTICATE: {exc}",))
         record_der = answer.card_record_der or b""
-        base["state"] = answer.state
+        base = replace(base, state=answer.state)
 
         try:
             verified = self._verify_record(record_der)
         except VerificationError as exc:
-            return VerificationResult(_record_failure(exc), (str(exc),), **base)
+            return replace(base, verdict=_record_failure(exc), reasons=(str(exc),))
         record = verified.record
-        found = {**base, "card_record": record, "verified_record": verified,
-                 "desk_certificate": verified.signer_certificate}
+        found = replace(base, card_record=record, verified_record=verified,
+                        desk_certificate=verified.signer_certificate)
 
         reasons: list[tuple[Verdict, str]] = []
         message = card_authentication_message(challenge, info.serial, answer.state,
@@ -239,11 +237,11 @@ class _Checker:
             warnings.append(f"the hotlist is stale (next update was due "
                             f"{self.hotlist.next_update:%Y-%m-%d %H:%M}Z)")
         if not reasons:
-            return VerificationResult(Verdict.GENUINE, (), warnings=tuple(warnings), **found)
+            return replace(found, verdict=Verdict.GENUINE, warnings=tuple(warnings))
         order = list(Verdict)
         verdict = min((v for v, _ in reasons), key=order.index)
-        return VerificationResult(verdict, tuple(text for _, text in reasons),
-                                  warnings=tuple(warnings), **found)
+        return replace(found, verdict=verdict, reasons=tuple(text for _, text in reasons),
+                       warnings=tuple(warnings))
 
     def _verify_record(self, record_der: bytes) -> VerifiedRecord[CardRecord]:
         """Check the record's signature and chain, reading the desk certificate if needed."""
