@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
+from ..cms import ValidityModel
 from ..crypto.scp03 import SecurityLevel
 from ..errors import (
     ApduError,
@@ -384,7 +385,8 @@ class SsnSession:
         extra = list(certificates)
         if not extra:
             extra = [self.desk_certificate()]
-        verified = verify_identity_record(der, trust_store, at=at, certificates=extra)
+        verified = verify_identity_record(der, trust_store, at=at, certificates=extra,
+                                          validity_model=ValidityModel.AT_SIGNING)
         if card_record is not None:
             check_binding(card_record, verified)
         return verified.record

@@ -32,6 +32,7 @@ from ..cms import (
 from ..crypto.chipauth import card_authentication_message, verify_raw
 from ..errors import ApplicationNotAvailableError, CardkitError, CryptoError, TransportError
 from ..protocol import ApduProtocol
+from ..cms import ValidityModel
 from ..records import CITY_TIMEZONE, CardRecord, VerifiedRecord, verify_card_record
 from ..transport import Connection, CountingConnection
 from ..trust import Hotlist, TrustStore, VerifiedHotlist, verify_hotlist
@@ -248,7 +249,8 @@ class _Checker:
         cached = self.cache.certificates() if self.cache is not None else []
         try:
             verified = verify_card_record(record_der, self.trust_store, at=self.when,
-                                          certificates=cached, check_validity=False)
+                                          certificates=cached, check_validity=False,
+                                          validity_model=ValidityModel.AT_SIGNING)
         except MissingCertificateError:
             try:
                 desk = self.session.desk_certificate()
@@ -259,7 +261,8 @@ class _Checker:
                     f"the record's desk certificate is neither cached nor on the card ({exc})"
                 ) from exc
             verified = verify_card_record(record_der, self.trust_store, at=self.when,
-                                          certificates=[desk], check_validity=False)
+                                          certificates=[desk], check_validity=False,
+                                          validity_model=ValidityModel.AT_SIGNING)
         if self.cache is not None:
             self.cache.add(verified.signer_certificate)
         return verified
