@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "apdu": "cardkit.cli.apdu:apdu",
     "virtual-card": "cardkit.cli.virtual_card:virtual_card",
     "keys": "keys.cli:keys_group",
+    "demo": "cardkit.cli.demo:demo",
     "issue": "cardkit.cli.ssn:issue",
     "verify": "cardkit.cli.ssn:verify",
     "read-identity": "cardkit.cli.ssn:read_identity_command",

@@ -29,11 +29,12 @@ from ..trust import TrustStore
 
 ALLOW_DEV_ENV = "CARDKIT_ALLOW_DEV_KEYS"
 ROOT_SIGNER = "root"
-BANNER = (
-    "*" * 72 + "\n"
-    "*  DEVELOPMENT KEYS: this card is made with the public DEVELOPMENT ONLY key set.  *\n"
-    "*  It proves nothing and must never be given to a beneficiary.                  *\n"
-    + "*" * 72
+_BANNER_LINES = (
+    "DEVELOPMENT KEYS: made with the public DEVELOPMENT ONLY key set.",
+    "Such a card proves nothing; never give it to a beneficiary.",
+)
+BANNER = "\n".join(
+    ["*" * 72, *(f"*  {line:<66}  *" for line in _BANNER_LINES), "*" * 72]
 )
 
 

@@ -1,0 +1,62 @@
+"""The README's main job (``cardkit demo``) end to end through pcscd + vpcd.
+
+The demo serves its own virtual cards, so the session's bridges step out of both virtual
+readers while it runs and come back afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from applets.vpcd import VpcdBridge
+
+pytestmark = pytest.mark.pcsc
+
+
+@pytest.fixture
+def free_readers(vpcd_bridge: VpcdBridge, vpcd_bridge2: VpcdBridge) -> Iterator[None]:
+    bridges = (vpcd_bridge, vpcd_bridge2)
+    for bridge in bridges:
+        bridge.remove()
+        assert bridge.wait_disconnected(5.0)
+    try:
+        yield
+    finally:
+        for bridge in bridges:
+            bridge.insert()
+        for bridge in bridges:
+            assert bridge.wait_connected(5.0)
+
+
+def _run_demo(workdir: Path, allow: bool) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CARDKIT_ALLOW_DEV_KEYS"}
+    if allow:
+        env["CARDKIT_ALLOW_DEV_KEYS"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "cardkit", "demo", "--workdir", str(workdir)],
+        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_demo_issues_verifies_and_reads_a_card(free_readers: None, tmp_path: Path) -> None:
+    done = _run_demo(tmp_path, allow=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "DEVELOPMENT KEYS" in out
+    assert "state ISSUED" in out
+    assert "next tap: GENUINE in 4 round trips" in out
+    assert "NIK 6472********0002" in out  # personal data shown masked
+    assert list(tmp_path.glob("ssn-*.card")), "the card image was kept"
+
+
+def test_demo_refuses_development_keys_unless_allowed(tmp_path: Path) -> None:
+    done = _run_demo(tmp_path, allow=False)
+    assert done.returncode != 0
+    assert "DEVELOPMENT key set" in done.stdout + done.stderr
+    assert not list(tmp_path.glob("*.card"))
