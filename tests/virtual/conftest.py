@@ -13,7 +13,6 @@ Every test module here sets ``pytestmark = pytest.mark.pcsc``.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -21,68 +20,20 @@ from pcsc_support import (
     VIRTUAL_PORTS,
     VIRTUAL_READERS,
     connect_to,
-    virtual_readers_listed,
-    wait_until,
 )
 
 from applets.card import VirtualCard
+from applets.pcscd import PCSCD, Pcscd
 from applets.testapplet import TestApplet
 from applets.vpcd import VpcdBridge
 from cardkit.pcsc import PcscConnection
-
-PCSCD = "/usr/sbin/pcscd"
-
-
-class Pcscd:
-    """The pcscd the tests use: an already running one, or one started (and owned) here."""
-
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def owned(self) -> bool:
-        """True if this test run started the daemon (and may therefore restart it)."""
-        return self.process is not None
-
-    def ensure(self, timeout: float = 10.0) -> None:
-        """Use the running daemon, or start one; fail if the vpcd readers never appear."""
-        if virtual_readers_listed():
-            return
-        if not os.path.exists(PCSCD):
-            pytest.skip("pcscd is not installed (apt install pcscd vsmartcard-vpcd)")
-        self.start()
-        process = self.process
-        assert process is not None
-        wait_until(lambda: virtual_readers_listed() or process.poll() is not None, timeout)
-        if process.poll() is not None:
-            self.process = None  # it refused to start: another daemon was coming up
-        if not wait_until(virtual_readers_listed, timeout):
-            raise RuntimeError("pcscd does not list the vpcd readers (is vsmartcard-vpcd set up?)")
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [PCSCD, "--foreground"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the daemon if this run started it (SIGTERM can take ~2 s)."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
 
 
 @pytest.fixture(scope="session")
 def pcscd() -> Iterator[Pcscd]:
     """A running pcscd listing the two vpcd readers."""
+    if not os.path.exists(PCSCD):
+        pytest.skip("pcscd is not installed (apt install pcscd vsmartcard-vpcd)")
     daemon = Pcscd()
     daemon.ensure()
     try:

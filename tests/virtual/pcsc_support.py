@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 
+from applets.pcscd import (  # noqa: F401 - re-exported for the tests
+    VIRTUAL_PORTS,
+    VIRTUAL_READERS,
+    virtual_readers_listed,
+    wait_until,
+)
 from applets.vpcd import VpcdBridge
-from cardkit.errors import CardRemovedError, TransportError
-from cardkit.pcsc import PcscConnection, list_readers
+from cardkit.errors import CardRemovedError
+from cardkit.pcsc import PcscConnection
 
-VIRTUAL_READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
-VIRTUAL_PORTS = (35963, 35964)
 CONNECT_TIMEOUT = 2.0  # a card is connectable up to ~400 ms after it reaches vpcd
-
-
-def wait_until(condition: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:
-    """Poll ``condition()`` every ``interval`` s until it is true or ``timeout`` s passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-
-
-def virtual_readers_listed() -> bool:
-    """True if a pcscd answers and lists both vpcd readers."""
-    try:
-        readers = list_readers()
-    except TransportError:
-        return False
-    return all(name in readers for name in VIRTUAL_READERS)
 
 
 # SELECT with an empty DF name: harmless (the card answers 6A82), proves the link works.
