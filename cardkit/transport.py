@@ -85,6 +85,8 @@ class CountingConnection(Connection):
     def __init__(self, inner: Connection) -> None:
         self.inner = inner
         self.count = 0
+        self.bytes_sent = 0  #: command APDU bytes
+        self.bytes_received = 0  #: response bytes, status words included
 
     @property
     def atr(self) -> bytes:
@@ -92,7 +94,10 @@ class CountingConnection(Connection):
 
     def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
         self.count += 1
-        return self.inner.send_and_receive(apdu)
+        self.bytes_sent += len(apdu)
+        data, sw = self.inner.send_and_receive(apdu)
+        self.bytes_received += len(data) + 2
+        return data, sw
 
     def close(self) -> None:
         self.inner.close()
