@@ -85,3 +85,40 @@ def serve(image: Path, port: int, host: str) -> None:
 
     serve_card(card, host=host, port=port, on_ready=ready)
     click.echo("card removed")
+
+
+@virtual_card.command("create-ssn")
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--serial", default=None, help="Card serial, 16 hex digits (default: random).")
+@click.option("--keystore", "keystore_spec", default="dev:", show_default=True,
+              help="Key store holding the card-management master key.")
+@click.option("--allow-dev-keys", is_flag=True,
+              help="Allow the DEVELOPMENT ONLY key set (tests and demos).")
+def create_ssn(image: Path, serial: str | None, keystore_spec: str, allow_dev_keys: bool) -> None:
+    """Create a blank SSN card image IMAGE, as the card factory delivers it.
+
+    The card gets its serial and its secure-channel keys, diversified from the key
+    store's card-management master key; ``cardkit issue`` personalises it.
+    """
+    import os
+
+    from applets.ssn import make_blank_ssn_card
+
+    from ..keystore import KeyFunction
+    from ..ssn import card_scp03_keys
+    from .ssn import _keystore
+
+    if image.exists():
+        raise click.ClickException(f"{image} exists: a card image is never overwritten")
+    try:
+        serial_bytes = bytes.fromhex(serial) if serial else os.urandom(8)
+    except ValueError:
+        raise click.BadParameter("the serial must be hex digits", param_hint="--serial") from None
+    if len(serial_bytes) != 8:
+        raise click.BadParameter("the serial is 8 bytes (16 hex digits)", param_hint="--serial")
+    store = _keystore(keystore_spec, allow_dev_keys)
+    version = store.current_version(KeyFunction.CARD_MANAGEMENT)
+    make_blank_ssn_card(serial_bytes, card_scp03_keys(store, serial_bytes, version), version,
+                        image_path=image)
+    click.echo(f"blank SSN card {serial_bytes.hex().upper()} (key version {version}) "
+               f"written to {image}")
