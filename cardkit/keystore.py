@@ -12,7 +12,7 @@ import enum
 from typing import Protocol, runtime_checkable
 
 
-class KeyFunction(str, enum.Enum):
+class KeyFunction(enum.StrEnum):
     """What a symmetric master key is for; the value is the KDF label."""
 
     CARD_MANAGEMENT = "card-management"  # secure channel (SCP03) static keys

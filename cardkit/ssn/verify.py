@@ -27,12 +27,12 @@ from ..cms import (
     CertificateExpiredError,
     MissingCertificateError,
     UnknownRootError,
+    ValidityModel,
     VerificationError,
 )
 from ..crypto.chipauth import card_authentication_message, verify_raw
 from ..errors import ApplicationNotAvailableError, CardkitError, CryptoError, TransportError
 from ..protocol import ApduProtocol
-from ..cms import ValidityModel
 from ..records import CITY_TIMEZONE, CardRecord, VerifiedRecord, verify_card_record
 from ..transport import Connection, CountingConnection
 from ..trust import Hotlist, TrustStore, VerifiedHotlist, verify_hotlist

@@ -1,4 +1,4 @@
-"""``cardkit virtual-card create-ssn``: a blank SSN card image that ``serve`` can put in a reader."""
+"""``cardkit virtual-card create-ssn``: a blank SSN card image for ``serve``."""
 
 from __future__ import annotations
 
