@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "GUIDE.md"
-SAMPLE = ROOT.parent / "shared" / "data" / "beneficiaries-sample.csv"
+SAMPLE = ROOT / "tests" / "data" / "beneficiaries.csv"
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 

@@ -80,7 +80,7 @@ def trust(keystore: DevelopmentKeyStore) -> TrustStore:
 
 
 def test_issue_verify_read_identity_through_pcscd(connection, keystore, trust, request):
-    sample = request.config.rootpath.parent / "shared" / "data" / "beneficiaries-sample.csv"
+    sample = request.config.rootpath / "tests" / "data" / "beneficiaries.csv"
     household = find_beneficiary(sample, SAMPLE_ROW)
     plan = PersonalisationPlan.prepare(household, signer=keystore.signer("desk-01"),
                                        desk_id="desk-01", pin="4321", can="314159")
@@ -108,8 +108,7 @@ def test_cli_verify_and_info_through_pcscd(ssn_bridge, keystore, request, monkey
     try:
         session = SsnSession(link)
         if session.state is LifeCycle.BLANK:  # run alone: issue it first
-            sample = request.config.rootpath.parent / "shared" / "data" / (
-                "beneficiaries-sample.csv")
+            sample = request.config.rootpath / "tests" / "data" / "beneficiaries.csv"
             plan = PersonalisationPlan.prepare(
                 find_beneficiary(sample, SAMPLE_ROW), signer=keystore.signer("desk-01"),
                 desk_id="desk-01", pin="4321", can="314159")
