@@ -24,6 +24,7 @@ from .crypto.wallet import (
     SSN_AID,
     Authorisation,
     AuthoriseInput,
+    BatchSignature,
     DebitRequest,
     DebitResponse,
     InitResponse,
@@ -36,7 +37,9 @@ from .crypto.wallet import (
     card_key,
     debit_refusal,
     sam_admin_key,
+    sam_batch_key,
     settlement_mac,
+    sign_batch,
     sign_debit,
     sign_undo,
     undo_refusal,
@@ -176,6 +179,11 @@ class CardSam:
         data = settled_total.to_bytes(8, "big") + mac
         self._call(self._cmd(SamIns.SETTLE, data, ne=0), "SAM SETTLE")
 
+    def sign_batch(self, digest: bytes) -> BatchSignature:
+        """SIGN BATCH: the SAM vouches for a settlement batch body (by its SHA-256)."""
+        answer = self._call(self._cmd(SamIns.SIGN_BATCH, digest), "SAM SIGN BATCH")
+        return BatchSignature.from_bytes(answer)
+
     def receipts(self) -> list[Receipt]:
         """The SAM's confirmed receipts, newest first."""
         out: list[Receipt] = []
@@ -200,7 +208,8 @@ class SoftwareSam:
     def __init__(self, keys: Mapping[int, bytes] | KeyStore, *, serial: bytes,
                  identity: SamIdentity, transport_key: bytes | None = None,
                  transport_kvn: int = 0, counter: int = 0, total_authorised: int = 0,
-                 settled_total: int = 0, admin_sequence: int = 1) -> None:
+                 settled_total: int = 0, admin_sequence: int = 1,
+                 batch_sequence: int = 0) -> None:
         logger.warning(SOFTWARE_SAM_WARNING)
         self._keys = keys
         self.serial = bytes(serial)
@@ -211,6 +220,7 @@ class SoftwareSam:
         self.total_authorised = total_authorised
         self.settled_total = settled_total
         self.admin_sequence = admin_sequence  # 1: its personalisation counts as the first
+        self.batch_sequence = batch_sequence  # batches signed so far
         self._authorisations: list[Authorisation] = []  # newest first
         self._receipts: list[Receipt] = []
 
@@ -317,3 +327,15 @@ class SoftwareSam:
             raise ApduError(b"", SW.WRONG_DATA, "settled total out of range")
         self.settled_total = settled_total
         self.admin_sequence += 1
+
+    def sign_batch(self, digest: bytes) -> BatchSignature:
+        """Vouch for a settlement batch body (by its SHA-256), as SAM SIGN BATCH does."""
+        if self._transport_key is None:
+            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED,
+                                  "software SAM has no transport key to sign batches")
+        if self.batch_sequence >= MAX_U32:
+            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED, "batch counter exhausted")
+        self.batch_sequence += 1
+        return sign_batch(sam_batch_key(self._transport_key, self.serial), self.serial,
+                          self.identity, self.batch_sequence, self.counter,
+                          self.total_authorised, digest)

@@ -14,6 +14,7 @@ from typing import ClassVar
 from cardkit.apdu import CommandApdu
 from cardkit.crypto.keyload import KeyLoadFormatError, open_key_load_package
 from cardkit.crypto.wallet import (
+    BATCH_DIGEST_LENGTH,
     MAX_U32,
     SAM_AID,
     SAM_LOG_CAPACITY,
@@ -33,7 +34,9 @@ from cardkit.crypto.wallet import (
     debit_refusal,
     personalisation_mac,
     sam_admin_key,
+    sam_batch_key,
     settlement_mac,
+    sign_batch,
     sign_debit,
     sign_undo,
     undo_refusal,
@@ -61,6 +64,7 @@ _ADMIN_SEQ = "admin-sequence"
 _DEBIT_KEY = "debit-key."  # + KVN as two hex digits
 _AUTH_LOG = "authorisations"
 _RECEIPT_LOG = "receipts"
+_BATCH_SEQ = "batch-sequence"  # absent = 0: no batch signed yet
 
 _PRE_PERSO_LENGTH = SERIAL_LENGTH + 1 + 16
 _ADMIN_MAC_LENGTH = 8
@@ -306,3 +310,21 @@ class SamApplet(Applet):
             self.persistent.put_int(_SETTLED, settled, 8)
             self.persistent.put_int(_ADMIN_SEQ, seq + 1)
         return b""
+
+    @command(SamIns.SIGN_BATCH)
+    def sign_batch(self, cmd: CommandApdu) -> bytes:
+        """Vouch for a merchant's settlement batch: data = SHA-256 of the batch body (32);
+        answer ``batch sequence ‖ SC ‖ total authorised ‖ MAC`` (24 bytes)."""
+        self._require(SamState.ACTIVE)
+        if len(cmd.data) != BATCH_DIGEST_LENGTH:
+            raise SwError(SW.WRONG_LENGTH)
+        sequence = self.persistent.get_int(_BATCH_SEQ) + 1
+        if sequence > MAX_U32:
+            raise SwError(SW_REFUSED)
+        # The new sequence commits before the MAC exists: a MAC is never issued twice for one
+        # sequence number; a tear only leaves a gap the back office sees.
+        self.persistent.put_int(_BATCH_SEQ, sequence)
+        p = self.persistent
+        k_batch = sam_batch_key(p[_TRANSPORT_KEY], self._serial())
+        return sign_batch(k_batch, self._serial(), self._identity(), sequence,
+                          p.get_int(_COUNTER), p.get_int(_TOTAL, 0), cmd.data).to_bytes()

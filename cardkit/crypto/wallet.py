@@ -58,6 +58,8 @@ LABEL_CONFIRM = b"CONF"
 LABEL_SAM_PERSONALISE = b"SPER"
 LABEL_SAM_SETTLE = b"SETL"
 SAM_ADMIN_KDF_LABEL = b"sam-admin"
+LABEL_SAM_BATCH = b"BTCH"
+SAM_BATCH_KDF_LABEL = b"sam-batch"
 
 LOAD_FLAG_RESET_CUMULATIVE = 0x01
 
@@ -765,6 +767,7 @@ class SamIns(enum.IntEnum):
     GET_INFO = 0x40
     SETTLE = 0x42
     READ_RECEIPT = 0x44
+    SIGN_BATCH = 0x46
 
 
 SAM_CLA = 0x80
@@ -869,3 +872,77 @@ def undo_refusal(auth: AuthoriseInput, identity: SamIdentity,
     if not is_valid_date(auth.date):
         return "date is not a YYYYMMDD date"
     return None
+
+
+# --- settlement batches ------------------------------------------------------------------
+
+BATCH_DIGEST_LENGTH = 32  # SHA-256 of the batch body
+
+
+def sam_batch_key(transport_key: bytes, sam_serial: bytes) -> bytes:
+    """K_batch = KDF(K_transport, "sam-batch", SAM serial): the SAM's key for vouching for
+    a merchant's settlement batch; the back office re-derives it like ``K_admin``."""
+    return derive_key(transport_key, SAM_BATCH_KDF_LABEL, sam_serial)
+
+
+@dataclass(frozen=True)
+class BatchSignature:
+    """The answer to SAM SIGN BATCH, 24 bytes: ``batch sequence(4) ‖ SC(4) ‖
+    total authorised(8) ‖ MAC(8)``.
+
+    ``sequence`` is the SAM's own batch counter (+1 per signed batch, persisted before the
+    MAC leaves the SAM), so the back office sees a replayed or missing batch; ``sam_counter``
+    and ``total_authorised`` are the SAM's counter and ceiling use when it signed.
+    """
+
+    sequence: int
+    sam_counter: int
+    total_authorised: int
+    mac: bytes
+
+    FORMAT = struct.Struct(">IIQ8s")
+
+    def __post_init__(self) -> None:
+        _u32("batch sequence", self.sequence)
+        _u32("SC", self.sam_counter)
+        if not 0 <= self.total_authorised <= MAX_U64:
+            raise WalletFormatError("total authorised is 8 bytes")
+        _fixed("batch MAC", self.mac, MAC_LENGTH)
+
+    def to_bytes(self) -> bytes:
+        return self.FORMAT.pack(self.sequence, self.sam_counter, self.total_authorised, self.mac)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BatchSignature:
+        return cls(*_unpack(cls.FORMAT, data, "batch signature"))  # type: ignore[arg-type]
+
+
+def batch_mac(k_batch: bytes, sam_serial: bytes, identity: SamIdentity, sequence: int,
+              sam_counter: int, total_authorised: int, digest: bytes) -> bytes:
+    """CMAC(K_batch, "BTCH" ‖ SAM serial(8) ‖ SAM id(4) ‖ merchant(4) ‖ terminal(4) ‖
+    batch sequence(4) ‖ SC(4) ‖ total authorised(8) ‖ SHA-256(batch body)(32))[0:8]."""
+    _fixed("SAM serial", sam_serial, SERIAL_LENGTH)
+    _fixed("batch digest", digest, BATCH_DIGEST_LENGTH)
+    for name, value in (("batch sequence", sequence), ("SC", sam_counter)):
+        _u32(name, value)
+    if not 0 <= total_authorised <= MAX_U64:
+        raise WalletFormatError("total authorised is 8 bytes")
+    return _mac(k_batch, LABEL_SAM_BATCH + sam_serial
+                + struct.pack(">IIIIIQ", identity.sam_id, identity.merchant, identity.terminal,
+                              sequence, sam_counter, total_authorised) + digest)
+
+
+def sign_batch(k_batch: bytes, sam_serial: bytes, identity: SamIdentity, sequence: int,
+               sam_counter: int, total_authorised: int, digest: bytes) -> BatchSignature:
+    """The SAM's side of SIGN BATCH."""
+    return BatchSignature(sequence, sam_counter, total_authorised,
+                          batch_mac(k_batch, sam_serial, identity, sequence, sam_counter,
+                                    total_authorised, digest))
+
+
+def verify_batch_signature(k_batch: bytes, sam_serial: bytes, identity: SamIdentity,
+                           signature: BatchSignature, digest: bytes) -> bool:
+    """The back office's check: True when the batch MAC is genuine."""
+    expected = batch_mac(k_batch, sam_serial, identity, signature.sequence,
+                         signature.sam_counter, signature.total_authorised, digest)
+    return hmac.compare_digest(expected, signature.mac)

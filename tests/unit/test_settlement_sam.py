@@ -1,0 +1,78 @@
+"""SAM SIGN BATCH: card SAM and software SAM vouch for a batch body the same way."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from test_sam_applet import (
+    IDENTITY,
+    SAM_SERIAL,
+    TRANSPORT_KEY,
+    WalletCard,
+    make_card_sam,
+    make_software_sam,
+    pay,
+)
+
+from applets.card import VirtualCard
+from applets.sam import SamApplet
+from cardkit.crypto import wallet as w
+from cardkit.errors import ApduError
+from cardkit.protocol import ApduProtocol
+from cardkit.sam import CardSam, SamRefusedError, SoftwareSam
+from cardkit.transport import InProcessConnection
+
+DIGEST = hashlib.sha256(b"batch body").digest()
+
+
+def k_batch() -> bytes:
+    return w.sam_batch_key(TRANSPORT_KEY, SAM_SERIAL)
+
+
+@pytest.mark.parametrize("kind", ["card", "software"])
+def test_sign_batch_counts_and_verifies(kind: str) -> None:
+    sam = make_card_sam()[1] if kind == "card" else make_software_sam()
+    card = WalletCard()
+    pay(sam, card, 1500)
+    first = sam.sign_batch(DIGEST)
+    second = sam.sign_batch(DIGEST)
+    assert (first.sequence, second.sequence) == (1, 2)  # never the same sequence twice
+    assert (first.sam_counter, first.total_authorised) == (1, 1500)
+    for sig in (first, second):
+        assert w.verify_batch_signature(k_batch(), SAM_SERIAL, IDENTITY, sig, DIGEST)
+        assert w.BatchSignature.from_bytes(sig.to_bytes()) == sig
+    other = hashlib.sha256(b"another body").digest()
+    assert not w.verify_batch_signature(k_batch(), SAM_SERIAL, IDENTITY, first, other)
+    moved = w.SamIdentity(IDENTITY.sam_id, IDENTITY.merchant + 1, IDENTITY.terminal,
+                          IDENTITY.ceiling)
+    assert not w.verify_batch_signature(k_batch(), SAM_SERIAL, moved, first, DIGEST)
+    # the admin key is a different key: a batch MAC is no settlement MAC and vice versa
+    assert k_batch() != w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
+
+
+def test_card_and_software_sam_sign_alike() -> None:
+    card_sam = make_card_sam()[1]
+    soft = make_software_sam()
+    assert card_sam.sign_batch(DIGEST) == soft.sign_batch(DIGEST)
+
+
+def test_sign_batch_refusals() -> None:
+    blank = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
+    with pytest.raises(SamRefusedError):  # not personalised
+        blank.sign_batch(DIGEST)
+    sam = make_card_sam()[1]
+    with pytest.raises(ApduError) as err:
+        sam.sign_batch(DIGEST[:31])
+    assert err.value.sw == 0x6700
+    no_key = SoftwareSam({1: bytes(16)}, serial=SAM_SERIAL, identity=IDENTITY)
+    with pytest.raises(SamRefusedError):
+        no_key.sign_batch(DIGEST)
+
+
+def test_batch_sequence_survives_power_cycles() -> None:
+    card, sam = make_card_sam()
+    assert sam.sign_batch(DIGEST).sequence == 1
+    card.power_on()
+    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    assert sam.sign_batch(DIGEST).sequence == 2
