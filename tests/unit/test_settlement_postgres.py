@@ -1,0 +1,85 @@
+"""The settlement ledger on PostgreSQL (127.0.0.1:5432, database ``test``, user ``postgres``).
+
+Each test works in a schema of its own, dropped afterwards. Skipped only when the server
+cannot be reached.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from test_settlement import RECEIPT_MASTERS, card, flags, make_merchant, sam_keys, settle
+
+from cardkit.settlement import BatchFlag, Flag, SettlementLedger, read_batch, settle_batch
+
+CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    try:
+        admin = psycopg.connect(CONNINFO, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"ledger_test_{secrets.token_hex(4)}"
+    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+        admin.close()
+
+
+def test_fork_duplicate_and_gap_on_postgres(tmp_path: Path, schema: str) -> None:
+    ledger = SettlementLedger.postgres(CONNINFO, schema=schema)
+    assert ledger.dialect == "postgres"
+    a, b = make_merchant(tmp_path, 1), make_merchant(tmp_path, 2)
+    original = card(7)
+    a.pay(original, 10_000)
+    clone = copy.deepcopy(original)
+    a.pay(original, 50_000)
+    b.pay(clone, 45_000)
+    first = settle(a.export(), ledger)
+    assert not first.flagged and first.gaps == []
+    b_batch = b.export()
+    second = settle(b_batch, ledger)
+    assert flags(second) == [(Flag.FORKED_COUNTER,)]
+    assert ledger.blocked(original.serial) == "forked counter at DS 2"
+    again = settle(b_batch, ledger)
+    assert again.batches[0].flags == (BatchFlag.REPLAYED,)
+    assert flags(again) == [(Flag.DUPLICATE,)]
+    ledger.close()
+    # a second connection (another settlement desk) sees the same ledger
+    other = SettlementLedger.postgres(CONNINFO, schema=schema)
+    assert other.batch_sequences(a.serial) == [1]
+    assert len(other.seen(original.serial, 2)) == 2
+    other.close()
+
+
+def test_a_failed_settlement_is_rolled_back_on_postgres(tmp_path: Path, schema: str) -> None:
+    conn = psycopg.connect(CONNINFO)
+    ledger = SettlementLedger.postgres(conn, schema=schema)
+    m = make_merchant(tmp_path, 1)
+    c = card(1)
+    m.pay(c, 100)
+    m.pay(c, 200)
+    batch = read_batch(m.export())
+    calls: list[int] = []
+
+    def failing(kvn: int) -> bytes:
+        calls.append(kvn)
+        if len(calls) == 2:
+            raise RuntimeError("key store went away")
+        return RECEIPT_MASTERS[kvn]
+
+    with pytest.raises(RuntimeError):
+        settle_batch(batch, failing, sam_keys, seen=ledger)
+    assert ledger.sequences(c.serial) == [] and ledger.batch_sequences(m.serial) == []
+    assert flags(settle_batch(batch, RECEIPT_MASTERS, sam_keys, seen=ledger)) == [(), ()]
+    ledger.close()
