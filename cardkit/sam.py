@@ -34,6 +34,8 @@ from .crypto.wallet import (
     SamIns,
     SamState,
     TransactionType,
+    WalletSession,
+    block_mac,
     card_key,
     debit_refusal,
     sam_admin_key,
@@ -171,6 +173,11 @@ class CardSam:
         answer = self._call(self._cmd(SamIns.AUTHORISE_UNDO, data), "SAM AUTHORISE UNDO")
         return DebitRequest.from_bytes(answer, init.purse.index)
 
+    def authorise_block(self, init: InitResponse, serial: bytes, terminal_nonce: bytes) -> bytes:
+        """AUTHORISE BLOCK: the MAC that makes this card (after its DEBIT INIT) block itself."""
+        data = serial + terminal_nonce + init.to_bytes()
+        return self._call(self._cmd(SamIns.AUTHORISE_BLOCK, data), "SAM AUTHORISE BLOCK")
+
     def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
         data = request.sam_counter.to_bytes(4, "big") + response.to_bytes()
         return Receipt.from_bytes(self._call(self._cmd(SamIns.CONFIRM, data), "SAM CONFIRM"))
@@ -296,6 +303,13 @@ class SoftwareSam:
         ident = self.identity
         return sign_undo(k_debit, auth.session(), last, amount, date, ident.merchant,
                          ident.terminal, ident.sam_id, counter)
+
+    def authorise_block(self, init: InitResponse, serial: bytes, terminal_nonce: bytes) -> bytes:
+        """The BLOCK MAC for a hotlisted card, after checking its cryptogram."""
+        k_debit = self._card_debit_key(serial, init.kvn_debit)
+        if not verify_card_cryptogram(k_debit, serial, init, terminal_nonce):
+            raise CryptoError("the card's cryptogram is wrong")
+        return block_mac(k_debit, WalletSession.from_init(serial, init, terminal_nonce))
 
     def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
         own = next((a for a in self._authorisations if a.sam_counter == request.sam_counter),

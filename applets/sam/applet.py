@@ -15,7 +15,9 @@ from cardkit.apdu import CommandApdu
 from cardkit.crypto.keyload import KeyLoadFormatError, open_key_load_package
 from cardkit.crypto.wallet import (
     BATCH_DIGEST_LENGTH,
+    BLOCK_INPUT_LENGTH,
     MAX_U32,
+    NONCE_LENGTH,
     SAM_AID,
     SAM_LOG_CAPACITY,
     SAM_MAX_DEBIT_KEYS,
@@ -24,12 +26,15 @@ from cardkit.crypto.wallet import (
     Authorisation,
     AuthoriseInput,
     DebitResponse,
+    InitResponse,
     SamIdentity,
     SamInfo,
     SamIns,
     SamState,
     TransactionType,
     WalletFormatError,
+    WalletSession,
+    block_mac,
     card_key,
     debit_refusal,
     personalisation_mac,
@@ -250,6 +255,25 @@ class SamApplet(Applet):
         return sign_undo(k_debit, auth.session(), last, auth.amount, auth.date,
                          identity.merchant, identity.terminal, identity.sam_id,
                          counter).to_bytes()
+
+    @command(SamIns.AUTHORISE_BLOCK)
+    def authorise_block(self, cmd: CommandApdu) -> bytes:
+        """Order a hotlisted card to block itself: data = card serial(8) ‖ Nt(8) ‖ DEBIT INIT
+        response(104); after the card's CC checks, answer the BLOCK MAC (8). Which cards
+        are hotlisted is the terminal's judgement (signed hotlist); the SAM spends no
+        counter and no ceiling on it."""
+        self._require(SamState.ACTIVE)
+        if len(cmd.data) != BLOCK_INPUT_LENGTH:
+            raise SwError(SW.WRONG_LENGTH)
+        serial, nt = cmd.data[:SERIAL_LENGTH], cmd.data[SERIAL_LENGTH:SERIAL_LENGTH + NONCE_LENGTH]
+        try:
+            init = InitResponse.from_bytes(cmd.data[SERIAL_LENGTH + NONCE_LENGTH:])
+        except WalletFormatError as exc:
+            raise SwError(SW.WRONG_DATA) from exc
+        k_debit = self._card_debit_key(serial, init.kvn_debit)
+        if not verify_card_cryptogram(k_debit, serial, init, nt):
+            raise SwError(SW_BAD_MAC)
+        return block_mac(k_debit, WalletSession.from_init(serial, init, nt))
 
     @command(SamIns.CONFIRM)
     def confirm(self, cmd: CommandApdu) -> bytes:

@@ -1,6 +1,6 @@
-"""The SSN card applet, identity part: life cycle, card authentication, issuer personalisation
-over SCP03, and the identity channel for personal data. The byte-level contract is
-docs/PROTOCOL.md (s2-s4); the wallet instructions (s7) are reserved and answered 6D00.
+"""The SSN card applet: life cycle, card authentication, issuer personalisation over SCP03,
+the identity channel for personal data, and (from :class:`~applets.ssn.wallet.WalletApplet`)
+the offline e-wallet. The byte-level contract is docs/PROTOCOL.md (s2-s4, s7).
 
 Three ways a command can reach a handler, told apart by :class:`Origin`:
 
@@ -35,7 +35,7 @@ from cardkit.errors import BadResponseError, CryptoError
 from cardkit.sw import SW
 from cardkit.tlv import Tlv
 
-from ..applet import Applet, HandlerResult, command
+from ..applet import HandlerResult, command
 from ..memory import Lifetime
 from ..scp03 import Scp03CardChannel, SecureChannelError
 from ..status import SwError
@@ -83,6 +83,7 @@ from .constants import (
 from .identity_channel import open_identity_channel
 from .lifecycle import LifeCycle, may_move, record_is_for_this_card
 from .reference_data import ReferenceData, is_padded_digits
+from .wallet import WALLET_DATA_TAGS, WALLET_KEY_TAGS, WalletApplet
 
 #: The issuer's commands need the full SCP03 level: C-MAC, C-DECRYPTION, R-MAC, R-ENCRYPTION.
 ISSUER_LEVEL = (SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION | SecurityLevel.R_MAC
@@ -146,8 +147,8 @@ class PrePersonalisation:
                 raise ValueError("a key version is one byte")
 
 
-class SsnCardApplet(Applet):
-    """The SSN card (identity part). See the module docstring and docs/PROTOCOL.md."""
+class SsnCardApplet(WalletApplet):
+    """The SSN card. See the module docstring and docs/PROTOCOL.md."""
 
     AID: ClassVar[bytes] = SSN_AID
 
@@ -214,6 +215,7 @@ class SsnCardApplet(Applet):
             p.delete(_object_key(tag))
         self._pin().erase()
         self._can().erase()
+        self._erase_wallet()
 
     # --- channels --------------------------------------------------------------------------
 
@@ -378,6 +380,9 @@ class SsnCardApplet(Applet):
             if self._issuer_at_full_level():  # read-back of what the issuer wrote
                 out += hashlib.sha256(self.serial + secret.padded_value()).digest()[:8]
             return out
+        if tag in WALLET_KEY_TAGS:
+            self._require_issuer()
+            return self._wallet_key_check(tag)
         if tag == DataObject.IDENTITY_RECORD:
             if self._origin is Origin.ISSUER:
                 self._require_issuer()
@@ -442,6 +447,9 @@ class SsnCardApplet(Applet):
             with self.transaction():
                 secret.store(padded, tries)
             return None
+        if tag in WALLET_DATA_TAGS:
+            self._put_wallet_data(tag, cmd.data)
+            return None
         raise SwError(SW.INCORRECT_P1P2)
 
     @command(INS_SET_STATUS)
@@ -477,6 +485,8 @@ class SsnCardApplet(Applet):
         if not all(_object_key(tag) in p for tag in RECORD_OBJECTS):
             return False
         if not (self._pin().present and self._can().present and _PRIVATE_KEY in p):
+            return False
+        if not self._wallet_ready():
             return False
         return record_is_for_this_card(p[_object_key(DataObject.CARD_RECORD)],
                                        p[_PUBLIC_KEY], self.serial)

@@ -21,8 +21,8 @@ INS_GET_DATA = 0xCA
 INS_PUT_DATA = 0xDA
 INS_SET_STATUS = 0xF0
 
-#: Reserved for the wallet (PROTOCOL.md s7); answered 6D00 until the wallet issue lands.
-WALLET_INS = (0xB2, 0xB4, 0xE0, 0xE2, 0xE4, 0xE6, 0xE8)
+#: The wallet's instructions (PROTOCOL.md s7; handlers in applets/ssn/wallet.py).
+WALLET_INS = (0xB2, 0xB4, 0xE0, 0xE2, 0xE4, 0xE6, 0xE8, 0xEA)
 
 AUTH_SIGNATURE_ONLY = 0x00
 AUTH_WITH_RECORD = 0x01

@@ -35,10 +35,12 @@ import hmac
 import struct
 from dataclasses import dataclass, field
 
-from ..errors import CardkitError
+from ..errors import CardkitError, CryptoError
 from .cmac import aes_cmac
 from .diversify import diversify_key
+from .kcv import kcv, kcv_matches
 from .kdf import derive_key
+from .scp03 import dek_decrypt, dek_encrypt
 
 SSN_AID = bytes.fromhex("F053534E43415244")  # F0 + "SSNCARD": the card's wallet lives here
 SAM_AID = bytes.fromhex("F053534E53414D")  # F0 + "SSNSAM": the merchant SAM applet
@@ -59,6 +61,7 @@ LABEL_SAM_PERSONALISE = b"SPER"
 LABEL_SAM_SETTLE = b"SETL"
 SAM_ADMIN_KDF_LABEL = b"sam-admin"
 LABEL_SAM_BATCH = b"BTCH"
+LABEL_BLOCK = b"BLOCK"
 SAM_BATCH_KDF_LABEL = b"sam-batch"
 
 LOAD_FLAG_RESET_CUMULATIVE = 0x01
@@ -626,7 +629,12 @@ def debit_refusal(init: InitResponse, amount: int, date: int) -> str | None:
     The card is the authority; the SAM runs the same checks first so that a doomed debit
     spends neither its counter nor its ceiling.
     """
-    purse = init.purse
+    return purse_debit_refusal(init.purse, init.cumulative, init.offline_cap, amount, date)
+
+
+def purse_debit_refusal(purse: PurseRecord, cumulative: int, offline_cap: int, amount: int,
+                        date: int) -> str | None:
+    """The debit rules on one purse (the card's checks; :func:`debit_refusal` for a SAM)."""
     if amount < 1:
         return "amount must be at least 1 rupiah"
     if not is_valid_date(date):
@@ -637,7 +645,7 @@ def debit_refusal(init: InitResponse, amount: int, date: int) -> str | None:
         return "amount above the per-payment cap"
     if amount > purse.balance:
         return "balance too low"
-    if init.cumulative + amount > init.offline_cap:
+    if cumulative + amount > offline_cap:
         return "offline cap reached"
     return None
 
@@ -764,6 +772,7 @@ class SamIns(enum.IntEnum):
     AUTHORISE_DEBIT = 0x30
     CONFIRM = 0x32
     AUTHORISE_UNDO = 0x34
+    AUTHORISE_BLOCK = 0x36
     GET_INFO = 0x40
     SETTLE = 0x42
     READ_RECEIPT = 0x44
@@ -946,3 +955,185 @@ def verify_batch_signature(k_batch: bytes, sam_serial: bytes, identity: SamIdent
     expected = batch_mac(k_batch, sam_serial, identity, signature.sequence,
                          signature.sam_counter, signature.total_authorised, digest)
     return hmac.compare_digest(expected, signature.mac)
+
+
+# --- the card's own commands (docs/PROTOCOL.md s7) ----------------------------------------
+
+#: DEBIT INIT is refused once TC has reached this value: a card near wrap-around is
+#: replaced, never wrapped (a wrapped TC would let old nonce pairs come back).
+TC_LIMIT = 0xFFFFFFF0
+WALLET_LOG_CAPACITY = 16  # transactions the card's cyclic log keeps
+WALLET_KEY_FUNCTIONS = ("debit", "load", "receipt")  # order of PUT DATA 40, 41, 42
+
+
+class WalletIns(enum.IntEnum):
+    """Wallet instructions of the SSN card applet (CLA ``80``)."""
+
+    READ_PURSES = 0xB2
+    READ_LOG = 0xB4
+    DEBIT_INIT = 0xE0
+    DEBIT = 0xE2
+    LOAD = 0xE4
+    UNDO = 0xE6
+    LAST_TRANSACTION = 0xE8
+    BLOCK = 0xEA
+
+
+class WalletTag(enum.IntEnum):
+    """PUT DATA / GET DATA tags of the wallet (personalisation, issuer channel only)."""
+
+    KEY_DEBIT = 0x40
+    KEY_LOAD = 0x41
+    KEY_RECEIPT = 0x42
+    PURSE = 0x48
+    OFFLINE_CAP = 0x49
+
+    @property
+    def function(self) -> str:
+        """The key function of a key tag (``debit``, ``load``, ``receipt``)."""
+        return WALLET_KEY_FUNCTIONS[self - WalletTag.KEY_DEBIT]
+
+
+WALLET_KEY_TAGS = (WalletTag.KEY_DEBIT, WalletTag.KEY_LOAD, WalletTag.KEY_RECEIPT)
+
+
+@dataclass(frozen=True)
+class PurseConfig:
+    """PUT DATA ``48``, 15 bytes: ``index(1) ‖ programme(2) ‖ balance cap(4) ‖
+    per-payment cap(4) ‖ expiry(4, YYYYMMDD)``. A configured purse starts at balance 0."""
+
+    index: int
+    programme: int
+    balance_cap: int
+    payment_cap: int
+    expiry: int
+
+    FORMAT = struct.Struct(">BHIII")
+
+    def __post_init__(self) -> None:
+        _purse(self.index)
+        if not 0 <= self.programme <= 0xFFFF:
+            raise WalletFormatError("programme id is 2 bytes")
+        for name in ("balance_cap", "payment_cap", "expiry"):
+            _u32(name, getattr(self, name))
+        if not 1 <= self.payment_cap <= self.balance_cap:
+            raise WalletFormatError("per-payment cap must be 1..balance cap")
+        if not is_valid_date(self.expiry):
+            raise WalletFormatError("expiry is not a YYYYMMDD date")
+
+    def to_bytes(self) -> bytes:
+        return self.FORMAT.pack(self.index, self.programme, self.balance_cap,
+                                self.payment_cap, self.expiry)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PurseConfig:
+        return cls(*_unpack(cls.FORMAT, data, "purse configuration"))  # type: ignore[arg-type]
+
+    def empty_purse(self) -> PurseRecord:
+        """The purse this configuration creates (balance 0)."""
+        return PurseRecord(self.index, self.programme, 0, self.balance_cap, self.payment_cap,
+                           self.expiry)
+
+
+WALLET_KEY_DATA_LENGTH = 1 + 16 + 3  # KVN ‖ DEK-encrypted key ‖ KCV
+
+
+def wallet_key_data(dek: bytes, key: bytes, kvn: int) -> bytes:
+    """PUT DATA ``40``/``41``/``42``: ``KVN(1) ‖ AES-CBC(DEK, zero ICV, key)(16) ‖ KCV(3)``
+    where KCV = CMAC(key, 0^16)[0:3] (``docs/KEYS.md``); ``dek`` is the card's static DEK."""
+    if not 1 <= kvn <= 0xFF:
+        raise WalletFormatError("a wallet key version is 01..FF")
+    _fixed("wallet key", key, 16)
+    return bytes([kvn]) + dek_encrypt(dek, key) + kcv(key)
+
+
+def open_wallet_key_data(dek: bytes, data: bytes) -> tuple[int, bytes]:
+    """The card's side of :func:`wallet_key_data`: ``(KVN, key)``. WalletFormatError for a
+    wrong length or KVN 0, CryptoError when the KCV does not match the decrypted key."""
+    _fixed("wallet key data", data, WALLET_KEY_DATA_LENGTH)
+    if data[0] == 0:
+        raise WalletFormatError("a wallet key version is 01..FF")
+    key = dek_decrypt(dek, data[1:17])
+    if not kcv_matches(key, data[17:]):
+        raise CryptoError("the wallet key does not match its KCV")
+    return data[0], key
+
+
+@dataclass(frozen=True)
+class WalletStatus:
+    """The answer to READ PURSES: ``TC(4) ‖ DS(4) ‖ cumulative(4) ‖ offline cap(4) ‖
+    n × purse record(19)`` (configured purses, by index). Not authenticated: a terminal
+    that needs authenticated values reads them from DEBIT INIT."""
+
+    tc: int
+    ds: int
+    cumulative: int
+    offline_cap: int
+    purses: tuple[PurseRecord, ...]
+
+    HEAD = struct.Struct(">IIII")
+
+    def to_bytes(self) -> bytes:
+        return (self.HEAD.pack(self.tc, self.ds, self.cumulative, self.offline_cap)
+                + b"".join(p.to_bytes() for p in self.purses))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> WalletStatus:
+        size = PurseRecord.FORMAT.size
+        if len(data) < cls.HEAD.size or (len(data) - cls.HEAD.size) % size:
+            raise WalletFormatError("READ PURSES answer has the wrong length")
+        tc, ds, cumulative, cap = cls.HEAD.unpack_from(data)
+        body = data[cls.HEAD.size:]
+        purses = tuple(PurseRecord.from_bytes(body[i:i + size])
+                       for i in range(0, len(body), size))
+        return cls(tc, ds, cumulative, cap, purses)
+
+
+def load_refusal(purse: PurseRecord, flags: int, amount: int, date: int) -> str | None:
+    """Why the card would refuse this LOAD (None if it would accept, MACs aside).
+
+    A load of 0 is allowed only as a sync (flag ``01``: reset the offline cumulative).
+    """
+    if flags & ~LOAD_FLAG_RESET_CUMULATIVE:
+        return "unknown load flags"
+    if amount == 0 and not flags & LOAD_FLAG_RESET_CUMULATIVE:
+        return "amount must be at least 1 rupiah (0 only for a sync)"
+    if not is_valid_date(date):
+        return "date is not a YYYYMMDD date"
+    if amount and date > purse.expiry:
+        return "purse expired"
+    if purse.balance + amount > purse.balance_cap:
+        return "balance cap reached"
+    return None
+
+
+def card_undo_refusal(last: LogEntry, purse: int, request: DebitRequest) -> str | None:
+    """Why the card would refuse this UNDO (None if it would accept, MACs aside): only the
+    last transaction, a debit, on the same purse, by the same SAM, for 1..its amount."""
+    if last.type is not TransactionType.DEBIT:
+        return "the last transaction is not a debit"
+    if purse != last.purse:
+        return "undo must go to the purse that was debited"
+    if (request.sam_id, request.merchant, request.terminal) != (
+            last.sam_id, last.merchant, last.terminal):
+        return "the last debit was authorised by another SAM"
+    if not 1 <= request.amount <= last.amount:
+        return "undo amount must be 1..the debited amount"
+    if not is_valid_date(request.date):
+        return "date is not a YYYYMMDD date"
+    return None
+
+
+def block_mac(k_debit: bytes, session: WalletSession) -> bytes:
+    """BLOCK = CMAC(K_debit, "BLOCK" ‖ session)[0:8]: a SAM's order to block a hotlisted
+    card, bound to one DEBIT INIT (``session`` = serial ‖ TC ‖ Nc ‖ Nt ‖ purse)."""
+    return _mac(k_debit, LABEL_BLOCK + session.to_bytes())
+
+
+def verify_block_mac(k_debit: bytes, session: WalletSession, mac: bytes) -> bool:
+    """The card's side of BLOCK: True when the MAC is genuine for this session."""
+    return _check(k_debit, LABEL_BLOCK + session.to_bytes(), mac)
+
+
+#: The data of SAM AUTHORISE BLOCK: ``card serial(8) ‖ Nt(8) ‖ DEBIT INIT response(104)``.
+BLOCK_INPUT_LENGTH = SERIAL_LENGTH + NONCE_LENGTH + InitResponse.LENGTH
