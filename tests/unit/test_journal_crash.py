@@ -85,8 +85,8 @@ def test_sigkill_at_random_moments_loses_no_committed_receipt(tmp_path: Path) ->
     for run in range(1, ROUNDS + 1):
         for line in run_and_kill(db, run, rng):
             if line.startswith("committed "):
-                _, receipt_id, raw = line.split()
-                committed[int(receipt_id)] = raw
+                _, number, raw = line.split()
+                committed[int(number)] = raw
         journal = MerchantJournal(db)
         assert journal.integrity_check() == "ok"
         assert len(journal.unresolved()) <= 1  # at most the debit in flight at the kill

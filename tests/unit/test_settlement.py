@@ -424,7 +424,11 @@ def test_batch_mac_is_checked_and_a_bad_batch_records_nothing(
     report = settle_batch(read_batch(data), RECEIPT_MASTERS,
                           lambda serial, kvn: bytes(16), seen=ledger)  # another SAM's key
     assert not report.batches[0].authentic
-    report = settle_batch(read_batch(data), RECEIPT_MASTERS, lambda s, k: {}[k], seen=ledger)
+
+    def no_such_version(serial: bytes, kvn: int) -> bytes:
+        raise KeyError(kvn)
+
+    report = settle_batch(read_batch(data), RECEIPT_MASTERS, no_such_version, seen=ledger)
     assert report.batches[0].reasons == ("no SAM transport key of version 1",)
     assert ledger.sequences(c.serial) == [] and ledger.batch_sequences(m.serial) == []
     assert flags(settle_batch(read_batch(data), RECEIPT_MASTERS, sam_keys,

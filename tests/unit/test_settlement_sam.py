@@ -18,7 +18,7 @@ from test_sam_applet import (
 from applets.card import VirtualCard
 from applets.sam import SamApplet
 from cardkit.crypto import wallet as w
-from cardkit.errors import ApduError
+from cardkit.errors import ApduError, CardRemovedError
 from cardkit.protocol import ApduProtocol
 from cardkit.sam import CardSam, SamRefusedError, SoftwareSam
 from cardkit.transport import InProcessConnection
@@ -75,4 +75,17 @@ def test_batch_sequence_survives_power_cycles() -> None:
     assert sam.sign_batch(DIGEST).sequence == 1
     card.power_on()
     sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    assert sam.sign_batch(DIGEST).sequence == 2
+
+
+def test_power_cut_during_sign_batch_never_reuses_a_sequence() -> None:
+    chip, sam = make_card_sam()
+    chip.faults.cut_at_write(1)
+    with pytest.raises(CardRemovedError):
+        sam.sign_batch(DIGEST)  # torn before the sequence was written: nothing issued
+    sam.select()
+    assert chip.applet(w.SAM_AID).persistent.get_int("batch-sequence") == 0
+    chip.faults.clear()
+    first = sam.sign_batch(DIGEST)
+    assert first.sequence == 1 and chip.faults.command_writes == 1
     assert sam.sign_batch(DIGEST).sequence == 2
