@@ -595,17 +595,22 @@ def settle_batches(batches: Iterable[Batch], receipt_master: ReceiptMasterSource
     report = SettlementReport()
     touched: set[bytes] = set()
     for batch in batches:
+        first = len(report.receipts)
         with seen.transaction():
             verdict = _settle_one(batch, receipt_master, sam_key_source, seen, hotlist, at,
                                   report)
-            report.batches.append(verdict)
-            if verdict.authentic:
-                touched.update(r.serial for r in batch.receipts)
+        report.batches.append(verdict)
+        if verdict.authentic:  # gaps only for cards whose genuine receipts were recorded
+            touched.update(v.receipt.serial for v in report.receipts[first:]
+                           if not set(v.flags) & _NOT_RECORDED)
     for serial in sorted(touched):
         missing = _missing(seen.sequences(serial))
         if missing:
             report.gaps.append(CounterGap(serial, missing))
     return report
+
+
+_NOT_RECORDED = {Flag.NOT_A_PAYMENT, Flag.BAD_MAC, Flag.NOT_THIS_SAM}
 
 
 def _settle_one(batch: Batch, receipt_master: ReceiptMasterSource,
