@@ -1,6 +1,7 @@
 """The offline e-wallet's byte layouts and MACs, shared by card, SAM, terminal and back office.
 
-Everything on the wire is fixed-length and big-endian (``docs/WALLET.md`` has the tables).
+Everything on the wire is fixed-length and big-endian (tables: ``docs/PROTOCOL.md`` s7 for the
+card, ``docs/WALLET.md`` for the SAM).
 Every MAC is AES-CMAC truncated to 8 bytes, over an ASCII label followed by fixed-width
 fields; no label is a prefix of another, so a MAC made for one purpose never verifies as
 another. Keys are the card's diversified keys (:func:`card_key`):
