@@ -29,6 +29,7 @@ from .personalise import (
     PersonalisationResult,
     generate_can,
     personalise,
+    wallet_purses,
 )
 from .session import AuthResult, RetryStatus, SsnSession
 from .verify import DeskCertificateCache, Verdict, VerificationResult, verify_card
@@ -61,4 +62,5 @@ __all__ = [
     "personalise",
     "read_identity",
     "verify_card",
+    "wallet_purses",
 ]

@@ -10,9 +10,14 @@
 GENERATE KEY PAIR -> build and sign the identity record and the card record (bound to the
 returned public key, the card serial and the identity record's hash) -> PUT DATA 03, 01, 02,
 10, 11 -> read every object back (PIN and CAN through their digests) and the public key ->
-SET STATUS 07. The card itself refuses ISSUED unless its own key and serial are in the
-card record, so a card pulled half-way stays PERSONALISING, which no terminal accepts; the
-next run resumes from key generation (every step is idempotent) or wipes the card.
+SET STATUS 07. A plan with purses (``purses=wallet_purses(...)``, ``offline_cap=...``) also
+loads the card's wallet keys before SET STATUS -- ``K_debit``, ``K_load``, ``K_receipt``,
+diversified per card inside the key store, each DEK-encrypted with its KCV (PUT DATA 40-42)
+-- then the purses (48) and the offline cap (49), and reads them back (GET DATA 40-42:
+version and KCV; READ PURSES: purses and cap). The card itself refuses ISSUED unless its own
+key and serial are in the card record (and, with purses, all three wallet keys and the cap),
+so a card pulled half-way stays PERSONALISING, which no terminal accepts; the next run
+resumes from key generation (every step is idempotent) or wipes the card.
 """
 
 from __future__ import annotations
@@ -25,8 +30,22 @@ from datetime import UTC, date, datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ..apdu import SHORT_MAX_NE, CommandApdu
 from ..beneficiary import PROGRAMMES, Beneficiary
-from ..keystore import KeyStore, Signer
+from ..crypto.diversify import diversification_context, kdf_label
+from ..crypto.kcv import kcv
+from ..crypto.wallet import (
+    MAX_U32,
+    WALLET_KEY_TAGS,
+    PurseConfig,
+    WalletFormatError,
+    WalletIns,
+    WalletStatus,
+    WalletTag,
+    date_to_int,
+    wallet_key_data,
+)
+from ..keystore import KeyFunction, KeyStore, Signer
 from ..records import (
     CITY_TIMEZONE,
     Address,
@@ -37,8 +56,10 @@ from ..records import (
     public_point,
     sign_record,
 )
+from ..sw import SW
 from .constants import (
     CAN_TRIES,
+    CLA_PROPRIETARY,
     MAX_OBJECT_SIZE,
     PIN_TRIES,
     DataObject,
@@ -48,6 +69,7 @@ from .constants import (
 )
 from .errors import PersonalisationError
 from .fci import CardInfo
+from .keys import card_scp03_keys
 from .session import SsnSession, secret_digest
 
 DEFAULT_VALIDITY_YEARS = 5
@@ -76,6 +98,13 @@ def programmes_of(beneficiary: Beneficiary) -> tuple[Programme, ...]:
                  for index, code in enumerate(beneficiary.programme_codes))
 
 
+def wallet_purses(programmes: tuple[Programme, ...], *, balance_cap: int, payment_cap: int,
+                  expiry: date) -> tuple[PurseConfig, ...]:
+    """One purse per programme (at the programme's purse index), all with the same caps."""
+    return tuple(PurseConfig(p.purse, p.programme_id, balance_cap, payment_cap,
+                             date_to_int(expiry)) for p in programmes)
+
+
 def _add_years(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year + years)
@@ -98,11 +127,14 @@ class PersonalisationPlan:
     signer: Signer
     pin: str
     can: str
+    purses: tuple[PurseConfig, ...] = ()  #: the wallet; empty: an identity-only card
+    offline_cap: int = 0  #: rupiah spendable offline between issuer syncs
 
     def __repr__(self) -> str:
         return (f"PersonalisationPlan(row={self.beneficiary.row}, desk={self.desk_id!r}, "
                 f"valid {self.not_before}..{self.not_after}, "
-                f"programmes={[p.name for p in self.programmes]})")
+                f"programmes={[p.name for p in self.programmes]}, purses={len(self.purses)}, "
+                f"offline cap {self.offline_cap})")
 
     @classmethod
     def prepare(
@@ -117,8 +149,11 @@ class PersonalisationPlan:
         not_before: date | None = None,
         validity_years: int = DEFAULT_VALIDITY_YEARS,
         not_after: date | None = None,
+        purses: tuple[PurseConfig, ...] = (),
+        offline_cap: int = 0,
     ) -> PersonalisationPlan:
-        """A checked plan; ``can`` is generated when not given (read it from the plan)."""
+        """A checked plan; ``can`` is generated when not given (read it from the plan).
+        ``purses`` (see :func:`wallet_purses`) and ``offline_cap`` make it a wallet card."""
         start = not_before or datetime.now(UTC).astimezone(CITY_TIMEZONE).date()
         plan = cls(
             beneficiary=beneficiary,
@@ -129,6 +164,8 @@ class PersonalisationPlan:
             signer=signer,
             pin=pin,
             can=generate_can() if can is None else can,
+            purses=tuple(purses),
+            offline_cap=offline_cap,
         )
         plan.validate()
         return plan
@@ -138,10 +175,33 @@ class PersonalisationPlan:
         try:
             pad_pin(self.pin)
             pad_can(self.can)
+            self._check_wallet()
             self._records(_PROBE_SERIAL, _PROBE_POINT, KeyVersions(1, 1, 1, 1))
         except ValueError as exc:
             raise PersonalisationError(f"cannot personalise row {self.beneficiary.row}: "
                                        f"{exc}") from None
+
+    def _check_wallet(self) -> None:
+        if not 0 <= self.offline_cap <= MAX_U32:
+            raise ValueError("the offline cap must be 0..2^32-1 rupiah")
+        if not self.purses:
+            if self.offline_cap:
+                raise ValueError("an offline cap without purses")
+            return
+        indexes = [p.index for p in self.purses]
+        codes = [p.programme for p in self.purses]
+        if len(set(indexes)) != len(indexes) or len(set(codes)) != len(codes):
+            raise ValueError("one purse per index and per programme")
+        # the signed card record names each programme's purse: they must agree
+        named = {(p.purse, p.programme_id) for p in self.programmes}
+        for purse in self.purses:
+            if (purse.index, purse.programme) not in named:
+                raise ValueError(f"purse {purse.index} (programme {purse.programme}) is not "
+                                 "one of the card record's programmes")
+
+    @property
+    def has_wallet(self) -> bool:
+        return bool(self.purses)
 
     def check_card(self, info: CardInfo) -> None:
         """Refuse, before anything is sent, objects the card could not take."""
@@ -233,8 +293,14 @@ def personalise(
         session.set_status(LifeCycle.BLANK)
         return done(state=LifeCycle.BLANK, wiped=True)
 
+    versions = _key_versions(info)
+    if plan.has_wallet:
+        versions = KeyVersions(card_management=versions.card_management,
+                               debit=keystore.current_version(KeyFunction.DEBIT),
+                               load=keystore.current_version(KeyFunction.LOAD),
+                               receipt=keystore.current_version(KeyFunction.RECEIPT))
     point = session.generate_key_pair()
-    identity, card = plan._records(info.serial, point, _key_versions(info))
+    identity, card = plan._records(info.serial, point, versions)
     when = signing_time or datetime.now(UTC)
     identity_der = sign_record(identity, plan.signer, signing_time=when)
     card_der = sign_record(card, plan.signer, signing_time=when)
@@ -246,6 +312,9 @@ def personalise(
     pin, can = pad_pin(plan.pin), pad_can(plan.can)
     session.put_data(DataObject.PIN_STATUS, bytes([PIN_TRIES]) + pin, sensitive=True)
     session.put_data(DataObject.CAN_STATUS, bytes([CAN_TRIES]) + can, sensitive=True)
+    wallet_check: dict[WalletTag, bytes] = {}
+    if plan.has_wallet:
+        wallet_check = _put_wallet(session, plan, keystore, info, versions)
 
     for tag, value in objects.items():
         if session.get_data(tag) != value:
@@ -257,8 +326,70 @@ def personalise(
         if (status.digest is None or not hmac.compare_digest(status.digest, expected)
                 or status.tries_left != tries or status.max_tries != tries):
             raise PersonalisationError(f"read-back of the {name} does not match")
+    if plan.has_wallet:
+        _read_back_wallet(session, plan, wallet_check)
     if session.card_public_key() != point:
         raise PersonalisationError("the card's public key changed during personalisation")
     session.set_status(LifeCycle.ISSUED)
     return done(state=LifeCycle.ISSUED, card_record=card, identity_record=identity,
                 card_record_der=card_der, identity_record_der=identity_der, resumed=resumed)
+
+
+def _wallet_key(keystore: KeyStore, function: KeyFunction, serial: bytes, aid: bytes,
+                version: int) -> bytes:
+    """The card's wallet key, derived inside the store as the SAM / back office derive it
+    (:func:`cardkit.crypto.wallet.card_key`: label = function, context = serial, AID, KVN)."""
+    if version not in keystore.versions(function):
+        raise PersonalisationError(f"the key store holds no {function.value} master "
+                                   f"version {version}")
+    return keystore.derive(function, version, kdf_label(function.value),
+                           diversification_context(serial, aid, version))
+
+
+_KEY_TAGS = {WalletTag.KEY_DEBIT: KeyFunction.DEBIT, WalletTag.KEY_LOAD: KeyFunction.LOAD,
+             WalletTag.KEY_RECEIPT: KeyFunction.RECEIPT}
+
+
+def _put_wallet(session: SsnSession, plan: PersonalisationPlan, keystore: KeyStore,
+                info: CardInfo, versions: KeyVersions) -> dict[WalletTag, bytes]:
+    """PUT DATA 40-42 (keys under the DEK), 48 (each purse), 49 (offline cap); returns
+    what GET DATA 40-42 must read back (KVN || KCV of each key)."""
+    dek = card_scp03_keys(keystore, info.serial, info.key_versions.card_management,
+                          session.aid).dek
+    version_of = {KeyFunction.DEBIT: versions.debit, KeyFunction.LOAD: versions.load,
+                  KeyFunction.RECEIPT: versions.receipt}
+    expected: dict[WalletTag, bytes] = {}
+    for tag in WALLET_KEY_TAGS:
+        function = _KEY_TAGS[tag]
+        version = version_of[function]
+        key = _wallet_key(keystore, function, info.serial, session.aid, version)
+        session.put_data(tag, wallet_key_data(dek, key, version), sensitive=True)
+        expected[tag] = bytes([version]) + kcv(key)
+    for purse in plan.purses:
+        session.put_data(WalletTag.PURSE, purse.to_bytes())
+    session.put_data(WalletTag.OFFLINE_CAP, plan.offline_cap.to_bytes(4, "big"))
+    return expected
+
+
+def _read_back_wallet(session: SsnSession, plan: PersonalisationPlan,
+                      expected: dict[WalletTag, bytes]) -> None:
+    """Read back the wallet: each key's version and KCV, the purses and the offline cap."""
+    for tag, check in expected.items():
+        if not hmac.compare_digest(session.get_data(tag), check):
+            raise PersonalisationError(
+                f"read-back of the {_KEY_TAGS[tag].value} key does not match")
+    resp = session.protocol.transceive(
+        CommandApdu(CLA_PROPRIETARY, WalletIns.READ_PURSES, 0, 0, ne=SHORT_MAX_NE))
+    status = None
+    if resp.sw == SW.OK:
+        try:
+            status = WalletStatus.from_bytes(resp.data)
+        except WalletFormatError:
+            status = None
+    if status is None:
+        raise PersonalisationError(f"READ PURSES failed during read-back ({resp.sw:04X})")
+    if status.offline_cap != plan.offline_cap:
+        raise PersonalisationError("read-back of the offline cap does not match")
+    written = {p.index: p.empty_purse() for p in plan.purses}
+    if {p.index: p for p in status.purses} != written:
+        raise PersonalisationError("read-back of the purses does not match")

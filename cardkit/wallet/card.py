@@ -1,0 +1,146 @@
+"""The SSN card's wallet commands, host side: one method per APDU (docs/PROTOCOL.md s7).
+
+:class:`WalletCard` rides on an :class:`~cardkit.ssn.SsnSession` (which SELECTs the applet
+and knows the card's serial and wallet key versions). Status words become errors here:
+
+* ``6985`` / ``6986`` -> :class:`WalletRefusedError` (purse rules, life cycle, no session,
+  counter near wrap-around)
+* ``6982`` / ``6988`` -> :class:`~cardkit.errors.CryptoError` (AUTH wrong)
+* ``6A86`` / ``6A88`` / ``6A83`` -> :class:`PurseNotFoundError`
+* anything else -> :class:`~cardkit.errors.ApduError`
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from ..apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
+from ..crypto.wallet import (
+    NONCE_LENGTH,
+    DebitRequest,
+    DebitResponse,
+    InitResponse,
+    LastTransaction,
+    LoadRequest,
+    LogEntry,
+    PurseRecord,
+    WalletFormatError,
+    WalletIns,
+    WalletStatus,
+)
+from ..errors import ApduError, BadResponseError, ConditionsNotSatisfiedError, CryptoError
+from ..ssn import SsnSession
+from ..sw import SW
+
+CLA = 0x80
+
+
+class WalletRefusedError(ConditionsNotSatisfiedError):
+    """The card refused a wallet command (purse rules, life cycle, no open session)."""
+
+
+class PurseNotFoundError(ApduError):
+    """No such purse (or log record) on the card."""
+
+
+def _check(resp: ResponseApdu, what: str) -> bytes:
+    sw = resp.sw
+    if sw == SW.OK:
+        return resp.data
+    if sw in (SW.CONDITIONS_NOT_SATISFIED, SW.COMMAND_NOT_ALLOWED):
+        raise WalletRefusedError(resp.data, sw, f"{what} refused by the card")
+    if sw in (SW.SECURITY_STATUS_NOT_SATISFIED, SW.SM_DATA_INCORRECT):
+        raise CryptoError(f"{what}: the card rejected the authorisation ({sw:04X})")
+    if sw in (SW.INCORRECT_P1P2, SW.REFERENCED_DATA_NOT_FOUND, SW.RECORD_NOT_FOUND):
+        raise PurseNotFoundError(resp.data, sw, f"{what}: no such purse or record")
+    raise ApduError(resp.data, sw, f"{what} failed")
+
+
+def new_terminal_nonce() -> bytes:
+    """A fresh random Nt for DEBIT INIT."""
+    return secrets.token_bytes(NONCE_LENGTH)
+
+
+class WalletCard:
+    """The wallet of one SSN card (already SELECTed by ``session``)."""
+
+    def __init__(self, session: SsnSession) -> None:
+        self.session = session
+
+    @property
+    def serial(self) -> bytes:
+        return self.session.serial
+
+    def _send(self, cmd: CommandApdu, what: str) -> bytes:
+        return _check(self.session.protocol.transceive(cmd), what)
+
+    def debit_init(self, purse: int, terminal_nonce: bytes) -> InitResponse:
+        """DEBIT INIT: open a value session on ``purse`` (1 round trip, spends one TC)."""
+        data = self._send(CommandApdu(CLA, WalletIns.DEBIT_INIT, purse, 0, terminal_nonce,
+                                      ne=SHORT_MAX_NE), "DEBIT INIT")
+        try:
+            init = InitResponse.from_bytes(data)
+        except WalletFormatError as exc:
+            raise BadResponseError(f"DEBIT INIT answer: {exc}") from None
+        if init.purse.index != purse:
+            raise BadResponseError(f"DEBIT INIT answered purse {init.purse.index}, not {purse}")
+        return init
+
+    def _value(self, ins: WalletIns, p2: int, purse: int, data: bytes, what: str) -> DebitResponse:
+        answer = self._send(CommandApdu(CLA, ins, purse, p2, data, ne=SHORT_MAX_NE), what)
+        try:
+            return DebitResponse.from_bytes(answer)
+        except WalletFormatError as exc:
+            raise BadResponseError(f"{what} answer: {exc}") from None
+
+    def debit(self, request: DebitRequest) -> DebitResponse:
+        """DEBIT with a SAM's authorisation (right after DEBIT INIT on the same purse)."""
+        return self._value(WalletIns.DEBIT, 0, request.purse, request.to_bytes(), "DEBIT")
+
+    def undo(self, request: DebitRequest) -> DebitResponse:
+        """UNDO of the card's last debit, with the same SAM's authorisation."""
+        return self._value(WalletIns.UNDO, 0, request.purse, request.to_bytes(), "UNDO")
+
+    def load(self, request: LoadRequest) -> DebitResponse:
+        """LOAD with the issuer's authorisation (flags in P2)."""
+        return self._value(WalletIns.LOAD, request.flags, request.purse, request.to_bytes(), "LOAD")
+
+    def block(self, mac: bytes) -> None:
+        """BLOCK: the card blocks itself on a SAM's order (right after DEBIT INIT)."""
+        self._send(CommandApdu(CLA, WalletIns.BLOCK, 0, 0, mac), "BLOCK")
+
+    def status(self) -> WalletStatus:
+        """READ PURSES: TC, DS, offline cumulative and cap, every configured purse (no
+        session, spends nothing; not authenticated -- DEBIT INIT's answer is)."""
+        data = self._send(CommandApdu(CLA, WalletIns.READ_PURSES, 0, 0, ne=SHORT_MAX_NE),
+                          "READ PURSES")
+        try:
+            return WalletStatus.from_bytes(data)
+        except WalletFormatError as exc:
+            raise BadResponseError(f"READ PURSES answer: {exc}") from None
+
+    def read_purses(self) -> tuple[PurseRecord, ...]:
+        """The configured purses (READ PURSES)."""
+        return self.status().purses
+
+    def log(self) -> tuple[LogEntry, ...]:
+        """READ LOG: the card's log, newest first (empty before the first transaction)."""
+        resp = self.session.protocol.transceive(
+            CommandApdu(CLA, WalletIns.READ_LOG, 0, 0, ne=SHORT_MAX_NE))
+        if resp.sw == SW.RECORD_NOT_FOUND:
+            return ()
+        data = _check(resp, "READ LOG")
+        size = LogEntry.FORMAT.size
+        if len(data) % size:
+            raise BadResponseError(f"READ LOG answered {len(data)} bytes, not n x {size}")
+        try:
+            return tuple(LogEntry.from_bytes(data[i:i + size])
+                         for i in range(0, len(data), size))
+        except WalletFormatError as exc:
+            raise BadResponseError(f"READ LOG answer: {exc}") from None
+
+    def last_transaction(self) -> LastTransaction:
+        """LAST TRANSACTION: the newest log entry with its RM and CONF (not authenticated)."""
+        data = self._send(CommandApdu(CLA, WalletIns.LAST_TRANSACTION, 0, 0, ne=SHORT_MAX_NE),
+                          "LAST TRANSACTION")
+        return LastTransaction.from_bytes(data)

@@ -1,0 +1,399 @@
+"""The merchant's offline payment terminal: debit, balance, history, undo, recovery.
+
+::
+
+    terminal = PaymentTerminal(connection, sam, journal)
+    result = terminal.pay(purse=0, amount=25_000)      # SELECT + DEBIT INIT + DEBIT
+    print(result.message())                            # "PAID ..." or "NOT CHARGED: ..."
+
+The customer's card is on one connection, the merchant SAM (:class:`cardkit.sam.Sam`) on
+its own. A payment costs the card three round trips: SELECT, DEBIT INIT, DEBIT.
+
+Recovery (docs/WALLET.md): the pending debit is journaled **before** DEBIT is sent. If the
+card leaves the field after that, :meth:`PaymentTerminal.pay` answers
+:attr:`Outcome.INTERRUPTED` ("tap again"); the next operation on that card begins with
+DEBIT INIT, whose last-transaction record tells for certain whether the money moved:
+
+* it carries this SAM's id and counter and the pending TC -> **paid**: the SAM checks the
+  card's confirmation (CONF) and the receipt is journaled;
+* its TC is older than the pending one -> the debit never committed -> **not charged**
+  (the new DEBIT INIT also closed the old session on the card, so it can never land later);
+* its TC is newer (the card paid elsewhere since) -> the card's log decides.
+
+A pending debit of another card blocks new payments (the journal refuses them) until that
+card is tapped again: the terminal never debits twice and never forgets a debit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from ..beneficiary import PROGRAMMES
+from ..crypto.wallet import (
+    DebitRequest,
+    DebitResponse,
+    InitResponse,
+    LogEntry,
+    Receipt,
+    TransactionType,
+    date_to_int,
+    debit_refusal,
+)
+from ..errors import CardkitError, CryptoError, TransportError
+from ..journal import (
+    CardHotlistedError,
+    MerchantJournal,
+    PendingDebit,
+    UnresolvedDebitError,
+)
+from ..protocol import ApduProtocol
+from ..records import CITY_TIMEZONE
+from ..sam import Sam, SamCeilingError, SamKeyMissingError, SamRefusedError
+from ..ssn import LifeCycle, SsnSession
+from ..transport import Connection
+from ..trust import Hotlist
+from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
+from .results import History, Outcome, PaymentResult, Purses, Resolution
+
+logger = logging.getLogger(__name__)
+
+
+class RecoveryError(CardkitError):
+    """A pending debit could not be resolved on this tap (the card is not genuine, or its
+    log no longer reaches back to it): it stays pending."""
+
+
+def city_today() -> dt.date:
+    """Today's date in Samarinda (WITA), the date a debit carries."""
+    return dt.datetime.now(dt.UTC).astimezone(CITY_TIMEZONE).date()
+
+
+def _not_charged(reason: str, amount: int, *, purse: int | None = None,
+                 serial: bytes | None = None,
+                 recovered: tuple[Resolution, ...] = ()) -> PaymentResult:
+    return PaymentResult(Outcome.NOT_CHARGED, amount, purse, serial, reason=reason,
+                         recovered=recovered)
+
+
+class PaymentTerminal:
+    """A merchant's till: one card connection, one SAM, one journal.
+
+    ``card`` is an :class:`ApduProtocol` or a :class:`Connection` (wrapped in one).
+    ``hotlist`` adds to the journal's verified hotlist (e.g. one just verified by the
+    caller); ``clock`` returns the date bound into debits (default: today in WITA).
+    """
+
+    def __init__(self, card: ApduProtocol | Connection, sam: Sam, journal: MerchantJournal,
+                 *, hotlist: Hotlist | None = None,
+                 clock: Callable[[], dt.date] = city_today) -> None:
+        self.protocol = card if isinstance(card, ApduProtocol) else ApduProtocol(card)
+        self.sam = sam
+        self.journal = journal
+        self.hotlist = hotlist
+        self.clock = clock
+
+    # --- public operations -----------------------------------------------------------
+
+    def pay(self, purse_or_programme: int | str, amount: int) -> PaymentResult:
+        """Debit ``amount`` rupiah from a purse (index 0..7) or a programme (``"PKH"``).
+
+        Answers PAID (with the receipt), NOT_CHARGED (with the reason), or INTERRUPTED
+        when the card left after DEBIT was sent (tap again: the next tap resolves it).
+        A purse index costs 3 round trips; a programme name one more (READ PURSES).
+        """
+        if not isinstance(amount, int) or amount < 1:
+            return _not_charged("the amount must be a whole number of rupiah, at least 1",
+                                amount)
+        try:
+            session = SsnSession(self.protocol)
+        except TransportError as exc:
+            return _not_charged(f"no card ({exc})", amount)
+        wallet = WalletCard(session)
+        serial = session.serial
+        refusal = self._refuse_card(session)
+        if refusal:
+            return _not_charged(refusal, amount, serial=serial)
+        others = [p for p in self.journal.unresolved() if p.serial != serial]
+        if others:
+            return _not_charged(
+                f"an interrupted payment of card {others[0].serial.hex().upper()} is not "
+                "resolved yet: tap that card first", amount, serial=serial)
+        try:
+            purse = self._purse_index(wallet, purse_or_programme)
+        except (LookupError, PurseNotFoundError) as exc:
+            return _not_charged(str(exc), amount, serial=serial)
+        except TransportError as exc:
+            return _not_charged(f"the card left before paying ({exc})", amount, serial=serial)
+
+        nt = new_terminal_nonce()
+        try:
+            init = wallet.debit_init(purse, nt)
+        except TransportError as exc:
+            return _not_charged(f"the card left before paying ({exc})", amount, purse=purse,
+                                serial=serial)
+        except (WalletRefusedError, PurseNotFoundError) as exc:
+            return _not_charged(f"the card refused: {exc}", amount, purse=purse, serial=serial)
+        try:
+            recovered = self._resolve(wallet, init)
+        except RecoveryError as exc:
+            return _not_charged(f"an interrupted payment of this card cannot be resolved: "
+                                f"{exc}", amount, purse=purse, serial=serial)
+        date = date_to_int(self.clock())
+        reason = debit_refusal(init, amount, date)
+        if reason is not None:
+            return _not_charged(reason, amount, purse=purse, serial=serial, recovered=recovered)
+        try:
+            request = self.sam.authorise_debit(init, serial, nt, amount, date)
+        except SamCeilingError:
+            return _not_charged("the SAM's ceiling is reached: settle with the back office "
+                                "first", amount, purse=purse, serial=serial, recovered=recovered)
+        except (SamRefusedError, SamKeyMissingError) as exc:
+            return _not_charged(f"the SAM refused: {exc}", amount, purse=purse, serial=serial,
+                                recovered=recovered)
+        except CryptoError:
+            return _not_charged("the card is not genuine (its cryptogram is wrong)", amount,
+                                purse=purse, serial=serial, recovered=recovered)
+        return self._commit(wallet, init, request, recovered, undoes=None)
+
+    def undo(self, amount: int | None = None) -> PaymentResult:
+        """Reverse (part of) the card's last debit, if this terminal made it and nothing
+        happened on the card since. ``amount`` defaults to the whole debit."""
+        try:
+            session = SsnSession(self.protocol)
+        except TransportError as exc:
+            return _not_charged(f"no card ({exc})", amount or 0)
+        wallet = WalletCard(session)
+        serial = session.serial
+        refusal = self._refuse_card(session)
+        if refusal:
+            return _not_charged(refusal, amount or 0, serial=serial)
+        mine = [r for r in self.journal.history(serial)
+                if r.receipt.entry.type is TransactionType.DEBIT]
+        if not mine:
+            return _not_charged("this terminal has no debit of this card to undo",
+                                amount or 0, serial=serial)
+        last_mine = max(mine, key=lambda r: r.receipt.entry.ds)
+        purse = last_mine.receipt.entry.purse
+        nt = new_terminal_nonce()
+        try:
+            init = wallet.debit_init(purse, nt)
+        except TransportError as exc:
+            return _not_charged(f"the card left ({exc})", amount or 0, serial=serial)
+        try:
+            recovered = self._resolve(wallet, init)
+        except RecoveryError as exc:
+            return _not_charged(f"an interrupted payment of this card cannot be resolved: "
+                                f"{exc}", amount or 0, purse=purse, serial=serial)
+        last = init.last.entry
+        own = next((r for r in mine if r.receipt.entry.ds == last.ds
+                    and r.receipt.entry.tc == last.tc), None)
+        if last.type is not TransactionType.DEBIT or own is None:
+            return _not_charged("the card's last transaction is not a debit of this "
+                                "terminal: only the last debit can be undone", amount or 0,
+                                purse=purse, serial=serial, recovered=recovered)
+        undo_amount = last.amount if amount is None else amount
+        date = date_to_int(self.clock())
+        try:
+            request = self.sam.authorise_undo(init, serial, nt, undo_amount, date)
+        except (SamRefusedError, SamKeyMissingError, SamCeilingError) as exc:
+            return _not_charged(f"the SAM refused the undo: {exc}", undo_amount, purse=purse,
+                                serial=serial, recovered=recovered)
+        except CryptoError:
+            return _not_charged("the card is not genuine (its cryptogram is wrong)",
+                                undo_amount, purse=purse, serial=serial, recovered=recovered)
+        return self._commit(wallet, init, request, recovered, undoes=own.id)
+
+    def recover(self) -> tuple[Resolution, ...]:
+        """Resolve any pending debit of the card on the reader (SELECT + DEBIT INIT when
+        there is one, SELECT alone otherwise)."""
+        session = SsnSession(self.protocol)
+        return self._recover_session(WalletCard(session))
+
+    def balance(self) -> Purses:
+        """The card's purses and offline cumulative (SELECT + READ PURSES; a pending debit
+        of this card is resolved first, with one DEBIT INIT)."""
+        session = SsnSession(self.protocol)
+        wallet = WalletCard(session)
+        recovered = self._recover_session(wallet)
+        status = wallet.status()
+        return Purses(session.serial, status.purses, status.cumulative, status.offline_cap,
+                      recovered=recovered)
+
+    def history(self) -> History:
+        """The card's own transaction log, newest first (a pending debit is resolved first)."""
+        session = SsnSession(self.protocol)
+        wallet = WalletCard(session)
+        recovered = self._recover_session(wallet)
+        return History(session.serial, wallet.log(), recovered=recovered)
+
+    # --- steps -----------------------------------------------------------------------
+
+    def _is_hotlisted(self, serial: bytes) -> bool:
+        if self.hotlist is not None and self.hotlist.contains(serial):
+            return True
+        return self.journal.is_hotlisted(serial)
+
+    def _refuse_card(self, session: SsnSession) -> str:
+        """Why this card must not pay here ('' if it may). A hotlisted card is refused, and
+        blocked on the card when the SAM can order it (SAM AUTHORISE BLOCK + BLOCK)."""
+        serial = session.serial
+        if self._is_hotlisted(serial):
+            self.journal.record_refusal(serial, "hotlisted")
+            logger.warning("refused hotlisted card %s", serial.hex().upper())
+            if session.state is LifeCycle.ISSUED and self._block(WalletCard(session)):
+                self.journal.record_refusal(serial, "blocked")
+                return "the card is on the hotlist (reported lost, stolen or revoked): " \
+                       "it is now blocked"
+            return "the card is on the hotlist (reported lost, stolen or revoked)"
+        if session.state is not LifeCycle.ISSUED:
+            return f"the card is {session.state.name}, not ISSUED"
+        return ""
+
+    def _block(self, wallet: WalletCard) -> bool:
+        """Make a hotlisted card block itself; False when the SAM or card cannot."""
+        authorise_block = getattr(self.sam, "authorise_block", None)
+        if authorise_block is None:
+            return False
+        try:
+            purses = wallet.read_purses()
+            if not purses:
+                return False
+            nt = new_terminal_nonce()
+            init = wallet.debit_init(purses[0].index, nt)
+            wallet.block(authorise_block(init, wallet.serial, nt))
+        except CardkitError as exc:
+            logger.warning("could not block card %s: %s", wallet.serial.hex().upper(), exc)
+            return False
+        return True
+
+    def _purse_index(self, wallet: WalletCard, purse_or_programme: int | str) -> int:
+        if isinstance(purse_or_programme, int):
+            return purse_or_programme
+        key = purse_or_programme.strip()
+        if key.isdigit():
+            return int(key)
+        code = PROGRAMMES.get(key.upper())
+        if code is None:
+            raise LookupError(f"unknown programme {purse_or_programme!r}")
+        for record in wallet.read_purses():
+            if record.programme == code:
+                return record.index
+        raise LookupError(f"the card has no {key.upper()} purse")
+
+    def _commit(self, wallet: WalletCard, init: InitResponse, request: DebitRequest,
+                recovered: tuple[Resolution, ...], *, undoes: int | None) -> PaymentResult:
+        """Journal the pending debit/undo, send it, confirm it with the SAM, journal it."""
+        serial = wallet.serial
+        request_kind = TransactionType.UNDO if undoes is not None else TransactionType.DEBIT
+        amount, purse = request.amount, request.purse
+        try:
+            pending_id = self.journal.record_request(serial, init, request, undoes=undoes)
+        except CardHotlistedError:
+            return _not_charged("the card is on the hotlist", amount, purse=purse,
+                                serial=serial, recovered=recovered)
+        except UnresolvedDebitError as exc:
+            return _not_charged(f"an interrupted payment is not resolved yet ({exc})", amount,
+                                purse=purse, serial=serial, recovered=recovered)
+        try:
+            response = (wallet.undo(request) if undoes is not None else wallet.debit(request))
+        except TransportError:
+            # The card may or may not have committed: only it knows. Tap again.
+            return PaymentResult(Outcome.INTERRUPTED, amount, purse, serial,
+                                 reason="the card left before the payment finished",
+                                 recovered=recovered, kind=request_kind)
+        except (WalletRefusedError, PurseNotFoundError, CryptoError) as exc:
+            # The card answered with an error: it committed nothing.
+            self.journal.resolve_not_charged(pending_id)
+            return _not_charged(f"the card refused: {exc}", amount, purse=purse,
+                                serial=serial, recovered=recovered)
+        try:
+            receipt = self.sam.confirm(request, response)
+        except (CryptoError, TransportError, SamKeyMissingError) as exc:
+            # The card says it committed, but its confirmation did not check out (or the
+            # SAM left): keep it pending; the next tap reads the card's record again.
+            logger.error("confirmation of SC %d failed: %s", request.sam_counter, exc)
+            return PaymentResult(Outcome.INTERRUPTED, amount, purse, serial,
+                                 reason=f"the payment could not be confirmed ({exc})",
+                                 recovered=recovered, kind=request_kind)
+        self.journal.resolve_paid(pending_id, receipt)
+        return PaymentResult(Outcome.PAID, amount, purse, serial, receipt=receipt,
+                             balance=response.balance, recovered=recovered,
+                             kind=request_kind)
+
+    def _recover_session(self, wallet: WalletCard) -> tuple[Resolution, ...]:
+        pending = [p for p in self.journal.unresolved() if p.serial == wallet.serial]
+        if not pending:
+            return ()
+        init = wallet.debit_init(pending[0].purse, new_terminal_nonce())
+        return self._resolve(wallet, init)
+
+    def _resolve(self, wallet: WalletCard, init: InitResponse) -> tuple[Resolution, ...]:
+        """Resolve every pending transaction of this card from a fresh DEBIT INIT."""
+        out = []
+        for pending in self.journal.unresolved():
+            if pending.serial == wallet.serial:
+                out.append(self._resolve_one(wallet, init, pending))
+        return tuple(out)
+
+    def _resolve_one(self, wallet: WalletCard, init: InitResponse,
+                     pending: PendingDebit) -> Resolution:
+        last = init.last.entry
+        if init.tc <= pending.tc:
+            raise RecoveryError(f"the card's counter ({init.tc}) is not past the pending "
+                                f"debit's ({pending.tc}): a copy of an older card image?")
+        if last.tc == pending.tc and self._is_ours(last, pending):
+            receipt = self._confirm_recovered(wallet.serial, init, pending)
+            self.journal.resolve_paid(pending.id, receipt)
+            return self._resolution(pending, Outcome.PAID, receipt,
+                                    "recovered from the card's last transaction")
+        if last.tc < pending.tc:
+            # The card's newest value transaction is older than the pending session: the
+            # DEBIT never committed, and this DEBIT INIT has closed that session for good.
+            self.journal.resolve_not_charged(pending.id)
+            return self._resolution(pending, Outcome.NOT_CHARGED, None,
+                                    "the card's last transaction predates it")
+        # The card transacted since (elsewhere): its log tells whether ours happened.
+        log = wallet.log()
+        match = next((e for e in log if e.tc == pending.tc), None)
+        if match is not None and self._is_ours(match, pending):
+            raise RecoveryError(
+                f"the card's log shows the debit (TC {pending.tc}) happened, but the card "
+                "has transacted since, so its receipt MACs are no longer on the card: "
+                "report the card serial and SAM counter to the back office")
+        if match is None and (not log or min(e.tc for e in log) > pending.tc):
+            raise RecoveryError("the card's log no longer reaches back to the pending debit")
+        self.journal.resolve_not_charged(pending.id)
+        return self._resolution(pending, Outcome.NOT_CHARGED, None,
+                                "the card's log has no such transaction")
+
+    @staticmethod
+    def _is_ours(entry: LogEntry, pending: PendingDebit) -> bool:
+        return (entry.type == pending.kind and entry.sam_id == pending.sam_id
+                and entry.sam_counter == pending.sam_counter
+                and entry.purse == pending.purse and entry.amount == pending.amount)
+
+    def _confirm_recovered(self, serial: bytes, init: InitResponse,
+                           pending: PendingDebit) -> Receipt:
+        """The SAM checks the recovered record's CONF (so it is the card's own word)."""
+        e = init.last.entry
+        # The SAM identifies the authorisation by its counter; AUTH is not needed again.
+        request = DebitRequest(e.purse, e.amount, e.date, e.merchant, e.terminal, e.sam_id,
+                               e.sam_counter, bytes(8))
+        try:
+            return self.sam.confirm(request, DebitResponse.from_last(init.last))
+        except CryptoError as exc:
+            raise RecoveryError("the card's record of the pending debit does not confirm: "
+                                "the card is not genuine") from exc
+
+    @staticmethod
+    def _resolution(pending: PendingDebit, outcome: Outcome, receipt: Receipt | None,
+                    note: str) -> Resolution:
+        logger.info("pending %s of card %s SC %d resolved: %s (%s)", pending.kind.name,
+                    pending.serial.hex().upper(), pending.sam_counter, outcome.value, note)
+        return Resolution(pending.serial, pending.sam_counter, pending.kind, pending.amount,
+                          outcome, receipt, note)
+
+
+__all__ = ["PaymentTerminal", "RecoveryError", "city_today"]
