@@ -93,6 +93,15 @@ class PaymentTerminal:
         self.journal = journal
         self.hotlist = hotlist
         self.clock = clock
+        self._sam_lost = False  # the SAM lost power: SELECT its applet again before use
+
+    def _sam_ready(self) -> None:
+        """Re-select a card SAM that lost power (its applet is no longer selected)."""
+        if self._sam_lost:
+            select = getattr(self.sam, "select", None)
+            if select is not None:
+                select()
+            self._sam_lost = False
 
     # --- public operations -----------------------------------------------------------
 
@@ -137,7 +146,7 @@ class PaymentTerminal:
             return _not_charged(f"the card refused: {exc}", amount, purse=purse, serial=serial)
         try:
             recovered = self._resolve(wallet, init)
-        except RecoveryError as exc:
+        except (RecoveryError, TransportError) as exc:
             return _not_charged(f"an interrupted payment of this card cannot be resolved: "
                                 f"{exc}", amount, purse=purse, serial=serial)
         date = date_to_int(self.clock())
@@ -155,6 +164,10 @@ class PaymentTerminal:
         except CryptoError:
             return _not_charged("the card is not genuine (its cryptogram is wrong)", amount,
                                 purse=purse, serial=serial, recovered=recovered)
+        except TransportError as exc:
+            self._sam_lost = True
+            return _not_charged(f"the SAM did not answer ({exc})", amount, purse=purse,
+                                serial=serial, recovered=recovered)
         return self._commit(wallet, init, request, recovered, undoes=None)
 
     def undo(self, amount: int | None = None) -> PaymentResult:
@@ -183,7 +196,7 @@ class PaymentTerminal:
             return _not_charged(f"the card left ({exc})", amount or 0, serial=serial)
         try:
             recovered = self._resolve(wallet, init)
-        except RecoveryError as exc:
+        except (RecoveryError, TransportError) as exc:
             return _not_charged(f"an interrupted payment of this card cannot be resolved: "
                                 f"{exc}", amount or 0, purse=purse, serial=serial)
         last = init.last.entry
@@ -203,6 +216,10 @@ class PaymentTerminal:
         except CryptoError:
             return _not_charged("the card is not genuine (its cryptogram is wrong)",
                                 undo_amount, purse=purse, serial=serial, recovered=recovered)
+        except TransportError as exc:
+            self._sam_lost = True
+            return _not_charged(f"the SAM did not answer ({exc})", undo_amount, purse=purse,
+                                serial=serial, recovered=recovered)
         return self._commit(wallet, init, request, recovered, undoes=own.id)
 
     def recover(self) -> tuple[Resolution, ...]:
@@ -311,6 +328,7 @@ class PaymentTerminal:
         try:
             receipt = self.sam.confirm(request, response)
         except (CryptoError, TransportError, SamKeyMissingError) as exc:
+            self._sam_lost = isinstance(exc, TransportError)
             # The card says it committed, but its confirmation did not check out (or the
             # SAM left): keep it pending; the next tap reads the card's record again.
             logger.error("confirmation of SC %d failed: %s", request.sam_counter, exc)
@@ -331,6 +349,7 @@ class PaymentTerminal:
 
     def _resolve(self, wallet: WalletCard, init: InitResponse) -> tuple[Resolution, ...]:
         """Resolve every pending transaction of this card from a fresh DEBIT INIT."""
+        self._sam_ready()
         out = []
         for pending in self.journal.unresolved():
             if pending.serial == wallet.serial:

@@ -90,8 +90,9 @@ def software_sam(keystore: KeyStore, identity: w.SamIdentity = IDENTITY) -> Soft
     return SoftwareSam(keystore, serial=SAM_SERIAL, identity=identity, transport_key=transport)
 
 
-def journal(tmp_path: Path) -> MerchantJournal:
-    return MerchantJournal(tmp_path / "journal.sqlite")
+def journal(directory: Path) -> MerchantJournal:
+    directory.mkdir(parents=True, exist_ok=True)
+    return MerchantJournal(directory / "journal.sqlite")
 
 
 def terminal(card: VirtualCard, sam: object, journal: MerchantJournal,
