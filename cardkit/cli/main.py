@@ -24,6 +24,12 @@ COMMANDS: dict[str, str] = {
     "verify": "cardkit.cli.ssn:verify",
     "read-identity": "cardkit.cli.ssn:read_identity_command",
     "info": "cardkit.cli.ssn:info",
+    "pay": "cardkit.cli.wallet:pay",
+    "balance": "cardkit.cli.wallet:balance",
+    "history": "cardkit.cli.wallet:history",
+    "undo": "cardkit.cli.wallet:undo",
+    "load": "cardkit.cli.wallet:load",
+    "export-batch": "cardkit.cli.wallet:export_batch",
 }
 
 
