@@ -40,6 +40,7 @@ from applets.ssn import LifeCycle
 from cardkit.apdu import CommandApdu
 from cardkit.crypto import wallet as w
 from cardkit.crypto.kcv import kcv
+from cardkit.errors import CryptoError
 from cardkit.protocol import ApduProtocol
 from cardkit.sam import Sam, SamRefusedError
 from cardkit.sw import SW
@@ -557,6 +558,16 @@ def test_blocked_card(funded: WalletTerminal, sam: Sam) -> None:
     assert funded.send(apdu(0xF0, 0x07)).sw == SW.OK
     funded.select()
     assert funded.pay(sam, 1_000)[1].sw == SW.OK
+
+
+def test_the_sam_checks_the_card_cryptogram_before_a_block(funded: WalletTerminal,
+                                                           sam: Sam) -> None:
+    init, nt = funded.init(0)
+    forged = dataclasses.replace(init, purse=dataclasses.replace(init.purse, balance=1))
+    with pytest.raises(CryptoError):
+        sam.authorise_block(forged, SERIAL, nt)  # type: ignore[attr-defined]
+    with pytest.raises(CryptoError):
+        sam.authorise_block(init, SERIAL, bytes(8))  # type: ignore[attr-defined]
 
 
 def test_a_block_authorised_for_another_session_is_refused(funded: WalletTerminal) -> None:
