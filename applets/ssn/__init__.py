@@ -1,4 +1,4 @@
-"""The SSN card applet (identity part; the wallet comes with its own issue)."""
+"""The SSN card applet: identity (applet.py) and the offline e-wallet (wallet.py)."""
 
 from __future__ import annotations
 
