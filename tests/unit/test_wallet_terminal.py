@@ -331,3 +331,59 @@ def test_identity_only_card_cannot_pay(keystore: DevelopmentKeyStore, sam: Sam,
     till, _ = terminal(card, sam, journal(tmp_path))
     result = till.pay(0, 1_000)
     assert result.outcome is Outcome.NOT_CHARGED and "refused" in result.reason
+
+
+def test_journal_hotlist_imported_and_verified(keystore: DevelopmentKeyStore, sam: Sam,
+                                               tmp_path: Path) -> None:
+    """The terminal uses the journal's hotlist, imported only after its signature checks."""
+    from cardkit.trust import TrustStore, sign_hotlist
+
+    card = wallet_card(keystore)
+    load(keystore, card, 10_000)
+    issued = datetime(2026, 5, 30, tzinfo=UTC)
+    hotlist = Hotlist(sequence=3, issued_at=issued, next_update=issued + timedelta(days=7),
+                      entries=(HotlistEntry(card_serial(card), RevocationReason.STOLEN,
+                                            issued.date()),))
+    book = journal(tmp_path)
+    book.import_hotlist(sign_hotlist(hotlist, keystore.signer("desk-01")),
+                        TrustStore([keystore.signer("root").certificate_der]),
+                        at=issued + timedelta(hours=1))
+    till, _ = terminal(card, sam, book)
+    result = till.pay(0, 1_000)
+    assert result.outcome is Outcome.NOT_CHARGED and "blocked" in result.reason
+    assert session(card).state is LifeCycle.BLOCKED
+    assert balances(card) == (10_000, 0, 0)
+
+
+def test_interrupted_load_is_checked_on_the_next_tap(keystore: DevelopmentKeyStore) -> None:
+    from cardkit.transport import Connection, InProcessConnection
+
+    class LoseLoadAnswer(Connection):
+        def __init__(self, inner: Connection) -> None:
+            self.inner = inner
+
+        @property
+        def atr(self) -> bytes:
+            return self.inner.atr
+
+        def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
+            answer = self.inner.send_and_receive(apdu)
+            if apdu[1] == w.WalletIns.LOAD:
+                raise CardRemovedError("card left after LOAD")
+            return answer
+
+    card = wallet_card(keystore)
+    desk = issuer(keystore)
+    torn = desk.load(LoseLoadAnswer(InProcessConnection(card)), 0, 70_000)
+    assert torn.outcome is Outcome.INTERRUPTED and torn.pending is not None
+    checked = desk.check(connect(card), torn.pending)
+    assert checked.outcome is Outcome.PAID and checked.balance == 70_000
+    assert checked.receipt is not None
+    assert w.verify_receipt(receipt_key(keystore, card_serial(card)), checked.receipt)
+    # a load that never reached the card: cut inside the LOAD commit
+    card.faults.cut_at_write(2)
+    again = desk.load(connect(card), 0, 5_000)
+    assert again.outcome is Outcome.INTERRUPTED and again.pending is not None
+    card.faults.clear()
+    assert desk.check(connect(card), again.pending).outcome is Outcome.NOT_CHARGED
+    assert balances(card) == (70_000, 0, 0)
