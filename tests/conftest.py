@@ -19,6 +19,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Long campaigns run only when a marker expression asks for them (pytest -m slow).
+    if not config.getoption("-m"):
+        skip_slow = pytest.mark.skip(reason="long campaign: run with -m slow")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip_slow)
     if config.getoption("--reader"):
         return
     skip = pytest.mark.skip(reason="hardware test: pass --reader NAME to run it")

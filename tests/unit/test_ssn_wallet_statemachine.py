@@ -248,8 +248,6 @@ class SlowWalletMachine(WalletMachine):
     pass
 
 
-# the long campaign runs only when asked for: pytest -m slow
-TestWalletStateMachineSlow = pytest.mark.skipif(
-    "'slow' not in config.getoption('-m')", reason="long campaign: run with -m slow")(
-    pytest.mark.slow(SlowWalletMachine.TestCase))
+# the long campaign runs only when asked for: pytest -m slow (see tests/conftest.py)
+TestWalletStateMachineSlow = pytest.mark.slow(SlowWalletMachine.TestCase)
 TestWalletStateMachineSlow.settings = SLOW
