@@ -129,7 +129,7 @@ class JournalError(CardkitError):
 
 
 class UnresolvedDebitError(JournalError):
-    """A pending debit must be resolved (paid / not charged) before another starts."""
+    """This card's pending debit must be resolved (paid / not charged) before another."""
 
 
 class AlreadyResolvedError(JournalError):
@@ -290,7 +290,9 @@ class MerchantJournal:
         the command goes to the card; return its pending id.
 
         Refuses a hotlisted card (:class:`CardHotlistedError`, the refusal is journaled) and
-        any new debit while one is unresolved (:class:`UnresolvedDebitError`).
+        a new debit on a card whose previous debit here is unresolved
+        (:class:`UnresolvedDebitError`): that card's next tap resolves it first. Other cards
+        pay meanwhile, so a customer who walks away never blocks the till.
         """
         serial = bytes(serial)
         if self.is_hotlisted(serial):
@@ -299,7 +301,7 @@ class MerchantJournal:
         with self._transaction():
             open_one = self._one(
                 "SELECT p.id FROM pending_debit p LEFT JOIN resolution r ON r.pending_id = p.id"
-                " WHERE r.pending_id IS NULL")
+                " WHERE r.pending_id IS NULL AND p.serial = ?", (serial,))
             if open_one is not None:
                 raise UnresolvedDebitError(f"pending debit {open_one[0]} is not resolved")
             kind = TransactionType.DEBIT

@@ -124,11 +124,9 @@ class PaymentTerminal:
         refusal = self._refuse_card(session)
         if refusal:
             return _not_charged(refusal, amount, serial=serial)
-        others = [p for p in self.journal.unresolved() if p.serial != serial]
-        if others:
-            return _not_charged(
-                f"an interrupted payment of card {others[0].serial.hex().upper()} is not "
-                "resolved yet: tap that card first", amount, serial=serial)
+        # Another card's interrupted payment does not hold the till: it is resolved when
+        # that card is tapped again (or by the back office from the batch), so a customer
+        # who walks away never stops the shop.
         try:
             purse = self._purse_index(wallet, purse_or_programme)
         except (LookupError, PurseNotFoundError) as exc:

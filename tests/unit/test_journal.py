@@ -112,7 +112,16 @@ def test_pending_then_paid(merchant: Merchant) -> None:
         journal.resolve_not_charged(pending)
 
 
-def test_one_pending_debit_at_a_time(merchant: Merchant) -> None:
+def test_open_debit_of_one_card_does_not_hold_another(merchant: Merchant) -> None:
+    a, b = card(1), card(2)
+    init, request = authorise(merchant, a, 100)
+    merchant.journal.record_request(a.serial, init, request)
+    init_b, request_b = authorise(merchant, b, 100)
+    assert merchant.journal.record_request(b.serial, init_b, request_b)
+    assert {p.serial for p in merchant.journal.unresolved()} == {a.serial, b.serial}
+
+
+def test_one_pending_debit_at_a_time_per_card(merchant: Merchant) -> None:
     c = card(1)
     init, request = authorise(merchant, c, 100)
     pending = merchant.journal.record_request(c.serial, init, request)
