@@ -44,7 +44,7 @@ from cardkit.sam import CardSam, Sam, SoftwareSam
 from cardkit.ssn import PersonalisationPlan, SsnSession, card_scp03_keys, personalise, wallet_purses
 from cardkit.transport import Connection, CountingConnection, InProcessConnection
 from cardkit.wallet import PaymentTerminal, WalletIssuer
-from keys.ceremony import export_sam_package, sam_transport_key
+from keys.ceremony import issue_sam
 from keys.dev import DevelopmentKeyStore
 
 TODAY = date(2026, 6, 1)
@@ -93,12 +93,7 @@ def wallet_card(ks: DevelopmentKeyStore, balance: int) -> VirtualCard:
 
 def sam_card(ks: DevelopmentKeyStore) -> VirtualCard:
     card = VirtualCard([SamApplet()], name="merchant SAM")
-    sam = CardSam(ApduProtocol(InProcessConnection(card)))
-    transport = sam_transport_key(ks, SAM_SERIAL, w.SAM_AID, 1)
-    sam.pre_personalise(SAM_SERIAL, 1, transport)
-    sam.personalise(IDENTITY, w.personalisation_mac(w.sam_admin_key(transport, SAM_SERIAL),
-                                                    SAM_SERIAL, 0, IDENTITY))
-    sam.load_key(export_sam_package(ks, SAM_SERIAL, w.SAM_AID))
+    issue_sam(ks, CardSam(ApduProtocol(InProcessConnection(card))), SAM_SERIAL, IDENTITY)
     return card
 
 

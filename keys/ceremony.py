@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from cardkit.crypto.kcv import kcv as key_check_value
 from cardkit.crypto.kcv import kcv_matches
 from cardkit.crypto.keyload import build_key_load_package
+from cardkit.crypto.wallet import (
+    SAM_AID,
+    SamIdentity,
+    personalisation_mac,
+    sam_admin_key,
+)
 from cardkit.keystore import KeyFunction
+from cardkit.sam import CardSam
 
 from .backup import DEFAULT_SHARES, DEFAULT_THRESHOLD, recover_secret, split_secret
 from .errors import ComponentError, KcvMismatchError
@@ -170,3 +177,24 @@ def export_sam_package(store: SoftwareKeyStore, sam_serial: bytes, sam_aid: byte
                kcv=store.kcv(function, v).hex(), transport_version=tv,
                sam_serial=sam_serial.hex(), sam_aid=sam_aid.hex())
     return package
+
+
+def issue_sam(store: SoftwareKeyStore, sam: CardSam, sam_serial: bytes,
+              identity: SamIdentity) -> tuple[int, bytes]:
+    """Make a blank SAM a merchant's: the whole secure-facility sequence in one call.
+
+    Gives the SAM its serial and transport key (diversified from the SAM-transport master),
+    its merchant identity (MACed under the admin key the back office derives from the
+    transport key), and the current debit master in a key-load package. Returns the loaded
+    key's (version, KCV) as the SAM reports them.
+    """
+    version = store.current_version(KeyFunction.SAM_TRANSPORT)
+    transport = sam_transport_key(store, sam_serial, SAM_AID, version)
+    sam.pre_personalise(sam_serial, version, transport)
+    admin = sam_admin_key(transport, sam_serial)
+    sam.personalise(identity, personalisation_mac(admin, sam_serial, 0, identity))
+    loaded = sam.load_key(export_sam_package(store, sam_serial, SAM_AID))
+    store._log("sam-issued", sam_serial=sam_serial.hex(), sam_id=identity.sam_id,
+               merchant=identity.merchant, terminal=identity.terminal,
+               debit_version=loaded[0], kcv=loaded[1].hex())
+    return loaded

@@ -17,7 +17,7 @@ from cardkit.sam import CardSam, SoftwareSam
 from cardkit.ssn import PersonalisationPlan, wallet_purses
 from cardkit.transport import CountingConnection, InProcessConnection
 from cardkit.wallet import PaymentTerminal, WalletIssuer
-from keys.ceremony import export_sam_package, sam_transport_key
+from keys.ceremony import issue_sam, sam_transport_key
 
 SAM_SERIAL = bytes.fromhex("53414D0000000007")
 IDENTITY = w.SamIdentity(sam_id=0x51, merchant=0x1001, terminal=0x02, ceiling=5_000_000)
@@ -77,11 +77,7 @@ def card_sam(keystore: KeyStore, identity: w.SamIdentity = IDENTITY) -> tuple[Vi
     """The SAM applet on its own virtual card, with the store's debit master loaded."""
     card = VirtualCard([SamApplet()], name="merchant SAM")
     sam = CardSam(ApduProtocol(InProcessConnection(card)))
-    transport = sam_transport_key(keystore, SAM_SERIAL, w.SAM_AID, 1)  # type: ignore[arg-type]
-    sam.pre_personalise(SAM_SERIAL, 1, transport)
-    k_admin = w.sam_admin_key(transport, SAM_SERIAL)
-    sam.personalise(identity, w.personalisation_mac(k_admin, SAM_SERIAL, 0, identity))
-    sam.load_key(export_sam_package(keystore, SAM_SERIAL, w.SAM_AID))  # type: ignore[arg-type]
+    issue_sam(keystore, sam, SAM_SERIAL, identity)  # type: ignore[arg-type]
     return card, sam
 
 

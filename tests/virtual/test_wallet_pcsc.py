@@ -36,7 +36,7 @@ from cardkit.ssn import (
 )
 from cardkit.transport import CountingConnection, InProcessConnection
 from cardkit.wallet import Outcome, PaymentTerminal, WalletCard, WalletIssuer
-from keys.ceremony import export_sam_package, sam_transport_key
+from keys.ceremony import issue_sam
 from keys.dev import DevelopmentKeyStore
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(60)]
@@ -82,12 +82,7 @@ def _wallet_card(keystore: DevelopmentKeyStore, rootpath: Path) -> VirtualCard:
 
 def _sam_card(keystore: DevelopmentKeyStore) -> VirtualCard:
     card = VirtualCard([SamApplet()], name="merchant SAM")
-    sam = CardSam(ApduProtocol(InProcessConnection(card)))
-    transport = sam_transport_key(keystore, SAM_SERIAL, w.SAM_AID, 1)
-    sam.pre_personalise(SAM_SERIAL, 1, transport)
-    sam.personalise(IDENTITY, w.personalisation_mac(w.sam_admin_key(transport, SAM_SERIAL),
-                                                    SAM_SERIAL, 0, IDENTITY))
-    sam.load_key(export_sam_package(keystore, SAM_SERIAL, w.SAM_AID))
+    issue_sam(keystore, CardSam(ApduProtocol(InProcessConnection(card))), SAM_SERIAL, IDENTITY)
     return card
 
 
