@@ -11,8 +11,9 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from cardkit.errors import TransportError
-from cardkit.pcsc import list_readers
+from applets.vpcd import VpcdBridge
+from cardkit.errors import CardRemovedError, TransportError
+from cardkit.pcsc import PcscConnection, list_readers
 
 PCSCD = "/usr/sbin/pcscd"
 VIRTUAL_READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
@@ -93,3 +94,31 @@ class Pcscd:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+
+
+CONNECT_TIMEOUT = 2.0  # a card is connectable up to ~400 ms after it reaches vpcd
+# SELECT with an empty DF name: harmless (a card answers 6A82), proves the link works.
+_PROBE = bytes.fromhex("00A4040000")
+
+
+def connect_served(bridge: VpcdBridge, reader: str, *, exclusive: bool = True) -> PcscConnection:
+    """Put ``bridge``'s card (back) into the field and connect to it through pcscd: a tap.
+
+    The connection is probed once: if the card was pulled and pcscd has not polled since,
+    the first handle can be stale; we then reconnect instead of failing.
+    """
+    bridge.card.faults.clear()
+    bridge.insert()
+    if not bridge.wait_connected(5.0):
+        raise PcscdUnavailableError(f"the virtual card did not reach vpcd for {reader}")
+    deadline = time.monotonic() + 3 * CONNECT_TIMEOUT
+    while True:
+        connection = PcscConnection(reader, exclusive=exclusive, timeout=CONNECT_TIMEOUT)
+        try:
+            connection.send_and_receive(_PROBE)
+            return connection
+        except CardRemovedError:
+            connection.close()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)

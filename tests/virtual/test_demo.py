@@ -1,4 +1,5 @@
-"""The README's main job (``cardkit demo``) end to end through pcscd + vpcd.
+"""The README's main job (``cardkit demo``) end to end through pcscd + vpcd: issue,
+verify, read, load, pay, recover an interrupted payment, settle.
 
 The demo serves its own virtual cards, so the session's bridges step out of both virtual
 readers while it runs and come back afterwards.
@@ -52,11 +53,17 @@ def test_demo_issues_verifies_and_reads_a_card(free_readers: None, tmp_path: Pat
     assert "state ISSUED" in out
     assert "next tap: GENUINE in 4 round trips" in out
     assert "NIK 6472********0002" in out  # personal data shown masked
-    assert list(tmp_path.glob("ssn-*.card")), "the card image was kept"
+    assert "balance Rp 300.000" in out
+    assert "PAID Rp 25.000 (balance Rp 275.000) in 3 round trips on the card" in out
+    assert "TAP THE CARD AGAIN" in out
+    assert "the interrupted payment was not charged" in out
+    assert "PAID Rp 25.000 (balance Rp 250.000); journal: 2 receipts, 0 unresolved" in out
+    assert "2 receipts, 2 accepted (Rp 50.000), 0 flagged" in out
+    assert list(tmp_path.glob("run-*/ssn.card")), "the card image was kept"
 
 
 def test_demo_refuses_development_keys_unless_allowed(tmp_path: Path) -> None:
     done = _run_demo(tmp_path, allow=False)
     assert done.returncode != 0
     assert "DEVELOPMENT key set" in done.stdout + done.stderr
-    assert not list(tmp_path.glob("*.card"))
+    assert not list(tmp_path.rglob("*.card"))
