@@ -107,7 +107,9 @@ def connect_served(bridge: VpcdBridge, reader: str, *, exclusive: bool = True) -
     The connection is probed once: if the card was pulled and pcscd has not polled since,
     the first handle can be stale; we then reconnect instead of failing.
     """
-    bridge.card.faults.clear()
+    faults = getattr(bridge.card, "faults", None)  # a virtual card's pending power cut
+    if faults is not None:
+        faults.clear()
     bridge.insert()
     if not bridge.wait_connected(5.0):
         raise PcscdUnavailableError(f"the virtual card did not reach vpcd for {reader}")

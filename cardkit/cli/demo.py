@@ -47,8 +47,8 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
     from applets.sam import SamApplet
     from applets.ssn import make_blank_ssn_card
     from applets.vpcd import VpcdBridge
-    from keys import open_store
     from keys.ceremony import issue_sam
+    from keys.dev import development_keystore
 
     from ..beneficiary import find_beneficiary
     from ..crypto.wallet import SamIdentity
@@ -77,7 +77,7 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
         raise click.ClickException(
             f"the demo uses the DEVELOPMENT key set: pass --allow-dev-keys or set {ALLOW_DEV_ENV}=1"
         )
-    keystore = open_store("dev:", allow_development=True)
+    keystore = development_keystore(allow=True)
     click.secho(BANNER, fg="red")
 
     step = 0
