@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import enum
-
-
-class LifeCycle(enum.IntEnum):
-    """The life-cycle state byte."""
-
-    BLANK = 0x01
-    PERSONALISING = 0x03
-    ISSUED = 0x07
-    BLOCKED = 0x83
-    TERMINATED = 0xFF
-
+from cardkit.ssn_constants import LifeCycle
 
 #: SET STATUS moves the issuer may make: current state -> states it may set.
 #: BLANK -> BLANK is an idempotent wipe, so a host recovering from a torn personalisation

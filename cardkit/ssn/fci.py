@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import BadResponseError
-from ..tlv import Tlv, parse_all, to_dict
-from .constants import (
+from ..ssn_constants import (
     TAG_DF_NAME,
     TAG_FCI,
     TAG_FCI_PROPRIETARY,
@@ -17,6 +16,7 @@ from .constants import (
     TAG_VERSION,
     LifeCycle,
 )
+from ..tlv import Tlv, parse_all, to_dict
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..crypto.diversify import diversification_context, kdf_label
 from ..crypto.scp03 import StaticKeys
 from ..keystore import KeyFunction, KeyStore
-from .constants import SSN_AID
+from ..ssn_constants import SSN_AID
 from .errors import MissingKeyError
 
 SCP03_SUBKEYS = ("scp03-enc", "scp03-mac", "scp03-dek")

@@ -56,8 +56,7 @@ from ..records import (
     public_point,
     sign_record,
 )
-from ..sw import SW
-from .constants import (
+from ..ssn_constants import (
     CAN_TRIES,
     CLA_PROPRIETARY,
     MAX_OBJECT_SIZE,
@@ -67,6 +66,7 @@ from .constants import (
     pad_can,
     pad_pin,
 )
+from ..sw import SW
 from .errors import PersonalisationError
 from .fci import CardInfo
 from .keys import card_scp03_keys

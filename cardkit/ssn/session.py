@@ -50,11 +50,7 @@ from ..records import (
     verify_identity_record,
 )
 from ..scp03 import Scp03Session
-from ..sw import SW
-from ..tlv import parse_all
-from ..transport import Connection, CountingConnection
-from ..trust import TrustStore
-from .constants import (
+from ..ssn_constants import (
     AUTH_MESSAGE_PREFIX,
     AUTH_SIGNATURE_ONLY,
     AUTH_WITH_RECORD,
@@ -82,6 +78,10 @@ from .constants import (
     pad_can,
     pad_pin,
 )
+from ..sw import SW
+from ..tlv import parse_all
+from ..transport import Connection, CountingConnection
+from ..trust import TrustStore
 from .errors import (
     InvalidCanError,
     ObjectNotPresentError,

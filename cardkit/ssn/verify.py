@@ -34,9 +34,9 @@ from ..crypto.chipauth import card_authentication_message, verify_raw
 from ..errors import ApplicationNotAvailableError, CardkitError, CryptoError, TransportError
 from ..protocol import ApduProtocol
 from ..records import CITY_TIMEZONE, CardRecord, VerifiedRecord, verify_card_record
+from ..ssn_constants import CHALLENGE_LENGTH, LifeCycle
 from ..transport import Connection, CountingConnection
 from ..trust import Hotlist, TrustStore, VerifiedHotlist, verify_hotlist
-from .constants import CHALLENGE_LENGTH, LifeCycle
 from .session import SsnSession
 
 

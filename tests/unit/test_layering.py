@@ -37,7 +37,7 @@ def offenders(package: str, forbidden: tuple[str, ...], exempt: tuple[str, ...] 
         if rel.startswith(exempt):
             continue
         for name in imported_roots(path):
-            if name.split(".")[0] in forbidden or name.startswith(forbidden):
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
                 found.append(f"{rel}: {name}")
     return found
 

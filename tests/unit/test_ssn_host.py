@@ -42,8 +42,8 @@ from cardkit.ssn import (
     read_identity,
     verify_card,
 )
-from cardkit.ssn.constants import pad_pin
 from cardkit.ssn.session import secret_digest
+from cardkit.ssn_constants import pad_pin
 from cardkit.transport import InProcessConnection
 from cardkit.trust import Hotlist, HotlistEntry, RevocationReason, sign_hotlist, verify_hotlist
 from keys.software_store import SoftwareKeyStore

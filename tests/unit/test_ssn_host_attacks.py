@@ -18,7 +18,7 @@ from cardkit.crypto.chipauth import card_authentication_message, generate_privat
 from cardkit.errors import CardRemovedError, ConditionsNotSatisfiedError
 from cardkit.records import sign_record
 from cardkit.ssn import LifeCycle, Verdict, personalise, read_identity, verify_card
-from cardkit.ssn.constants import TAG_CARD_RECORD, DataObject
+from cardkit.ssn_constants import TAG_CARD_RECORD, DataObject
 from cardkit.tlv import Tlv
 from cardkit.transport import Connection, InProcessConnection
 
@@ -102,8 +102,8 @@ def _personalise_with(keystore, card, mutate):
     s.open_issuer_channel(keystore)
     point = s.generate_key_pair()
     the_plan = plan(keystore)
-    from cardkit.ssn.constants import pad_can, pad_pin
     from cardkit.ssn.personalise import _key_versions
+    from cardkit.ssn_constants import pad_can, pad_pin
 
     identity, record = the_plan._records(s.serial, point, _key_versions(s.info))
     signer = keystore.signer("desk-01")
@@ -144,7 +144,7 @@ def test_records_copied_onto_a_fresh_card_are_refused_by_it(keystore, trust, iss
                        (DataObject.CARD_RECORD, result.card_record_der),
                        (DataObject.IDENTITY_RECORD, result.identity_record_der)):
         s.put_data(tag, value)
-    from cardkit.ssn.constants import pad_can, pad_pin
+    from cardkit.ssn_constants import pad_can, pad_pin
 
     s.put_data(DataObject.PIN_STATUS, b"\x03" + pad_pin("1234"))
     s.put_data(DataObject.CAN_STATUS, b"\x0a" + pad_can("271828"))
@@ -190,7 +190,7 @@ class CloneCard:
 
 
 def _select_raw(card) -> bytes:
-    from cardkit.ssn.constants import SSN_AID
+    from cardkit.ssn_constants import SSN_AID
 
     connection = InProcessConnection(card)
     data, sw = connection.send_and_receive(bytes([0, 0xA4, 4, 0, len(SSN_AID)]) + SSN_AID

@@ -1,7 +1,8 @@
 """The numbers of the SSN card protocol (docs/PROTOCOL.md): AID, instructions, tags, states.
 
-Shared by the host session and anything else that speaks to the card; values only, no logic
-beyond the PIN/CAN padding rule every party must apply the same way.
+One source for both sides: the host session (:mod:`cardkit.ssn`) and the card applet
+(:mod:`applets.ssn`) import them from here. Values only, no logic beyond the PIN/CAN
+padding rule every party must apply the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ SSN_AID = bytes.fromhex("F0") + b"SSNCARD"
 
 CLA_ISO = 0x00
 CLA_PROPRIETARY = 0x80
+CLA_SECURE_MESSAGING = 0x04  # bit added to the CLA of wrapped commands
 
 INS_SELECT = 0xA4
 INS_AUTHENTICATE = 0x88
@@ -39,6 +41,7 @@ PADDED_SECRET_LENGTH = 8
 PIN_TRIES = 3
 CAN_TRIES = 10
 MAX_OBJECT_SIZE = 2048  # PUT DATA refuses larger objects (6A84)
+SERIAL_LENGTH = 8
 
 # Tags of the FCI (SELECT response) and of the AUTHENTICATE response.
 TAG_FCI = 0x6F
