@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.cmac import CMAC
 
 from ..errors import CryptoError
+from .cmac import aes_cmac
 
 BLOCK = 16  # AES block size
 S8 = 8  # challenge, cryptogram and MAC length in S8 mode
@@ -91,13 +91,6 @@ class SessionKeys:
     s_enc: bytes = field(repr=False)
     s_mac: bytes = field(repr=False)
     s_rmac: bytes = field(repr=False)
-
-
-def aes_cmac(key: bytes, message: bytes) -> bytes:
-    """AES-CMAC (NIST SP 800-38B), full 16-byte output."""
-    mac = CMAC(algorithms.AES(key))
-    mac.update(message)
-    return mac.finalize()
 
 
 def scp03_kdf(key: bytes, constant: int, context: bytes, length_bits: int) -> bytes:

@@ -218,7 +218,7 @@ def t(request: pytest.FixtureRequest) -> Transcript:
 
 def test_kdf_fixed_input_layout_single_block() -> None:
     # One PRF block by hand: CMAC(key, 00*11 || const || 00 || L || i || context).
-    from cardkit.crypto.scp03 import aes_cmac
+    from cardkit.crypto.cmac import aes_cmac
 
     context = h("0102030405060708") + h("1112131415161718")
     manual = aes_cmac(MAC, bytes(11) + b"\x06\x00\x00\x80\x01" + context)
@@ -229,7 +229,7 @@ def test_kdf_fixed_input_layout_single_block() -> None:
 
 
 def test_kdf_two_blocks_for_256_bits() -> None:
-    from cardkit.crypto.scp03 import aes_cmac
+    from cardkit.crypto.cmac import aes_cmac
 
     out = scp03_kdf(ENC, 0x04, b"ctx", 256)
     prefix = bytes(11) + b"\x04\x00\x01\x00"
