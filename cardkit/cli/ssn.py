@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -200,14 +201,26 @@ def read_identity_command(reader: str | None, use_pin: bool, can: str | None,
 @click.option("--validity-years", default=5, show_default=True, type=click.IntRange(1, 20))
 @click.option("--wipe-interrupted", is_flag=True,
               help="Wipe a half-personalised card instead of resuming.")
+@click.option("--wallet/--no-wallet", default=True, show_default=True,
+              help="A purse per programme of the household (--no-wallet: identity only).")
+@click.option("--balance-cap", default=2_000_000, show_default=True, type=click.IntRange(1),
+              help="Largest balance of each purse, rupiah.")
+@click.option("--payment-cap", default=500_000, show_default=True, type=click.IntRange(1),
+              help="Largest single payment from a purse, rupiah.")
+@click.option("--offline-cap", default=1_000_000, show_default=True, type=click.IntRange(1),
+              help="Total spent offline before the card needs an issuer sync, rupiah.")
+@click.option("--purse-expiry", default=None, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day the purses can be spent (default: 31 December next year).")
 @keystore_option
 @allow_dev_option
 def issue(reader: str | None, data_path: Path, nik: str | None, row: int | None,
           pin: str | None, can: str | None, desk: str, validity_years: int,
-          wipe_interrupted: bool, keystore_spec: str, allow_dev_keys: bool) -> None:
+          wipe_interrupted: bool, wallet: bool, balance_cap: int, payment_cap: int,
+          offline_cap: int, purse_expiry: datetime | None, keystore_spec: str,
+          allow_dev_keys: bool) -> None:
     """Personalise a blank card for one household from the beneficiary export."""
     from ..beneficiary import find_beneficiary
-    from ..ssn import Interrupted
+    from ..ssn import Interrupted, wallet_purses
 
     if (nik is None) == (row is None):
         raise click.UsageError("give exactly one of --nik or --row")
@@ -217,6 +230,14 @@ def issue(reader: str | None, data_path: Path, nik: str | None, row: int | None,
         pin = click.prompt("New PIN", hide_input=True, confirmation_prompt=True)
     plan = PersonalisationPlan.prepare(beneficiary, signer=store.signer(desk), desk_id=desk,
                                        pin=pin, can=can, validity_years=validity_years)
+    if wallet and plan.programmes:
+        expiry = (purse_expiry.date() if purse_expiry is not None
+                  else date(date.today().year + 1, 12, 31))
+        plan = PersonalisationPlan.prepare(
+            beneficiary, signer=store.signer(desk), desk_id=desk, pin=pin, can=plan.can,
+            validity_years=validity_years, offline_cap=offline_cap,
+            purses=wallet_purses(plan.programmes, balance_cap=balance_cap,
+                                 payment_cap=payment_cap, expiry=expiry))
     policy = Interrupted.WIPE if wipe_interrupted else Interrupted.RESUME
     with _card(reader) as connection:
         result = personalise(SsnSession(connection), plan, store, on_interrupted=policy)
@@ -227,6 +248,11 @@ def issue(reader: str | None, data_path: Path, nik: str | None, row: int | None,
     click.echo(f"issued card {result.serial_hex} to {beneficiary.name} (row {beneficiary.row})"
                + (" - resumed an interrupted personalisation" if result.resumed else ""))
     click.echo(f"state:       {LifeCycle.ISSUED.name}")
+    if plan.purses:
+        click.echo("purses:      " + ", ".join(f"{p.purse}={p.name}" for p in plan.programmes)
+                   + f" (payment cap {payment_cap}, offline cap {offline_cap})")
+    elif wallet:
+        click.echo("purses:      none (the household has no programme yet): identity only")
     if can is None:
         click.echo(f"CAN (print on the card): {plan.can}")
     click.echo(f"round trips: {trips}")

@@ -88,3 +88,31 @@ def test_dev_keys_allowed_by_environment(card, monkeypatch):
                  "--can", "123456")
     assert result.exit_code == 0, result.output
     assert "CAN (print" not in result.output  # the clerk chose it
+
+
+def test_issue_gives_a_purse_per_programme_by_default(card):
+    from cardkit.ssn import SsnSession
+    from cardkit.wallet import WalletCard
+
+    issued = run("issue", "--data", str(SAMPLE), "--row", "3", "--pin", "1234",
+                 "--allow-dev-keys", "--payment-cap", "100000", "--purse-expiry", "2030-06-30")
+    assert issued.exit_code == 0, issued.output
+    assert "purses:      0=PKH, 1=BPNT, 2=KKS" in issued.output
+    status = WalletCard(SsnSession(InProcessConnection(card))).status()
+    assert [p.programme for p in status.purses] == [1, 2, 3]
+    assert {p.payment_cap for p in status.purses} == {100_000}
+    assert {p.expiry for p in status.purses} == {20300630}
+    assert status.offline_cap == 1_000_000 and all(p.balance == 0 for p in status.purses)
+
+
+def test_issue_no_wallet_makes_an_identity_only_card(card):
+    from cardkit.ssn import SsnSession
+    from cardkit.wallet import WalletCard
+    from cardkit.wallet.card import PurseNotFoundError
+
+    issued = run("issue", "--data", str(SAMPLE), "--row", "3", "--pin", "1234",
+                 "--allow-dev-keys", "--no-wallet")
+    assert issued.exit_code == 0, issued.output
+    assert "purses:" not in issued.output
+    with pytest.raises(PurseNotFoundError):
+        WalletCard(SsnSession(InProcessConnection(card))).debit_init(0, bytes(8))
