@@ -13,6 +13,7 @@ figures of comparable systems from docs/PROTOCOL.md section 6.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import statistics
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from applets.card import VirtualCard
-from applets.pcscd import VIRTUAL_PORTS, VIRTUAL_READERS, Pcscd
+from applets.pcscd import VIRTUAL_PORTS, VIRTUAL_READERS, Pcscd, connect_served
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
 from cardkit.beneficiary import Beneficiary
@@ -34,6 +35,7 @@ from cardkit.ssn import (
     personalise,
     read_identity,
     verify_card,
+    wallet_purses,
 )
 from cardkit.transport import Connection, CountingConnection, InProcessConnection
 from cardkit.trust import TrustStore
@@ -48,6 +50,7 @@ HOUSEHOLD = Beneficiary.from_row({
 })
 PEERS = {
     "personalise": ("-", "-"),
+    "personalise with wallet (2 purses)": ("-", "-"),
     "verify (first card of a desk)": ("12-16", "3-4 (SAM)"),
     "verify (desk certificate cached)": ("12-16", "3-4 (SAM)"),
     "read identity": ("~15", "-"),
@@ -67,9 +70,16 @@ def blank(ks: KeyStore) -> VirtualCard:
     return make_blank_ssn_card(serial, card_scp03_keys(ks, serial, 1), 1)
 
 
-def plan(ks: KeyStore) -> PersonalisationPlan:
-    return PersonalisationPlan.prepare(HOUSEHOLD, signer=ks.signer("desk-01"),
+def plan(ks: KeyStore, wallet: bool = False) -> PersonalisationPlan:
+    base = PersonalisationPlan.prepare(HOUSEHOLD, signer=ks.signer("desk-01"),
                                        desk_id="desk-01", pin=PIN)
+    if not wallet:
+        return base
+    return PersonalisationPlan.prepare(
+        HOUSEHOLD, signer=ks.signer("desk-01"), desk_id="desk-01", pin=PIN, can=base.can,
+        offline_cap=1_000_000,
+        purses=wallet_purses(base.programmes, balance_cap=2_000_000, payment_cap=500_000,
+                             expiry=datetime.date(2030, 12, 31)))
 
 
 def run_flows(connect: Callable[[], Connection], new_card: Callable[[], None], ks: KeyStore,
@@ -88,6 +98,10 @@ def run_flows(connect: Callable[[], Connection], new_card: Callable[[], None], k
     for _ in range(personalise_count):
         new_card()
         once("personalise", lambda c: personalise(SsnSession(c), plan(ks), ks))
+    for _ in range(personalise_count):
+        new_card()
+        once("personalise with wallet (2 purses)",
+             lambda c: personalise(SsnSession(c), plan(ks, wallet=True), ks))
     for _ in range(count):
         once("verify (first card of a desk)",
              lambda c: verify_card(c, trust, desk_cert_cache=DeskCertificateCache()))
@@ -125,16 +139,25 @@ def main() -> None:
         bridge.start()
         connections: list[PcscConnection] = []
 
+        def swap(card: VirtualCard) -> None:
+            """Take the served card out and put a fresh blank one in the reader."""
+            for old in connections:
+                old.close()
+            connections.clear()
+            bridge.remove()
+            bridge.wait_disconnected(5.0)
+            bridge.card = card  # connect_served() puts it back in the field
+
         def connect() -> Connection:
             for old in connections:
                 old.close()
-            connections[:] = [PcscConnection(reader, exclusive=True, timeout=3.0)]
+            connections[:] = [connect_served(bridge, reader)]
             return connections[0]
 
         try:
             if not bridge.wait_connected(5.0):
                 raise SystemExit("the virtual card could not reach vpcd")
-            results["pcscd + vpcd"] = run_flows(connect, lambda: None, ks, trust,
+            results["pcscd + vpcd"] = run_flows(connect, lambda: swap(blank(ks)), ks, trust,
                                                 args.count, 1)
         finally:
             for old in connections:
