@@ -323,9 +323,16 @@ class PaymentTerminal:
             self.journal.resolve_not_charged(pending_id)
             return _not_charged(f"the card refused: {exc}", amount, purse=purse,
                                 serial=serial, recovered=recovered)
+        except CardkitError as exc:
+            # An unreadable answer or an unexpected status word: the card may have
+            # committed, so only its next DEBIT INIT can tell. Tap again.
+            logger.error("DEBIT/UNDO of SC %d ended unclearly: %s", request.sam_counter, exc)
+            return PaymentResult(Outcome.INTERRUPTED, amount, purse, serial,
+                                 reason=f"the card's answer could not be read ({exc})",
+                                 recovered=recovered, kind=request_kind)
         try:
             receipt = self.sam.confirm(request, response)
-        except (CryptoError, TransportError, SamKeyMissingError) as exc:
+        except CardkitError as exc:
             self._sam_lost = isinstance(exc, TransportError)
             # The card says it committed, but its confirmation did not check out (or the
             # SAM left): keep it pending; the next tap reads the card's record again.
@@ -403,6 +410,12 @@ class PaymentTerminal:
         except CryptoError as exc:
             raise RecoveryError("the card's record of the pending debit does not confirm: "
                                 "the card is not genuine") from exc
+        except SamKeyMissingError as exc:
+            # The SAM keeps its newest authorisations only: this one is gone, so nothing
+            # here can check the card's word. It stays pending for the back office.
+            raise RecoveryError(f"the SAM no longer holds authorisation SC "
+                                f"{pending.sam_counter}: report the card serial and SAM "
+                                "counter to the back office") from exc
 
     @staticmethod
     def _resolution(pending: PendingDebit, outcome: Outcome, receipt: Receipt | None,
