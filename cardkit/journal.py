@@ -472,6 +472,12 @@ class MerchantJournal:
         (the SAM's batch sequence then has a gap the back office sees); a crash after it is
         repaired with :meth:`write_batch_file`.
         """
+        target = Path(path)
+        # Checked before the SAM signs and the batch commits: a batch whose file cannot be
+        # written would hold its receipts with no file to settle them.
+        if not target.parent.is_dir() or not os.access(target.parent, os.W_OK | os.X_OK):
+            raise JournalError(f"cannot write a batch file in {target.parent} (no such "
+                               "directory, or not writable)")
         info = sam.info()
         if info.state is not SamState.ACTIVE:
             raise JournalError("the SAM is not active")
@@ -499,7 +505,6 @@ class MerchantJournal:
             # exported is keyed by receipt id: a receipt can never enter two batches
             self._db.executemany("INSERT INTO exported (receipt_id, batch_id) VALUES (?, ?)",
                                  [(rid, cursor.lastrowid) for rid in ids])
-        target = Path(path)
         _write_atomically(target, data)
         return BatchInfo(signature.sequence, info.serial, created, len(receipts), debited,
                          undone, digest, target)
