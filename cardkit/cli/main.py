@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -65,12 +66,19 @@ def cli(verbose: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the CLI; a cardkit error becomes a one-line message and exit code 1."""
+    """Run the CLI; a cardkit error or bad input (missing or damaged file, malformed
+    value) becomes a one-line message and exit code 1."""
     try:
         code = cli.main(args=list(argv) if argv is not None else None, prog_name="cardkit",
                         standalone_mode=False)  # fmt: skip
     except CardkitError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        # bad input at the desk: a file that is missing or damaged, a short CAN, a NIK
+        # not in the export -- the message, on one line, is what the clerk can act on
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        click.echo(f"Error: {message}", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
