@@ -159,6 +159,11 @@ def verify_card(
             session = SsnSession(session_or_protocol)
         except ApplicationNotAvailableError as exc:
             return VerificationResult(Verdict.WRONG_CARD_TYPE, (str(exc),))
+        except TransportError:
+            raise
+        except CardkitError as exc:  # SELECT refused, or an FCI that is no SSN card's
+            return VerificationResult(Verdict.WRONG_CARD_TYPE,
+                                      (f"the card's SELECT answer is not an SSN card's: {exc}",))
         if session.round_trips is None:
             before = None
     result = _Checker(session, trust_store, revoked_list, when, desk_cert_cache).run()
