@@ -45,7 +45,7 @@ from ..keystore import KeyFunction, KeyStore
 from ..protocol import ApduProtocol
 from ..ssn import LifeCycle, SsnSession
 from ..transport import Connection
-from .card import WalletCard, new_terminal_nonce
+from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
 from .results import Outcome
 from .terminal import city_today
 
@@ -167,9 +167,21 @@ class WalletIssuer:
         except TransportError as exc:
             return LoadResult(Outcome.INTERRUPTED, amount, purse, serial, pending=pending,
                               reason=f"the card left during the load ({exc}): tap it again")
+        except (WalletRefusedError, PurseNotFoundError, CryptoError):
+            raise  # the card refused: nothing was credited
+        except CardkitError as exc:
+            # An unreadable answer or an unexpected status: the card may have credited
+            # the purse. Loading again could credit it twice; check() tells for certain.
+            return LoadResult(Outcome.INTERRUPTED, amount, purse, serial, pending=pending,
+                              reason=f"the card's answer could not be read ({exc}): tap it "
+                                     "again to check")
         entry = LogEntry(TransactionType.LOAD, init.tc, response.ds, purse, amount,
                          response.balance, date, self.agency, self.desk, 0, sequence)
-        receipt = self._receipt(serial, init, entry, response, k_load)
+        try:
+            receipt = self._receipt(serial, init, entry, response, k_load)
+        except CryptoError as exc:
+            return LoadResult(Outcome.INTERRUPTED, amount, purse, serial, pending=pending,
+                              reason=f"{exc}: tap the card again to check the load")
         return LoadResult(Outcome.PAID, amount, purse, serial, receipt, response.balance)
 
     @staticmethod
