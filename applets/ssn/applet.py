@@ -388,6 +388,8 @@ class SsnCardApplet(WalletApplet):
                 self._require_issuer()
             elif self._origin is not Origin.IDENTITY or self.transient.get(_VERIFIED) is None:
                 raise SwError(SW.SECURITY_STATUS_NOT_SATISFIED)
+            else:  # a card blocked inside the channel gives personal data to the issuer only
+                self._require_state(LifeCycle.ISSUED)
             return self._object(tag)
         raise SwError(SW.REFERENCED_DATA_NOT_FOUND)
 
@@ -570,9 +572,9 @@ class SsnCardApplet(WalletApplet):
 
     def _check(self, secret: ReferenceData, reference: int, candidate: bytes) -> HandlerResult:
         """Spend a try, compare; None on a match (verified), else the SW to answer."""
-        if secret.blocked:
+        self.transient.pop(_VERIFIED)  # a failed VERIFY (one refused as blocked too)
+        if secret.blocked:              # withdraws an earlier success
             raise SwError(SW.AUTH_METHOD_BLOCKED)
-        self.transient.pop(_VERIFIED)  # a failed VERIFY withdraws an earlier success
         outcome = secret.check(candidate)
         if outcome.matched:
             self.transient.set(_VERIFIED, reference, Lifetime.CLEAR_ON_DESELECT)
