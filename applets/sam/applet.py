@@ -198,6 +198,8 @@ class SamApplet(Applet):
     def _checked_input(self, cmd: CommandApdu) -> tuple[AuthoriseInput, bytes]:
         """Parse AUTHORISE data and check the card's cryptogram; return it and K_debit."""
         self._require(SamState.ACTIVE)
+        if len(cmd.data) != AuthoriseInput.LENGTH:
+            raise SwError(SW.WRONG_LENGTH)
         try:
             auth = AuthoriseInput.from_bytes(cmd.data)
         except WalletFormatError as exc:
