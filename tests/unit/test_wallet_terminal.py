@@ -20,6 +20,7 @@ from wallet_terminal_support import (
     IDENTITY,
     OFFLINE_CAP,
     PAYMENT_CAP,
+    LoseAnswer,
     card_sam,
     connect,
     issuer,
@@ -356,25 +357,11 @@ def test_journal_hotlist_imported_and_verified(keystore: DevelopmentKeyStore, sa
 
 
 def test_interrupted_load_is_checked_on_the_next_tap(keystore: DevelopmentKeyStore) -> None:
-    from cardkit.transport import Connection, InProcessConnection
-
-    class LoseLoadAnswer(Connection):
-        def __init__(self, inner: Connection) -> None:
-            self.inner = inner
-
-        @property
-        def atr(self) -> bytes:
-            return self.inner.atr
-
-        def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
-            answer = self.inner.send_and_receive(apdu)
-            if apdu[1] == w.WalletIns.LOAD:
-                raise CardRemovedError("card left after LOAD")
-            return answer
+    from cardkit.transport import InProcessConnection
 
     card = wallet_card(keystore)
     desk = issuer(keystore)
-    torn = desk.load(LoseLoadAnswer(InProcessConnection(card)), 0, 70_000)
+    torn = desk.load(LoseAnswer(InProcessConnection(card), w.WalletIns.LOAD), 0, 70_000)
     assert torn.outcome is Outcome.INTERRUPTED and torn.pending is not None
     checked = desk.check(connect(card), torn.pending)
     assert checked.outcome is Outcome.PAID and checked.balance == 70_000

@@ -15,6 +15,7 @@ import pytest
 from ssn_host_support import dev_keystore, session
 from wallet_terminal_support import (
     IDENTITY,
+    LoseAnswer,
     card_sam,
     journal,
     load,
@@ -24,10 +25,9 @@ from wallet_terminal_support import (
 
 from applets.card import VirtualCard
 from cardkit.crypto import wallet as w
-from cardkit.errors import CardRemovedError
 from cardkit.journal import MerchantJournal
 from cardkit.protocol import ApduProtocol
-from cardkit.transport import Connection, CountingConnection, InProcessConnection
+from cardkit.transport import CountingConnection, InProcessConnection
 from cardkit.wallet import Outcome, PaymentTerminal, WalletCard
 from keys.dev import DevelopmentKeyStore
 
@@ -46,23 +46,6 @@ def balance(card: VirtualCard) -> int:
 
 def card_ds(card: VirtualCard) -> int:
     return WalletCard(session(card)).status().ds
-
-
-class LoseAnswer(Connection):
-    """The card processes the command, then leaves the field before its answer arrives."""
-
-    def __init__(self, inner: Connection, ins: int) -> None:
-        self.inner, self.ins = inner, ins
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
-        answer = self.inner.send_and_receive(apdu)
-        if apdu[1] == self.ins:
-            raise CardRemovedError("card left after it answered")
-        return answer
 
 
 def debit_writes(keystore: DevelopmentKeyStore, tmp_path: Path) -> int:

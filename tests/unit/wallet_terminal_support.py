@@ -10,12 +10,13 @@ from ssn_host_support import TODAY, blank_card, issue, plan
 from applets.card import VirtualCard
 from applets.sam import SamApplet
 from cardkit.crypto import wallet as w
+from cardkit.errors import CardRemovedError
 from cardkit.journal import MerchantJournal
 from cardkit.keystore import KeyStore
 from cardkit.protocol import ApduProtocol
 from cardkit.sam import CardSam, SoftwareSam
 from cardkit.ssn import PersonalisationPlan, wallet_purses
-from cardkit.transport import CountingConnection, InProcessConnection
+from cardkit.transport import Connection, CountingConnection, InProcessConnection
 from cardkit.wallet import PaymentTerminal, WalletIssuer
 from keys.ceremony import issue_sam, sam_transport_key
 
@@ -96,3 +97,20 @@ def terminal(card: VirtualCard, sam: object, journal: MerchantJournal,
     connection = connect(card)
     return PaymentTerminal(connection, sam, journal, clock=lambda: TODAY,  # type: ignore[arg-type]
                            **kwargs), connection  # type: ignore[arg-type]
+
+
+class LoseAnswer(Connection):
+    """The card processes the command, then leaves the field before its answer arrives."""
+
+    def __init__(self, inner: Connection, ins: int) -> None:
+        self.inner, self.ins = inner, ins
+
+    @property
+    def atr(self) -> bytes:
+        return self.inner.atr
+
+    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
+        answer = self.inner.send_and_receive(apdu)
+        if apdu[1] == self.ins:
+            raise CardRemovedError("card left after it answered")
+        return answer
