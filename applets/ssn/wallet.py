@@ -237,14 +237,18 @@ class WalletApplet(Applet):
                            Lifetime.CLEAR_ON_DESELECT)
         return init.to_bytes()
 
-    @command(w.WalletIns.DEBIT)
-    def debit(self, cmd: CommandApdu) -> bytes:
-        """``80 E2 <purse> 00 20 <DEBIT data>``: the SAM-authorised payment."""
+    def _sam_request(self, cmd: CommandApdu) -> tuple[w.WalletSession, w.DebitRequest]:
+        """Consume the DEBIT INIT session, then parse a DEBIT / UNDO command's data."""
         session = self._take_session()
         self._check_p1p2(cmd)
         if len(cmd.data) != w.DebitRequest.FORMAT.size:
             raise SwError(SW.WRONG_LENGTH)
-        request = w.DebitRequest.from_bytes(cmd.data, cmd.p1)
+        return session, w.DebitRequest.from_bytes(cmd.data, cmd.p1)
+
+    @command(w.WalletIns.DEBIT)
+    def debit(self, cmd: CommandApdu) -> bytes:
+        """``80 E2 <purse> 00 20 <DEBIT data>``: the SAM-authorised payment."""
+        session, request = self._sam_request(cmd)
         k_debit, _, k_receipt = self._keys()
         if not w.verify_debit_request(k_debit, session, request):
             raise SwError(SW_BAD_MAC)
@@ -263,11 +267,7 @@ class WalletApplet(Applet):
     @command(w.WalletIns.UNDO)
     def undo(self, cmd: CommandApdu) -> bytes:
         """``80 E6 <purse> 00 20 <UNDO data>``: reverse (part of) the last debit, once."""
-        session = self._take_session()
-        self._check_p1p2(cmd)
-        if len(cmd.data) != w.DebitRequest.FORMAT.size:
-            raise SwError(SW.WRONG_LENGTH)
-        request = w.DebitRequest.from_bytes(cmd.data, cmd.p1)
+        session, request = self._sam_request(cmd)
         k_debit, _, k_receipt = self._keys()
         undone = self._last().entry
         if not w.verify_undo_request(k_debit, session, undone, request):
