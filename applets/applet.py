@@ -1,11 +1,11 @@
 """The applet base class and its INS -> handler table.
 
 An applet subclasses :class:`Applet`, sets ``AID`` and marks handlers with
-``@command(ins)``. A handler receives the parsed :class:`~cardkit.apdu.CommandApdu`
+``@command(ins)``. A handler receives the parsed :class:`~cardkit.iso7816.apdu.CommandApdu`
 (command chaining already undone by the runtime) and returns one of
 
 * ``bytes`` or ``None`` -- response data (possibly empty) with 9000;
-* ``(data, sw)`` -- explicit status word (a :class:`~cardkit.sw.SW` or int);
+* ``(data, sw)`` -- explicit status word (a :class:`~cardkit.iso7816.sw.SW` or int);
 
 or raises :class:`~applets.status.SwError`. The runtime handles SELECT by AID and
 GET RESPONSE itself; other SELECT forms reach the selected applet's ``0xA4`` handler.
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, TypeVar
 
-from cardkit.apdu import CommandApdu
-from cardkit.sw import SW
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.sw import SW
 
 from .memory import Namespace, PersistentStore, TransientMemory
 from .status import SwError

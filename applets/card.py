@@ -28,10 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cardkit.apdu import EXTENDED_MAX_NC, EXTENDED_MAX_NE, SHORT_MAX_NE, CommandApdu
 from cardkit.errors import ApduFormatError, CardRemovedError
-from cardkit.sw import SW
-from cardkit.tlv import Tlv
+from cardkit.iso7816.apdu import EXTENDED_MAX_NC, EXTENDED_MAX_NE, SHORT_MAX_NE, CommandApdu
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import Tlv
 
 from .applet import MAX_AID_LEN, Applet, HandlerResult
 from .atr import contactless_atr

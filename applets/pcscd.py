@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from applets.vpcd import VpcdBridge
 from cardkit.errors import CardRemovedError, TransportError
-from cardkit.pcsc import PcscConnection, list_readers
+from cardkit.transport.pcsc import PcscConnection, list_readers
 
 PCSCD = "/usr/sbin/pcscd"
 VIRTUAL_READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")

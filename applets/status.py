@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cardkit.sw import SW, sw_name
+from cardkit.iso7816.sw import SW, sw_name
 
 
 class SwError(Exception):

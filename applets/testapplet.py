@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from cardkit.apdu import CommandApdu
-from cardkit.sw import SW
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.sw import SW
 
 from .applet import Applet, command
 from .status import SwError

@@ -22,11 +22,11 @@ from smartcard.System import readers as pyscard_readers
 from applets.card import VirtualCard
 from applets.testapplet import INS_ECHO, TEST_AID, TestApplet
 from applets.vpcd import VpcdBridge
-from cardkit.apdu import CommandApdu
 from cardkit.errors import TransportError
-from cardkit.pcsc import PcscConnection, list_readers
-from cardkit.protocol import ApduProtocol
-from cardkit.transport import InProcessConnection
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.transport.base import InProcessConnection
+from cardkit.transport.pcsc import PcscConnection, list_readers
 
 READERS = {35963: "Virtual PCD 00 00", 35964: "Virtual PCD 00 01"}
 ECHO = CommandApdu(0x00, INS_ECHO, data=bytes(range(8)), ne=256)

@@ -24,9 +24,8 @@ from applets.card import VirtualCard
 from applets.pcscd import VIRTUAL_PORTS, VIRTUAL_READERS, Pcscd, connect_served
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
-from cardkit.beneficiary import Beneficiary
 from cardkit.keystore import KeyStore
-from cardkit.pcsc import PcscConnection
+from cardkit.pki.trust import TrustStore
 from cardkit.ssn import (
     DeskCertificateCache,
     PersonalisationPlan,
@@ -37,17 +36,28 @@ from cardkit.ssn import (
     verify_card,
     wallet_purses,
 )
-from cardkit.transport import Connection, CountingConnection, InProcessConnection
-from cardkit.trust import TrustStore
+from cardkit.ssn.beneficiary import Beneficiary
+from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
+from cardkit.transport.pcsc import PcscConnection
 from keys.dev import DevelopmentKeyStore
 
 PIN = "1234"
-HOUSEHOLD = Beneficiary.from_row({
-    "NO": "1", "NIK": "6472024507880002", "NO_KK": "6472021203150007",
-    "NAMA": "SITI AMINAH (BENCH)", "JENIS_KELAMIN": "P", "TEMPAT_LAHIR": "SAMARINDA",
-    "TANGGAL_LAHIR": "05-07-1988", "ALAMAT": "JL. DEMO GG. 1 NO. 1", "RT": "004",
-    "KELURAHAN": "SIDODADI", "KECAMATAN": "SAMARINDA ULU", "STATUS_BANSOS": "PKH;BPNT",
-})
+HOUSEHOLD = Beneficiary.from_row(
+    {
+        "NO": "1",
+        "NIK": "6472024507880002",
+        "NO_KK": "6472021203150007",
+        "NAMA": "SITI AMINAH (BENCH)",
+        "JENIS_KELAMIN": "P",
+        "TEMPAT_LAHIR": "SAMARINDA",
+        "TANGGAL_LAHIR": "05-07-1988",
+        "ALAMAT": "JL. DEMO GG. 1 NO. 1",
+        "RT": "004",
+        "KELURAHAN": "SIDODADI",
+        "KECAMATAN": "SAMARINDA ULU",
+        "STATUS_BANSOS": "PKH;BPNT",
+    }
+)
 PEERS = {
     "personalise": ("-", "-"),
     "personalise with wallet (2 purses)": ("-", "-"),
@@ -71,19 +81,35 @@ def blank(ks: KeyStore) -> VirtualCard:
 
 
 def plan(ks: KeyStore, wallet: bool = False) -> PersonalisationPlan:
-    base = PersonalisationPlan.prepare(HOUSEHOLD, signer=ks.signer("desk-01"),
-                                       desk_id="desk-01", pin=PIN)
+    base = PersonalisationPlan.prepare(
+        HOUSEHOLD, signer=ks.signer("desk-01"), desk_id="desk-01", pin=PIN
+    )
     if not wallet:
         return base
     return PersonalisationPlan.prepare(
-        HOUSEHOLD, signer=ks.signer("desk-01"), desk_id="desk-01", pin=PIN, can=base.can,
+        HOUSEHOLD,
+        signer=ks.signer("desk-01"),
+        desk_id="desk-01",
+        pin=PIN,
+        can=base.can,
         offline_cap=1_000_000,
-        purses=wallet_purses(base.programmes, balance_cap=2_000_000, payment_cap=500_000,
-                             expiry=datetime.date(2030, 12, 31)))
+        purses=wallet_purses(
+            base.programmes,
+            balance_cap=2_000_000,
+            payment_cap=500_000,
+            expiry=datetime.date(2030, 12, 31),
+        ),
+    )
 
 
-def run_flows(connect: Callable[[], Connection], new_card: Callable[[], None], ks: KeyStore,
-              trust: TrustStore, count: int, personalise_count: int) -> dict[str, Flow]:
+def run_flows(
+    connect: Callable[[], Connection],
+    new_card: Callable[[], None],
+    ks: KeyStore,
+    trust: TrustStore,
+    count: int,
+    personalise_count: int,
+) -> dict[str, Flow]:
     """Measure each flow; ``new_card`` puts a fresh blank card in front of ``connect``."""
     flows: dict[str, Flow] = {}
 
@@ -100,16 +126,22 @@ def run_flows(connect: Callable[[], Connection], new_card: Callable[[], None], k
         once("personalise", lambda c: personalise(SsnSession(c), plan(ks), ks))
     for _ in range(personalise_count):
         new_card()
-        once("personalise with wallet (2 purses)",
-             lambda c: personalise(SsnSession(c), plan(ks, wallet=True), ks))
+        once(
+            "personalise with wallet (2 purses)",
+            lambda c: personalise(SsnSession(c), plan(ks, wallet=True), ks),
+        )
     for _ in range(count):
-        once("verify (first card of a desk)",
-             lambda c: verify_card(c, trust, desk_cert_cache=DeskCertificateCache()))
+        once(
+            "verify (first card of a desk)",
+            lambda c: verify_card(c, trust, desk_cert_cache=DeskCertificateCache()),
+        )
     cache = DeskCertificateCache()
     verify_card(CountingConnection(connect()), trust, desk_cert_cache=cache)
     for _ in range(count):
-        once("verify (desk certificate cached)",
-             lambda c: verify_card(c, trust, desk_cert_cache=cache))
+        once(
+            "verify (desk certificate cached)",
+            lambda c: verify_card(c, trust, desk_cert_cache=cache),
+        )
     for _ in range(count):
         once("read identity", lambda c: read_identity(c, trust, pin=PIN, desk_cert_cache=cache))
     return flows
@@ -129,8 +161,16 @@ def main() -> None:
     def new_in_process() -> None:
         holder["card"] = blank(ks)
 
-    results = {"in-process": run_flows(lambda: InProcessConnection(holder["card"]),
-                                       new_in_process, ks, trust, args.count, args.count)}
+    results = {
+        "in-process": run_flows(
+            lambda: InProcessConnection(holder["card"]),
+            new_in_process,
+            ks,
+            trust,
+            args.count,
+            args.count,
+        )
+    }
     if not args.no_pcsc:
         pcscd = Pcscd()
         pcscd.ensure()
@@ -157,26 +197,33 @@ def main() -> None:
         try:
             if not bridge.wait_connected(5.0):
                 raise SystemExit("the virtual card could not reach vpcd")
-            results["pcscd + vpcd"] = run_flows(connect, lambda: swap(blank(ks)), ks, trust,
-                                                args.count, 1)
+            results["pcscd + vpcd"] = run_flows(
+                connect, lambda: swap(blank(ks)), ks, trust, args.count, 1
+            )
         finally:
             for old in connections:
                 old.close()
             bridge.stop()
             pcscd.stop()
 
-    header = (f"{'flow':34} {'path':13} {'round trips':>11} {'bytes out':>9} {'bytes in':>8} "
-              f"{'median ms':>9}   {'ICAO 9303':>9} {'Calypso':>10}")
+    header = (
+        f"{'flow':34} {'path':13} {'round trips':>11} {'bytes out':>9} {'bytes in':>8} "
+        f"{'median ms':>9}   {'ICAO 9303':>9} {'Calypso':>10}"
+    )
     print(header)
     print("-" * len(header))
     for path, flows in results.items():
         for name, flow in flows.items():
             icao, calypso = PEERS[name]
-            print(f"{name:34} {path:13} {flow.round_trips:>11} {flow.sent:>9} "
-                  f"{flow.received:>8} {statistics.median(flow.times_ms):>9.2f}   "
-                  f"{icao:>9} {calypso:>10}")
-    print("\nRound trips with short APDUs (255/256 bytes); a contactless reader adds 5-30 ms "
-          "per round trip on top of the host time shown.")
+            print(
+                f"{name:34} {path:13} {flow.round_trips:>11} {flow.sent:>9} "
+                f"{flow.received:>8} {statistics.median(flow.times_ms):>9.2f}   "
+                f"{icao:>9} {calypso:>10}"
+            )
+    print(
+        "\nRound trips with short APDUs (255/256 bytes); a contactless reader adds 5-30 ms "
+        "per round trip on top of the host time shown."
+    )
 
 
 if __name__ == "__main__":

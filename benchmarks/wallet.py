@@ -34,16 +34,16 @@ from applets.pcscd import VIRTUAL_PORTS, VIRTUAL_READERS, Pcscd
 from applets.sam import SamApplet
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
-from cardkit.beneficiary import Beneficiary
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
-from cardkit.journal import MerchantJournal
-from cardkit.pcsc import PcscConnection
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import CardSam, Sam, SoftwareSam
+from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.ssn import PersonalisationPlan, SsnSession, card_scp03_keys, personalise, wallet_purses
-from cardkit.transport import Connection, CountingConnection, InProcessConnection
+from cardkit.ssn.beneficiary import Beneficiary
+from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
+from cardkit.transport.pcsc import PcscConnection
 from cardkit.wallet import PaymentTerminal, WalletIssuer
+from cardkit.wallet.journal import MerchantJournal
+from cardkit.wallet.sam import CardSam, Sam, SoftwareSam
 from keys.ceremony import issue_sam
 from keys.dev import DevelopmentKeyStore
 
@@ -51,12 +51,22 @@ TODAY = date(2026, 6, 1)
 PRICE = 1_000
 SAM_SERIAL = bytes.fromhex("53414D00000000BE")
 IDENTITY = w.SamIdentity(sam_id=0x77, merchant=0x3003, terminal=0x01, ceiling=4_000_000_000)
-HOUSEHOLD = Beneficiary.from_row({
-    "NO": "1", "NIK": "6472024507880002", "NO_KK": "6472021203150007",
-    "NAMA": "SITI AMINAH (BENCH)", "JENIS_KELAMIN": "P", "TEMPAT_LAHIR": "SAMARINDA",
-    "TANGGAL_LAHIR": "05-07-1988", "ALAMAT": "JL. DEMO GG. 1 NO. 1", "RT": "004",
-    "KELURAHAN": "SIDODADI", "KECAMATAN": "SAMARINDA ULU", "STATUS_BANSOS": "PKH;BPNT",
-})
+HOUSEHOLD = Beneficiary.from_row(
+    {
+        "NO": "1",
+        "NIK": "6472024507880002",
+        "NO_KK": "6472021203150007",
+        "NAMA": "SITI AMINAH (BENCH)",
+        "JENIS_KELAMIN": "P",
+        "TEMPAT_LAHIR": "SAMARINDA",
+        "TANGGAL_LAHIR": "05-07-1988",
+        "ALAMAT": "JL. DEMO GG. 1 NO. 1",
+        "RT": "004",
+        "KELURAHAN": "SIDODADI",
+        "KECAMATAN": "SAMARINDA ULU",
+        "STATUS_BANSOS": "PKH;BPNT",
+    }
+)
 #: Published debit round trips of the peers (docs/PROTOCOL.md s7.6, docs/WALLET.md).
 PEERS = {"debit": ("5-7", "5-7"), "recovery": ("3+", "2+")}
 
@@ -78,16 +88,27 @@ def wallet_card(ks: DevelopmentKeyStore, balance: int) -> VirtualCard:
     """An issued SSN card with a PKH purse holding ``balance`` rupiah."""
     serial = os.urandom(8)
     card = make_blank_ssn_card(serial, card_scp03_keys(ks, serial, 1), 1)
-    base = PersonalisationPlan.prepare(HOUSEHOLD, signer=ks.signer("desk-01"),
-                                       desk_id="desk-01", pin="1234", not_before=TODAY)
+    base = PersonalisationPlan.prepare(
+        HOUSEHOLD, signer=ks.signer("desk-01"), desk_id="desk-01", pin="1234", not_before=TODAY
+    )
     plan = PersonalisationPlan.prepare(
-        HOUSEHOLD, signer=ks.signer("desk-01"), desk_id="desk-01", pin="1234",
-        not_before=TODAY, offline_cap=4_000_000_000,
-        purses=wallet_purses(base.programmes, balance_cap=4_000_000_000,
-                             payment_cap=1_000_000, expiry=date(2030, 12, 31)))
+        HOUSEHOLD,
+        signer=ks.signer("desk-01"),
+        desk_id="desk-01",
+        pin="1234",
+        not_before=TODAY,
+        offline_cap=4_000_000_000,
+        purses=wallet_purses(
+            base.programmes,
+            balance_cap=4_000_000_000,
+            payment_cap=1_000_000,
+            expiry=date(2030, 12, 31),
+        ),
+    )
     personalise(SsnSession(InProcessConnection(card)), plan, ks)
     WalletIssuer(ks, agency=1, desk=1, sequence=lambda: 1, clock=lambda: TODAY).load(
-        InProcessConnection(card), 0, balance)
+        InProcessConnection(card), 0, balance
+    )
     return card
 
 
@@ -101,13 +122,17 @@ def software_sam(ks: DevelopmentKeyStore) -> SoftwareSam:
     return SoftwareSam(ks, serial=SAM_SERIAL, identity=IDENTITY)
 
 
-def run_path(tap: Callable[[], Connection], sam: Sam, sam_link: CountingConnection | None,
-             journal_dir: Path | None, count: int) -> Path_:
+def run_path(
+    tap: Callable[[], Connection],
+    sam: Sam,
+    sam_link: CountingConnection | None,
+    journal_dir: Path | None,
+    count: int,
+) -> Path_:
     """``count`` debits, each on a new tap; the first one also counts round trips.
     ``journal_dir`` None: the journal in memory (no disk sync), to show what the disk costs."""
     result = Path_()
-    journal = MerchantJournal(":memory:" if journal_dir is None
-                              else journal_dir / "journal.sqlite")
+    journal = MerchantJournal(":memory:" if journal_dir is None else journal_dir / "journal.sqlite")
     start = time.perf_counter()
     for i in range(count):
         wall, cpu = time.perf_counter(), time.thread_time()
@@ -150,8 +175,9 @@ def recovery_round_trips(ks: DevelopmentKeyStore, journal_dir: Path) -> tuple[in
     sam_link = CountingConnection(InProcessConnection(sam_card(ks)))
     sam = CardSam(ApduProtocol(sam_link))
     journal = MerchantJournal(journal_dir / "recovery.sqlite")
-    lossy = PaymentTerminal(_LoseDebitAnswer(InProcessConnection(card)), sam, journal,
-                            clock=lambda: TODAY)
+    lossy = PaymentTerminal(
+        _LoseDebitAnswer(InProcessConnection(card)), sam, journal, clock=lambda: TODAY
+    )
     assert lossy.pay(0, PRICE).interrupted
     retap = CountingConnection(InProcessConnection(card))
     sam_before = sam_link.count
@@ -179,16 +205,25 @@ def main() -> None:
         card = wallet_card(ks, balance)
         sam_link = CountingConnection(InProcessConnection(sam_card(ks)))
         results["in-process, card SAM"] = run_path(
-            lambda: InProcessConnection(card), CardSam(ApduProtocol(sam_link)), sam_link,
-            fresh("a"), args.count)
+            lambda: InProcessConnection(card),
+            CardSam(ApduProtocol(sam_link)),
+            sam_link,
+            fresh("a"),
+            args.count,
+        )
         card = wallet_card(ks, balance)
         sam_link = CountingConnection(InProcessConnection(sam_card(ks)))
         results["in-process, card SAM, no disk"] = run_path(
-            lambda: InProcessConnection(card), CardSam(ApduProtocol(sam_link)), sam_link,
-            None, args.count)
+            lambda: InProcessConnection(card),
+            CardSam(ApduProtocol(sam_link)),
+            sam_link,
+            None,
+            args.count,
+        )
         card = wallet_card(ks, balance)
         results["in-process, software SAM"] = run_path(
-            lambda: InProcessConnection(card), software_sam(ks), None, fresh("b"), args.count)
+            lambda: InProcessConnection(card), software_sam(ks), None, fresh("b"), args.count
+        )
         if not args.no_pcsc:
             pcscd = Pcscd()
             pcscd.ensure()
@@ -205,44 +240,57 @@ def main() -> None:
                     return PcscConnection(VIRTUAL_READERS[0], exclusive=True, timeout=3.0)
 
                 sam_pcsc = CountingConnection(
-                    PcscConnection(VIRTUAL_READERS[1], exclusive=True, timeout=3.0))
+                    PcscConnection(VIRTUAL_READERS[1], exclusive=True, timeout=3.0)
+                )
                 try:
                     results["pcscd, card SAM (reader 2)"] = run_path(
-                        tap, CardSam(ApduProtocol(sam_pcsc)), sam_pcsc, fresh("c"),
-                        args.count)
+                        tap, CardSam(ApduProtocol(sam_pcsc)), sam_pcsc, fresh("c"), args.count
+                    )
                 finally:
                     sam_pcsc.close()
                 card_bridge.card = wallet_card(ks, balance)  # type: ignore[assignment]
-                results["pcscd, software SAM"] = run_path(tap, software_sam(ks), None,
-                                                          fresh("d"), args.count)
+                results["pcscd, software SAM"] = run_path(
+                    tap, software_sam(ks), None, fresh("d"), args.count
+                )
             finally:
                 card_bridge.stop()
                 sam_bridge.stop()
                 pcscd.stop()
         recovery, recovery_sam = recovery_round_trips(ks, work)
 
-    header = (f"{'path':29} {'card RT':>7} {'bytes out/in':>12} {'SAM RT':>6} "
-              f"{'host CPU ms':>11} {'median ms':>9} {'debits/s':>8}   "
-              f"{'Calypso SV':>10} {'DESFire EV2':>11}")
-    print(f"debit of Rp {PRICE:,} x {args.count} per path (each a new tap; journal on disk)"
-          .replace(",", "."))
+    header = (
+        f"{'path':29} {'card RT':>7} {'bytes out/in':>12} {'SAM RT':>6} "
+        f"{'host CPU ms':>11} {'median ms':>9} {'debits/s':>8}   "
+        f"{'Calypso SV':>10} {'DESFire EV2':>11}"
+    )
+    print(
+        f"debit of Rp {PRICE:,} x {args.count} per path (each a new tap; journal on disk)".replace(
+            ",", "."
+        )
+    )
     print(header)
     print("-" * len(header))
     calypso, desfire = PEERS["debit"]
     for name, r in results.items():
         sam_rt = "-" if r.sam_round_trips is None else str(r.sam_round_trips)
-        print(f"{name:29} {r.card_round_trips:>7} {f'{r.card_out}/{r.card_in}':>12} "
-              f"{sam_rt:>6} {statistics.median(r.cpu_ms):>11.2f} "
-              f"{statistics.median(r.wall_ms):>9.2f} {args.count / r.total_s:>8.0f}   "
-              f"{calypso:>10} {desfire:>11}")
+        print(
+            f"{name:29} {r.card_round_trips:>7} {f'{r.card_out}/{r.card_in}':>12} "
+            f"{sam_rt:>6} {statistics.median(r.cpu_ms):>11.2f} "
+            f"{statistics.median(r.wall_ms):>9.2f} {args.count / r.total_s:>8.0f}   "
+            f"{calypso:>10} {desfire:>11}"
+        )
     calypso, desfire = PEERS["recovery"]
-    print(f"{'recovery of a lost answer':29} {recovery:>7} {'':>12} {recovery_sam:>6} "
-          f"{'':>11} {'':>9} {'':>8}   {calypso:>10} {desfire:>11}")
-    print("\nRT = APDU round trips (short APDUs): the card's are what a contactless reader "
-          "charges 5-30 ms each for;\nthe SAM's run on the merchant's second reader. Host CPU = "
-          "the calling thread's (in process it includes\nthe virtual cards). 'median ms' is "
-          "wall time per debit, dominated by the journal's two synced SQLite commits\n"
-          "(compare the 'no disk' row).")
+    print(
+        f"{'recovery of a lost answer':29} {recovery:>7} {'':>12} {recovery_sam:>6} "
+        f"{'':>11} {'':>9} {'':>8}   {calypso:>10} {desfire:>11}"
+    )
+    print(
+        "\nRT = APDU round trips (short APDUs): the card's are what a contactless reader "
+        "charges 5-30 ms each for;\nthe SAM's run on the merchant's second reader. Host CPU = "
+        "the calling thread's (in process it includes\nthe virtual cards). 'median ms' is "
+        "wall time per debit, dominated by the journal's two synced SQLite commits\n"
+        "(compare the 'no disk' row)."
+    )
 
 
 if __name__ == "__main__":

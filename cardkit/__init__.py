@@ -2,12 +2,12 @@
 
 The most used names are importable from here; each lives in a module of its own:
 
-* APDUs and status words -- :mod:`cardkit.apdu`, :mod:`cardkit.sw`, :mod:`cardkit.tlv`
-* the pipeline to a card -- :mod:`cardkit.protocol` (chaining, GET RESPONSE, block sizes)
-* transports -- :mod:`cardkit.transport` (interface, in-process, counting) and
-  :mod:`cardkit.pcsc` (pyscard through pcscd; imported on first use, not here)
+* APDUs, status words and BER-TLV -- :mod:`cardkit.iso7816`
+* the pipeline to a card -- :mod:`cardkit.iso7816.protocol` (chaining, GET RESPONSE, block sizes)
+* transports -- :mod:`cardkit.transport.base` (interface, in-process, counting) and
+  :mod:`cardkit.transport.pcsc` (pyscard through pcscd; imported on first use, not here)
 * the SSN card -- :mod:`cardkit.ssn` (session, personalisation, verification, identity)
-* signed records and trust -- :mod:`cardkit.records`, :mod:`cardkit.trust`
+* signed records and trust -- :mod:`cardkit.pki.records`, :mod:`cardkit.pki.trust`
 * errors -- :mod:`cardkit.errors`
 
 See docs/GUIDE.md for a walk-through whose examples run in the test suite.
@@ -15,7 +15,6 @@ See docs/GUIDE.md for a walk-through whose examples run in the test suite.
 
 from __future__ import annotations
 
-from .apdu import CommandApdu, ResponseApdu
 from .errors import (
     ApduError,
     ApduFormatError,
@@ -31,7 +30,10 @@ from .errors import (
     PinBlockedError,
     TransportError,
 )
-from .protocol import ApduProtocol
+from .iso7816.apdu import CommandApdu, ResponseApdu
+from .iso7816.protocol import ApduProtocol
+from .iso7816.sw import SW, sw_name
+from .pki.trust import TrustStore
 from .ssn import (
     DeskCertificateCache,
     LifeCycle,
@@ -43,9 +45,7 @@ from .ssn import (
     read_identity,
     verify_card,
 )
-from .sw import SW, sw_name
-from .transport import Connection, CountingConnection, InProcessConnection
-from .trust import TrustStore
+from .transport.base import Connection, CountingConnection, InProcessConnection
 
 __version__ = "0.1.0"
 

@@ -13,8 +13,6 @@ Errors say where they came from:
 
 from __future__ import annotations
 
-from .sw import sw_name
-
 
 class CardkitError(Exception):
     """Base class of every error raised by cardkit."""
@@ -57,6 +55,9 @@ class ApduError(CommandError):
         self.data = bytes(data)
         self.sw = sw
         text = message or "card returned"
+        # imported here: cardkit.iso7816 builds on this module, not the other way round
+        from .iso7816.sw import sw_name
+
         super().__init__(f"{text}: {sw_name(sw)}")
 
 

@@ -51,8 +51,9 @@ class KeyStore(Protocol):
         """The version new cards and sessions use."""
         ...
 
-    def derive(self, function: KeyFunction, version: int, label: bytes, context: bytes,
-               length: int = 16) -> bytes:
+    def derive(
+        self, function: KeyFunction, version: int, label: bytes, context: bytes, length: int = 16
+    ) -> bytes:
         """SP 800-108 counter-mode CMAC derivation from a master key, inside the store."""
         ...
 

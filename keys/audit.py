@@ -23,9 +23,24 @@ from typing import Any
 from .errors import AuditLogError
 
 GENESIS = "0" * 64
-_SECRET_WORDS = frozenset({"secret", "secrets", "passphrase", "pin", "mnemonic", "mnemonics",
-                           "private", "plaintext", "share", "shares", "component",
-                           "components", "key", "value"})
+_SECRET_WORDS = frozenset(
+    {
+        "secret",
+        "secrets",
+        "passphrase",
+        "pin",
+        "mnemonic",
+        "mnemonics",
+        "private",
+        "plaintext",
+        "share",
+        "shares",
+        "component",
+        "components",
+        "key",
+        "value",
+    }
+)
 _PUBLIC_SUFFIXES = ("kcv", "kcvs", "count", "version", "name", "id")
 
 
@@ -61,8 +76,13 @@ class AuditLog:
             fcntl.flock(fd, fcntl.LOCK_EX)  # one writer at a time keeps the chain linear
             with open(fd, "rb+", closefd=False) as f:
                 head = _scan(f.read(), self.path)
-            entry = {"seq": head.count, "time": dt.datetime.now(dt.UTC).isoformat(),
-                     "event": event, **fields, "prev": head.digest}
+            entry = {
+                "seq": head.count,
+                "time": dt.datetime.now(dt.UTC).isoformat(),
+                "event": event,
+                **fields,
+                "prev": head.digest,
+            }
             line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode() + b"\n"
             os.write(fd, line)
             os.fsync(fd)
@@ -86,10 +106,13 @@ class AuditLog:
         data = self.path.read_bytes() if self.path.exists() else b""
         head = _scan(data, self.path)
         if expected_head is not None and (
-                head.count < expected_head.count
-                or (head.count == expected_head.count and head.digest != expected_head.digest)):
-            raise AuditLogError(f"audit log {self.path} ends at entry {head.count}, "
-                                f"expected {expected_head.count}: truncated or rewritten")
+            head.count < expected_head.count
+            or (head.count == expected_head.count and head.digest != expected_head.digest)
+        ):
+            raise AuditLogError(
+                f"audit log {self.path} ends at entry {head.count}, "
+                f"expected {expected_head.count}: truncated or rewritten"
+            )
         return head
 
 
@@ -103,10 +126,13 @@ def _scan(data: bytes, path: Path) -> AuditHead:
         except ValueError as exc:
             raise AuditLogError(f"audit log {path}: line {number} is not JSON") from exc
         if not isinstance(entry, dict) or entry.get("prev") != prev:
-            raise AuditLogError(f"audit log {path}: chain broken at line {number} "
-                                "(an earlier line was changed, removed or inserted)")
+            raise AuditLogError(
+                f"audit log {path}: chain broken at line {number} "
+                "(an earlier line was changed, removed or inserted)"
+            )
         if entry.get("seq") != count:
-            raise AuditLogError(f"audit log {path}: line {number} has sequence "
-                                f"{entry.get('seq')}, expected {count}")
+            raise AuditLogError(
+                f"audit log {path}: line {number} has sequence {entry.get('seq')}, expected {count}"
+            )
         prev, count = _line_hash(line), count + 1
     return AuditHead(count, prev)

@@ -22,14 +22,21 @@ DEFAULT_THRESHOLD = 3
 DEFAULT_SHARES = 5
 
 
-def split_secret(secret: bytes, threshold: int = DEFAULT_THRESHOLD,
-                 shares: int = DEFAULT_SHARES, iteration_exponent: int = 1) -> list[str]:
+def split_secret(
+    secret: bytes,
+    threshold: int = DEFAULT_THRESHOLD,
+    shares: int = DEFAULT_SHARES,
+    iteration_exponent: int = 1,
+) -> list[str]:
     """``shares`` SLIP-39 mnemonics, any ``threshold`` of which recover ``secret``."""
     if not 2 <= threshold <= shares <= 16:
         raise ShareError(f"need 2 <= threshold <= shares <= 16, got {threshold} of {shares}")
     groups = shamir_mnemonic.generate_mnemonics(
-        group_threshold=1, groups=[(threshold, shares)], master_secret=secret,
-        iteration_exponent=iteration_exponent)
+        group_threshold=1,
+        groups=[(threshold, shares)],
+        master_secret=secret,
+        iteration_exponent=iteration_exponent,
+    )
     return groups[0]
 
 
@@ -49,22 +56,25 @@ def recover_secret(mnemonics: list[str]) -> bytes:
         raise TooFewSharesError("no shares given")
     first = decoded[0]
     for number, share in enumerate(decoded[1:], start=2):
-        if share.common_parameters() != first.common_parameters() or \
-                share.group_parameters() != first.group_parameters():
+        if (
+            share.common_parameters() != first.common_parameters()
+            or share.group_parameters() != first.group_parameters()
+        ):
             raise MismatchedShareError(
-                f"share {number} belongs to another backup (its first words differ)")
+                f"share {number} belongs to another backup (its first words differ)"
+            )
     seen: dict[int, int] = {}
     for number, share in enumerate(decoded, start=1):
         if share.index in seen:
             raise DuplicateShareError(
-                f"share {number} is the same member share as share {seen[share.index]}")
+                f"share {number} is the same member share as share {seen[share.index]}"
+            )
         seen[share.index] = number
     threshold = first.member_threshold
     if len(decoded) < threshold:
         raise TooFewSharesError(f"{len(decoded)} share(s) given, {threshold} needed")
     try:
-        return shamir_mnemonic.combine_mnemonics(
-            [s.mnemonic() for s in decoded[:threshold]])
+        return shamir_mnemonic.combine_mnemonics([s.mnemonic() for s in decoded[:threshold]])
     except shamir_mnemonic.MnemonicError as exc:
         # The digest inside SLIP-39 fails when shares of different secrets are mixed.
         raise MismatchedShareError(f"the shares do not belong together ({exc})") from None

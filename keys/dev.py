@@ -62,13 +62,17 @@ class DevelopmentKeyStore(SoftwareKeyStore):
     def __init__(self) -> None:
         super().__init__(audit=None)
         for function in KeyFunction:
-            self.add_master(function, self.master_key_for(function, 1), version=1,
-                            source="development")
+            self.add_master(
+                function, self.master_key_for(function, 1), version=1, source="development"
+            )
         root_key = _ec_key(ROOT_SIGNER)
         root_cert = pki.create_root_certificate(
-            pki.SoftwareSigner(root_key, deterministic=True), common_name=DEV_ROOT_CN,
-            now=DEV_NOT_BEFORE, validity=DEV_NOT_AFTER - DEV_NOT_BEFORE,
-            serial=_serial(ROOT_SIGNER))
+            pki.SoftwareSigner(root_key, deterministic=True),
+            common_name=DEV_ROOT_CN,
+            now=DEV_NOT_BEFORE,
+            validity=DEV_NOT_AFTER - DEV_NOT_BEFORE,
+            serial=_serial(ROOT_SIGNER),
+        )
         self.add_signer(ROOT_SIGNER, root_key, root_cert)
         for desk in DEV_DESKS:
             self._make_desk(desk)
@@ -87,16 +91,23 @@ class DevelopmentKeyStore(SoftwareKeyStore):
     def rotate(self, function: KeyFunction) -> MasterKeyInfo:
         """The next deterministic development version, made current."""
         version = max(self.versions(function)) + 1
-        return self.add_master(function, self.master_key_for(function, version),
-                               version=version, source="development")
+        return self.add_master(
+            function, self.master_key_for(function, version), version=version, source="development"
+        )
 
     def _make_desk(self, name: str) -> None:
         key = _ec_key(name)
         root = self.signer(ROOT_SIGNER)
         cert = pki.issue_certificate(
-            subject=pki.desk_name(f"DEVELOPMENT ONLY {name}"), subject_key=key.public_key(),
-            issuer=root, issuer_certificate=root.certificate, ca=False,
-            not_before=DEV_NOT_BEFORE, not_after=DEV_NOT_AFTER, serial=_serial(name))
+            subject=pki.desk_name(f"DEVELOPMENT ONLY {name}"),
+            subject_key=key.public_key(),
+            issuer=root,
+            issuer_certificate=root.certificate,
+            ca=False,
+            not_before=DEV_NOT_BEFORE,
+            not_after=DEV_NOT_AFTER,
+            serial=_serial(name),
+        )
         self.add_signer(name, key, cert)
 
     def __repr__(self) -> str:
@@ -107,9 +118,11 @@ def development_keystore(allow: bool = False, *, production: bool = False) -> De
     """The DEVELOPMENT ONLY key set; raises unless explicitly allowed and not in production."""
     if production or os.environ.get(PRODUCTION_ENV) == "1":
         raise DevelopmentKeysRefusedError(
-            "the DEVELOPMENT ONLY key set is never allowed in a production configuration")
+            "the DEVELOPMENT ONLY key set is never allowed in a production configuration"
+        )
     if not development_allowed(allow):
         raise DevelopmentKeysRefusedError(
             "the DEVELOPMENT ONLY key set is refused: pass allow=True "
-            f"(or set {ALLOW_ENV}=1) in tests and demos only")
+            f"(or set {ALLOW_ENV}=1) in tests and demos only"
+        )
     return DevelopmentKeyStore()

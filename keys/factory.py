@@ -16,9 +16,15 @@ PIN_ENV = "CARDKIT_PKCS11_PIN"
 DEV_SPECS = ("dev:", "development")
 
 
-def open_store(spec: str | os.PathLike[str] | None = None, *, passphrase: str | None = None,
-               pin: str | None = None, allow_development: bool = False,
-               production: bool = False, audit: bool = True) -> KeyStore:
+def open_store(
+    spec: str | os.PathLike[str] | None = None,
+    *,
+    passphrase: str | None = None,
+    pin: str | None = None,
+    allow_development: bool = False,
+    production: bool = False,
+    audit: bool = True,
+) -> KeyStore:
     """Open a key store named by ``spec``.
 
     * a path (default ``./var/keys/keystore.json``): the encrypted file store; passphrase
@@ -34,14 +40,13 @@ def open_store(spec: str | os.PathLike[str] | None = None, *, passphrase: str | 
     if text.startswith("pkcs11:"):
         from .pkcs11_store import SOFTHSM_MODULE, Pkcs11Store
 
-        fields = dict(part.split("=", 1) for part in text[len("pkcs11:"):].split(";") if part)
+        fields = dict(part.split("=", 1) for part in text[len("pkcs11:") :].split(";") if part)
         if "token" not in fields:
             raise KeyStoreError("a pkcs11: store needs token=LABEL")
         token_pin = pin if pin is not None else os.environ.get(PIN_ENV)
         if token_pin is None:
             raise KeyStoreError(f"no PIN for token {fields['token']!r} (set {PIN_ENV})")
-        return Pkcs11Store(fields["token"], token_pin,
-                           module=fields.get("module", SOFTHSM_MODULE))
+        return Pkcs11Store(fields["token"], token_pin, module=fields.get("module", SOFTHSM_MODULE))
     secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
     if secret is None:
         raise KeyStoreError(f"no passphrase for key store {text} (set {PASSPHRASE_ENV})")

@@ -73,7 +73,8 @@ def _derive(passphrase: str, kdf: dict[str, Any]) -> bytes:
     if not MIN_LOG2_N <= log2_n <= 22 or not 1 <= r <= 32 or not 1 <= p <= 16:
         raise CorruptStoreError("key store KDF parameters are out of range")
     return Scrypt(salt=_unb64(kdf["salt"]), length=32, n=1 << log2_n, r=r, p=p).derive(
-        passphrase.encode("utf-8"))
+        passphrase.encode("utf-8")
+    )
 
 
 def _seal(key: bytes, plaintext: bytes, aad: bytes | None) -> str:
@@ -121,8 +122,7 @@ def write_private_file(path: Path, data: bytes, *, exclusive: bool) -> None:
 class EncryptedFileStore(SoftwareKeyStore):
     """Master keys and signers in a passphrase-encrypted JSON file."""
 
-    def __init__(self, path: Path, key: bytes, kdf: dict[str, Any],
-                 audit: AuditLog | None) -> None:
+    def __init__(self, path: Path, key: bytes, kdf: dict[str, Any], audit: AuditLog | None) -> None:
         super().__init__(audit)
         self.path = path
         self._file_key = key
@@ -133,9 +133,16 @@ class EncryptedFileStore(SoftwareKeyStore):
     # --- create / open -----------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], passphrase: str, *,
-               log2_n: int = DEFAULT_LOG2_N, generate_keys: bool = True,
-               with_root: bool = True, audit: bool = True) -> EncryptedFileStore:
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        passphrase: str,
+        *,
+        log2_n: int = DEFAULT_LOG2_N,
+        generate_keys: bool = True,
+        with_root: bool = True,
+        audit: bool = True,
+    ) -> EncryptedFileStore:
         """Create a new store (refusing to replace an existing file) and return it open."""
         p = Path(path)
         if p.exists():
@@ -154,15 +161,21 @@ class EncryptedFileStore(SoftwareKeyStore):
         store._persisting = True
         if audit:
             store.audit = AuditLog(audit_path_for(p))
-            store._log("store-created", path=str(p), log2_n=log2_n,
-                       keys=[f"{i.function.value}/v{i.version}:{i.kcv.hex()}"
-                             for i in store.master_keys()],
-                       signers=store.signer_names())
+            store._log(
+                "store-created",
+                path=str(p),
+                log2_n=log2_n,
+                keys=[
+                    f"{i.function.value}/v{i.version}:{i.kcv.hex()}" for i in store.master_keys()
+                ],
+                signers=store.signer_names(),
+            )
         return store
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], passphrase: str, *,
-             audit: bool = True) -> EncryptedFileStore:
+    def open(
+        cls, path: str | os.PathLike[str], passphrase: str, *, audit: bool = True
+    ) -> EncryptedFileStore:
         """Open an existing store; raise on a wrong passphrase or a damaged file."""
         p = Path(path)
         try:
@@ -174,8 +187,9 @@ class EncryptedFileStore(SoftwareKeyStore):
             if doc.get("format") != FORMAT:
                 raise CorruptStoreError(f"{p} is not a cardkit key store")
             if doc.get("format_version") != FORMAT_VERSION:
-                raise CorruptStoreError(f"{p}: unsupported key store version "
-                                        f"{doc.get('format_version')}")
+                raise CorruptStoreError(
+                    f"{p}: unsupported key store version {doc.get('format_version')}"
+                )
             kdf, header = doc["kdf"], doc["header"]
             key = _derive(passphrase, kdf)
         except CorruptStoreError:
@@ -202,13 +216,21 @@ class EncryptedFileStore(SoftwareKeyStore):
 
     @staticmethod
     def _aad(kdf: dict[str, Any], header: dict[str, Any]) -> bytes:
-        return _canonical({"format": FORMAT, "format_version": FORMAT_VERSION,
-                           "kdf": kdf, "header": header})
+        return _canonical(
+            {"format": FORMAT, "format_version": FORMAT_VERSION, "kdf": kdf, "header": header}
+        )
 
     def _header(self) -> dict[str, Any]:
         return {
-            "keys": [{"function": i.function.value, "version": i.version, "kcv": i.kcv.hex(),
-                      "created": i.created} for i in self.master_keys()],
+            "keys": [
+                {
+                    "function": i.function.value,
+                    "version": i.version,
+                    "kcv": i.kcv.hex(),
+                    "created": i.created,
+                }
+                for i in self.master_keys()
+            ],
             "current": {f.value: v for f, v in sorted(self._current.items())},
             "signers": {name: _b64(s.certificate_der) for name, s in sorted(self._signers.items())},
         }
@@ -217,14 +239,25 @@ class EncryptedFileStore(SoftwareKeyStore):
         header = self._header()
         secrets = {
             "keys": {f"{f.value}/{v}": k.hex() for (f, v), k in self._keys.items()},
-            "signers": {name: _b64(s._key.private_bytes(  # noqa: SLF001 (our own signer)
-                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption())) for name, s in self._signers.items()},
+            "signers": {
+                name: _b64(
+                    s._key.private_bytes(  # noqa: SLF001 (our own signer)
+                        serialization.Encoding.DER,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
+                for name, s in self._signers.items()
+            },
         }
-        doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "kdf": self._kdf,
-               "verifier": self._verifier, "header": header,
-               "payload": _seal(self._file_key, _canonical(secrets),
-                                self._aad(self._kdf, header))}
+        doc = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "kdf": self._kdf,
+            "verifier": self._verifier,
+            "header": header,
+            "payload": _seal(self._file_key, _canonical(secrets), self._aad(self._kdf, header)),
+        }
         return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
     def _load(self, header: dict[str, Any], secrets: dict[str, Any]) -> None:
@@ -254,8 +287,13 @@ class EncryptedFileStore(SoftwareKeyStore):
         """Re-encrypt the store under a new passphrase (new salt)."""
         if len(new_passphrase) < 8:
             raise KeyStoreError("the passphrase must have at least 8 characters")
-        kdf = {"name": "scrypt", "salt": _b64(os.urandom(16)),
-               "log2_n": log2_n or self._kdf["log2_n"], "r": 8, "p": 1}
+        kdf = {
+            "name": "scrypt",
+            "salt": _b64(os.urandom(16)),
+            "log2_n": log2_n or self._kdf["log2_n"],
+            "r": 8,
+            "p": 1,
+        }
         old = (self._file_key, self._kdf, self._verifier)
         self._file_key = _derive(new_passphrase, kdf)
         self._kdf, self._verifier = kdf, _seal(self._file_key, VERIFIER_PLAINTEXT, None)

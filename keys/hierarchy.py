@@ -53,20 +53,31 @@ def parse_function(name: str | KeyFunction) -> KeyFunction:
     raise ValueError(f"unknown key function {name!r} (choose from {choices})")
 
 
-def diversify(store: KeyStore, function: KeyFunction, card_serial: bytes, aid: bytes,
-              version: int | None = None, subkey: str | None = None,
-              length: int = 16) -> bytes:
+def diversify(
+    store: KeyStore,
+    function: KeyFunction,
+    card_serial: bytes,
+    aid: bytes,
+    version: int | None = None,
+    subkey: str | None = None,
+    length: int = 16,
+) -> bytes:
     """A card's diversified key for ``function`` (current version unless one is given)."""
     v = store.current_version(function) if version is None else version
-    return store.derive(function, v, kdf_label(function.value, subkey),
-                        diversification_context(card_serial, aid, v), length)
+    return store.derive(
+        function,
+        v,
+        kdf_label(function.value, subkey),
+        diversification_context(card_serial, aid, v),
+        length,
+    )
 
 
-def diversify_scp03(store: KeyStore, card_serial: bytes, aid: bytes,
-                    version: int | None = None) -> Scp03StaticKeys:
+def diversify_scp03(
+    store: KeyStore, card_serial: bytes, aid: bytes, version: int | None = None
+) -> Scp03StaticKeys:
     """A card's SCP03 static keys (ENC, MAC, DEK) from the card-management master."""
     function = KeyFunction.CARD_MANAGEMENT
     v = store.current_version(function) if version is None else version
-    enc, mac, dek = (diversify(store, function, card_serial, aid, v, sub)
-                     for sub in SCP03_SUBKEYS)
+    enc, mac, dek = (diversify(store, function, card_serial, aid, v, sub) for sub in SCP03_SUBKEYS)
     return Scp03StaticKeys(enc, mac, dek, v)

@@ -48,15 +48,27 @@ ROOT_SIGNER = "root"
 
 # A master key may only CMAC (sign/verify): no encryption oracle, no wrapping, no export.
 _MASTER_KEY_TEMPLATE = {
-    Attribute.TOKEN: True, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
-    Attribute.EXTRACTABLE: False, Attribute.SIGN: True, Attribute.VERIFY: True,
-    Attribute.ENCRYPT: False, Attribute.DECRYPT: False, Attribute.WRAP: False,
-    Attribute.UNWRAP: False, Attribute.DERIVE: False,
+    Attribute.TOKEN: True,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+    Attribute.SIGN: True,
+    Attribute.VERIFY: True,
+    Attribute.ENCRYPT: False,
+    Attribute.DECRYPT: False,
+    Attribute.WRAP: False,
+    Attribute.UNWRAP: False,
+    Attribute.DERIVE: False,
 }
 _EC_PRIVATE_TEMPLATE = {
-    Attribute.TOKEN: True, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
-    Attribute.EXTRACTABLE: False, Attribute.SIGN: True, Attribute.DERIVE: False,
-    Attribute.DECRYPT: False, Attribute.UNWRAP: False,
+    Attribute.TOKEN: True,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+    Attribute.SIGN: True,
+    Attribute.DERIVE: False,
+    Attribute.DECRYPT: False,
+    Attribute.UNWRAP: False,
 }
 
 
@@ -71,8 +83,9 @@ def _signer_label(name: str) -> str:
 class Pkcs11Signer:
     """A :class:`cardkit.keystore.Signer` whose private key stays in the token."""
 
-    def __init__(self, private_key: Any, public_key: ec.EllipticCurvePublicKey,
-                 certificate_der: bytes) -> None:
+    def __init__(
+        self, private_key: Any, public_key: ec.EllipticCurvePublicKey, certificate_der: bytes
+    ) -> None:
         self._private = private_key
         self._public = public_key
         self._certificate_der = certificate_der
@@ -95,8 +108,9 @@ class Pkcs11Signer:
         except p11e.PKCS11Error as exc:
             raise TokenError(f"token refused to sign ({type(exc).__name__})") from None
         half = len(raw) // 2
-        return encode_dss_signature(int.from_bytes(raw[:half], "big"),
-                                    int.from_bytes(raw[half:], "big"))
+        return encode_dss_signature(
+            int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+        )
 
 
 class Pkcs11Store:
@@ -104,8 +118,14 @@ class Pkcs11Store:
 
     is_development = False
 
-    def __init__(self, token_label: str, pin: str, *, module: str = SOFTHSM_MODULE,
-                 audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        token_label: str,
+        pin: str,
+        *,
+        module: str = SOFTHSM_MODULE,
+        audit: AuditLog | None = None,
+    ) -> None:
         try:
             lib = pkcs11.lib(module)
         except (RuntimeError, OSError) as exc:
@@ -149,8 +169,8 @@ class Pkcs11Store:
         found = []
         for obj in self._session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}):
             label = obj[Attribute.LABEL]
-            if label.startswith(prefix) and label[len(prefix):].isdigit():
-                found.append(int(label[len(prefix):]))
+            if label.startswith(prefix) and label[len(prefix) :].isdigit():
+                found.append(int(label[len(prefix) :]))
         return sorted(found)
 
     def current_version(self, function: KeyFunction) -> int:
@@ -160,8 +180,9 @@ class Pkcs11Store:
             raise UnknownKeyError(f"no {function.value} master key in token {self.token_label}")
         return int(bytes(data[Attribute.VALUE]).decode("ascii"))
 
-    def derive(self, function: KeyFunction, version: int, label: bytes, context: bytes,
-               length: int = 16) -> bytes:
+    def derive(
+        self, function: KeyFunction, version: int, label: bytes, context: bytes, length: int = 16
+    ) -> bytes:
         """SP 800-108 counter-mode derivation, each CMAC computed inside the token."""
         key = self._master(function, version)
         return derive_with_prf(lambda data: self._cmac(key, data), label, context, length)
@@ -172,8 +193,11 @@ class Pkcs11Store:
         try:
             private = self._session.get_key(ObjectClass.PRIVATE_KEY, KeyType.EC, label=label)
             public = self._session.get_key(ObjectClass.PUBLIC_KEY, KeyType.EC, label=label)
-            cert = next(self._session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
-                                                   Attribute.LABEL: label}))
+            cert = next(
+                self._session.get_objects(
+                    {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: label}
+                )
+            )
         except (p11e.NoSuchKey, StopIteration):
             raise UnknownKeyError(f"no signer named {name!r} in token {self.token_label}") from None
         return Pkcs11Signer(private, _public_key(public), bytes(cert[Attribute.VALUE]))
@@ -190,15 +214,20 @@ class Pkcs11Store:
         for function in KeyFunction:
             current = self._current_object(function)
             cur = int(bytes(current[Attribute.VALUE]).decode()) if current is not None else None
-            out += [MasterKeyInfo(function, v, self.kcv(function, v), "", v == cur)
-                    for v in self.versions(function)]
+            out += [
+                MasterKeyInfo(function, v, self.kcv(function, v), "", v == cur)
+                for v in self.versions(function)
+            ]
         return out
 
     def signer_names(self) -> list[str]:
         """Names of the signers held."""
         prefix = _signer_label("")
-        return sorted(o[Attribute.LABEL][len(prefix):] for o in self._session.get_objects(
-            {Attribute.CLASS: ObjectClass.CERTIFICATE}) if o[Attribute.LABEL].startswith(prefix))
+        return sorted(
+            o[Attribute.LABEL][len(prefix) :]
+            for o in self._session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})
+            if o[Attribute.LABEL].startswith(prefix)
+        )
 
     # --- changes -----------------------------------------------------------------------
 
@@ -206,71 +235,113 @@ class Pkcs11Store:
         """A new master key version generated inside the token."""
         version = self._next_version(function)
         self._session.generate_key(
-            KeyType.AES, 8 * MASTER_KEY_LENGTH, label=_master_label(function, version),
-            id=_master_label(function, version).encode(), store=True,
+            KeyType.AES,
+            8 * MASTER_KEY_LENGTH,
+            label=_master_label(function, version),
+            id=_master_label(function, version).encode(),
+            store=True,
             capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-            template=dict(_MASTER_KEY_TEMPLATE))
+            template=dict(_MASTER_KEY_TEMPLATE),
+        )
         return self._added(function, version, make_current, "generated-in-token")
 
-    def import_master(self, function: KeyFunction, key: bytes, *, version: int | None = None,
-                      make_current: bool = True) -> MasterKeyInfo:
+    def import_master(
+        self,
+        function: KeyFunction,
+        key: bytes,
+        *,
+        version: int | None = None,
+        make_current: bool = True,
+    ) -> MasterKeyInfo:
         """Put a ceremony-formed master key into the token (sensitive, non-extractable)."""
         if len(key) != MASTER_KEY_LENGTH:
             raise ValueError(f"a master key is {MASTER_KEY_LENGTH} bytes")
         v = version if version is not None else self._next_version(function)
         if v in self.versions(function):
             raise KeyStoreError(f"{function.value} version {v} already exists in the token")
-        self._session.create_object({
-            **_MASTER_KEY_TEMPLATE, Attribute.CLASS: ObjectClass.SECRET_KEY,
-            Attribute.KEY_TYPE: KeyType.AES, Attribute.VALUE: key,
-            Attribute.LABEL: _master_label(function, v),
-            Attribute.ID: _master_label(function, v).encode()})
+        self._session.create_object(
+            {
+                **_MASTER_KEY_TEMPLATE,
+                Attribute.CLASS: ObjectClass.SECRET_KEY,
+                Attribute.KEY_TYPE: KeyType.AES,
+                Attribute.VALUE: key,
+                Attribute.LABEL: _master_label(function, v),
+                Attribute.ID: _master_label(function, v).encode(),
+            }
+        )
         return self._added(function, v, make_current, "imported")
 
     def set_current(self, function: KeyFunction, version: int) -> None:
         """Make an existing version the current one."""
         self._master(function, version)
         old = self._current_object(function)
-        self._session.create_object({
-            Attribute.CLASS: ObjectClass.DATA, Attribute.TOKEN: True, Attribute.PRIVATE: True,
-            Attribute.LABEL: f"{PREFIX}/current/{function.value}",
-            Attribute.APPLICATION: PREFIX, Attribute.VALUE: str(version).encode()})
+        self._session.create_object(
+            {
+                Attribute.CLASS: ObjectClass.DATA,
+                Attribute.TOKEN: True,
+                Attribute.PRIVATE: True,
+                Attribute.LABEL: f"{PREFIX}/current/{function.value}",
+                Attribute.APPLICATION: PREFIX,
+                Attribute.VALUE: str(version).encode(),
+            }
+        )
         if old is not None:
             old.destroy()
         self._log("current-version-set", function=function.value, version=version)
 
-    def create_signer(self, name: str, issuer: Any = None, *,
-                      validity: dt.timedelta | None = None) -> bytes:
+    def create_signer(
+        self, name: str, issuer: Any = None, *, validity: dt.timedelta | None = None
+    ) -> bytes:
         """Generate a P-256 key pair in the token and its certificate: self-signed root
         when ``issuer`` is None, else a desk certificate from ``issuer`` (a Signer)."""
         label = _signer_label(name)
         if name in self.signer_names():
             raise KeyStoreError(f"signer {name!r} already exists in the token")
         public, private = self._session.generate_keypair(
-            KeyType.EC, store=True, label=label, id=label.encode(),
-            public_template={Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1"),
-                             Attribute.TOKEN: True, Attribute.VERIFY: True},
-            private_template=dict(_EC_PRIVATE_TEMPLATE))
+            KeyType.EC,
+            store=True,
+            label=label,
+            id=label.encode(),
+            public_template={
+                Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1"),
+                Attribute.TOKEN: True,
+                Attribute.VERIFY: True,
+            },
+            private_template=dict(_EC_PRIVATE_TEMPLATE),
+        )
         signer = Pkcs11Signer(private, _public_key(public), b"")
         try:
             if issuer is None:
-                cert = pki.create_root_certificate(signer,
-                                                   validity=validity or pki.ROOT_VALIDITY)
+                cert = pki.create_root_certificate(signer, validity=validity or pki.ROOT_VALIDITY)
             else:
-                cert = pki.create_desk_certificate(name, signer.public_key(), issuer,
-                                                   issuer.certificate_der,
-                                                   validity=validity or pki.DESK_VALIDITY)
-            self._session.create_object({
-                Attribute.CLASS: ObjectClass.CERTIFICATE,
-                Attribute.CERTIFICATE_TYPE: CertificateType.X_509, Attribute.TOKEN: True,
-                Attribute.LABEL: label, Attribute.ID: label.encode(), Attribute.VALUE: cert,
-                Attribute.SUBJECT: pki_subject_der(cert)})
+                cert = pki.create_desk_certificate(
+                    name,
+                    signer.public_key(),
+                    issuer,
+                    issuer.certificate_der,
+                    validity=validity or pki.DESK_VALIDITY,
+                )
+            self._session.create_object(
+                {
+                    Attribute.CLASS: ObjectClass.CERTIFICATE,
+                    Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+                    Attribute.TOKEN: True,
+                    Attribute.LABEL: label,
+                    Attribute.ID: label.encode(),
+                    Attribute.VALUE: cert,
+                    Attribute.SUBJECT: pki_subject_der(cert),
+                }
+            )
         except BaseException:
             private.destroy()  # nothing half-made stays in the token
             public.destroy()
             raise
-        self._log("signer-added", name=name, subject=pki.subject_of(cert),
-                  fingerprint=pki.fingerprint(cert))
+        self._log(
+            "signer-added",
+            name=name,
+            subject=pki.subject_of(cert),
+            fingerprint=pki.fingerprint(cert),
+        )
         return cert
 
     # --- internals ---------------------------------------------------------------------
@@ -283,16 +354,24 @@ class Pkcs11Store:
 
     def _master(self, function: KeyFunction, version: int) -> Any:
         try:
-            return self._session.get_key(ObjectClass.SECRET_KEY, KeyType.AES,
-                                         label=_master_label(function, version))
+            return self._session.get_key(
+                ObjectClass.SECRET_KEY, KeyType.AES, label=_master_label(function, version)
+            )
         except p11e.NoSuchKey:
-            raise UnknownKeyError(f"no {function.value} master key version {version} "
-                                  f"in token {self.token_label}") from None
+            raise UnknownKeyError(
+                f"no {function.value} master key version {version} in token {self.token_label}"
+            ) from None
 
     def _current_object(self, function: KeyFunction) -> Any:
-        return next(self._session.get_objects({
-            Attribute.CLASS: ObjectClass.DATA,
-            Attribute.LABEL: f"{PREFIX}/current/{function.value}"}), None)
+        return next(
+            self._session.get_objects(
+                {
+                    Attribute.CLASS: ObjectClass.DATA,
+                    Attribute.LABEL: f"{PREFIX}/current/{function.value}",
+                }
+            ),
+            None,
+        )
 
     def _next_version(self, function: KeyFunction) -> int:
         held = self.versions(function)
@@ -301,15 +380,21 @@ class Pkcs11Store:
             raise KeyStoreError(f"no key version left for {function.value}")
         return v
 
-    def _added(self, function: KeyFunction, version: int, make_current: bool,
-               source: str) -> MasterKeyInfo:
+    def _added(
+        self, function: KeyFunction, version: int, make_current: bool, source: str
+    ) -> MasterKeyInfo:
         if make_current or self._current_object(function) is None:
             self.set_current(function, version)
         kcv = self.kcv(function, version)
-        self._log("master-key-added", function=function.value, version=version,
-                  kcv=kcv.hex(), source=source, token=self.token_label)
-        return MasterKeyInfo(function, version, kcv, "",
-                             self.current_version(function) == version)
+        self._log(
+            "master-key-added",
+            function=function.value,
+            version=version,
+            kcv=kcv.hex(),
+            source=source,
+            token=self.token_label,
+        )
+        return MasterKeyInfo(function, version, kcv, "", self.current_version(function) == version)
 
     def _log(self, event: str, **fields: Any) -> None:
         if self.audit is not None:

@@ -48,8 +48,12 @@ class SigningKey(Protocol):
 class SoftwareSigner:
     """A :class:`cardkit.keystore.Signer` whose private key is held in memory."""
 
-    def __init__(self, private_key: ec.EllipticCurvePrivateKey, certificate_der: bytes = b"",
-                 deterministic: bool = False) -> None:
+    def __init__(
+        self,
+        private_key: ec.EllipticCurvePrivateKey,
+        certificate_der: bytes = b"",
+        deterministic: bool = False,
+    ) -> None:
         self._key = private_key
         self._certificate_der = certificate_der
         self._deterministic = deterministic  # RFC 6979 for the development set only
@@ -72,8 +76,7 @@ class SoftwareSigner:
         """DER-encoded ECDSA signature of a SHA-256 digest."""
         if len(digest) != 32:
             raise ValueError("sign_digest expects a 32-byte SHA-256 digest")
-        algorithm = ec.ECDSA(Prehashed(hashes.SHA256()),
-                             deterministic_signing=self._deterministic)
+        algorithm = ec.ECDSA(Prehashed(hashes.SHA256()), deterministic_signing=self._deterministic)
         return self._key.sign(digest, algorithm)
 
     def sign(self, data: bytes) -> bytes:
@@ -87,35 +90,48 @@ class SoftwareSigner:
 
 def root_name(common_name: str = ROOT_CN) -> x509.Name:
     """Distinguished name of the city root CA."""
-    return x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def desk_name(desk: str) -> x509.Name:
     """Distinguished name of an issuance desk signer."""
-    return x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DESK_OU),
-        x509.NameAttribute(NameOID.COMMON_NAME, desk),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DESK_OU),
+            x509.NameAttribute(NameOID.COMMON_NAME, desk),
+        ]
+    )
 
 
 def _assemble(tbs_der: bytes, signature_der: bytes) -> bytes:
-    return asn1_x509.Certificate({
-        "tbs_certificate": asn1_x509.TbsCertificate.load(tbs_der),
-        "signature_algorithm": {"algorithm": "sha256_ecdsa"},
-        "signature_value": signature_der,
-    }).dump()
+    return asn1_x509.Certificate(
+        {
+            "tbs_certificate": asn1_x509.TbsCertificate.load(tbs_der),
+            "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+            "signature_value": signature_der,
+        }
+    ).dump()
 
 
-def issue_certificate(*, subject: x509.Name, subject_key: ec.EllipticCurvePublicKey,
-                      issuer: Any, issuer_certificate: x509.Certificate | None,
-                      ca: bool, not_before: dt.datetime, not_after: dt.datetime,
-                      serial: int | None = None) -> bytes:
+def issue_certificate(
+    *,
+    subject: x509.Name,
+    subject_key: ec.EllipticCurvePublicKey,
+    issuer: Any,
+    issuer_certificate: x509.Certificate | None,
+    ca: bool,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    serial: int | None = None,
+) -> bytes:
     """Issue (or, with no issuer certificate, self-sign) a certificate; return its DER.
 
     ``issuer`` has ``sign_digest``; without ``issuer_certificate`` it also needs
@@ -136,15 +152,25 @@ def issue_certificate(*, subject: x509.Name, subject_key: ec.EllipticCurvePublic
         .serial_number(serial if serial is not None else x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None),
-                       critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=not ca, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False
+        )
     )
     # cryptography only signs with its own keys: sign with a throwaway key to obtain the
     # TBSCertificate (its algorithm field, ecdsa-with-SHA256, is the same), then let the
@@ -157,32 +183,57 @@ def issue_certificate(*, subject: x509.Name, subject_key: ec.EllipticCurvePublic
     return der
 
 
-def create_root_certificate(key: SigningKey, *, common_name: str = ROOT_CN,
-                            now: dt.datetime | None = None,
-                            validity: dt.timedelta = ROOT_VALIDITY,
-                            serial: int | None = None) -> bytes:
+def create_root_certificate(
+    key: SigningKey,
+    *,
+    common_name: str = ROOT_CN,
+    now: dt.datetime | None = None,
+    validity: dt.timedelta = ROOT_VALIDITY,
+    serial: int | None = None,
+) -> bytes:
     """A self-signed root CA certificate for ``key``."""
     start = now or dt.datetime.now(dt.UTC)
-    return issue_certificate(subject=root_name(common_name), subject_key=key.public_key(),
-                             issuer=key, issuer_certificate=None, ca=True,
-                             not_before=start, not_after=start + validity, serial=serial)
+    return issue_certificate(
+        subject=root_name(common_name),
+        subject_key=key.public_key(),
+        issuer=key,
+        issuer_certificate=None,
+        ca=True,
+        not_before=start,
+        not_after=start + validity,
+        serial=serial,
+    )
 
 
-def create_desk_certificate(desk: str, desk_key: ec.EllipticCurvePublicKey, root: Any,
-                            root_certificate_der: bytes, *, now: dt.datetime | None = None,
-                            validity: dt.timedelta = DESK_VALIDITY,
-                            serial: int | None = None) -> bytes:
+def create_desk_certificate(
+    desk: str,
+    desk_key: ec.EllipticCurvePublicKey,
+    root: Any,
+    root_certificate_der: bytes,
+    *,
+    now: dt.datetime | None = None,
+    validity: dt.timedelta = DESK_VALIDITY,
+    serial: int | None = None,
+) -> bytes:
     """A desk signer certificate (digitalSignature only) issued by the root."""
     start = now or dt.datetime.now(dt.UTC)
     root_cert = x509.load_der_x509_certificate(root_certificate_der)
     not_after = min(start + validity, root_cert.not_valid_after_utc)
-    return issue_certificate(subject=desk_name(desk), subject_key=desk_key, issuer=root,
-                             issuer_certificate=root_cert, ca=False,
-                             not_before=start, not_after=not_after, serial=serial)
+    return issue_certificate(
+        subject=desk_name(desk),
+        subject_key=desk_key,
+        issuer=root,
+        issuer_certificate=root_cert,
+        ca=False,
+        not_before=start,
+        not_after=not_after,
+        serial=serial,
+    )
 
 
-def verify_desk_certificate(certificate_der: bytes, root_certificate_der: bytes,
-                            at: dt.datetime | None = None) -> x509.Certificate:
+def verify_desk_certificate(
+    certificate_der: bytes, root_certificate_der: bytes, at: dt.datetime | None = None
+) -> x509.Certificate:
     """Check a desk certificate against the root (signature, validity, usage); return it,
     or raise :class:`~keys.errors.CertificateError`."""
     cert = x509.load_der_x509_certificate(certificate_der)
@@ -190,14 +241,16 @@ def verify_desk_certificate(certificate_der: bytes, root_certificate_der: bytes,
     try:
         cert.verify_directly_issued_by(root)
     except (InvalidSignature, ValueError, TypeError) as exc:
-        raise CertificateError(f"{cert.subject.rfc4514_string()} is not issued by "
-                               f"{root.subject.rfc4514_string()} ({exc or 'bad signature'})"
-                               ) from None
+        raise CertificateError(
+            f"{cert.subject.rfc4514_string()} is not issued by "
+            f"{root.subject.rfc4514_string()} ({exc or 'bad signature'})"
+        ) from None
     when = at or dt.datetime.now(dt.UTC)
     for c in (cert, root):
         if not c.not_valid_before_utc <= when <= c.not_valid_after_utc:
-            raise CertificateError(f"certificate {c.subject.rfc4514_string()} is not valid "
-                                   f"at {when:%Y-%m-%d}")
+            raise CertificateError(
+                f"certificate {c.subject.rfc4514_string()} is not valid at {when:%Y-%m-%d}"
+            )
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     if not usage.digital_signature:
         raise CertificateError("certificate does not allow digital signatures")
@@ -216,5 +269,4 @@ def fingerprint(certificate_der: bytes) -> str:
 
 def to_pem(certificate_der: bytes) -> bytes:
     """PEM of a DER certificate."""
-    return x509.load_der_x509_certificate(certificate_der).public_bytes(
-        serialization.Encoding.PEM)
+    return x509.load_der_x509_certificate(certificate_der).public_bytes(serialization.Encoding.PEM)

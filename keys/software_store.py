@@ -57,8 +57,9 @@ class SoftwareKeyStore:
         except KeyError:
             raise UnknownKeyError(f"no {function.value} master key in this store") from None
 
-    def derive(self, function: KeyFunction, version: int, label: bytes, context: bytes,
-               length: int = 16) -> bytes:
+    def derive(
+        self, function: KeyFunction, version: int, label: bytes, context: bytes, length: int = 16
+    ) -> bytes:
         """SP 800-108 counter-mode AES-CMAC derivation from a master key."""
         return derive_key(self._master(function, version), label, context, length)
 
@@ -78,9 +79,12 @@ class SoftwareKeyStore:
     def master_keys(self) -> list[MasterKeyInfo]:
         """Public facts about every master key, by function then version."""
         order = list(KeyFunction)
-        return [MasterKeyInfo(f, v, self.kcv(f, v), self._created.get((f, v), ""),
-                              self._current.get(f) == v)
-                for f, v in sorted(self._keys, key=lambda k: (order.index(k[0]), k[1]))]
+        return [
+            MasterKeyInfo(
+                f, v, self.kcv(f, v), self._created.get((f, v), ""), self._current.get(f) == v
+            )
+            for f, v in sorted(self._keys, key=lambda k: (order.index(k[0]), k[1]))
+        ]
 
     def signer_names(self) -> list[str]:
         """Names of the signers held."""
@@ -92,8 +96,15 @@ class SoftwareKeyStore:
 
     # --- changes -----------------------------------------------------------------------
 
-    def add_master(self, function: KeyFunction, key: bytes, *, version: int | None = None,
-                   make_current: bool = True, source: str = "generated") -> MasterKeyInfo:
+    def add_master(
+        self,
+        function: KeyFunction,
+        key: bytes,
+        *,
+        version: int | None = None,
+        make_current: bool = True,
+        source: str = "generated",
+    ) -> MasterKeyInfo:
         """Add a master key as ``version`` (default: one above the highest held)."""
         if len(key) != MASTER_KEY_LENGTH:
             raise ValueError(f"a master key is {MASTER_KEY_LENGTH} bytes, not {len(key)}")
@@ -102,17 +113,29 @@ class SoftwareKeyStore:
         if not 1 <= v <= MAX_VERSION:
             raise KeyStoreError(f"key version {v} is out of range 1..{MAX_VERSION}")
         if v in held:
-            raise KeyStoreError(f"{function.value} version {v} already exists; "
-                                "versions are never overwritten")
+            raise KeyStoreError(
+                f"{function.value} version {v} already exists; versions are never overwritten"
+            )
         with self._change():
             self._keys[(function, v)] = bytes(key)
             self._created[(function, v)] = _now()
             if make_current or function not in self._current:
                 self._current[function] = v
-        info = MasterKeyInfo(function, v, key_check_value(key), self._created[(function, v)],
-                             self._current[function] == v)
-        self._log("master-key-added", function=function.value, version=v,
-                  kcv=info.kcv.hex(), source=source, current=info.current)
+        info = MasterKeyInfo(
+            function,
+            v,
+            key_check_value(key),
+            self._created[(function, v)],
+            self._current[function] == v,
+        )
+        self._log(
+            "master-key-added",
+            function=function.value,
+            version=v,
+            kcv=info.kcv.hex(),
+            source=source,
+            current=info.current,
+        )
         return info
 
     def rotate(self, function: KeyFunction) -> MasterKeyInfo:
@@ -128,36 +151,46 @@ class SoftwareKeyStore:
 
     def generate_all(self) -> list[MasterKeyInfo]:
         """A fresh random version-1 master key for every function that has none."""
-        return [self.add_master(f, os.urandom(MASTER_KEY_LENGTH))
-                for f in KeyFunction if not self.versions(f)]
+        return [
+            self.add_master(f, os.urandom(MASTER_KEY_LENGTH))
+            for f in KeyFunction
+            if not self.versions(f)
+        ]
 
-    def add_signer(self, name: str, private_key: ec.EllipticCurvePrivateKey,
-                   certificate_der: bytes) -> pki.SoftwareSigner:
+    def add_signer(
+        self, name: str, private_key: ec.EllipticCurvePrivateKey, certificate_der: bytes
+    ) -> pki.SoftwareSigner:
         """Hold a signer (private key + certificate); names are never reused."""
         if name in self._signers:
             raise KeyStoreError(f"signer {name!r} already exists")
-        signer = pki.SoftwareSigner(private_key, certificate_der,
-                                    deterministic=self.is_development)
+        signer = pki.SoftwareSigner(private_key, certificate_der, deterministic=self.is_development)
         with self._change():
             self._signers[name] = signer
         cert = signer.certificate
-        self._log("signer-added", name=name, subject=cert.subject.rfc4514_string(),
-                  issuer=cert.issuer.rfc4514_string(),
-                  not_after=cert.not_valid_after_utc.isoformat(),
-                  fingerprint=pki.fingerprint(certificate_der))
+        self._log(
+            "signer-added",
+            name=name,
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            not_after=cert.not_valid_after_utc.isoformat(),
+            fingerprint=pki.fingerprint(certificate_der),
+        )
         return signer
 
-    def create_root(self, common_name: str = pki.ROOT_CN,
-                    validity: dt.timedelta = pki.ROOT_VALIDITY) -> bytes:
+    def create_root(
+        self, common_name: str = pki.ROOT_CN, validity: dt.timedelta = pki.ROOT_VALIDITY
+    ) -> bytes:
         """Generate the root CA key pair and self-signed certificate (signer ``"root"``)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = pki.create_root_certificate(pki.SoftwareSigner(key), common_name=common_name,
-                                           validity=validity)
+        cert = pki.create_root_certificate(
+            pki.SoftwareSigner(key), common_name=common_name, validity=validity
+        )
         self.add_signer(ROOT_SIGNER, key, cert)
         return cert
 
-    def issue_desk_signer(self, name: str, validity: dt.timedelta = pki.DESK_VALIDITY,
-                          root: Any = None) -> bytes:
+    def issue_desk_signer(
+        self, name: str, validity: dt.timedelta = pki.DESK_VALIDITY, root: Any = None
+    ) -> bytes:
         """Generate a desk signer key pair with a certificate from the root; return its DER.
 
         ``root`` is the issuing :class:`~cardkit.keystore.Signer` (e.g. from an offline root
@@ -165,8 +198,9 @@ class SoftwareKeyStore:
         """
         issuer = root if root is not None else self.signer(ROOT_SIGNER)
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = pki.create_desk_certificate(name, key.public_key(), issuer,
-                                           issuer.certificate_der, validity=validity)
+        cert = pki.create_desk_certificate(
+            name, key.public_key(), issuer, issuer.certificate_der, validity=validity
+        )
         self.add_signer(name, key, cert)
         return cert
 
@@ -177,12 +211,17 @@ class SoftwareKeyStore:
             return self._keys[(function, version)]
         except KeyError:
             raise UnknownKeyError(
-                f"no {function.value} master key version {version} in this store") from None
+                f"no {function.value} master key version {version} in this store"
+            ) from None
 
     @contextmanager
     def _change(self) -> Iterator[None]:
-        saved = (dict(self._keys), dict(self._created), dict(self._current),
-                 copy.copy(self._signers))
+        saved = (
+            dict(self._keys),
+            dict(self._created),
+            dict(self._current),
+            copy.copy(self._signers),
+        )
         try:
             yield
             self._commit()

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from cardkit.apdu import CommandApdu
-from cardkit.crypto.keyload import KeyLoadFormatError, open_key_load_package
-from cardkit.crypto.wallet import (
+from cardkit.codecs.wallet import (
     BATCH_DIGEST_LENGTH,
     BLOCK_INPUT_LENGTH,
     MAX_U32,
@@ -49,9 +47,11 @@ from cardkit.crypto.wallet import (
     verify_card_cryptogram,
     verify_confirmation,
 )
+from cardkit.crypto.keyload import KeyLoadFormatError, open_key_load_package
 from cardkit.errors import CryptoError
-from cardkit.sw import SW
-from cardkit.tlv import Tlv
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import Tlv
 
 from ..applet import Applet, command
 from ..status import SwError
@@ -115,8 +115,11 @@ class SamApplet(Applet):
         return sam_admin_key(self.persistent[_TRANSPORT_KEY], self._serial())
 
     def _debit_kvns(self) -> list[int]:
-        return sorted(int(k[len(_DEBIT_KEY):], 16) for k in self.persistent.keys()
-                      if k.startswith(_DEBIT_KEY))
+        return sorted(
+            int(k[len(_DEBIT_KEY) :], 16)
+            for k in self.persistent.keys()
+            if k.startswith(_DEBIT_KEY)
+        )
 
     def _card_debit_key(self, serial: bytes, kvn: int) -> bytes:
         master = self.persistent.get(f"{_DEBIT_KEY}{kvn:02X}")
@@ -125,8 +128,10 @@ class SamApplet(Applet):
         return card_key(master, "debit", serial, kvn)
 
     def _authorisations(self) -> list[Authorisation]:
-        return [Authorisation.from_bytes(r)
-                for r in self.persistent.cyclic(_AUTH_LOG, SAM_LOG_CAPACITY).records()]
+        return [
+            Authorisation.from_bytes(r)
+            for r in self.persistent.cyclic(_AUTH_LOG, SAM_LOG_CAPACITY).records()
+        ]
 
     def _find_authorisation(self, counter: int) -> Authorisation | None:
         return next((a for a in self._authorisations() if a.sam_counter == counter), None)
@@ -137,8 +142,12 @@ class SamApplet(Applet):
     # --- life cycle ------------------------------------------------------------------------
 
     def select(self, cmd: CommandApdu) -> bytes:
-        proprietary = Tlv.build(0xA5, Tlv(0xC0, SAM_VERSION.to_bytes(2, "big")),
-                                Tlv(0xC1, self._serial()), Tlv(0xC2, bytes([self.state])))
+        proprietary = Tlv.build(
+            0xA5,
+            Tlv(0xC0, SAM_VERSION.to_bytes(2, "big")),
+            Tlv(0xC1, self._serial()),
+            Tlv(0xC2, bytes([self.state])),
+        )
         return bytes(Tlv.build(0x6F, Tlv(0x84, self.aid), proprietary))
 
     @command(SamIns.PRE_PERSONALISE)
@@ -161,10 +170,10 @@ class SamApplet(Applet):
         self._require(SamState.PRE_PERSONALISED, SamState.ACTIVE)
         if len(cmd.data) != SamIdentity.FORMAT.size + _ADMIN_MAC_LENGTH:
             raise SwError(SW.WRONG_LENGTH)
-        identity = SamIdentity.from_bytes(cmd.data[:SamIdentity.FORMAT.size])
+        identity = SamIdentity.from_bytes(cmd.data[: SamIdentity.FORMAT.size])
         seq = self.persistent.get_int(_ADMIN_SEQ)
         expected = personalisation_mac(self._admin_key(), self._serial(), seq, identity)
-        if not verify_admin_mac(expected, cmd.data[SamIdentity.FORMAT.size:]):
+        if not verify_admin_mac(expected, cmd.data[SamIdentity.FORMAT.size :]):
             raise SwError(SW_BAD_MAC)
         with self.transaction():
             self.persistent.put(_IDENTITY, identity.to_bytes())
@@ -177,8 +186,9 @@ class SamApplet(Applet):
         """Accept a debit master key from a key-load package; answer ``KVN ‖ KCV``."""
         self._require(SamState.PRE_PERSONALISED, SamState.ACTIVE)
         try:
-            contents = open_key_load_package(cmd.data, self.persistent[_TRANSPORT_KEY],
-                                             self._serial())
+            contents = open_key_load_package(
+                cmd.data, self.persistent[_TRANSPORT_KEY], self._serial()
+            )
         except KeyLoadFormatError as exc:
             raise SwError(SW.WRONG_DATA) from exc
         except CryptoError as exc:
@@ -217,8 +227,17 @@ class SamApplet(Applet):
 
     def _record(self, auth: AuthoriseInput, kind: TransactionType, counter: int) -> bytes:
         init = auth.init
-        return Authorisation(counter, kind, auth.serial, init.kvn_debit, init.kvn_receipt,
-                             init.tc, init.purse.index, auth.amount, auth.date).to_bytes()
+        return Authorisation(
+            counter,
+            kind,
+            auth.serial,
+            init.kvn_debit,
+            init.kvn_receipt,
+            init.tc,
+            init.purse.index,
+            auth.amount,
+            auth.date,
+        ).to_bytes()
 
     @command(SamIns.AUTHORISE_DEBIT)
     def authorise_debit(self, cmd: CommandApdu) -> bytes:
@@ -237,9 +256,18 @@ class SamApplet(Applet):
             self.persistent.put_int(_COUNTER, counter)
             self.persistent.put_int(_TOTAL, total + auth.amount, 8)
             self.persistent.cyclic(_AUTH_LOG, SAM_LOG_CAPACITY).append(
-                self._record(auth, TransactionType.DEBIT, counter))
-        return sign_debit(k_debit, auth.session(), auth.amount, auth.date, identity.merchant,
-                          identity.terminal, identity.sam_id, counter).to_bytes()
+                self._record(auth, TransactionType.DEBIT, counter)
+            )
+        return sign_debit(
+            k_debit,
+            auth.session(),
+            auth.amount,
+            auth.date,
+            identity.merchant,
+            identity.terminal,
+            identity.sam_id,
+            counter,
+        ).to_bytes()
 
     @command(SamIns.AUTHORISE_UNDO)
     def authorise_undo(self, cmd: CommandApdu) -> bytes:
@@ -253,10 +281,19 @@ class SamApplet(Applet):
         with self.transaction():
             self.persistent.put_int(_COUNTER, counter)
             self.persistent.cyclic(_AUTH_LOG, SAM_LOG_CAPACITY).append(
-                self._record(auth, TransactionType.UNDO, counter))
-        return sign_undo(k_debit, auth.session(), last, auth.amount, auth.date,
-                         identity.merchant, identity.terminal, identity.sam_id,
-                         counter).to_bytes()
+                self._record(auth, TransactionType.UNDO, counter)
+            )
+        return sign_undo(
+            k_debit,
+            auth.session(),
+            last,
+            auth.amount,
+            auth.date,
+            identity.merchant,
+            identity.terminal,
+            identity.sam_id,
+            counter,
+        ).to_bytes()
 
     @command(SamIns.AUTHORISE_BLOCK)
     def authorise_block(self, cmd: CommandApdu) -> bytes:
@@ -267,9 +304,12 @@ class SamApplet(Applet):
         self._require(SamState.ACTIVE)
         if len(cmd.data) != BLOCK_INPUT_LENGTH:
             raise SwError(SW.WRONG_LENGTH)
-        serial, nt = cmd.data[:SERIAL_LENGTH], cmd.data[SERIAL_LENGTH:SERIAL_LENGTH + NONCE_LENGTH]
+        serial, nt = (
+            cmd.data[:SERIAL_LENGTH],
+            cmd.data[SERIAL_LENGTH : SERIAL_LENGTH + NONCE_LENGTH],
+        )
         try:
-            init = InitResponse.from_bytes(cmd.data[SERIAL_LENGTH + NONCE_LENGTH:])
+            init = InitResponse.from_bytes(cmd.data[SERIAL_LENGTH + NONCE_LENGTH :])
         except WalletFormatError as exc:
             raise SwError(SW.WRONG_DATA) from exc
         k_debit = self._card_debit_key(serial, init.kvn_debit)
@@ -314,10 +354,18 @@ class SamApplet(Applet):
     def get_info(self, cmd: CommandApdu) -> bytes:
         p = self.persistent
         tkvn = p.get(_TRANSPORT_KVN, b"\x00") or b"\x00"
-        return SamInfo(SAM_VERSION, self.state, self._serial() or bytes(SERIAL_LENGTH),
-                       tkvn[0], self._identity(), p.get_int(_COUNTER), p.get_int(_TOTAL),
-                       p.get_int(_SETTLED), p.get_int(_ADMIN_SEQ),
-                       tuple(self._debit_kvns())).to_bytes()
+        return SamInfo(
+            SAM_VERSION,
+            self.state,
+            self._serial() or bytes(SERIAL_LENGTH),
+            tkvn[0],
+            self._identity(),
+            p.get_int(_COUNTER),
+            p.get_int(_TOTAL),
+            p.get_int(_SETTLED),
+            p.get_int(_ADMIN_SEQ),
+            tuple(self._debit_kvns()),
+        ).to_bytes()
 
     @command(SamIns.SETTLE)
     def settle(self, cmd: CommandApdu) -> bytes:
@@ -352,5 +400,12 @@ class SamApplet(Applet):
         self.persistent.put_int(_BATCH_SEQ, sequence)
         p = self.persistent
         k_batch = sam_batch_key(p[_TRANSPORT_KEY], self._serial())
-        return sign_batch(k_batch, self._serial(), self._identity(), sequence,
-                          p.get_int(_COUNTER), p.get_int(_TOTAL, 0), cmd.data).to_bytes()
+        return sign_batch(
+            k_batch,
+            self._serial(),
+            self._identity(),
+            sequence,
+            p.get_int(_COUNTER),
+            p.get_int(_TOTAL, 0),
+            cmd.data,
+        ).to_bytes()

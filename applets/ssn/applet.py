@@ -19,7 +19,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cardkit.apdu import CommandApdu
 from cardkit.crypto.chipauth import (
     CHALLENGE_LENGTH,
     POINT_LENGTH,
@@ -32,12 +31,13 @@ from cardkit.crypto.chipauth import (
 )
 from cardkit.crypto.scp03 import SecurityLevel, StaticKeys
 from cardkit.errors import BadResponseError, CryptoError
-from cardkit.sw import SW
-from cardkit.tlv import Tlv
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import Tlv
 
 from ..applet import HandlerResult, command
 from ..memory import Lifetime
-from ..scp03 import Scp03CardChannel, SecureChannelError
+from ..secure_channel import Scp03CardChannel, SecureChannelError
 from ..status import SwError
 from .constants import (
     APPLET_VERSION,
@@ -86,8 +86,12 @@ from .reference_data import ReferenceData, is_padded_digits
 from .wallet import WALLET_DATA_TAGS, WALLET_KEY_TAGS, WalletApplet
 
 #: The issuer's commands need the full SCP03 level: C-MAC, C-DECRYPTION, R-MAC, R-ENCRYPTION.
-ISSUER_LEVEL = (SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION | SecurityLevel.R_MAC
-                | SecurityLevel.R_ENCRYPTION)
+ISSUER_LEVEL = (
+    SecurityLevel.C_MAC
+    | SecurityLevel.C_DECRYPTION
+    | SecurityLevel.R_MAC
+    | SecurityLevel.R_ENCRYPTION
+)
 
 # persistent keys
 _STATE = "state"
@@ -152,8 +156,9 @@ class SsnCardApplet(WalletApplet):
 
     AID: ClassVar[bytes] = SSN_AID
 
-    def __init__(self, aid: bytes | None = None, *,
-                 pre_personalisation: PrePersonalisation | None = None) -> None:
+    def __init__(
+        self, aid: bytes | None = None, *, pre_personalisation: PrePersonalisation | None = None
+    ) -> None:
         super().__init__(aid)
         self._pre_personalisation = pre_personalisation
         self._origin = Origin.PLAIN  # of the command being handled
@@ -167,8 +172,9 @@ class SsnCardApplet(WalletApplet):
             raise ValueError("an SSN card is made with its serial and keys (PrePersonalisation)")
         p = self.persistent
         p.put(_SERIAL, pre.serial)
-        for key, value in zip(_SCP_KEYS, (pre.static_keys.enc, pre.static_keys.mac,
-                                          pre.static_keys.dek), strict=True):
+        for key, value in zip(
+            _SCP_KEYS, (pre.static_keys.enc, pre.static_keys.mac, pre.static_keys.dek), strict=True
+        ):
             p.put(key, value)
         p.put_int(_KVN_CARD_MANAGEMENT, pre.key_version, 1)
         for function, kvn in pre.key_versions:
@@ -228,7 +234,8 @@ class SsnCardApplet(WalletApplet):
             # key diversification data = serial || 00 00, so a host learns the serial from
             # INITIALIZE UPDATE before it has derived the card's keys
             channel = Scp03CardChannel(
-                keys, self.persistent.get_int(_KVN_CARD_MANAGEMENT),
+                keys,
+                self.persistent.get_int(_KVN_CARD_MANAGEMENT),
                 key_diversification_data=self.serial + bytes(2),
             )
             self.transient.set(_ISSUER, channel, Lifetime.CLEAR_ON_DESELECT)
@@ -260,8 +267,10 @@ class SsnCardApplet(WalletApplet):
     def fci(self) -> bytes:
         """``6F { 84 AID, A5 { C0 version, C1 serial, C2 state, C3 KVNs, C4 sizes } }``."""
         p = self.persistent
-        kvns = bytes([p.get_int(_KVN_CARD_MANAGEMENT)]
-                     + [p.get_int(_kvn_key(f)) for f in WALLET_KEY_FUNCTIONS])
+        kvns = bytes(
+            [p.get_int(_KVN_CARD_MANAGEMENT)]
+            + [p.get_int(_kvn_key(f)) for f in WALLET_KEY_FUNCTIONS]
+        )
         sizes = MAX_COMMAND_DATA.to_bytes(2, "big") + MAX_RESPONSE_DATA.to_bytes(2, "big")
         proprietary = Tlv.build(
             TAG_FCI_PROPRIETARY,
@@ -337,8 +346,11 @@ class SsnCardApplet(WalletApplet):
 
     def _issuer_at_full_level(self) -> bool:
         channel = self.transient.get(_ISSUER)
-        return (self._origin is Origin.ISSUER and channel is not None
-                and channel.security_level & ISSUER_LEVEL == ISSUER_LEVEL)
+        return (
+            self._origin is Origin.ISSUER
+            and channel is not None
+            and channel.security_level & ISSUER_LEVEL == ISSUER_LEVEL
+        )
 
     # --- card authentication (s4.2) --------------------------------------------------------
 
@@ -355,7 +367,8 @@ class SsnCardApplet(WalletApplet):
         key = private_key_from_scalar(self.persistent[_PRIVATE_KEY])
         message = card_authentication_message(cmd.data, self.serial, state, record)
         out = bytes(Tlv.build(TAG_STATE, bytes([state]))) + bytes(
-            Tlv.build(TAG_SIGNATURE, sign_raw(key, message)))
+            Tlv.build(TAG_SIGNATURE, sign_raw(key, message))
+        )
         if cmd.p1 == AUTH_WITH_RECORD:
             out += bytes(Tlv.build(TAG_CARD_RECORD, record))
         return out
@@ -469,8 +482,11 @@ class SsnCardApplet(WalletApplet):
         current = self.state
         if not may_move(current, target):
             raise SwError(SW.CONDITIONS_NOT_SATISFIED)
-        if target is LifeCycle.ISSUED and current is LifeCycle.PERSONALISING \
-                and not self._ready_to_issue():
+        if (
+            target is LifeCycle.ISSUED
+            and current is LifeCycle.PERSONALISING
+            and not self._ready_to_issue()
+        ):
             raise SwError(SW.CONDITIONS_NOT_SATISFIED)
         with self.transaction():
             if target in (LifeCycle.BLANK, LifeCycle.TERMINATED):
@@ -490,8 +506,9 @@ class SsnCardApplet(WalletApplet):
             return False
         if not self._wallet_ready():
             return False
-        return record_is_for_this_card(p[_object_key(DataObject.CARD_RECORD)],
-                                       p[_PUBLIC_KEY], self.serial)
+        return record_is_for_this_card(
+            p[_object_key(DataObject.CARD_RECORD)], p[_PUBLIC_KEY], self.serial
+        )
 
     @command(INS_RESET_RETRY_COUNTER)
     def reset_retry_counter(self, cmd: CommandApdu) -> None:
@@ -573,7 +590,7 @@ class SsnCardApplet(WalletApplet):
     def _check(self, secret: ReferenceData, reference: int, candidate: bytes) -> HandlerResult:
         """Spend a try, compare; None on a match (verified), else the SW to answer."""
         self.transient.pop(_VERIFIED)  # a failed VERIFY (one refused as blocked too)
-        if secret.blocked:              # withdraws an earlier success
+        if secret.blocked:  # withdraws an earlier success
             raise SwError(SW.AUTH_METHOD_BLOCKED)
         outcome = secret.check(candidate)
         if outcome.matched:

@@ -1,9 +1,9 @@
 """The SSN card applet's own numbers; the protocol's shared ones come from
-:mod:`cardkit.ssn_constants` (one source for card and host)."""
+:mod:`cardkit.codecs.ssn` (one source for card and host)."""
 
 from __future__ import annotations
 
-from cardkit.ssn_constants import (  # noqa: F401 - the applet modules import them from here
+from cardkit.codecs.ssn import (  # noqa: F401 - the applet modules import them from here
     AUTH_SIGNATURE_ONLY,
     AUTH_WITH_RECORD,
     CAN_LENGTH,
@@ -53,7 +53,6 @@ MAX_COMMAND_DATA = 4096
 MAX_RESPONSE_DATA = 4096
 
 #: The signed objects PUT DATA stores as they are (DER, one SEQUENCE each).
-RECORD_OBJECTS = (DataObject.CARD_RECORD, DataObject.IDENTITY_RECORD,
-                  DataObject.DESK_CERTIFICATE)
+RECORD_OBJECTS = (DataObject.CARD_RECORD, DataObject.IDENTITY_RECORD, DataObject.DESK_CERTIFICATE)
 #: Wallet key functions whose KVN the FCI reports (C3), after the card-management KVN.
 WALLET_KEY_FUNCTIONS = ("debit", "load", "receipt")

@@ -21,15 +21,18 @@ from .constants import MAX_COMMAND_DATA, SSN_AID
 SCP03_SUBKEYS = ("scp03-enc", "scp03-mac", "scp03-dek")
 
 
-def derive_card_static_keys(master: bytes, serial: bytes, key_version: int,
-                            aid: bytes = SSN_AID) -> StaticKeys:
+def derive_card_static_keys(
+    master: bytes, serial: bytes, key_version: int, aid: bytes = SSN_AID
+) -> StaticKeys:
     """The card's SCP03 keys from a card-management master held in memory (tests, dev).
 
     The same bytes a key store derives with ``derive(CARD_MANAGEMENT, version,
     kdf_label("card-management", "scp03-enc"), diversification_context(serial, AID, version))``.
     """
-    enc, mac, dek = (diversify_key(master, "card-management", serial, aid, key_version,
-                                   subkey=name) for name in SCP03_SUBKEYS)
+    enc, mac, dek = (
+        diversify_key(master, "card-management", serial, aid, key_version, subkey=name)
+        for name in SCP03_SUBKEYS
+    )
     return StaticKeys(enc=enc, mac=mac, dek=dek)
 
 
@@ -49,11 +52,16 @@ def make_blank_ssn_card(
     """
     if image_path is not None and Path(image_path).exists():
         raise FileExistsError(f"card image {image_path} exists; open it with open_ssn_card")
-    pre = PrePersonalisation(bytes(serial), static_keys, key_version,
-                             tuple(sorted((kvns or {}).items())))
+    pre = PrePersonalisation(
+        bytes(serial), static_keys, key_version, tuple(sorted((kvns or {}).items()))
+    )
     applet = SsnCardApplet(pre_personalisation=pre)
-    return VirtualCard([applet], image_path=image_path, max_command_data=MAX_COMMAND_DATA,
-                       name=name or f"SSN card {bytes(serial).hex().upper()}")
+    return VirtualCard(
+        [applet],
+        image_path=image_path,
+        max_command_data=MAX_COMMAND_DATA,
+        name=name or f"SSN card {bytes(serial).hex().upper()}",
+    )
 
 
 def open_ssn_card(image_path: str | os.PathLike[str], *, name: str | None = None) -> VirtualCard:
@@ -65,5 +73,9 @@ def open_ssn_card(image_path: str | os.PathLike[str], *, name: str | None = None
     path = Path(image_path)
     if not path.is_file():
         raise FileNotFoundError(f"no card image at {path}")
-    return VirtualCard([SsnCardApplet()], image_path=path, max_command_data=MAX_COMMAND_DATA,
-                       name=name or path.name)
+    return VirtualCard(
+        [SsnCardApplet()],
+        image_path=path,
+        max_command_data=MAX_COMMAND_DATA,
+        name=name or path.name,
+    )

@@ -2,7 +2,7 @@
 
 The channel is keyed by ECDH between the card's own key and the terminal's ephemeral key,
 and then wraps commands and responses exactly as an SCP03 session at level 33; it is an
-:class:`~applets.scp03.Scp03CardChannel` built from the agreed session keys.
+:class:`~applets.secure_channel.Scp03CardChannel` built from the agreed session keys.
 """
 
 from __future__ import annotations
@@ -20,11 +20,15 @@ from cardkit.crypto.chipauth import (
 )
 from cardkit.crypto.scp03 import SecurityLevel
 
-from ..scp03 import Scp03CardChannel
+from ..secure_channel import Scp03CardChannel
 
 #: C-MAC, C-DECRYPTION, R-MAC and R-ENCRYPTION: personal data is never sent in clear.
-IDENTITY_LEVEL = (SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION | SecurityLevel.R_MAC
-                  | SecurityLevel.R_ENCRYPTION)
+IDENTITY_LEVEL = (
+    SecurityLevel.C_MAC
+    | SecurityLevel.C_DECRYPTION
+    | SecurityLevel.R_MAC
+    | SecurityLevel.R_ENCRYPTION
+)
 
 
 def open_identity_channel(

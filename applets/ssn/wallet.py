@@ -1,7 +1,7 @@
 """The SSN card's offline e-wallet (card side): purses, counters, log, and the wallet commands.
 
 Contract: docs/PROTOCOL.md s7; every byte layout and MAC comes from
-:mod:`cardkit.crypto.wallet`. :class:`WalletApplet` is the base class of
+:mod:`cardkit.codecs.wallet`. :class:`WalletApplet` is the base class of
 :class:`~applets.ssn.applet.SsnCardApplet`, which supplies the life cycle, the serial, the
 issuer channel and the static DEK.
 
@@ -22,12 +22,12 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from cardkit.apdu import CommandApdu
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.crypto.scp03 import StaticKeys
 from cardkit.errors import CryptoError
-from cardkit.sw import SW
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.sw import SW
 
 from ..applet import Applet, command
 from ..memory import Lifetime
@@ -99,8 +99,10 @@ class WalletApplet(Applet):
         offline cap; a card without purses is an identity-only card and needs neither."""
         if not self._purses():
             return True
-        return (all(self._wallet_key(f) is not None for f in w.WALLET_KEY_FUNCTIONS)
-                and _OFFLINE_CAP in self.persistent)
+        return (
+            all(self._wallet_key(f) is not None for f in w.WALLET_KEY_FUNCTIONS)
+            and _OFFLINE_CAP in self.persistent
+        )
 
     def _erase_wallet(self) -> None:
         """Wallet keys, purse configuration and offline cap (call in a transaction). TC, DS
@@ -140,8 +142,10 @@ class WalletApplet(Applet):
                 config = w.PurseConfig.from_bytes(data)
             except w.WalletFormatError:
                 raise SwError(SW.WRONG_DATA) from None
-            if any(other.programme == config.programme and other.index != config.index
-                   for other in self._purses()):
+            if any(
+                other.programme == config.programme and other.index != config.index
+                for other in self._purses()
+            ):
                 raise SwError(SW.WRONG_DATA)  # one purse per programme
             p.put(_PURSE.format(config.index), config.empty_purse().to_bytes())
             return
@@ -190,8 +194,14 @@ class WalletApplet(Applet):
         if not 0 <= cmd.p1 < w.PURSES or cmd.p2 != p2:
             raise SwError(SW.INCORRECT_P1P2)
 
-    def _commit(self, purse: w.PurseRecord, cumulative: int, entry: w.LogEntry,
-                k_receipt: bytes, k_confirm: bytes) -> bytes:
+    def _commit(
+        self,
+        purse: w.PurseRecord,
+        cumulative: int,
+        entry: w.LogEntry,
+        k_receipt: bytes,
+        k_confirm: bytes,
+    ) -> bytes:
         """Balance, cumulative, DS, log and last record in one transaction; the response.
         ``entry`` gets the next DS here."""
         p = self.persistent
@@ -228,13 +238,24 @@ class WalletApplet(Applet):
         p.put_int(_TC, tc)  # one atomic write, before the response exists
         nc = os.urandom(w.NONCE_LENGTH)
         init = w.InitResponse.sign(
-            k_debit, self.serial, cmd.data, tc=tc, nc=nc,
-            kvn_debit=p.get_int(_KVN.format("debit")), kvn_load=p.get_int(_KVN.format("load")),
-            kvn_receipt=p.get_int(_KVN.format("receipt")), purse=purse,
-            cumulative=p.get_int(_CUMULATIVE), offline_cap=p.get_int(_OFFLINE_CAP),
-            last=self._last())
-        self.transient.set(_SESSION, w.WalletSession(self.serial, tc, nc, cmd.data, cmd.p1),
-                           Lifetime.CLEAR_ON_DESELECT)
+            k_debit,
+            self.serial,
+            cmd.data,
+            tc=tc,
+            nc=nc,
+            kvn_debit=p.get_int(_KVN.format("debit")),
+            kvn_load=p.get_int(_KVN.format("load")),
+            kvn_receipt=p.get_int(_KVN.format("receipt")),
+            purse=purse,
+            cumulative=p.get_int(_CUMULATIVE),
+            offline_cap=p.get_int(_OFFLINE_CAP),
+            last=self._last(),
+        )
+        self.transient.set(
+            _SESSION,
+            w.WalletSession(self.serial, tc, nc, cmd.data, cmd.p1),
+            Lifetime.CLEAR_ON_DESELECT,
+        )
         return init.to_bytes()
 
     def _sam_request(self, cmd: CommandApdu) -> tuple[w.WalletSession, w.DebitRequest]:
@@ -254,15 +275,34 @@ class WalletApplet(Applet):
             raise SwError(SW_BAD_MAC)
         purse = self._session_purse(session)
         cumulative = self.persistent.get_int(_CUMULATIVE)
-        if w.purse_debit_refusal(purse, cumulative, self.persistent.get_int(_OFFLINE_CAP),
-                                 request.amount, request.date) is not None:
+        if (
+            w.purse_debit_refusal(
+                purse,
+                cumulative,
+                self.persistent.get_int(_OFFLINE_CAP),
+                request.amount,
+                request.date,
+            )
+            is not None
+        ):
             raise SwError(SW_REFUSED)
         balance = purse.balance - request.amount
-        entry = w.LogEntry(w.TransactionType.DEBIT, session.tc, 0, purse.index, request.amount,
-                           balance, request.date, request.merchant, request.terminal,
-                           request.sam_id, request.sam_counter)
-        return self._commit(_with_balance(purse, balance), cumulative + request.amount,
-                            entry, k_receipt, k_debit)
+        entry = w.LogEntry(
+            w.TransactionType.DEBIT,
+            session.tc,
+            0,
+            purse.index,
+            request.amount,
+            balance,
+            request.date,
+            request.merchant,
+            request.terminal,
+            request.sam_id,
+            request.sam_counter,
+        )
+        return self._commit(
+            _with_balance(purse, balance), cumulative + request.amount, entry, k_receipt, k_debit
+        )
 
     @command(w.WalletIns.UNDO)
     def undo(self, cmd: CommandApdu) -> bytes:
@@ -279,11 +319,20 @@ class WalletApplet(Applet):
         if balance > purse.balance_cap:  # cannot happen after a debit; kept as a guard
             raise SwError(SW_REFUSED)
         cumulative = max(0, self.persistent.get_int(_CUMULATIVE) - request.amount)
-        entry = w.LogEntry(w.TransactionType.UNDO, session.tc, 0, purse.index, request.amount,
-                           balance, request.date, request.merchant, request.terminal,
-                           request.sam_id, request.sam_counter)
-        return self._commit(_with_balance(purse, balance), cumulative, entry, k_receipt,
-                            k_debit)
+        entry = w.LogEntry(
+            w.TransactionType.UNDO,
+            session.tc,
+            0,
+            purse.index,
+            request.amount,
+            balance,
+            request.date,
+            request.merchant,
+            request.terminal,
+            request.sam_id,
+            request.sam_counter,
+        )
+        return self._commit(_with_balance(purse, balance), cumulative, entry, k_receipt, k_debit)
 
     @command(w.WalletIns.LOAD)
     def load(self, cmd: CommandApdu) -> bytes:
@@ -300,14 +349,26 @@ class WalletApplet(Applet):
         purse = self._session_purse(session)
         if w.load_refusal(purse, request.flags, request.amount, request.date) is not None:
             raise SwError(SW_REFUSED)
-        cumulative = (0 if request.flags & w.LOAD_FLAG_RESET_CUMULATIVE
-                      else self.persistent.get_int(_CUMULATIVE))
+        cumulative = (
+            0
+            if request.flags & w.LOAD_FLAG_RESET_CUMULATIVE
+            else self.persistent.get_int(_CUMULATIVE)
+        )
         balance = purse.balance + request.amount
-        entry = w.LogEntry(w.TransactionType.LOAD, session.tc, 0, purse.index, request.amount,
-                           balance, request.date, request.agency, request.desk, 0,
-                           request.sequence)
-        return self._commit(_with_balance(purse, balance), cumulative, entry, k_receipt,
-                            k_load)
+        entry = w.LogEntry(
+            w.TransactionType.LOAD,
+            session.tc,
+            0,
+            purse.index,
+            request.amount,
+            balance,
+            request.date,
+            request.agency,
+            request.desk,
+            0,
+            request.sequence,
+        )
+        return self._commit(_with_balance(purse, balance), cumulative, entry, k_receipt, k_load)
 
     @command(w.WalletIns.BLOCK)
     def block(self, cmd: CommandApdu) -> None:
@@ -330,8 +391,13 @@ class WalletApplet(Applet):
         if cmd.p1 or cmd.p2:
             raise SwError(SW.INCORRECT_P1P2)
         p = self.persistent
-        return w.WalletStatus(p.get_int(_TC), p.get_int(_DS), p.get_int(_CUMULATIVE),
-                              p.get_int(_OFFLINE_CAP), tuple(self._purses())).to_bytes()
+        return w.WalletStatus(
+            p.get_int(_TC),
+            p.get_int(_DS),
+            p.get_int(_CUMULATIVE),
+            p.get_int(_OFFLINE_CAP),
+            tuple(self._purses()),
+        ).to_bytes()
 
     @command(w.WalletIns.READ_LOG)
     def read_log(self, cmd: CommandApdu) -> bytes:
@@ -341,7 +407,7 @@ class WalletApplet(Applet):
         if cmd.p1 >= len(log):
             raise SwError(SW.RECORD_NOT_FOUND)
         end = len(log) if cmd.p2 == 0 else min(len(log), cmd.p1 + cmd.p2)
-        return b"".join(log[cmd.p1:end])
+        return b"".join(log[cmd.p1 : end])
 
     @command(w.WalletIns.LAST_TRANSACTION)
     def last_transaction(self, cmd: CommandApdu) -> bytes:

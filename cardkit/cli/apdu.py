@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ..apdu import CommandApdu
 from ..errors import ApduFormatError
-from ..pcsc import PcscConnection
-from ..protocol import ApduProtocol
-from ..sw import SW, sw_name
+from ..iso7816.apdu import CommandApdu
+from ..iso7816.protocol import ApduProtocol
+from ..iso7816.sw import SW, sw_name
+from ..transport.pcsc import PcscConnection
 
 
 def parse_hex_apdu(text: str) -> CommandApdu:

@@ -35,11 +35,18 @@ def _rp(amount: int) -> str:
 
 
 @click.command()
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("var/demo"), show_default=True,
-              help="Where card images, the merchant journal and batches are kept.")
-@click.option("--allow-dev-keys", is_flag=True,
-              help="Allow the DEVELOPMENT ONLY key set (or set CARDKIT_ALLOW_DEV_KEYS=1).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Where card images, the merchant journal and batches are kept.",
+)
+@click.option(
+    "--allow-dev-keys",
+    is_flag=True,
+    help="Allow the DEVELOPMENT ONLY key set (or set CARDKIT_ALLOW_DEV_KEYS=1).",
+)
 def demo(workdir: Path, allow_dev_keys: bool) -> None:
     """Make, issue, verify, read, load and pay with a virtual card, through pcscd + vpcd."""
     from applets.card import VirtualCard
@@ -50,14 +57,11 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
     from keys.ceremony import issue_sam
     from keys.dev import development_keystore
 
-    from ..beneficiary import find_beneficiary
-    from ..crypto.wallet import SamIdentity
-    from ..journal import MerchantJournal
+    from ..backoffice import SettlementLedger, read_batch, settle_batch
+    from ..codecs.wallet import SamIdentity
+    from ..iso7816.protocol import ApduProtocol
     from ..keystore import KeyFunction
-    from ..pcsc import PcscConnection
-    from ..protocol import ApduProtocol
-    from ..sam import CardSam
-    from ..settlement import SettlementLedger, read_batch, settle_batch
+    from ..pki.trust import TrustStore
     from ..ssn import (
         DeskCertificateCache,
         PersonalisationPlan,
@@ -68,9 +72,12 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
         verify_card,
         wallet_purses,
     )
-    from ..transport import CountingConnection, InProcessConnection
-    from ..trust import TrustStore
+    from ..ssn.beneficiary import find_beneficiary
+    from ..transport.base import CountingConnection, InProcessConnection
+    from ..transport.pcsc import PcscConnection
     from ..wallet import LoadSequence, PaymentTerminal, WalletIssuer
+    from ..wallet.journal import MerchantJournal
+    from ..wallet.sam import CardSam
     from .ssn import ALLOW_DEV_ENV, BANNER
 
     if not (allow_dev_keys or os.environ.get(ALLOW_DEV_ENV) == "1"):
@@ -93,22 +100,28 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
     pcscd = Pcscd()
     say("PC/SC: pcscd with the vpcd virtual reader driver")
     pcscd.ensure()
-    click.echo(f"    readers: {', '.join(VIRTUAL_READERS)}"
-               f" ({'started here' if pcscd.owned else 'already running'})")
+    click.echo(
+        f"    readers: {', '.join(VIRTUAL_READERS)}"
+        f" ({'started here' if pcscd.owned else 'already running'})"
+    )
 
     version = keystore.current_version(KeyFunction.CARD_MANAGEMENT)
     say("Card factory: a blank SSN card, secure-channel keys diversified for its serial")
-    card = make_blank_ssn_card(serial, card_scp03_keys(keystore, serial, version), version,
-                               image_path=run_dir / "ssn.card")
+    card = make_blank_ssn_card(
+        serial, card_scp03_keys(keystore, serial, version), version, image_path=run_dir / "ssn.card"
+    )
     click.echo(f"    serial {serial.hex().upper()}, image {run_dir / 'ssn.card'}")
 
     say("Back office: a merchant SAM (serial, transport key, merchant id, debit master)")
     sam_card = VirtualCard([SamApplet()], image_path=run_dir / "sam.card", name="merchant SAM")
     identity = SamIdentity(sam_id=1, merchant=0x1001, terminal=1, ceiling=5_000_000)
-    kvn, kcv = issue_sam(keystore, CardSam(ApduProtocol(InProcessConnection(sam_card))),
-                         SAM_SERIAL, identity)
-    click.echo(f"    SAM {SAM_SERIAL.hex().upper()} for merchant {identity.merchant:#06x}, "
-               f"debit key v{kvn} (KCV {kcv.hex().upper()})")
+    kvn, kcv = issue_sam(
+        keystore, CardSam(ApduProtocol(InProcessConnection(sam_card))), SAM_SERIAL, identity
+    )
+    click.echo(
+        f"    SAM {SAM_SERIAL.hex().upper()} for merchant {identity.merchant:#06x}, "
+        f"debit key v{kvn} (KCV {kcv.hex().upper()})"
+    )
 
     card_bridge = VpcdBridge(card, port=VIRTUAL_PORTS[0])
     sam_bridge = VpcdBridge(sam_card, port=VIRTUAL_PORTS[1])
@@ -132,18 +145,27 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
         with resources.as_file(csv_path) as path:
             household = find_beneficiary(path, "1")
         say(f"Issuance desk: personalise the card for {household.name}")
-        base = PersonalisationPlan.prepare(household, signer=keystore.signer("desk-01"),
-                                           desk_id="desk-01", pin=DEMO_PIN)
+        base = PersonalisationPlan.prepare(
+            household, signer=keystore.signer("desk-01"), desk_id="desk-01", pin=DEMO_PIN
+        )
         expiry = dt.date.today().replace(year=dt.date.today().year + 1)
         plan = PersonalisationPlan.prepare(
-            household, signer=keystore.signer("desk-01"), desk_id="desk-01", pin=DEMO_PIN,
-            can=base.can, offline_cap=1_000_000,
-            purses=wallet_purses(base.programmes, balance_cap=2_000_000, payment_cap=500_000,
-                                 expiry=expiry))
+            household,
+            signer=keystore.signer("desk-01"),
+            desk_id="desk-01",
+            pin=DEMO_PIN,
+            can=base.can,
+            offline_cap=1_000_000,
+            purses=wallet_purses(
+                base.programmes, balance_cap=2_000_000, payment_cap=500_000, expiry=expiry
+            ),
+        )
         issued = personalise(SsnSession(reader), plan, keystore)
-        click.echo(f"    state {issued.state.name}, {issued.round_trips} round trips in one "
-                   f"SCP03 session; purses: "
-                   f"{', '.join(f'{p.purse}={p.name}' for p in plan.programmes) or 'none'}")
+        click.echo(
+            f"    state {issued.state.name}, {issued.round_trips} round trips in one "
+            f"SCP03 session; purses: "
+            f"{', '.join(f'{p.purse}={p.name}' for p in plan.programmes) or 'none'}"
+        )
         click.echo(f"    PIN {DEMO_PIN} (demo), CAN printed on the card: {plan.can}")
 
         trust = TrustStore([keystore.signer("root").certificate_der])
@@ -152,27 +174,34 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
         first = verify_card(tap(card_bridge, VIRTUAL_READERS[0]), trust, desk_cert_cache=cache)
         click.echo(f"    {first.verdict.name} in {first.round_trips} round trips")
         again = verify_card(tap(card_bridge, VIRTUAL_READERS[0]), trust, desk_cert_cache=cache)
-        click.echo(f"    next tap: {again.verdict.name} in {again.round_trips} round trips, "
-                   "no personal data read")
+        click.echo(
+            f"    next tap: {again.verdict.name} in {again.round_trips} round trips, "
+            "no personal data read"
+        )
         if not again.genuine:
             raise click.ClickException("; ".join(again.reasons))
 
         say("Terminal: read the identity (encrypted channel to the card's own key + PIN)")
-        reading = read_identity(tap(card_bridge, VIRTUAL_READERS[0]), trust, pin=DEMO_PIN,
-                                desk_cert_cache=cache)
+        reading = read_identity(
+            tap(card_bridge, VIRTUAL_READERS[0]), trust, pin=DEMO_PIN, desk_cert_cache=cache
+        )
         who = reading.identity
-        click.echo(f"    {who.name}, NIK {_mask(who.nik)}, born {who.date_of_birth}, "
-                   f"{who.address.kelurahan} / {who.address.kecamatan} "
-                   f"({reading.round_trips} round trips)")
+        click.echo(
+            f"    {who.name}, NIK {_mask(who.nik)}, born {who.date_of_birth}, "
+            f"{who.address.kelurahan} / {who.address.kecamatan} "
+            f"({reading.round_trips} round trips)"
+        )
 
         say(f"Agency (OPD): load {_rp(LOAD)} into purse 0 under the issuer's load key")
-        issuer = WalletIssuer(keystore, agency=0x0701, desk=1,
-                              sequence=LoadSequence(run_dir / "load-sequence"))
+        issuer = WalletIssuer(
+            keystore, agency=0x0701, desk=1, sequence=LoadSequence(run_dir / "load-sequence")
+        )
         loaded = issuer.load(tap(card_bridge, VIRTUAL_READERS[0]), 0, LOAD, sync=True)
         if not loaded.receipt:
             raise click.ClickException(f"the load failed: {loaded.reason}")
-        click.echo(f"    loaded, confirmed by the card under K_load: balance "
-                   f"{_rp(loaded.balance or 0)}")
+        click.echo(
+            f"    loaded, confirmed by the card under K_load: balance {_rp(loaded.balance or 0)}"
+        )
 
         journal = MerchantJournal(run_dir / "journal.sqlite")
         sam = CardSam(ApduProtocol(tap(sam_bridge, VIRTUAL_READERS[1])))
@@ -190,20 +219,33 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
         till = PaymentTerminal(retap, sam, journal)
         second = till.pay(0, PRICE)
         for resolution in second.recovered:
-            click.echo(f"    the card says the interrupted payment was "
-                       f"{resolution.outcome.name.replace('_', ' ').lower()}")
-        click.echo(f"    then: {second.message()}; journal: {len(journal.receipts())} receipts, "
-                   f"{len(journal.unresolved())} unresolved")
+            click.echo(
+                f"    the card says the interrupted payment was "
+                f"{resolution.outcome.name.replace('_', ' ').lower()}"
+            )
+        click.echo(
+            f"    then: {second.message()}; journal: {len(journal.receipts())} receipts, "
+            f"{len(journal.unresolved())} unresolved"
+        )
 
         say("Back office: the SAM signs the shop's batch; every receipt MAC is checked")
         info = journal.export_batch(sam, run_dir / "batch-1.cksb")
-        report = settle_batch(read_batch(run_dir / "batch-1.cksb"), keystore, keystore,
-                              seen=SettlementLedger(run_dir / "ledger.sqlite"))
+        report = settle_batch(
+            read_batch(run_dir / "batch-1.cksb"),
+            keystore,
+            keystore,
+            seen=SettlementLedger(run_dir / "ledger.sqlite"),
+        )
         net = sum(v.receipt.entry.amount for v in report.accepted)
-        click.echo(f"    batch #{info.sequence}: {info.receipts} receipts, "
-                   f"{len(report.accepted)} accepted ({_rp(net)}), {len(report.flagged)} flagged")
-        click.secho("\nDone: made, issued, verified, read, loaded, paid, recovered and settled "
-                    "through pcscd.", fg="green")
+        click.echo(
+            f"    batch #{info.sequence}: {info.receipts} receipts, "
+            f"{len(report.accepted)} accepted ({_rp(net)}), {len(report.flagged)} flagged"
+        )
+        click.secho(
+            "\nDone: made, issued, verified, read, loaded, paid, recovered and settled "
+            "through pcscd.",
+            fg="green",
+        )
     finally:
         for connection in connections.values():
             connection.close()

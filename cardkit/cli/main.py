@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import click
 
 from ..errors import CardkitError
-from ..protocol import TRAFFIC
+from ..iso7816.protocol import TRAFFIC
 
 #: Sub-command name -> "module:attribute" of its click command or group.
 #: Adding a command group is one line here.

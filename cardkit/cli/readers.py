@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..pcsc import reader_status, wait_for_card
+from ..transport.pcsc import reader_status, wait_for_card
 
 
 @click.command()

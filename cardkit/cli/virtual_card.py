@@ -90,10 +90,16 @@ def serve(image: Path, port: int, host: str) -> None:
 @virtual_card.command("create-ssn")
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--serial", default=None, help="Card serial, 16 hex digits (default: random).")
-@click.option("--keystore", "keystore_spec", default="dev:", show_default=True,
-              help="Key store holding the card-management master key.")
-@click.option("--allow-dev-keys", is_flag=True,
-              help="Allow the DEVELOPMENT ONLY key set (tests and demos).")
+@click.option(
+    "--keystore",
+    "keystore_spec",
+    default="dev:",
+    show_default=True,
+    help="Key store holding the card-management master key.",
+)
+@click.option(
+    "--allow-dev-keys", is_flag=True, help="Allow the DEVELOPMENT ONLY key set (tests and demos)."
+)
 def create_ssn(image: Path, serial: str | None, keystore_spec: str, allow_dev_keys: bool) -> None:
     """Create a blank SSN card image IMAGE, as the card factory delivers it.
 
@@ -118,7 +124,9 @@ def create_ssn(image: Path, serial: str | None, keystore_spec: str, allow_dev_ke
         raise click.BadParameter("the serial is 8 bytes (16 hex digits)", param_hint="--serial")
     store = _keystore(keystore_spec, allow_dev_keys)
     version = store.current_version(KeyFunction.CARD_MANAGEMENT)
-    make_blank_ssn_card(serial_bytes, card_scp03_keys(store, serial_bytes, version), version,
-                        image_path=image)
-    click.echo(f"blank SSN card {serial_bytes.hex().upper()} (key version {version}) "
-               f"written to {image}")
+    make_blank_ssn_card(
+        serial_bytes, card_scp03_keys(store, serial_bytes, version), version, image_path=image
+    )
+    click.echo(
+        f"blank SSN card {serial_bytes.hex().upper()} (key version {version}) written to {image}"
+    )

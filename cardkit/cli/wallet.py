@@ -22,8 +22,7 @@ from typing import Any
 
 import click
 
-from ..crypto.diversify import diversification_context, kdf_label
-from ..crypto.wallet import (
+from ..codecs.wallet import (
     SAM_AID,
     Authorisation,
     DebitRequest,
@@ -35,12 +34,11 @@ from ..crypto.wallet import (
     TransactionType,
     int_to_date,
 )
+from ..crypto.diversify import diversification_context, kdf_label
 from ..errors import CardkitError
-from ..journal import MerchantJournal
+from ..iso7816.protocol import ApduProtocol
 from ..keystore import KeyFunction, KeyStore
-from ..protocol import ApduProtocol
-from ..sam import SOFTWARE_SAM_WARNING, CardSam, Sam, SoftwareSam
-from ..transport import Connection, CountingConnection
+from ..transport.base import Connection, CountingConnection
 from ..wallet import (
     LoadSequence,
     Outcome,
@@ -49,6 +47,8 @@ from ..wallet import (
     Resolution,
     WalletIssuer,
 )
+from ..wallet.journal import MerchantJournal
+from ..wallet.sam import SOFTWARE_SAM_WARNING, CardSam, Sam, SoftwareSam
 from . import ssn as ssn_cli
 from .ssn import allow_dev_option, keystore_option, reader_option
 
@@ -72,26 +72,41 @@ def _rupiah(value: int) -> str:
 class PersistentSoftwareSam(SoftwareSam):
     """A :class:`SoftwareSam` whose state survives between CLI runs (a JSON file)."""
 
-    def __init__(self, keystore: KeyStore, state_path: Path, identity: SamIdentity,
-                 transport_key: bytes | None) -> None:
+    def __init__(
+        self,
+        keystore: KeyStore,
+        state_path: Path,
+        identity: SamIdentity,
+        transport_key: bytes | None,
+    ) -> None:
         self.state_path = state_path
         state: dict[str, Any] = {}
         if state_path.exists():
             state = json.loads(state_path.read_text(encoding="utf-8"))
-        super().__init__(keystore, serial=SOFTWARE_SAM_SERIAL, identity=identity,
-                         transport_key=transport_key, counter=state.get("counter", 0),
-                         total_authorised=state.get("total_authorised", 0),
-                         settled_total=state.get("settled_total", 0),
-                         admin_sequence=state.get("admin_sequence", 1),
-                         batch_sequence=state.get("batch_sequence", 0))
-        self._authorisations = [Authorisation.from_bytes(bytes.fromhex(a))
-                                for a in state.get("authorisations", [])]
+        super().__init__(
+            keystore,
+            serial=SOFTWARE_SAM_SERIAL,
+            identity=identity,
+            transport_key=transport_key,
+            counter=state.get("counter", 0),
+            total_authorised=state.get("total_authorised", 0),
+            settled_total=state.get("settled_total", 0),
+            admin_sequence=state.get("admin_sequence", 1),
+            batch_sequence=state.get("batch_sequence", 0),
+        )
+        self._authorisations = [
+            Authorisation.from_bytes(bytes.fromhex(a)) for a in state.get("authorisations", [])
+        ]
 
     def _save(self) -> None:
-        state = {"counter": self.counter, "total_authorised": self.total_authorised,
-                 "settled_total": self.settled_total, "admin_sequence": self.admin_sequence,
-                 "batch_sequence": self.batch_sequence,
-                 "authorisations": [a.to_bytes().hex() for a in self._authorisations]}
+        state = {
+            "counter": self.counter,
+            "total_authorised": self.total_authorised,
+            "settled_total": self.settled_total,
+            "admin_sequence": self.admin_sequence,
+            "batch_sequence": self.batch_sequence,
+            "authorisations": [a.to_bytes().hex() for a in self._authorisations],
+        }
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_name(f".{self.state_path.name}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
@@ -100,14 +115,16 @@ class PersistentSoftwareSam(SoftwareSam):
             os.fsync(f.fileno())
         os.replace(tmp, self.state_path)
 
-    def authorise_debit(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
-                        amount: int, date: int) -> DebitRequest:
+    def authorise_debit(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
         request = super().authorise_debit(init, serial, terminal_nonce, amount, date)
         self._save()  # before the authorisation leaves: a counter is never reused
         return request
 
-    def authorise_undo(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
-                       amount: int, date: int) -> DebitRequest:
+    def authorise_undo(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
         request = super().authorise_undo(init, serial, terminal_nonce, amount, date)
         self._save()
         return request
@@ -127,8 +144,10 @@ class _NoSam:
     """Stands in when no SAM was given (balance, history): fails only if one is needed."""
 
     def _missing(self, *args: object, **kwargs: object) -> Any:
-        raise CardkitError("a pending debit must be resolved with the merchant SAM: pass "
-                           "--sam-reader or --software-sam")
+        raise CardkitError(
+            "a pending debit must be resolved with the merchant SAM: pass "
+            "--sam-reader or --software-sam"
+        )
 
     info = authorise_debit = authorise_undo = confirm = settle = _missing
 
@@ -137,8 +156,12 @@ def _transport_key(store: KeyStore) -> bytes | None:
     if not store.versions(KeyFunction.SAM_TRANSPORT):
         return None
     version = store.current_version(KeyFunction.SAM_TRANSPORT)
-    return store.derive(KeyFunction.SAM_TRANSPORT, version, kdf_label("sam-transport"),
-                        diversification_context(SOFTWARE_SAM_SERIAL, SAM_AID, version))
+    return store.derive(
+        KeyFunction.SAM_TRANSPORT,
+        version,
+        kdf_label("sam-transport"),
+        diversification_context(SOFTWARE_SAM_SERIAL, SAM_AID, version),
+    )
 
 
 def _protocol(connection: Connection) -> ApduProtocol:
@@ -146,8 +169,15 @@ def _protocol(connection: Connection) -> ApduProtocol:
 
 
 @contextmanager
-def _sam(stack: ExitStack, sam_reader: str | None, software: bool, journal_path: Path,
-         options: dict[str, Any], *, required: bool = True) -> Iterator[Sam | _NoSam]:
+def _sam(
+    stack: ExitStack,
+    sam_reader: str | None,
+    software: bool,
+    journal_path: Path,
+    options: dict[str, Any],
+    *,
+    required: bool = True,
+) -> Iterator[Sam | _NoSam]:
     if sam_reader is not None and software:
         raise click.UsageError("give --sam-reader or --software-sam, not both")
     if sam_reader is not None:
@@ -157,14 +187,17 @@ def _sam(stack: ExitStack, sam_reader: str | None, software: bool, journal_path:
     if software:
         store = ssn_cli._keystore(options["keystore_spec"], options["allow_dev_keys"])
         click.secho(SOFTWARE_SAM_BANNER, fg="yellow", bold=True, err=True)
-        identity = SamIdentity(options["sam_id"], options["merchant"], options["terminal"],
-                               options["ceiling"])
+        identity = SamIdentity(
+            options["sam_id"], options["merchant"], options["terminal"], options["ceiling"]
+        )
         state = options["sam_state"] or journal_path.parent / DEFAULT_SAM_STATE
         yield PersistentSoftwareSam(store, Path(state), identity, _transport_key(store))
         return
     if required:
-        raise click.UsageError("the merchant SAM is needed: --sam-reader R2 (a SAM card) or "
-                               f"--software-sam ({SOFTWARE_SAM_WARNING})")
+        raise click.UsageError(
+            "the merchant SAM is needed: --sam-reader R2 (a SAM card) or "
+            f"--software-sam ({SOFTWARE_SAM_WARNING})"
+        )
     yield _NoSam()
 
 
@@ -178,21 +211,47 @@ def till_options(func: Callable[..., None]) -> Callable[..., None]:
     options = [
         reader_option,
         click.option("--sam-reader", default=None, help="Reader of the merchant SAM card."),
-        click.option("--software-sam", is_flag=True,
-                     help=f"Use a software SAM ({SOFTWARE_SAM_WARNING})."),
-        click.option("--journal", "journal_path", default=DEFAULT_JOURNAL, show_default=True,
-                     type=click.Path(dir_okay=False, path_type=Path),
-                     help="The merchant journal (SQLite)."),
-        click.option("--sam-state", default=None, type=click.Path(dir_okay=False),
-                     help="Software SAM state file (default: beside the journal)."),
-        click.option("--sam-id", default=1, show_default=True, type=int,
-                     help="Software SAM: its SAM id."),
-        click.option("--merchant", default=1, show_default=True, type=int,
-                     help="Software SAM: the merchant number."),
-        click.option("--terminal", default=1, show_default=True, type=int,
-                     help="Software SAM: the terminal number."),
-        click.option("--ceiling", default=10_000_000, show_default=True, type=int,
-                     help="Software SAM: rupiah it may authorise before settling."),
+        click.option(
+            "--software-sam", is_flag=True, help=f"Use a software SAM ({SOFTWARE_SAM_WARNING})."
+        ),
+        click.option(
+            "--journal",
+            "journal_path",
+            default=DEFAULT_JOURNAL,
+            show_default=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="The merchant journal (SQLite).",
+        ),
+        click.option(
+            "--sam-state",
+            default=None,
+            type=click.Path(dir_okay=False),
+            help="Software SAM state file (default: beside the journal).",
+        ),
+        click.option(
+            "--sam-id", default=1, show_default=True, type=int, help="Software SAM: its SAM id."
+        ),
+        click.option(
+            "--merchant",
+            default=1,
+            show_default=True,
+            type=int,
+            help="Software SAM: the merchant number.",
+        ),
+        click.option(
+            "--terminal",
+            default=1,
+            show_default=True,
+            type=int,
+            help="Software SAM: the terminal number.",
+        ),
+        click.option(
+            "--ceiling",
+            default=10_000_000,
+            show_default=True,
+            type=int,
+            help="Software SAM: rupiah it may authorise before settling.",
+        ),
         keystore_option,
         allow_dev_option,
     ]
@@ -204,15 +263,18 @@ def till_options(func: Callable[..., None]) -> Callable[..., None]:
 def _report_recovered(recovered: tuple[Resolution, ...]) -> None:
     for r in recovered:
         word = "PAID" if r.outcome is Outcome.PAID else "NOT CHARGED"
-        click.secho(f"earlier interrupted {r.kind.name.lower()} of {_rupiah(r.amount)} "
-                    f"(SAM counter {r.sam_counter}): {word} - {r.note}",
-                    fg="green" if r.outcome is Outcome.PAID else "yellow")
+        click.secho(
+            f"earlier interrupted {r.kind.name.lower()} of {_rupiah(r.amount)} "
+            f"(SAM counter {r.sam_counter}): {word} - {r.note}",
+            fg="green" if r.outcome is Outcome.PAID else "yellow",
+        )
 
 
 def _report(result: PaymentResult, connection: CountingConnection) -> None:
     _report_recovered(result.recovered)
-    colour = {Outcome.PAID: "green", Outcome.NOT_CHARGED: "red",
-              Outcome.INTERRUPTED: "yellow"}[result.outcome]
+    colour = {Outcome.PAID: "green", Outcome.NOT_CHARGED: "red", Outcome.INTERRUPTED: "yellow"}[
+        result.outcome
+    ]
     click.secho(result.message(), fg=colour, bold=True)
     if result.serial is not None:
         click.echo(f"card:        {result.serial.hex().upper()}")
@@ -226,12 +288,21 @@ def _report(result: PaymentResult, connection: CountingConnection) -> None:
         raise SystemExit(1)
 
 
-def _run_till(kwargs: dict[str, Any], action: Callable[[PaymentTerminal], Any], *,
-              sam_required: bool = True) -> tuple[Any, CountingConnection]:
+def _run_till(
+    kwargs: dict[str, Any], action: Callable[[PaymentTerminal], Any], *, sam_required: bool = True
+) -> tuple[Any, CountingConnection]:
     with ExitStack() as stack:
         journal = stack.enter_context(_journal(kwargs["journal_path"]))
-        sam = stack.enter_context(_sam(stack, kwargs["sam_reader"], kwargs["software_sam"],
-                                       kwargs["journal_path"], kwargs, required=sam_required))
+        sam = stack.enter_context(
+            _sam(
+                stack,
+                kwargs["sam_reader"],
+                kwargs["software_sam"],
+                kwargs["journal_path"],
+                kwargs,
+                required=sam_required,
+            )
+        )
         connection = stack.enter_context(ssn_cli._card(kwargs["reader"]))
         terminal = PaymentTerminal(connection, sam, journal)  # type: ignore[arg-type]
         return action(terminal), connection
@@ -240,8 +311,12 @@ def _run_till(kwargs: dict[str, Any], action: Callable[[PaymentTerminal], Any], 
 
 @click.command()
 @click.option("--amount", required=True, type=click.IntRange(min=1), help="Rupiah to debit.")
-@click.option("--purse", default="0", show_default=True,
-              help="Purse index (0-7) or programme name (PKH, BPNT, KKS).")
+@click.option(
+    "--purse",
+    default="0",
+    show_default=True,
+    help="Purse index (0-7) or programme name (PKH, BPNT, KKS).",
+)
 @till_options
 def pay(amount: int, purse: str, **kwargs: Any) -> None:
     """Take a payment from the card: PAID, NOT CHARGED, or TAP AGAIN (exit 0/1/3)."""
@@ -251,8 +326,12 @@ def pay(amount: int, purse: str, **kwargs: Any) -> None:
 
 
 @click.command()
-@click.option("--amount", default=None, type=click.IntRange(min=1),
-              help="Rupiah to give back (default: the whole last debit).")
+@click.option(
+    "--amount",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Rupiah to give back (default: the whole last debit).",
+)
 @till_options
 def undo(amount: int | None, **kwargs: Any) -> None:
     """Undo the card's last debit (only one this terminal made, nothing since)."""
@@ -268,12 +347,16 @@ def balance(**kwargs: Any) -> None:
     _report_recovered(purses.recovered)
     click.echo(f"card:        {purses.serial.hex().upper()}")
     for p in purses.purses:
-        click.echo(f"purse {p.index}:     programme {p.programme}  balance {_rupiah(p.balance)}"
-                   f"  (cap {_rupiah(p.balance_cap)}, per payment "
-                   f"{_rupiah(p.payment_cap)}, expires {int_to_date(p.expiry)})")
+        click.echo(
+            f"purse {p.index}:     programme {p.programme}  balance {_rupiah(p.balance)}"
+            f"  (cap {_rupiah(p.balance_cap)}, per payment "
+            f"{_rupiah(p.payment_cap)}, expires {int_to_date(p.expiry)})"
+        )
     if purses.cumulative is not None and purses.offline_cap is not None:
-        click.echo(f"offline:     {_rupiah(purses.cumulative)} spent of "
-                   f"{_rupiah(purses.offline_cap)} since the last sync")
+        click.echo(
+            f"offline:     {_rupiah(purses.cumulative)} spent of "
+            f"{_rupiah(purses.offline_cap)} since the last sync"
+        )
     click.echo(f"round trips: {connection.count}")
 
 
@@ -288,62 +371,97 @@ def history(**kwargs: Any) -> None:
         click.echo("(no transactions)")
     for e in log.entries:
         sign = "-" if e.type is TransactionType.DEBIT else "+"
-        click.echo(f"DS {e.ds:>5}  {int_to_date(e.date)}  {e.type.name:<5} purse {e.purse}  "
-                   f"{sign}{_rupiah(e.amount):>14}  balance {_rupiah(e.balance):>14}  "
-                   f"merchant {e.merchant} terminal {e.terminal}")
+        click.echo(
+            f"DS {e.ds:>5}  {int_to_date(e.date)}  {e.type.name:<5} purse {e.purse}  "
+            f"{sign}{_rupiah(e.amount):>14}  balance {_rupiah(e.balance):>14}  "
+            f"merchant {e.merchant} terminal {e.terminal}"
+        )
     click.echo(f"round trips: {connection.count}")
 
 
 @click.command("export-batch")
-@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Batch file to write (default: beside the journal, by SAM batch number).")
+@click.option(
+    "--out",
+    "out_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Batch file to write (default: beside the journal, by SAM batch number).",
+)
 @till_options
 def export_batch(out_path: Path | None, **kwargs: Any) -> None:
     """Export every receipt not yet settled as a SAM-signed batch file."""
     with ExitStack() as stack:
         journal = stack.enter_context(_journal(kwargs["journal_path"]))
-        sam = stack.enter_context(_sam(stack, kwargs["sam_reader"], kwargs["software_sam"],
-                                       kwargs["journal_path"], kwargs))
+        sam = stack.enter_context(
+            _sam(
+                stack, kwargs["sam_reader"], kwargs["software_sam"], kwargs["journal_path"], kwargs
+            )
+        )
         info: SamInfo = sam.info()
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = out_path or (kwargs["journal_path"].parent
-                              / f"batch-{info.serial.hex()}-{stamp}.cksb")
+        target = out_path or (
+            kwargs["journal_path"].parent / f"batch-{info.serial.hex()}-{stamp}.cksb"
+        )
         batch = journal.export_batch(sam, target)  # type: ignore[arg-type]
-    click.echo(f"batch {batch.sequence}: {batch.receipts} receipts, debited "
-               f"{_rupiah(batch.debited)}, undone {_rupiah(batch.undone)}, net "
-               f"{_rupiah(batch.net)}")
+    click.echo(
+        f"batch {batch.sequence}: {batch.receipts} receipts, debited "
+        f"{_rupiah(batch.debited)}, undone {_rupiah(batch.undone)}, net "
+        f"{_rupiah(batch.net)}"
+    )
     click.echo(f"written to {batch.path}")
 
 
 @click.command()
 @reader_option
 @click.option("--purse", required=True, type=click.IntRange(0, 7), help="Purse index.")
-@click.option("--amount", required=True, type=click.IntRange(min=0),
-              help="Rupiah to load (0 only with --sync).")
+@click.option(
+    "--amount",
+    required=True,
+    type=click.IntRange(min=0),
+    help="Rupiah to load (0 only with --sync).",
+)
 @click.option("--sync", is_flag=True, help="Also reset the card's offline cumulative.")
 @click.option("--agency", required=True, type=int, help="Paying agency (OPD) number.")
-@click.option("--desk", "desk_number", default=1, show_default=True, type=int,
-              help="Issuing desk number.")
-@click.option("--sequence-file", default=DEFAULT_LOAD_SEQUENCE, show_default=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="The desk's load sequence counter.")
+@click.option(
+    "--desk", "desk_number", default=1, show_default=True, type=int, help="Issuing desk number."
+)
+@click.option(
+    "--sequence-file",
+    default=DEFAULT_LOAD_SEQUENCE,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The desk's load sequence counter.",
+)
 @keystore_option
 @allow_dev_option
-def load(reader: str | None, purse: int, amount: int, sync: bool, agency: int,
-         desk_number: int, sequence_file: Path, keystore_spec: str,
-         allow_dev_keys: bool) -> None:
+def load(
+    reader: str | None,
+    purse: int,
+    amount: int,
+    sync: bool,
+    agency: int,
+    desk_number: int,
+    sequence_file: Path,
+    keystore_spec: str,
+    allow_dev_keys: bool,
+) -> None:
     """Issuer: load programme funds onto a purse (under the issuer's K_load)."""
     store = ssn_cli._keystore(keystore_spec, allow_dev_keys)
-    issuer = WalletIssuer(store, agency=agency, desk=desk_number,
-                          sequence=LoadSequence(sequence_file))
+    issuer = WalletIssuer(
+        store, agency=agency, desk=desk_number, sequence=LoadSequence(sequence_file)
+    )
     with ssn_cli._card(reader) as connection:
         result = issuer.load(connection, purse, amount, sync=sync)
         trips = connection.count
     if result.outcome is Outcome.INTERRUPTED:
         click.secho(f"TAP AGAIN: {result.reason}", fg="yellow", bold=True)
         raise SystemExit(3)
-    click.secho(f"LOADED {_rupiah(amount)} onto purse {purse}"
-                + (" and reset the offline cumulative" if sync else ""), fg="green", bold=True)
+    click.secho(
+        f"LOADED {_rupiah(amount)} onto purse {purse}"
+        + (" and reset the offline cumulative" if sync else ""),
+        fg="green",
+        bold=True,
+    )
     click.echo(f"card:        {result.serial.hex().upper()}")
     click.echo(f"balance:     {_rupiah(result.balance or 0)}")
     click.echo(f"round trips: {trips}")

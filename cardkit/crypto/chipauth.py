@@ -49,6 +49,7 @@ LABEL_RMAC = b"ssn-id/rmac"
 
 # --- keys and points -------------------------------------------------------------------------
 
+
 def generate_private_key() -> ec.EllipticCurvePrivateKey:
     """A new P-256 key pair (the card's GENERATE KEY PAIR)."""
     return ec.generate_private_key(CURVE)
@@ -70,8 +71,11 @@ def public_point(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) ->
     """The uncompressed public point ``04 || X || Y`` (65 bytes)."""
     public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
     numbers = public.public_numbers()
-    return (b"\x04" + numbers.x.to_bytes(SCALAR_LENGTH, "big")
-            + numbers.y.to_bytes(SCALAR_LENGTH, "big"))
+    return (
+        b"\x04"
+        + numbers.x.to_bytes(SCALAR_LENGTH, "big")
+        + numbers.y.to_bytes(SCALAR_LENGTH, "big")
+    )
 
 
 def load_public_point(point: bytes) -> ec.EllipticCurvePublicKey:
@@ -86,15 +90,22 @@ def load_public_point(point: bytes) -> ec.EllipticCurvePublicKey:
 
 # --- AUTHENTICATE (PROTOCOL.md s4.2) ---------------------------------------------------------
 
-def card_authentication_message(challenge: bytes, serial: bytes, state: int,
-                                card_record: bytes) -> bytes:
+
+def card_authentication_message(
+    challenge: bytes, serial: bytes, state: int, card_record: bytes
+) -> bytes:
     """``"SSN-AUTH-1" || challenge(16) || serial(8) || state(1) || SHA-256(card record)``."""
     if len(challenge) != CHALLENGE_LENGTH:
         raise ValueError("the challenge is 16 bytes")
     if not 0 <= state <= 0xFF:
         raise ValueError("the state is one byte")
-    return (AUTH_MESSAGE_PREFIX + bytes(challenge) + bytes(serial) + bytes([state])
-            + hashlib.sha256(card_record).digest())
+    return (
+        AUTH_MESSAGE_PREFIX
+        + bytes(challenge)
+        + bytes(serial)
+        + bytes([state])
+        + hashlib.sha256(card_record).digest()
+    )
 
 
 def sign_raw(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
@@ -102,8 +113,9 @@ def sign_raw(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
     return raw_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
 
 
-def verify_raw(public_key: ec.EllipticCurvePublicKey | bytes, message: bytes,
-               signature: bytes) -> bool:
+def verify_raw(
+    public_key: ec.EllipticCurvePublicKey | bytes, message: bytes, signature: bytes
+) -> bool:
     """True when ``signature`` (raw ``r || s``) is a valid ECDSA-SHA256 signature of ``message``.
 
     ``public_key`` may be the 65-byte point.
@@ -128,11 +140,13 @@ def der_signature(raw: bytes) -> bytes:
     """``r || s`` (64 bytes) as a DER ECDSA signature."""
     if len(raw) != RAW_SIGNATURE_LENGTH:
         raise ValueError("a raw P-256 signature is 64 bytes")
-    return encode_dss_signature(int.from_bytes(raw[:SCALAR_LENGTH], "big"),
-                                int.from_bytes(raw[SCALAR_LENGTH:], "big"))
+    return encode_dss_signature(
+        int.from_bytes(raw[:SCALAR_LENGTH], "big"), int.from_bytes(raw[SCALAR_LENGTH:], "big")
+    )
 
 
 # --- CHIP AUTHENTICATE (PROTOCOL.md s4.5) ----------------------------------------------------
+
 
 def ecdh_shared_x(private_key: ec.EllipticCurvePrivateKey, peer_point: bytes) -> bytes:
     """``Z``: the x-coordinate (32 bytes) of ``d * P_peer`` (ECDH, as ALG_EC_SVDP_DH_PLAIN).
@@ -155,7 +169,7 @@ def derive_identity_keys(z: bytes, terminal_public_point: bytes, card_nonce: byt
         raise ValueError("the terminal's public point is 65 bytes")
     if len(card_nonce) != NONCE_LENGTH:
         raise ValueError("the card nonce is 16 bytes")
-    context = bytes(terminal_public_point[1:1 + SCALAR_LENGTH]) + bytes(card_nonce)
+    context = bytes(terminal_public_point[1 : 1 + SCALAR_LENGTH]) + bytes(card_nonce)
     return SessionKeys(
         s_enc=derive_key(z, LABEL_ENC, context, SESSION_KEY_LENGTH),
         s_mac=derive_key(z, LABEL_MAC, context, SESSION_KEY_LENGTH),
@@ -165,5 +179,6 @@ def derive_identity_keys(z: bytes, terminal_public_point: bytes, card_nonce: byt
 
 def chip_auth_token(k_mac: bytes, terminal_public_point: bytes, card_nonce: bytes) -> bytes:
     """``T = AES-CMAC(K_mac, "SSN-CA-1" || P_term || N)[0:8]``."""
-    return aes_cmac(k_mac, TOKEN_PREFIX + bytes(terminal_public_point) + bytes(card_nonce),
-                    TOKEN_LENGTH)
+    return aes_cmac(
+        k_mac, TOKEN_PREFIX + bytes(terminal_public_point) + bytes(card_nonce), TOKEN_LENGTH
+    )

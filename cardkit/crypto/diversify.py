@@ -32,8 +32,19 @@ def diversification_context(card_serial: bytes, aid: bytes, version: int) -> byt
     return bytes([len(card_serial)]) + card_serial + bytes([len(aid)]) + aid + bytes([version])
 
 
-def diversify_key(master: bytes, function: str, card_serial: bytes, aid: bytes, version: int,
-                  subkey: str | None = None, length: int = 16) -> bytes:
+def diversify_key(
+    master: bytes,
+    function: str,
+    card_serial: bytes,
+    aid: bytes,
+    version: int,
+    subkey: str | None = None,
+    length: int = 16,
+) -> bytes:
     """A card's key derived from a master key held in memory (e.g. by a SAM)."""
-    return derive_key(master, kdf_label(function, subkey),
-                      diversification_context(card_serial, aid, version), length)
+    return derive_key(
+        master,
+        kdf_label(function, subkey),
+        diversification_context(card_serial, aid, version),
+        length,
+    )

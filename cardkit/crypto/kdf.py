@@ -24,8 +24,9 @@ LENGTH_BYTES = 2  # L in bits, big-endian: at most 65535 bits
 Prf = Callable[[bytes], bytes]
 
 
-def kdf_counter(prf: Prf, fixed_input: bytes, length: int,
-                counter_bytes: int = COUNTER_BYTES) -> bytes:
+def kdf_counter(
+    prf: Prf, fixed_input: bytes, length: int, counter_bytes: int = COUNTER_BYTES
+) -> bytes:
     """SP 800-108 counter mode, counter before the fixed input: ``length`` bytes of key."""
     if length < 1:
         raise ValueError("derived key length must be at least 1 byte")

@@ -52,8 +52,10 @@ class KeyLoadContents:
     key: bytes
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
-        return (f"KeyLoadContents(label={self.label!r}, version={self.version}, "
-                f"kcv={self.kcv.hex()}, sam_serial={self.sam_serial.hex()})")
+        return (
+            f"KeyLoadContents(label={self.label!r}, version={self.version}, "
+            f"kcv={self.kcv.hex()}, sam_serial={self.sam_serial.hex()})"
+        )
 
 
 def _u8(value: int, what: str) -> bytes:
@@ -63,20 +65,37 @@ def _u8(value: int, what: str) -> bytes:
 
 
 def _transport_keys(transport_key: bytes, sam_serial: bytes) -> tuple[bytes, bytes]:
-    return (derive_key(transport_key, WRAP_LABEL, sam_serial),
-            derive_key(transport_key, MAC_LABEL, sam_serial))
+    return (
+        derive_key(transport_key, WRAP_LABEL, sam_serial),
+        derive_key(transport_key, MAC_LABEL, sam_serial),
+    )
 
 
-def build_key_load_package(key: bytes, label: str, version: int, transport_key: bytes,
-                           transport_version: int, sam_serial: bytes) -> bytes:
+def build_key_load_package(
+    key: bytes,
+    label: str,
+    version: int,
+    transport_key: bytes,
+    transport_version: int,
+    sam_serial: bytes,
+) -> bytes:
     """Wrap ``key`` (function ``label``, ``version``) for the SAM holding ``transport_key``."""
     label_bytes = label.encode("ascii")
     wrap_key, mac_key = _transport_keys(transport_key, sam_serial)
     wrapped = aes_key_wrap(wrap_key, key)
-    body = (MAGIC + _u8(FORMAT, "format") + _u8(len(label_bytes), "label length") + label_bytes
-            + _u8(version, "key version") + _u8(transport_version, "transport key version")
-            + _u8(len(sam_serial), "serial length") + sam_serial + kcv(key)
-            + _u8(len(wrapped), "wrapped length") + wrapped)
+    body = (
+        MAGIC
+        + _u8(FORMAT, "format")
+        + _u8(len(label_bytes), "label length")
+        + label_bytes
+        + _u8(version, "key version")
+        + _u8(transport_version, "transport key version")
+        + _u8(len(sam_serial), "serial length")
+        + sam_serial
+        + kcv(key)
+        + _u8(len(wrapped), "wrapped length")
+        + wrapped
+    )
     return body + aes_cmac(mac_key, body)
 
 
@@ -87,7 +106,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             raise KeyLoadFormatError("key-load package is truncated")
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -95,8 +114,9 @@ class _Reader:
         return self.take(1)[0]
 
 
-def open_key_load_package(package: bytes, transport_key: bytes,
-                          sam_serial: bytes | None = None) -> KeyLoadContents:
+def open_key_load_package(
+    package: bytes, transport_key: bytes, sam_serial: bytes | None = None
+) -> KeyLoadContents:
     """Check and unwrap a package with the SAM's transport key; raise on any mismatch."""
     if len(package) < len(MAGIC) + MAC_LENGTH:
         raise KeyLoadFormatError("key-load package is truncated")

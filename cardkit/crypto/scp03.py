@@ -1,5 +1,6 @@
 """The cryptography of GlobalPlatform SCP03 (Card Specification v2.3 Amendment D), shared by
-the host (:mod:`cardkit.scp03`) and the card (:mod:`applets.scp03`).
+the host (:mod:`cardkit.globalplatform.secure_channel`) and the card
+(:mod:`applets.secure_channel`).
 
 * :func:`scp03_kdf` -- the data derivation scheme of Amendment D section 4.1.5: NIST SP 800-108
   in counter mode with AES-CMAC as PRF, but with GlobalPlatform's own layout of the fixed input

@@ -11,7 +11,7 @@ offline verification and identity reading.
 
 from __future__ import annotations
 
-from ..ssn_constants import SSN_AID, DataObject, LifeCycle
+from ..codecs.ssn import SSN_AID, DataObject, LifeCycle
 from .errors import (
     InvalidCanError,
     MissingKeyError,

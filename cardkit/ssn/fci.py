@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BadResponseError
-from ..ssn_constants import (
+from ..codecs.ssn import (
     TAG_DF_NAME,
     TAG_FCI,
     TAG_FCI_PROPRIETARY,
@@ -16,7 +15,8 @@ from ..ssn_constants import (
     TAG_VERSION,
     LifeCycle,
 )
-from ..tlv import Tlv, parse_all, to_dict
+from ..errors import BadResponseError
+from ..iso7816.tlv import Tlv, parse_all, to_dict
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,7 @@ class CardInfo:
         if TAG_DF_NAME not in outer or TAG_FCI_PROPRIETARY not in outer:
             raise BadResponseError("FCI lacks the AID (84) or the proprietary template (A5)")
         fields = to_dict(parse_all(outer[TAG_FCI_PROPRIETARY]))
-        lengths = {TAG_VERSION: 2, TAG_SERIAL: 8, TAG_STATE: 1, TAG_KEY_VERSIONS: 4,
-                   TAG_SIZES: 4}
+        lengths = {TAG_VERSION: 2, TAG_SERIAL: 8, TAG_STATE: 1, TAG_KEY_VERSIONS: 4, TAG_SIZES: 4}
         for tag, length in lengths.items():
             value = fields.get(tag)
             if value is None or len(value) != length:
@@ -65,8 +64,7 @@ class CardInfo:
         try:
             state = LifeCycle(fields[TAG_STATE][0])
         except ValueError:
-            raise BadResponseError(
-                f"unknown life-cycle state {fields[TAG_STATE][0]:02X}") from None
+            raise BadResponseError(f"unknown life-cycle state {fields[TAG_STATE][0]:02X}") from None
         kvn = fields[TAG_KEY_VERSIONS]
         sizes = fields[TAG_SIZES]
         return cls(

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import CardkitError
-from ..protocol import ApduProtocol
-from ..records import IdentityRecord
-from ..transport import Connection, CountingConnection
-from ..trust import TrustStore, VerifiedHotlist
+from ..iso7816.protocol import ApduProtocol
+from ..pki.records import IdentityRecord
+from ..pki.trust import TrustStore, VerifiedHotlist
+from ..transport.base import Connection, CountingConnection
 from .session import SsnSession
 from .verify import DeskCertificateCache, Verdict, VerificationResult, verify_card
 
@@ -63,8 +63,11 @@ def read_identity(
         session = session_or_protocol
         before = session.round_trips
     else:
-        connection = (session_or_protocol.connection
-                      if isinstance(session_or_protocol, ApduProtocol) else None)
+        connection = (
+            session_or_protocol.connection
+            if isinstance(session_or_protocol, ApduProtocol)
+            else None
+        )
         before = connection.count if isinstance(connection, CountingConnection) else 0
         session = SsnSession(session_or_protocol)
     result = verify_card(session, trust_store, hotlist, now=when, desk_cert_cache=cache)
@@ -77,8 +80,9 @@ def read_identity(
     else:
         assert can is not None
         session.verify_can(can)
-    identity = session.read_identity(trust_store, certificates=[verified.signer_certificate],
-                                     card_record=verified, at=when)
+    identity = session.read_identity(
+        trust_store, certificates=[verified.signer_certificate], card_record=verified, at=when
+    )
     trips = None
     if before is not None and session.round_trips is not None:
         trips = session.round_trips - before

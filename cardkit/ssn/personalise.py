@@ -30,11 +30,17 @@ from datetime import UTC, date, datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..apdu import SHORT_MAX_NE, CommandApdu
-from ..beneficiary import PROGRAMMES, Beneficiary
-from ..crypto.diversify import diversification_context, kdf_label
-from ..crypto.kcv import kcv
-from ..crypto.wallet import (
+from ..codecs.ssn import (
+    CAN_TRIES,
+    CLA_PROPRIETARY,
+    MAX_OBJECT_SIZE,
+    PIN_TRIES,
+    DataObject,
+    LifeCycle,
+    pad_can,
+    pad_pin,
+)
+from ..codecs.wallet import (
     MAX_U32,
     WALLET_KEY_TAGS,
     PurseConfig,
@@ -45,8 +51,12 @@ from ..crypto.wallet import (
     date_to_int,
     wallet_key_data,
 )
+from ..crypto.diversify import diversification_context, kdf_label
+from ..crypto.kcv import kcv
+from ..iso7816.apdu import SHORT_MAX_NE, CommandApdu
+from ..iso7816.sw import SW
 from ..keystore import KeyFunction, KeyStore, Signer
-from ..records import (
+from ..pki.records import (
     CITY_TIMEZONE,
     Address,
     CardRecord,
@@ -56,17 +66,7 @@ from ..records import (
     public_point,
     sign_record,
 )
-from ..ssn_constants import (
-    CAN_TRIES,
-    CLA_PROPRIETARY,
-    MAX_OBJECT_SIZE,
-    PIN_TRIES,
-    DataObject,
-    LifeCycle,
-    pad_can,
-    pad_pin,
-)
-from ..sw import SW
+from .beneficiary import PROGRAMMES, Beneficiary
 from .errors import PersonalisationError
 from .fci import CardInfo
 from .keys import card_scp03_keys
@@ -94,15 +94,20 @@ def generate_can() -> str:
 def programmes_of(beneficiary: Beneficiary) -> tuple[Programme, ...]:
     """The beneficiary's programmes, purse i holding the i-th programme of the export."""
     codes = {code: name for name, code in PROGRAMMES.items()}
-    return tuple(Programme(programme_id=code, purse=index, name=codes[code])
-                 for index, code in enumerate(beneficiary.programme_codes))
+    return tuple(
+        Programme(programme_id=code, purse=index, name=codes[code])
+        for index, code in enumerate(beneficiary.programme_codes)
+    )
 
 
-def wallet_purses(programmes: tuple[Programme, ...], *, balance_cap: int, payment_cap: int,
-                  expiry: date) -> tuple[PurseConfig, ...]:
+def wallet_purses(
+    programmes: tuple[Programme, ...], *, balance_cap: int, payment_cap: int, expiry: date
+) -> tuple[PurseConfig, ...]:
     """One purse per programme (at the programme's purse index), all with the same caps."""
-    return tuple(PurseConfig(p.purse, p.programme_id, balance_cap, payment_cap,
-                             date_to_int(expiry)) for p in programmes)
+    return tuple(
+        PurseConfig(p.purse, p.programme_id, balance_cap, payment_cap, date_to_int(expiry))
+        for p in programmes
+    )
 
 
 def _add_years(day: date, years: int) -> date:
@@ -131,10 +136,12 @@ class PersonalisationPlan:
     offline_cap: int = 0  #: rupiah spendable offline between issuer syncs
 
     def __repr__(self) -> str:
-        return (f"PersonalisationPlan(row={self.beneficiary.row}, desk={self.desk_id!r}, "
-                f"valid {self.not_before}..{self.not_after}, "
-                f"programmes={[p.name for p in self.programmes]}, purses={len(self.purses)}, "
-                f"offline cap {self.offline_cap})")
+        return (
+            f"PersonalisationPlan(row={self.beneficiary.row}, desk={self.desk_id!r}, "
+            f"valid {self.not_before}..{self.not_after}, "
+            f"programmes={[p.name for p in self.programmes]}, purses={len(self.purses)}, "
+            f"offline cap {self.offline_cap})"
+        )
 
     @classmethod
     def prepare(
@@ -178,8 +185,9 @@ class PersonalisationPlan:
             self._check_wallet()
             self._records(_PROBE_SERIAL, _PROBE_POINT, KeyVersions(1, 1, 1, 1))
         except ValueError as exc:
-            raise PersonalisationError(f"cannot personalise row {self.beneficiary.row}: "
-                                       f"{exc}") from None
+            raise PersonalisationError(
+                f"cannot personalise row {self.beneficiary.row}: {exc}"
+            ) from None
 
     def _check_wallet(self) -> None:
         if not 0 <= self.offline_cap <= MAX_U32:
@@ -196,8 +204,10 @@ class PersonalisationPlan:
         named = {(p.purse, p.programme_id) for p in self.programmes}
         for purse in self.purses:
             if (purse.index, purse.programme) not in named:
-                raise ValueError(f"purse {purse.index} (programme {purse.programme}) is not "
-                                 "one of the card record's programmes")
+                raise ValueError(
+                    f"purse {purse.index} (programme {purse.programme}) is not "
+                    "one of the card record's programmes"
+                )
 
     @property
     def has_wallet(self) -> bool:
@@ -206,8 +216,9 @@ class PersonalisationPlan:
     def check_card(self, info: CardInfo) -> None:
         """Refuse, before anything is sent, objects the card could not take."""
         if info.key_versions.card_management == 0:
-            raise PersonalisationError("the card has no card-management keys loaded "
-                                       "(not pre-personalised)")
+            raise PersonalisationError(
+                "the card has no card-management keys loaded (not pre-personalised)"
+            )
         limit = min(MAX_OBJECT_SIZE, info.max_command_data)
         identity, card = self._records(info.serial, _PROBE_POINT, _key_versions(info))
         sizes = {
@@ -219,28 +230,41 @@ class PersonalisationPlan:
             # a signature may come out a byte or two longer than this probe: keep a margin
             if size + 8 > limit:
                 raise PersonalisationError(
-                    f"the {name} would be about {size} bytes; the card takes at most {limit}")
+                    f"the {name} would be about {size} bytes; the card takes at most {limit}"
+                )
 
-    def _records(self, serial: bytes, point: bytes,
-                 versions: KeyVersions) -> tuple[IdentityRecord, CardRecord]:
+    def _records(
+        self, serial: bytes, point: bytes, versions: KeyVersions
+    ) -> tuple[IdentityRecord, CardRecord]:
         b = self.beneficiary
         rt = int(b.rt) if b.rt.isdigit() else 0
         identity = IdentityRecord(
-            card_serial=serial, nik=b.nik, kk=b.kk, name=b.name, date_of_birth=b.birth_date,
+            card_serial=serial,
+            nik=b.nik,
+            kk=b.kk,
+            name=b.name,
+            date_of_birth=b.birth_date,
             sex=_SEX.get(b.sex, b.sex),
-            address=Address(street=b.street, rt=rt, kelurahan=b.kelurahan,
-                            kecamatan=b.kecamatan))
+            address=Address(street=b.street, rt=rt, kelurahan=b.kelurahan, kecamatan=b.kecamatan),
+        )
         card = CardRecord(
-            card_serial=serial, card_public_point=point, programmes=self.programmes,
-            not_before=self.not_before, not_after=self.not_after, issuing_desk=self.desk_id,
-            key_versions=versions, identity_digest=identity.digest())
+            card_serial=serial,
+            card_public_point=point,
+            programmes=self.programmes,
+            not_before=self.not_before,
+            not_after=self.not_after,
+            issuing_desk=self.desk_id,
+            key_versions=versions,
+            identity_digest=identity.digest(),
+        )
         return identity, card
 
 
 def _key_versions(info: CardInfo) -> KeyVersions:
     kv = info.key_versions
-    return KeyVersions(card_management=kv.card_management, debit=kv.debit, load=kv.load,
-                       receipt=kv.receipt)
+    return KeyVersions(
+        card_management=kv.card_management, debit=kv.debit, load=kv.load, receipt=kv.receipt
+    )
 
 
 @dataclass(frozen=True)
@@ -279,13 +303,15 @@ def personalise(
     info = session.select() if session.channel is not None else session.info
     if info.state not in (LifeCycle.BLANK, LifeCycle.PERSONALISING):
         raise PersonalisationError(
-            f"card {info.serial_hex} is {info.state.name}, not blank: refusing to personalise")
+            f"card {info.serial_hex} is {info.state.name}, not blank: refusing to personalise"
+        )
     resumed = info.state == LifeCycle.PERSONALISING
     plan.check_card(info)
 
     def done(**fields: object) -> PersonalisationResult:
-        trips = None if start is None or session.round_trips is None else (
-            session.round_trips - start)
+        trips = (
+            None if start is None or session.round_trips is None else (session.round_trips - start)
+        )
         return PersonalisationResult(serial=info.serial, round_trips=trips, **fields)  # type: ignore[arg-type]
 
     session.open_issuer_channel(keystore)
@@ -295,18 +321,23 @@ def personalise(
 
     versions = _key_versions(info)
     if plan.has_wallet:
-        versions = KeyVersions(card_management=versions.card_management,
-                               debit=keystore.current_version(KeyFunction.DEBIT),
-                               load=keystore.current_version(KeyFunction.LOAD),
-                               receipt=keystore.current_version(KeyFunction.RECEIPT))
+        versions = KeyVersions(
+            card_management=versions.card_management,
+            debit=keystore.current_version(KeyFunction.DEBIT),
+            load=keystore.current_version(KeyFunction.LOAD),
+            receipt=keystore.current_version(KeyFunction.RECEIPT),
+        )
     point = session.generate_key_pair()
     identity, card = plan._records(info.serial, point, versions)
     when = signing_time or datetime.now(UTC)
     identity_der = sign_record(identity, plan.signer, signing_time=when)
     card_der = sign_record(card, plan.signer, signing_time=when)
     desk_der = plan.signer.certificate_der
-    objects = {DataObject.DESK_CERTIFICATE: desk_der, DataObject.CARD_RECORD: card_der,
-               DataObject.IDENTITY_RECORD: identity_der}
+    objects = {
+        DataObject.DESK_CERTIFICATE: desk_der,
+        DataObject.CARD_RECORD: card_der,
+        DataObject.IDENTITY_RECORD: identity_der,
+    }
     for tag, value in objects.items():
         session.put_data(tag, value)
     pin, can = pad_pin(plan.pin), pad_can(plan.can)
@@ -318,46 +349,72 @@ def personalise(
 
     for tag, value in objects.items():
         if session.get_data(tag) != value:
-            raise PersonalisationError(f"read-back of object {tag:02X} differs from what was "
-                                       "written")
-    for status, padded, tries, name in ((session.pin_status(), pin, PIN_TRIES, "PIN"),
-                                        (session.can_status(), can, CAN_TRIES, "CAN")):
+            raise PersonalisationError(
+                f"read-back of object {tag:02X} differs from what was written"
+            )
+    for status, padded, tries, name in (
+        (session.pin_status(), pin, PIN_TRIES, "PIN"),
+        (session.can_status(), can, CAN_TRIES, "CAN"),
+    ):
         expected = secret_digest(info.serial, padded)
-        if (status.digest is None or not hmac.compare_digest(status.digest, expected)
-                or status.tries_left != tries or status.max_tries != tries):
+        if (
+            status.digest is None
+            or not hmac.compare_digest(status.digest, expected)
+            or status.tries_left != tries
+            or status.max_tries != tries
+        ):
             raise PersonalisationError(f"read-back of the {name} does not match")
     if plan.has_wallet:
         _read_back_wallet(session, plan, wallet_check)
     if session.card_public_key() != point:
         raise PersonalisationError("the card's public key changed during personalisation")
     session.set_status(LifeCycle.ISSUED)
-    return done(state=LifeCycle.ISSUED, card_record=card, identity_record=identity,
-                card_record_der=card_der, identity_record_der=identity_der, resumed=resumed)
+    return done(
+        state=LifeCycle.ISSUED,
+        card_record=card,
+        identity_record=identity,
+        card_record_der=card_der,
+        identity_record_der=identity_der,
+        resumed=resumed,
+    )
 
 
-def _wallet_key(keystore: KeyStore, function: KeyFunction, serial: bytes, aid: bytes,
-                version: int) -> bytes:
+def _wallet_key(
+    keystore: KeyStore, function: KeyFunction, serial: bytes, aid: bytes, version: int
+) -> bytes:
     """The card's wallet key, derived inside the store as the SAM / back office derive it
-    (:func:`cardkit.crypto.wallet.card_key`: label = function, context = serial, AID, KVN)."""
+    (:func:`cardkit.codecs.wallet.card_key`: label = function, context = serial, AID, KVN)."""
     if version not in keystore.versions(function):
-        raise PersonalisationError(f"the key store holds no {function.value} master "
-                                   f"version {version}")
-    return keystore.derive(function, version, kdf_label(function.value),
-                           diversification_context(serial, aid, version))
+        raise PersonalisationError(
+            f"the key store holds no {function.value} master version {version}"
+        )
+    return keystore.derive(
+        function, version, kdf_label(function.value), diversification_context(serial, aid, version)
+    )
 
 
-_KEY_TAGS = {WalletTag.KEY_DEBIT: KeyFunction.DEBIT, WalletTag.KEY_LOAD: KeyFunction.LOAD,
-             WalletTag.KEY_RECEIPT: KeyFunction.RECEIPT}
+_KEY_TAGS = {
+    WalletTag.KEY_DEBIT: KeyFunction.DEBIT,
+    WalletTag.KEY_LOAD: KeyFunction.LOAD,
+    WalletTag.KEY_RECEIPT: KeyFunction.RECEIPT,
+}
 
 
-def _put_wallet(session: SsnSession, plan: PersonalisationPlan, keystore: KeyStore,
-                info: CardInfo, versions: KeyVersions) -> dict[WalletTag, bytes]:
+def _put_wallet(
+    session: SsnSession,
+    plan: PersonalisationPlan,
+    keystore: KeyStore,
+    info: CardInfo,
+    versions: KeyVersions,
+) -> dict[WalletTag, bytes]:
     """PUT DATA 40-42 (keys under the DEK), 48 (each purse), 49 (offline cap); returns
     what GET DATA 40-42 must read back (KVN || KCV of each key)."""
-    dek = card_scp03_keys(keystore, info.serial, info.key_versions.card_management,
-                          session.aid).dek
-    version_of = {KeyFunction.DEBIT: versions.debit, KeyFunction.LOAD: versions.load,
-                  KeyFunction.RECEIPT: versions.receipt}
+    dek = card_scp03_keys(keystore, info.serial, info.key_versions.card_management, session.aid).dek
+    version_of = {
+        KeyFunction.DEBIT: versions.debit,
+        KeyFunction.LOAD: versions.load,
+        KeyFunction.RECEIPT: versions.receipt,
+    }
     expected: dict[WalletTag, bytes] = {}
     for tag in WALLET_KEY_TAGS:
         function = _KEY_TAGS[tag]
@@ -371,15 +428,18 @@ def _put_wallet(session: SsnSession, plan: PersonalisationPlan, keystore: KeySto
     return expected
 
 
-def _read_back_wallet(session: SsnSession, plan: PersonalisationPlan,
-                      expected: dict[WalletTag, bytes]) -> None:
+def _read_back_wallet(
+    session: SsnSession, plan: PersonalisationPlan, expected: dict[WalletTag, bytes]
+) -> None:
     """Read back the wallet: each key's version and KCV, the purses and the offline cap."""
     for tag, check in expected.items():
         if not hmac.compare_digest(session.get_data(tag), check):
             raise PersonalisationError(
-                f"read-back of the {_KEY_TAGS[tag].value} key does not match")
+                f"read-back of the {_KEY_TAGS[tag].value} key does not match"
+            )
     resp = session.protocol.transceive(
-        CommandApdu(CLA_PROPRIETARY, WalletIns.READ_PURSES, 0, 0, ne=SHORT_MAX_NE))
+        CommandApdu(CLA_PROPRIETARY, WalletIns.READ_PURSES, 0, 0, ne=SHORT_MAX_NE)
+    )
     status = None
     if resp.sw == SW.OK:
         try:

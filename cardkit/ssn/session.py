@@ -27,30 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
-from ..cms import ValidityModel
-from ..crypto.scp03 import SecurityLevel
-from ..errors import (
-    ApduError,
-    ApplicationNotAvailableError,
-    BadResponseError,
-    ConditionsNotSatisfiedError,
-    CryptoError,
-    InvalidPinError,
-    PinBlockedError,
-    SecurityStatusError,
-)
-from ..keystore import KeyStore
-from ..protocol import ApduProtocol
-from ..records import (
-    CardRecord,
-    IdentityRecord,
-    VerifiedRecord,
-    check_binding,
-    verify_identity_record,
-)
-from ..scp03 import Scp03Session
-from ..ssn_constants import (
+from ..codecs.ssn import (
     AUTH_MESSAGE_PREFIX,
     AUTH_SIGNATURE_ONLY,
     AUTH_WITH_RECORD,
@@ -78,10 +55,33 @@ from ..ssn_constants import (
     pad_can,
     pad_pin,
 )
-from ..sw import SW
-from ..tlv import parse_all
-from ..transport import Connection, CountingConnection
-from ..trust import TrustStore
+from ..crypto.scp03 import SecurityLevel
+from ..errors import (
+    ApduError,
+    ApplicationNotAvailableError,
+    BadResponseError,
+    ConditionsNotSatisfiedError,
+    CryptoError,
+    InvalidPinError,
+    PinBlockedError,
+    SecurityStatusError,
+)
+from ..globalplatform.secure_channel import Scp03Session
+from ..iso7816.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
+from ..iso7816.protocol import ApduProtocol
+from ..iso7816.sw import SW
+from ..iso7816.tlv import parse_all
+from ..keystore import KeyStore
+from ..pki.cms import ValidityModel
+from ..pki.records import (
+    CardRecord,
+    IdentityRecord,
+    VerifiedRecord,
+    check_binding,
+    verify_identity_record,
+)
+from ..pki.trust import TrustStore
+from ..transport.base import Connection, CountingConnection
 from .errors import (
     InvalidCanError,
     ObjectNotPresentError,
@@ -93,7 +93,9 @@ from .keys import card_scp03_keys
 
 #: The issuer channel's level: C-MAC, C-DECRYPTION, R-MAC, R-ENCRYPTION ("33").
 LEVEL_33 = (
-    SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION | SecurityLevel.R_MAC
+    SecurityLevel.C_MAC
+    | SecurityLevel.C_DECRYPTION
+    | SecurityLevel.R_MAC
     | SecurityLevel.R_ENCRYPTION
 )
 P256_POINT_LENGTH = 65
@@ -125,8 +127,13 @@ class RetryStatus:
 
 def auth_message(challenge: bytes, serial: bytes, state: int, card_record_der: bytes) -> bytes:
     """What the card signs in AUTHENTICATE (PROTOCOL.md s4.2)."""
-    return (AUTH_MESSAGE_PREFIX + challenge + serial + bytes([state])
-            + hashlib.sha256(card_record_der).digest())
+    return (
+        AUTH_MESSAGE_PREFIX
+        + challenge
+        + serial
+        + bytes([state])
+        + hashlib.sha256(card_record_der).digest()
+    )
 
 
 def secret_digest(serial: bytes, padded_secret: bytes) -> bytes:
@@ -170,8 +177,8 @@ def _check_point(point: bytes, what: str) -> bytes:
 class SsnSession:
     """The SSN card applet on one card; made from an :class:`ApduProtocol` or a Connection.
 
-    Given a bare :class:`~cardkit.transport.Connection`, the session wraps it in a
-    :class:`~cardkit.transport.CountingConnection` so :attr:`round_trips` can be read.
+    Given a bare :class:`~cardkit.transport.base.Connection`, the session wraps it in a
+    :class:`~cardkit.transport.base.CountingConnection` so :attr:`round_trips` can be read.
     """
 
     def __init__(self, protocol: ApduProtocol | Connection, *, aid: bytes = SSN_AID) -> None:
@@ -203,11 +210,14 @@ class SsnSession:
         self.protocol.reset_secure_messaging()
         self.channel = None
         resp = self.protocol.transceive(
-            CommandApdu(CLA_ISO, INS_SELECT, 0x04, 0x00, self.aid, ne=SHORT_MAX_NE))
+            CommandApdu(CLA_ISO, INS_SELECT, 0x04, 0x00, self.aid, ne=SHORT_MAX_NE)
+        )
         if resp.sw in (SW.FILE_NOT_FOUND, SW.FUNCTION_NOT_SUPPORTED):
             raise ApplicationNotAvailableError(
-                resp.data, resp.sw,
-                f"not an SSN card: no application {self.aid.hex().upper()} on this card")
+                resp.data,
+                resp.sw,
+                f"not an SSN card: no application {self.aid.hex().upper()} on this card",
+            )
         _raise_for(resp, "SELECT")
         self.info = CardInfo.from_bytes(resp.data)
         return self.info
@@ -229,8 +239,9 @@ class SsnSession:
             raise ValueError("the challenge must be 16 bytes")
         p1 = AUTH_WITH_RECORD if with_record else AUTH_SIGNATURE_ONLY
         data = self._send(
-            CommandApdu(CLA_PROPRIETARY, INS_AUTHENTICATE, p1, 0x00, challenge,
-                        ne=SHORT_MAX_NE), "AUTHENTICATE")
+            CommandApdu(CLA_PROPRIETARY, INS_AUTHENTICATE, p1, 0x00, challenge, ne=SHORT_MAX_NE),
+            "AUTHENTICATE",
+        )
         fields: dict[int, bytes] = {}
         for tlv in parse_all(data):
             if tlv.tag in fields:
@@ -251,8 +262,10 @@ class SsnSession:
 
     def get_data(self, tag: int) -> bytes:
         """GET DATA of one object (wrapped if a channel is open)."""
-        return self._send(CommandApdu(self._cla(), INS_GET_DATA, 0x00, tag, ne=SHORT_MAX_NE),
-                          f"GET DATA {tag:02X}")
+        return self._send(
+            CommandApdu(self._cla(), INS_GET_DATA, 0x00, tag, ne=SHORT_MAX_NE),
+            f"GET DATA {tag:02X}",
+        )
 
     def card_record(self) -> bytes:
         """The signed card record as stored (CMS SignedData DER)."""
@@ -282,13 +295,15 @@ class SsnSession:
 
     # --- issuer channel and issuer operations ----------------------------------------
 
-    def open_issuer_channel(self, keystore: KeyStore,
-                            level: SecurityLevel = LEVEL_33) -> Scp03Session:
+    def open_issuer_channel(
+        self, keystore: KeyStore, level: SecurityLevel = LEVEL_33
+    ) -> Scp03Session:
         """Open SCP03 with the card's keys, derived inside ``keystore`` (2 round trips)."""
         version = self.info.key_versions.card_management
         if version == 0:
-            raise ConditionsNotSatisfiedError(b"", SW.CONDITIONS_NOT_SATISFIED,
-                                              "the card has no card-management keys loaded")
+            raise ConditionsNotSatisfiedError(
+                b"", SW.CONDITIONS_NOT_SATISFIED, "the card has no card-management keys loaded"
+            )
         keys = card_scp03_keys(keystore, self.serial, version, self.aid)
         self.channel = Scp03Session.open(self.protocol, keys, version, level)
         return self.channel
@@ -297,23 +312,37 @@ class SsnSession:
         """GENERATE KEY PAIR (issuer channel): the new public point ``04 || X || Y``."""
         point = self._send(
             CommandApdu(CLA_PROPRIETARY, INS_GENERATE_KEY_PAIR, 0, 0, ne=SHORT_MAX_NE),
-            "GENERATE KEY PAIR")
+            "GENERATE KEY PAIR",
+        )
         return _check_point(point, "generated public key")
 
     def put_data(self, tag: int, value: bytes, *, sensitive: bool = False) -> None:
         """PUT DATA of one object (issuer channel, PERSONALISING)."""
-        self._send(CommandApdu(CLA_PROPRIETARY, INS_PUT_DATA, 0x00, tag, value,
-                               sensitive=sensitive), f"PUT DATA {tag:02X}")
+        self._send(
+            CommandApdu(CLA_PROPRIETARY, INS_PUT_DATA, 0x00, tag, value, sensitive=sensitive),
+            f"PUT DATA {tag:02X}",
+        )
 
     def set_status(self, state: LifeCycle) -> None:
         """SET STATUS: move the card to ``state`` (issuer channel; checked by the card)."""
-        self._send(CommandApdu(CLA_PROPRIETARY, INS_SET_STATUS, int(state), 0x00),
-                   f"SET STATUS {int(state):02X}")
+        self._send(
+            CommandApdu(CLA_PROPRIETARY, INS_SET_STATUS, int(state), 0x00),
+            f"SET STATUS {int(state):02X}",
+        )
 
     def reset_retry_counter(self, new_pin: str) -> None:
         """RESET RETRY COUNTER (issuer channel): new PIN, PIN and CAN tries restored."""
-        self._send(CommandApdu(CLA_PROPRIETARY, INS_RESET_RETRY_COUNTER, 0x00, P2_PIN,
-                               pad_pin(new_pin), sensitive=True), "RESET RETRY COUNTER")
+        self._send(
+            CommandApdu(
+                CLA_PROPRIETARY,
+                INS_RESET_RETRY_COUNTER,
+                0x00,
+                P2_PIN,
+                pad_pin(new_pin),
+                sensitive=True,
+            ),
+            "RESET RETRY COUNTER",
+        )
 
     # --- identity channel ------------------------------------------------------------
 
@@ -328,10 +357,14 @@ class SsnSession:
         card_point = _check_point(bytes(card_public_point), "card public key")
         ephemeral = ec.generate_private_key(ec.SECP256R1())
         terminal_point = ephemeral.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         answer = self._send(
-            CommandApdu(CLA_PROPRIETARY, INS_CHIP_AUTHENTICATE, 0, 0, terminal_point,
-                        ne=SHORT_MAX_NE), "CHIP AUTHENTICATE")
+            CommandApdu(
+                CLA_PROPRIETARY, INS_CHIP_AUTHENTICATE, 0, 0, terminal_point, ne=SHORT_MAX_NE
+            ),
+            "CHIP AUTHENTICATE",
+        )
         if len(answer) != NONCE_LENGTH + TOKEN_LENGTH:
             raise BadResponseError(f"CHIP AUTHENTICATE answered {len(answer)} bytes, not 24")
         nonce, token = answer[:NONCE_LENGTH], answer[NONCE_LENGTH:]
@@ -339,33 +372,48 @@ class SsnSession:
         keys = derive_identity_keys(z, terminal_point, nonce)
         expected = chip_auth_token(keys.s_mac, terminal_point, nonce)
         if not hmac.compare_digest(expected, token):
-            raise CryptoError("chip authentication failed: the card does not hold the key "
-                              "of its record")
+            raise CryptoError(
+                "chip authentication failed: the card does not hold the key of its record"
+            )
         self.protocol.reset_secure_messaging()
         self.channel = Scp03Session.from_session_keys(keys, LEVEL_33, protocol=self.protocol)
         return self.channel
 
     def verify_pin(self, pin: str) -> None:
         """VERIFY the PIN inside the identity channel; InvalidPinError / PinBlockedError."""
-        self._send(CommandApdu(CLA_PROPRIETARY, INS_VERIFY, 0x00, P2_PIN,
-                               pad_pin(pin), sensitive=True), "VERIFY PIN")
+        self._send(
+            CommandApdu(CLA_PROPRIETARY, INS_VERIFY, 0x00, P2_PIN, pad_pin(pin), sensitive=True),
+            "VERIFY PIN",
+        )
 
     def verify_can(self, can: str) -> None:
         """VERIFY the CAN inside the identity channel; InvalidCanError / PinBlockedError."""
-        self._send(CommandApdu(CLA_PROPRIETARY, INS_VERIFY, 0x00, P2_CAN, pad_can(can),
-                               sensitive=True), "VERIFY CAN", can=True)
+        self._send(
+            CommandApdu(CLA_PROPRIETARY, INS_VERIFY, 0x00, P2_CAN, pad_can(can), sensitive=True),
+            "VERIFY CAN",
+            can=True,
+        )
 
     def change_pin(self, old_pin: str, new_pin: str) -> None:
         """CHANGE REFERENCE DATA inside the identity channel."""
-        self._send(CommandApdu(CLA_PROPRIETARY, INS_CHANGE_REFERENCE_DATA, 0x00, P2_PIN,
-                               pad_pin(old_pin) + pad_pin(new_pin), sensitive=True),
-                   "CHANGE PIN")
+        self._send(
+            CommandApdu(
+                CLA_PROPRIETARY,
+                INS_CHANGE_REFERENCE_DATA,
+                0x00,
+                P2_PIN,
+                pad_pin(old_pin) + pad_pin(new_pin),
+                sensitive=True,
+            ),
+            "CHANGE PIN",
+        )
 
     def read_identity_der(self) -> bytes:
         """GET DATA 02 inside the identity (or issuer) channel: the signed identity record."""
         if self.channel is None or not self.channel.is_open:
-            raise SecurityStatusError(b"", SW.SECURITY_STATUS_NOT_SATISFIED,
-                                      "reading the identity record needs a channel")
+            raise SecurityStatusError(
+                b"", SW.SECURITY_STATUS_NOT_SATISFIED, "reading the identity record needs a channel"
+            )
         return self.get_data(DataObject.IDENTITY_RECORD)
 
     def read_identity(
@@ -385,8 +433,9 @@ class SsnSession:
         extra = list(certificates)
         if not extra:
             extra = [self.desk_certificate()]
-        verified = verify_identity_record(der, trust_store, at=at, certificates=extra,
-                                          validity_model=ValidityModel.AT_SIGNING)
+        verified = verify_identity_record(
+            der, trust_store, at=at, certificates=extra, validity_model=ValidityModel.AT_SIGNING
+        )
         if card_record is not None:
             check_binding(card_record, verified)
         return verified.record

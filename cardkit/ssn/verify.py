@@ -23,20 +23,20 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ..cms import (
+from ..codecs.ssn import CHALLENGE_LENGTH, LifeCycle
+from ..crypto.chipauth import card_authentication_message, verify_raw
+from ..errors import ApplicationNotAvailableError, CardkitError, CryptoError, TransportError
+from ..iso7816.protocol import ApduProtocol
+from ..pki.cms import (
     CertificateExpiredError,
     MissingCertificateError,
     UnknownRootError,
     ValidityModel,
     VerificationError,
 )
-from ..crypto.chipauth import card_authentication_message, verify_raw
-from ..errors import ApplicationNotAvailableError, CardkitError, CryptoError, TransportError
-from ..protocol import ApduProtocol
-from ..records import CITY_TIMEZONE, CardRecord, VerifiedRecord, verify_card_record
-from ..ssn_constants import CHALLENGE_LENGTH, LifeCycle
-from ..transport import Connection, CountingConnection
-from ..trust import Hotlist, TrustStore, VerifiedHotlist, verify_hotlist
+from ..pki.records import CITY_TIMEZONE, CardRecord, VerifiedRecord, verify_card_record
+from ..pki.trust import Hotlist, TrustStore, VerifiedHotlist, verify_hotlist
+from ..transport.base import Connection, CountingConnection
 from .session import SsnSession
 
 
@@ -80,8 +80,9 @@ class DeskCertificateCache:
     junk a card offered. Bounded (oldest dropped first).
     """
 
-    def __init__(self, certificates: Iterable[x509.Certificate | bytes] = (),
-                 *, limit: int = 64) -> None:
+    def __init__(
+        self, certificates: Iterable[x509.Certificate | bytes] = (), *, limit: int = 64
+    ) -> None:
         self.limit = limit
         self._items: dict[bytes, x509.Certificate] = {}
         for item in certificates:
@@ -89,8 +90,11 @@ class DeskCertificateCache:
 
     def add(self, certificate: x509.Certificate | bytes) -> None:
         """Remember a certificate (DER or parsed)."""
-        cert = (certificate if isinstance(certificate, x509.Certificate)
-                else x509.load_der_x509_certificate(certificate))
+        cert = (
+            certificate
+            if isinstance(certificate, x509.Certificate)
+            else x509.load_der_x509_certificate(certificate)
+        )
         key = cert.fingerprint(hashes.SHA256())
         self._items.pop(key, None)
         self._items[key] = cert
@@ -119,8 +123,9 @@ def _record_failure(exc: VerificationError) -> Verdict:
     return Verdict.BAD_SIGNATURE
 
 
-def _hotlist(hotlist: Hotlist | VerifiedHotlist | bytes | None, trust_store: TrustStore,
-             when: datetime) -> Hotlist | None:
+def _hotlist(
+    hotlist: Hotlist | VerifiedHotlist | bytes | None, trust_store: TrustStore, when: datetime
+) -> Hotlist | None:
     if hotlist is None:
         return None
     if isinstance(hotlist, VerifiedHotlist):
@@ -152,8 +157,11 @@ def verify_card(
         if session.channel is not None:
             session.select()  # a clean applet state: no channel, nothing verified
     else:
-        connection = (session_or_protocol.connection
-                      if isinstance(session_or_protocol, ApduProtocol) else None)
+        connection = (
+            session_or_protocol.connection
+            if isinstance(session_or_protocol, ApduProtocol)
+            else None
+        )
         before = connection.count if isinstance(connection, CountingConnection) else 0
         try:
             session = SsnSession(session_or_protocol)
@@ -162,8 +170,9 @@ def verify_card(
         except TransportError:
             raise
         except CardkitError as exc:  # SELECT refused, or an FCI that is no SSN card's
-            return VerificationResult(Verdict.WRONG_CARD_TYPE,
-                                      (f"the card's SELECT answer is not an SSN card's: {exc}",))
+            return VerificationResult(
+                Verdict.WRONG_CARD_TYPE, (f"the card's SELECT answer is not an SSN card's: {exc}",)
+            )
         if session.round_trips is None:
             before = None
     result = _Checker(session, trust_store, revoked_list, when, desk_cert_cache).run()
@@ -175,8 +184,14 @@ def verify_card(
 class _Checker:
     """One verification run (keeps the steps short and their order plain)."""
 
-    def __init__(self, session: SsnSession, trust_store: TrustStore, hotlist: Hotlist | None,
-                 when: datetime, cache: DeskCertificateCache | None) -> None:
+    def __init__(
+        self,
+        session: SsnSession,
+        trust_store: TrustStore,
+        hotlist: Hotlist | None,
+        when: datetime,
+        cache: DeskCertificateCache | None,
+    ) -> None:
         self.session = session
         self.trust_store = trust_store
         self.hotlist = hotlist
@@ -203,31 +218,48 @@ class _Checker:
         except VerificationError as exc:
             return replace(base, verdict=_record_failure(exc), reasons=(str(exc),))
         record = verified.record
-        found = replace(base, card_record=record, verified_record=verified,
-                        desk_certificate=verified.signer_certificate)
+        found = replace(
+            base,
+            card_record=record,
+            verified_record=verified,
+            desk_certificate=verified.signer_certificate,
+        )
 
         reasons: list[tuple[Verdict, str]] = []
-        message = card_authentication_message(challenge, info.serial, answer.state,
-                                              record_der)
+        message = card_authentication_message(challenge, info.serial, answer.state, record_der)
         try:
             signed_by_card = verify_raw(record.card_public_point, message, answer.signature)
         except CryptoError:
             signed_by_card = False
         if not signed_by_card:
-            reasons.append((Verdict.CLONE_SUSPECTED,
-                            "the card did not prove it holds the key of its record "
-                            "(copied or replayed record)"))
+            reasons.append(
+                (
+                    Verdict.CLONE_SUSPECTED,
+                    "the card did not prove it holds the key of its record "
+                    "(copied or replayed record)",
+                )
+            )
         if record.card_serial != info.serial:
-            reasons.append((Verdict.CLONE_SUSPECTED,
-                            f"the record is for card {record.card_serial.hex().upper()}, "
-                            f"the card says {info.serial.hex().upper()}"))
+            reasons.append(
+                (
+                    Verdict.CLONE_SUSPECTED,
+                    f"the record is for card {record.card_serial.hex().upper()}, "
+                    f"the card says {info.serial.hex().upper()}",
+                )
+            )
         if answer.state != info.state:
-            reasons.append((Verdict.CLONE_SUSPECTED,
-                            "the card reported two different states in one session"))
+            reasons.append(
+                (Verdict.CLONE_SUSPECTED, "the card reported two different states in one session")
+            )
         entry = self.hotlist.entry(info.serial) if self.hotlist is not None else None
         if entry is not None:
-            reasons.append((Verdict.REVOKED, f"revoked on {entry.revoked_on} "
-                                             f"({entry.reason.name.lower().replace('_', ' ')})"))
+            reasons.append(
+                (
+                    Verdict.REVOKED,
+                    f"revoked on {entry.revoked_on} "
+                    f"({entry.reason.name.lower().replace('_', ' ')})",
+                )
+            )
         if answer.state == LifeCycle.BLOCKED:
             reasons.append((Verdict.BLOCKED, "the issuer blocked this card"))
         elif answer.state != LifeCycle.ISSUED:
@@ -240,22 +272,33 @@ class _Checker:
 
         warnings = []
         if self.hotlist is not None and not self.hotlist.is_current(self.when):
-            warnings.append(f"the hotlist is stale (next update was due "
-                            f"{self.hotlist.next_update:%Y-%m-%d %H:%M}Z)")
+            warnings.append(
+                f"the hotlist is stale (next update was due "
+                f"{self.hotlist.next_update:%Y-%m-%d %H:%M}Z)"
+            )
         if not reasons:
             return replace(found, verdict=Verdict.GENUINE, warnings=tuple(warnings))
         order = list(Verdict)
         verdict = min((v for v, _ in reasons), key=order.index)
-        return replace(found, verdict=verdict, reasons=tuple(text for _, text in reasons),
-                       warnings=tuple(warnings))
+        return replace(
+            found,
+            verdict=verdict,
+            reasons=tuple(text for _, text in reasons),
+            warnings=tuple(warnings),
+        )
 
     def _verify_record(self, record_der: bytes) -> VerifiedRecord[CardRecord]:
         """Check the record's signature and chain, reading the desk certificate if needed."""
         cached = self.cache.certificates() if self.cache is not None else []
         try:
-            verified = verify_card_record(record_der, self.trust_store, at=self.when,
-                                          certificates=cached, check_validity=False,
-                                          validity_model=ValidityModel.AT_SIGNING)
+            verified = verify_card_record(
+                record_der,
+                self.trust_store,
+                at=self.when,
+                certificates=cached,
+                check_validity=False,
+                validity_model=ValidityModel.AT_SIGNING,
+            )
         except MissingCertificateError:
             try:
                 desk = self.session.desk_certificate()
@@ -265,10 +308,14 @@ class _Checker:
                 raise MissingCertificateError(
                     f"the record's desk certificate is neither cached nor on the card ({exc})"
                 ) from exc
-            verified = verify_card_record(record_der, self.trust_store, at=self.when,
-                                          certificates=[desk], check_validity=False,
-                                          validity_model=ValidityModel.AT_SIGNING)
+            verified = verify_card_record(
+                record_der,
+                self.trust_store,
+                at=self.when,
+                certificates=[desk],
+                check_validity=False,
+                validity_model=ValidityModel.AT_SIGNING,
+            )
         if self.cache is not None:
             self.cache.add(verified.signer_certificate)
         return verified
-

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import secrets
 
-from ..apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
-from ..crypto.wallet import (
+from ..codecs.wallet import (
     NONCE_LENGTH,
     DebitRequest,
     DebitResponse,
@@ -29,8 +28,9 @@ from ..crypto.wallet import (
     WalletStatus,
 )
 from ..errors import ApduError, BadResponseError, ConditionsNotSatisfiedError, CryptoError
+from ..iso7816.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
+from ..iso7816.sw import SW
 from ..ssn import SsnSession
-from ..sw import SW
 
 CLA = 0x80
 
@@ -76,8 +76,10 @@ class WalletCard:
 
     def debit_init(self, purse: int, terminal_nonce: bytes) -> InitResponse:
         """DEBIT INIT: open a value session on ``purse`` (1 round trip, spends one TC)."""
-        data = self._send(CommandApdu(CLA, WalletIns.DEBIT_INIT, purse, 0, terminal_nonce,
-                                      ne=SHORT_MAX_NE), "DEBIT INIT")
+        data = self._send(
+            CommandApdu(CLA, WalletIns.DEBIT_INIT, purse, 0, terminal_nonce, ne=SHORT_MAX_NE),
+            "DEBIT INIT",
+        )
         try:
             init = InitResponse.from_bytes(data)
         except WalletFormatError as exc:
@@ -112,8 +114,9 @@ class WalletCard:
     def status(self) -> WalletStatus:
         """READ PURSES: TC, DS, offline cumulative and cap, every configured purse (no
         session, spends nothing; not authenticated -- DEBIT INIT's answer is)."""
-        data = self._send(CommandApdu(CLA, WalletIns.READ_PURSES, 0, 0, ne=SHORT_MAX_NE),
-                          "READ PURSES")
+        data = self._send(
+            CommandApdu(CLA, WalletIns.READ_PURSES, 0, 0, ne=SHORT_MAX_NE), "READ PURSES"
+        )
         try:
             return WalletStatus.from_bytes(data)
         except WalletFormatError as exc:
@@ -126,7 +129,8 @@ class WalletCard:
     def log(self) -> tuple[LogEntry, ...]:
         """READ LOG: the card's log, newest first (empty before the first transaction)."""
         resp = self.session.protocol.transceive(
-            CommandApdu(CLA, WalletIns.READ_LOG, 0, 0, ne=SHORT_MAX_NE))
+            CommandApdu(CLA, WalletIns.READ_LOG, 0, 0, ne=SHORT_MAX_NE)
+        )
         if resp.sw == SW.RECORD_NOT_FOUND:
             return ()
         data = _check(resp, "READ LOG")
@@ -134,13 +138,13 @@ class WalletCard:
         if len(data) % size:
             raise BadResponseError(f"READ LOG answered {len(data)} bytes, not n x {size}")
         try:
-            return tuple(LogEntry.from_bytes(data[i:i + size])
-                         for i in range(0, len(data), size))
+            return tuple(LogEntry.from_bytes(data[i : i + size]) for i in range(0, len(data), size))
         except WalletFormatError as exc:
             raise BadResponseError(f"READ LOG answer: {exc}") from None
 
     def last_transaction(self) -> LastTransaction:
         """LAST TRANSACTION: the newest log entry with its RM and CONF (not authenticated)."""
-        data = self._send(CommandApdu(CLA, WalletIns.LAST_TRANSACTION, 0, 0, ne=SHORT_MAX_NE),
-                          "LAST TRANSACTION")
+        data = self._send(
+            CommandApdu(CLA, WalletIns.LAST_TRANSACTION, 0, 0, ne=SHORT_MAX_NE), "LAST TRANSACTION"
+        )
         return LastTransaction.from_bytes(data)

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..crypto.diversify import diversification_context, kdf_label
-from ..crypto.wallet import (
+from ..codecs.wallet import (
     LOAD_FLAG_RESET_CUMULATIVE,
     MAX_U32,
     SSN_AID,
@@ -40,11 +39,12 @@ from ..crypto.wallet import (
     sign_load,
     verify_confirmation,
 )
+from ..crypto.diversify import diversification_context, kdf_label
 from ..errors import CardkitError, CryptoError, TransportError
+from ..iso7816.protocol import ApduProtocol
 from ..keystore import KeyFunction, KeyStore
-from ..protocol import ApduProtocol
 from ..ssn import LifeCycle, SsnSession
-from ..transport import Connection
+from ..transport.base import Connection
 from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
 from .results import Outcome
 from .terminal import city_today
@@ -112,9 +112,15 @@ class LoadResult:
 class WalletIssuer:
     """The issuer's side of the wallet: loads (credits) and offline-cap resets."""
 
-    def __init__(self, keystore: KeyStore, *, agency: int, desk: int,
-                 sequence: Callable[[], int],
-                 clock: Callable[[], dt.date] = city_today) -> None:
+    def __init__(
+        self,
+        keystore: KeyStore,
+        *,
+        agency: int,
+        desk: int,
+        sequence: Callable[[], int],
+        clock: Callable[[], dt.date] = city_today,
+    ) -> None:
         self.keystore = keystore
         self.agency = agency
         self.desk = desk
@@ -124,8 +130,12 @@ class WalletIssuer:
     def _card_key(self, function: KeyFunction, serial: bytes, version: int) -> bytes:
         if version not in self.keystore.versions(function):
             raise CryptoError(f"the key store holds no {function.value} master v{version}")
-        return self.keystore.derive(function, version, kdf_label(function.value),
-                                    diversification_context(serial, SSN_AID, version))
+        return self.keystore.derive(
+            function,
+            version,
+            kdf_label(function.value),
+            diversification_context(serial, SSN_AID, version),
+        )
 
     def _check_cryptogram(self, serial: bytes, init: InitResponse, nt: bytes) -> None:
         """Check CC when the store also holds the debit master (the city's back office)."""
@@ -135,8 +145,9 @@ class WalletIssuer:
         if not hmac.compare_digest(card_cryptogram(k_debit, serial, init.body(), nt), init.cc):
             raise CryptoError("the card's cryptogram is wrong: not a genuine card")
 
-    def load(self, card: ApduProtocol | Connection, purse: int, amount: int, *,
-             sync: bool = False) -> LoadResult:
+    def load(
+        self, card: ApduProtocol | Connection, purse: int, amount: int, *, sync: bool = False
+    ) -> LoadResult:
         """Credit ``amount`` rupiah to ``purse``; ``sync`` also resets the offline cumulative
         (an amount of 0 with ``sync`` only resets it)."""
         protocol = card if isinstance(card, ApduProtocol) else ApduProtocol(card)
@@ -153,42 +164,77 @@ class WalletIssuer:
         if init.purse.balance + amount > init.purse.balance_cap:
             raise LoadRefusedError(
                 f"balance {init.purse.balance} + {amount} would pass the purse cap "
-                f"{init.purse.balance_cap}")
+                f"{init.purse.balance_cap}"
+            )
         k_load = self._card_key(KeyFunction.LOAD, serial, init.kvn_load)
         flags = LOAD_FLAG_RESET_CUMULATIVE if sync else 0
         date = date_to_int(self.clock())
         sequence = self.sequence()
         session_bytes = WalletSession.from_init(serial, init, nt)
-        request = sign_load(k_load, session_bytes, flags, amount, date, self.agency, self.desk,
-                            sequence)
+        request = sign_load(
+            k_load, session_bytes, flags, amount, date, self.agency, self.desk, sequence
+        )
         pending = PendingLoad(serial, init.tc, purse, amount, sequence)
         try:
             response = wallet.load(request)
         except TransportError as exc:
-            return LoadResult(Outcome.INTERRUPTED, amount, purse, serial, pending=pending,
-                              reason=f"the card left during the load ({exc}): tap it again")
+            return LoadResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                pending=pending,
+                reason=f"the card left during the load ({exc}): tap it again",
+            )
         except (WalletRefusedError, PurseNotFoundError, CryptoError):
             raise  # the card refused: nothing was credited
         except CardkitError as exc:
             # An unreadable answer or an unexpected status: the card may have credited
             # the purse. Loading again could credit it twice; check() tells for certain.
-            return LoadResult(Outcome.INTERRUPTED, amount, purse, serial, pending=pending,
-                              reason=f"the card's answer could not be read ({exc}): tap it "
-                                     "again to check")
-        entry = LogEntry(TransactionType.LOAD, init.tc, response.ds, purse, amount,
-                         response.balance, date, self.agency, self.desk, 0, sequence)
+            return LoadResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                pending=pending,
+                reason=f"the card's answer could not be read ({exc}): tap it again to check",
+            )
+        entry = LogEntry(
+            TransactionType.LOAD,
+            init.tc,
+            response.ds,
+            purse,
+            amount,
+            response.balance,
+            date,
+            self.agency,
+            self.desk,
+            0,
+            sequence,
+        )
         try:
             receipt = self._receipt(serial, init, entry, response, k_load)
         except CryptoError as exc:
-            return LoadResult(Outcome.INTERRUPTED, amount, purse, serial, pending=pending,
-                              reason=f"{exc}: tap the card again to check the load")
+            return LoadResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                pending=pending,
+                reason=f"{exc}: tap the card again to check the load",
+            )
         return LoadResult(Outcome.PAID, amount, purse, serial, receipt, response.balance)
 
     @staticmethod
-    def _receipt(serial: bytes, init: InitResponse, entry: LogEntry,
-                 response: DebitResponse, k_load: bytes) -> Receipt:
-        receipt = Receipt(serial, init.kvn_debit, init.kvn_receipt,
-                          LastTransaction(entry, response.rm, response.conf))
+    def _receipt(
+        serial: bytes, init: InitResponse, entry: LogEntry, response: DebitResponse, k_load: bytes
+    ) -> Receipt:
+        receipt = Receipt(
+            serial,
+            init.kvn_debit,
+            init.kvn_receipt,
+            LastTransaction(entry, response.rm, response.conf),
+        )
         if not verify_confirmation(k_load, receipt):
             raise CryptoError("the card's confirmation of the load is wrong")
         return receipt
@@ -204,21 +250,49 @@ class WalletIssuer:
         init = wallet.debit_init(pending.purse, nt)
         self._check_cryptogram(pending.serial, init, nt)
         last = init.last.entry
-        if (last.type is TransactionType.LOAD and last.tc == pending.tc
-                and last.sam_counter == pending.sequence and last.terminal == self.desk):
+        if (
+            last.type is TransactionType.LOAD
+            and last.tc == pending.tc
+            and last.sam_counter == pending.sequence
+            and last.terminal == self.desk
+        ):
             k_load = self._card_key(KeyFunction.LOAD, pending.serial, init.kvn_load)
-            receipt = self._receipt(pending.serial, init, last, DebitResponse.from_last(
-                init.last), k_load)
-            return LoadResult(Outcome.PAID, pending.amount, pending.purse, pending.serial,
-                              receipt, last.balance, reason="recovered")
+            receipt = self._receipt(
+                pending.serial, init, last, DebitResponse.from_last(init.last), k_load
+            )
+            return LoadResult(
+                Outcome.PAID,
+                pending.amount,
+                pending.purse,
+                pending.serial,
+                receipt,
+                last.balance,
+                reason="recovered",
+            )
         if last.tc < pending.tc:
-            return LoadResult(Outcome.NOT_CHARGED, pending.amount, pending.purse,
-                              pending.serial, balance=init.purse.balance,
-                              reason="the load did not reach the card")
+            return LoadResult(
+                Outcome.NOT_CHARGED,
+                pending.amount,
+                pending.purse,
+                pending.serial,
+                balance=init.purse.balance,
+                reason="the load did not reach the card",
+            )
         found = next((e for e in wallet.log() if e.tc == pending.tc), None)
         if found is not None and found.sam_counter == pending.sequence:
-            return LoadResult(Outcome.PAID, pending.amount, pending.purse, pending.serial,
-                              balance=init.purse.balance,
-                              reason="the card's log shows the load (receipt MACs gone)")
-        return LoadResult(Outcome.NOT_CHARGED, pending.amount, pending.purse, pending.serial,
-                          balance=init.purse.balance, reason="the card's log has no such load")
+            return LoadResult(
+                Outcome.PAID,
+                pending.amount,
+                pending.purse,
+                pending.serial,
+                balance=init.purse.balance,
+                reason="the card's log shows the load (receipt MACs gone)",
+            )
+        return LoadResult(
+            Outcome.NOT_CHARGED,
+            pending.amount,
+            pending.purse,
+            pending.serial,
+            balance=init.purse.balance,
+            reason="the card's log has no such load",
+        )

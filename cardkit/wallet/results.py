@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from ..crypto.wallet import LogEntry, PurseRecord, Receipt, TransactionType
+from ..codecs.wallet import LogEntry, PurseRecord, Receipt, TransactionType
 
 
 class Outcome(enum.StrEnum):

@@ -6,7 +6,7 @@
     result = terminal.pay(purse=0, amount=25_000)      # SELECT + DEBIT INIT + DEBIT
     print(result.message())                            # "PAID ..." or "NOT CHARGED: ..."
 
-The customer's card is on one connection, the merchant SAM (:class:`cardkit.sam.Sam`) on
+The customer's card is on one connection, the merchant SAM (:class:`cardkit.wallet.sam.Sam`) on
 its own. A payment costs the card three round trips: SELECT, DEBIT INIT, DEBIT.
 
 Recovery (docs/WALLET.md): the pending debit is journaled **before** DEBIT is sent. If the
@@ -30,8 +30,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from ..beneficiary import PROGRAMMES
-from ..crypto.wallet import (
+from ..codecs.wallet import (
     DebitRequest,
     DebitResponse,
     InitResponse,
@@ -42,20 +41,21 @@ from ..crypto.wallet import (
     debit_refusal,
 )
 from ..errors import CardkitError, CryptoError, TransportError
-from ..journal import (
+from ..iso7816.protocol import ApduProtocol
+from ..pki.records import CITY_TIMEZONE
+from ..pki.trust import Hotlist
+from ..ssn import LifeCycle, SsnSession
+from ..ssn.beneficiary import PROGRAMMES
+from ..transport.base import Connection
+from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
+from .journal import (
     CardHotlistedError,
     MerchantJournal,
     PendingDebit,
     UnresolvedDebitError,
 )
-from ..protocol import ApduProtocol
-from ..records import CITY_TIMEZONE
-from ..sam import Sam, SamCeilingError, SamKeyMissingError, SamRefusedError
-from ..ssn import LifeCycle, SsnSession
-from ..transport import Connection
-from ..trust import Hotlist
-from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
 from .results import History, Outcome, PaymentResult, Purses, Resolution
+from .sam import Sam, SamCeilingError, SamKeyMissingError, SamRefusedError
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +70,17 @@ def city_today() -> dt.date:
     return dt.datetime.now(dt.UTC).astimezone(CITY_TIMEZONE).date()
 
 
-def _not_charged(reason: str, amount: int, *, purse: int | None = None,
-                 serial: bytes | None = None,
-                 recovered: tuple[Resolution, ...] = ()) -> PaymentResult:
-    return PaymentResult(Outcome.NOT_CHARGED, amount, purse, serial, reason=reason,
-                         recovered=recovered)
+def _not_charged(
+    reason: str,
+    amount: int,
+    *,
+    purse: int | None = None,
+    serial: bytes | None = None,
+    recovered: tuple[Resolution, ...] = (),
+) -> PaymentResult:
+    return PaymentResult(
+        Outcome.NOT_CHARGED, amount, purse, serial, reason=reason, recovered=recovered
+    )
 
 
 class PaymentTerminal:
@@ -85,9 +91,15 @@ class PaymentTerminal:
     caller); ``clock`` returns the date bound into debits (default: today in WITA).
     """
 
-    def __init__(self, card: ApduProtocol | Connection, sam: Sam, journal: MerchantJournal,
-                 *, hotlist: Hotlist | None = None,
-                 clock: Callable[[], dt.date] = city_today) -> None:
+    def __init__(
+        self,
+        card: ApduProtocol | Connection,
+        sam: Sam,
+        journal: MerchantJournal,
+        *,
+        hotlist: Hotlist | None = None,
+        clock: Callable[[], dt.date] = city_today,
+    ) -> None:
         self.protocol = card if isinstance(card, ApduProtocol) else ApduProtocol(card)
         self.sam = sam
         self.journal = journal
@@ -113,8 +125,7 @@ class PaymentTerminal:
         A purse index costs 3 round trips; a programme name one more (READ PURSES).
         """
         if not isinstance(amount, int) or amount < 1:
-            return _not_charged("the amount must be a whole number of rupiah, at least 1",
-                                amount)
+            return _not_charged("the amount must be a whole number of rupiah, at least 1", amount)
         try:
             session = SsnSession(self.protocol)
         except TransportError as exc:
@@ -138,15 +149,20 @@ class PaymentTerminal:
         try:
             init = wallet.debit_init(purse, nt)
         except TransportError as exc:
-            return _not_charged(f"the card left before paying ({exc})", amount, purse=purse,
-                                serial=serial)
+            return _not_charged(
+                f"the card left before paying ({exc})", amount, purse=purse, serial=serial
+            )
         except (WalletRefusedError, PurseNotFoundError) as exc:
             return _not_charged(f"the card refused: {exc}", amount, purse=purse, serial=serial)
         try:
             recovered = self._resolve(wallet, init)
         except (RecoveryError, TransportError) as exc:
-            return _not_charged(f"an interrupted payment of this card cannot be resolved: "
-                                f"{exc}", amount, purse=purse, serial=serial)
+            return _not_charged(
+                f"an interrupted payment of this card cannot be resolved: {exc}",
+                amount,
+                purse=purse,
+                serial=serial,
+            )
         date = date_to_int(self.clock())
         reason = debit_refusal(init, amount, date)
         if reason is not None:
@@ -154,18 +170,34 @@ class PaymentTerminal:
         try:
             request = self.sam.authorise_debit(init, serial, nt, amount, date)
         except SamCeilingError:
-            return _not_charged("the SAM's ceiling is reached: settle with the back office "
-                                "first", amount, purse=purse, serial=serial, recovered=recovered)
+            return _not_charged(
+                "the SAM's ceiling is reached: settle with the back office first",
+                amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         except (SamRefusedError, SamKeyMissingError) as exc:
-            return _not_charged(f"the SAM refused: {exc}", amount, purse=purse, serial=serial,
-                                recovered=recovered)
+            return _not_charged(
+                f"the SAM refused: {exc}", amount, purse=purse, serial=serial, recovered=recovered
+            )
         except CryptoError:
-            return _not_charged("the card is not genuine (its cryptogram is wrong)", amount,
-                                purse=purse, serial=serial, recovered=recovered)
+            return _not_charged(
+                "the card is not genuine (its cryptogram is wrong)",
+                amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         except TransportError as exc:
             self._sam_lost = True
-            return _not_charged(f"the SAM did not answer ({exc})", amount, purse=purse,
-                                serial=serial, recovered=recovered)
+            return _not_charged(
+                f"the SAM did not answer ({exc})",
+                amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         return self._commit(wallet, init, request, recovered, undoes=None)
 
     def undo(self, amount: int | None = None) -> PaymentResult:
@@ -180,11 +212,13 @@ class PaymentTerminal:
         refusal = self._refuse_card(session)
         if refusal:
             return _not_charged(refusal, amount or 0, serial=serial)
-        mine = [r for r in self.journal.history(serial)
-                if r.receipt.entry.type is TransactionType.DEBIT]
+        mine = [
+            r for r in self.journal.history(serial) if r.receipt.entry.type is TransactionType.DEBIT
+        ]
         if not mine:
-            return _not_charged("this terminal has no debit of this card to undo",
-                                amount or 0, serial=serial)
+            return _not_charged(
+                "this terminal has no debit of this card to undo", amount or 0, serial=serial
+            )
         last_mine = max(mine, key=lambda r: r.receipt.entry.ds)
         purse = last_mine.receipt.entry.purse
         nt = new_terminal_nonce()
@@ -195,29 +229,55 @@ class PaymentTerminal:
         try:
             recovered = self._resolve(wallet, init)
         except (RecoveryError, TransportError) as exc:
-            return _not_charged(f"an interrupted payment of this card cannot be resolved: "
-                                f"{exc}", amount or 0, purse=purse, serial=serial)
+            return _not_charged(
+                f"an interrupted payment of this card cannot be resolved: {exc}",
+                amount or 0,
+                purse=purse,
+                serial=serial,
+            )
         last = init.last.entry
-        own = next((r for r in mine if r.receipt.entry.ds == last.ds
-                    and r.receipt.entry.tc == last.tc), None)
+        own = next(
+            (r for r in mine if r.receipt.entry.ds == last.ds and r.receipt.entry.tc == last.tc),
+            None,
+        )
         if last.type is not TransactionType.DEBIT or own is None:
-            return _not_charged("the card's last transaction is not a debit of this "
-                                "terminal: only the last debit can be undone", amount or 0,
-                                purse=purse, serial=serial, recovered=recovered)
+            return _not_charged(
+                "the card's last transaction is not a debit of this "
+                "terminal: only the last debit can be undone",
+                amount or 0,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         undo_amount = last.amount if amount is None else amount
         date = date_to_int(self.clock())
         try:
             request = self.sam.authorise_undo(init, serial, nt, undo_amount, date)
         except (SamRefusedError, SamKeyMissingError, SamCeilingError) as exc:
-            return _not_charged(f"the SAM refused the undo: {exc}", undo_amount, purse=purse,
-                                serial=serial, recovered=recovered)
+            return _not_charged(
+                f"the SAM refused the undo: {exc}",
+                undo_amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         except CryptoError:
-            return _not_charged("the card is not genuine (its cryptogram is wrong)",
-                                undo_amount, purse=purse, serial=serial, recovered=recovered)
+            return _not_charged(
+                "the card is not genuine (its cryptogram is wrong)",
+                undo_amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         except TransportError as exc:
             self._sam_lost = True
-            return _not_charged(f"the SAM did not answer ({exc})", undo_amount, purse=purse,
-                                serial=serial, recovered=recovered)
+            return _not_charged(
+                f"the SAM did not answer ({exc})",
+                undo_amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         return self._commit(wallet, init, request, recovered, undoes=own.id)
 
     def recover(self) -> tuple[Resolution, ...]:
@@ -233,8 +293,13 @@ class PaymentTerminal:
         wallet = WalletCard(session)
         recovered = self._recover_session(wallet)
         status = wallet.status()
-        return Purses(session.serial, status.purses, status.cumulative, status.offline_cap,
-                      recovered=recovered)
+        return Purses(
+            session.serial,
+            status.purses,
+            status.cumulative,
+            status.offline_cap,
+            recovered=recovered,
+        )
 
     def history(self) -> History:
         """The card's own transaction log, newest first (a pending debit is resolved first)."""
@@ -259,8 +324,10 @@ class PaymentTerminal:
             logger.warning("refused hotlisted card %s", serial.hex().upper())
             if session.state is LifeCycle.ISSUED and self._block(WalletCard(session)):
                 self.journal.record_refusal(serial, "blocked")
-                return "the card is on the hotlist (reported lost, stolen or revoked): " \
-                       "it is now blocked"
+                return (
+                    "the card is on the hotlist (reported lost, stolen or revoked): "
+                    "it is now blocked"
+                )
             return "the card is on the hotlist (reported lost, stolen or revoked)"
         if session.state is not LifeCycle.ISSUED:
             return f"the card is {session.state.name}, not ISSUED"
@@ -297,8 +364,15 @@ class PaymentTerminal:
                 return record.index
         raise LookupError(f"the card has no {key.upper()} purse")
 
-    def _commit(self, wallet: WalletCard, init: InitResponse, request: DebitRequest,
-                recovered: tuple[Resolution, ...], *, undoes: int | None) -> PaymentResult:
+    def _commit(
+        self,
+        wallet: WalletCard,
+        init: InitResponse,
+        request: DebitRequest,
+        recovered: tuple[Resolution, ...],
+        *,
+        undoes: int | None,
+    ) -> PaymentResult:
         """Journal the pending debit/undo, send it, confirm it with the SAM, journal it."""
         serial = wallet.serial
         request_kind = TransactionType.UNDO if undoes is not None else TransactionType.DEBIT
@@ -306,30 +380,53 @@ class PaymentTerminal:
         try:
             pending_id = self.journal.record_request(serial, init, request, undoes=undoes)
         except CardHotlistedError:
-            return _not_charged("the card is on the hotlist", amount, purse=purse,
-                                serial=serial, recovered=recovered)
+            return _not_charged(
+                "the card is on the hotlist",
+                amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         except UnresolvedDebitError as exc:
-            return _not_charged(f"an interrupted payment is not resolved yet ({exc})", amount,
-                                purse=purse, serial=serial, recovered=recovered)
+            return _not_charged(
+                f"an interrupted payment is not resolved yet ({exc})",
+                amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         try:
-            response = (wallet.undo(request) if undoes is not None else wallet.debit(request))
+            response = wallet.undo(request) if undoes is not None else wallet.debit(request)
         except TransportError:
             # The card may or may not have committed: only it knows. Tap again.
-            return PaymentResult(Outcome.INTERRUPTED, amount, purse, serial,
-                                 reason="the card left before the payment finished",
-                                 recovered=recovered, kind=request_kind)
+            return PaymentResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                reason="the card left before the payment finished",
+                recovered=recovered,
+                kind=request_kind,
+            )
         except (WalletRefusedError, PurseNotFoundError, CryptoError) as exc:
             # The card answered with an error: it committed nothing.
             self.journal.resolve_not_charged(pending_id)
-            return _not_charged(f"the card refused: {exc}", amount, purse=purse,
-                                serial=serial, recovered=recovered)
+            return _not_charged(
+                f"the card refused: {exc}", amount, purse=purse, serial=serial, recovered=recovered
+            )
         except CardkitError as exc:
             # An unreadable answer or an unexpected status word: the card may have
             # committed, so only its next DEBIT INIT can tell. Tap again.
             logger.error("DEBIT/UNDO of SC %d ended unclearly: %s", request.sam_counter, exc)
-            return PaymentResult(Outcome.INTERRUPTED, amount, purse, serial,
-                                 reason=f"the card's answer could not be read ({exc})",
-                                 recovered=recovered, kind=request_kind)
+            return PaymentResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                reason=f"the card's answer could not be read ({exc})",
+                recovered=recovered,
+                kind=request_kind,
+            )
         try:
             receipt = self.sam.confirm(request, response)
         except CardkitError as exc:
@@ -337,13 +434,26 @@ class PaymentTerminal:
             # The card says it committed, but its confirmation did not check out (or the
             # SAM left): keep it pending; the next tap reads the card's record again.
             logger.error("confirmation of SC %d failed: %s", request.sam_counter, exc)
-            return PaymentResult(Outcome.INTERRUPTED, amount, purse, serial,
-                                 reason=f"the payment could not be confirmed ({exc})",
-                                 recovered=recovered, kind=request_kind)
+            return PaymentResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                reason=f"the payment could not be confirmed ({exc})",
+                recovered=recovered,
+                kind=request_kind,
+            )
         self.journal.resolve_paid(pending_id, receipt)
-        return PaymentResult(Outcome.PAID, amount, purse, serial, receipt=receipt,
-                             balance=response.balance, recovered=recovered,
-                             kind=request_kind)
+        return PaymentResult(
+            Outcome.PAID,
+            amount,
+            purse,
+            serial,
+            receipt=receipt,
+            balance=response.balance,
+            recovered=recovered,
+            kind=request_kind,
+        )
 
     def _recover_session(self, wallet: WalletCard) -> tuple[Resolution, ...]:
         pending = [p for p in self.journal.unresolved() if p.serial == wallet.serial]
@@ -361,23 +471,28 @@ class PaymentTerminal:
                 out.append(self._resolve_one(wallet, init, pending))
         return tuple(out)
 
-    def _resolve_one(self, wallet: WalletCard, init: InitResponse,
-                     pending: PendingDebit) -> Resolution:
+    def _resolve_one(
+        self, wallet: WalletCard, init: InitResponse, pending: PendingDebit
+    ) -> Resolution:
         last = init.last.entry
         if init.tc <= pending.tc:
-            raise RecoveryError(f"the card's counter ({init.tc}) is not past the pending "
-                                f"debit's ({pending.tc}): a copy of an older card image?")
+            raise RecoveryError(
+                f"the card's counter ({init.tc}) is not past the pending "
+                f"debit's ({pending.tc}): a copy of an older card image?"
+            )
         if last.tc == pending.tc and self._is_ours(last, pending):
             receipt = self._confirm_recovered(wallet.serial, init, pending)
             self.journal.resolve_paid(pending.id, receipt)
-            return self._resolution(pending, Outcome.PAID, receipt,
-                                    "recovered from the card's last transaction")
+            return self._resolution(
+                pending, Outcome.PAID, receipt, "recovered from the card's last transaction"
+            )
         if last.tc < pending.tc:
             # The card's newest value transaction is older than the pending session: the
             # DEBIT never committed, and this DEBIT INIT has closed that session for good.
             self.journal.resolve_not_charged(pending.id)
-            return self._resolution(pending, Outcome.NOT_CHARGED, None,
-                                    "the card's last transaction predates it")
+            return self._resolution(
+                pending, Outcome.NOT_CHARGED, None, "the card's last transaction predates it"
+            )
         # The card transacted since (elsewhere): its log tells whether ours happened.
         log = wallet.log()
         match = next((e for e in log if e.tc == pending.tc), None)
@@ -385,45 +500,70 @@ class PaymentTerminal:
             raise RecoveryError(
                 f"the card's log shows the debit (TC {pending.tc}) happened, but the card "
                 "has transacted since, so its receipt MACs are no longer on the card: "
-                "report the card serial and SAM counter to the back office")
+                "report the card serial and SAM counter to the back office"
+            )
         if match is None and (not log or min(e.tc for e in log) > pending.tc):
             raise RecoveryError("the card's log no longer reaches back to the pending debit")
         self.journal.resolve_not_charged(pending.id)
-        return self._resolution(pending, Outcome.NOT_CHARGED, None,
-                                "the card's log has no such transaction")
+        return self._resolution(
+            pending, Outcome.NOT_CHARGED, None, "the card's log has no such transaction"
+        )
 
     @staticmethod
     def _is_ours(entry: LogEntry, pending: PendingDebit) -> bool:
-        return (entry.type == pending.kind and entry.sam_id == pending.sam_id
-                and entry.sam_counter == pending.sam_counter
-                and entry.purse == pending.purse and entry.amount == pending.amount)
+        return (
+            entry.type == pending.kind
+            and entry.sam_id == pending.sam_id
+            and entry.sam_counter == pending.sam_counter
+            and entry.purse == pending.purse
+            and entry.amount == pending.amount
+        )
 
-    def _confirm_recovered(self, serial: bytes, init: InitResponse,
-                           pending: PendingDebit) -> Receipt:
+    def _confirm_recovered(
+        self, serial: bytes, init: InitResponse, pending: PendingDebit
+    ) -> Receipt:
         """The SAM checks the recovered record's CONF (so it is the card's own word)."""
         e = init.last.entry
         # The SAM identifies the authorisation by its counter; AUTH is not needed again.
-        request = DebitRequest(e.purse, e.amount, e.date, e.merchant, e.terminal, e.sam_id,
-                               e.sam_counter, bytes(8))
+        request = DebitRequest(
+            e.purse, e.amount, e.date, e.merchant, e.terminal, e.sam_id, e.sam_counter, bytes(8)
+        )
         try:
             return self.sam.confirm(request, DebitResponse.from_last(init.last))
         except CryptoError as exc:
-            raise RecoveryError("the card's record of the pending debit does not confirm: "
-                                "the card is not genuine") from exc
+            raise RecoveryError(
+                "the card's record of the pending debit does not confirm: the card is not genuine"
+            ) from exc
         except SamKeyMissingError as exc:
             # The SAM keeps its newest authorisations only: this one is gone, so nothing
             # here can check the card's word. It stays pending for the back office.
-            raise RecoveryError(f"the SAM no longer holds authorisation SC "
-                                f"{pending.sam_counter}: report the card serial and SAM "
-                                "counter to the back office") from exc
+            raise RecoveryError(
+                f"the SAM no longer holds authorisation SC "
+                f"{pending.sam_counter}: report the card serial and SAM "
+                "counter to the back office"
+            ) from exc
 
     @staticmethod
-    def _resolution(pending: PendingDebit, outcome: Outcome, receipt: Receipt | None,
-                    note: str) -> Resolution:
-        logger.info("pending %s of card %s SC %d resolved: %s (%s)", pending.kind.name,
-                    pending.serial.hex().upper(), pending.sam_counter, outcome.value, note)
-        return Resolution(pending.serial, pending.sam_counter, pending.kind, pending.amount,
-                          outcome, receipt, note)
+    def _resolution(
+        pending: PendingDebit, outcome: Outcome, receipt: Receipt | None, note: str
+    ) -> Resolution:
+        logger.info(
+            "pending %s of card %s SC %d resolved: %s (%s)",
+            pending.kind.name,
+            pending.serial.hex().upper(),
+            pending.sam_counter,
+            outcome.value,
+            note,
+        )
+        return Resolution(
+            pending.serial,
+            pending.sam_counter,
+            pending.kind,
+            pending.amount,
+            outcome,
+            receipt,
+            note,
+        )
 
 
 __all__ = ["PaymentTerminal", "RecoveryError", "city_today"]

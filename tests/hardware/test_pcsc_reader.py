@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from cardkit.apdu import CommandApdu
-from cardkit.pcsc import NotSupportedError, PcscConnection, find_reader, reader_status
-from cardkit.protocol import ApduProtocol
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.transport.pcsc import NotSupportedError, PcscConnection, find_reader, reader_status
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(60)]
 

@@ -41,16 +41,33 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     base = tmp_path_factory.mktemp("softhsm")
     (base / "tokens").mkdir()
     conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\n"
-                    "objectstore.backend = file\nlog.level = ERROR\n")
+    conf.write_text(
+        f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
     old = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
     for label in (TOKEN_LABEL, SPARE_TOKEN_LABEL):
-        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
-                        "--pin", TOKEN_PIN, "--so-pin", SO_PIN],
-                       check=True, capture_output=True)
-    yield {"label": TOKEN_LABEL, "pin": TOKEN_PIN, "conf": str(conf),
-           "spare_label": SPARE_TOKEN_LABEL}
+        subprocess.run(
+            [
+                "softhsm2-util",
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--pin",
+                TOKEN_PIN,
+                "--so-pin",
+                SO_PIN,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    yield {
+        "label": TOKEN_LABEL,
+        "pin": TOKEN_PIN,
+        "conf": str(conf),
+        "spare_label": SPARE_TOKEN_LABEL,
+    }
     if old is None:
         os.environ.pop("SOFTHSM2_CONF", None)
     else:

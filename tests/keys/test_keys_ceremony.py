@@ -49,19 +49,30 @@ def test_whole_ceremony(tmp_path: Path) -> None:
     assert combined == key
     # 2. The combined key goes into a fresh store as the debit master.
     path = tmp_path / "keystore.json"
-    store = EncryptedFileStore.create(path, PASSPHRASE, log2_n=MIN_LOG2_N, generate_keys=False,
-                                      with_root=False)
+    store = EncryptedFileStore.create(
+        path, PASSPHRASE, log2_n=MIN_LOG2_N, generate_keys=False, with_root=False
+    )
     store.generate_all()  # the other functions, random
     info = form_master_key(store, KeyFunction.DEBIT, components, version=None)
     assert info.version == 2 and info.kcv == kcv(key) and info.current
     # 3. Backup as 3-of-5 shares; 4. restore from any 3 into a second (disaster) store.
     backup = backup_master_key(store, KeyFunction.DEBIT, 2, threshold=3, shares=5)
     assert len(backup.shares) == 5 and backup.shares[0] not in repr(backup)
-    other = EncryptedFileStore.create(tmp_path / "restored.json", PASSPHRASE,
-                                      log2_n=MIN_LOG2_N, generate_keys=False, with_root=False)
-    restored, added = restore_master_key(other, KeyFunction.DEBIT, 2,
-                                         [backup.shares[4], backup.shares[0], backup.shares[2]],
-                                         expected_kcv=backup.kcv, make_current=True)
+    other = EncryptedFileStore.create(
+        tmp_path / "restored.json",
+        PASSPHRASE,
+        log2_n=MIN_LOG2_N,
+        generate_keys=False,
+        with_root=False,
+    )
+    restored, added = restore_master_key(
+        other,
+        KeyFunction.DEBIT,
+        2,
+        [backup.shares[4], backup.shares[0], backup.shares[2]],
+        expected_kcv=backup.kcv,
+        make_current=True,
+    )
     assert added and restored.kcv == info.kcv  # 5. same KCV
     again = EncryptedFileStore.open(tmp_path / "restored.json", PASSPHRASE)
     assert again.kcv(KeyFunction.DEBIT, 2) == info.kcv
@@ -78,8 +89,12 @@ def test_whole_ceremony(tmp_path: Path) -> None:
     log = AuditLog(path.with_name(path.name + ".audit.jsonl"))
     events = [e["event"] for e in log.entries()]
     assert events[0] == "store-created"
-    for expected in ("ceremony-key-formed", "backup-created", "backup-verified",
-                     "sam-package-exported"):
+    for expected in (
+        "ceremony-key-formed",
+        "backup-created",
+        "backup-verified",
+        "sam-package-exported",
+    ):
         assert expected in events
     text = log.path.read_text()
     for secret in [key, transport, *(c.value for c in components)]:
@@ -152,10 +167,15 @@ def test_mistyped_share() -> None:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(secret=st.binary(min_size=16, max_size=16) | st.binary(min_size=32, max_size=32),
-       threshold=st.integers(2, 5), extra=st.integers(0, 3), data=st.data())
-def test_any_threshold_subset_restores(secret: bytes, threshold: int, extra: int,
-                                       data: st.DataObject) -> None:
+@given(
+    secret=st.binary(min_size=16, max_size=16) | st.binary(min_size=32, max_size=32),
+    threshold=st.integers(2, 5),
+    extra=st.integers(0, 3),
+    data=st.data(),
+)
+def test_any_threshold_subset_restores(
+    secret: bytes, threshold: int, extra: int, data: st.DataObject
+) -> None:
     count = threshold + extra
     shares = split_secret(secret, threshold, count, iteration_exponent=0)
     chosen = data.draw(st.permutations(shares))[: data.draw(st.integers(threshold, count))]
@@ -168,7 +188,8 @@ def test_any_threshold_subset_restores(secret: bytes, threshold: int, extra: int
 
 
 def test_sam_package_refuses_wrong_key_wrong_sam_and_tampering(
-        file_store: EncryptedFileStore) -> None:
+    file_store: EncryptedFileStore,
+) -> None:
     package = export_sam_package(file_store, SAM_SERIAL, SAM_AID)
     transport = sam_transport_key(file_store, SAM_SERIAL, SAM_AID)
     other_sam = bytes.fromhex("5A4D000000000043")

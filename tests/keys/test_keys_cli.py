@@ -74,8 +74,9 @@ def test_corrupt_store(runner: CliRunner, store: str) -> None:
 def test_ceremony(runner: CliRunner, store: str) -> None:
     key, parts = generate_components(2)
     typed = "".join(f"{p.value.hex()}\n{p.kcv.hex().upper()}\n" for p in parts)
-    result = runner.invoke(keys_group, ["ceremony", "--store", store, "--function", "load",
-                                        "--yes"], input=typed)
+    result = runner.invoke(
+        keys_group, ["ceremony", "--store", store, "--function", "load", "--yes"], input=typed
+    )
     assert result.exit_code == 0, result.output
     assert f"combined key KCV {kcv(key).hex().upper()}" in result.output
     assert "stored load v2" in result.output
@@ -86,8 +87,9 @@ def test_ceremony(runner: CliRunner, store: str) -> None:
 def test_ceremony_rejects_a_component_failing_its_kcv(runner: CliRunner, store: str) -> None:
     _, parts = generate_components(2)
     typed = f"{parts[0].value.hex()}\n{parts[1].kcv.hex()}\n"
-    result = runner.invoke(keys_group, ["ceremony", "--store", store, "--function", "load",
-                                        "--yes"], input=typed)
+    result = runner.invoke(
+        keys_group, ["ceremony", "--store", store, "--function", "load", "--yes"], input=typed
+    )
     _fails_cleanly(result, "component 1 fails its KCV")
     listing = runner.invoke(keys_group, ["list", "--store", store]).output
     assert not re.search(r"load\s+2", listing)
@@ -101,16 +103,31 @@ def test_rotate_backup_restore(runner: CliRunner, store: str, tmp_path: Path) ->
     shares = re.findall(r"^share \d: (.+)$", backup.output, re.M)
     assert len(shares) == 5
     check = re.search(r"KCV ([0-9A-F]{6})", backup.output).group(1)  # type: ignore[union-attr]
-    restore = runner.invoke(keys_group, ["restore", "--store", store, "--function", "debit",
-                                         "--version", "2", "--kcv", check],
-                            input="\n".join([shares[3], shares[1], shares[4], ""]) + "\n")
+    restore = runner.invoke(
+        keys_group,
+        ["restore", "--store", store, "--function", "debit", "--version", "2", "--kcv", check],
+        input="\n".join([shares[3], shares[1], shares[4], ""]) + "\n",
+    )
     assert restore.exit_code == 0, restore.output
     assert "matches the stored key" in restore.output
-    too_few = runner.invoke(keys_group, ["restore", "--store", store, "--function", "debit",
-                                         "--version", "2"], input=f"{shares[0]}\n\n")
+    too_few = runner.invoke(
+        keys_group,
+        ["restore", "--store", store, "--function", "debit", "--version", "2"],
+        input=f"{shares[0]}\n\n",
+    )
     _fails_cleanly(too_few, "1 share.*3 needed")
-    files = runner.invoke(keys_group, ["backup", "--store", store, "--function", "receipt",
-                                       "--out-dir", str(tmp_path / "shares")])
+    files = runner.invoke(
+        keys_group,
+        [
+            "backup",
+            "--store",
+            store,
+            "--function",
+            "receipt",
+            "--out-dir",
+            str(tmp_path / "shares"),
+        ],
+    )
     assert files.exit_code == 0
     written = sorted((tmp_path / "shares").iterdir())
     assert len(written) == 5 and all(p.stat().st_mode & 0o777 == 0o600 for p in written)
@@ -118,8 +135,10 @@ def test_rotate_backup_restore(runner: CliRunner, store: str, tmp_path: Path) ->
 
 def test_issue_desk_cert(runner: CliRunner, store: str, tmp_path: Path) -> None:
     out = tmp_path / "desk-03.pem"
-    result = runner.invoke(keys_group, ["issue-desk-cert", "--store", store, "desk-03",
-                                        "--days", "30", "--out", str(out)])
+    result = runner.invoke(
+        keys_group,
+        ["issue-desk-cert", "--store", store, "desk-03", "--days", "30", "--out", str(out)],
+    )
     assert result.exit_code == 0, result.output
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     assert "desk-03" in cert.subject.rfc4514_string()
@@ -134,8 +153,19 @@ def test_missing_store(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_sam_package(runner: CliRunner, store: str, tmp_path: Path) -> None:
     out = tmp_path / "sam.pkg"
-    result = runner.invoke(keys_group, ["sam-package", "--store", store, "--sam-serial",
-                                        "5a4d000000000042", "--sam-aid", "a000000999020101",
-                                        "--out", str(out)])
+    result = runner.invoke(
+        keys_group,
+        [
+            "sam-package",
+            "--store",
+            store,
+            "--sam-serial",
+            "5a4d000000000042",
+            "--sam-aid",
+            "a000000999020101",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:4] == b"CKKL"

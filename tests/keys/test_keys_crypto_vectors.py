@@ -46,35 +46,53 @@ def test_aes_cmac_rejects_bad_lengths() -> None:
 # [PRF=CMAC_AES128] [CTRLOCATION=BEFORE_FIXED]; copied verbatim: (RLEN bytes, KI, fixed, KO).
 CAVP_CMAC_AES128_BEFORE_FIXED = [
     # [RLEN=8_BITS] COUNT=0, L=128
-    (1, "dff1e50ac0b69dc40f1051d46c2b069c",
-     "c16e6e02c5a3dcc8d78b9ac1306877761310455b4e41469951d9e6c2245a064b"
-     "33fd8c3b01203a7824485bf0a64060c4648b707d2607935699316ea5",
-     "8be8f0869b3c0ba97b71863d1b9f7813"),
+    (
+        1,
+        "dff1e50ac0b69dc40f1051d46c2b069c",
+        "c16e6e02c5a3dcc8d78b9ac1306877761310455b4e41469951d9e6c2245a064b"
+        "33fd8c3b01203a7824485bf0a64060c4648b707d2607935699316ea5",
+        "8be8f0869b3c0ba97b71863d1b9f7813",
+    ),
     # [RLEN=8_BITS] COUNT=1, L=128
-    (1, "e4d94da336fada7c0ee4a9591dd0327a",
-     "538fefb2eeb7c50c84bf603a7beddff4bba049f0052c45f13c56e9ae5944eb22"
-     "d677f280e5a29c588cf40c7c57f7767aad3d595069fb40d02c01f866",
-     "268a1d44ba5a5b1a28b9a611c76671f7"),
+    (
+        1,
+        "e4d94da336fada7c0ee4a9591dd0327a",
+        "538fefb2eeb7c50c84bf603a7beddff4bba049f0052c45f13c56e9ae5944eb22"
+        "d677f280e5a29c588cf40c7c57f7767aad3d595069fb40d02c01f866",
+        "268a1d44ba5a5b1a28b9a611c76671f7",
+    ),
     # [RLEN=8_BITS] L=320 (three PRF blocks, the last one truncated)
-    (1, "c3ba16a8ec864c0f6f27cea220eccaaa",
-     "c20ff015ea1e1c97fed4e973b46a9b2626cb3ac9a8776cb08d73d4534d3837cc"
-     "f88e93d1682c6e779ea9f2f9ede47a2e07ef281d8867722b310c1cae",
-     "ceeaab29648cff00b89f7330076298b1e036d73ed7c5e61f2e97bd5ce0920f0f45133eaca3d3712b"),
+    (
+        1,
+        "c3ba16a8ec864c0f6f27cea220eccaaa",
+        "c20ff015ea1e1c97fed4e973b46a9b2626cb3ac9a8776cb08d73d4534d3837cc"
+        "f88e93d1682c6e779ea9f2f9ede47a2e07ef281d8867722b310c1cae",
+        "ceeaab29648cff00b89f7330076298b1e036d73ed7c5e61f2e97bd5ce0920f0f45133eaca3d3712b",
+    ),
     # [RLEN=16_BITS] COUNT=0, L=128
-    (2, "30ec5f6fa1def33cff008178c4454211",
-     "c95e7b1d4f2570259abfc05bb00730f0284c3bb9a61d07259848a1cb57c81d8a"
-     "6c3382c500bf801dfc8f70726b082cf4c3fa34386c1e7bf0e5471438",
-     "00018fff9574994f5c4457f461c7a67e"),
+    (
+        2,
+        "30ec5f6fa1def33cff008178c4454211",
+        "c95e7b1d4f2570259abfc05bb00730f0284c3bb9a61d07259848a1cb57c81d8a"
+        "6c3382c500bf801dfc8f70726b082cf4c3fa34386c1e7bf0e5471438",
+        "00018fff9574994f5c4457f461c7a67e",
+    ),
     # [RLEN=24_BITS] L=320
-    (3, "26fa0e32e7e08f9b157ebae9f579710f",
-     "ceab805efbe0c50a8aef62e59d95e7a54daa74ed86aa9b1ae8abf68b985b5af4"
-     "b0ee150e83e6c063b59c7bf813ede9826af149237aed85b415898fa8",
-     "f1d9138afcc3db6001eb54c4da567a5db3659fc0ed48e664a0408946bcee0742127c17cabf348c7a"),
+    (
+        3,
+        "26fa0e32e7e08f9b157ebae9f579710f",
+        "ceab805efbe0c50a8aef62e59d95e7a54daa74ed86aa9b1ae8abf68b985b5af4"
+        "b0ee150e83e6c063b59c7bf813ede9826af149237aed85b415898fa8",
+        "f1d9138afcc3db6001eb54c4da567a5db3659fc0ed48e664a0408946bcee0742127c17cabf348c7a",
+    ),
     # [RLEN=32_BITS] COUNT=0, L=128
-    (4, "c10b152e8c97b77e18704e0f0bd38305",
-     "98cd4cbbbebe15d17dc86e6dbad800a2dcbd64f7c7ad0e78e9cf94ffdba89d03"
-     "e97eadf6c4f7b806caf52aa38f09d0eb71d71f497bcc6906b48d36c4",
-     "26faf61908ad9ee881b8305c221db53f"),
+    (
+        4,
+        "c10b152e8c97b77e18704e0f0bd38305",
+        "98cd4cbbbebe15d17dc86e6dbad800a2dcbd64f7c7ad0e78e9cf94ffdba89d03"
+        "e97eadf6c4f7b806caf52aa38f09d0eb71d71f497bcc6906b48d36c4",
+        "26faf61908ad9ee881b8305c221db53f",
+    ),
 ]
 
 
@@ -89,19 +107,29 @@ def test_sp800_108_counter_cmac_cavp(rlen: int, ki: str, fixed: str, ko: str) ->
 def _kbkdfcmac(master: bytes, label: bytes, context: bytes, length: int) -> bytes:
     """The same derivation done by pyca/cryptography, as an independent implementation."""
     return KBKDFCMAC(
-        algorithm=algorithms.AES, mode=Mode.CounterMode, length=length, rlen=1, llen=2,
-        location=CounterLocation.BeforeFixed, label=label, context=context, fixed=None,
+        algorithm=algorithms.AES,
+        mode=Mode.CounterMode,
+        length=length,
+        rlen=1,
+        llen=2,
+        location=CounterLocation.BeforeFixed,
+        label=label,
+        context=context,
+        fixed=None,
     ).derive(master)
 
 
 @settings(max_examples=60, deadline=None)
-@given(master=st.binary(min_size=16, max_size=16) | st.binary(min_size=32, max_size=32),
-       label=st.binary(max_size=40).filter(lambda b: b"\x00" not in b),
-       context=st.binary(max_size=60), length=st.integers(1, 80))
-def test_derive_key_matches_cryptography_kbkdfcmac(master: bytes, label: bytes,
-                                                   context: bytes, length: int) -> None:
-    assert derive_key(master, label, context, length) == _kbkdfcmac(master, label, context,
-                                                                    length)
+@given(
+    master=st.binary(min_size=16, max_size=16) | st.binary(min_size=32, max_size=32),
+    label=st.binary(max_size=40).filter(lambda b: b"\x00" not in b),
+    context=st.binary(max_size=60),
+    length=st.integers(1, 80),
+)
+def test_derive_key_matches_cryptography_kbkdfcmac(
+    master: bytes, label: bytes, context: bytes, length: int
+) -> None:
+    assert derive_key(master, label, context, length) == _kbkdfcmac(master, label, context, length)
 
 
 def test_fixed_input_layout() -> None:
@@ -131,8 +159,10 @@ def test_gp_kcv_known_answer() -> None:
     # GP's KCV encrypts 0x01*16; check it against an ECB computation via the FIPS key.
     key = bytes(range(16))
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
     enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     assert enc.update(bytes.fromhex("00112233445566778899aabbccddeeff")) == bytes.fromhex(
-        "69c4e0d86a7b0430d8cdb78070b4c55a")
+        "69c4e0d86a7b0430d8cdb78070b4c55a"
+    )
     enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     assert gp_aes_kcv(key) == enc.update(b"\x01" * 16)[:3]

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from cardkit.cms import sign_signed_data
 from cardkit.keystore import KeyFunction, KeyStore, Signer
+from cardkit.pki.cms import sign_signed_data
 from keys import open_store
 from keys.dev import development_keystore
 from keys.errors import CertificateError, DevelopmentKeysRefusedError
@@ -69,8 +69,11 @@ def test_desk_signer_signs_and_chains_to_root() -> None:
     store = development_keystore(allow=True)
     desk = store.signer("desk-01")
     assert isinstance(desk, Signer)
-    cert = verify_desk_certificate(desk.certificate_der, store.signer("root").certificate_der,
-                                   at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    cert = verify_desk_certificate(
+        desk.certificate_der,
+        store.signer("root").certificate_der,
+        at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    )
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature and not usage.key_cert_sign
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -85,8 +88,9 @@ def test_desk_certificate_from_another_root_is_rejected() -> None:
     other = SoftwareKeyStore()  # a real (random) root instead of the development one
     other.create_root()
     with pytest.raises(CertificateError, match="not issued by"):
-        verify_desk_certificate(store.signer("desk-01").certificate_der,
-                                other.signer("root").certificate_der)
+        verify_desk_certificate(
+            store.signer("desk-01").certificate_der, other.signer("root").certificate_der
+        )
 
 
 def test_real_root_issues_short_lived_desk_certificates() -> None:
@@ -98,8 +102,11 @@ def test_real_root_issues_short_lived_desk_certificates() -> None:
     assert lifetime <= dt.timedelta(days=90)
     verify_desk_certificate(desk.public_bytes(Encoding.DER), root.public_bytes(Encoding.DER))
     with pytest.raises(CertificateError, match="not valid"):
-        verify_desk_certificate(desk.public_bytes(Encoding.DER), root.public_bytes(Encoding.DER),
-                                at=dt.datetime.now(dt.UTC) + dt.timedelta(days=91))
+        verify_desk_certificate(
+            desk.public_bytes(Encoding.DER),
+            root.public_bytes(Encoding.DER),
+            at=dt.datetime.now(dt.UTC) + dt.timedelta(days=91),
+        )
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
@@ -109,9 +116,20 @@ def test_openssl_cms_verify_accepts_desk_signature(tmp_path: Path) -> None:
     (tmp_path / "root.pem").write_bytes(to_pem(store.signer("root").certificate_der))
     signed = sign_signed_data(content, "data", store.signer("desk-01"))
     (tmp_path / "sig.der").write_bytes(signed)
-    args = ["openssl", "cms", "-verify", "-binary", "-inform", "DER",
-            "-in", str(tmp_path / "sig.der"), "-CAfile", str(tmp_path / "root.pem"),
-            "-out", str(tmp_path / "out")]
+    args = [
+        "openssl",
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        str(tmp_path / "sig.der"),
+        "-CAfile",
+        str(tmp_path / "root.pem"),
+        "-out",
+        str(tmp_path / "out"),
+    ]
     ok = subprocess.run(args, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "out").read_bytes() == content

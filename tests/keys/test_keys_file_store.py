@@ -29,20 +29,24 @@ SERIAL = bytes.fromhex("0102030405060708")
 AID = bytes.fromhex("A0000009990101")
 
 
-def test_create_then_open_gives_the_same_keys(file_store: EncryptedFileStore,
-                                              store_path: Path) -> None:
+def test_create_then_open_gives_the_same_keys(
+    file_store: EncryptedFileStore, store_path: Path
+) -> None:
     assert isinstance(file_store, KeyStore)
     reopened = EncryptedFileStore.open(store_path, PASSPHRASE)
-    assert [(i.function, i.version, i.kcv) for i in reopened.master_keys()] == \
-        [(i.function, i.version, i.kcv) for i in file_store.master_keys()]
+    assert [(i.function, i.version, i.kcv) for i in reopened.master_keys()] == [
+        (i.function, i.version, i.kcv) for i in file_store.master_keys()
+    ]
     assert {f for f in KeyFunction} == {i.function for i in reopened.master_keys()}
     assert reopened.signer("root").certificate_der == file_store.signer("root").certificate_der
-    assert diversify(reopened, KeyFunction.DEBIT, SERIAL, AID) == \
-        diversify(file_store, KeyFunction.DEBIT, SERIAL, AID)
+    assert diversify(reopened, KeyFunction.DEBIT, SERIAL, AID) == diversify(
+        file_store, KeyFunction.DEBIT, SERIAL, AID
+    )
 
 
-def test_file_is_private_and_holds_no_plain_key(file_store: EncryptedFileStore,
-                                                store_path: Path) -> None:
+def test_file_is_private_and_holds_no_plain_key(
+    file_store: EncryptedFileStore, store_path: Path
+) -> None:
     assert stat.S_IMODE(store_path.stat().st_mode) == 0o600
     text = store_path.read_text()
     for function in KeyFunction:
@@ -58,8 +62,9 @@ def test_derivation_matches_the_documented_layout(file_store: EncryptedFileStore
     assert "enc" not in repr(keys) or keys.enc.hex() not in repr(keys)
 
 
-def test_refuses_to_init_over_an_existing_store(file_store: EncryptedFileStore,
-                                                store_path: Path) -> None:
+def test_refuses_to_init_over_an_existing_store(
+    file_store: EncryptedFileStore, store_path: Path
+) -> None:
     before = store_path.read_bytes()
     with pytest.raises(StoreExistsError):
         EncryptedFileStore.create(store_path, PASSPHRASE, log2_n=MIN_LOG2_N)
@@ -93,8 +98,9 @@ def test_flipped_payload_byte(file_store: EncryptedFileStore, store_path: Path) 
         EncryptedFileStore.open(store_path, PASSPHRASE)
 
 
-def test_altered_public_header_is_detected(file_store: EncryptedFileStore,
-                                           store_path: Path) -> None:
+def test_altered_public_header_is_detected(
+    file_store: EncryptedFileStore, store_path: Path
+) -> None:
     # Moving the "current" debit version is as serious as altering a key.
     file_store.rotate(KeyFunction.DEBIT)
     doc = json.loads(store_path.read_text())
@@ -124,8 +130,9 @@ def test_rotation_keeps_old_versions(file_store: EncryptedFileStore, store_path:
         reopened.derive(KeyFunction.DEBIT, 3, b"debit", b"")
 
 
-def test_a_failed_write_changes_nothing(file_store: EncryptedFileStore, store_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_changes_nothing(
+    file_store: EncryptedFileStore, store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = store_path.read_bytes()
 
     def fail(*args: object) -> None:
@@ -150,11 +157,13 @@ def test_change_passphrase(file_store: EncryptedFileStore, store_path: Path) -> 
     with pytest.raises(WrongPassphraseError):
         EncryptedFileStore.open(store_path, PASSPHRASE)
     assert EncryptedFileStore.open(store_path, "a brand new passphrase").versions(
-        KeyFunction.DEBIT) == [1]
+        KeyFunction.DEBIT
+    ) == [1]
 
 
-def test_open_store_factory(file_store: EncryptedFileStore, store_path: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_store_factory(
+    file_store: EncryptedFileStore, store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CARDKIT_KEYSTORE_PASSPHRASE", PASSPHRASE)
     store = open_store(store_path)
     assert store.kcv(KeyFunction.DEBIT, 1) == file_store.kcv(KeyFunction.DEBIT, 1)

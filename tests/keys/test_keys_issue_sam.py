@@ -6,11 +6,11 @@ import pytest
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
+from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyFunction
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import CardSam, SamRefusedError
-from cardkit.transport import InProcessConnection
+from cardkit.transport.base import InProcessConnection
+from cardkit.wallet.sam import CardSam, SamRefusedError
 from keys.ceremony import issue_sam
 from keys.dev import DevelopmentKeyStore
 

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from cardkit.cms import sign_signed_data
 from cardkit.crypto.diversify import diversify_key
 from cardkit.crypto.kcv import kcv
 from cardkit.keystore import KeyFunction, KeyStore, Signer
+from cardkit.pki.cms import sign_signed_data
 from keys import open_store
 from keys.ceremony import combine_components, generate_components
 from keys.errors import TokenLoginError, TokenNotFoundError, UnknownKeyError
@@ -62,8 +62,9 @@ def test_imported_key_derives_like_the_software_kdf(hsm: Pkcs11Store) -> None:
     assert hsm.kcv(KeyFunction.RECEIPT, 2) == kcv(IMPORTED_KEY)
     assert hsm.current_version(KeyFunction.RECEIPT) == 1
     for length in (16, 32, 40):
-        assert diversify(hsm, KeyFunction.RECEIPT, SERIAL, AID, version=2, length=length) == \
-            diversify_key(IMPORTED_KEY, "receipt", SERIAL, AID, 2, length=length)
+        assert diversify(
+            hsm, KeyFunction.RECEIPT, SERIAL, AID, version=2, length=length
+        ) == diversify_key(IMPORTED_KEY, "receipt", SERIAL, AID, 2, length=length)
 
 
 def test_set_current(hsm: Pkcs11Store) -> None:
@@ -97,9 +98,23 @@ def test_token_signer_chains_and_signs(hsm: Pkcs11Store, tmp_path: Path) -> None
         (tmp_path / "root.pem").write_bytes(to_pem(root.certificate_der))
         (tmp_path / "sig").write_bytes(sign_signed_data(b"record", "data", desk))
         done = subprocess.run(
-            ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
-             str(tmp_path / "sig"), "-CAfile", str(tmp_path / "root.pem"), "-out",
-             str(tmp_path / "out")], capture_output=True, text=True)
+            [
+                "openssl",
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                str(tmp_path / "sig"),
+                "-CAfile",
+                str(tmp_path / "root.pem"),
+                "-out",
+                str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
         assert (tmp_path / "out").read_bytes() == b"record"
 
@@ -117,16 +132,32 @@ def _objects(listing: str) -> list[tuple[str, dict[str, str]]]:
 
 
 @pytest.mark.skipif(shutil.which("pkcs11-tool") is None, reason="OpenSC not installed")
-def test_pkcs11_tool_sees_sensitive_non_extractable_keys(hsm: Pkcs11Store,
-                                                         softhsm_token: dict[str, str]) -> None:
+def test_pkcs11_tool_sees_sensitive_non_extractable_keys(
+    hsm: Pkcs11Store, softhsm_token: dict[str, str]
+) -> None:
     listing = subprocess.run(
-        ["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", softhsm_token["label"],
-         "--list-objects", "--login", "--pin", softhsm_token["pin"]],
-        capture_output=True, text=True, check=True).stdout
+        [
+            "pkcs11-tool",
+            "--module",
+            SOFTHSM_MODULE,
+            "--token-label",
+            softhsm_token["label"],
+            "--list-objects",
+            "--login",
+            "--pin",
+            softhsm_token["pin"],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     objects = _objects(listing)
-    generated = [(h, f) for h, f in objects
-                 if (h.startswith("Secret Key Object") and f.get("label", "").endswith("/v1"))
-                 or (h.startswith("Private Key Object") and "signer/" in f.get("label", ""))]
+    generated = [
+        (h, f)
+        for h, f in objects
+        if (h.startswith("Secret Key Object") and f.get("label", "").endswith("/v1"))
+        or (h.startswith("Private Key Object") and "signer/" in f.get("label", ""))
+    ]
     labels = {f["label"] for _, f in generated}
     assert {f"cardkit/{fn.value}/v1" for fn in KeyFunction} <= labels
     assert {"cardkit/signer/root", "cardkit/signer/desk-01"} <= labels
@@ -155,8 +186,9 @@ def test_missing_token(softhsm_token: dict[str, str]) -> None:
 
 def test_missing_module(softhsm_token: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(TokenNotFoundError):
-        Pkcs11Store(softhsm_token["label"], softhsm_token["pin"],
-                    module=str(tmp_path / "missing.so"))
+        Pkcs11Store(
+            softhsm_token["label"], softhsm_token["pin"], module=str(tmp_path / "missing.so")
+        )
 
 
 def test_open_store_pkcs11_spec(hsm: Pkcs11Store, softhsm_token: dict[str, str]) -> None:

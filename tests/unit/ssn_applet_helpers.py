@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from applets.card import VirtualCard
 from applets.ssn import SSN_AID, derive_card_static_keys, make_blank_ssn_card
-from cardkit.apdu import CommandApdu, ResponseApdu
 from cardkit.crypto.chipauth import (
     chip_auth_token,
     derive_identity_keys,
@@ -23,19 +22,24 @@ from cardkit.crypto.chipauth import (
     public_point,
 )
 from cardkit.crypto.scp03 import ChannelCrypto, SecurityLevel, SessionKeys
-from cardkit.protocol import ApduProtocol
-from cardkit.scp03 import Scp03Session
-from cardkit.sw import SW
-from cardkit.tlv import Tlv
-from cardkit.transport import InProcessConnection
+from cardkit.globalplatform.secure_channel import Scp03Session
+from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import Tlv
+from cardkit.transport.base import InProcessConnection
 
 MASTER = bytes.fromhex("404142434445464748494A4B4C4D4E4F")  # card-management master (test)
 KVN = 0x30
 SERIAL = bytes.fromhex("5353 4E00 0000 0042".replace(" ", ""))
 PIN = b"1234".ljust(8, b"\xff")
 CAN = b"987654".ljust(8, b"\xff")
-FULL = (SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION | SecurityLevel.R_MAC
-        | SecurityLevel.R_ENCRYPTION)
+FULL = (
+    SecurityLevel.C_MAC
+    | SecurityLevel.C_DECRYPTION
+    | SecurityLevel.R_MAC
+    | SecurityLevel.R_ENCRYPTION
+)
 
 STATIC_KEYS = derive_card_static_keys(MASTER, SERIAL, KVN)
 
@@ -61,8 +65,9 @@ IDENTITY_RECORD = der_blob(b"identity", b"NIK 6472014101900001 Siti", filler=700
 DESK_CERTIFICATE = der_blob(b"desk-certificate", filler=400)
 
 
-def apdu(ins: int, p1: int = 0, p2: int = 0, data: bytes = b"", ne: int = 0,
-         cla: int = 0x80) -> CommandApdu:
+def apdu(
+    ins: int, p1: int = 0, p2: int = 0, data: bytes = b"", ne: int = 0, cla: int = 0x80
+) -> CommandApdu:
     return CommandApdu(cla, ins, p1, p2, data, ne)
 
 
@@ -88,9 +93,14 @@ class Terminal:
         return self.protocol.base.send(cmd)
 
     def open_issuer(self, level: SecurityLevel = FULL) -> Scp03Session:
-        self.issuer = Scp03Session.open(self.protocol, STATIC_KEYS if self._serial() == SERIAL
-                                        else derive_card_static_keys(MASTER, self._serial(),
-                                                                     KVN), KVN, level)
+        self.issuer = Scp03Session.open(
+            self.protocol,
+            STATIC_KEYS
+            if self._serial() == SERIAL
+            else derive_card_static_keys(MASTER, self._serial(), KVN),
+            KVN,
+            level,
+        )
         return self.issuer
 
     def _serial(self) -> bytes:

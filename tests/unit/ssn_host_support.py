@@ -9,12 +9,12 @@ from pathlib import Path
 
 from applets.card import VirtualCard
 from applets.ssn import make_blank_ssn_card
-from cardkit.beneficiary import Beneficiary, find_beneficiary
 from cardkit.keystore import KeyStore
+from cardkit.pki.trust import TrustStore
 from cardkit.ssn import PersonalisationPlan, PersonalisationResult, SsnSession, personalise
+from cardkit.ssn.beneficiary import Beneficiary, find_beneficiary
 from cardkit.ssn.keys import card_scp03_keys
-from cardkit.transport import Connection, CountingConnection, InProcessConnection
-from cardkit.trust import TrustStore
+from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
 from keys.dev import DevelopmentKeyStore
 
 #: A few rows of the city's sample export, kept with the tests so they need nothing else.
@@ -50,22 +50,36 @@ def trust_of(keystore: KeyStore) -> TrustStore:
     return TrustStore([keystore.signer("root").certificate_der])
 
 
-def plan(keystore: KeyStore, *, row: int = 3, desk: str = "desk-01",
-         not_before: date = TODAY, **kwargs: object) -> PersonalisationPlan:
-    return PersonalisationPlan.prepare(beneficiary(row), signer=keystore.signer(desk),
-                                       desk_id=desk, pin=PIN, can=CAN,
-                                       not_before=not_before, **kwargs)  # type: ignore[arg-type]
+def plan(
+    keystore: KeyStore,
+    *,
+    row: int = 3,
+    desk: str = "desk-01",
+    not_before: date = TODAY,
+    **kwargs: object,
+) -> PersonalisationPlan:
+    return PersonalisationPlan.prepare(
+        beneficiary(row),
+        signer=keystore.signer(desk),
+        desk_id=desk,
+        pin=PIN,
+        can=CAN,
+        not_before=not_before,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
-def issue(keystore: KeyStore, card: VirtualCard | None = None, *,
-          make_plan: Callable[[KeyStore], PersonalisationPlan] | None = None,
-          signing_time: datetime | None = NOW,
-          ) -> tuple[VirtualCard, PersonalisationResult]:
+def issue(
+    keystore: KeyStore,
+    card: VirtualCard | None = None,
+    *,
+    make_plan: Callable[[KeyStore], PersonalisationPlan] | None = None,
+    signing_time: datetime | None = NOW,
+) -> tuple[VirtualCard, PersonalisationResult]:
     """Personalise ``card`` (a new blank one by default); return it and the result."""
     card = card or blank_card(keystore)
     the_plan = make_plan(keystore) if make_plan else plan(keystore)
-    result = personalise(SsnSession(connect(card)), the_plan, keystore,
-                         signing_time=signing_time)
+    result = personalise(SsnSession(connect(card)), the_plan, keystore, signing_time=signing_time)
     return card, result
 
 

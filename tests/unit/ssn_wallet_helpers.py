@@ -2,7 +2,7 @@
 through the issuer channel, a terminal that speaks the wallet APDUs of PROTOCOL.md s7, the
 issuer's side of LOAD, and merchant SAMs (software and applet).
 
-Built on the contract and :mod:`cardkit.crypto.wallet`, not on a host session.
+Built on the contract and :mod:`cardkit.codecs.wallet`, not on a host session.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from ssn_applet_helpers import SERIAL, STATIC_KEYS, Terminal, apdu, new_card, pe
 from applets.card import VirtualCard
 from applets.sam import SamApplet
 from applets.ssn.applet import SsnCardApplet
-from cardkit.apdu import CommandApdu, ResponseApdu
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.crypto.keyload import build_key_load_package
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import CardSam, Sam, SoftwareSam
-from cardkit.sw import SW
-from cardkit.transport import InProcessConnection
+from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.iso7816.sw import SW
+from cardkit.transport.base import InProcessConnection
+from cardkit.wallet.sam import CardSam, Sam, SoftwareSam
 
 DEBIT_MASTER = bytes.fromhex("d1" * 16)
 LOAD_MASTER = bytes.fromhex("c3" * 16)
@@ -53,26 +53,39 @@ class CardKeys:
 
     @classmethod
     def for_serial(cls, serial: bytes = SERIAL, kvn: int = WALLET_KVN) -> CardKeys:
-        return cls(w.card_key(DEBIT_MASTER, "debit", serial, kvn),
-                   w.card_key(LOAD_MASTER, "load", serial, kvn),
-                   w.card_key(RECEIPT_MASTER, "receipt", serial, kvn))
+        return cls(
+            w.card_key(DEBIT_MASTER, "debit", serial, kvn),
+            w.card_key(LOAD_MASTER, "load", serial, kvn),
+            w.card_key(RECEIPT_MASTER, "receipt", serial, kvn),
+        )
 
 
-def wallet_personalisation_steps(keys: CardKeys, purses: dict[int, w.PurseConfig] | None = None,
-                                 offline_cap: int = OFFLINE_CAP,
-                                 dek: bytes = STATIC_KEYS.dek) -> list[CommandApdu]:
+def wallet_personalisation_steps(
+    keys: CardKeys,
+    purses: dict[int, w.PurseConfig] | None = None,
+    offline_cap: int = OFFLINE_CAP,
+    dek: bytes = STATIC_KEYS.dek,
+) -> list[CommandApdu]:
     """PUT DATA 40-42, 48 (each purse), 49, as an issuer sends them."""
-    steps = [apdu(0xDA, 0, tag, w.wallet_key_data(dek, key, WALLET_KVN))
-             for tag, key in zip(w.WALLET_KEY_TAGS, (keys.debit, keys.load, keys.receipt),
-                                 strict=True)]
-    steps += [apdu(0xDA, 0, w.WalletTag.PURSE, c.to_bytes())
-              for c in (PURSES if purses is None else purses).values()]
+    steps = [
+        apdu(0xDA, 0, tag, w.wallet_key_data(dek, key, WALLET_KVN))
+        for tag, key in zip(w.WALLET_KEY_TAGS, (keys.debit, keys.load, keys.receipt), strict=True)
+    ]
+    steps += [
+        apdu(0xDA, 0, w.WalletTag.PURSE, c.to_bytes())
+        for c in (PURSES if purses is None else purses).values()
+    ]
     steps.append(apdu(0xDA, 0, w.WalletTag.OFFLINE_CAP, offline_cap.to_bytes(4, "big")))
     return steps
 
 
-def personalise_wallet(term: Terminal, *, purses: dict[int, w.PurseConfig] | None = None,
-                       offline_cap: int = OFFLINE_CAP, issue: bool = True) -> None:
+def personalise_wallet(
+    term: Terminal,
+    *,
+    purses: dict[int, w.PurseConfig] | None = None,
+    offline_cap: int = OFFLINE_CAP,
+    issue: bool = True,
+) -> None:
     """Identity personalisation, then the wallet objects, then (optionally) ISSUED."""
     personalise(term, issue=False)
     for cmd in wallet_personalisation_steps(CardKeys.for_serial(), purses, offline_cap):
@@ -91,8 +104,13 @@ def new_wallet_card(**kwargs: object) -> tuple[VirtualCard, WalletTerminal]:
 
 
 def make_software_sam(identity: w.SamIdentity = SAM_IDENTITY) -> SoftwareSam:
-    return SoftwareSam({WALLET_KVN: DEBIT_MASTER}, serial=SAM_SERIAL, identity=identity,
-                       transport_key=TRANSPORT_KEY, transport_kvn=1)
+    return SoftwareSam(
+        {WALLET_KVN: DEBIT_MASTER},
+        serial=SAM_SERIAL,
+        identity=identity,
+        transport_key=TRANSPORT_KEY,
+        transport_kvn=1,
+    )
 
 
 def make_card_sam(identity: w.SamIdentity = SAM_IDENTITY) -> CardSam:
@@ -100,8 +118,9 @@ def make_card_sam(identity: w.SamIdentity = SAM_IDENTITY) -> CardSam:
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
     admin = w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
     sam.personalise(identity, w.personalisation_mac(admin, SAM_SERIAL, 0, identity))
-    sam.load_key(build_key_load_package(DEBIT_MASTER, "debit", WALLET_KVN, TRANSPORT_KEY, 1,
-                                        SAM_SERIAL))
+    sam.load_key(
+        build_key_load_package(DEBIT_MASTER, "debit", WALLET_KVN, TRANSPORT_KEY, 1, SAM_SERIAL)
+    )
     return sam
 
 
@@ -113,13 +132,22 @@ class Issuer:
     desk: int = 0x0D01
     sequence: int = 0
 
-    def sign(self, init: w.InitResponse, nt: bytes, amount: int, *, flags: int = 0,
-             date: int = DATE, serial: bytes = SERIAL) -> w.LoadRequest:
+    def sign(
+        self,
+        init: w.InitResponse,
+        nt: bytes,
+        amount: int,
+        *,
+        flags: int = 0,
+        date: int = DATE,
+        serial: bytes = SERIAL,
+    ) -> w.LoadRequest:
         k_load = w.card_key(LOAD_MASTER, "load", serial, init.kvn_load)
         self.sequence += 1
         session = w.WalletSession.from_init(serial, init, nt)
-        return w.sign_load(k_load, session, flags, amount, date, self.agency, self.desk,
-                           self.sequence)
+        return w.sign_load(
+            k_load, session, flags, amount, date, self.agency, self.desk, self.sequence
+        )
 
 
 class WalletTerminal(Terminal):
@@ -148,30 +176,35 @@ class WalletTerminal(Terminal):
         assert w.verify_card_cryptogram(self.keys.debit, SERIAL, init, nt)
         return init, nt
 
-    def debit_request(self, request: w.DebitRequest, *, ins: int = w.WalletIns.DEBIT,
-                      purse: int | None = None) -> ResponseApdu:
+    def debit_request(
+        self, request: w.DebitRequest, *, ins: int = w.WalletIns.DEBIT, purse: int | None = None
+    ) -> ResponseApdu:
         p1 = request.purse if purse is None else purse
         return self.wallet(apdu(ins, p1, 0, request.to_bytes(), ne=256))
 
     def load_request(self, request: w.LoadRequest) -> ResponseApdu:
-        return self.wallet(apdu(w.WalletIns.LOAD, request.purse, request.flags,
-                                request.to_bytes(), ne=256))
+        return self.wallet(
+            apdu(w.WalletIns.LOAD, request.purse, request.flags, request.to_bytes(), ne=256)
+        )
 
-    def pay(self, sam: Sam, amount: int, purse: int = 0,
-            date: int = DATE) -> tuple[w.DebitRequest, ResponseApdu]:
+    def pay(
+        self, sam: Sam, amount: int, purse: int = 0, date: int = DATE
+    ) -> tuple[w.DebitRequest, ResponseApdu]:
         """DEBIT INIT, SAM AUTHORISE DEBIT, DEBIT (the SAM's purse checks may raise)."""
         init, nt = self.init(purse)
         request = sam.authorise_debit(init, SERIAL, nt, amount, date)
         return request, self.debit_request(request)
 
-    def undo(self, sam: Sam, amount: int, purse: int = 0,
-             date: int = DATE) -> tuple[w.DebitRequest, ResponseApdu]:
+    def undo(
+        self, sam: Sam, amount: int, purse: int = 0, date: int = DATE
+    ) -> tuple[w.DebitRequest, ResponseApdu]:
         init, nt = self.init(purse)
         request = sam.authorise_undo(init, SERIAL, nt, amount, date)
         return request, self.debit_request(request, ins=w.WalletIns.UNDO)
 
-    def load(self, issuer: Issuer, amount: int, purse: int = 0, *, flags: int = 0,
-             date: int = DATE) -> tuple[w.LoadRequest, ResponseApdu]:
+    def load(
+        self, issuer: Issuer, amount: int, purse: int = 0, *, flags: int = 0, date: int = DATE
+    ) -> tuple[w.LoadRequest, ResponseApdu]:
         init, nt = self.init(purse)
         request = issuer.sign(init, nt, amount, flags=flags, date=date)
         return request, self.load_request(request)
@@ -190,8 +223,9 @@ class WalletTerminal(Terminal):
             return []
         assert resp.sw == SW.OK
         size = w.LogEntry.FORMAT.size
-        return [w.LogEntry.from_bytes(resp.data[i:i + size])
-                for i in range(0, len(resp.data), size)]
+        return [
+            w.LogEntry.from_bytes(resp.data[i : i + size]) for i in range(0, len(resp.data), size)
+        ]
 
     def last(self) -> w.LastTransaction:
         resp = self.wallet(apdu(w.WalletIns.LAST_TRANSACTION, ne=256))

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardkit.apdu import CommandApdu, ResponseApdu
 from cardkit.errors import ApduError, ApduFormatError
-from cardkit.sw import SW, sw_name
+from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
+from cardkit.iso7816.sw import SW, sw_name
 
 
 @pytest.mark.parametrize(

@@ -7,15 +7,28 @@ from pathlib import Path
 
 import pytest
 
-from cardkit.beneficiary import Beneficiary, BeneficiaryError, find_beneficiary, read_beneficiaries
+from cardkit.ssn.beneficiary import (
+    Beneficiary,
+    BeneficiaryError,
+    find_beneficiary,
+    read_beneficiaries,
+)
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "beneficiaries-sample.csv"
 
 ROW = {
-    "NO": "1", "NIK": "6472053009033431", "NO_KK": "6472051304187449",
-    "NAMA": "SAIPUL  IMRAN SALEH", "JENIS_KELAMIN": "L", "TEMPAT_LAHIR": "SAMARINDA",
-    "TANGGAL_LAHIR": "30-09-2003", "ALAMAT": "JL. SLAMET RIYADI", "RT": "008",
-    "KELURAHAN": "SIDODADI", "KECAMATAN": "SAMARINDA ULU", "STATUS_BANSOS": "PKH;BPNT",
+    "NO": "1",
+    "NIK": "6472053009033431",
+    "NO_KK": "6472051304187449",
+    "NAMA": "SAIPUL  IMRAN SALEH",
+    "JENIS_KELAMIN": "L",
+    "TEMPAT_LAHIR": "SAMARINDA",
+    "TANGGAL_LAHIR": "30-09-2003",
+    "ALAMAT": "JL. SLAMET RIYADI",
+    "RT": "008",
+    "KELURAHAN": "SIDODADI",
+    "KECAMATAN": "SAMARINDA ULU",
+    "STATUS_BANSOS": "PKH;BPNT",
 }
 
 

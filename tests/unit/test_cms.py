@@ -24,7 +24,8 @@ from test_cms_pki import (
     write_pem,
 )
 
-from cardkit.cms import (
+from cardkit.errors import CryptoError
+from cardkit.pki.cms import (
     BadSignatureError,
     CertificateExpiredError,
     ChainError,
@@ -42,9 +43,8 @@ from cardkit.cms import (
     sign_signed_data,
     verify_signed_data,
 )
-from cardkit.errors import CryptoError
-from cardkit.records import ID_CT_CARD_RECORD, ID_CT_IDENTITY_RECORD
-from cardkit.trust import ID_KP_CARDKIT_SIGNING, TrustStore
+from cardkit.pki.records import ID_CT_CARD_RECORD, ID_CT_IDENTITY_RECORD
+from cardkit.pki.trust import ID_KP_CARDKIT_SIGNING, TrustStore
 
 CONTENT = b"\x30\x03\x02\x01\x01"  # any bytes; the CMS layer does not look inside
 
@@ -90,8 +90,18 @@ def test_check_der_refuses_non_der(hex_der: str, why: str) -> None:
 
 @pytest.mark.parametrize(
     "hex_der",
-    ["3003020101", "0101ff", "020180", "030100", "0302 0102", "0202 0080", "0500",
-     "0481 80" + "00" * 0x80, "bf1f03 020101", "a000"],
+    [
+        "3003020101",
+        "0101ff",
+        "020180",
+        "030100",
+        "0302 0102",
+        "0202 0080",
+        "0500",
+        "0481 80" + "00" * 0x80,
+        "bf1f03 020101",
+        "a000",
+    ],
 )
 def test_check_der_accepts_der(hex_der: str) -> None:
     check_der(bytes.fromhex(hex_der.replace(" ", "")))
@@ -126,7 +136,10 @@ def test_signed_attributes_are_the_three_required_in_der_order(pki) -> None:  # 
     signer_info = asn1_cms.ContentInfo.load(der)["content"]["signer_infos"][0]
     attributes = signer_info["signed_attrs"]
     assert [a["type"].native for a in attributes] == [
-        "content_type", "signing_time", "message_digest"]  # sorted by encoding
+        "content_type",
+        "signing_time",
+        "message_digest",
+    ]  # sorted by encoding
     encodings = [a.dump() for a in attributes]
     assert encodings == sorted(encodings)
     assert attributes[2]["values"][0].native == hashlib.sha256(CONTENT).digest()
@@ -142,8 +155,9 @@ def test_wrong_content_type_is_refused(pki, store) -> None:  # type: ignore[no-u
 
 
 def test_content_swapped_under_the_signature_is_a_digest_mismatch(pki, store) -> None:  # type: ignore[no-untyped-def]
-    der = sign_signed_data(b"\x01\x02\x03\x04", ID_CT_CARD_RECORD, pki.signer,
-                           include_certificate=True)
+    der = sign_signed_data(
+        b"\x01\x02\x03\x04", ID_CT_CARD_RECORD, pki.signer, include_certificate=True
+    )
     tampered = der.replace(b"\x04\x04\x01\x02\x03\x04", b"\x04\x04\x01\x02\x03\x05")
     assert tampered != der
     with pytest.raises(DigestMismatchError):
@@ -158,8 +172,9 @@ def test_signer_whose_key_does_not_match_its_certificate_is_caught(pki) -> None:
 
 def test_naive_times_are_refused(pki, store) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError):
-        sign_signed_data(CONTENT, ID_CT_CARD_RECORD, pki.signer,
-                         signing_time=NOW.replace(tzinfo=None))
+        sign_signed_data(
+            CONTENT, ID_CT_CARD_RECORD, pki.signer, signing_time=NOW.replace(tzinfo=None)
+        )
     der = sign_signed_data(CONTENT, ID_CT_CARD_RECORD, pki.signer, include_certificate=True)
     with pytest.raises(ValueError):
         verify_signed_data(der, store, at=NOW.replace(tzinfo=None))
@@ -194,18 +209,43 @@ def test_openssl_verifies_ours_with_the_city_root_only(pki, tmp_path: Path) -> N
 def test_we_verify_what_openssl_signs(pki, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "content").write_bytes(CONTENT)
     write_pem(tmp_path / "desk.pem", pki.desk)
-    (tmp_path / "desk.key").write_bytes(pki.desk_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    subprocess.run(
-        [OPENSSL, "cms", "-sign", "-binary", "-nodetach", "-nosmimecap", "-md", "sha256",
-         "-econtent_type", ID_CT_CARD_RECORD, "-signer", str(tmp_path / "desk.pem"),
-         "-inkey", str(tmp_path / "desk.key"), "-in", str(tmp_path / "content"),
-         "-outform", "DER", "-out", str(tmp_path / "signed.der")],
-        check=True, capture_output=True, timeout=30,
+    (tmp_path / "desk.key").write_bytes(
+        pki.desk_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     )
-    result = verify_signed_data((tmp_path / "signed.der").read_bytes(), store,
-                                content_type=ID_CT_CARD_RECORD)
+    subprocess.run(
+        [
+            OPENSSL,
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-nosmimecap",
+            "-md",
+            "sha256",
+            "-econtent_type",
+            ID_CT_CARD_RECORD,
+            "-signer",
+            str(tmp_path / "desk.pem"),
+            "-inkey",
+            str(tmp_path / "desk.key"),
+            "-in",
+            str(tmp_path / "content"),
+            "-outform",
+            "DER",
+            "-out",
+            str(tmp_path / "signed.der"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    result = verify_signed_data(
+        (tmp_path / "signed.der").read_bytes(), store, content_type=ID_CT_CARD_RECORD
+    )
     assert result.content == CONTENT
     assert result.signer_certificate == pki.desk
 
@@ -233,15 +273,20 @@ def test_impostor_root_with_the_city_roots_name_is_refused(pki) -> None:  # type
     impostor_root_cert = issue("Card Root", impostor.root_key, impostor.root_key, ca=True)
     desk = issue("SSN Desk 01", impostor.desk_key, impostor.root_key, "Card Root", ca=False)
     with pytest.raises(UnknownRootError, match="self-signed"):
-        verify_signed_data(_signed(KeySigner(impostor.desk_key, desk)), TrustStore([pki.root]),
-                           certificates=[impostor_root_cert])
+        verify_signed_data(
+            _signed(KeySigner(impostor.desk_key, desk)),
+            TrustStore([pki.root]),
+            certificates=[impostor_root_cert],
+        )
 
 
 def test_expired_and_not_yet_valid_desk_certificates(pki, store) -> None:  # type: ignore[no-untyped-def]
-    signer = pki.desk_signer(not_before=NOW - timedelta(days=30),
-                             not_after=NOW + timedelta(days=30))
-    der = sign_signed_data(CONTENT, ID_CT_CARD_RECORD, signer, signing_time=NOW,
-                           include_certificate=True)
+    signer = pki.desk_signer(
+        not_before=NOW - timedelta(days=30), not_after=NOW + timedelta(days=30)
+    )
+    der = sign_signed_data(
+        CONTENT, ID_CT_CARD_RECORD, signer, signing_time=NOW, include_certificate=True
+    )
     assert verify_signed_data(der, store, at=NOW + timedelta(days=29)).content == CONTENT
     with pytest.raises(CertificateExpiredError) as info:
         verify_signed_data(der, store, at=NOW + timedelta(days=31))
@@ -253,8 +298,13 @@ def test_expired_and_not_yet_valid_desk_certificates(pki, store) -> None:  # typ
 
 def test_signing_time_outside_the_desk_certificate_is_refused(pki, store) -> None:  # type: ignore[no-untyped-def]
     signer = pki.desk_signer(not_before=NOW - timedelta(days=1))
-    der = sign_signed_data(CONTENT, ID_CT_CARD_RECORD, signer,
-                           signing_time=NOW - timedelta(days=2), include_certificate=True)
+    der = sign_signed_data(
+        CONTENT,
+        ID_CT_CARD_RECORD,
+        signer,
+        signing_time=NOW - timedelta(days=2),
+        include_certificate=True,
+    )
     with pytest.raises(CertificateExpiredError) as info:
         verify_signed_data(der, store, at=NOW)
     assert info.value.reason is FailureReason.SIGNED_OUTSIDE_VALIDITY
@@ -262,11 +312,16 @@ def test_signing_time_outside_the_desk_certificate_is_refused(pki, store) -> Non
 
 def test_expired_root_is_refused() -> None:
     key = new_key()
-    root = issue("Old Root", key, key, ca=True, not_before=NOW - timedelta(days=20),
-                 not_after=NOW - timedelta(days=10))
+    root = issue(
+        "Old Root",
+        key,
+        key,
+        ca=True,
+        not_before=NOW - timedelta(days=20),
+        not_after=NOW - timedelta(days=10),
+    )
     desk_key = new_key()
-    desk = issue("Desk", desk_key, key, "Old Root", ca=False,
-                 not_before=NOW - timedelta(days=20))
+    desk = issue("Desk", desk_key, key, "Old Root", ca=False, not_before=NOW - timedelta(days=20))
     der = _signed(KeySigner(desk_key, desk))
     with pytest.raises(CertificateExpiredError, match="Old Root"):
         verify_signed_data(der, TrustStore([root]), at=NOW)
@@ -275,15 +330,28 @@ def test_expired_root_is_refused() -> None:
 def test_chain_through_a_non_ca_certificate_is_refused(pki, store) -> None:  # type: ignore[no-untyped-def]
     # desk 1 (an end entity, though it has keyCertSign) issues a "desk" certificate
     middle_key, leaf_key = new_key(), new_key()
-    middle = issue("Desk One", middle_key, pki.root_key, "SSN Root", ca=False,
-                   key_usage={"key_cert_sign": True})
+    middle = issue(
+        "Desk One",
+        middle_key,
+        pki.root_key,
+        "SSN Root",
+        ca=False,
+        key_usage={"key_cert_sign": True},
+    )
     leaf = issue("Desk Two", leaf_key, middle_key, "Desk One", ca=False)
     with pytest.raises(NotACAError) as info:
         verify_signed_data(_signed(KeySigner(leaf_key, leaf)), store, certificates=[middle])
     assert info.value.reason is FailureReason.NOT_A_CA
     # a middle certificate without basicConstraints at all is not a CA either
-    bare = issue("Desk One", middle_key, pki.root_key, "SSN Root", ca=False,
-                 basic_constraints=False, key_usage={"key_cert_sign": True})
+    bare = issue(
+        "Desk One",
+        middle_key,
+        pki.root_key,
+        "SSN Root",
+        ca=False,
+        basic_constraints=False,
+        key_usage={"key_cert_sign": True},
+    )
     with pytest.raises(NotACAError):
         verify_signed_data(_signed(KeySigner(leaf_key, leaf)), store, certificates=[bare])
 
@@ -300,28 +368,31 @@ def test_intermediate_ca_chain_and_its_limits(pki, store) -> None:  # type: igno
     sub2 = issue("SSN Sub Sub CA", sub2_key, sub_key, "SSN Sub CA", ca=True)
     leaf2 = issue("Desk Ten", leaf2_key, sub2_key, "SSN Sub Sub CA", ca=False)
     with pytest.raises(ChainError) as info:
-        verify_signed_data(_signed(KeySigner(leaf2_key, leaf2)), store,
-                           certificates=[sub, sub2])
+        verify_signed_data(_signed(KeySigner(leaf2_key, leaf2)), store, certificates=[sub, sub2])
     assert info.value.reason is FailureReason.PATH_LENGTH_EXCEEDED
 
     # a CA that may not sign certificates
-    weak = issue("SSN Sub CA", sub_key, pki.root_key, "SSN Root", ca=True,
-                 key_usage={"key_cert_sign": False, "digital_signature": True})
+    weak = issue(
+        "SSN Sub CA",
+        sub_key,
+        pki.root_key,
+        "SSN Root",
+        ca=True,
+        key_usage={"key_cert_sign": False, "digital_signature": True},
+    )
     with pytest.raises(KeyUsageError):
         verify_signed_data(_signed(KeySigner(leaf_key, leaf)), store, certificates=[weak])
 
 
 def test_signer_key_usage_and_extended_key_usage(pki, store) -> None:  # type: ignore[no-untyped-def]
-    no_signing = pki.desk_signer(key_usage={"digital_signature": False,
-                                            "key_agreement": True})
+    no_signing = pki.desk_signer(key_usage={"digital_signature": False, "key_agreement": True})
     with pytest.raises(KeyUsageError) as info:
         verify_signed_data(_signed(no_signing), store)
     assert info.value.reason is FailureReason.WRONG_KEY_USAGE
     email_only = pki.desk_signer(extended_key_usage=[ExtendedKeyUsageOID.EMAIL_PROTECTION])
     with pytest.raises(KeyUsageError):
         verify_signed_data(_signed(email_only), store)
-    cardkit_eku = pki.desk_signer(
-        extended_key_usage=[x509.ObjectIdentifier(ID_KP_CARDKIT_SIGNING)])
+    cardkit_eku = pki.desk_signer(extended_key_usage=[x509.ObjectIdentifier(ID_KP_CARDKIT_SIGNING)])
     assert verify_signed_data(_signed(cardkit_eku), store).content == CONTENT
 
 
@@ -366,9 +437,16 @@ def test_both_signer_identifier_forms_verify_here_and_in_openssl(  # type: ignor
 
 def test_a_recertified_desk_key_finds_its_valid_certificate(pki, store) -> None:  # type: ignore[no-untyped-def]
     ski = x509.SubjectKeyIdentifier.from_public_key(pki.desk_key.public_key())
-    old = issue("SSN Desk 01", pki.desk_key, pki.root_key, "SSN Root", ca=False,
-                not_before=NOW - timedelta(days=200), not_after=NOW - timedelta(days=100),
-                extra=[(ski, False)])
+    old = issue(
+        "SSN Desk 01",
+        pki.desk_key,
+        pki.root_key,
+        "SSN Root",
+        ca=False,
+        not_before=NOW - timedelta(days=200),
+        not_after=NOW - timedelta(days=100),
+        extra=[(ski, False)],
+    )
     der = sign_signed_data(CONTENT, ID_CT_CARD_RECORD, pki.signer, include_certificate=False)
     # the expired certificate comes first, the current one (same key identifier) second
     result = verify_signed_data(der, store, certificates=[old, pki.desk])
@@ -378,31 +456,31 @@ def test_a_recertified_desk_key_finds_its_valid_certificate(pki, store) -> None:
 
 
 def test_validity_at_signing_time_for_long_lived_records(pki, store) -> None:  # type: ignore[no-untyped-def]
-    signer = pki.desk_signer(not_before=NOW - timedelta(days=1),
-                             not_after=NOW + timedelta(days=90))
-    der = sign_signed_data(CONTENT, ID_CT_CARD_RECORD, signer, signing_time=NOW,
-                           include_certificate=True)
+    signer = pki.desk_signer(not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=90))
+    der = sign_signed_data(
+        CONTENT, ID_CT_CARD_RECORD, signer, signing_time=NOW, include_certificate=True
+    )
     years_later = NOW + timedelta(days=3 * 365)
     with pytest.raises(CertificateExpiredError):
         verify_signed_data(der, store, at=years_later)
-    result = verify_signed_data(der, store, at=years_later,
-                                validity_model=ValidityModel.AT_SIGNING)
+    result = verify_signed_data(der, store, at=years_later, validity_model=ValidityModel.AT_SIGNING)
     assert result.content == CONTENT
     # the root must still be valid now
     with pytest.raises(CertificateExpiredError, match="SSN Root"):
-        verify_signed_data(der, store, at=NOW + timedelta(days=3651),
-                           validity_model=ValidityModel.AT_SIGNING)
+        verify_signed_data(
+            der, store, at=NOW + timedelta(days=3651), validity_model=ValidityModel.AT_SIGNING
+        )
     # and a signing-time ahead of the verifier's clock is refused
     with pytest.raises(CertificateExpiredError) as info:
-        verify_signed_data(der, store, at=NOW - timedelta(hours=1),
-                           validity_model=ValidityModel.AT_SIGNING)
+        verify_signed_data(
+            der, store, at=NOW - timedelta(hours=1), validity_model=ValidityModel.AT_SIGNING
+        )
     assert info.value.reason is FailureReason.SIGNED_OUTSIDE_VALIDITY
 
 
 @needs_openssl
 def test_openssl_needs_purpose_any_for_a_cardkit_eku(pki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    signer = pki.desk_signer(
-        extended_key_usage=[x509.ObjectIdentifier(ID_KP_CARDKIT_SIGNING)])
+    signer = pki.desk_signer(extended_key_usage=[x509.ObjectIdentifier(ID_KP_CARDKIT_SIGNING)])
     der = _signed(signer)
     refused = openssl_cms_verify(tmp_path, der, pki.root)
     assert refused.returncode != 0 and b"unsuitable certificate purpose" in refused.stderr

@@ -61,9 +61,15 @@ def issue(
 ) -> x509.Certificate:
     """Issue a certificate; by default a CA gets keyCertSign, an end entity digitalSignature."""
     usage = dict(
-        digital_signature=not ca, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-        encipher_only=False, decipher_only=False,
+        digital_signature=not ca,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
     )
     usage.update(key_usage or {})
     builder = (
@@ -105,8 +111,9 @@ class Pki:
     def desk_signer(self, **kwargs: object) -> KeySigner:
         """A signer with a fresh desk certificate issued by the root with ``kwargs``."""
         key = new_key()
-        return KeySigner(key, issue("SSN Desk X", key, self.root_key, "SSN Root", ca=False,
-                                    **kwargs))  # type: ignore[arg-type]
+        return KeySigner(
+            key, issue("SSN Desk X", key, self.root_key, "SSN Root", ca=False, **kwargs)
+        )  # type: ignore[arg-type]
 
 
 def make_pki(root_name: str = "SSN Root") -> Pki:
@@ -114,10 +121,17 @@ def make_pki(root_name: str = "SSN Root") -> Pki:
     root = issue(root_name, root_key, root_key, ca=True, path_length=1)
     # like keys/pki.py: the desk certificate names its key (SKI), so records use the short
     # subjectKeyIdentifier sid; desk_signer() certificates have none (issuerAndSerialNumber)
-    desk = issue("SSN Desk 01", desk_key, root_key, root_name, ca=False, extra=[
-        (x509.SubjectKeyIdentifier.from_public_key(desk_key.public_key()), False),
-        (x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False),
-    ])
+    desk = issue(
+        "SSN Desk 01",
+        desk_key,
+        root_key,
+        root_name,
+        ca=False,
+        extra=[
+            (x509.SubjectKeyIdentifier.from_public_key(desk_key.public_key()), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False),
+        ],
+    )
     return Pki(root_key, root, desk_key, desk)
 
 
@@ -126,17 +140,32 @@ def write_pem(path: Path, *certificates: x509.Certificate) -> Path:
     return path
 
 
-def openssl_cms_verify(tmp_path: Path, der: bytes, root: x509.Certificate,
-                       *extra: str) -> subprocess.CompletedProcess[bytes]:
+def openssl_cms_verify(
+    tmp_path: Path, der: bytes, root: x509.Certificate, *extra: str
+) -> subprocess.CompletedProcess[bytes]:
     """Run ``openssl cms -verify -binary -inform DER -CAfile root.pem`` on ``der``."""
     assert OPENSSL is not None
     (tmp_path / "object.der").write_bytes(der)
     write_pem(tmp_path / "root.pem", root)
     return subprocess.run(
-        [OPENSSL, "cms", "-verify", "-binary", "-inform", "DER", "-in",
-         str(tmp_path / "object.der"), "-CAfile", str(tmp_path / "root.pem"),
-         "-out", str(tmp_path / "content.bin"), *extra],
-        capture_output=True, timeout=30, check=False,
+        [
+            OPENSSL,
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "object.der"),
+            "-CAfile",
+            str(tmp_path / "root.pem"),
+            "-out",
+            str(tmp_path / "content.bin"),
+            *extra,
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
 
 
@@ -162,13 +191,17 @@ def test_openssl_accepts_the_fixture_chain(tmp_path: Path) -> None:
     write_pem(tmp_path / "desk.pem", pki.desk)
     result = subprocess.run(
         [OPENSSL, "verify", "-CAfile", str(tmp_path / "root.pem"), str(tmp_path / "desk.pem")],
-        capture_output=True, timeout=30, check=False,
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     other = make_pki()
     write_pem(tmp_path / "other.pem", other.root)
     result = subprocess.run(
         [OPENSSL, "verify", "-CAfile", str(tmp_path / "other.pem"), str(tmp_path / "desk.pem")],
-        capture_output=True, timeout=30, check=False,
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode != 0

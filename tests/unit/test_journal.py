@@ -14,9 +14,11 @@ from test_cms_pki import make_pki
 from test_sam_applet import DATE, WalletCard
 from test_settlement import NOW, Merchant, card, make_merchant
 
-from cardkit.cms import StaleHotlistError, VerificationError
-from cardkit.crypto import wallet as w
-from cardkit.journal import (
+from cardkit.backoffice import read_batch
+from cardkit.codecs import wallet as w
+from cardkit.pki.cms import StaleHotlistError, VerificationError
+from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason, TrustStore, sign_hotlist
+from cardkit.wallet.journal import (
     AlreadyResolvedError,
     CardHotlistedError,
     JournalError,
@@ -24,8 +26,6 @@ from cardkit.journal import (
     ReceiptMismatchError,
     UnresolvedDebitError,
 )
-from cardkit.settlement import read_batch
-from cardkit.trust import Hotlist, HotlistEntry, RevocationReason, TrustStore, sign_hotlist
 
 
 @pytest.fixture
@@ -99,9 +99,15 @@ def test_pending_then_paid(merchant: Merchant) -> None:
     init, request = authorise(merchant, c, 7_000)
     pending = journal.record_request(c.serial, init, request)
     [open_one] = journal.unresolved()
-    assert (open_one.id, open_one.serial, open_one.tc, open_one.amount, open_one.sam_counter,
-            open_one.kind, open_one.created_at) == (pending, c.serial, init.tc, 7_000, 1,
-                                                    w.TransactionType.DEBIT, NOW)
+    assert (
+        open_one.id,
+        open_one.serial,
+        open_one.tc,
+        open_one.amount,
+        open_one.sam_counter,
+        open_one.kind,
+        open_one.created_at,
+    ) == (pending, c.serial, init.tc, 7_000, 1, w.TransactionType.DEBIT, NOW)
     receipt = merchant.sam.confirm(request, c.debit(request))
     receipt_id = journal.resolve_paid(pending, receipt)
     assert journal.unresolved() == []
@@ -140,15 +146,26 @@ def test_a_receipt_must_match_its_pending_debit(merchant: Merchant) -> None:
     init, request = authorise(merchant, c, 100)
     pending = merchant.journal.record_request(c.serial, init, request)
     receipt = merchant.sam.confirm(request, c.debit(request))
-    _, other_receipt = Merchant(merchant.sam, MerchantJournal(":memory:"), merchant.identity,
-                                merchant.serial, merchant.directory).pay(other, 100)
+    _, other_receipt = Merchant(
+        merchant.sam,
+        MerchantJournal(":memory:"),
+        merchant.identity,
+        merchant.serial,
+        merchant.directory,
+    ).pay(other, 100)
     with pytest.raises(ReceiptMismatchError):
         merchant.journal.resolve_paid(pending, other_receipt)
     merchant.journal.resolve_paid(pending, receipt)
     with pytest.raises(AlreadyResolvedError):  # a second, different receipt for one debit
-        merchant.journal.resolve_paid(pending, w.Receipt(
-            receipt.serial, receipt.kvn_debit, receipt.kvn_receipt,
-            w.LastTransaction(receipt.entry, bytes(8), receipt.record.conf)))
+        merchant.journal.resolve_paid(
+            pending,
+            w.Receipt(
+                receipt.serial,
+                receipt.kvn_debit,
+                receipt.kvn_receipt,
+                w.LastTransaction(receipt.entry, bytes(8), receipt.record.conf),
+            ),
+        )
 
 
 def test_recovery_of_a_torn_debit(merchant: Merchant) -> None:
@@ -183,7 +200,10 @@ def test_undo_is_linked_to_its_debit(merchant: Merchant) -> None:
     undo = merchant.undo(c, debit_id, 5_000)
     history = merchant.journal.history(c.serial)
     assert [(h.receipt.entry.type, h.receipt.entry.ds) for h in history] == [
-        (w.TransactionType.DEBIT, 1), (w.TransactionType.DEBIT, 2), (w.TransactionType.UNDO, 3)]
+        (w.TransactionType.DEBIT, 1),
+        (w.TransactionType.DEBIT, 2),
+        (w.TransactionType.UNDO, 3),
+    ]
     assert history[-1].receipt == undo
     assert merchant.journal.undone_by(debit_id) == [history[-1].id]
     assert merchant.journal.undone_by(history[0].id) == []
@@ -214,9 +234,12 @@ def pki():  # type: ignore[no-untyped-def]
 
 def signed_hotlist(pki, sequence: int, *serials: bytes) -> bytes:  # type: ignore[no-untyped-def]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    hotlist = Hotlist(sequence=sequence, issued_at=now, next_update=now + timedelta(days=1),
-                      entries=tuple(HotlistEntry(s, RevocationReason.LOST, dt.date(2025, 3, 1))
-                                    for s in serials))
+    hotlist = Hotlist(
+        sequence=sequence,
+        issued_at=now,
+        next_update=now + timedelta(days=1),
+        entries=tuple(HotlistEntry(s, RevocationReason.LOST, dt.date(2025, 3, 1)) for s in serials),
+    )
     return sign_hotlist(hotlist, pki.signer)
 
 
@@ -234,7 +257,9 @@ def test_hotlist_import_refuses_and_journals_hotlisted_cards(pki, merchant: Merc
         journal.record_request(lost.serial, init, request)
     journal.record_refusal(lost.serial, "blocked")  # the terminal then blocks the card
     assert [(r.serial, r.reason) for r in journal.refusals()] == [
-        (lost.serial, "hotlisted"), (lost.serial, "blocked")]
+        (lost.serial, "hotlisted"),
+        (lost.serial, "blocked"),
+    ]
     assert journal.unresolved() == [] and journal.receipts() == []
     merchant.pay(fine, 1_000)
     # older lists are refused, the same list again is a no-op, a newer one replaces it
@@ -262,8 +287,9 @@ def test_hotlist_import_refuses_and_journals_hotlisted_cards(pki, merchant: Merc
 def test_hotlist_from_an_untrusted_signer_is_refused(pki, merchant: Merchant) -> None:  # type: ignore[no-untyped-def]
     stranger = make_pki("Not The City")
     with pytest.raises(VerificationError):
-        merchant.journal.import_hotlist(signed_hotlist(stranger, 9, bytes(8)),
-                                        TrustStore([pki.root]))
+        merchant.journal.import_hotlist(
+            signed_hotlist(stranger, 9, bytes(8)), TrustStore([pki.root])
+        )
     damaged = bytearray(signed_hotlist(pki, 9, card(1).serial))
     damaged[-10] ^= 1
     with pytest.raises(VerificationError):
@@ -281,10 +307,17 @@ def test_export_batches(merchant: Merchant, tmp_path: Path) -> None:
     debit_id, _ = merchant.pay(c, 3_000)
     first.append(merchant.undo(c, debit_id, 500))
     one = journal.export_batch(merchant.sam, tmp_path / "one.cksb")  # type: ignore[arg-type]
-    assert (one.sequence, one.receipts, one.debited, one.undone, one.net) == (1, 4, 6_000,
-                                                                              500, 5_500)
+    assert (one.sequence, one.receipts, one.debited, one.undone, one.net) == (
+        1,
+        4,
+        6_000,
+        500,
+        5_500,
+    )
     assert read_batch(tmp_path / "one.cksb").receipts == tuple(first[:2]) + (
-        journal.receipts()[2].receipt, first[2])
+        journal.receipts()[2].receipt,
+        first[2],
+    )
     assert {r.batch_sequence for r in journal.receipts()} == {1}
     _, later = merchant.pay(c, 4_000)
     two = journal.export_batch(merchant.sam, tmp_path / "two.cksb")  # type: ignore[arg-type]

@@ -17,8 +17,8 @@ import threading
 import time
 from pathlib import Path
 
-from cardkit.journal import MerchantJournal
-from cardkit.settlement import read_batch
+from cardkit.backoffice import read_batch
+from cardkit.wallet.journal import MerchantJournal
 
 ROUNDS = 20
 RECEIPT_HEX = 2 * 64  # a Receipt is 64 bytes
@@ -26,9 +26,9 @@ RECEIPT_HEX = 2 * 64  # a Receipt is 64 bytes
 CHILD = r"""
 import sys
 from pathlib import Path
-from cardkit.crypto import wallet as w
-from cardkit.journal import MerchantJournal
-from cardkit.sam import SoftwareSam
+from cardkit.codecs import wallet as w
+from cardkit.wallet.journal import MerchantJournal
+from cardkit.wallet.sam import SoftwareSam
 
 path, run = Path(sys.argv[1]), int(sys.argv[2])
 journal = MerchantJournal(path)
@@ -56,8 +56,12 @@ for i in range(1, 100_000):
 
 def run_and_kill(db: Path, run: int, rng: random.Random) -> list[str]:
     """Start the child, wait until it journals, SIGKILL it at a random moment; its output."""
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None
     lines: list[str] = []
     ready = threading.Event()
@@ -106,8 +110,9 @@ def test_sigkill_at_random_moments_loses_no_committed_receipt(tmp_path: Path) ->
         read_batch(path)
     batches = journal.batches()
     for info in batches:
-        again = journal.write_batch_file(info.sam_serial, info.sequence,
-                                         tmp_path / f"again-{info.sequence}.cksb")
+        again = journal.write_batch_file(
+            info.sam_serial, info.sequence, tmp_path / f"again-{info.sequence}.cksb"
+        )
         expected = [r.receipt for r in stored.values() if r.batch_sequence == info.sequence]
         assert list(read_batch(again).receipts) == expected and len(expected) == info.receipts
     exported = sum(1 for r in stored.values() if r.batch_sequence is not None)

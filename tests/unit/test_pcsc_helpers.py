@@ -1,11 +1,11 @@
-"""Pure parts of cardkit.pcsc: reader matching and the ACR122U LED/buzzer pseudo-APDU."""
+"""Pure parts of cardkit.transport.pcsc: reader matching and the ACR122U LED/buzzer pseudo-APDU."""
 
 from __future__ import annotations
 
 import pytest
 
 from cardkit.errors import ApduFormatError, NoReaderError
-from cardkit.pcsc import Buzzer, _match, acr122_led_buzzer_apdu
+from cardkit.transport.pcsc import Buzzer, _match, acr122_led_buzzer_apdu
 
 READERS = ["ACS ACR122U PICC Interface 00 00", "Virtual PCD 00 00", "Virtual PCD 00 01"]
 

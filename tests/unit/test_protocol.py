@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from cardkit.apdu import CommandApdu
 from cardkit.errors import ApduError, BadResponseError
-from cardkit.protocol import TRAFFIC, ApduProtocol
-from cardkit.transport import Connection
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.protocol import TRAFFIC, ApduProtocol
+from cardkit.transport.base import Connection
 
 
 class ScriptedConnection(Connection):

@@ -20,7 +20,7 @@ from test_cms_pki import (
     write_pem,
 )
 
-from cardkit.cms import (
+from cardkit.pki.cms import (
     BindingError,
     FailureReason,
     MalformedError,
@@ -29,7 +29,7 @@ from cardkit.cms import (
     VerificationError,
     WrongContentTypeError,
 )
-from cardkit.records import (
+from cardkit.pki.records import (
     CITY_TIMEZONE,
     ID_CT_CARD_RECORD,
     ID_CT_IDENTITY_RECORD,
@@ -45,7 +45,7 @@ from cardkit.records import (
     verify_identity_record,
     verify_record,
 )
-from cardkit.trust import TrustStore
+from cardkit.pki.trust import TrustStore
 
 SERIAL = bytes.fromhex("5353 4E00 0000 2A01".replace(" ", ""))
 POINT = public_point(new_key().public_key())
@@ -59,8 +59,12 @@ def make_identity(**changes: object) -> IdentityRecord:
         name="Siti Nurhaliza binti Abdullah",
         date_of_birth=date(1985, 8, 7),
         sex="F",
-        address=Address(street="Jl. Pangeran Suryanata Gg. 3 No. 12", rt=14,
-                        kelurahan="Bukit Pinang", kecamatan="Samarinda Ulu"),
+        address=Address(
+            street="Jl. Pangeran Suryanata Gg. 3 No. 12",
+            rt=14,
+            kelurahan="Bukit Pinang",
+            kecamatan="Samarinda Ulu",
+        ),
         photo_digest=hashlib.sha256(b"a jpeg of the cardholder").digest(),
     )
     fields.update(changes)
@@ -72,8 +76,11 @@ def make_card(identity: IdentityRecord | None = None, **changes: object) -> Card
     fields: dict[str, object] = dict(
         card_serial=SERIAL,
         card_public_point=POINT,
-        programmes=(Programme(1, 0, "PKH"), Programme(2, 1, "BPNT"),
-                    Programme(301, 2, "Bansos Kota")),
+        programmes=(
+            Programme(1, 0, "PKH"),
+            Programme(2, 1, "BPNT"),
+            Programme(301, 2, "Bansos Kota"),
+        ),
         not_before=date(2026, 1, 1),
         not_after=date(2030, 12, 31),
         issuing_desk="SMD-DESK-01",
@@ -103,13 +110,18 @@ def store(pki) -> TrustStore:  # type: ignore[no-untyped-def]
 def test_round_trips() -> None:
     identity = make_identity()
     assert IdentityRecord.from_der(identity.to_der()) == identity
-    bare = make_identity(photo_digest=None,
-                         address=Address("Jl. Juanda 7", 3, "Air Hitam", "Samarinda Ulu", rw=2))
+    bare = make_identity(
+        photo_digest=None, address=Address("Jl. Juanda 7", 3, "Air Hitam", "Samarinda Ulu", rw=2)
+    )
     assert IdentityRecord.from_der(bare.to_der()) == bare
     card = make_card(identity)
     assert CardRecord.from_der(card.to_der()) == card
-    assert card.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint) == POINT
+    assert (
+        card.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        == POINT
+    )
     assert card.programme_for_purse(1) == Programme(2, 1, "BPNT")
     assert card.programme_for_purse(9) is None
 
@@ -195,8 +207,10 @@ def test_identity_fields_are_checked(changes: dict[str, object], message: str) -
         (lambda: make_card(card_public_point=POINT[:33]), "point"),
         (lambda: make_card(programmes=(Programme(1, 0, "A"), Programme(1, 1, "B"))), "ids"),
         (lambda: make_card(programmes=(Programme(1, 0, "A"), Programme(2, 0, "B"))), "purse"),
-        (lambda: make_card(programmes=tuple(Programme(i + 1, i % 16, "P") for i in range(17))),
-         "at most"),
+        (
+            lambda: make_card(programmes=tuple(Programme(i + 1, i % 16, "P") for i in range(17))),
+            "at most",
+        ),
     ],
 )
 def test_card_fields_are_checked(build, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -206,15 +220,17 @@ def test_card_fields_are_checked(build, message: str) -> None:  # type: ignore[n
 
 def test_compressed_point_is_refused() -> None:
     key = new_key().public_key()
-    compressed = key.public_bytes(serialization.Encoding.X962,
-                                  serialization.PublicFormat.CompressedPoint)
+    compressed = key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
     with pytest.raises(ValueError, match="uncompressed"):
         make_card(card_public_point=compressed)
 
 
 _text = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\x85"),
-    min_size=1, max_size=24,
+    min_size=1,
+    max_size=24,
 ).filter(lambda s: s == s.strip() and s.strip() != "")
 _dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2079, 1, 1))
 
@@ -248,9 +264,11 @@ def identity_records(draw: st.DrawFn) -> IdentityRecord:
         date_of_birth=draw(st.dates(min_value=date(1900, 1, 1), max_value=date.today())),
         sex=draw(st.sampled_from("MF")),
         address=Address(
-            street=draw(_text), rt=draw(st.integers(1, 999)),
+            street=draw(_text),
+            rt=draw(st.integers(1, 999)),
             rw=draw(st.none() | st.integers(1, 999)),
-            kelurahan=draw(_text), kecamatan=draw(_text),
+            kelurahan=draw(_text),
+            kecamatan=draw(_text),
         ),
         photo_digest=draw(st.none() | st.binary(min_size=32, max_size=32)),
         salt=draw(st.binary(min_size=16, max_size=16)),
@@ -336,34 +354,46 @@ def test_card_record_validity_is_checked_in_city_time(pki, store) -> None:  # ty
         verify_record(future, store, at=NOW)
     assert info.value.reason is FailureReason.RECORD_NOT_YET_VALID
     assert verify_record(future, store, at=NOW + timedelta(days=10))
-    expired = verify_card_record(der, store, at=datetime(2031, 1, 2, tzinfo=UTC),
-                                 check_validity=False)
+    expired = verify_card_record(
+        der, store, at=datetime(2031, 1, 2, tzinfo=UTC), check_validity=False
+    )
     assert not expired.record.is_valid_on(date(2031, 1, 2))
 
 
 def test_binding_mismatches(pki, store) -> None:  # type: ignore[no-untyped-def]
     identity, other = make_identity(), make_identity()
-    card = verify_card_record(sign_record(make_card(identity), pki.signer), store,
-                              certificates=[pki.desk], at=IN_VALIDITY)
-    stranger = verify_identity_record(sign_record(other, pki.signer), store,
-                                      certificates=[pki.desk])
+    card = verify_card_record(
+        sign_record(make_card(identity), pki.signer), store, certificates=[pki.desk], at=IN_VALIDITY
+    )
+    stranger = verify_identity_record(
+        sign_record(other, pki.signer), store, certificates=[pki.desk]
+    )
     with pytest.raises(BindingError) as info:
         check_binding(card, stranger)
     assert info.value.reason is FailureReason.RECORDS_NOT_BOUND
     # a card record that binds an identity record made for another card serial
     elsewhere = make_identity(card_serial=bytes(8))
-    card2 = verify_card_record(sign_record(make_card(elsewhere), pki.signer), store,
-                               certificates=[pki.desk], at=IN_VALIDITY)
-    person2 = verify_identity_record(sign_record(elsewhere, pki.signer), store,
-                                     certificates=[pki.desk])
+    card2 = verify_card_record(
+        sign_record(make_card(elsewhere), pki.signer),
+        store,
+        certificates=[pki.desk],
+        at=IN_VALIDITY,
+    )
+    person2 = verify_identity_record(
+        sign_record(elsewhere, pki.signer), store, certificates=[pki.desk]
+    )
     with pytest.raises(BindingError, match="serial"):
         check_binding(card2, person2)
 
 
 @pytest.mark.parametrize("include_certificate", [False, True])
 @pytest.mark.parametrize("kind", ["card", "identity"])
-def test_every_flipped_byte_of_a_record_is_refused(pki, store, kind: str,  # type: ignore[no-untyped-def]
-                                                   include_certificate: bool) -> None:
+def test_every_flipped_byte_of_a_record_is_refused(
+    pki,
+    store,
+    kind: str,  # type: ignore[no-untyped-def]
+    include_certificate: bool,
+) -> None:
     record = make_card() if kind == "card" else make_identity()
     der = sign_record(record, pki.signer, include_certificate=include_certificate)
     assert verify_record(der, store, certificates=[pki.desk], at=IN_VALIDITY)
@@ -406,14 +436,18 @@ def test_record_sizes_stay_within_the_card_budget(pki) -> None:  # type: ignore[
     # as stored on the card (no certificate): a typical household, and a large one
     typical = sign_record(make_card(), pki.signer)
     assert len(typical) <= 560
-    big = make_card(card_serial=bytes(16), issuing_desk="SMD-KOMINFO-0001",
-                    programmes=tuple(Programme(1000 + i, i, f"Bantuan {i:02d}")
-                                     for i in range(6)))
+    big = make_card(
+        card_serial=bytes(16),
+        issuing_desk="SMD-KOMINFO-0001",
+        programmes=tuple(Programme(1000 + i, i, f"Bantuan {i:02d}") for i in range(6)),
+    )
     assert len(sign_record(big, pki.signer)) <= 700
     # the certificate adds its own size plus a 4-byte [0] header
     desk_size = len(pki.desk.public_bytes(serialization.Encoding.DER))
     embedded = sign_record(make_card(), pki.signer, include_certificate=True)
     assert abs(len(embedded) - len(typical) - (desk_size + 4)) <= 2  # ECDSA DER varies
-    largest_identity = sign_record(make_identity(name="N" * 100, address=Address(
-        "S" * 100, 999, "K" * 50, "C" * 50, rw=999)), pki.signer)
+    largest_identity = sign_record(
+        make_identity(name="N" * 100, address=Address("S" * 100, 999, "K" * 50, "C" * 50, rw=999)),
+        pki.signer,
+    )
     assert len(largest_identity) <= 900

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from test_cms_pki import NOW, make_pki, needs_openssl, openssl_cms_verify
 from test_records import make_identity
 
-from cardkit.cms import (
+from cardkit.pki.cms import (
     FailureReason,
     MalformedError,
     StaleHotlistError,
@@ -19,8 +19,8 @@ from cardkit.cms import (
     VerificationError,
     WrongContentTypeError,
 )
-from cardkit.records import ID_CT_HOTLIST, Asn1Hotlist, sign_record
-from cardkit.trust import (
+from cardkit.pki.records import ID_CT_HOTLIST, Asn1Hotlist, sign_record
+from cardkit.pki.trust import (
     Hotlist,
     HotlistEntry,
     RevocationReason,
@@ -39,7 +39,8 @@ def make_hotlist(sequence: int = 7, *entries: HotlistEntry) -> Hotlist:
         sequence=sequence,
         issued_at=NOW,
         next_update=NOW + timedelta(days=1),
-        entries=entries or (
+        entries=entries
+        or (
             HotlistEntry(STOLEN, RevocationReason.STOLEN, date(2026, 3, 2)),
             HotlistEntry(LOST, RevocationReason.LOST, date(2026, 2, 1)),
         ),
@@ -79,11 +80,15 @@ def test_round_trip_and_strictness() -> None:
         Hotlist.from_der(der + b"\x00")
     # entries out of serial order are not the canonical encoding
     asn1 = Asn1Hotlist.load(der)
-    reordered = Asn1Hotlist({
-        "version": 1, "sequence_number": 7, "issued_at": hotlist.issued_at,
-        "next_update": hotlist.next_update,
-        "entries": [asn1["entries"][1], asn1["entries"][0]],
-    }).dump()
+    reordered = Asn1Hotlist(
+        {
+            "version": 1,
+            "sequence_number": 7,
+            "issued_at": hotlist.issued_at,
+            "next_update": hotlist.next_update,
+            "entries": [asn1["entries"][1], asn1["entries"][0]],
+        }
+    ).dump()
     assert reordered != der and len(reordered) == len(der)
     with pytest.raises(MalformedError, match="canonical"):
         Hotlist.from_der(reordered)
@@ -112,14 +117,19 @@ def test_fields_are_checked() -> None:
 @given(
     st.integers(0, 2**63 - 1),
     st.lists(
-        st.tuples(st.binary(min_size=8, max_size=16), st.sampled_from(list(RevocationReason)),
-                  st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))),
-        max_size=20, unique_by=lambda item: item[0],
+        st.tuples(
+            st.binary(min_size=8, max_size=16),
+            st.sampled_from(list(RevocationReason)),
+            st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+        ),
+        max_size=20,
+        unique_by=lambda item: item[0],
     ),
 )
 def test_any_hotlist_round_trips(sequence: int, items: list) -> None:  # type: ignore[type-arg]
-    hotlist = Hotlist(sequence, NOW, NOW + timedelta(days=3),
-                      tuple(HotlistEntry(*item) for item in items))
+    hotlist = Hotlist(
+        sequence, NOW, NOW + timedelta(days=3), tuple(HotlistEntry(*item) for item in items)
+    )
     assert Hotlist.from_der(hotlist.to_der()) == hotlist
     assert all(hotlist.contains(item[0]) for item in items)
 
@@ -173,8 +183,10 @@ def test_openssl_verifies_the_hotlist(pki, tmp_path: Path) -> None:  # type: ign
 
 
 def test_hotlist_size_per_entry(pki) -> None:  # type: ignore[no-untyped-def]
-    entries = tuple(HotlistEntry(i.to_bytes(8, "big"), RevocationReason.LOST, date(2026, 1, 1))
-                    for i in range(1, 1001))
+    entries = tuple(
+        HotlistEntry(i.to_bytes(8, "big"), RevocationReason.LOST, date(2026, 1, 1))
+        for i in range(1, 1001)
+    )
     hotlist = Hotlist(1, NOW, NOW + timedelta(days=1), entries)
     assert len(hotlist.to_der()) <= 1000 * 25 + 64  # 8-byte serial entry: 25 bytes
     assert hotlist.contains((500).to_bytes(8, "big"))

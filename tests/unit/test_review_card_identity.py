@@ -10,9 +10,9 @@ import pytest
 from ssn_applet_helpers import CAN, PIN, SERIAL, IdentityHost, apdu
 from ssn_wallet_helpers import WalletTerminal, new_wallet_card
 
-from cardkit.crypto import wallet as w
-from cardkit.ssn_constants import LifeCycle
-from cardkit.sw import SW
+from cardkit.codecs import wallet as w
+from cardkit.codecs.ssn import LifeCycle
+from cardkit.iso7816.sw import SW
 
 WRONG_PIN = b"9999".ljust(8, b"\xff")
 
@@ -31,8 +31,7 @@ def _channel(term: WalletTerminal) -> IdentityHost:
     return host
 
 
-def test_no_identity_record_from_a_card_blocked_inside_the_channel(
-        issued: WalletTerminal) -> None:
+def test_no_identity_record_from_a_card_blocked_inside_the_channel(issued: WalletTerminal) -> None:
     """BLOCKED gives the identity record to the issuer only (s2): a card blocked by a SAM's
     BLOCK sent inside an identity channel where the PIN was verified must not keep handing
     out personal data in that channel."""
@@ -52,8 +51,7 @@ def test_no_identity_record_from_a_card_blocked_inside_the_channel(
     assert resp.data == b""
 
 
-def test_a_verify_refused_as_blocked_withdraws_an_earlier_success(
-        issued: WalletTerminal) -> None:
+def test_a_verify_refused_as_blocked_withdraws_an_earlier_success(issued: WalletTerminal) -> None:
     """s4.5: a failed VERIFY withdraws an earlier success. VERIFY of a blocked PIN fails
     (6983); the CAN verified before it must no longer open the identity record."""
     host = _channel(issued)
@@ -69,7 +67,8 @@ def test_a_verify_refused_as_blocked_withdraws_an_earlier_success(
 
 
 def test_a_change_reference_data_on_a_blocked_pin_withdraws_an_earlier_success(
-        issued: WalletTerminal) -> None:
+    issued: WalletTerminal,
+) -> None:
     """CHANGE REFERENCE DATA checks the old PIN as VERIFY does: refused as blocked, it is a
     failed check and withdraws the CAN verified before it."""
     host = _channel(issued)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from ssn_wallet_helpers import make_card_sam
 
-from cardkit.apdu import CommandApdu
-from cardkit.crypto import wallet as w
-from cardkit.sw import SW
+from cardkit.codecs import wallet as w
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.sw import SW
 
 
 @pytest.mark.parametrize("ins", [w.SamIns.AUTHORISE_DEBIT, w.SamIns.AUTHORISE_UNDO])

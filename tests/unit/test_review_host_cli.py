@@ -13,7 +13,7 @@ from wallet_terminal_support import card_sam, wallet_card
 from applets.card import VirtualCard
 from cardkit.cli import main
 from cardkit.cli import ssn as ssn_cli
-from cardkit.transport import InProcessConnection
+from cardkit.transport.base import InProcessConnection
 
 CARD, SAM, BLANK = "card", "sam", "blank"
 
@@ -23,10 +23,10 @@ def readers(monkeypatch: pytest.MonkeyPatch) -> dict[str, VirtualCard]:
     monkeypatch.delenv("CARDKIT_ALLOW_DEV_KEYS", raising=False)
     monkeypatch.delenv("CARDKIT_PRODUCTION", raising=False)
     keystore = dev_keystore()
-    cards = {CARD: wallet_card(keystore), SAM: card_sam(keystore)[0],
-             BLANK: blank_card(keystore)}
-    monkeypatch.setattr(ssn_cli, "open_connection",
-                        lambda reader: InProcessConnection(cards[reader or CARD]))
+    cards = {CARD: wallet_card(keystore), SAM: card_sam(keystore)[0], BLANK: blank_card(keystore)}
+    monkeypatch.setattr(
+        ssn_cli, "open_connection", lambda reader: InProcessConnection(cards[reader or CARD])
+    )
     return cards
 
 
@@ -38,8 +38,11 @@ def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 
 
 def _error_line(err: str) -> str:
-    lines = [line for line in err.strip().splitlines()
-             if line.startswith("Error:") or "Traceback" in line]
+    lines = [
+        line
+        for line in err.strip().splitlines()
+        if line.startswith("Error:") or "Traceback" in line
+    ]
     assert len(lines) == 1, err
     return lines[0]
 
@@ -52,27 +55,69 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
     till = ["-r", CARD, "--amount", "5", "--software-sam", "--allow-dev-keys"]
     return {
         "trust store not PEM": ["verify", "-r", CARD, "--trust-store", str(tmp / "bad.pem")],
-        "unknown NIK": ["issue", "-r", BLANK, "--data", str(SAMPLE), "--nik", "123",
-                        "--pin", "1234", "--allow-dev-keys"],
+        "unknown NIK": [
+            "issue",
+            "-r",
+            BLANK,
+            "--data",
+            str(SAMPLE),
+            "--nik",
+            "123",
+            "--pin",
+            "1234",
+            "--allow-dev-keys",
+        ],
         "CAN too short": ["read-identity", "-r", CARD, "--can", "1", "--allow-dev-keys"],
         "journal not SQLite": ["pay", *till, "--journal", str(tmp / "notdb.sqlite")],
-        "SAM state damaged": ["pay", *till, "--journal", str(tmp / "j.sqlite"),
-                              "--sam-state", str(tmp / "state.json")],
-        "load sequence damaged": ["load", "-r", CARD, "--purse", "0", "--amount", "5",
-                                  "--agency", "1", "--sequence-file", str(tmp / "seq"),
-                                  "--allow-dev-keys"],
-        "batch directory missing": ["export-batch", "--sam-reader", SAM, "--journal",
-                                    str(tmp / "j2.sqlite"), "--out",
-                                    str(tmp / "missing" / "b.cksb")],
+        "SAM state damaged": [
+            "pay",
+            *till,
+            "--journal",
+            str(tmp / "j.sqlite"),
+            "--sam-state",
+            str(tmp / "state.json"),
+        ],
+        "load sequence damaged": [
+            "load",
+            "-r",
+            CARD,
+            "--purse",
+            "0",
+            "--amount",
+            "5",
+            "--agency",
+            "1",
+            "--sequence-file",
+            str(tmp / "seq"),
+            "--allow-dev-keys",
+        ],
+        "batch directory missing": [
+            "export-batch",
+            "--sam-reader",
+            SAM,
+            "--journal",
+            str(tmp / "j2.sqlite"),
+            "--out",
+            str(tmp / "missing" / "b.cksb"),
+        ],
     }
 
 
-@pytest.mark.parametrize("case", ["trust store not PEM", "unknown NIK", "CAN too short",
-                                  "journal not SQLite", "SAM state damaged",
-                                  "load sequence damaged", "batch directory missing"])
-def test_bad_input_is_one_line_and_a_non_zero_exit(readers, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str],
-                                                    case: str) -> None:
+@pytest.mark.parametrize(
+    "case",
+    [
+        "trust store not PEM",
+        "unknown NIK",
+        "CAN too short",
+        "journal not SQLite",
+        "SAM state damaged",
+        "load sequence damaged",
+        "batch directory missing",
+    ],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(
+    readers, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
     code, err = run_main(capsys, *_bad_inputs(tmp_path)[case])
     assert code == 1
     assert "Traceback" not in err

@@ -8,8 +8,8 @@ import pytest
 from ssn_host_support import dev_keystore, session
 from wallet_terminal_support import issuer, wallet_card
 
-from cardkit.crypto import wallet as w
-from cardkit.transport import Connection, InProcessConnection
+from cardkit.codecs import wallet as w
+from cardkit.transport.base import Connection, InProcessConnection
 from cardkit.wallet import Outcome, WalletCard
 
 AMOUNT = 300_000

@@ -9,8 +9,8 @@ import pytest
 from ssn_host_support import dev_keystore
 from wallet_terminal_support import journal, load, software_sam, terminal, wallet_card
 
-from cardkit.journal import JournalError
-from cardkit.settlement import read_batch
+from cardkit.backoffice import read_batch
+from cardkit.wallet.journal import JournalError
 from keys.dev import DevelopmentKeyStore
 
 
@@ -20,7 +20,8 @@ def keystore() -> DevelopmentKeyStore:
 
 
 def test_export_to_an_unwritable_place_leaves_the_receipts_for_the_next_batch(
-        keystore: DevelopmentKeyStore, tmp_path: Path) -> None:
+    keystore: DevelopmentKeyStore, tmp_path: Path
+) -> None:
     card = wallet_card(keystore)
     load(keystore, card, 100_000)
     sam = software_sam(keystore)

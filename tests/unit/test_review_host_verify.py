@@ -11,7 +11,7 @@ from ssn_host_support import NOW, dev_keystore, issue, trust_of
 
 from cardkit.errors import CardRemovedError
 from cardkit.ssn import Verdict, verify_card
-from cardkit.transport import Connection, InProcessConnection
+from cardkit.transport.base import Connection, InProcessConnection
 
 INS_SELECT = 0xA4
 Answer = Callable[[bytes, int], tuple[bytes, int]]
@@ -41,17 +41,22 @@ def _removed(data: bytes, sw: int) -> tuple[bytes, int]:
     raise CardRemovedError("card left")
 
 
-@pytest.mark.parametrize("answer", [
-    lambda d, sw: (b"\x01\x02", 0x9000),  # not TLV
-    lambda d, sw: (d[:-3], sw),  # FCI cut short
-    lambda d, sw: (b"", 0x9000),  # nothing
-    lambda d, sw: (b"", 0x6985),  # refused
-    lambda d, sw: (b"", 0x6F00),  # no diagnosis
-], ids=["junk", "truncated", "empty", "6985", "6F00"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda d, sw: (b"\x01\x02", 0x9000),  # not TLV
+        lambda d, sw: (d[:-3], sw),  # FCI cut short
+        lambda d, sw: (b"", 0x9000),  # nothing
+        lambda d, sw: (b"", 0x6985),  # refused
+        lambda d, sw: (b"", 0x6F00),  # no diagnosis
+    ],
+    ids=["junk", "truncated", "empty", "6985", "6F00"],
+)
 def test_junk_select_answer_is_a_verdict(keystore, answer: Answer) -> None:
     card, _ = issue(keystore)
-    result = verify_card(SelectAnswer(InProcessConnection(card), answer), trust_of(keystore),
-                         now=NOW)
+    result = verify_card(
+        SelectAnswer(InProcessConnection(card), answer), trust_of(keystore), now=NOW
+    )
     assert result.verdict is Verdict.WRONG_CARD_TYPE
     assert result.reasons
 
@@ -59,5 +64,4 @@ def test_junk_select_answer_is_a_verdict(keystore, answer: Answer) -> None:
 def test_reader_failure_during_select_still_raises(keystore) -> None:
     card, _ = issue(keystore)
     with pytest.raises(CardRemovedError):
-        verify_card(SelectAnswer(InProcessConnection(card), _removed), trust_of(keystore),
-                    now=NOW)
+        verify_card(SelectAnswer(InProcessConnection(card), _removed), trust_of(keystore), now=NOW)

@@ -12,13 +12,13 @@ from ssn_host_support import dev_keystore, session
 from wallet_terminal_support import card_sam, journal, load, terminal, wallet_card
 
 from applets.card import VirtualCard
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import CardSam
-from cardkit.sw import SW
-from cardkit.transport import Connection, InProcessConnection
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.iso7816.sw import SW
+from cardkit.transport.base import Connection, InProcessConnection
 from cardkit.wallet import Outcome, PaymentTerminal, WalletCard
+from cardkit.wallet.sam import CardSam
 from keys.dev import DevelopmentKeyStore
 
 START = 300_000
@@ -37,8 +37,14 @@ def balance(card: VirtualCard) -> int:
 class Tamper(Connection):
     """Passes every APDU to the card; for one INS, replaces the answer it got."""
 
-    def __init__(self, inner: Connection, ins: int, answer: tuple[bytes, int] | None = None,
-                 *, remove: bool = False) -> None:
+    def __init__(
+        self,
+        inner: Connection,
+        ins: int,
+        answer: tuple[bytes, int] | None = None,
+        *,
+        remove: bool = False,
+    ) -> None:
         self.inner, self.ins, self.answer, self.remove = inner, ins, answer, remove
 
     @property
@@ -61,8 +67,12 @@ def test_garbled_debit_answer_after_the_card_paid_is_tap_again(keystore, tmp_pat
     load(keystore, card, START)
     _, sam = card_sam(keystore)
     book = journal(tmp_path)
-    till = PaymentTerminal(Tamper(InProcessConnection(card), w.WalletIns.DEBIT), sam, book,
-                           clock=terminal(card, sam, book)[0].clock)
+    till = PaymentTerminal(
+        Tamper(InProcessConnection(card), w.WalletIns.DEBIT),
+        sam,
+        book,
+        clock=terminal(card, sam, book)[0].clock,
+    )
     first = till.pay(0, PRICE)  # the card committed; its answer is unreadable
     assert first.outcome is Outcome.INTERRUPTED
     assert balance(card) == START - PRICE and len(book.unresolved()) == 1
@@ -72,13 +82,13 @@ def test_garbled_debit_answer_after_the_card_paid_is_tap_again(keystore, tmp_pat
 
 
 @pytest.mark.parametrize("sw", [SW.WRONG_DATA, 0x6F00])
-def test_sam_error_on_confirm_after_the_card_paid_is_tap_again(keystore, tmp_path: Path,
-                                                                 sw: int):
+def test_sam_error_on_confirm_after_the_card_paid_is_tap_again(keystore, tmp_path: Path, sw: int):
     card = wallet_card(keystore)
     load(keystore, card, START)
     sam_card, _ = card_sam(keystore)
-    failing = CardSam(ApduProtocol(Tamper(InProcessConnection(sam_card), w.SamIns.CONFIRM,
-                                          (b"", sw))))
+    failing = CardSam(
+        ApduProtocol(Tamper(InProcessConnection(sam_card), w.SamIns.CONFIRM, (b"", sw)))
+    )
     book = journal(tmp_path)
     till, _ = terminal(card, failing, book)
     first = till.pay(0, PRICE)
@@ -89,8 +99,7 @@ def test_sam_error_on_confirm_after_the_card_paid_is_tap_again(keystore, tmp_pat
     assert len(book.receipts()) == 1
 
 
-def test_recovery_after_the_sam_forgot_the_authorisation_is_a_verdict(keystore,
-                                                                        tmp_path: Path):
+def test_recovery_after_the_sam_forgot_the_authorisation_is_a_verdict(keystore, tmp_path: Path):
     """Card A's answer is lost; 16 other sales push its authorisation out of the SAM's
     log; A's next tap must answer (not charged: cannot be resolved), keep A's debit
     pending, and never debit A again."""
@@ -99,9 +108,12 @@ def test_recovery_after_the_sam_forgot_the_authorisation_is_a_verdict(keystore,
     load(keystore, card_b, START)
     _, sam = card_sam(keystore)
     book = journal(tmp_path)
-    till = PaymentTerminal(Tamper(InProcessConnection(card_a), w.WalletIns.DEBIT,
-                                  remove=True), sam, book,
-                           clock=terminal(card_a, sam, book)[0].clock)
+    till = PaymentTerminal(
+        Tamper(InProcessConnection(card_a), w.WalletIns.DEBIT, remove=True),
+        sam,
+        book,
+        clock=terminal(card_a, sam, book)[0].clock,
+    )
     assert till.pay(0, PRICE).outcome is Outcome.INTERRUPTED
     for _ in range(w.SAM_LOG_CAPACITY):
         assert terminal(card_b, sam, book)[0].pay(0, 1_000).paid

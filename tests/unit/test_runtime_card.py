@@ -12,12 +12,12 @@ from applets.card import VirtualCard
 from applets.memory import Lifetime
 from applets.status import SwError
 from applets.testapplet import INS_ECHO, INS_INCREMENT, INS_READ, TEST_AID, TestApplet
-from cardkit.apdu import CommandApdu, ResponseApdu
 from cardkit.errors import ApduError
-from cardkit.protocol import ApduProtocol
-from cardkit.sw import SW
-from cardkit.tlv import Tlv
-from cardkit.transport import InProcessConnection
+from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import Tlv
+from cardkit.transport.base import InProcessConnection
 
 OTHER_AID = bytes.fromhex("F0636B74657374FF")  # shares the test applet's AID as a prefix
 

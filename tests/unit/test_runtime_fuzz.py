@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from applets.card import VirtualCard
 from applets.testapplet import TEST_AID, TestApplet
-from cardkit.apdu import CommandApdu
+from cardkit.iso7816.apdu import CommandApdu
 
 SELECT = CommandApdu(0x00, 0xA4, 0x04, 0x00, TEST_AID).to_bytes()
 

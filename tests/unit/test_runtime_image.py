@@ -14,7 +14,7 @@ import applets.image as image_module
 from applets.card import VirtualCard
 from applets.image import FORMAT, CardImage, CardImageError, read_image
 from applets.testapplet import INS_INCREMENT, INS_READ, TEST_AID, TestApplet
-from cardkit.apdu import CommandApdu
+from cardkit.iso7816.apdu import CommandApdu
 
 SELECT = CommandApdu(0x00, 0xA4, 0x04, 0x0C, TEST_AID).to_bytes()
 INCREMENT = bytes([0x00, INS_INCREMENT, 0x00, 0x00, 0x04])

@@ -9,8 +9,8 @@ import pytest
 from applets.applet import command
 from applets.card import VirtualCard
 from applets.testapplet import INS_INCREMENT, LOG_CAPACITY, TEST_AID, TestApplet
-from cardkit.apdu import CommandApdu
 from cardkit.errors import CardRemovedError
+from cardkit.iso7816.apdu import CommandApdu
 
 SELECT = CommandApdu(0x00, 0xA4, 0x04, 0x0C, TEST_AID).to_bytes()
 INCREMENT = bytes([0x00, INS_INCREMENT, 0x00, 0x00, 0x04])

@@ -1,6 +1,6 @@
 """The merchant SAM applet through InProcessConnection + ApduProtocol, and the software SAM.
 
-The test plays the customer's card with the functions of :mod:`cardkit.crypto.wallet`.
+The test plays the customer's card with the functions of :mod:`cardkit.codecs.wallet`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import pytest
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.crypto.keyload import build_key_load_package
 from cardkit.errors import ApduError, CardRemovedError, CryptoError
+from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyFunction
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import (
+from cardkit.transport.base import InProcessConnection
+from cardkit.wallet.sam import (
     SOFTWARE_SAM_WARNING,
     CardSam,
     Sam,
@@ -28,7 +29,6 @@ from cardkit.sam import (
     SamRefusedError,
     SoftwareSam,
 )
-from cardkit.transport import InProcessConnection
 
 DEBIT_MASTER = bytes.fromhex("d1" * 16)
 RECEIPT_MASTER = bytes.fromhex("e2" * 16)
@@ -57,19 +57,40 @@ class WalletCard:
         self.tc += 1
         nc = os.urandom(8)
         self.session = w.WalletSession(self.serial, self.tc, nc, nt, self.purse.index)
-        return w.InitResponse.sign(self.k_debit, self.serial, nt, tc=self.tc, nc=nc,
-                                   kvn_debit=KVN, kvn_load=KVN, kvn_receipt=KVN,
-                                   purse=self.purse, cumulative=0, offline_cap=10_000_000,
-                                   last=self.last)
+        return w.InitResponse.sign(
+            self.k_debit,
+            self.serial,
+            nt,
+            tc=self.tc,
+            nc=nc,
+            kvn_debit=KVN,
+            kvn_load=KVN,
+            kvn_receipt=KVN,
+            purse=self.purse,
+            cumulative=0,
+            offline_cap=10_000_000,
+            last=self.last,
+        )
 
-    def _commit(self, kind: w.TransactionType, request: w.DebitRequest,
-                balance: int) -> w.DebitResponse:
+    def _commit(
+        self, kind: w.TransactionType, request: w.DebitRequest, balance: int
+    ) -> w.DebitResponse:
         assert self.session is not None
         self.ds += 1
         self.purse = dataclasses.replace(self.purse, balance=balance)
-        entry = w.LogEntry(kind, self.session.tc, self.ds, request.purse, request.amount,
-                           balance, request.date, request.merchant, request.terminal,
-                           request.sam_id, request.sam_counter)
+        entry = w.LogEntry(
+            kind,
+            self.session.tc,
+            self.ds,
+            request.purse,
+            request.amount,
+            balance,
+            request.date,
+            request.merchant,
+            request.terminal,
+            request.sam_id,
+            request.sam_counter,
+        )
         self.last = w.complete_transaction(self.k_receipt, self.k_debit, self.serial, entry)
         self.session = None
         return w.DebitResponse.from_last(self.last)
@@ -77,14 +98,12 @@ class WalletCard:
     def debit(self, request: w.DebitRequest) -> w.DebitResponse:
         assert self.session is not None
         assert w.verify_debit_request(self.k_debit, self.session, request)
-        return self._commit(w.TransactionType.DEBIT, request,
-                            self.purse.balance - request.amount)
+        return self._commit(w.TransactionType.DEBIT, request, self.purse.balance - request.amount)
 
     def undo(self, request: w.DebitRequest) -> w.DebitResponse:
         assert self.session is not None
         assert w.verify_undo_request(self.k_debit, self.session, self.last.entry, request)
-        return self._commit(w.TransactionType.UNDO, request,
-                            self.purse.balance + request.amount)
+        return self._commit(w.TransactionType.UNDO, request, self.purse.balance + request.amount)
 
 
 def package(transport_key: bytes = TRANSPORT_KEY, version: int = KVN) -> bytes:
@@ -106,8 +125,13 @@ def make_card_sam(identity: w.SamIdentity = IDENTITY) -> tuple[VirtualCard, Card
 
 
 def make_software_sam(identity: w.SamIdentity = IDENTITY) -> SoftwareSam:
-    return SoftwareSam({KVN: DEBIT_MASTER}, serial=SAM_SERIAL, identity=identity,
-                       transport_key=TRANSPORT_KEY, transport_kvn=1)
+    return SoftwareSam(
+        {KVN: DEBIT_MASTER},
+        serial=SAM_SERIAL,
+        identity=identity,
+        transport_key=TRANSPORT_KEY,
+        transport_kvn=1,
+    )
 
 
 @pytest.fixture(params=["card", "software"])
@@ -211,9 +235,20 @@ def test_unknown_key_version_and_purse_rules(sam: Sam) -> None:
     card = WalletCard(balance=1_000)
     nt = os.urandom(8)
     init = card.init(nt)
-    other = w.InitResponse.sign(card.k_debit, card.serial, nt, tc=init.tc, nc=init.nc,
-                                kvn_debit=9, kvn_load=1, kvn_receipt=1, purse=init.purse,
-                                cumulative=0, offline_cap=10_000_000, last=init.last)
+    other = w.InitResponse.sign(
+        card.k_debit,
+        card.serial,
+        nt,
+        tc=init.tc,
+        nc=init.nc,
+        kvn_debit=9,
+        kvn_load=1,
+        kvn_receipt=1,
+        purse=init.purse,
+        cumulative=0,
+        offline_cap=10_000_000,
+        last=init.last,
+    )
     with pytest.raises(SamKeyMissingError):
         sam.authorise_debit(other, card.serial, nt, 100, DATE)
     for amount, date in ((1_001, DATE), (0, DATE), (100, 20270101), (100, 20250230)):
@@ -227,10 +262,12 @@ def test_confirmation_is_checked(sam: Sam) -> None:
     nt = os.urandom(8)
     request = sam.authorise_debit(card.init(nt), card.serial, nt, 700, DATE)
     response = card.debit(request)
-    for altered in (dataclasses.replace(response, balance=response.balance + 1),
-                    dataclasses.replace(response, ds=response.ds + 1),
-                    dataclasses.replace(response, rm=bytes(8)),
-                    dataclasses.replace(response, conf=bytes(8))):
+    for altered in (
+        dataclasses.replace(response, balance=response.balance + 1),
+        dataclasses.replace(response, ds=response.ds + 1),
+        dataclasses.replace(response, rm=bytes(8)),
+        dataclasses.replace(response, conf=bytes(8)),
+    ):
         with pytest.raises(CryptoError):
             sam.confirm(request, altered)
     with pytest.raises(SamKeyMissingError):  # a counter this SAM never issued
@@ -358,9 +395,10 @@ def test_power_cut_at_every_write_of_authorise() -> None:
 
 
 def test_card_and_software_sam_issue_identical_authorisations(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     _, card_sam = make_card_sam()
-    with caplog.at_level(logging.WARNING, logger="cardkit.sam"):
+    with caplog.at_level(logging.WARNING, logger="cardkit.wallet.sam"):
         soft = make_software_sam()
     assert SOFTWARE_SAM_WARNING in caplog.text
     assert soft.info().software and not card_sam.info().software
@@ -375,11 +413,15 @@ def test_card_and_software_sam_issue_identical_authorisations(
         assert card_sam.confirm(a, response) == soft.confirm(b, response)
     nt = os.urandom(8)
     init = card.init(nt)
-    assert (card_sam.authorise_undo(init, card.serial, nt, 10, DATE)
-            == soft.authorise_undo(init, card.serial, nt, 10, DATE))
+    assert card_sam.authorise_undo(init, card.serial, nt, 10, DATE) == soft.authorise_undo(
+        init, card.serial, nt, 10, DATE
+    )
     ci, si = card_sam.info(), soft.info()
     assert (ci.counter, ci.total_authorised, ci.identity) == (
-        si.counter, si.total_authorised, si.identity)
+        si.counter,
+        si.total_authorised,
+        si.identity,
+    )
 
 
 def test_software_sam_with_a_key_store() -> None:
@@ -389,8 +431,9 @@ def test_software_sam_with_a_key_store() -> None:
         def versions(self, function: object) -> list[int]:
             return [KVN]
 
-        def derive(self, function: object, version: int, label: bytes, context: bytes,
-                   length: int = 16) -> bytes:
+        def derive(
+            self, function: object, version: int, label: bytes, context: bytes, length: int = 16
+        ) -> bytes:
             from cardkit.crypto.kdf import derive_key
 
             assert version == KVN
@@ -417,14 +460,27 @@ def test_key_ceremony_export_loads_and_matches_a_key_store_sam() -> None:
     k_admin = w.sam_admin_key(transport, SAM_SERIAL)
     sam.personalise(IDENTITY, w.personalisation_mac(k_admin, SAM_SERIAL, 0, IDENTITY))
     assert sam.load_key(export_sam_package(store, SAM_SERIAL, w.SAM_AID)) == (
-        1, store.kcv(KeyFunction.DEBIT, 1))
+        1,
+        store.kcv(KeyFunction.DEBIT, 1),
+    )
     soft = SoftwareSam(store, serial=SAM_SERIAL, identity=IDENTITY, transport_key=transport)
     master = store.master_secret(KeyFunction.DEBIT, 1)
     k_debit = w.card_key(master, "debit", CARD_SERIAL, 1)
     nt = os.urandom(8)
-    init = w.InitResponse.sign(k_debit, CARD_SERIAL, nt, tc=1, nc=bytes(8), kvn_debit=1,
-                               kvn_load=1, kvn_receipt=1,
-                               purse=w.PurseRecord(0, 1, 1000, 1000, 1000, 20301231),
-                               cumulative=0, offline_cap=1000, last=w.LastTransaction.empty())
-    assert (sam.authorise_debit(init, CARD_SERIAL, nt, 10, DATE)
-            == soft.authorise_debit(init, CARD_SERIAL, nt, 10, DATE))
+    init = w.InitResponse.sign(
+        k_debit,
+        CARD_SERIAL,
+        nt,
+        tc=1,
+        nc=bytes(8),
+        kvn_debit=1,
+        kvn_load=1,
+        kvn_receipt=1,
+        purse=w.PurseRecord(0, 1, 1000, 1000, 1000, 20301231),
+        cumulative=0,
+        offline_cap=1000,
+        last=w.LastTransaction.empty(),
+    )
+    assert sam.authorise_debit(init, CARD_SERIAL, nt, 10, DATE) == soft.authorise_debit(
+        init, CARD_SERIAL, nt, 10, DATE
+    )

@@ -1,7 +1,7 @@
-"""SCP03 host (cardkit.scp03) against card (applets.scp03), in process.
+"""SCP03 host (cardkit.globalplatform.secure_channel) against card (applets.secure_channel).
 
-A tiny card object routes APDUs to :class:`applets.scp03.Scp03CardChannel` the way an applet
-will: it reassembles chained commands and serves long responses with ``61xx`` below secure
+A tiny card object routes APDUs to :class:`applets.secure_channel.Scp03CardChannel` the way an
+applet will: it reassembles chained commands and serves long responses with ``61xx`` below secure
 messaging, as the card runtime does, and runs a three-command test application on top.
 """
 
@@ -12,8 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from applets.scp03 import Scp03CardChannel, SecureChannelError
-from cardkit.apdu import CommandApdu, ResponseApdu
+from applets.secure_channel import Scp03CardChannel, SecureChannelError
 from cardkit.crypto.scp03 import (
     SUPPORTED_LEVELS,
     ChannelCrypto,
@@ -33,15 +32,16 @@ from cardkit.errors import (
     SecurityStatusError,
     TransportError,
 )
-from cardkit.protocol import ApduProtocol
-from cardkit.scp03 import (
+from cardkit.globalplatform.secure_channel import (
     InitializeUpdateResponse,
     Scp03Session,
     c_mac_input,
     initialize_update_command,
 )
-from cardkit.sw import SW
-from cardkit.transport import InProcessConnection
+from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.iso7816.sw import SW
+from cardkit.transport.base import InProcessConnection
 
 KEYS = StaticKeys(bytes(range(16)), bytes(range(16, 32)), bytes(range(32, 48)))
 OTHER_KEYS = StaticKeys(bytes(range(1, 17)), bytes(range(17, 33)), bytes(range(33, 49)))

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from applets.scp03 import Scp03CardChannel
-from cardkit.apdu import CommandApdu, ResponseApdu
+from applets.secure_channel import Scp03CardChannel
 from cardkit.crypto.scp03 import (
     SecurityLevel,
     StaticKeys,
@@ -30,7 +29,12 @@ from cardkit.crypto.scp03 import (
     pseudo_random_card_challenge,
     scp03_kdf,
 )
-from cardkit.scp03 import InitializeUpdateResponse, Scp03Session, initialize_update_command
+from cardkit.globalplatform.secure_channel import (
+    InitializeUpdateResponse,
+    Scp03Session,
+    initialize_update_command,
+)
+from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
 
 h = bytes.fromhex
 

@@ -20,28 +20,26 @@ from test_sam_applet import DATE, DEBIT_MASTER, KVN, RECEIPT_MASTER, WalletCard
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
-from cardkit.crypto import wallet as w
-from cardkit.crypto.keyload import build_key_load_package
-from cardkit.journal import MerchantJournal
-from cardkit.keystore import KeyFunction
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import CardSam, Sam, SoftwareSam
-from cardkit.settlement import (
-    BATCH_HEADER,
+from cardkit.backoffice import (
     BatchCorruptedError,
     BatchFlag,
     BatchFormatError,
     Flag,
     LedgerStatus,
     SettlementLedger,
-    assemble_batch,
-    batch_body,
     read_batch,
     settle_batch,
     settle_batches,
 )
-from cardkit.transport import InProcessConnection
-from cardkit.trust import Hotlist, HotlistEntry, RevocationReason
+from cardkit.codecs import wallet as w
+from cardkit.codecs.batch import BATCH_HEADER, assemble_batch, batch_body
+from cardkit.crypto.keyload import build_key_load_package
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.keystore import KeyFunction
+from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason
+from cardkit.transport.base import InProcessConnection
+from cardkit.wallet.journal import MerchantJournal
+from cardkit.wallet.sam import CardSam, Sam, SoftwareSam
 from keys.ceremony import sam_transport_key
 from keys.dev import development_keystore
 
@@ -101,20 +99,26 @@ class Merchant:
 
 def make_merchant(tmp_path: Path, number: int, *, card_sam: bool = False) -> Merchant:
     serial = bytes.fromhex("53414d00000000") + bytes([number])
-    identity = w.SamIdentity(sam_id=0x50 + number, merchant=0x1000 + number,
-                             terminal=number, ceiling=10_000_000)
+    identity = w.SamIdentity(
+        sam_id=0x50 + number, merchant=0x1000 + number, terminal=number, ceiling=10_000_000
+    )
     k_t = transport_key(serial)
     sam: Sam
     if card_sam:
         sam = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
         sam.pre_personalise(serial, TRANSPORT_KVN, k_t)
-        sam.personalise(identity, w.personalisation_mac(w.sam_admin_key(k_t, serial), serial,
-                                                        0, identity))
-        sam.load_key(build_key_load_package(DEBIT_MASTER, "debit", KVN, k_t, TRANSPORT_KVN,
-                                            serial))
+        sam.personalise(
+            identity, w.personalisation_mac(w.sam_admin_key(k_t, serial), serial, 0, identity)
+        )
+        sam.load_key(build_key_load_package(DEBIT_MASTER, "debit", KVN, k_t, TRANSPORT_KVN, serial))
     else:
-        sam = SoftwareSam({KVN: DEBIT_MASTER}, serial=serial, identity=identity,
-                          transport_key=k_t, transport_kvn=TRANSPORT_KVN)
+        sam = SoftwareSam(
+            {KVN: DEBIT_MASTER},
+            serial=serial,
+            identity=identity,
+            transport_key=k_t,
+            transport_kvn=TRANSPORT_KVN,
+        )
     directory = tmp_path / f"merchant-{number}"
     directory.mkdir()
     journal = MerchantJournal(directory / "journal.sqlite", clock=lambda: NOW)
@@ -135,8 +139,12 @@ def crafted_batch(merchant: Merchant, receipts: list[w.Receipt]) -> bytes:
     """A batch body the merchant composed by hand, signed by its own SAM (a SAM vouches for
     whatever digest it is given: it proves the batch came from this merchant, no more)."""
     body = batch_body(merchant.sam.info(), NOW, receipts)
-    return assemble_batch(body, merchant.sam.sign_batch(  # type: ignore[attr-defined]
-        hashlib.sha256(body).digest()))
+    return assemble_batch(
+        body,
+        merchant.sam.sign_batch(  # type: ignore[attr-defined]
+            hashlib.sha256(body).digest()
+        ),
+    )
 
 
 def flags(report) -> list[tuple[Flag, ...]]:  # type: ignore[no-untyped-def]
@@ -149,8 +157,9 @@ def load(c: WalletCard, amount: int) -> w.Receipt:
     c.ds += 1
     balance = c.purse.balance + amount
     c.purse = dataclasses.replace(c.purse, balance=balance)
-    entry = w.LogEntry(w.TransactionType.LOAD, c.tc, c.ds, c.purse.index, amount, balance,
-                       DATE, 0x0D01, 7, 0, 99)
+    entry = w.LogEntry(
+        w.TransactionType.LOAD, c.tc, c.ds, c.purse.index, amount, balance, DATE, 0x0D01, 7, 0, 99
+    )
     c.last = w.complete_transaction(c.k_receipt, bytes(16), c.serial, entry)
     return w.Receipt(c.serial, KVN, KVN, c.last)
 
@@ -164,8 +173,9 @@ def ledger() -> SettlementLedger:
 
 
 @pytest.mark.parametrize("card_sam", [False, True], ids=["software-sam", "card-sam"])
-def test_clean_batch_is_accepted_with_totals(tmp_path: Path, ledger: SettlementLedger,
-                                             card_sam: bool) -> None:
+def test_clean_batch_is_accepted_with_totals(
+    tmp_path: Path, ledger: SettlementLedger, card_sam: bool
+) -> None:
     m = make_merchant(tmp_path, 1, card_sam=card_sam)
     food, rice = card(1), card(2, purse=3)
     first, _ = m.pay(food, 12_000)
@@ -180,8 +190,7 @@ def test_clean_batch_is_accepted_with_totals(tmp_path: Path, ledger: SettlementL
     merchant = report.by_merchant()
     assert list(merchant) == [m.identity.merchant]
     totals = merchant[m.identity.merchant].accepted
-    assert (totals.payments, totals.debited, totals.undos, totals.undone) == (3, 55_500, 1,
-                                                                               2_000)
+    assert (totals.payments, totals.debited, totals.undos, totals.undone) == (3, 55_500, 1, 2_000)
     assert totals.net == 53_500 and merchant[m.identity.merchant].flagged.net == 0
     purses = report.by_purse()
     assert {p: s.accepted.net for p, s in purses.items()} == {0: 13_500, 3: 40_000}
@@ -200,10 +209,14 @@ def test_several_batches_of_one_merchant(tmp_path: Path, ledger: SettlementLedge
     m.pay(c, 300)
     two = m.export()
     empty = m.export()  # nothing new: an empty batch still reports the SAM's counters
-    report = settle_batches([read_batch(p) for p in (one, two, empty)], RECEIPT_MASTERS,
-                            sam_keys, seen=ledger)
+    report = settle_batches(
+        [read_batch(p) for p in (one, two, empty)], RECEIPT_MASTERS, sam_keys, seen=ledger
+    )
     assert [(b.sequence, b.receipts, b.flags) for b in report.batches] == [
-        (1, 1, ()), (2, 2, ()), (3, 0, ())]
+        (1, 1, ()),
+        (2, 2, ()),
+        (3, 0, ()),
+    ]
     assert report.by_merchant()[m.identity.merchant].accepted.debited == 600
     assert ledger.batch_sequences(m.serial) == [1, 2, 3]
 
@@ -226,19 +239,22 @@ def test_replayed_batch_is_all_duplicates(tmp_path: Path, ledger: SettlementLedg
 
 
 def test_receipt_repeated_in_a_later_batch_and_within_a_batch(
-        tmp_path: Path, ledger: SettlementLedger) -> None:
+    tmp_path: Path, ledger: SettlementLedger
+) -> None:
     m = make_merchant(tmp_path, 1)
     c = card(1)
     _, r1 = m.pay(c, 1_000)
     _, r2 = m.pay(c, 2_000)
     settle(m.export(), ledger)
-    report = settle_batch(read_batch(crafted_batch(m, [r2, r1, r1])), RECEIPT_MASTERS, sam_keys,
-                          seen=ledger)
+    report = settle_batch(
+        read_batch(crafted_batch(m, [r2, r1, r1])), RECEIPT_MASTERS, sam_keys, seen=ledger
+    )
     assert report.batches[0].flags == ()  # a new batch, honestly signed by the SAM
     assert flags(report) == [(Flag.DUPLICATE,)] * 3
     fresh = SettlementLedger()
-    report = settle_batch(read_batch(crafted_batch(m, [r1, r2, r1])), RECEIPT_MASTERS,
-                          sam_keys, seen=fresh)
+    report = settle_batch(
+        read_batch(crafted_batch(m, [r1, r2, r1])), RECEIPT_MASTERS, sam_keys, seen=fresh
+    )
     assert flags(report) == [(), (), (Flag.DUPLICATE,)]
 
 
@@ -246,7 +262,8 @@ def test_receipt_repeated_in_a_later_batch_and_within_a_batch(
 
 
 def test_forked_counter_two_copies_of_one_card_at_two_merchants(
-        tmp_path: Path, ledger: SettlementLedger) -> None:
+    tmp_path: Path, ledger: SettlementLedger
+) -> None:
     a, b = make_merchant(tmp_path, 1), make_merchant(tmp_path, 2)
     original = card(7)
     a.pay(original, 10_000)  # DS 1, before the image was copied
@@ -288,7 +305,8 @@ def test_forked_counter_within_one_batch(tmp_path: Path, ledger: SettlementLedge
 
 
 def test_counter_gaps_close_when_the_missing_receipts_arrive(
-        tmp_path: Path, ledger: SettlementLedger) -> None:
+    tmp_path: Path, ledger: SettlementLedger
+) -> None:
     a, b = make_merchant(tmp_path, 1), make_merchant(tmp_path, 2)
     c = card(3, balance=0)
     loads = [load(c, 100_000)]  # DS 1 at the issuer's desk
@@ -315,15 +333,17 @@ def test_counter_gaps_close_when_the_missing_receipts_arrive(
 # --- hotlisted and blocked cards ---------------------------------------------------------
 
 
-def test_receipts_of_hotlisted_cards_are_flagged(tmp_path: Path,
-                                                 ledger: SettlementLedger) -> None:
+def test_receipts_of_hotlisted_cards_are_flagged(tmp_path: Path, ledger: SettlementLedger) -> None:
     m = make_merchant(tmp_path, 1)
     stolen, fine = card(4), card(5)
     m.pay(stolen, 25_000)  # the terminal had not imported the new hotlist yet
     m.pay(fine, 1_000)
-    hotlist = Hotlist(sequence=3, issued_at=NOW, next_update=NOW + dt.timedelta(days=1),
-                      entries=(HotlistEntry(stolen.serial, RevocationReason.STOLEN,
-                                            dt.date(2025, 3, 18)),))
+    hotlist = Hotlist(
+        sequence=3,
+        issued_at=NOW,
+        next_update=NOW + dt.timedelta(days=1),
+        entries=(HotlistEntry(stolen.serial, RevocationReason.STOLEN, dt.date(2025, 3, 18)),),
+    )
     report = settle(m.export(), ledger, hotlist=hotlist)
     assert flags(report) == [(Flag.HOTLISTED,), ()]
     assert report.receipts[0].reasons == ("card hotlisted (stolen, revoked 2025-03-18)",)
@@ -350,15 +370,24 @@ def test_forged_receipts_fail_their_mac(tmp_path: Path, ledger: SettlementLedger
     m = make_merchant(tmp_path, 1)
     c = card(1)
     _, genuine = m.pay(c, 1_000)
-    raised = w.Receipt(genuine.serial, genuine.kvn_debit, genuine.kvn_receipt,
-                       dataclasses.replace(genuine.record, entry=dataclasses.replace(
-                           genuine.entry, amount=100_000)))
-    other_card = w.Receipt(bytes.fromhex("53530000000000ff"), genuine.kvn_debit,
-                           genuine.kvn_receipt, genuine.record)
+    raised = w.Receipt(
+        genuine.serial,
+        genuine.kvn_debit,
+        genuine.kvn_receipt,
+        dataclasses.replace(
+            genuine.record, entry=dataclasses.replace(genuine.entry, amount=100_000)
+        ),
+    )
+    other_card = w.Receipt(
+        bytes.fromhex("53530000000000ff"), genuine.kvn_debit, genuine.kvn_receipt, genuine.record
+    )
     unknown_version = dataclasses.replace(genuine, kvn_receipt=9)
-    report = settle_batch(read_batch(crafted_batch(m, [raised, other_card, unknown_version,
-                                                       genuine])),
-                          RECEIPT_MASTERS, sam_keys, seen=ledger)
+    report = settle_batch(
+        read_batch(crafted_batch(m, [raised, other_card, unknown_version, genuine])),
+        RECEIPT_MASTERS,
+        sam_keys,
+        seen=ledger,
+    )
     assert flags(report) == [(Flag.BAD_MAC,)] * 3 + [()]
     assert report.receipts[0].reasons == ("the receipt MAC is wrong",)
     assert report.receipts[2].reasons == ("no receipt master of version 9",)
@@ -368,18 +397,21 @@ def test_forged_receipts_fail_their_mac(tmp_path: Path, ledger: SettlementLedger
 def test_a_load_is_no_payment(tmp_path: Path, ledger: SettlementLedger) -> None:
     m = make_merchant(tmp_path, 1)
     c = card(1)
-    report = settle_batch(read_batch(crafted_batch(m, [load(c, 10_000)])), RECEIPT_MASTERS,
-                          sam_keys, seen=ledger)
+    report = settle_batch(
+        read_batch(crafted_batch(m, [load(c, 10_000)])), RECEIPT_MASTERS, sam_keys, seen=ledger
+    )
     assert flags(report) == [(Flag.NOT_A_PAYMENT,)]
 
 
 def test_another_merchants_receipt_is_not_paid_to_this_one(
-        tmp_path: Path, ledger: SettlementLedger) -> None:
+    tmp_path: Path, ledger: SettlementLedger
+) -> None:
     a, b = make_merchant(tmp_path, 1), make_merchant(tmp_path, 2)
     c = card(1)
     _, receipt = a.pay(c, 9_000)
-    theft = settle_batch(read_batch(crafted_batch(b, [receipt])), RECEIPT_MASTERS, sam_keys,
-                         seen=ledger)
+    theft = settle_batch(
+        read_batch(crafted_batch(b, [receipt])), RECEIPT_MASTERS, sam_keys, seen=ledger
+    )
     assert flags(theft) == [(Flag.NOT_THIS_SAM,)]
     honest = settle(a.export(), ledger)  # the rightful merchant is still paid
     assert flags(honest) == [()]
@@ -389,14 +421,14 @@ def test_receipt_beyond_the_sams_counter(tmp_path: Path, ledger: SettlementLedge
     m = make_merchant(tmp_path, 1)
     c = card(1)
     # someone holding the debit master poses as this SAM with a counter it never reached
-    rogue = SoftwareSam({KVN: DEBIT_MASTER}, serial=m.serial, identity=m.identity,
-                        counter=5_000)
+    rogue = SoftwareSam({KVN: DEBIT_MASTER}, serial=m.serial, identity=m.identity, counter=5_000)
     nt = os.urandom(8)
     init = c.init(nt)
     request = rogue.authorise_debit(init, c.serial, nt, 4_000, DATE)
     receipt = rogue.confirm(request, c.debit(request))
-    report = settle_batch(read_batch(crafted_batch(m, [receipt])), RECEIPT_MASTERS, sam_keys,
-                          seen=ledger)
+    report = settle_batch(
+        read_batch(crafted_batch(m, [receipt])), RECEIPT_MASTERS, sam_keys, seen=ledger
+    )
     assert flags(report) == [(Flag.SAM_COUNTER_AHEAD,)]
     assert "SC 5001 above the SAM's counter 0" in report.receipts[0].reasons[0]
 
@@ -405,7 +437,8 @@ def test_receipt_beyond_the_sams_counter(tmp_path: Path, ledger: SettlementLedge
 
 
 def test_batch_mac_is_checked_and_a_bad_batch_records_nothing(
-        tmp_path: Path, ledger: SettlementLedger) -> None:
+    tmp_path: Path, ledger: SettlementLedger
+) -> None:
     m = make_merchant(tmp_path, 1)
     c = card(1)
     m.pay(c, 1_000)
@@ -418,11 +451,11 @@ def test_batch_mac_is_checked_and_a_bad_batch_records_nothing(
     assert report.receipts[0].reasons == ("the SAM's batch MAC is wrong",)
     wrong_sequence = bytearray(data)
     wrong_sequence[-24 + 3] ^= 0x01  # claim another batch sequence number
-    report = settle_batch(read_batch(bytes(wrong_sequence)), RECEIPT_MASTERS, sam_keys,
-                          seen=ledger)
+    report = settle_batch(read_batch(bytes(wrong_sequence)), RECEIPT_MASTERS, sam_keys, seen=ledger)
     assert not report.batches[0].authentic
-    report = settle_batch(read_batch(data), RECEIPT_MASTERS,
-                          lambda serial, kvn: bytes(16), seen=ledger)  # another SAM's key
+    report = settle_batch(
+        read_batch(data), RECEIPT_MASTERS, lambda serial, kvn: bytes(16), seen=ledger
+    )  # another SAM's key
     assert not report.batches[0].authentic
 
     def no_such_version(serial: bytes, kvn: int) -> bytes:
@@ -431,8 +464,7 @@ def test_batch_mac_is_checked_and_a_bad_batch_records_nothing(
     report = settle_batch(read_batch(data), RECEIPT_MASTERS, no_such_version, seen=ledger)
     assert report.batches[0].reasons == ("no SAM transport key of version 1",)
     assert ledger.sequences(c.serial) == [] and ledger.batch_sequences(m.serial) == []
-    assert flags(settle_batch(read_batch(data), RECEIPT_MASTERS, sam_keys,
-                              seen=ledger)) == [()]
+    assert flags(settle_batch(read_batch(data), RECEIPT_MASTERS, sam_keys, seen=ledger)) == [()]
 
 
 def test_missing_batches_are_reported(tmp_path: Path, ledger: SettlementLedger) -> None:
@@ -442,27 +474,31 @@ def test_missing_batches_are_reported(tmp_path: Path, ledger: SettlementLedger) 
     for amount in (100, 200, 300, 400):
         m.pay(c, amount)
         paths.append(m.export())
-    report = settle_batches([read_batch(paths[0]), read_batch(paths[3])], RECEIPT_MASTERS,
-                            sam_keys, seen=ledger)
+    report = settle_batches(
+        [read_batch(paths[0]), read_batch(paths[3])], RECEIPT_MASTERS, sam_keys, seen=ledger
+    )
     assert report.batches[1].flags == (BatchFlag.SEQUENCE_GAP,)
     assert report.batches[1].reasons == ("batches not settled yet: 2-3",)
     assert [(g.serial, g.missing) for g in report.gaps] == [(c.serial, ((2, 3),))]
-    report = settle_batches([read_batch(paths[2]), read_batch(paths[1])], RECEIPT_MASTERS,
-                            sam_keys, seen=ledger)
+    report = settle_batches(
+        [read_batch(paths[2]), read_batch(paths[1])], RECEIPT_MASTERS, sam_keys, seen=ledger
+    )
     assert [b.flags for b in report.batches] == [(BatchFlag.SEQUENCE_GAP,), ()]
     assert report.gaps == []
 
 
-def test_sequence_reused_by_a_resumed_software_sam(tmp_path: Path,
-                                                   ledger: SettlementLedger) -> None:
+def test_sequence_reused_by_a_resumed_software_sam(
+    tmp_path: Path, ledger: SettlementLedger
+) -> None:
     m = make_merchant(tmp_path, 1)
     c = card(1)
     _, r1 = m.pay(c, 100)
     settle_batch(read_batch(crafted_batch(m, [r1])), RECEIPT_MASTERS, sam_keys, seen=ledger)
     m.sam.batch_sequence = 0  # type: ignore[attr-defined]  # restarted without its state
     _, r2 = m.pay(c, 200)
-    report = settle_batch(read_batch(crafted_batch(m, [r2])), RECEIPT_MASTERS, sam_keys,
-                          seen=ledger)
+    report = settle_batch(
+        read_batch(crafted_batch(m, [r2])), RECEIPT_MASTERS, sam_keys, seen=ledger
+    )
     assert report.batches[0].flags == (BatchFlag.SEQUENCE_REUSED,)
     assert flags(report) == [()]  # the receipts themselves are still checked one by one
 
@@ -475,12 +511,16 @@ def test_keys_from_a_key_store(tmp_path: Path, ledger: SettlementLedger) -> None
     debit = store.master_secret(KeyFunction.DEBIT, 1)
     serial = bytes.fromhex("53414d00000000aa")
     identity = w.SamIdentity(0x77, 0x2077, 1, 1_000_000)
-    sam = SoftwareSam({1: debit}, serial=serial, identity=identity, transport_kvn=1,
-                      transport_key=sam_transport_key(store, serial, w.SAM_AID, 1))
+    sam = SoftwareSam(
+        {1: debit},
+        serial=serial,
+        identity=identity,
+        transport_kvn=1,
+        transport_key=sam_transport_key(store, serial, w.SAM_AID, 1),
+    )
     c = WalletCard(serial=bytes.fromhex("53530000000000bb"))
     c.k_debit = w.card_key(debit, "debit", c.serial, 1)
-    c.k_receipt = w.card_key(store.master_secret(KeyFunction.RECEIPT, 1), "receipt",
-                             c.serial, 1)
+    c.k_receipt = w.card_key(store.master_secret(KeyFunction.RECEIPT, 1), "receipt", c.serial, 1)
     nt = os.urandom(8)
     init = c.init(nt)
     request = sam.authorise_debit(init, c.serial, nt, 3_000, DATE)
@@ -490,11 +530,9 @@ def test_keys_from_a_key_store(tmp_path: Path, ledger: SettlementLedger) -> None
     report = settle_batch(read_batch(data), store, store, seen=ledger)
     assert report.batches[0].flags == () and flags(report) == [()]
     # the same batch against masters that are not the store's fails both checks
-    report = settle_batch(read_batch(data), {1: RECEIPT_MASTER}, sam_keys,
-                          seen=SettlementLedger())
+    report = settle_batch(read_batch(data), {1: RECEIPT_MASTER}, sam_keys, seen=SettlementLedger())
     assert not report.batches[0].authentic
-    report = settle_batch(read_batch(data), {1: RECEIPT_MASTER}, store,
-                          seen=SettlementLedger())
+    report = settle_batch(read_batch(data), {1: RECEIPT_MASTER}, store, seen=SettlementLedger())
     assert flags(report) == [(Flag.BAD_MAC,)]
 
 
@@ -512,8 +550,9 @@ def test_ledger_file_remembers_across_runs(tmp_path: Path) -> None:
         assert flags(settle(path, ledger)) == [(Flag.DUPLICATE,)]
 
 
-def test_a_failed_settlement_leaves_the_ledger_unchanged(tmp_path: Path,
-                                                         ledger: SettlementLedger) -> None:
+def test_a_failed_settlement_leaves_the_ledger_unchanged(
+    tmp_path: Path, ledger: SettlementLedger
+) -> None:
     m = make_merchant(tmp_path, 1)
     c = card(1)
     m.pay(c, 1_000)
@@ -545,8 +584,11 @@ def test_read_batch_round_trip_and_errors(tmp_path: Path) -> None:
     batch = read_batch(path)
     assert read_batch(data) == batch and batch.to_bytes() == data
     assert batch.receipts == (receipt,) and batch.sequence == 1
-    assert (batch.sam_serial, batch.merchant, batch.created_at) == (m.serial,
-                                                                    m.identity.merchant, NOW)
+    assert (batch.sam_serial, batch.merchant, batch.created_at) == (
+        m.serial,
+        m.identity.merchant,
+        NOW,
+    )
     for cut in range(len(data)):
         with pytest.raises(BatchFormatError, match="truncated"):
             read_batch(data[:cut])

@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 from test_settlement import RECEIPT_MASTERS, card, flags, make_merchant, sam_keys, settle
 
-from cardkit.settlement import BatchFlag, Flag, SettlementLedger, read_batch, settle_batch
+from cardkit.backoffice import BatchFlag, Flag, SettlementLedger, read_batch, settle_batch
 
 CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
 

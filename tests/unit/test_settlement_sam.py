@@ -17,11 +17,11 @@ from test_sam_applet import (
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.errors import ApduError, CardRemovedError
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import CardSam, SamRefusedError, SoftwareSam
-from cardkit.transport import InProcessConnection
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.transport.base import InProcessConnection
+from cardkit.wallet.sam import CardSam, SamRefusedError, SoftwareSam
 
 DIGEST = hashlib.sha256(b"batch body").digest()
 
@@ -44,8 +44,9 @@ def test_sign_batch_counts_and_verifies(kind: str) -> None:
         assert w.BatchSignature.from_bytes(sig.to_bytes()) == sig
     other = hashlib.sha256(b"another body").digest()
     assert not w.verify_batch_signature(k_batch(), SAM_SERIAL, IDENTITY, first, other)
-    moved = w.SamIdentity(IDENTITY.sam_id, IDENTITY.merchant + 1, IDENTITY.terminal,
-                          IDENTITY.ceiling)
+    moved = w.SamIdentity(
+        IDENTITY.sam_id, IDENTITY.merchant + 1, IDENTITY.terminal, IDENTITY.ceiling
+    )
     assert not w.verify_batch_signature(k_batch(), SAM_SERIAL, moved, first, DIGEST)
     # the admin key is a different key: a batch MAC is no settlement MAC and vice versa
     assert k_batch() != w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)

@@ -26,12 +26,12 @@ from ssn_applet_helpers import (
 
 from applets.ssn import SSN_AID, LifeCycle, open_ssn_card
 from applets.ssn.constants import WALLET_INS
-from cardkit.apdu import CommandApdu
 from cardkit.crypto.chipauth import card_authentication_message, verify_raw
 from cardkit.crypto.scp03 import SecurityLevel
 from cardkit.errors import ApduError
-from cardkit.sw import SW
-from cardkit.tlv import Tlv, parse_all, to_dict
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import Tlv, parse_all, to_dict
 
 
 @pytest.fixture
@@ -49,13 +49,13 @@ def issued() -> tuple[Terminal, bytes]:
 
 # --- SELECT -------------------------------------------------------------------------------
 
+
 def test_select_answers_the_documented_fci() -> None:
     card = new_card(kvns={"debit": 1, "load": 2, "receipt": 3})
     resp = Terminal(card).select()
     assert resp.sw == SW.OK
     assert resp.data == bytes.fromhex(
-        "6F29" "8408F053534E43415244"
-        "A51D" "C0020100" "C108" + SERIAL.hex() + "C20101" "C30430010203" "C40410001000"
+        "6F298408F053534E43415244A51DC0020100C108" + SERIAL.hex() + "C20101C30430010203C40410001000"
     )
 
 
@@ -83,6 +83,7 @@ def test_key_diversification_data_carries_the_serial(term: Terminal) -> None:
 
 # --- personalisation ----------------------------------------------------------------------
 
+
 def test_full_personalisation_and_read_back(term: Terminal) -> None:
     done = personalise(term)
     assert len(done.point) == 65 and done.point[0] == 0x04
@@ -98,18 +99,26 @@ def test_full_personalisation_and_read_back(term: Terminal) -> None:
 
 def test_issuer_commands_need_the_secure_channel(term: Terminal) -> None:
     term.select()
-    for cmd in (apdu(0x46), apdu(0xDA, 0, 0x01, der_blob(b"x")), apdu(0xF0, 0x07),
-                apdu(0x2C, 0, 0x80, PIN)):
+    for cmd in (
+        apdu(0x46),
+        apdu(0xDA, 0, 0x01, der_blob(b"x")),
+        apdu(0xF0, 0x07),
+        apdu(0x2C, 0, 0x80, PIN),
+    ):
         assert term.plain(cmd).sw == SW.SECURITY_STATUS_NOT_SATISFIED
     # wrapped-looking command without a session
     assert term.plain(apdu(0x46, cla=0x84, data=bytes(8))).sw == SW.SECURITY_STATUS_NOT_SATISFIED
     assert term.state() == LifeCycle.BLANK
 
 
-@pytest.mark.parametrize("level", [SecurityLevel.C_MAC,
-                                   SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION,
-                                   SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION
-                                   | SecurityLevel.R_MAC])
+@pytest.mark.parametrize(
+    "level",
+    [
+        SecurityLevel.C_MAC,
+        SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION,
+        SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION | SecurityLevel.R_MAC,
+    ],
+)
 def test_issuer_commands_need_level_33(term: Terminal, level: SecurityLevel) -> None:
     term.select()
     term.open_issuer(level)
@@ -140,8 +149,18 @@ def test_set_status_01_wipes_a_card_in_personalisation(term: Terminal) -> None:
     assert term.state() == LifeCycle.ISSUED
 
 
-@pytest.mark.parametrize("case", ["other point", "other serial", "no card record",
-                                  "no identity record", "no certificate", "no PIN", "no CAN"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "other point",
+        "other serial",
+        "no card record",
+        "no identity record",
+        "no certificate",
+        "no PIN",
+        "no CAN",
+    ],
+)
 def test_set_status_07_refused_unless_complete_and_own(term: Terminal, case: str) -> None:
     term.select()
     term.open_issuer()
@@ -159,8 +178,15 @@ def test_set_status_07_refused_unless_complete_and_own(term: Terminal, case: str
     elif case == "other serial":
         records[0x01] = card_record_for(point, serial=b"\x99" * 8)
     else:
-        del records[{"no card record": 0x01, "no identity record": 0x02, "no certificate": 0x03,
-                     "no PIN": 0x10, "no CAN": 0x11}[case]]
+        del records[
+            {
+                "no card record": 0x01,
+                "no identity record": 0x02,
+                "no certificate": 0x03,
+                "no PIN": 0x10,
+                "no CAN": 0x11,
+            }[case]
+        ]
     for tag, value in records.items():
         assert term.send(apdu(0xDA, 0, tag, value)).sw == SW.OK
     assert term.send(apdu(0xF0, 0x07)).sw == SW.CONDITIONS_NOT_SATISFIED
@@ -168,6 +194,7 @@ def test_set_status_07_refused_unless_complete_and_own(term: Terminal, case: str
 
 
 # --- life-cycle refusals -----------------------------------------------------------------
+
 
 def _card_in(state: LifeCycle) -> Terminal:
     t = Terminal(new_card())
@@ -218,16 +245,21 @@ def test_plain_command_state_rules(state: LifeCycle) -> None:
     assert chip == (SW.WRONG_DATA if state is LifeCycle.ISSUED else SW.CONDITIONS_NOT_SATISFIED)
     # public objects can be read in every live state (absent ones: 6A88)
     assert t.plain(apdu(0xCA, 0, 0x20, ne=256)).sw == (
-        SW.REFERENCED_DATA_NOT_FOUND if state is LifeCycle.BLANK else SW.OK)
+        SW.REFERENCED_DATA_NOT_FOUND if state is LifeCycle.BLANK else SW.OK
+    )
 
 
 def test_terminated_card_answers_select_only() -> None:
     t = _card_in(LifeCycle.ISSUED)
     assert t.send(apdu(0xF0, 0xFF)).sw == SW.OK
     assert t.state() == LifeCycle.TERMINATED
-    for cmd in (apdu(0x88, 0, 0, random_challenge()), apdu(0xCA, 0, 0x01),
-                apdu(0xCA, 0, 0x20), apdu(0x86, data=bytes(65)),
-                apdu(0x50, KVN, 0, bytes(8))):
+    for cmd in (
+        apdu(0x88, 0, 0, random_challenge()),
+        apdu(0xCA, 0, 0x01),
+        apdu(0xCA, 0, 0x20),
+        apdu(0x86, data=bytes(65)),
+        apdu(0x50, KVN, 0, bytes(8)),
+    ):
         assert t.plain(cmd).sw == SW.CONDITIONS_NOT_SATISFIED
     snapshot = t.card.memory_snapshot()[SSN_AID.hex().upper()]
     assert "key.private" not in snapshot and "object.01" not in snapshot
@@ -257,6 +289,7 @@ def test_wrong_class_is_refused(term: Terminal) -> None:
 
 # --- AUTHENTICATE --------------------------------------------------------------------------
 
+
 def _authenticate(t: Terminal, p1: int, challenge: bytes) -> dict[int, bytes]:
     resp = t.plain(apdu(0x88, p1, 0, challenge, ne=256))
     assert resp.sw == SW.OK
@@ -264,7 +297,8 @@ def _authenticate(t: Terminal, p1: int, challenge: bytes) -> dict[int, bytes]:
 
 
 def test_authenticate_signature_verifies_over_the_documented_message(
-        issued: tuple[Terminal, bytes]) -> None:
+    issued: tuple[Terminal, bytes],
+) -> None:
     t, point = issued
     public = t.plain(apdu(0xCA, 0, 0x20, ne=256)).data
     assert public == point
@@ -274,15 +308,16 @@ def test_authenticate_signature_verifies_over_the_documented_message(
     assert fields[0xC2] == bytes([LifeCycle.ISSUED])
     assert fields[0x70] == record
     assert len(fields[0x9E]) == 64
-    message = (b"SSN-AUTH-1" + challenge + SERIAL + bytes([0x07])
-               + hashlib.sha256(record).digest())
+    message = b"SSN-AUTH-1" + challenge + SERIAL + bytes([0x07]) + hashlib.sha256(record).digest()
     assert message == card_authentication_message(challenge, SERIAL, 0x07, record)
     assert verify_raw(public, message, fields[0x9E])
     # the state is signed: the same signature does not pass for another state or challenge
-    assert not verify_raw(public, card_authentication_message(challenge, SERIAL, 0x83, record),
-                          fields[0x9E])
-    assert not verify_raw(public, card_authentication_message(random_challenge(), SERIAL, 0x07,
-                                                              record), fields[0x9E])
+    assert not verify_raw(
+        public, card_authentication_message(challenge, SERIAL, 0x83, record), fields[0x9E]
+    )
+    assert not verify_raw(
+        public, card_authentication_message(random_challenge(), SERIAL, 0x07, record), fields[0x9E]
+    )
 
 
 def test_authenticate_without_record(issued: tuple[Terminal, bytes]) -> None:
@@ -291,8 +326,9 @@ def test_authenticate_without_record(issued: tuple[Terminal, bytes]) -> None:
     fields = _authenticate(t, 0x00, challenge)
     assert set(fields) == {0xC2, 0x9E}
     record = t.plain(apdu(0xCA, 0, 0x01, ne=256)).data
-    assert verify_raw(point, card_authentication_message(challenge, SERIAL, 0x07, record),
-                      fields[0x9E])
+    assert verify_raw(
+        point, card_authentication_message(challenge, SERIAL, 0x07, record), fields[0x9E]
+    )
 
 
 def test_authenticate_argument_errors(issued: tuple[Terminal, bytes]) -> None:
@@ -311,8 +347,9 @@ def test_blocked_card_still_authenticates_and_says_83(issued: tuple[Terminal, by
     challenge = random_challenge()
     fields = _authenticate(t, 0x01, challenge)
     assert fields[0xC2] == b"\x83"
-    assert verify_raw(point, card_authentication_message(challenge, SERIAL, 0x83, fields[0x70]),
-                      fields[0x9E])
+    assert verify_raw(
+        point, card_authentication_message(challenge, SERIAL, 0x83, fields[0x70]), fields[0x9E]
+    )
     # and unblocking brings it back
     t.open_issuer()
     assert t.send(apdu(0xF0, 0x07)).sw == SW.OK
@@ -321,6 +358,7 @@ def test_blocked_card_still_authenticates_and_says_83(issued: tuple[Terminal, by
 
 
 # --- GET DATA / PUT DATA ------------------------------------------------------------------
+
 
 def test_get_data_access_rules(issued: tuple[Terminal, bytes]) -> None:
     t, point = issued
@@ -355,26 +393,29 @@ def test_long_plain_response_is_chained_never_6cxx(issued: tuple[Terminal, bytes
     assert raw[1] >> 8 == 0x61 and len(raw[0]) == 0x10
 
 
-@pytest.mark.parametrize(("tag", "value", "sw"), [
-    (0x01, der_blob(filler=2048 - 8), SW.OK),  # exactly 2,048 bytes
-    (0x01, der_blob(filler=2049 - 8), SW.NOT_ENOUGH_MEMORY),
-    (0x02, bytes(3000), SW.NOT_ENOUGH_MEMORY),
-    (0x01, b"", SW.WRONG_DATA),
-    (0x01, b"\x30\x06\x04\x03abc", SW.WRONG_DATA),  # length runs past the end
-    (0x03, b"\x04\x01\x00", SW.WRONG_DATA),  # not a SEQUENCE
-    (0x03, der_blob(b"x") + b"\x00", SW.WRONG_DATA),  # trailing byte
-    (0x10, b"\x03" + b"12a4".ljust(8, b"\xff"), SW.WRONG_DATA),
-    (0x10, b"\x03" + b"123".ljust(8, b"\xff"), SW.WRONG_DATA),
-    (0x10, b"\x03" + b"12\xff34".ljust(8, b"\xff"), SW.WRONG_DATA),
-    (0x10, b"\x00" + PIN, SW.WRONG_DATA),
-    (0x10, b"\x10" + PIN, SW.WRONG_DATA),
-    (0x10, b"\x03" + PIN[:7], SW.WRONG_LENGTH),
-    (0x10, b"\x03" + b"12345678", SW.OK),
-    (0x11, b"\x0a" + b"12345".ljust(8, b"\xff"), SW.WRONG_DATA),
-    (0x11, b"\x0a" + b"1234567".ljust(8, b"\xff"), SW.WRONG_DATA),
-    (0x20, b"\x04" + bytes(64), SW.INCORRECT_P1P2),  # the public key is the card's own
-    (0x05, der_blob(b"x"), SW.INCORRECT_P1P2),
-])
+@pytest.mark.parametrize(
+    ("tag", "value", "sw"),
+    [
+        (0x01, der_blob(filler=2048 - 8), SW.OK),  # exactly 2,048 bytes
+        (0x01, der_blob(filler=2049 - 8), SW.NOT_ENOUGH_MEMORY),
+        (0x02, bytes(3000), SW.NOT_ENOUGH_MEMORY),
+        (0x01, b"", SW.WRONG_DATA),
+        (0x01, b"\x30\x06\x04\x03abc", SW.WRONG_DATA),  # length runs past the end
+        (0x03, b"\x04\x01\x00", SW.WRONG_DATA),  # not a SEQUENCE
+        (0x03, der_blob(b"x") + b"\x00", SW.WRONG_DATA),  # trailing byte
+        (0x10, b"\x03" + b"12a4".ljust(8, b"\xff"), SW.WRONG_DATA),
+        (0x10, b"\x03" + b"123".ljust(8, b"\xff"), SW.WRONG_DATA),
+        (0x10, b"\x03" + b"12\xff34".ljust(8, b"\xff"), SW.WRONG_DATA),
+        (0x10, b"\x00" + PIN, SW.WRONG_DATA),
+        (0x10, b"\x10" + PIN, SW.WRONG_DATA),
+        (0x10, b"\x03" + PIN[:7], SW.WRONG_LENGTH),
+        (0x10, b"\x03" + b"12345678", SW.OK),
+        (0x11, b"\x0a" + b"12345".ljust(8, b"\xff"), SW.WRONG_DATA),
+        (0x11, b"\x0a" + b"1234567".ljust(8, b"\xff"), SW.WRONG_DATA),
+        (0x20, b"\x04" + bytes(64), SW.INCORRECT_P1P2),  # the public key is the card's own
+        (0x05, der_blob(b"x"), SW.INCORRECT_P1P2),
+    ],
+)
 def test_put_data_checks(term: Terminal, tag: int, value: bytes, sw: int) -> None:
     term.select()
     term.open_issuer()
@@ -389,6 +430,7 @@ def test_put_data_checks(term: Terminal, tag: int, value: bytes, sw: int) -> Non
 
 # --- card images --------------------------------------------------------------------------
 
+
 def test_card_image_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "ssn.card"
     t = Terminal(new_card(image_path=path))
@@ -399,8 +441,9 @@ def test_card_image_survives_reopening(tmp_path: Path) -> None:
     assert again.state() == LifeCycle.ISSUED
     challenge = random_challenge()
     fields = _authenticate(again, 0x01, challenge)
-    assert verify_raw(point, card_authentication_message(challenge, SERIAL, 0x07, fields[0x70]),
-                      fields[0x9E])
+    assert verify_raw(
+        point, card_authentication_message(challenge, SERIAL, 0x07, fields[0x70]), fields[0x9E]
+    )
     with pytest.raises(FileNotFoundError):
         open_ssn_card(tmp_path / "missing.card")
 

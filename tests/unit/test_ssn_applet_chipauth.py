@@ -8,8 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, CounterLocation, Mode
 
-from applets.scp03 import Scp03CardChannel
-from cardkit.apdu import CommandApdu
+from applets.secure_channel import Scp03CardChannel
 from cardkit.crypto.chipauth import (
     LABEL_ENC,
     LABEL_MAC,
@@ -32,21 +31,26 @@ from cardkit.crypto.cmac import aes_cmac
 from cardkit.crypto.kdf import kdf_counter
 from cardkit.crypto.scp03 import ChannelCrypto, SecurityLevel, SessionKeys
 from cardkit.errors import CryptoError
-from cardkit.scp03 import c_mac_input
+from cardkit.globalplatform.secure_channel import c_mac_input
+from cardkit.iso7816.apdu import CommandApdu
 
 # NIST SP 800-38B, appendix D.3 (AES-256 CMAC examples 1-4): Z is a 32-byte CMAC key.
 CMAC256_KEY = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
 CMAC256_MESSAGE = bytes.fromhex(
     "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
+)
 
 
-@pytest.mark.parametrize(("mlen", "tag"), [
-    (0, "028962f61b7bf89efc6b551f4667d983"),
-    (16, "28a7023f452e8f82bd4bf28d8c37c35c"),
-    (40, "aaf3d8f1de5640c232f5b169b9c911e6"),
-    (64, "e1992190549f6ed5696a2c056c315410"),
-])
+@pytest.mark.parametrize(
+    ("mlen", "tag"),
+    [
+        (0, "028962f61b7bf89efc6b551f4667d983"),
+        (16, "28a7023f452e8f82bd4bf28d8c37c35c"),
+        (40, "aaf3d8f1de5640c232f5b169b9c911e6"),
+        (64, "e1992190549f6ed5696a2c056c315410"),
+    ],
+)
 def test_aes256_cmac_sp800_38b(mlen: int, tag: str) -> None:
     assert aes_cmac(CMAC256_KEY, CMAC256_MESSAGE[:mlen]) == bytes.fromhex(tag)
 
@@ -57,20 +61,24 @@ def test_sp800_108_counter_mode_with_aes256_cmac_cavp() -> None:
     key = bytes.fromhex("9f74dcc44cff4bdb0d45bf487063613d5d1d8a298b6ec856709bd5d7b335c27d")
     fixed = bytes.fromhex(
         "fe19857b0bae929e40ad53049f7c3a1e544e492ad2ddee372daa9e90a50d706088c18abca2429a80"
-        "9c9d7f46a5a1db738c466014b4727ca7afe2da1e")
+        "9c9d7f46a5a1db738c466014b4727ca7afe2da1e"
+    )
     expected = bytes.fromhex(
-        "dbefa67eabcaec5870cfce311944cac936914708b95c10ec137ddc4ed8b9cae4304edfac35aaa536")
+        "dbefa67eabcaec5870cfce311944cac936914708b95c10ec137ddc4ed8b9cae4304edfac35aaa536"
+    )
     assert kdf_counter(lambda d: aes_cmac(key, d), fixed, 40, 4) == expected
 
 
 # NIST CAVS 14.1 ECC CDH primitive test vectors (KAS_ECC_CDH_PrimitiveTest.txt), P-256 COUNT=0
 CDH_PEER = bytes.fromhex(
     "04700c48f77f56584c5cc632ca65640db91b6bacce3a4df6b42ce7cc838833d287"
-    "db71e509e3fd9b060ddb20ba5c51dcc5948d46fbf640dfe0441782cab85fa4ac")
+    "db71e509e3fd9b060ddb20ba5c51dcc5948d46fbf640dfe0441782cab85fa4ac"
+)
 CDH_D = bytes.fromhex("7d7dc5f71eb29ddaf80d6214632eeae03d9058af1fb6d22ed80badb62bc1a534")
 CDH_Q = bytes.fromhex(
     "04ead218590119e8876b29146ff89ca61770c4edbbf97d38ce385ed281d8a6b230"
-    "28af61281fd35e2fa7002523acc85a429cb06ee6648325389f59edfce1405141")
+    "28af61281fd35e2fa7002523acc85a429cb06ee6648325389f59edfce1405141"
+)
 CDH_Z = bytes.fromhex("46fc62106420ff012e54a434fbdd2d25ccc5852060561e68040dd7778997bd7b")
 
 
@@ -84,8 +92,12 @@ def test_ecdh_shared_x_cavs_vector() -> None:
 def test_ecdh_is_symmetric_and_rejects_bad_points() -> None:
     a, b = generate_private_key(), generate_private_key()
     assert ecdh_shared_x(a, public_point(b)) == ecdh_shared_x(b, public_point(a))
-    for bad in (b"\x04" + bytes(64), CDH_PEER[:-1], b"\x02" + CDH_PEER[1:33],
-                CDH_PEER[:-1] + bytes([CDH_PEER[-1] ^ 1])):
+    for bad in (
+        b"\x04" + bytes(64),
+        CDH_PEER[:-1],
+        b"\x02" + CDH_PEER[1:33],
+        CDH_PEER[:-1] + bytes([CDH_PEER[-1] ^ 1]),
+    ):
         with pytest.raises(CryptoError):
             ecdh_shared_x(a, bad)
     with pytest.raises(CryptoError):
@@ -96,10 +108,12 @@ def test_ecdh_is_symmetric_and_rejects_bad_points() -> None:
 # verifies the same way)
 RFC6979_Q = bytes.fromhex(
     "0460FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
-    "7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299")
+    "7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299"
+)
 RFC6979_SIG = bytes.fromhex(
     "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
-    "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8")
+    "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"
+)
 RFC6979_D = bytes.fromhex("C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721")
 
 
@@ -130,9 +144,17 @@ def test_authentication_message_layout() -> None:
 
 
 def _kbkdf(z: bytes, label: bytes, context: bytes) -> bytes:
-    return KBKDFCMAC(algorithm=algorithms.AES, mode=Mode.CounterMode, length=16, rlen=1,
-                     llen=2, location=CounterLocation.BeforeFixed, label=label,
-                     context=context, fixed=None).derive(z)
+    return KBKDFCMAC(
+        algorithm=algorithms.AES,
+        mode=Mode.CounterMode,
+        length=16,
+        rlen=1,
+        llen=2,
+        location=CounterLocation.BeforeFixed,
+        label=label,
+        context=context,
+        fixed=None,
+    ).derive(z)
 
 
 def test_identity_keys_layout_matches_an_independent_kbkdf() -> None:
@@ -166,8 +188,12 @@ def test_chip_auth_token() -> None:
 
 def test_card_channel_from_session_keys_speaks_scp03() -> None:
     keys = SessionKeys(bytes(range(16)), bytes(range(16, 32)), bytes(range(32, 48)))
-    level = (SecurityLevel.C_MAC | SecurityLevel.C_DECRYPTION | SecurityLevel.R_MAC
-             | SecurityLevel.R_ENCRYPTION)
+    level = (
+        SecurityLevel.C_MAC
+        | SecurityLevel.C_DECRYPTION
+        | SecurityLevel.R_MAC
+        | SecurityLevel.R_ENCRYPTION
+    )
     card = Scp03CardChannel.from_session_keys(keys, level)
     assert card.is_open and card.security_level == level
     host = ChannelCrypto(keys)

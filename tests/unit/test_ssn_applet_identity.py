@@ -20,7 +20,7 @@ from ssn_applet_helpers import (
 
 from cardkit.crypto.chipauth import public_point
 from cardkit.errors import CardRemovedError
-from cardkit.sw import SW
+from cardkit.iso7816.sw import SW
 
 WRONG_PIN = b"9999".ljust(8, b"\xff")
 WRONG_CAN = b"000000".ljust(8, b"\xff")
@@ -62,8 +62,10 @@ def test_chip_authenticate_argument_errors(issued: tuple[Terminal, bytes]) -> No
 def test_verify_outside_the_channel_is_refused(issued: tuple[Terminal, bytes]) -> None:
     t, _ = issued
     assert t.plain(apdu(0x20, 0, 0x80, PIN)).sw == SW.SECURITY_STATUS_NOT_SATISFIED
-    assert t.plain(apdu(0x20, 0, 0x80, PIN + bytes(8), cla=0x84)).sw == \
-        SW.SECURITY_STATUS_NOT_SATISFIED
+    assert (
+        t.plain(apdu(0x20, 0, 0x80, PIN + bytes(8), cla=0x84)).sw
+        == SW.SECURITY_STATUS_NOT_SATISFIED
+    )
     # inside the issuer channel it is refused too: VERIFY belongs to the identity channel
     t.open_issuer()
     assert t.send(apdu(0x20, 0, 0x80, PIN)).sw == SW.SECURITY_STATUS_NOT_SATISFIED
@@ -180,7 +182,8 @@ def test_change_reference_data(issued: tuple[Terminal, bytes]) -> None:
 
 
 def test_mac_failure_closes_the_channel_and_forgets_verification(
-        issued: tuple[Terminal, bytes]) -> None:
+    issued: tuple[Terminal, bytes],
+) -> None:
     t, point = issued
     host = _channel(t, point)
     assert host.send(apdu(0x20, 0, 0x80, PIN)).sw == SW.OK
@@ -189,8 +192,10 @@ def test_mac_failure_closes_the_channel_and_forgets_verification(
     tampered = replace(wrapped, data=wrapped.data[:-1] + bytes([wrapped.data[-1] ^ 1]))
     assert t.plain(tampered).sw == SW.SM_DATA_INCORRECT
     # the channel is gone: even a correctly wrapped command is not accepted any more
-    assert t.plain(host.session.wrap(apdu(0xCA, 0, 0x02, ne=256))).sw == \
-        SW.SECURITY_STATUS_NOT_SATISFIED
+    assert (
+        t.plain(host.session.wrap(apdu(0xCA, 0, 0x02, ne=256))).sw
+        == SW.SECURITY_STATUS_NOT_SATISFIED
+    )
     # a new channel starts unverified
     host = _channel(t, point)
     assert host.send(apdu(0xCA, 0, 0x02, ne=256)).sw == SW.SECURITY_STATUS_NOT_SATISFIED
@@ -215,7 +220,8 @@ def test_plain_command_inside_the_channel_closes_it(issued: tuple[Terminal, byte
 
 
 def test_select_and_new_chip_authenticate_reset_verification(
-        issued: tuple[Terminal, bytes]) -> None:
+    issued: tuple[Terminal, bytes],
+) -> None:
     t, point = issued
     host = _channel(t, point)
     assert host.send(apdu(0x20, 0, 0x81, CAN)).sw == SW.OK
@@ -248,6 +254,7 @@ def test_identity_channel_refused_when_not_issued() -> None:
 
 
 # --- tearing of the try counter ------------------------------------------------------------
+
 
 def _pin_tries(t: Terminal) -> int:
     t.select()

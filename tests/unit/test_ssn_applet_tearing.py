@@ -31,8 +31,8 @@ from cardkit.crypto.chipauth import (
     verify_raw,
 )
 from cardkit.errors import CardRemovedError
-from cardkit.sw import SW
-from cardkit.tlv import parse_all, to_dict
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import parse_all, to_dict
 
 NS = SSN_AID.hex().upper()
 RECORD_KEYS = ("object.01", "object.02", "object.03")
@@ -67,8 +67,11 @@ def _resume(t: Terminal) -> None:
     if point_resp.sw == SW.REFERENCED_DATA_NOT_FOUND:  # still BLANK: no key pair yet
         point_resp = t.send(apdu(0x46, ne=256))
     assert point_resp.sw == SW.OK
-    objects = {0x01: card_record_for(point_resp.data), 0x02: IDENTITY_RECORD,
-               0x03: DESK_CERTIFICATE}
+    objects = {
+        0x01: card_record_for(point_resp.data),
+        0x02: IDENTITY_RECORD,
+        0x03: DESK_CERTIFICATE,
+    }
     for tag, value in objects.items():
         current = t.send(apdu(0xCA, 0, tag, ne=256))
         if current.sw != SW.OK or current.data != value:
@@ -95,8 +98,9 @@ def _is_good_card(t: Terminal) -> None:
     challenge = random_challenge()
     resp = t.plain(apdu(0x88, 0x01, 0, challenge, ne=256))
     fields = to_dict(parse_all(resp.data))
-    assert verify_raw(point, card_authentication_message(challenge, SERIAL, 0x07, fields[0x70]),
-                      fields[0x9E])
+    assert verify_raw(
+        point, card_authentication_message(challenge, SERIAL, 0x07, fields[0x70]), fields[0x9E]
+    )
     assert point in fields[0x70]
     host = IdentityHost(t, point)
     assert host.chip_authenticate().sw == SW.OK

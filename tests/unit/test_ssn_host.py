@@ -22,6 +22,7 @@ from ssn_host_support import (
 
 from applets.card import VirtualCard
 from applets.testapplet import TestApplet
+from cardkit.codecs.ssn import pad_pin
 from cardkit.errors import (
     ApplicationNotAvailableError,
     CryptoError,
@@ -29,6 +30,7 @@ from cardkit.errors import (
     PinBlockedError,
     SecurityStatusError,
 )
+from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason, sign_hotlist, verify_hotlist
 from cardkit.ssn import (
     CardNotAcceptedError,
     DeskCertificateCache,
@@ -43,9 +45,7 @@ from cardkit.ssn import (
     verify_card,
 )
 from cardkit.ssn.session import secret_digest
-from cardkit.ssn_constants import pad_pin
-from cardkit.transport import InProcessConnection
-from cardkit.trust import Hotlist, HotlistEntry, RevocationReason, sign_hotlist, verify_hotlist
+from cardkit.transport.base import InProcessConnection
 from keys.software_store import SoftwareKeyStore
 
 
@@ -164,10 +164,15 @@ def test_unknown_root(trust):
 
 def test_hotlisted_card_is_revoked(keystore, trust, issued):
     card, result = issued
-    hotlist = Hotlist(sequence=7, issued_at=NOW - timedelta(days=1),
-                      next_update=NOW + timedelta(days=6),
-                      entries=(HotlistEntry(result.serial, RevocationReason.STOLEN, TODAY),
-                               HotlistEntry(bytes(8), RevocationReason.LOST, TODAY)))
+    hotlist = Hotlist(
+        sequence=7,
+        issued_at=NOW - timedelta(days=1),
+        next_update=NOW + timedelta(days=6),
+        entries=(
+            HotlistEntry(result.serial, RevocationReason.STOLEN, TODAY),
+            HotlistEntry(bytes(8), RevocationReason.LOST, TODAY),
+        ),
+    )
     signed = sign_hotlist(hotlist, keystore.signer("desk-01"), signing_time=NOW)
     revoked = verify_card(connect(card), trust, signed, now=NOW)
     assert revoked.verdict is Verdict.REVOKED
@@ -175,12 +180,18 @@ def test_hotlisted_card_is_revoked(keystore, trust, issued):
     verified = verify_hotlist(signed, trust, at=NOW)
     assert verify_card(connect(card), trust, verified, now=NOW).verdict is Verdict.REVOKED
 
-    other = Hotlist(sequence=8, issued_at=NOW - timedelta(days=30),
-                    next_update=NOW - timedelta(days=23),
-                    entries=(HotlistEntry(bytes(8), RevocationReason.LOST, TODAY),))
-    stale = verify_card(connect(card), trust,
-                        sign_hotlist(other, keystore.signer("desk-01"), signing_time=NOW),
-                        now=NOW)
+    other = Hotlist(
+        sequence=8,
+        issued_at=NOW - timedelta(days=30),
+        next_update=NOW - timedelta(days=23),
+        entries=(HotlistEntry(bytes(8), RevocationReason.LOST, TODAY),),
+    )
+    stale = verify_card(
+        connect(card),
+        trust,
+        sign_hotlist(other, keystore.signer("desk-01"), signing_time=NOW),
+        now=NOW,
+    )
     assert stale.verdict is Verdict.GENUINE
     assert "stale" in stale.warnings[0]
     with pytest.raises(TypeError):
@@ -317,8 +328,9 @@ def _bad_pin_plan(keystore):
 
     from cardkit.ssn import PersonalisationPlan
 
-    return PersonalisationPlan.prepare(beneficiary(), signer=keystore.signer("desk-01"),
-                                       desk_id="desk-01", pin="12", can=CAN)
+    return PersonalisationPlan.prepare(
+        beneficiary(), signer=keystore.signer("desk-01"), desk_id="desk-01", pin="12", can=CAN
+    )
 
 
 def test_generated_can_and_plan_repr_hides_secrets(keystore):
@@ -326,8 +338,9 @@ def test_generated_can_and_plan_repr_hides_secrets(keystore):
 
     from cardkit.ssn import PersonalisationPlan
 
-    p = PersonalisationPlan.prepare(beneficiary(), signer=keystore.signer("desk-01"),
-                                    desk_id="desk-01", pin="8642")
+    p = PersonalisationPlan.prepare(
+        beneficiary(), signer=keystore.signer("desk-01"), desk_id="desk-01", pin="8642"
+    )
     assert len(p.can) == 6 and p.can.isdigit()
     assert p.can not in repr(p) and "8642" not in repr(p)
 
@@ -339,8 +352,7 @@ def test_interrupted_card_can_be_wiped(keystore, trust):
     s.generate_key_pair()
     assert session(card).state is LifeCycle.PERSONALISING
     assert verify_card(connect(card), trust, now=NOW).verdict is Verdict.NOT_ISSUED
-    wiped = personalise(session(card), plan(keystore), keystore,
-                        on_interrupted=Interrupted.WIPE)
+    wiped = personalise(session(card), plan(keystore), keystore, on_interrupted=Interrupted.WIPE)
     assert wiped.wiped and wiped.state is LifeCycle.BLANK
     assert session(card).state is LifeCycle.BLANK
     _, result = issue(keystore, card)

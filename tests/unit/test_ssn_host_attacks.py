@@ -14,13 +14,13 @@ from ssn_host_support import (
     trust_of,
 )
 
+from cardkit.codecs.ssn import TAG_CARD_RECORD, DataObject
 from cardkit.crypto.chipauth import card_authentication_message, generate_private_key, sign_raw
 from cardkit.errors import CardRemovedError, ConditionsNotSatisfiedError
-from cardkit.records import sign_record
+from cardkit.iso7816.tlv import Tlv
+from cardkit.pki.records import sign_record
 from cardkit.ssn import LifeCycle, Verdict, personalise, read_identity, verify_card
-from cardkit.ssn_constants import TAG_CARD_RECORD, DataObject
-from cardkit.tlv import Tlv
-from cardkit.transport import Connection, InProcessConnection
+from cardkit.transport.base import Connection, InProcessConnection
 
 INS_AUTHENTICATE, INS_GET_RESPONSE = 0x88, 0xC0
 NOT_GENUINE_RECORD = {Verdict.BAD_SIGNATURE, Verdict.UNKNOWN_ROOT, Verdict.CLONE_SUSPECTED}
@@ -63,7 +63,7 @@ class FlipInTransit(Connection):
             start, self._position = self._position, self._position + len(data)
             if start <= self.offset < self._position:
                 i = self.offset - start
-                data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+                data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
         return data, sw
 
 
@@ -102,8 +102,8 @@ def _personalise_with(keystore, card, mutate):
     s.open_issuer_channel(keystore)
     point = s.generate_key_pair()
     the_plan = plan(keystore)
+    from cardkit.codecs.ssn import pad_can, pad_pin
     from cardkit.ssn.personalise import _key_versions
-    from cardkit.ssn_constants import pad_can, pad_pin
 
     identity, record = the_plan._records(s.serial, point, _key_versions(s.info))
     signer = keystore.signer("desk-01")
@@ -126,7 +126,7 @@ def test_tampered_record_written_onto_a_card(keystore, trust, where):
             i = der.index(b"\x17\x0d") + 4  # UTCTime of the signing-time attribute
         else:
             i = der.index(b"\x12\x08") + 5  # NumericString YYYYMMDD of not_before
-        return der[:i] + bytes([der[i] ^ 0x01]) + der[i + 1:]
+        return der[:i] + bytes([der[i] ^ 0x01]) + der[i + 1 :]
 
     card = blank_card(keystore)
     _personalise_with(keystore, card, mutate)  # the card finds its key and serial: ISSUED
@@ -140,11 +140,13 @@ def test_records_copied_onto_a_fresh_card_are_refused_by_it(keystore, trust, iss
     s = session(fresh)
     s.open_issuer_channel(keystore)
     s.generate_key_pair()
-    for tag, value in ((DataObject.DESK_CERTIFICATE, keystore.signer("desk-01").certificate_der),
-                       (DataObject.CARD_RECORD, result.card_record_der),
-                       (DataObject.IDENTITY_RECORD, result.identity_record_der)):
+    for tag, value in (
+        (DataObject.DESK_CERTIFICATE, keystore.signer("desk-01").certificate_der),
+        (DataObject.CARD_RECORD, result.card_record_der),
+        (DataObject.IDENTITY_RECORD, result.identity_record_der),
+    ):
         s.put_data(tag, value)
-    from cardkit.ssn_constants import pad_can, pad_pin
+    from cardkit.codecs.ssn import pad_can, pad_pin
 
     s.put_data(DataObject.PIN_STATUS, b"\x03" + pad_pin("1234"))
     s.put_data(DataObject.CAN_STATUS, b"\x0a" + pad_can("271828"))
@@ -178,11 +180,15 @@ class CloneCard:
             return self.select_response
         if apdu[1] == INS_AUTHENTICATE:
             challenge = apdu[5:21]
-            message = card_authentication_message(challenge, self.serial, LifeCycle.ISSUED,
-                                                  self.record)
+            message = card_authentication_message(
+                challenge, self.serial, LifeCycle.ISSUED, self.record
+            )
             signature = self.recorded or sign_raw(self.key, message)
-            body = (bytes(Tlv(0xC2, bytes([LifeCycle.ISSUED]))) + bytes(Tlv(0x9E, signature))
-                    + bytes(Tlv(TAG_CARD_RECORD, self.record)))
+            body = (
+                bytes(Tlv(0xC2, bytes([LifeCycle.ISSUED])))
+                + bytes(Tlv(0x9E, signature))
+                + bytes(Tlv(TAG_CARD_RECORD, self.record))
+            )
             return body + b"\x90\x00"  # an emulator has no 256-byte limit
         if apdu[1] == 0xCA and apdu[3] == 0x03:
             return self.desk + b"\x90\x00"
@@ -190,11 +196,10 @@ class CloneCard:
 
 
 def _select_raw(card) -> bytes:
-    from cardkit.ssn_constants import SSN_AID
+    from cardkit.codecs.ssn import SSN_AID
 
     connection = InProcessConnection(card)
-    data, sw = connection.send_and_receive(bytes([0, 0xA4, 4, 0, len(SSN_AID)]) + SSN_AID
-                                           + b"\x00")
+    data, sw = connection.send_and_receive(bytes([0, 0xA4, 4, 0, len(SSN_AID)]) + SSN_AID + b"\x00")
     return data + sw.to_bytes(2, "big")
 
 

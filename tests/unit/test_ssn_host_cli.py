@@ -10,7 +10,7 @@ from applets.card import VirtualCard
 from applets.testapplet import TestApplet
 from cardkit.cli import ssn as ssn_cli
 from cardkit.cli.main import cli
-from cardkit.transport import InProcessConnection
+from cardkit.transport.base import InProcessConnection
 
 
 @pytest.fixture
@@ -41,8 +41,18 @@ def test_issue_refuses_development_keys_unless_allowed(card):
 
 
 def test_issue_verify_read_identity_info(card):
-    issued = run("issue", "--data", str(SAMPLE), "--nik", "6472102608628021", "--pin", "1234",
-                 "--allow-dev-keys", "--reader", "Virtual PCD 00 00")
+    issued = run(
+        "issue",
+        "--data",
+        str(SAMPLE),
+        "--nik",
+        "6472102608628021",
+        "--pin",
+        "1234",
+        "--allow-dev-keys",
+        "--reader",
+        "Virtual PCD 00 00",
+    )
     assert issued.exit_code == 0, issued.output
     assert "DEVELOPMENT KEYS" in issued.output
     assert "issued card" in issued.output and "SULAIMAN YUNUS" in issued.output
@@ -67,8 +77,7 @@ def test_issue_verify_read_identity_info(card):
     assert "ISSUED" in info.output and "card-management 1" in info.output
     assert "SULAIMAN" not in info.output and "6472102608628021" not in info.output
 
-    again = run("issue", "--data", str(SAMPLE), "--row", "3", "--pin", "1234",
-                "--allow-dev-keys")
+    again = run("issue", "--data", str(SAMPLE), "--row", "3", "--pin", "1234", "--allow-dev-keys")
     assert again.exit_code != 0
     assert "not blank" in str(again.exception)
 
@@ -76,16 +85,16 @@ def test_issue_verify_read_identity_info(card):
 def test_verify_exit_codes(card, monkeypatch):
     blank = run("verify", "--allow-dev-keys")
     assert blank.exit_code == 1 and "NOT_ISSUED" in blank.output
-    monkeypatch.setattr(ssn_cli, "open_connection",
-                        lambda reader: InProcessConnection(VirtualCard([TestApplet()])))
+    monkeypatch.setattr(
+        ssn_cli, "open_connection", lambda reader: InProcessConnection(VirtualCard([TestApplet()]))
+    )
     other = run("verify", "--allow-dev-keys")
     assert other.exit_code == 2 and "WRONG_CARD_TYPE" in other.output
 
 
 def test_dev_keys_allowed_by_environment(card, monkeypatch):
     monkeypatch.setenv("CARDKIT_ALLOW_DEV_KEYS", "1")
-    result = run("issue", "--data", str(SAMPLE), "--row", "1", "--pin", "1234",
-                 "--can", "123456")
+    result = run("issue", "--data", str(SAMPLE), "--row", "1", "--pin", "1234", "--can", "123456")
     assert result.exit_code == 0, result.output
     assert "CAN (print" not in result.output  # the clerk chose it
 
@@ -94,8 +103,20 @@ def test_issue_gives_a_purse_per_programme_by_default(card):
     from cardkit.ssn import SsnSession
     from cardkit.wallet import WalletCard
 
-    issued = run("issue", "--data", str(SAMPLE), "--row", "3", "--pin", "1234",
-                 "--allow-dev-keys", "--payment-cap", "100000", "--purse-expiry", "2030-06-30")
+    issued = run(
+        "issue",
+        "--data",
+        str(SAMPLE),
+        "--row",
+        "3",
+        "--pin",
+        "1234",
+        "--allow-dev-keys",
+        "--payment-cap",
+        "100000",
+        "--purse-expiry",
+        "2030-06-30",
+    )
     assert issued.exit_code == 0, issued.output
     assert "purses:      0=PKH, 1=BPNT, 2=KKS" in issued.output
     status = WalletCard(SsnSession(InProcessConnection(card))).status()
@@ -110,8 +131,17 @@ def test_issue_no_wallet_makes_an_identity_only_card(card):
     from cardkit.wallet import WalletCard
     from cardkit.wallet.card import PurseNotFoundError
 
-    issued = run("issue", "--data", str(SAMPLE), "--row", "3", "--pin", "1234",
-                 "--allow-dev-keys", "--no-wallet")
+    issued = run(
+        "issue",
+        "--data",
+        str(SAMPLE),
+        "--row",
+        "3",
+        "--pin",
+        "1234",
+        "--allow-dev-keys",
+        "--no-wallet",
+    )
     assert issued.exit_code == 0, issued.output
     assert "purses:" not in issued.output
     with pytest.raises(PurseNotFoundError):

@@ -32,14 +32,16 @@ def _issue_with_short_desk(signing_offset: dt.timedelta) -> tuple[object, object
 def test_card_still_genuine_long_after_its_desk_certificate_expired() -> None:
     ks, card, issued_at = _issue_with_short_desk(dt.timedelta(0))
     later = issued_at + dt.timedelta(days=400)
-    result = verify_card(SsnSession(connect(card)), trust_of(ks), now=later,
-                         desk_cert_cache=DeskCertificateCache())
+    result = verify_card(
+        SsnSession(connect(card)), trust_of(ks), now=later, desk_cert_cache=DeskCertificateCache()
+    )
     assert result.verdict is Verdict.GENUINE, result.reasons
 
 
 def test_record_signed_after_desk_certificate_expired_is_refused() -> None:
     ks, card, issued_at = _issue_with_short_desk(dt.timedelta(days=120))
-    result = verify_card(SsnSession(connect(card)), trust_of(ks),
-                         now=issued_at + dt.timedelta(days=130))
+    result = verify_card(
+        SsnSession(connect(card)), trust_of(ks), now=issued_at + dt.timedelta(days=130)
+    )
     assert result.verdict is not Verdict.GENUINE
     assert any("valid" in r or "expire" in r for r in result.reasons), result.reasons

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from ssn_host_support import dev_keystore, issue, session
 
-from cardkit.records import CardRecord, IdentityRecord
+from cardkit.pki.records import CardRecord, IdentityRecord
 from keys.dev import DevelopmentKeyStore
 
 OPENSSL = shutil.which("openssl")
@@ -38,9 +38,12 @@ def _impostor_root(ks: DevelopmentKeyStore) -> bytes:
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(real.subject).issuer_name(real.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        .subject_name(real.subject)
+        .issuer_name(real.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -51,10 +54,27 @@ def _verify(tmp_path: Path, name: str, der: bytes, desk: Path, root: Path) -> tu
     (tmp_path / f"{name}.der").write_bytes(der)
     out = tmp_path / f"{name}.content"
     done = subprocess.run(
-        [str(OPENSSL), "cms", "-verify", "-binary", "-inform", "DER",
-         "-in", str(tmp_path / f"{name}.der"), "-certfile", str(desk), "-CAfile", str(root),
-         "-purpose", "any", "-out", str(out)],
-        capture_output=True, timeout=30, check=False,
+        [
+            str(OPENSSL),
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / f"{name}.der"),
+            "-certfile",
+            str(desk),
+            "-CAfile",
+            str(root),
+            "-purpose",
+            "any",
+            "-out",
+            str(out),
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     return done.returncode, out.read_bytes() if out.exists() else b""
 

@@ -37,15 +37,15 @@ from ssn_wallet_helpers import (
 )
 
 from applets.ssn import LifeCycle
-from cardkit.apdu import CommandApdu
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.errors import CryptoError
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import Sam, SamRefusedError
-from cardkit.sw import SW
-from cardkit.tlv import Tlv
-from cardkit.transport import CountingConnection, InProcessConnection
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import Tlv
+from cardkit.transport.base import CountingConnection, InProcessConnection
+from cardkit.wallet.sam import Sam, SamRefusedError
 
 KEYS = CardKeys.for_serial()
 Ins = w.WalletIns
@@ -70,20 +70,37 @@ def session(init: w.InitResponse, nt: bytes) -> w.WalletSession:
     return w.WalletSession.from_init(SERIAL, init, nt)
 
 
-def rogue_debit(term: WalletTerminal, amount: int, purse: int = 0, *, date: int = DATE,
-                ins: int = Ins.DEBIT, undone: w.LogEntry | None = None,
-                identity: w.SamIdentity = SAM_IDENTITY) -> int:
+def rogue_debit(
+    term: WalletTerminal,
+    amount: int,
+    purse: int = 0,
+    *,
+    date: int = DATE,
+    ins: int = Ins.DEBIT,
+    undone: w.LogEntry | None = None,
+    identity: w.SamIdentity = SAM_IDENTITY,
+) -> int:
     """A debit (or undo) signed directly with K_debit -- as a SAM that skipped its own checks
     would: the card must enforce every rule itself. Returns the SW."""
     init, nt = term.init(purse)
     s = session(init, nt)
     if ins == Ins.UNDO:
         assert undone is not None
-        request = w.sign_undo(KEYS.debit, s, undone, amount, date, identity.merchant,
-                              identity.terminal, identity.sam_id, 999)
+        request = w.sign_undo(
+            KEYS.debit,
+            s,
+            undone,
+            amount,
+            date,
+            identity.merchant,
+            identity.terminal,
+            identity.sam_id,
+            999,
+        )
     else:
-        request = w.sign_debit(KEYS.debit, s, amount, date, identity.merchant,
-                               identity.terminal, identity.sam_id, 999)
+        request = w.sign_debit(
+            KEYS.debit, s, amount, date, identity.merchant, identity.terminal, identity.sam_id, 999
+        )
     return term.debit_request(request, ins=ins).sw
 
 
@@ -117,20 +134,26 @@ def test_wallet_keys_are_loaded_encrypted_and_read_back_by_kcv() -> None:
         back = term.send(apdu(0xCA, 0, tag, ne=256))
         assert back.sw == SW.OK and back.data == bytes([0x21 + tag - 0x40]) + kcv(key)
     fci = Tlv.from_bytes(term.select().data)
-    proprietary = {t.tag: t.value for t in Tlv(0xA5, {t.tag: t.value for t in
-                                                      fci.children}[0xA5]).children}
+    proprietary = {
+        t.tag: t.value for t in Tlv(0xA5, {t.tag: t.value for t in fci.children}[0xA5]).children
+    }
     assert proprietary[0xC3][1:] == bytes([0x21, 0x22, 0x23])
     assert term.plain(apdu(0xCA, 0, 0x40, ne=256)).sw == SW.SECURITY_STATUS_NOT_SATISFIED
 
 
-@pytest.mark.parametrize("mutate, sw", [
-    (lambda d: d[:1] + d[1:17] + bytes(a ^ 1 if i == 0 else a for i, a in enumerate(d[17:])),
-     SW.WRONG_DATA),  # KCV wrong
-    (lambda d: d[:5] + bytes([d[5] ^ 0x80]) + d[6:], SW.WRONG_DATA),  # ciphertext altered
-    (lambda d: b"\x00" + d[1:], SW.WRONG_DATA),  # KVN 0
-    (lambda d: d[:-1], SW.WRONG_LENGTH),
-    (lambda d: d + b"\x00", SW.WRONG_LENGTH),
-])
+@pytest.mark.parametrize(
+    "mutate, sw",
+    [
+        (
+            lambda d: d[:1] + d[1:17] + bytes(a ^ 1 if i == 0 else a for i, a in enumerate(d[17:])),
+            SW.WRONG_DATA,
+        ),  # KCV wrong
+        (lambda d: d[:5] + bytes([d[5] ^ 0x80]) + d[6:], SW.WRONG_DATA),  # ciphertext altered
+        (lambda d: b"\x00" + d[1:], SW.WRONG_DATA),  # KVN 0
+        (lambda d: d[:-1], SW.WRONG_LENGTH),
+        (lambda d: d + b"\x00", SW.WRONG_LENGTH),
+    ],
+)
 def test_wallet_key_put_data_is_checked(mutate, sw) -> None:  # type: ignore[no-untyped-def]
     term = _personalising()
     good = w.wallet_key_data(STATIC_KEYS.dek, KEYS.debit, 1)
@@ -144,13 +167,19 @@ def test_a_key_encrypted_under_another_dek_is_refused() -> None:
     assert term.send(apdu(0xDA, 0, 0x40, data)).sw == SW.WRONG_DATA
 
 
-@pytest.mark.parametrize("config, sw", [
-    (bytes([8]) + PURSES[0].to_bytes()[1:], SW.WRONG_DATA),  # index 8
-    (w.PurseConfig.FORMAT.pack(0, 7, 100, 101, 20261231), SW.WRONG_DATA),  # payment > balance cap
-    (w.PurseConfig.FORMAT.pack(0, 7, 100, 0, 20261231), SW.WRONG_DATA),  # payment cap 0
-    (w.PurseConfig.FORMAT.pack(0, 7, 100, 10, 20261301), SW.WRONG_DATA),  # month 13
-    (PURSES[0].to_bytes()[:-1], SW.WRONG_LENGTH),
-])
+@pytest.mark.parametrize(
+    "config, sw",
+    [
+        (bytes([8]) + PURSES[0].to_bytes()[1:], SW.WRONG_DATA),  # index 8
+        (
+            w.PurseConfig.FORMAT.pack(0, 7, 100, 101, 20261231),
+            SW.WRONG_DATA,
+        ),  # payment > balance cap
+        (w.PurseConfig.FORMAT.pack(0, 7, 100, 0, 20261231), SW.WRONG_DATA),  # payment cap 0
+        (w.PurseConfig.FORMAT.pack(0, 7, 100, 10, 20261301), SW.WRONG_DATA),  # month 13
+        (PURSES[0].to_bytes()[:-1], SW.WRONG_LENGTH),
+    ],
+)
 def test_purse_configuration_is_checked(config: bytes, sw: int) -> None:
     term = _personalising()
     assert term.send(apdu(0xDA, 0, 0x48, config)).sw == sw
@@ -177,8 +206,7 @@ def test_wallet_put_data_needs_the_issuer_and_personalising() -> None:
     _, issued = new_wallet_card()
     issued.open_issuer()
     assert issued.send(cmd).sw == SW.CONDITIONS_NOT_SATISFIED
-    assert issued.send(apdu(0xDA, 0, 0x48, PURSES[0].to_bytes())).sw \
-        == SW.CONDITIONS_NOT_SATISFIED
+    assert issued.send(apdu(0xDA, 0, 0x48, PURSES[0].to_bytes())).sw == SW.CONDITIONS_NOT_SATISFIED
 
 
 @pytest.mark.parametrize("missing", [0x40, 0x41, 0x42, 0x49])
@@ -196,8 +224,10 @@ def test_identity_only_card_issues_without_wallet_and_has_no_purse() -> None:
     personalise(term)  # no wallet objects at all
     term.select()
     assert term.status() == w.WalletStatus(0, 0, 0, 0, ())
-    assert term.wallet(apdu(Ins.DEBIT_INIT, 0, 0, os.urandom(8), ne=256)).sw \
+    assert (
+        term.wallet(apdu(Ins.DEBIT_INIT, 0, 0, os.urandom(8), ne=256)).sw
         == SW.REFERENCED_DATA_NOT_FOUND
+    )
     assert term.wallet(apdu(Ins.DEBIT, 0, 0, bytes(32))).sw == SW.CONDITIONS_NOT_SATISFIED
     assert term.wallet(apdu(Ins.READ_LOG, ne=256)).sw == SW.RECORD_NOT_FOUND
     assert term.last() == w.LastTransaction.empty()
@@ -218,8 +248,10 @@ def test_wallet_commands_need_issued() -> None:
     for cmd in wallet_personalisation_steps(KEYS):
         assert term.send(cmd).sw == SW.OK
     term.select()
-    assert term.wallet(apdu(Ins.DEBIT_INIT, 0, 0, os.urandom(8), ne=256)).sw \
+    assert (
+        term.wallet(apdu(Ins.DEBIT_INIT, 0, 0, os.urandom(8), ne=256)).sw
         == SW.CONDITIONS_NOT_SATISFIED
+    )
 
 
 # --- debit ----------------------------------------------------------------------------------
@@ -231,7 +263,8 @@ def test_debit_in_select_plus_two_commands(funded: WalletTerminal, sam: Sam) -> 
     nt = os.urandom(8)
     assert protocol.transceive(CommandApdu(0x00, 0xA4, 0x04, 0x00, w.SSN_AID, 256)).sw == SW.OK
     init = w.InitResponse.from_bytes(
-        protocol.transceive(apdu(Ins.DEBIT_INIT, 0, 0, nt, ne=256)).data)
+        protocol.transceive(apdu(Ins.DEBIT_INIT, 0, 0, nt, ne=256)).data
+    )
     request = sam.authorise_debit(init, SERIAL, nt, 12_345, DATE)
     resp = protocol.transceive(apdu(Ins.DEBIT, 0, 0, request.to_bytes(), ne=256))
     assert resp.sw == SW.OK
@@ -335,9 +368,14 @@ def test_load_balance_cap_and_flags() -> None:
     assert term.load_request(fake).sw == SW.SM_DATA_INCORRECT
     assert term.balances() == {0: 0, 1: cap, 2: 0}
     entry = term.last().entry
-    assert (entry.type, entry.amount, entry.merchant, entry.terminal, entry.sam_id,
-            entry.sam_counter) == (w.TransactionType.LOAD, cap, issuer.agency, issuer.desk, 0,
-                                   issuer.sequence - 2)
+    assert (
+        entry.type,
+        entry.amount,
+        entry.merchant,
+        entry.terminal,
+        entry.sam_id,
+        entry.sam_counter,
+    ) == (w.TransactionType.LOAD, cap, issuer.agency, issuer.desk, 0, issuer.sequence - 2)
     k_load = w.card_key(LOAD_MASTER, "load", SERIAL, WALLET_KVN)
     assert w.verify_confirmation(k_load, w.Receipt(SERIAL, 1, 1, term.last()))
 
@@ -369,8 +407,7 @@ def test_malformed_wallet_commands(funded: WalletTerminal) -> None:
     assert send(apdu(Ins.DEBIT_INIT, 8, 0, bytes(8), ne=256)).sw == SW.INCORRECT_P1P2
     assert send(apdu(Ins.DEBIT_INIT, 0, 1, bytes(8), ne=256)).sw == SW.INCORRECT_P1P2
     assert send(apdu(Ins.DEBIT_INIT, 0, 0, bytes(7), ne=256)).sw == SW.WRONG_LENGTH
-    assert send(apdu(Ins.DEBIT_INIT, 3, 0, bytes(8), ne=256)).sw \
-        == SW.REFERENCED_DATA_NOT_FOUND
+    assert send(apdu(Ins.DEBIT_INIT, 3, 0, bytes(8), ne=256)).sw == SW.REFERENCED_DATA_NOT_FOUND
     for ins, length in ((Ins.DEBIT, 32), (Ins.UNDO, 32), (Ins.LOAD, 28), (Ins.BLOCK, 8)):
         funded.init(0)
         assert send(apdu(ins, 0, 0, bytes(length - 1))).sw == SW.WRONG_LENGTH
@@ -468,8 +505,17 @@ def test_every_bit_of_an_undo_is_protected(funded: WalletTerminal) -> None:
 
     def make(init: w.InitResponse, nt: bytes) -> w.DebitRequest:
         # signed as the SAM would (a SAM's record of the debit would age out of its log)
-        return w.sign_undo(KEYS.debit, session(init, nt), debit, 9_000, DATE,
-                           debit.merchant, debit.terminal, debit.sam_id, 1_000)
+        return w.sign_undo(
+            KEYS.debit,
+            session(init, nt),
+            debit,
+            9_000,
+            DATE,
+            debit.merchant,
+            debit.terminal,
+            debit.sam_id,
+            1_000,
+        )
 
     def send(request: w.DebitRequest) -> CommandApdu:
         return apdu(Ins.UNDO, request.purse, 0, request.to_bytes(), ne=256)
@@ -483,8 +529,9 @@ def test_every_bit_of_a_block_is_protected(funded: WalletTerminal) -> None:
     sam = make_software_sam()
     for flipped in bit_flips(bytes(8)):
         init, nt = funded.init(0)
-        mac = bytes(a ^ b for a, b in zip(sam.authorise_block(init, SERIAL, nt), flipped,
-                                          strict=True))
+        mac = bytes(
+            a ^ b for a, b in zip(sam.authorise_block(init, SERIAL, nt), flipped, strict=True)
+        )
         assert funded.wallet(apdu(Ins.BLOCK, 0, 0, mac)).sw == SW.SM_DATA_INCORRECT
     assert funded.state() == LifeCycle.ISSUED
 
@@ -495,11 +542,12 @@ def test_every_bit_of_a_block_is_protected(funded: WalletTerminal) -> None:
 def test_undo_same_sam_at_most_the_amount_once(funded: WalletTerminal, sam: Sam) -> None:
     request, resp = funded.pay(sam, 30_000)
     debit = funded.last().entry
-    assert rogue_debit(funded, 30_001, ins=Ins.UNDO, undone=debit) \
-        == SW.CONDITIONS_NOT_SATISFIED
+    assert rogue_debit(funded, 30_001, ins=Ins.UNDO, undone=debit) == SW.CONDITIONS_NOT_SATISFIED
     assert rogue_debit(funded, 0, ins=Ins.UNDO, undone=debit) == SW.CONDITIONS_NOT_SATISFIED
-    assert rogue_debit(funded, 1_000, ins=Ins.UNDO, undone=debit,
-                       identity=OTHER_SAM_IDENTITY) == SW.CONDITIONS_NOT_SATISFIED
+    assert (
+        rogue_debit(funded, 1_000, ins=Ins.UNDO, undone=debit, identity=OTHER_SAM_IDENTITY)
+        == SW.CONDITIONS_NOT_SATISFIED
+    )
     with pytest.raises(SamRefusedError):  # another SAM will not even authorise it
         funded.undo(make_software_sam(OTHER_SAM_IDENTITY), 1_000)
     undo_request, resp = funded.undo(sam, 10_000)
@@ -510,8 +558,10 @@ def test_undo_same_sam_at_most_the_amount_once(funded: WalletTerminal, sam: Sam)
     assert funded.status().cumulative == 20_000
     # once: a second undo of the same debit no longer fits the card's last transaction
     assert rogue_debit(funded, 1, ins=Ins.UNDO, undone=debit) == SW.SM_DATA_INCORRECT
-    assert rogue_debit(funded, 1, ins=Ins.UNDO, undone=funded.last().entry) \
+    assert (
+        rogue_debit(funded, 1, ins=Ins.UNDO, undone=funded.last().entry)
         == SW.CONDITIONS_NOT_SATISFIED
+    )
     with pytest.raises(SamRefusedError):
         funded.undo(sam, 1)
     assert funded.balances()[0] == 1_000_000 - 20_000
@@ -519,19 +569,23 @@ def test_undo_same_sam_at_most_the_amount_once(funded: WalletTerminal, sam: Sam)
 
 def test_undo_of_a_load_or_of_nothing_is_refused() -> None:
     _, term = new_wallet_card()
-    assert rogue_debit(term, 1, ins=Ins.UNDO, undone=w.LogEntry.empty()) \
-        == SW.CONDITIONS_NOT_SATISFIED
+    assert (
+        rogue_debit(term, 1, ins=Ins.UNDO, undone=w.LogEntry.empty()) == SW.CONDITIONS_NOT_SATISFIED
+    )
     issuer = Issuer()
     term.load(issuer, 5_000)
-    assert rogue_debit(term, 1, ins=Ins.UNDO, undone=term.last().entry) \
-        == SW.CONDITIONS_NOT_SATISFIED
+    assert (
+        rogue_debit(term, 1, ins=Ins.UNDO, undone=term.last().entry) == SW.CONDITIONS_NOT_SATISFIED
+    )
     assert term.balances()[0] == 5_000
 
 
 def test_undo_goes_to_the_debited_purse(funded: WalletTerminal) -> None:
     assert rogue_debit(funded, 2_000, purse=0) == SW.OK
-    assert rogue_debit(funded, 2_000, purse=1, ins=Ins.UNDO, undone=funded.last().entry) \
+    assert (
+        rogue_debit(funded, 2_000, purse=1, ins=Ins.UNDO, undone=funded.last().entry)
         == SW.CONDITIONS_NOT_SATISFIED
+    )
     assert funded.balances() == {0: 998_000, 1: 500_000, 2: 0}
 
 
@@ -547,8 +601,10 @@ def test_blocked_card(funded: WalletTerminal, sam: Sam) -> None:
     assert funded.state() == LifeCycle.BLOCKED
     assert funded.wallet(apdu(Ins.BLOCK, 0, 0, mac)).sw == SW.CONDITIONS_NOT_SATISFIED
     funded.select()
-    assert funded.wallet(apdu(Ins.DEBIT_INIT, 0, 0, os.urandom(8), ne=256)).sw \
+    assert (
+        funded.wallet(apdu(Ins.DEBIT_INIT, 0, 0, os.urandom(8), ne=256)).sw
         == SW.CONDITIONS_NOT_SATISFIED
+    )
     for ins in (Ins.DEBIT, Ins.UNDO, Ins.LOAD):
         assert funded.wallet(apdu(ins, 0, 0, bytes(32))).sw == SW.CONDITIONS_NOT_SATISFIED
     # the reads still work, so a terminal can show what the card holds
@@ -560,8 +616,9 @@ def test_blocked_card(funded: WalletTerminal, sam: Sam) -> None:
     assert funded.pay(sam, 1_000)[1].sw == SW.OK
 
 
-def test_the_sam_checks_the_card_cryptogram_before_a_block(funded: WalletTerminal,
-                                                           sam: Sam) -> None:
+def test_the_sam_checks_the_card_cryptogram_before_a_block(
+    funded: WalletTerminal, sam: Sam
+) -> None:
     init, nt = funded.init(0)
     forged = dataclasses.replace(init, purse=dataclasses.replace(init.purse, balance=1))
     with pytest.raises(CryptoError):
@@ -591,8 +648,10 @@ def test_counter_near_wrap_around_is_refused(funded: WalletTerminal) -> None:
     applet.persistent.put_int("wallet.tc", w.TC_LIMIT - 2)  # a card near the end of its life
     assert funded.init(0)[0].tc == w.TC_LIMIT - 1
     assert funded.init(0)[0].tc == w.TC_LIMIT
-    assert funded.wallet(apdu(Ins.DEBIT_INIT, 0, 0, os.urandom(8), ne=256)).sw \
+    assert (
+        funded.wallet(apdu(Ins.DEBIT_INIT, 0, 0, os.urandom(8), ne=256)).sw
         == SW.CONDITIONS_NOT_SATISFIED
+    )
     assert funded.status().tc == w.TC_LIMIT
 
 
@@ -619,8 +678,10 @@ def test_log_keeps_the_last_16_newest_first(funded: WalletTerminal) -> None:
 def test_recovery_of_a_debit_whose_answer_was_lost(funded: WalletTerminal, sam: Sam) -> None:
     request, resp = funded.pay(sam, 7_777)  # the terminal never saw resp
     init, _ = funded.init(0)
-    assert (init.last.entry.sam_id, init.last.entry.sam_counter) == (SAM_IDENTITY.sam_id,
-                                                                       request.sam_counter)
+    assert (init.last.entry.sam_id, init.last.entry.sam_counter) == (
+        SAM_IDENTITY.sam_id,
+        request.sam_counter,
+    )
     recovered = w.DebitResponse.from_last(init.last)
     assert recovered.to_bytes() == resp.data
     assert sam.confirm(request, recovered).record == init.last

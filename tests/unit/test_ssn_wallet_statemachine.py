@@ -28,9 +28,9 @@ from ssn_wallet_helpers import (
     new_wallet_card,
 )
 
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
-from cardkit.sw import SW
+from cardkit.iso7816.sw import SW
 
 KEYS = CardKeys.for_serial()
 STATS: dict[tuple[str, bool], int] = {}  # (command, accepted) -> count, for tuning
@@ -55,8 +55,12 @@ class Model:
 
     def debit_ok(self, purse: int, amount: int, date: int) -> bool:
         config = PURSES[purse]
-        return (1 <= amount <= config.payment_cap and amount <= self.balances[purse]
-                and date <= config.expiry and self.cumulative + amount <= OFFLINE_CAP)
+        return (
+            1 <= amount <= config.payment_cap
+            and amount <= self.balances[purse]
+            and date <= config.expiry
+            and self.cumulative + amount <= OFFLINE_CAP
+        )
 
     def load_ok(self, purse: int, amount: int, sync: bool, date: int) -> bool:
         config = PURSES[purse]
@@ -66,8 +70,12 @@ class Model:
 
     def undo_ok(self, purse: int, amount: int, identity: w.SamIdentity) -> bool:
         last = self.last
-        return (last.type is w.TransactionType.DEBIT and last.purse == purse
-                and last.sam_id == identity.sam_id and 1 <= amount <= last.amount)
+        return (
+            last.type is w.TransactionType.DEBIT
+            and last.purse == purse
+            and last.sam_id == identity.sam_id
+            and 1 <= amount <= last.amount
+        )
 
 
 class WalletMachine(RuleBasedStateMachine):
@@ -91,22 +99,48 @@ class WalletMachine(RuleBasedStateMachine):
         self.model.tc = init.tc
         return init, w.WalletSession.from_init(SERIAL, init, nt)
 
-    def _command(self, kind: str, purse: int, amount: int, date: int, *, sync: bool = False,
-                 identity: w.SamIdentity = SAM_IDENTITY):
+    def _command(
+        self,
+        kind: str,
+        purse: int,
+        amount: int,
+        date: int,
+        *,
+        sync: bool = False,
+        identity: w.SamIdentity = SAM_IDENTITY,
+    ):
         init, session = self._session(purse)
         if kind == "debit":
-            r = w.sign_debit(KEYS.debit, session, amount, date, identity.merchant,
-                             identity.terminal, identity.sam_id, init.tc)
+            r = w.sign_debit(
+                KEYS.debit,
+                session,
+                amount,
+                date,
+                identity.merchant,
+                identity.terminal,
+                identity.sam_id,
+                init.tc,
+            )
             return apdu(Ins.DEBIT, purse, 0, r.to_bytes(), ne=256)
         if kind == "undo":
-            r = w.sign_undo(KEYS.debit, session, init.last.entry, amount, date,
-                            identity.merchant, identity.terminal, identity.sam_id, init.tc)
+            r = w.sign_undo(
+                KEYS.debit,
+                session,
+                init.last.entry,
+                amount,
+                date,
+                identity.merchant,
+                identity.terminal,
+                identity.sam_id,
+                init.tc,
+            )
             return apdu(Ins.UNDO, purse, 0, r.to_bytes(), ne=256)
         load = self.issuer.sign(init, session.nt, amount, flags=int(sync), date=date)
         return apdu(Ins.LOAD, purse, load.flags, load.to_bytes(), ne=256)
 
-    def _apply(self, kind: str, purse: int, amount: int, date: int, sync: bool,
-               identity: w.SamIdentity) -> None:
+    def _apply(
+        self, kind: str, purse: int, amount: int, date: int, sync: bool, identity: w.SamIdentity
+    ) -> None:
         m = self.model
         m.ds += 1
         if kind == "debit":
@@ -124,15 +158,36 @@ class WalletMachine(RuleBasedStateMachine):
             m.cumulative = 0 if sync else m.cumulative
             m.loads += amount
             kind_type = w.TransactionType.LOAD
-        merchant, terminal, sam_id, sc = ((self.issuer.agency, self.issuer.desk, 0,
-                                           self.issuer.sequence) if kind == "load"
-                                          else (identity.merchant, identity.terminal,
-                                                identity.sam_id, m.tc))
-        m.last = w.LogEntry(kind_type, m.tc, m.ds, purse, amount, m.balances[purse], date,
-                            merchant, terminal, sam_id, sc)
+        merchant, terminal, sam_id, sc = (
+            (self.issuer.agency, self.issuer.desk, 0, self.issuer.sequence)
+            if kind == "load"
+            else (identity.merchant, identity.terminal, identity.sam_id, m.tc)
+        )
+        m.last = w.LogEntry(
+            kind_type,
+            m.tc,
+            m.ds,
+            purse,
+            amount,
+            m.balances[purse],
+            date,
+            merchant,
+            terminal,
+            sam_id,
+            sc,
+        )
 
-    def _run(self, kind: str, purse: int, amount: int, date: int, *, sync: bool = False,
-             identity: w.SamIdentity = SAM_IDENTITY, cut: int | None = None) -> None:
+    def _run(
+        self,
+        kind: str,
+        purse: int,
+        amount: int,
+        date: int,
+        *,
+        sync: bool = False,
+        identity: w.SamIdentity = SAM_IDENTITY,
+        cut: int | None = None,
+    ) -> None:
         if kind == "load":
             expected = self.model.load_ok(purse, amount, sync, date)
         elif kind == "debit":
@@ -155,43 +210,61 @@ class WalletMachine(RuleBasedStateMachine):
         if expected:
             self._apply(kind, purse, amount, date, sync, identity)
             response = w.DebitResponse.from_bytes(resp.data)
-            assert (response.balance, response.ds) == (self.model.balances[purse],
-                                                       self.model.ds)
+            assert (response.balance, response.ds) == (self.model.balances[purse], self.model.ds)
 
     # --- rules ------------------------------------------------------------------------------
 
-    @rule(purse=st.sampled_from(PURSE_INDEXES),
-          amount=st.integers(1, 60_000) | st.sampled_from([0, 50_000, 50_001, 100_000,
-                                                          100_001, 300_000, 300_001]),
-          date=st.sampled_from(DATES))
+    @rule(
+        purse=st.sampled_from(PURSE_INDEXES),
+        amount=st.integers(1, 60_000)
+        | st.sampled_from([0, 50_000, 50_001, 100_000, 100_001, 300_000, 300_001]),
+        date=st.sampled_from(DATES),
+    )
     def debit(self, purse: int, amount: int, date: int) -> None:
         self._run("debit", purse, amount, date)
 
-    @rule(purse=st.sampled_from(PURSE_INDEXES),
-          amount=st.sampled_from([0, 1, 50_000, 250_000, 1_000_000, 2_000_001]),
-          sync=st.booleans(), date=st.sampled_from(DATES))
+    @rule(
+        purse=st.sampled_from(PURSE_INDEXES),
+        amount=st.sampled_from([0, 1, 50_000, 250_000, 1_000_000, 2_000_001]),
+        sync=st.booleans(),
+        date=st.sampled_from(DATES),
+    )
     def load(self, purse: int, amount: int, sync: bool, date: int) -> None:
         self._run("load", purse, amount, date, sync=sync)
 
-    @rule(purse=st.sampled_from(PURSE_INDEXES), fraction=st.sampled_from([0, 1, 2]),
-          other_sam=st.booleans())
+    @rule(
+        purse=st.sampled_from(PURSE_INDEXES),
+        fraction=st.sampled_from([0, 1, 2]),
+        other_sam=st.booleans(),
+    )
     def undo(self, purse: int, fraction: int, other_sam: bool) -> None:
         last = self.model.last.amount
         amount = {0: last, 1: max(1, last // 2), 2: last + 1}[fraction]
-        self._run("undo", purse, amount, DATE,
-                  identity=OTHER_SAM_IDENTITY if other_sam else SAM_IDENTITY)
+        self._run(
+            "undo", purse, amount, DATE, identity=OTHER_SAM_IDENTITY if other_sam else SAM_IDENTITY
+        )
 
-    @rule(purse=st.sampled_from([0, 1]), amount=st.integers(1, 50_000),
-          fraction=st.sampled_from([0, 1, 2]), other_sam=st.booleans(), twice=st.booleans())
-    def pay_then_undo(self, purse: int, amount: int, fraction: int, other_sam: bool,
-                      twice: bool) -> None:
+    @rule(
+        purse=st.sampled_from([0, 1]),
+        amount=st.integers(1, 50_000),
+        fraction=st.sampled_from([0, 1, 2]),
+        other_sam=st.booleans(),
+        twice=st.booleans(),
+    )
+    def pay_then_undo(
+        self, purse: int, amount: int, fraction: int, other_sam: bool, twice: bool
+    ) -> None:
         self._run("debit", purse, amount, DATE)
         self.undo(purse, fraction, other_sam)
         if twice:  # an undo is once only
             self.undo(purse, fraction, other_sam)
 
-    @rule(kind=st.sampled_from(["debit", "load", "undo"]), purse=st.sampled_from([0, 1]),
-          amount=st.integers(1, 100_000), cut=st.integers(1, 7))
+    @rule(
+        kind=st.sampled_from(["debit", "load", "undo"]),
+        purse=st.sampled_from([0, 1]),
+        amount=st.integers(1, 100_000),
+        cut=st.integers(1, 7),
+    )
     def power_cut(self, kind: str, purse: int, amount: int, cut: int) -> None:
         """A command torn at its ``cut``-th write (or not at all if it makes fewer)."""
         if kind == "undo":
@@ -235,10 +308,18 @@ class WalletMachine(RuleBasedStateMachine):
         assert all(0 <= b <= PURSES[i].balance_cap for i, b in m.balances.items())
 
 
-FAST = settings(max_examples=20, stateful_step_count=25, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
-SLOW = settings(max_examples=400, stateful_step_count=60, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=20,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+SLOW = settings(
+    max_examples=400,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 TestWalletStateMachine = WalletMachine.TestCase
 TestWalletStateMachine.settings = FAST

@@ -25,11 +25,11 @@ from ssn_wallet_helpers import (
 )
 
 from applets.ssn import LifeCycle
-from cardkit.apdu import CommandApdu
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
-from cardkit.sw import SW
-from cardkit.tlv import Tlv
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.sw import SW
+from cardkit.iso7816.tlv import Tlv
 
 KEYS = CardKeys.for_serial()
 K_RECEIPT = w.card_key(RECEIPT_MASTER, "receipt", SERIAL, WALLET_KVN)
@@ -66,13 +66,29 @@ class Rig:
         init, nt = self.init(purse)
         session = w.WalletSession.from_init(SERIAL, init, nt)
         if kind == "debit":
-            r = w.sign_debit(KEYS.debit, session, amount, DATE, SAM_IDENTITY.merchant,
-                             SAM_IDENTITY.terminal, SAM_IDENTITY.sam_id, init.tc)
+            r = w.sign_debit(
+                KEYS.debit,
+                session,
+                amount,
+                DATE,
+                SAM_IDENTITY.merchant,
+                SAM_IDENTITY.terminal,
+                SAM_IDENTITY.sam_id,
+                init.tc,
+            )
             return apdu(Ins.DEBIT, purse, 0, r.to_bytes(), ne=256)
         if kind == "undo":
-            r = w.sign_undo(KEYS.debit, session, init.last.entry, amount, DATE,
-                            SAM_IDENTITY.merchant, SAM_IDENTITY.terminal, SAM_IDENTITY.sam_id,
-                            init.tc)
+            r = w.sign_undo(
+                KEYS.debit,
+                session,
+                init.last.entry,
+                amount,
+                DATE,
+                SAM_IDENTITY.merchant,
+                SAM_IDENTITY.terminal,
+                SAM_IDENTITY.sam_id,
+                init.tc,
+            )
             return apdu(Ins.UNDO, purse, 0, r.to_bytes(), ne=256)
         if kind in ("load", "sync"):
             load = self.issuer.sign(init, nt, amount, flags=1 if kind == "sync" else 0)
@@ -82,8 +98,9 @@ class Rig:
             return apdu(Ins.BLOCK, 0, 0, mac)
         raise AssertionError(kind)
 
-    def snapshot(self) -> tuple[dict[int, int], w.WalletStatus, w.LastTransaction,
-                                list[w.LogEntry]]:
+    def snapshot(
+        self,
+    ) -> tuple[dict[int, int], w.WalletStatus, w.LastTransaction, list[w.LogEntry]]:
         self.term.select()
         return self.term.balances(), self.term.status(), self.term.last(), self.term.log()
 
@@ -108,8 +125,9 @@ class Rig:
         elif kind == "undo":
             self.books.undos += amount
 
-    def tear_loop(self, kind: str, amount: int, purse: int = 0,
-                  prepare: Callable[[Rig], None] | None = None) -> int:
+    def tear_loop(
+        self, kind: str, amount: int, purse: int = 0, prepare: Callable[[Rig], None] | None = None
+    ) -> int:
         """Cut at write 1, 2, ... of the command until it runs through; returns the number
         of writes the command made."""
         n = 1
@@ -126,7 +144,10 @@ class Rig:
                 after, after_status, _, _ = self.snapshot()
                 # all old: the cut left nothing of the command behind
                 assert (after, after_status.ds, after_status.cumulative) == (
-                    balances, status.ds, status.cumulative)
+                    balances,
+                    status.ds,
+                    status.cumulative,
+                )
                 if kind == "block":
                     assert self.term.state() == LifeCycle.ISSUED
                 self.check()
@@ -221,9 +242,13 @@ def test_block_torn_at_every_write(rig: Rig) -> None:
     assert rig.tear_loop("block", 0) == 1
     assert rig.term.state() == LifeCycle.BLOCKED
     # nothing writes on a blocked card: every wallet command is refused before any write
-    for cmd in (apdu(Ins.DEBIT_INIT, 0, 0, bytes(8), ne=256), apdu(Ins.DEBIT, 0, 0, bytes(32)),
-                apdu(Ins.LOAD, 0, 0, bytes(28)), apdu(Ins.UNDO, 0, 0, bytes(32)),
-                apdu(Ins.BLOCK, 0, 0, bytes(8))):
+    for cmd in (
+        apdu(Ins.DEBIT_INIT, 0, 0, bytes(8), ne=256),
+        apdu(Ins.DEBIT, 0, 0, bytes(32)),
+        apdu(Ins.LOAD, 0, 0, bytes(28)),
+        apdu(Ins.UNDO, 0, 0, bytes(32)),
+        apdu(Ins.BLOCK, 0, 0, bytes(8)),
+    ):
         rig.card.faults.cut_at_write(1)
         assert rig.term.plain(cmd).sw == SW.CONDITIONS_NOT_SATISFIED
         assert rig.card.faults.armed and rig.card.faults.command_writes == 0
@@ -250,7 +275,9 @@ def test_software_sam_debit_after_tears_is_paid_once() -> None:
             rig.term.select()
         recovered, _ = rig.init()
         paid = (recovered.last.entry.sam_id, recovered.last.entry.sam_counter) == (
-            SAM_IDENTITY.sam_id, request.sam_counter)
+            SAM_IDENTITY.sam_id,
+            request.sam_counter,
+        )
         assert paid == paid_directly  # cut before the commit: not charged; else paid
         if paid:
             rig.account("debit", 5_000)

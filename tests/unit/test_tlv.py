@@ -7,13 +7,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardkit.errors import BadResponseError
-from cardkit.tlv import Tlv, encode_length, parse_all, to_dict
+from cardkit.iso7816.tlv import Tlv, encode_length, parse_all, to_dict
 
 
 @pytest.mark.parametrize(
     ("n", "encoded"),
-    [(0, "00"), (0x7F, "7f"), (0x80, "8180"), (0xFF, "81ff"), (0x100, "820100"),
-     (0xFFFF, "82ffff"), (0x10000, "83010000")],
+    [
+        (0, "00"),
+        (0x7F, "7f"),
+        (0x80, "8180"),
+        (0xFF, "81ff"),
+        (0x100, "820100"),
+        (0xFFFF, "82ffff"),
+        (0x10000, "83010000"),
+    ],
 )
 def test_length_edges(n: int, encoded: str) -> None:
     assert encode_length(n).hex() == encoded
@@ -53,8 +60,12 @@ def test_bad_tag_numbers_refused_when_building() -> None:
         bytes(Tlv(0x5F81, b""))  # last tag byte still has bit 8 set
 
 
-@given(st.lists(st.tuples(st.sampled_from([0x4F, 0x53, 0x5F20, 0x7F49, 0x9F7F]),
-                          st.binary(max_size=300)), max_size=5))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0x4F, 0x53, 0x5F20, 0x7F49, 0x9F7F]), st.binary(max_size=300)),
+        max_size=5,
+    )
+)
 def test_build_parse_round_trip(items: list[tuple[int, bytes]]) -> None:
     tlvs = [Tlv(t, v) for t, v in items]
     assert parse_all(b"".join(bytes(t) for t in tlvs)) == tlvs

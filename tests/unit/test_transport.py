@@ -6,10 +6,10 @@ import pytest
 
 from applets.card import VirtualCard
 from applets.testapplet import TEST_AID, TestApplet
-from cardkit.apdu import CommandApdu
 from cardkit.errors import CardRemovedError
-from cardkit.protocol import ApduProtocol
-from cardkit.transport import CountingConnection, InProcessConnection
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.transport.base import CountingConnection, InProcessConnection
 
 
 def test_counting_connection_counts_round_trips_and_bytes() -> None:

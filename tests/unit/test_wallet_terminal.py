@@ -32,14 +32,14 @@ from wallet_terminal_support import (
     wallet_plan,
 )
 
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.crypto.diversify import diversification_context, kdf_label
 from cardkit.errors import CardRemovedError, CryptoError
 from cardkit.keystore import KeyFunction
-from cardkit.sam import Sam
+from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason
 from cardkit.ssn import LifeCycle, PersonalisationError, wallet_purses
-from cardkit.trust import Hotlist, HotlistEntry, RevocationReason
 from cardkit.wallet import LoadRefusedError, Outcome, WalletCard, WalletIssuer
+from cardkit.wallet.sam import Sam
 from keys.dev import DevelopmentKeyStore
 
 
@@ -57,8 +57,12 @@ def sam(request: pytest.FixtureRequest, keystore: DevelopmentKeyStore) -> Sam:
 
 def receipt_key(keystore: DevelopmentKeyStore, serial: bytes, version: int = 1) -> bytes:
     """K_receipt as the back office derives it."""
-    return keystore.derive(KeyFunction.RECEIPT, version, kdf_label("receipt"),
-                           diversification_context(serial, w.SSN_AID, version))
+    return keystore.derive(
+        KeyFunction.RECEIPT,
+        version,
+        kdf_label("receipt"),
+        diversification_context(serial, w.SSN_AID, version),
+    )
 
 
 def balances(card: object) -> tuple[int, ...]:
@@ -69,21 +73,27 @@ def balances(card: object) -> tuple[int, ...]:
 # --- personalisation ---------------------------------------------------------------------
 
 
-def test_wallet_personalisation_loads_keys_purses_and_cap(keystore: DevelopmentKeyStore
-                                                          ) -> None:
+def test_wallet_personalisation_loads_keys_purses_and_cap(keystore: DevelopmentKeyStore) -> None:
     card, result = issue(keystore, make_plan=wallet_plan)
     assert result.state is LifeCycle.ISSUED
     assert result.card_record is not None
     kv = result.card_record.key_versions
     assert (kv.debit, kv.load, kv.receipt) == (1, 1, 1)
     s = session(card)
-    assert (s.info.key_versions.debit, s.info.key_versions.load,
-            s.info.key_versions.receipt) == (1, 1, 1)
+    assert (s.info.key_versions.debit, s.info.key_versions.load, s.info.key_versions.receipt) == (
+        1,
+        1,
+        1,
+    )
     status = WalletCard(s).status()
     assert status.offline_cap == OFFLINE_CAP and status.cumulative == 0
-    assert [(p.index, p.programme, p.balance, p.balance_cap, p.payment_cap) for p in
-            status.purses] == [(0, 1, 0, BALANCE_CAP, PAYMENT_CAP), (1, 2, 0, BALANCE_CAP,
-                               PAYMENT_CAP), (2, 3, 0, BALANCE_CAP, PAYMENT_CAP)]
+    assert [
+        (p.index, p.programme, p.balance, p.balance_cap, p.payment_cap) for p in status.purses
+    ] == [
+        (0, 1, 0, BALANCE_CAP, PAYMENT_CAP),
+        (1, 2, 0, BALANCE_CAP, PAYMENT_CAP),
+        (2, 3, 0, BALANCE_CAP, PAYMENT_CAP),
+    ]
 
 
 def test_identity_only_plan_is_unchanged(keystore: DevelopmentKeyStore) -> None:
@@ -92,8 +102,7 @@ def test_identity_only_plan_is_unchanged(keystore: DevelopmentKeyStore) -> None:
     assert WalletCard(session(card)).read_purses() == ()
 
 
-def test_plan_refuses_purses_that_disagree_with_the_record(keystore: DevelopmentKeyStore
-                                                           ) -> None:
+def test_plan_refuses_purses_that_disagree_with_the_record(keystore: DevelopmentKeyStore) -> None:
     base = plan(keystore)
     purses = wallet_purses(base.programmes, balance_cap=10, payment_cap=10, expiry=EXPIRY)
     wrong = (dataclasses.replace(purses[0], programme=9),) + purses[1:]
@@ -107,7 +116,8 @@ def test_plan_refuses_purses_that_disagree_with_the_record(keystore: Development
 
 
 def test_wallet_personalisation_torn_at_every_write_then_resumed(
-        keystore: DevelopmentKeyStore) -> None:
+    keystore: DevelopmentKeyStore,
+) -> None:
     reference = blank_card(keystore)
     issue(keystore, reference, make_plan=wallet_plan)
     total = reference.faults.writes
@@ -134,7 +144,11 @@ def test_issuer_load_checks_conf_and_caps(keystore: DevelopmentKeyStore) -> None
     assert result.receipt is not None
     entry = result.receipt.entry
     assert (entry.type, entry.merchant, entry.terminal, entry.sam_id) == (
-        w.TransactionType.LOAD, AGENCY, DESK, 0)
+        w.TransactionType.LOAD,
+        AGENCY,
+        DESK,
+        0,
+    )
     assert w.verify_receipt(receipt_key(keystore, card_serial(card)), result.receipt)
     with pytest.raises(LoadRefusedError, match="purse cap"):
         desk.load(connect(card), 0, BALANCE_CAP)
@@ -155,13 +169,11 @@ def test_offline_cap_and_sync_load(keystore: DevelopmentKeyStore, tmp_path: Path
     assert till.pay(0, 20_000).paid
 
 
-def test_load_without_the_load_key_is_refused_by_the_card(keystore: DevelopmentKeyStore
-                                                          ) -> None:
+def test_load_without_the_load_key_is_refused_by_the_card(keystore: DevelopmentKeyStore) -> None:
     card = wallet_card(keystore)
     impostor = DevelopmentKeyStore()
     impostor.add_master(KeyFunction.LOAD, bytes(16), version=2, source="test")
-    thief = WalletIssuer(impostor, agency=1, desk=1, sequence=lambda: 1,
-                         clock=lambda: TODAY)
+    thief = WalletIssuer(impostor, agency=1, desk=1, sequence=lambda: 1, clock=lambda: TODAY)
     original = impostor.derive
 
     def wrong_version(function, version, label, context, length=16):  # type: ignore[no-untyped-def]
@@ -183,7 +195,8 @@ def card_serial(card: object) -> bytes:
 
 
 def test_pay_is_three_round_trips_and_journals_a_genuine_receipt(
-        keystore: DevelopmentKeyStore, sam: Sam, tmp_path: Path) -> None:
+    keystore: DevelopmentKeyStore, sam: Sam, tmp_path: Path
+) -> None:
     card = wallet_card(keystore)
     load(keystore, card, 300_000)
     book = journal(tmp_path)
@@ -196,15 +209,18 @@ def test_pay_is_three_round_trips_and_journals_a_genuine_receipt(
     assert w.verify_receipt(receipt_key(keystore, card_serial(card)), result.receipt)
     entry = result.receipt.entry
     assert (entry.amount, entry.sam_id, entry.merchant, entry.terminal, entry.date) == (
-        25_000, IDENTITY.sam_id, IDENTITY.merchant, IDENTITY.terminal,
-        w.date_to_int(TODAY))
+        25_000,
+        IDENTITY.sam_id,
+        IDENTITY.merchant,
+        IDENTITY.terminal,
+        w.date_to_int(TODAY),
+    )
     assert [r.receipt for r in book.receipts()] == [result.receipt]
     assert book.unresolved() == []
     assert balances(card) == (275_000, 0, 0)
 
 
-def test_pay_by_programme_name(keystore: DevelopmentKeyStore, sam: Sam,
-                               tmp_path: Path) -> None:
+def test_pay_by_programme_name(keystore: DevelopmentKeyStore, sam: Sam, tmp_path: Path) -> None:
     card = wallet_card(keystore)
     load(keystore, card, 100_000, purse=1)
     till, connection = terminal(card, sam, journal(tmp_path))
@@ -215,14 +231,18 @@ def test_pay_by_programme_name(keystore: DevelopmentKeyStore, sam: Sam,
     assert till.pay("XYZ", 1).reason == "unknown programme 'XYZ'"
 
 
-@pytest.mark.parametrize(("amount", "clock", "reason"), [
-    (PAYMENT_CAP + 1, TODAY, "amount above the per-payment cap"),
-    (400_001, TODAY, "balance too low"),
-    (10, EXPIRY + timedelta(days=1), "purse expired"),
-    (0, TODAY, "the amount must be a whole number of rupiah, at least 1"),
-])
-def test_card_rules_give_not_charged(keystore: DevelopmentKeyStore, tmp_path: Path,
-                                     amount: int, clock: date, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("amount", "clock", "reason"),
+    [
+        (PAYMENT_CAP + 1, TODAY, "amount above the per-payment cap"),
+        (400_001, TODAY, "balance too low"),
+        (10, EXPIRY + timedelta(days=1), "purse expired"),
+        (0, TODAY, "the amount must be a whole number of rupiah, at least 1"),
+    ],
+)
+def test_card_rules_give_not_charged(
+    keystore: DevelopmentKeyStore, tmp_path: Path, amount: int, clock: date, reason: str
+) -> None:
     card = wallet_card(keystore)
     load(keystore, card, 400_000)
     _, sam = card_sam(keystore)
@@ -248,14 +268,19 @@ def test_sam_ceiling_gives_not_charged(keystore: DevelopmentKeyStore, tmp_path: 
     assert balances(card) == (380_000, 0, 0)
 
 
-def test_hotlisted_card_is_refused_and_blocked(keystore: DevelopmentKeyStore, sam: Sam,
-                                               tmp_path: Path) -> None:
+def test_hotlisted_card_is_refused_and_blocked(
+    keystore: DevelopmentKeyStore, sam: Sam, tmp_path: Path
+) -> None:
     card = wallet_card(keystore)
     load(keystore, card, 100_000)
     serial = card_serial(card)
     issued = datetime(2026, 5, 30, tzinfo=UTC)
-    hotlist = Hotlist(sequence=1, issued_at=issued, next_update=issued + timedelta(days=7),
-                      entries=(HotlistEntry(serial, RevocationReason.LOST, issued.date()),))
+    hotlist = Hotlist(
+        sequence=1,
+        issued_at=issued,
+        next_update=issued + timedelta(days=7),
+        entries=(HotlistEntry(serial, RevocationReason.LOST, issued.date()),),
+    )
     book = journal(tmp_path)
     till, _ = terminal(card, sam, book, hotlist=hotlist)
     result = till.pay(0, 1_000)
@@ -270,8 +295,9 @@ def test_hotlisted_card_is_refused_and_blocked(keystore: DevelopmentKeyStore, sa
     assert balances(card) == (100_000, 0, 0)
 
 
-def test_undo_reverses_only_the_terminals_last_debit(keystore: DevelopmentKeyStore, sam: Sam,
-                                                     tmp_path: Path) -> None:
+def test_undo_reverses_only_the_terminals_last_debit(
+    keystore: DevelopmentKeyStore, sam: Sam, tmp_path: Path
+) -> None:
     card = wallet_card(keystore)
     load(keystore, card, 300_000)
     book = journal(tmp_path)
@@ -294,8 +320,9 @@ def test_undo_reverses_only_the_terminals_last_debit(keystore: DevelopmentKeySto
     assert balances(card) == (276_000, 0, 0)
 
 
-def test_undo_of_another_terminals_debit_is_refused(keystore: DevelopmentKeyStore,
-                                                    tmp_path: Path) -> None:
+def test_undo_of_another_terminals_debit_is_refused(
+    keystore: DevelopmentKeyStore, tmp_path: Path
+) -> None:
     card = wallet_card(keystore)
     load(keystore, card, 300_000)
     _, sam_a = card_sam(keystore)
@@ -321,34 +348,44 @@ def test_balance_and_history(keystore: DevelopmentKeyStore, sam: Sam, tmp_path: 
     assert purses.cumulative == 3_000 and purses.offline_cap == OFFLINE_CAP
     log = till.history().entries
     assert [(e.type, e.purse, e.amount) for e in log] == [
-        (w.TransactionType.DEBIT, 2, 2_000), (w.TransactionType.DEBIT, 0, 1_000),
-        (w.TransactionType.LOAD, 2, 50_000), (w.TransactionType.LOAD, 0, 300_000)]
+        (w.TransactionType.DEBIT, 2, 2_000),
+        (w.TransactionType.DEBIT, 0, 1_000),
+        (w.TransactionType.LOAD, 2, 50_000),
+        (w.TransactionType.LOAD, 0, 300_000),
+    ]
     assert [e.ds for e in log] == [4, 3, 2, 1]
 
 
-def test_identity_only_card_cannot_pay(keystore: DevelopmentKeyStore, sam: Sam,
-                                       tmp_path: Path) -> None:
+def test_identity_only_card_cannot_pay(
+    keystore: DevelopmentKeyStore, sam: Sam, tmp_path: Path
+) -> None:
     card, _ = issue(keystore)
     till, _ = terminal(card, sam, journal(tmp_path))
     result = till.pay(0, 1_000)
     assert result.outcome is Outcome.NOT_CHARGED and "refused" in result.reason
 
 
-def test_journal_hotlist_imported_and_verified(keystore: DevelopmentKeyStore, sam: Sam,
-                                               tmp_path: Path) -> None:
+def test_journal_hotlist_imported_and_verified(
+    keystore: DevelopmentKeyStore, sam: Sam, tmp_path: Path
+) -> None:
     """The terminal uses the journal's hotlist, imported only after its signature checks."""
-    from cardkit.trust import TrustStore, sign_hotlist
+    from cardkit.pki.trust import TrustStore, sign_hotlist
 
     card = wallet_card(keystore)
     load(keystore, card, 10_000)
     issued = datetime(2026, 5, 30, tzinfo=UTC)
-    hotlist = Hotlist(sequence=3, issued_at=issued, next_update=issued + timedelta(days=7),
-                      entries=(HotlistEntry(card_serial(card), RevocationReason.STOLEN,
-                                            issued.date()),))
+    hotlist = Hotlist(
+        sequence=3,
+        issued_at=issued,
+        next_update=issued + timedelta(days=7),
+        entries=(HotlistEntry(card_serial(card), RevocationReason.STOLEN, issued.date()),),
+    )
     book = journal(tmp_path)
-    book.import_hotlist(sign_hotlist(hotlist, keystore.signer("desk-01")),
-                        TrustStore([keystore.signer("root").certificate_der]),
-                        at=issued + timedelta(hours=1))
+    book.import_hotlist(
+        sign_hotlist(hotlist, keystore.signer("desk-01")),
+        TrustStore([keystore.signer("root").certificate_der]),
+        at=issued + timedelta(hours=1),
+    )
     till, _ = terminal(card, sam, book)
     result = till.pay(0, 1_000)
     assert result.outcome is Outcome.NOT_CHARGED and "blocked" in result.reason
@@ -357,7 +394,7 @@ def test_journal_hotlist_imported_and_verified(keystore: DevelopmentKeyStore, sa
 
 
 def test_interrupted_load_is_checked_on_the_next_tap(keystore: DevelopmentKeyStore) -> None:
-    from cardkit.transport import InProcessConnection
+    from cardkit.transport.base import InProcessConnection
 
     card = wallet_card(keystore)
     desk = issuer(keystore)

@@ -12,10 +12,10 @@ from ssn_host_support import dev_keystore
 from wallet_terminal_support import card_sam, wallet_card
 
 from applets.card import VirtualCard
+from cardkit.backoffice import read_batch
 from cardkit.cli import ssn as ssn_cli
 from cardkit.cli.main import cli
-from cardkit.settlement import read_batch
-from cardkit.transport import InProcessConnection
+from cardkit.transport.base import InProcessConnection
 
 CARD_READER = "Virtual PCD 00 00"
 SAM_READER = "Virtual PCD 00 01"
@@ -40,19 +40,38 @@ def run(*args: str) -> Result:
 
 
 def till(journal: Path, *args: str) -> tuple[str, ...]:
-    return (*args, "--reader", CARD_READER, "--sam-reader", SAM_READER,
-            "--journal", str(journal))
+    return (*args, "--reader", CARD_READER, "--sam-reader", SAM_READER, "--journal", str(journal))
 
 
-def test_load_pay_balance_history_undo_export(readers: dict[str, VirtualCard],
-                                              tmp_path: Path) -> None:
+def test_load_pay_balance_history_undo_export(
+    readers: dict[str, VirtualCard], tmp_path: Path
+) -> None:
     journal = tmp_path / "merchant" / "journal.sqlite"
     sequence = tmp_path / "issuer" / "load-sequence"
-    refused = run("load", "--purse", "0", "--amount", "300000", "--agency", "1793",
-                  "--sequence-file", str(sequence))
+    refused = run(
+        "load",
+        "--purse",
+        "0",
+        "--amount",
+        "300000",
+        "--agency",
+        "1793",
+        "--sequence-file",
+        str(sequence),
+    )
     assert refused.exit_code == 2 and "DEVELOPMENT ONLY" in refused.output
-    loaded = run("load", "--purse", "0", "--amount", "300000", "--agency", "1793",
-                 "--sequence-file", str(sequence), "--allow-dev-keys")
+    loaded = run(
+        "load",
+        "--purse",
+        "0",
+        "--amount",
+        "300000",
+        "--agency",
+        "1793",
+        "--sequence-file",
+        str(sequence),
+        "--allow-dev-keys",
+    )
     assert loaded.exit_code == 0, loaded.output
     assert "LOADED Rp 300.000" in loaded.output and "balance:     Rp 300.000" in loaded.output
     assert sequence.read_text().strip() == "1"
@@ -82,20 +101,35 @@ def test_load_pay_balance_history_undo_export(readers: dict[str, VirtualCard],
     assert [line.split()[3] for line in lines] == ["UNDO", "DEBIT", "DEBIT", "LOAD"]
 
     out = tmp_path / "batch.cksb"
-    exported = run("export-batch", "--sam-reader", SAM_READER, "--journal", str(journal),
-                   "--out", str(out))
+    exported = run(
+        "export-batch", "--sam-reader", SAM_READER, "--journal", str(journal), "--out", str(out)
+    )
     assert exported.exit_code == 0, exported.output
     assert "3 receipts" in exported.output and "net Rp 28.000" in exported.output
     batch = read_batch(out)
     assert [r.entry.amount for r in batch.receipts] == [25_000, 5_000, 2_000]
 
 
-def test_software_sam_says_so_and_needs_allowed_keys(readers: dict[str, VirtualCard],
-                                                    tmp_path: Path) -> None:
+def test_software_sam_says_so_and_needs_allowed_keys(
+    readers: dict[str, VirtualCard], tmp_path: Path
+) -> None:
     journal = tmp_path / "journal.sqlite"
     sequence = tmp_path / "seq"
-    assert run("load", "--purse", "0", "--amount", "50000", "--agency", "1",
-               "--sequence-file", str(sequence), "--allow-dev-keys").exit_code == 0
+    assert (
+        run(
+            "load",
+            "--purse",
+            "0",
+            "--amount",
+            "50000",
+            "--agency",
+            "1",
+            "--sequence-file",
+            str(sequence),
+            "--allow-dev-keys",
+        ).exit_code
+        == 0
+    )
     base = ("pay", "--amount", "1000", "--software-sam", "--journal", str(journal))
     refused = run(*base)
     assert refused.exit_code == 2 and "DEVELOPMENT ONLY" in refused.output
@@ -112,6 +146,14 @@ def test_software_sam_says_so_and_needs_allowed_keys(readers: dict[str, VirtualC
 def test_pay_needs_a_sam(readers: dict[str, VirtualCard], tmp_path: Path) -> None:
     result = run("pay", "--amount", "1000", "--journal", str(tmp_path / "j.sqlite"))
     assert result.exit_code == 2 and "--sam-reader" in result.output
-    both = run("pay", "--amount", "1000", "--journal", str(tmp_path / "j.sqlite"),
-               "--sam-reader", SAM_READER, "--software-sam")
+    both = run(
+        "pay",
+        "--amount",
+        "1000",
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+        "--sam-reader",
+        SAM_READER,
+        "--software-sam",
+    )
     assert both.exit_code == 2 and "not both" in both.output

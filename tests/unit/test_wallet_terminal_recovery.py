@@ -24,11 +24,11 @@ from wallet_terminal_support import (
 )
 
 from applets.card import VirtualCard
-from cardkit.crypto import wallet as w
-from cardkit.journal import MerchantJournal
-from cardkit.protocol import ApduProtocol
-from cardkit.transport import CountingConnection, InProcessConnection
+from cardkit.codecs import wallet as w
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.transport.base import CountingConnection, InProcessConnection
 from cardkit.wallet import Outcome, PaymentTerminal, WalletCard
+from cardkit.wallet.journal import MerchantJournal
 from keys.dev import DevelopmentKeyStore
 
 START = 300_000
@@ -68,8 +68,9 @@ def check_final(card: VirtualCard, book: MerchantJournal, debits: int) -> None:
     assert book.unresolved() == []
 
 
-def test_power_cut_at_every_card_write_of_a_debit(keystore: DevelopmentKeyStore,
-                                                  tmp_path: Path) -> None:
+def test_power_cut_at_every_card_write_of_a_debit(
+    keystore: DevelopmentKeyStore, tmp_path: Path
+) -> None:
     total = debit_writes(keystore, tmp_path)
     assert total >= 3  # TC, then the atomic debit commit (several writes)
     outcomes = set()
@@ -101,16 +102,21 @@ def test_power_cut_at_every_card_write_of_a_debit(keystore: DevelopmentKeyStore,
 
 
 @pytest.mark.parametrize("retap", ["recover", "pay", "balance", "history"])
-def test_answer_lost_after_the_card_committed(keystore: DevelopmentKeyStore, tmp_path: Path,
-                                              retap: str) -> None:
+def test_answer_lost_after_the_card_committed(
+    keystore: DevelopmentKeyStore, tmp_path: Path, retap: str
+) -> None:
     """The worst tear: the card debited, the terminal never heard. Any next operation on
     that card (recover, the retried sale, a balance or history look-up) finds the debit."""
     card = wallet_card(keystore)
     load(keystore, card, START)
     _, sam = card_sam(keystore)
     book = journal(tmp_path)
-    till = PaymentTerminal(LoseAnswer(InProcessConnection(card), w.WalletIns.DEBIT), sam,
-                           book, clock=terminal(card, sam, book)[0].clock)
+    till = PaymentTerminal(
+        LoseAnswer(InProcessConnection(card), w.WalletIns.DEBIT),
+        sam,
+        book,
+        clock=terminal(card, sam, book)[0].clock,
+    )
     first = till.pay(0, PRICE)
     assert first.outcome is Outcome.INTERRUPTED
     assert first.message().startswith("TAP THE CARD AGAIN")
@@ -138,23 +144,25 @@ def test_answer_lost_after_the_card_committed(keystore: DevelopmentKeyStore, tmp
     assert book.receipts()[0].receipt == receipt
 
 
-def test_lost_answer_of_an_undo_is_recovered(keystore: DevelopmentKeyStore,
-                                             tmp_path: Path) -> None:
+def test_lost_answer_of_an_undo_is_recovered(keystore: DevelopmentKeyStore, tmp_path: Path) -> None:
     card = wallet_card(keystore)
     load(keystore, card, START)
     _, sam = card_sam(keystore)
     book = journal(tmp_path)
     till, _ = terminal(card, sam, book)
     assert till.pay(0, PRICE).paid
-    lossy = PaymentTerminal(LoseAnswer(InProcessConnection(card), w.WalletIns.UNDO), sam,
-                            book, clock=till.clock)
+    lossy = PaymentTerminal(
+        LoseAnswer(InProcessConnection(card), w.WalletIns.UNDO), sam, book, clock=till.clock
+    )
     assert lossy.undo().outcome is Outcome.INTERRUPTED
     recovered = terminal(card, sam, book)[0].recover()
     assert [(r.kind, r.outcome) for r in recovered] == [(w.TransactionType.UNDO, Outcome.PAID)]
     assert balance(card) == START
     receipts = book.receipts()
-    assert [r.receipt.entry.type for r in receipts] == [w.TransactionType.DEBIT,
-                                                        w.TransactionType.UNDO]
+    assert [r.receipt.entry.type for r in receipts] == [
+        w.TransactionType.DEBIT,
+        w.TransactionType.UNDO,
+    ]
     assert book.undone_by(receipts[0].id) == [receipts[1].id]
 
 
@@ -190,16 +198,21 @@ def test_power_cut_at_every_sam_write(keystore: DevelopmentKeyStore, tmp_path: P
         check_final(card, book, 1)
 
 
-def test_pending_of_another_card_does_not_hold_the_till(keystore: DevelopmentKeyStore,
-                                                        tmp_path: Path) -> None:
+def test_pending_of_another_card_does_not_hold_the_till(
+    keystore: DevelopmentKeyStore, tmp_path: Path
+) -> None:
     """A customer who walks away after an interrupted payment does not stop the shop."""
     card_a, card_b = wallet_card(keystore), wallet_card(keystore)
     load(keystore, card_a, START)
     load(keystore, card_b, START)
     _, sam = card_sam(keystore)
     book = journal(tmp_path)
-    till = PaymentTerminal(LoseAnswer(InProcessConnection(card_a), w.WalletIns.DEBIT), sam,
-                           book, clock=terminal(card_a, sam, book)[0].clock)
+    till = PaymentTerminal(
+        LoseAnswer(InProcessConnection(card_a), w.WalletIns.DEBIT),
+        sam,
+        book,
+        clock=terminal(card_a, sam, book)[0].clock,
+    )
     assert till.pay(0, PRICE).outcome is Outcome.INTERRUPTED
     till_b, _ = terminal(card_b, sam, book)
     assert till_b.pay(0, PRICE).paid  # card B pays while A's payment is open
@@ -211,8 +224,9 @@ def test_pending_of_another_card_does_not_hold_the_till(keystore: DevelopmentKey
     assert len(book.receipts()) == 2
 
 
-def test_card_paid_elsewhere_before_the_retap(keystore: DevelopmentKeyStore,
-                                              tmp_path: Path) -> None:
+def test_card_paid_elsewhere_before_the_retap(
+    keystore: DevelopmentKeyStore, tmp_path: Path
+) -> None:
     """Torn here with nothing moved, then the customer pays at another shop: the card's
     last record is the other shop's, and its log proves this terminal's debit never
     happened."""
@@ -229,12 +243,14 @@ def test_card_paid_elsewhere_before_the_retap(keystore: DevelopmentKeyStore,
     assert terminal(card, other_sam, journal(tmp_path / "other"))[0].pay(0, 1_000).paid
     resolutions = terminal(card, sam, book)[0].recover()
     assert [(r.outcome, r.note) for r in resolutions] == [
-        (Outcome.NOT_CHARGED, "the card's log has no such transaction")]
+        (Outcome.NOT_CHARGED, "the card's log has no such transaction")
+    ]
     assert book.receipts() == [] and book.unresolved() == []
 
 
-def test_counting_round_trips_of_recovery_without_pending(keystore: DevelopmentKeyStore,
-                                                          tmp_path: Path) -> None:
+def test_counting_round_trips_of_recovery_without_pending(
+    keystore: DevelopmentKeyStore, tmp_path: Path
+) -> None:
     card = wallet_card(keystore)
     till, connection = terminal(card, card_sam(keystore)[1], journal(tmp_path))
     assert till.recover() == ()

@@ -9,15 +9,15 @@ from ssn_host_support import TODAY, blank_card, issue, plan
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
-from cardkit.crypto import wallet as w
+from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
-from cardkit.journal import MerchantJournal
+from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyStore
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import CardSam, SoftwareSam
 from cardkit.ssn import PersonalisationPlan, wallet_purses
-from cardkit.transport import Connection, CountingConnection, InProcessConnection
+from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
 from cardkit.wallet import PaymentTerminal, WalletIssuer
+from cardkit.wallet.journal import MerchantJournal
+from cardkit.wallet.sam import CardSam, SoftwareSam
 from keys.ceremony import issue_sam, sam_transport_key
 
 SAM_SERIAL = bytes.fromhex("53414D0000000007")
@@ -33,15 +33,22 @@ DESK = 3
 def wallet_plan(keystore: KeyStore, *, offline_cap: int = OFFLINE_CAP) -> PersonalisationPlan:
     """Row 3 of the sample (PKH, BPNT, KKS in purses 0, 1, 2) with a wallet."""
     base = plan(keystore)
-    return plan(keystore, purses=wallet_purses(base.programmes, balance_cap=BALANCE_CAP,
-                                               payment_cap=PAYMENT_CAP, expiry=EXPIRY),
-                offline_cap=offline_cap)
+    return plan(
+        keystore,
+        purses=wallet_purses(
+            base.programmes, balance_cap=BALANCE_CAP, payment_cap=PAYMENT_CAP, expiry=EXPIRY
+        ),
+        offline_cap=offline_cap,
+    )
 
 
 def wallet_card(keystore: KeyStore, *, offline_cap: int = OFFLINE_CAP) -> VirtualCard:
     """A new ISSUED SSN card with three empty purses."""
-    card, _ = issue(keystore, blank_card(keystore),
-                    make_plan=lambda ks: wallet_plan(ks, offline_cap=offline_cap))
+    card, _ = issue(
+        keystore,
+        blank_card(keystore),
+        make_plan=lambda ks: wallet_plan(ks, offline_cap=offline_cap),
+    )
     return card
 
 
@@ -61,20 +68,21 @@ class Sequence:
 
 
 def issuer(keystore: KeyStore) -> WalletIssuer:
-    return WalletIssuer(keystore, agency=AGENCY, desk=DESK, sequence=Sequence(),
-                        clock=lambda: TODAY)
+    return WalletIssuer(
+        keystore, agency=AGENCY, desk=DESK, sequence=Sequence(), clock=lambda: TODAY
+    )
 
 
-def load(keystore: KeyStore, card: VirtualCard, amount: int, purse: int = 0,
-         sync: bool = False) -> int:
+def load(
+    keystore: KeyStore, card: VirtualCard, amount: int, purse: int = 0, sync: bool = False
+) -> int:
     """Load a purse; return the new balance."""
     result = issuer(keystore).load(connect(card), purse, amount, sync=sync)
     assert result.receipt is not None and result.balance is not None
     return result.balance
 
 
-def card_sam(keystore: KeyStore, identity: w.SamIdentity = IDENTITY) -> tuple[VirtualCard,
-                                                                               CardSam]:
+def card_sam(keystore: KeyStore, identity: w.SamIdentity = IDENTITY) -> tuple[VirtualCard, CardSam]:
     """The SAM applet on its own virtual card, with the store's debit master loaded."""
     card = VirtualCard([SamApplet()], name="merchant SAM")
     sam = CardSam(ApduProtocol(InProcessConnection(card)))
@@ -92,11 +100,17 @@ def journal(directory: Path) -> MerchantJournal:
     return MerchantJournal(directory / "journal.sqlite")
 
 
-def terminal(card: VirtualCard, sam: object, journal: MerchantJournal,
-             **kwargs: object) -> tuple[PaymentTerminal, CountingConnection]:
+def terminal(
+    card: VirtualCard, sam: object, journal: MerchantJournal, **kwargs: object
+) -> tuple[PaymentTerminal, CountingConnection]:
     connection = connect(card)
-    return PaymentTerminal(connection, sam, journal, clock=lambda: TODAY,  # type: ignore[arg-type]
-                           **kwargs), connection  # type: ignore[arg-type]
+    return PaymentTerminal(
+        connection,
+        sam,
+        journal,
+        clock=lambda: TODAY,  # type: ignore[arg-type]
+        **kwargs,
+    ), connection  # type: ignore[arg-type]
 
 
 class LoseAnswer(Connection):

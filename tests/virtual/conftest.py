@@ -26,7 +26,7 @@ from applets.card import VirtualCard
 from applets.pcscd import PCSCD, Pcscd
 from applets.testapplet import TestApplet
 from applets.vpcd import VpcdBridge
-from cardkit.pcsc import PcscConnection
+from cardkit.transport.pcsc import PcscConnection
 
 
 @pytest.fixture(scope="session")

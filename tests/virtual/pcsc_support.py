@@ -14,7 +14,7 @@ from applets.pcscd import (  # noqa: F401 - re-exported for the tests
     wait_until,
 )
 from applets.vpcd import VpcdBridge
-from cardkit.pcsc import PcscConnection
+from cardkit.transport.pcsc import PcscConnection
 
 
 def connect_to(bridge: VpcdBridge, reader: str, *, exclusive: bool = True) -> PcscConnection:

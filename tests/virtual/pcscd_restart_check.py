@@ -16,7 +16,7 @@ from applets.card import VirtualCard
 from applets.testapplet import TestApplet
 from applets.vpcd import VpcdBridge
 from cardkit.errors import TransportError
-from cardkit.pcsc import PcscConnection, list_readers
+from cardkit.transport.pcsc import PcscConnection, list_readers
 
 READER = "Virtual PCD 00 00"
 SELECT = bytes.fromhex("00A4040007F0636B74657374")

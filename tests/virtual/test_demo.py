@@ -41,7 +41,11 @@ def _run_demo(workdir: Path, allow: bool) -> subprocess.CompletedProcess[str]:
         env["CARDKIT_ALLOW_DEV_KEYS"] = "1"
     return subprocess.run(
         [sys.executable, "-m", "cardkit", "demo", "--workdir", str(workdir)],
-        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
 
 

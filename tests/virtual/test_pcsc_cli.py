@@ -13,7 +13,7 @@ from pcsc_support import VIRTUAL_PORTS, VIRTUAL_READERS, wait_until
 
 from applets.image import read_image
 from cardkit.cli import cli, main
-from cardkit.pcsc import reader_status, wait_for_card, wait_for_removal
+from cardkit.transport.pcsc import reader_status, wait_for_card, wait_for_removal
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(60)]
 

@@ -6,17 +6,17 @@ import pytest
 from pcsc_support import VIRTUAL_READERS, connect_to
 
 from applets.testapplet import INS_ECHO, INS_INCREMENT, INS_READ, TEST_AID
-from cardkit.apdu import CommandApdu
 from cardkit.errors import ApduError, NoReaderError
-from cardkit.pcsc import (
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.iso7816.sw import SW
+from cardkit.transport.pcsc import (
     NotSupportedError,
     PcscConnection,
     find_reader,
     reader_status,
     wait_for_card,
 )
-from cardkit.protocol import ApduProtocol
-from cardkit.sw import SW
 
 pytestmark = pytest.mark.pcsc
 

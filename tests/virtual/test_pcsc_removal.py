@@ -6,10 +6,10 @@ import pytest
 from pcsc_support import VIRTUAL_READERS, wait_until
 
 from applets.testapplet import INS_INCREMENT, INS_READ, TEST_AID
-from cardkit.apdu import CommandApdu
 from cardkit.errors import CardRemovedError, NoCardError, TransportError, TransportTimeoutError
-from cardkit.pcsc import CardResetError, PcscConnection, wait_for_card, wait_for_removal
-from cardkit.protocol import ApduProtocol
+from cardkit.iso7816.apdu import CommandApdu
+from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.transport.pcsc import CardResetError, PcscConnection, wait_for_card, wait_for_removal
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(30)]
 

@@ -10,7 +10,7 @@ import pytest
 from pcsc_support import VIRTUAL_READERS
 
 from applets.testapplet import TEST_AID
-from cardkit.pcsc import list_readers
+from cardkit.transport.pcsc import list_readers
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(30)]
 

@@ -15,9 +15,8 @@ from pcsc_support import VIRTUAL_READERS, connect_to
 from applets.card import VirtualCard
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
-from cardkit.beneficiary import find_beneficiary
 from cardkit.cli.main import cli
-from cardkit.pcsc import PcscConnection
+from cardkit.pki.trust import TrustStore
 from cardkit.ssn import (
     DeskCertificateCache,
     LifeCycle,
@@ -29,8 +28,9 @@ from cardkit.ssn import (
     read_identity,
     verify_card,
 )
-from cardkit.transport import CountingConnection
-from cardkit.trust import TrustStore
+from cardkit.ssn.beneficiary import find_beneficiary
+from cardkit.transport.base import CountingConnection
+from cardkit.transport.pcsc import PcscConnection
 from keys.dev import DevelopmentKeyStore
 
 pytestmark = pytest.mark.pcsc
@@ -82,8 +82,9 @@ def trust(keystore: DevelopmentKeyStore) -> TrustStore:
 def test_issue_verify_read_identity_through_pcscd(connection, keystore, trust, request):
     sample = request.config.rootpath / "tests" / "data" / "beneficiaries.csv"
     household = find_beneficiary(sample, SAMPLE_ROW)
-    plan = PersonalisationPlan.prepare(household, signer=keystore.signer("desk-01"),
-                                       desk_id="desk-01", pin="4321", can="314159")
+    plan = PersonalisationPlan.prepare(
+        household, signer=keystore.signer("desk-01"), desk_id="desk-01", pin="4321", can="314159"
+    )
     session = SsnSession(connection)
     assert session.state is LifeCycle.BLANK
     result = personalise(session, plan, keystore)
@@ -110,8 +111,12 @@ def test_cli_verify_and_info_through_pcscd(ssn_bridge, keystore, request, monkey
         if session.state is LifeCycle.BLANK:  # run alone: issue it first
             sample = request.config.rootpath / "tests" / "data" / "beneficiaries.csv"
             plan = PersonalisationPlan.prepare(
-                find_beneficiary(sample, SAMPLE_ROW), signer=keystore.signer("desk-01"),
-                desk_id="desk-01", pin="4321", can="314159")
+                find_beneficiary(sample, SAMPLE_ROW),
+                signer=keystore.signer("desk-01"),
+                desk_id="desk-01",
+                pin="4321",
+                can="314159",
+            )
             personalise(session, plan, keystore)
     finally:
         link.close()

@@ -19,13 +19,9 @@ from applets.card import VirtualCard
 from applets.sam import SamApplet
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
-from cardkit.beneficiary import find_beneficiary
 from cardkit.cli.main import cli
-from cardkit.crypto import wallet as w
-from cardkit.journal import MerchantJournal
-from cardkit.pcsc import wait_for_removal
-from cardkit.protocol import ApduProtocol
-from cardkit.sam import CardSam
+from cardkit.codecs import wallet as w
+from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.ssn import (
     LifeCycle,
     PersonalisationPlan,
@@ -34,8 +30,12 @@ from cardkit.ssn import (
     personalise,
     wallet_purses,
 )
-from cardkit.transport import CountingConnection, InProcessConnection
+from cardkit.ssn.beneficiary import find_beneficiary
+from cardkit.transport.base import CountingConnection, InProcessConnection
+from cardkit.transport.pcsc import wait_for_removal
 from cardkit.wallet import Outcome, PaymentTerminal, WalletCard, WalletIssuer
+from cardkit.wallet.journal import MerchantJournal
+from cardkit.wallet.sam import CardSam
 from keys.ceremony import issue_sam
 from keys.dev import DevelopmentKeyStore
 
@@ -64,18 +64,30 @@ def _wallet_card(keystore: DevelopmentKeyStore, rootpath: Path) -> VirtualCard:
     """An issued SSN card with purses, 500.000 rupiah in purse 0 (made in process)."""
     card = make_blank_ssn_card(SERIAL, card_scp03_keys(keystore, SERIAL, 1), 1)
     household = find_beneficiary(rootpath / "tests" / "data" / "beneficiaries.csv", "3")
-    base = PersonalisationPlan.prepare(household, signer=keystore.signer("desk-01"),
-                                       desk_id="desk-01", pin="4321", can="314159",
-                                       not_before=TODAY)
+    base = PersonalisationPlan.prepare(
+        household,
+        signer=keystore.signer("desk-01"),
+        desk_id="desk-01",
+        pin="4321",
+        can="314159",
+        not_before=TODAY,
+    )
     plan = PersonalisationPlan.prepare(
-        household, signer=keystore.signer("desk-01"), desk_id="desk-01", pin="4321",
-        can="314159", not_before=TODAY, offline_cap=5_000_000,
-        purses=wallet_purses(base.programmes, balance_cap=2_000_000, payment_cap=1_000_000,
-                             expiry=date(2028, 12, 31)))
-    assert personalise(SsnSession(InProcessConnection(card)), plan,
-                       keystore).state is LifeCycle.ISSUED
-    desk = WalletIssuer(keystore, agency=0x0701, desk=1, sequence=lambda: 1,
-                        clock=lambda: TODAY)
+        household,
+        signer=keystore.signer("desk-01"),
+        desk_id="desk-01",
+        pin="4321",
+        can="314159",
+        not_before=TODAY,
+        offline_cap=5_000_000,
+        purses=wallet_purses(
+            base.programmes, balance_cap=2_000_000, payment_cap=1_000_000, expiry=date(2028, 12, 31)
+        ),
+    )
+    assert (
+        personalise(SsnSession(InProcessConnection(card)), plan, keystore).state is LifeCycle.ISSUED
+    )
+    desk = WalletIssuer(keystore, agency=0x0701, desk=1, sequence=lambda: 1, clock=lambda: TODAY)
     assert desk.load(InProcessConnection(card), 0, START).balance == START
     return card
 
@@ -87,9 +99,12 @@ def _sam_card(keystore: DevelopmentKeyStore) -> VirtualCard:
 
 
 @pytest.fixture(scope="module")
-def bridges(vpcd_bridge: VpcdBridge, vpcd_bridge2: VpcdBridge,
-            keystore: DevelopmentKeyStore,
-            request: pytest.FixtureRequest) -> Iterator[tuple[VpcdBridge, VpcdBridge]]:
+def bridges(
+    vpcd_bridge: VpcdBridge,
+    vpcd_bridge2: VpcdBridge,
+    keystore: DevelopmentKeyStore,
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[VpcdBridge, VpcdBridge]]:
     """The wallet card on reader 0 and the SAM card on reader 1, for this module."""
     previous = vpcd_bridge.card, vpcd_bridge2.card
     _swap(vpcd_bridge, _wallet_card(keystore, request.config.rootpath))
@@ -107,8 +122,9 @@ def _balance(connection: CountingConnection) -> int:
     return WalletCard(SsnSession(connection)).read_purses()[0].balance
 
 
-def test_payment_through_pcscd_with_a_sam_card(bridges: tuple[VpcdBridge, VpcdBridge],
-                                               tmp_path: Path) -> None:
+def test_payment_through_pcscd_with_a_sam_card(
+    bridges: tuple[VpcdBridge, VpcdBridge], tmp_path: Path
+) -> None:
     card_bridge, sam_bridge = bridges
     card_link = CountingConnection(connect_to(card_bridge, CARD_READER))
     sam_link = CountingConnection(connect_to(sam_bridge, SAM_READER))
@@ -149,7 +165,8 @@ class _RemovedAfterAnswer:
 
 
 def test_card_pulled_after_debit_is_recovered_on_the_retap(
-        bridges: tuple[VpcdBridge, VpcdBridge], tmp_path: Path) -> None:
+    bridges: tuple[VpcdBridge, VpcdBridge], tmp_path: Path
+) -> None:
     card_bridge, sam_bridge = bridges
     card = card_bridge.card
     journal = MerchantJournal(tmp_path / "journal.sqlite")
@@ -180,15 +197,28 @@ def test_card_pulled_after_debit_is_recovered_on_the_retap(
         sam_link.close()
 
 
-def test_cli_pay_through_two_readers(bridges: tuple[VpcdBridge, VpcdBridge], tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_pay_through_two_readers(
+    bridges: tuple[VpcdBridge, VpcdBridge], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     card_bridge, sam_bridge = bridges
     for bridge, reader in ((card_bridge, CARD_READER), (sam_bridge, SAM_READER)):
         connect_to(bridge, reader).close()  # both cards in the field
     journal = tmp_path / "journal.sqlite"
     runner = CliRunner()
-    paid = runner.invoke(cli, ["pay", "--amount", "3000", "--reader", CARD_READER,
-                               "--sam-reader", SAM_READER, "--journal", str(journal)])
+    paid = runner.invoke(
+        cli,
+        [
+            "pay",
+            "--amount",
+            "3000",
+            "--reader",
+            CARD_READER,
+            "--sam-reader",
+            SAM_READER,
+            "--journal",
+            str(journal),
+        ],
+    )
     assert paid.exit_code == 0, paid.output
     assert "PAID Rp 3.000" in paid.output and "round trips: 3" in paid.output
     shown = runner.invoke(cli, ["balance", "--reader", CARD_READER, "--journal", str(journal)])

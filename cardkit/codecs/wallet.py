@@ -36,12 +36,12 @@ import hmac
 import struct
 from dataclasses import dataclass, field
 
+from ..crypto.cmac import aes_cmac
+from ..crypto.diversify import diversify_key
+from ..crypto.kcv import kcv, kcv_matches
+from ..crypto.kdf import derive_key
+from ..crypto.scp03 import dek_decrypt, dek_encrypt
 from ..errors import CardkitError, CryptoError
-from .cmac import aes_cmac
-from .diversify import diversify_key
-from .kcv import kcv, kcv_matches
-from .kdf import derive_key
-from .scp03 import dek_decrypt, dek_encrypt
 
 SSN_AID = bytes.fromhex("F053534E43415244")  # F0 + "SSNCARD": the card's wallet lives here
 SAM_AID = bytes.fromhex("F053534E53414D")  # F0 + "SSNSAM": the merchant SAM applet
@@ -165,8 +165,14 @@ class PurseRecord:
             _u32(name, getattr(self, name))
 
     def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(self.index, self.programme, self.balance, self.balance_cap,
-                                self.payment_cap, self.expiry)
+        return self.FORMAT.pack(
+            self.index,
+            self.programme,
+            self.balance,
+            self.balance_cap,
+            self.payment_cap,
+            self.expiry,
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PurseRecord:
@@ -202,8 +208,17 @@ class LogEntry:
         except ValueError as exc:
             raise WalletFormatError(f"unknown transaction type {self.type}") from exc
         _purse(self.purse)
-        for name in ("tc", "ds", "amount", "balance", "date", "merchant", "terminal",
-                     "sam_id", "sam_counter"):
+        for name in (
+            "tc",
+            "ds",
+            "amount",
+            "balance",
+            "date",
+            "merchant",
+            "terminal",
+            "sam_id",
+            "sam_counter",
+        ):
             _u32(name, getattr(self, name))
 
     @classmethod
@@ -212,9 +227,19 @@ class LogEntry:
         return cls(TransactionType.NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
     def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(self.type, self.tc, self.ds, self.purse, self.amount,
-                                self.balance, self.date, self.merchant, self.terminal,
-                                self.sam_id, self.sam_counter)
+        return self.FORMAT.pack(
+            self.type,
+            self.tc,
+            self.ds,
+            self.purse,
+            self.amount,
+            self.balance,
+            self.date,
+            self.merchant,
+            self.terminal,
+            self.sam_id,
+            self.sam_counter,
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LogEntry:
@@ -251,7 +276,7 @@ class LastTransaction:
         if len(data) != cls.LENGTH:
             raise WalletFormatError(f"last-transaction record is {cls.LENGTH} bytes")
         n = LogEntry.FORMAT.size
-        return cls(LogEntry.from_bytes(data[:n]), data[n:n + MAC_LENGTH], data[n + MAC_LENGTH:])
+        return cls(LogEntry.from_bytes(data[:n]), data[n : n + MAC_LENGTH], data[n + MAC_LENGTH :])
 
 
 # --- DEBIT INIT --------------------------------------------------------------------------
@@ -290,9 +315,12 @@ class InitResponse:
 
     def body(self) -> bytes:
         """Everything before CC."""
-        return (self.HEAD.pack(self.tc, self.nc, self.kvn_debit, self.kvn_load, self.kvn_receipt)
-                + self.purse.to_bytes() + self.CAPS.pack(self.cumulative, self.offline_cap)
-                + self.last.to_bytes())
+        return (
+            self.HEAD.pack(self.tc, self.nc, self.kvn_debit, self.kvn_load, self.kvn_receipt)
+            + self.purse.to_bytes()
+            + self.CAPS.pack(self.cumulative, self.offline_cap)
+            + self.last.to_bytes()
+        )
 
     def to_bytes(self) -> bytes:
         return self.body() + self.cc
@@ -303,23 +331,47 @@ class InitResponse:
             raise WalletFormatError(f"DEBIT INIT response is {cls.LENGTH} bytes, got {len(data)}")
         tc, nc, kd, kl, kr = cls.HEAD.unpack_from(data, 0)
         pos = cls.HEAD.size
-        purse = PurseRecord.from_bytes(data[pos:pos + PurseRecord.FORMAT.size])
+        purse = PurseRecord.from_bytes(data[pos : pos + PurseRecord.FORMAT.size])
         pos += PurseRecord.FORMAT.size
         cumulative, cap = cls.CAPS.unpack_from(data, pos)
         pos += cls.CAPS.size
-        last = LastTransaction.from_bytes(data[pos:pos + LastTransaction.LENGTH])
+        last = LastTransaction.from_bytes(data[pos : pos + LastTransaction.LENGTH])
         return cls(tc, nc, kd, kl, kr, purse, cumulative, cap, last, data[-MAC_LENGTH:])
 
     @classmethod
-    def sign(cls, k_debit: bytes, serial: bytes, nt: bytes, *, tc: int, nc: bytes,
-             kvn_debit: int, kvn_load: int, kvn_receipt: int, purse: PurseRecord,
-             cumulative: int, offline_cap: int, last: LastTransaction) -> InitResponse:
+    def sign(
+        cls,
+        k_debit: bytes,
+        serial: bytes,
+        nt: bytes,
+        *,
+        tc: int,
+        nc: bytes,
+        kvn_debit: int,
+        kvn_load: int,
+        kvn_receipt: int,
+        purse: PurseRecord,
+        cumulative: int,
+        offline_cap: int,
+        last: LastTransaction,
+    ) -> InitResponse:
         """The card's side: build the response and its CC."""
-        unsigned = cls(tc, nc, kvn_debit, kvn_load, kvn_receipt, purse, cumulative,
-                       offline_cap, last, bytes(MAC_LENGTH))
+        unsigned = cls(
+            tc,
+            nc,
+            kvn_debit,
+            kvn_load,
+            kvn_receipt,
+            purse,
+            cumulative,
+            offline_cap,
+            last,
+            bytes(MAC_LENGTH),
+        )
         cc = card_cryptogram(k_debit, serial, unsigned.body(), nt)
-        return cls(tc, nc, kvn_debit, kvn_load, kvn_receipt, purse, cumulative, offline_cap,
-                   last, cc)
+        return cls(
+            tc, nc, kvn_debit, kvn_load, kvn_receipt, purse, cumulative, offline_cap, last, cc
+        )
 
 
 def card_cryptogram(k_debit: bytes, serial: bytes, init_body: bytes, nt: bytes) -> bytes:
@@ -387,8 +439,9 @@ class DebitRequest:
 
     def fields(self) -> bytes:
         """MACed after the session: ``amount ‖ date ‖ merchant ‖ terminal ‖ SAM id ‖ SC``."""
-        return _request_fields(self.amount, self.date, self.merchant, self.terminal,
-                               self.sam_id, self.sam_counter)
+        return _request_fields(
+            self.amount, self.date, self.merchant, self.terminal, self.sam_id, self.sam_counter
+        )
 
     def to_bytes(self) -> bytes:
         return self.fields() + self.auth
@@ -398,66 +451,131 @@ class DebitRequest:
         return cls(purse, *_unpack(cls.FORMAT, data, "DEBIT data"))  # type: ignore[arg-type]
 
 
-def _request_fields(amount: int, date: int, merchant: int, terminal: int, sam_id: int,
-                    sam_counter: int) -> bytes:
-    for name, value in (("amount", amount), ("date", date), ("merchant", merchant),
-                        ("terminal", terminal), ("sam_id", sam_id), ("SC", sam_counter)):
+def _request_fields(
+    amount: int, date: int, merchant: int, terminal: int, sam_id: int, sam_counter: int
+) -> bytes:
+    for name, value in (
+        ("amount", amount),
+        ("date", date),
+        ("merchant", merchant),
+        ("terminal", terminal),
+        ("sam_id", sam_id),
+        ("SC", sam_counter),
+    ):
         _u32(name, value)
     return struct.pack(">IIIIII", amount, date, merchant, terminal, sam_id, sam_counter)
 
 
-def debit_auth(k_debit: bytes, session: WalletSession, amount: int, date: int, merchant: int,
-               terminal: int, sam_id: int, sam_counter: int) -> bytes:
+def debit_auth(
+    k_debit: bytes,
+    session: WalletSession,
+    amount: int,
+    date: int,
+    merchant: int,
+    terminal: int,
+    sam_id: int,
+    sam_counter: int,
+) -> bytes:
     """AUTH = CMAC(K_debit, "DEBIT" ‖ session ‖ amount ‖ date ‖ merchant ‖ terminal ‖
     SAM id ‖ SC)[0:8]: the SAM's permission for one debit."""
-    return _mac(k_debit, LABEL_DEBIT + session.to_bytes()
-                + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter))
+    return _mac(
+        k_debit,
+        LABEL_DEBIT
+        + session.to_bytes()
+        + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter),
+    )
 
 
-def sign_debit(k_debit: bytes, session: WalletSession, amount: int, date: int, merchant: int,
-               terminal: int, sam_id: int, sam_counter: int) -> DebitRequest:
+def sign_debit(
+    k_debit: bytes,
+    session: WalletSession,
+    amount: int,
+    date: int,
+    merchant: int,
+    terminal: int,
+    sam_id: int,
+    sam_counter: int,
+) -> DebitRequest:
     """A complete DEBIT request (the SAM's side)."""
     auth = debit_auth(k_debit, session, amount, date, merchant, terminal, sam_id, sam_counter)
-    return DebitRequest(session.purse, amount, date, merchant, terminal, sam_id, sam_counter,
-                        auth)
+    return DebitRequest(session.purse, amount, date, merchant, terminal, sam_id, sam_counter, auth)
 
 
 def verify_debit_request(k_debit: bytes, session: WalletSession, request: DebitRequest) -> bool:
     """The card's side: True when AUTH is genuine for this session (and the purse matches)."""
     if request.purse != session.purse:
         return False
-    expected = debit_auth(k_debit, session, request.amount, request.date, request.merchant,
-                          request.terminal, request.sam_id, request.sam_counter)
+    expected = debit_auth(
+        k_debit,
+        session,
+        request.amount,
+        request.date,
+        request.merchant,
+        request.terminal,
+        request.sam_id,
+        request.sam_counter,
+    )
     return hmac.compare_digest(expected, request.auth)
 
 
-def undo_auth(k_debit: bytes, session: WalletSession, undone: LogEntry, amount: int, date: int,
-              merchant: int, terminal: int, sam_id: int, sam_counter: int) -> bytes:
+def undo_auth(
+    k_debit: bytes,
+    session: WalletSession,
+    undone: LogEntry,
+    amount: int,
+    date: int,
+    merchant: int,
+    terminal: int,
+    sam_id: int,
+    sam_counter: int,
+) -> bytes:
     """AUTH = CMAC(K_debit, "UNDO" ‖ session ‖ undone DS ‖ undone SC ‖ amount ‖ date ‖
     merchant ‖ terminal ‖ SAM id ‖ SC)[0:8]; ``undone`` is the debit being reversed (the
     card's last transaction), ``sam_counter`` the SAM's new counter for the undo."""
-    return _mac(k_debit, LABEL_UNDO + session.to_bytes()
-                + struct.pack(">II", undone.ds, undone.sam_counter)
-                + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter))
+    return _mac(
+        k_debit,
+        LABEL_UNDO
+        + session.to_bytes()
+        + struct.pack(">II", undone.ds, undone.sam_counter)
+        + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter),
+    )
 
 
-def sign_undo(k_debit: bytes, session: WalletSession, undone: LogEntry, amount: int, date: int,
-              merchant: int, terminal: int, sam_id: int, sam_counter: int) -> DebitRequest:
+def sign_undo(
+    k_debit: bytes,
+    session: WalletSession,
+    undone: LogEntry,
+    amount: int,
+    date: int,
+    merchant: int,
+    terminal: int,
+    sam_id: int,
+    sam_counter: int,
+) -> DebitRequest:
     """A complete UNDO request (same 32-byte layout as DEBIT)."""
-    auth = undo_auth(k_debit, session, undone, amount, date, merchant, terminal, sam_id,
-                     sam_counter)
-    return DebitRequest(session.purse, amount, date, merchant, terminal, sam_id, sam_counter,
-                        auth)
+    auth = undo_auth(
+        k_debit, session, undone, amount, date, merchant, terminal, sam_id, sam_counter
+    )
+    return DebitRequest(session.purse, amount, date, merchant, terminal, sam_id, sam_counter, auth)
 
 
-def verify_undo_request(k_debit: bytes, session: WalletSession, undone: LogEntry,
-                        request: DebitRequest) -> bool:
+def verify_undo_request(
+    k_debit: bytes, session: WalletSession, undone: LogEntry, request: DebitRequest
+) -> bool:
     """The card's side of UNDO: True when AUTH is genuine for this session and debit."""
     if request.purse != session.purse:
         return False
-    expected = undo_auth(k_debit, session, undone, request.amount, request.date,
-                         request.merchant, request.terminal, request.sam_id,
-                         request.sam_counter)
+    expected = undo_auth(
+        k_debit,
+        session,
+        undone,
+        request.amount,
+        request.date,
+        request.merchant,
+        request.terminal,
+        request.sam_id,
+        request.sam_counter,
+    )
     return hmac.compare_digest(expected, request.auth)
 
 
@@ -506,8 +624,9 @@ def confirmation_mac(key: bytes, serial: bytes, entry: LogEntry, rm: bytes) -> b
     return _mac(key, LABEL_CONFIRM + serial + entry.to_bytes() + rm)
 
 
-def complete_transaction(k_receipt: bytes, k_confirm: bytes, serial: bytes,
-                         entry: LogEntry) -> LastTransaction:
+def complete_transaction(
+    k_receipt: bytes, k_confirm: bytes, serial: bytes, entry: LogEntry
+) -> LastTransaction:
     """The card's side: the entry with its RM and CONF (what DEBIT commits and answers)."""
     rm = receipt_mac(k_receipt, serial, entry)
     return LastTransaction(entry, rm, confirmation_mac(k_confirm, serial, entry, rm))
@@ -546,14 +665,18 @@ class Receipt:
 
 def verify_receipt(k_receipt: bytes, receipt: Receipt) -> bool:
     """The back office's check: True when RM is genuine."""
-    return _check(k_receipt, LABEL_RECEIPT + receipt.serial + receipt.entry.to_bytes(),
-                  receipt.record.rm)
+    return _check(
+        k_receipt, LABEL_RECEIPT + receipt.serial + receipt.entry.to_bytes(), receipt.record.rm
+    )
 
 
 def verify_confirmation(key: bytes, receipt: Receipt) -> bool:
     """True when CONF is genuine (K_debit for debit/undo, K_load for load)."""
-    return _check(key, LABEL_CONFIRM + receipt.serial + receipt.entry.to_bytes()
-                  + receipt.record.rm, receipt.record.conf)
+    return _check(
+        key,
+        LABEL_CONFIRM + receipt.serial + receipt.entry.to_bytes() + receipt.record.rm,
+        receipt.record.conf,
+    )
 
 
 # --- LOAD --------------------------------------------------------------------------------
@@ -584,29 +707,56 @@ class LoadRequest:
         _fixed("AUTH", self.auth, MAC_LENGTH)
 
     def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(self.amount, self.date, self.agency, self.desk, self.sequence,
-                                self.auth)
+        return self.FORMAT.pack(
+            self.amount, self.date, self.agency, self.desk, self.sequence, self.auth
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes, purse: int, flags: int) -> LoadRequest:
         return cls(purse, flags, *_unpack(cls.FORMAT, data, "LOAD data"))  # type: ignore[arg-type]
 
 
-def load_auth(k_load: bytes, session: WalletSession, flags: int, amount: int, date: int,
-              agency: int, desk: int, sequence: int) -> bytes:
+def load_auth(
+    k_load: bytes,
+    session: WalletSession,
+    flags: int,
+    amount: int,
+    date: int,
+    agency: int,
+    desk: int,
+    sequence: int,
+) -> bytes:
     """AUTH = CMAC(K_load, "LOAD" ‖ session ‖ flags ‖ amount ‖ date ‖ agency ‖ desk ‖
     sequence)[0:8]: the issuer's permission for one load."""
     if not 0 <= flags <= 0xFF:
         raise WalletFormatError("flags are one byte")
-    for name, value in (("amount", amount), ("date", date), ("agency", agency),
-                        ("desk", desk), ("sequence", sequence)):
+    for name, value in (
+        ("amount", amount),
+        ("date", date),
+        ("agency", agency),
+        ("desk", desk),
+        ("sequence", sequence),
+    ):
         _u32(name, value)
-    return _mac(k_load, LABEL_LOAD + session.to_bytes() + bytes([flags])
-                + struct.pack(">IIIII", amount, date, agency, desk, sequence))
+    return _mac(
+        k_load,
+        LABEL_LOAD
+        + session.to_bytes()
+        + bytes([flags])
+        + struct.pack(">IIIII", amount, date, agency, desk, sequence),
+    )
 
 
-def sign_load(k_load: bytes, session: WalletSession, flags: int, amount: int, date: int,
-              agency: int, desk: int, sequence: int) -> LoadRequest:
+def sign_load(
+    k_load: bytes,
+    session: WalletSession,
+    flags: int,
+    amount: int,
+    date: int,
+    agency: int,
+    desk: int,
+    sequence: int,
+) -> LoadRequest:
     """A complete LOAD request (the issuer's side)."""
     auth = load_auth(k_load, session, flags, amount, date, agency, desk, sequence)
     return LoadRequest(session.purse, flags, amount, date, agency, desk, sequence, auth)
@@ -616,8 +766,16 @@ def verify_load_request(k_load: bytes, session: WalletSession, request: LoadRequ
     """The card's side of LOAD: True when AUTH is genuine for this session."""
     if request.purse != session.purse:
         return False
-    expected = load_auth(k_load, session, request.flags, request.amount, request.date,
-                         request.agency, request.desk, request.sequence)
+    expected = load_auth(
+        k_load,
+        session,
+        request.flags,
+        request.amount,
+        request.date,
+        request.agency,
+        request.desk,
+        request.sequence,
+    )
     return hmac.compare_digest(expected, request.auth)
 
 
@@ -633,8 +791,9 @@ def debit_refusal(init: InitResponse, amount: int, date: int) -> str | None:
     return purse_debit_refusal(init.purse, init.cumulative, init.offline_cap, amount, date)
 
 
-def purse_debit_refusal(purse: PurseRecord, cumulative: int, offline_cap: int, amount: int,
-                        date: int) -> str | None:
+def purse_debit_refusal(
+    purse: PurseRecord, cumulative: int, offline_cap: int, amount: int, date: int
+) -> str | None:
     """The debit rules on one purse (the card's checks; :func:`debit_refusal` for a SAM)."""
     if amount < 1:
         return "amount must be at least 1 rupiah"
@@ -684,23 +843,35 @@ class SamIdentity:
         return cls(*_unpack(cls.FORMAT, data, "SAM identity"))  # type: ignore[arg-type]
 
 
-def personalisation_mac(k_admin: bytes, sam_serial: bytes, admin_sequence: int,
-                        identity: SamIdentity) -> bytes:
+def personalisation_mac(
+    k_admin: bytes, sam_serial: bytes, admin_sequence: int, identity: SamIdentity
+) -> bytes:
     """CMAC(K_admin, "SPER" ‖ SAM serial ‖ admin sequence(4) ‖ identity(16))[0:8]."""
     _u32("admin sequence", admin_sequence)
-    return _mac(k_admin, LABEL_SAM_PERSONALISE + sam_serial
-                + admin_sequence.to_bytes(4, "big") + identity.to_bytes())
+    return _mac(
+        k_admin,
+        LABEL_SAM_PERSONALISE
+        + sam_serial
+        + admin_sequence.to_bytes(4, "big")
+        + identity.to_bytes(),
+    )
 
 
-def settlement_mac(k_admin: bytes, sam_serial: bytes, admin_sequence: int,
-                   settled_total: int) -> bytes:
+def settlement_mac(
+    k_admin: bytes, sam_serial: bytes, admin_sequence: int, settled_total: int
+) -> bytes:
     """CMAC(K_admin, "SETL" ‖ SAM serial ‖ admin sequence(4) ‖ settled total(8))[0:8]: the
     back office's word that every authorisation up to ``settled_total`` is accounted for."""
     _u32("admin sequence", admin_sequence)
     if not 0 <= settled_total <= MAX_U64:
         raise WalletFormatError("settled total is 8 bytes")
-    return _mac(k_admin, LABEL_SAM_SETTLE + sam_serial + admin_sequence.to_bytes(4, "big")
-                + settled_total.to_bytes(8, "big"))
+    return _mac(
+        k_admin,
+        LABEL_SAM_SETTLE
+        + sam_serial
+        + admin_sequence.to_bytes(4, "big")
+        + settled_total.to_bytes(8, "big"),
+    )
 
 
 def verify_admin_mac(expected: bytes, received: bytes) -> bool:
@@ -742,26 +913,45 @@ class SamInfo:
         return self.total_authorised - self.settled_total
 
     def to_bytes(self) -> bytes:
-        return self.HEAD.pack(self.version, self.state, self.serial, self.transport_kvn,
-                              self.identity.to_bytes(), self.counter, self.total_authorised,
-                              self.settled_total, self.admin_sequence,
-                              len(self.debit_kvns)) + bytes(self.debit_kvns)
+        return self.HEAD.pack(
+            self.version,
+            self.state,
+            self.serial,
+            self.transport_kvn,
+            self.identity.to_bytes(),
+            self.counter,
+            self.total_authorised,
+            self.settled_total,
+            self.admin_sequence,
+            len(self.debit_kvns),
+        ) + bytes(self.debit_kvns)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SamInfo:
         if len(data) < cls.HEAD.size:
             raise WalletFormatError("SAM info is truncated")
-        (version, state, serial, tkvn, ident, counter, total, settled, seq,
-         n) = cls.HEAD.unpack_from(data)
-        kvns = data[cls.HEAD.size:]
+        (version, state, serial, tkvn, ident, counter, total, settled, seq, n) = (
+            cls.HEAD.unpack_from(data)
+        )
+        kvns = data[cls.HEAD.size :]
         if len(kvns) != n:
             raise WalletFormatError("SAM info key version list has the wrong length")
         try:
             sam_state = SamState(state)
         except ValueError as exc:
             raise WalletFormatError(f"unknown SAM state {state:02X}") from exc
-        return cls(version, sam_state, serial, tkvn, SamIdentity.from_bytes(ident), counter,
-                   total, settled, seq, tuple(kvns))
+        return cls(
+            version,
+            sam_state,
+            serial,
+            tkvn,
+            SamIdentity.from_bytes(ident),
+            counter,
+            total,
+            settled,
+            seq,
+            tuple(kvns),
+        )
 
 
 class SamIns(enum.IntEnum):
@@ -810,15 +1000,14 @@ class AuthoriseInput:
         return WalletSession.from_init(self.serial, self.init, self.nt)
 
     def to_bytes(self) -> bytes:
-        return (self.HEAD.pack(self.serial, self.nt, self.amount, self.date)
-                + self.init.to_bytes())
+        return self.HEAD.pack(self.serial, self.nt, self.amount, self.date) + self.init.to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuthoriseInput:
         if len(data) != cls.LENGTH:
             raise WalletFormatError(f"AUTHORISE data is {cls.LENGTH} bytes, got {len(data)}")
         serial, nt, amount, date = cls.HEAD.unpack_from(data)
-        return cls(serial, nt, amount, date, InitResponse.from_bytes(data[cls.HEAD.size:]))
+        return cls(serial, nt, amount, date, InitResponse.from_bytes(data[cls.HEAD.size :]))
 
 
 @dataclass(frozen=True)
@@ -840,8 +1029,17 @@ class Authorisation:
     FORMAT = struct.Struct(">IB8sBBIBII")
 
     def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(self.sam_counter, self.type, self.serial, self.kvn_debit,
-                                self.kvn_receipt, self.tc, self.purse, self.amount, self.date)
+        return self.FORMAT.pack(
+            self.sam_counter,
+            self.type,
+            self.serial,
+            self.kvn_debit,
+            self.kvn_receipt,
+            self.tc,
+            self.purse,
+            self.amount,
+            self.date,
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Authorisation:
@@ -850,30 +1048,51 @@ class Authorisation:
 
     def entry(self, identity: SamIdentity, response: DebitResponse) -> LogEntry:
         """The log entry the card made for this authorisation, given its DEBIT response."""
-        return LogEntry(self.type, self.tc, response.ds, self.purse, self.amount,
-                        response.balance, self.date, identity.merchant, identity.terminal,
-                        identity.sam_id, self.sam_counter)
+        return LogEntry(
+            self.type,
+            self.tc,
+            response.ds,
+            self.purse,
+            self.amount,
+            response.balance,
+            self.date,
+            identity.merchant,
+            identity.terminal,
+            identity.sam_id,
+            self.sam_counter,
+        )
 
     def receipt(self, identity: SamIdentity, response: DebitResponse) -> Receipt:
-        return Receipt(self.serial, self.kvn_debit, self.kvn_receipt,
-                       LastTransaction(self.entry(identity, response), response.rm,
-                                       response.conf))
+        return Receipt(
+            self.serial,
+            self.kvn_debit,
+            self.kvn_receipt,
+            LastTransaction(self.entry(identity, response), response.rm, response.conf),
+        )
 
 
-def undo_refusal(auth: AuthoriseInput, identity: SamIdentity,
-                 own: Authorisation | None) -> str | None:
+def undo_refusal(
+    auth: AuthoriseInput, identity: SamIdentity, own: Authorisation | None
+) -> str | None:
     """Why a SAM must not authorise this undo (None if it may). ``own`` is the SAM's record
     of the authorisation with the counter named in the card's last transaction, if any."""
     last = auth.init.last.entry
     if last.type is not TransactionType.DEBIT:
         return "the card's last transaction is not a debit"
     if (last.sam_id, last.merchant, last.terminal) != (
-            identity.sam_id, identity.merchant, identity.terminal):
+        identity.sam_id,
+        identity.merchant,
+        identity.terminal,
+    ):
         return "the last debit was authorised by another SAM"
     if own is None or own.type is not TransactionType.DEBIT:
         return "this SAM has no record of the last debit"
-    if (own.serial, own.tc, own.purse, own.amount) != (auth.serial, last.tc, last.purse,
-                                                        last.amount):
+    if (own.serial, own.tc, own.purse, own.amount) != (
+        auth.serial,
+        last.tc,
+        last.purse,
+        last.amount,
+    ):
         return "the last debit does not match this SAM's record"
     if auth.init.purse.index != last.purse:
         return "undo must go to the purse that was debited"
@@ -927,8 +1146,15 @@ class BatchSignature:
         return cls(*_unpack(cls.FORMAT, data, "batch signature"))  # type: ignore[arg-type]
 
 
-def batch_mac(k_batch: bytes, sam_serial: bytes, identity: SamIdentity, sequence: int,
-              sam_counter: int, total_authorised: int, digest: bytes) -> bytes:
+def batch_mac(
+    k_batch: bytes,
+    sam_serial: bytes,
+    identity: SamIdentity,
+    sequence: int,
+    sam_counter: int,
+    total_authorised: int,
+    digest: bytes,
+) -> bytes:
     """CMAC(K_batch, "BTCH" ‖ SAM serial(8) ‖ SAM id(4) ‖ merchant(4) ‖ terminal(4) ‖
     batch sequence(4) ‖ SC(4) ‖ total authorised(8) ‖ SHA-256(batch body)(32))[0:8]."""
     _fixed("SAM serial", sam_serial, SERIAL_LENGTH)
@@ -937,24 +1163,58 @@ def batch_mac(k_batch: bytes, sam_serial: bytes, identity: SamIdentity, sequence
         _u32(name, value)
     if not 0 <= total_authorised <= MAX_U64:
         raise WalletFormatError("total authorised is 8 bytes")
-    return _mac(k_batch, LABEL_SAM_BATCH + sam_serial
-                + struct.pack(">IIIIIQ", identity.sam_id, identity.merchant, identity.terminal,
-                              sequence, sam_counter, total_authorised) + digest)
+    return _mac(
+        k_batch,
+        LABEL_SAM_BATCH
+        + sam_serial
+        + struct.pack(
+            ">IIIIIQ",
+            identity.sam_id,
+            identity.merchant,
+            identity.terminal,
+            sequence,
+            sam_counter,
+            total_authorised,
+        )
+        + digest,
+    )
 
 
-def sign_batch(k_batch: bytes, sam_serial: bytes, identity: SamIdentity, sequence: int,
-               sam_counter: int, total_authorised: int, digest: bytes) -> BatchSignature:
+def sign_batch(
+    k_batch: bytes,
+    sam_serial: bytes,
+    identity: SamIdentity,
+    sequence: int,
+    sam_counter: int,
+    total_authorised: int,
+    digest: bytes,
+) -> BatchSignature:
     """The SAM's side of SIGN BATCH."""
-    return BatchSignature(sequence, sam_counter, total_authorised,
-                          batch_mac(k_batch, sam_serial, identity, sequence, sam_counter,
-                                    total_authorised, digest))
+    return BatchSignature(
+        sequence,
+        sam_counter,
+        total_authorised,
+        batch_mac(k_batch, sam_serial, identity, sequence, sam_counter, total_authorised, digest),
+    )
 
 
-def verify_batch_signature(k_batch: bytes, sam_serial: bytes, identity: SamIdentity,
-                           signature: BatchSignature, digest: bytes) -> bool:
+def verify_batch_signature(
+    k_batch: bytes,
+    sam_serial: bytes,
+    identity: SamIdentity,
+    signature: BatchSignature,
+    digest: bytes,
+) -> bool:
     """The back office's check: True when the batch MAC is genuine."""
-    expected = batch_mac(k_batch, sam_serial, identity, signature.sequence,
-                         signature.sam_counter, signature.total_authorised, digest)
+    expected = batch_mac(
+        k_batch,
+        sam_serial,
+        identity,
+        signature.sequence,
+        signature.sam_counter,
+        signature.total_authorised,
+        digest,
+    )
     return hmac.compare_digest(expected, signature.mac)
 
 
@@ -1023,8 +1283,9 @@ class PurseConfig:
             raise WalletFormatError("expiry is not a YYYYMMDD date")
 
     def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(self.index, self.programme, self.balance_cap,
-                                self.payment_cap, self.expiry)
+        return self.FORMAT.pack(
+            self.index, self.programme, self.balance_cap, self.payment_cap, self.expiry
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PurseConfig:
@@ -1032,8 +1293,9 @@ class PurseConfig:
 
     def empty_purse(self) -> PurseRecord:
         """The purse this configuration creates (balance 0)."""
-        return PurseRecord(self.index, self.programme, 0, self.balance_cap, self.payment_cap,
-                           self.expiry)
+        return PurseRecord(
+            self.index, self.programme, 0, self.balance_cap, self.payment_cap, self.expiry
+        )
 
 
 WALLET_KEY_DATA_LENGTH = 1 + 16 + 3  # KVN ‖ DEK-encrypted key ‖ KCV
@@ -1075,8 +1337,9 @@ class WalletStatus:
     HEAD = struct.Struct(">IIII")
 
     def to_bytes(self) -> bytes:
-        return (self.HEAD.pack(self.tc, self.ds, self.cumulative, self.offline_cap)
-                + b"".join(p.to_bytes() for p in self.purses))
+        return self.HEAD.pack(self.tc, self.ds, self.cumulative, self.offline_cap) + b"".join(
+            p.to_bytes() for p in self.purses
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> WalletStatus:
@@ -1084,9 +1347,10 @@ class WalletStatus:
         if len(data) < cls.HEAD.size or (len(data) - cls.HEAD.size) % size:
             raise WalletFormatError("READ PURSES answer has the wrong length")
         tc, ds, cumulative, cap = cls.HEAD.unpack_from(data)
-        body = data[cls.HEAD.size:]
-        purses = tuple(PurseRecord.from_bytes(body[i:i + size])
-                       for i in range(0, len(body), size))
+        body = data[cls.HEAD.size :]
+        purses = tuple(
+            PurseRecord.from_bytes(body[i : i + size]) for i in range(0, len(body), size)
+        )
         return cls(tc, ds, cumulative, cap, purses)
 
 
@@ -1116,7 +1380,10 @@ def card_undo_refusal(last: LogEntry, purse: int, request: DebitRequest) -> str 
     if purse != last.purse:
         return "undo must go to the purse that was debited"
     if (request.sam_id, request.merchant, request.terminal) != (
-            last.sam_id, last.merchant, last.terminal):
+        last.sam_id,
+        last.merchant,
+        last.terminal,
+    ):
         return "the last debit was authorised by another SAM"
     if not 1 <= request.amount <= last.amount:
         return "undo amount must be 1..the debited amount"

@@ -27,7 +27,7 @@ from enum import IntEnum
 
 from smartcard import scard
 
-from .errors import (
+from ..errors import (
     ApduFormatError,
     CardkitError,
     CardRemovedError,
@@ -36,7 +36,7 @@ from .errors import (
     TransportError,
     TransportTimeoutError,
 )
-from .transport import Connection
+from .base import Connection
 
 
 class CardResetError(CardRemovedError):

@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
+from ..keystore import Signer
 from .cms import (
     CARDKIT_OID_ARC,
     BadSignatureError,
@@ -39,7 +40,6 @@ from .cms import (
     sign_signed_data,
     verify_signed_data,
 )
-from .keystore import Signer
 from .records import (
     FORMAT_VERSION,
     ID_CT_HOTLIST,
@@ -116,8 +116,9 @@ class TrustStore:
         self._certificates = tuple(_load(item) for item in certificates)
 
     @classmethod
-    def from_pem(cls, pem: bytes, certificates: Iterable[x509.Certificate | bytes] = ()
-                 ) -> TrustStore:
+    def from_pem(
+        cls, pem: bytes, certificates: Iterable[x509.Certificate | bytes] = ()
+    ) -> TrustStore:
         """A store with every certificate of a PEM bundle as a root."""
         return cls(x509.load_pem_x509_certificates(pem), certificates)
 
@@ -166,9 +167,7 @@ class TrustStore:
                 path.append(anchor)
                 _check_path_lengths(path)
                 return tuple(path)
-            issuer, tried_pool = self._issuer_among(
-                current, [c for c in pool if c not in path]
-            )
+            issuer, tried_pool = self._issuer_among(current, [c for c in pool if c not in path])
             if issuer is None:
                 if tried or tried_pool:
                     raise BadSignatureError(
@@ -323,8 +322,10 @@ class Hotlist:
     _index: dict[bytes, HotlistEntry] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.sequence, bool) or not isinstance(self.sequence, int) or not (
-            0 <= self.sequence < 2**63
+        if (
+            isinstance(self.sequence, bool)
+            or not isinstance(self.sequence, int)
+            or not (0 <= self.sequence < 2**63)
         ):
             raise ValueError("sequence must be an integer in 0..2**63-1")
         if self.version != FORMAT_VERSION:
@@ -459,7 +460,11 @@ def verify_hotlist(
     next_update) is not refused: the terminal decides, see :meth:`Hotlist.is_current`.
     """
     signed = verify_signed_data(
-        der, trust_store, content_type=ID_CT_HOTLIST, certificates=certificates, at=at,
+        der,
+        trust_store,
+        content_type=ID_CT_HOTLIST,
+        certificates=certificates,
+        at=at,
         validity_model=validity_model,
     )
     hotlist = Hotlist.from_der(signed.content)

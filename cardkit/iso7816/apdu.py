@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import ApduFormatError
+from ..errors import ApduFormatError
 from .sw import SW, sw_name
 
 SHORT_MAX_NC = 255

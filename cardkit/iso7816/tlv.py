@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .errors import BadResponseError
+from ..errors import BadResponseError
 
 _MAX_LENGTH = 0xFFFFFF
 

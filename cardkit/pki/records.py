@@ -1,11 +1,11 @@
 """The signed records of an SSN card: the public card record and the personal identity record.
 
 Each record is a DER structure (ASN.1 module in ``docs/RECORDS.md``) wrapped in CMS
-SignedData by an issuing desk (:mod:`cardkit.cms`). Users see frozen dataclasses that check
+SignedData by an issuing desk (:mod:`cardkit.pki.cms`). Users see frozen dataclasses that check
 their fields when built, ``to_der()`` / ``from_der()`` to encode them, and
 :func:`sign_record` / :func:`verify_record` to sign and verify them. The ASN.1 classes of
 the hotlist live here too, beside the other cardkit structures; its dataclass is in
-:mod:`cardkit.trust`.
+:mod:`cardkit.pki.trust`.
 
 Decoding is strict: ``from_der`` accepts only the one DER encoding that ``to_der`` would
 produce for the decoded value, so a record has exactly one byte form.
@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ..keystore import Signer
 from .cms import (
     CARDKIT_OID_ARC,
     BindingError,
@@ -40,7 +41,6 @@ from .cms import (
     sign_signed_data,
     verify_signed_data,
 )
-from .keystore import Signer
 
 if TYPE_CHECKING:
     from .trust import TrustStore
@@ -624,10 +624,11 @@ def verify_record(
     the card (GET DATA 03) when the record does not embed it. With ``check_validity`` a
     card record outside its own validity dates raises :class:`RecordValidityError`.
     ``validity_model`` says when the desk certificate must be valid (see
-    :class:`~cardkit.cms.ValidityModel`): by default at ``at``, as for any certificate.
+    :class:`~cardkit.pki.cms.ValidityModel`): by default at ``at``, as for any certificate.
     """
-    signed = verify_signed_data(der, trust_store, certificates=certificates, at=at,
-                                validity_model=validity_model)
+    signed = verify_signed_data(
+        der, trust_store, certificates=certificates, at=at, validity_model=validity_model
+    )
     kind = _CONTENT_TYPES.get(signed.content_type)
     if kind is None:
         raise WrongContentTypeError(f"{signed.content_type} is not a cardkit record")
@@ -647,8 +648,16 @@ def verify_card_record(
     validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
 ) -> VerifiedRecord[CardRecord]:
     """:func:`verify_record`, refusing anything but a card record."""
-    return _verify_kind(der, trust_store, CardRecord, ID_CT_CARD_RECORD, at, certificates,
-                        check_validity, validity_model)
+    return _verify_kind(
+        der,
+        trust_store,
+        CardRecord,
+        ID_CT_CARD_RECORD,
+        at,
+        certificates,
+        check_validity,
+        validity_model,
+    )
 
 
 def verify_identity_record(
@@ -660,14 +669,34 @@ def verify_identity_record(
     validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
 ) -> VerifiedRecord[IdentityRecord]:
     """:func:`verify_record`, refusing anything but an identity record."""
-    return _verify_kind(der, trust_store, IdentityRecord, ID_CT_IDENTITY_RECORD, at,
-                        certificates, False, validity_model)
+    return _verify_kind(
+        der,
+        trust_store,
+        IdentityRecord,
+        ID_CT_IDENTITY_RECORD,
+        at,
+        certificates,
+        False,
+        validity_model,
+    )
 
 
-def _verify_kind(der, trust_store, kind, content_type, at, certificates, check_validity,  # type: ignore[no-untyped-def]
-                 validity_model):
+def _verify_kind(
+    der,
+    trust_store,
+    kind,
+    content_type,
+    at,
+    certificates,
+    check_validity,  # type: ignore[no-untyped-def]
+    validity_model,
+):
     signed = verify_signed_data(
-        der, trust_store, content_type=content_type, certificates=certificates, at=at,
+        der,
+        trust_store,
+        content_type=content_type,
+        certificates=certificates,
+        at=at,
         validity_model=validity_model,
     )
     record = kind.from_der(signed.content)

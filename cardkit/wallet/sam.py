@@ -13,9 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from .apdu import CommandApdu
-from .crypto.diversify import diversification_context, kdf_label
-from .crypto.wallet import (
+from ..codecs.wallet import (
     MAX_U32,
     SAM_AID,
     SAM_CLA,
@@ -49,10 +47,12 @@ from .crypto.wallet import (
     verify_card_cryptogram,
     verify_confirmation,
 )
-from .errors import ApduError, ConditionsNotSatisfiedError, CryptoError
-from .keystore import KeyFunction, KeyStore
-from .protocol import ApduProtocol
-from .sw import SW
+from ..crypto.diversify import diversification_context, kdf_label
+from ..errors import ApduError, ConditionsNotSatisfiedError, CryptoError
+from ..iso7816.apdu import CommandApdu
+from ..iso7816.protocol import ApduProtocol
+from ..iso7816.sw import SW
+from ..keystore import KeyFunction, KeyStore
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,9 @@ class Sam(Protocol):
         """The SAM's identity, counter, ceiling use and key versions."""
         ...
 
-    def authorise_debit(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
-                        amount: int, date: int) -> DebitRequest:
+    def authorise_debit(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
         """Check the card's cryptogram, the purse rules and the ceiling; authorise a debit."""
         ...
 
@@ -94,8 +95,9 @@ class Sam(Protocol):
         """Check the card's confirmation of an authorised debit/undo; log and return it."""
         ...
 
-    def authorise_undo(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
-                       amount: int, date: int) -> DebitRequest:
+    def authorise_undo(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
         """Authorise reversing the card's last debit (only one this SAM authorised)."""
         ...
 
@@ -138,8 +140,9 @@ class CardSam:
         _raise_for(resp.sw, resp.data, what)
         return resp.data
 
-    def _cmd(self, ins: SamIns, data: bytes = b"", p1: int = 0, *, sensitive: bool = False,
-             ne: int = 256) -> CommandApdu:
+    def _cmd(
+        self, ins: SamIns, data: bytes = b"", p1: int = 0, *, sensitive: bool = False, ne: int = 256
+    ) -> CommandApdu:
         return CommandApdu(SAM_CLA, ins, p1, 0, data, ne=ne, sensitive=sensitive)
 
     def info(self) -> SamInfo:
@@ -148,27 +151,31 @@ class CardSam:
     def pre_personalise(self, serial: bytes, transport_kvn: int, transport_key: bytes) -> None:
         """Secure-facility step: give a blank SAM its serial and transport key."""
         data = serial + bytes([transport_kvn]) + transport_key
-        self._call(self._cmd(SamIns.PRE_PERSONALISE, data, sensitive=True, ne=0),
-                   "SAM PRE-PERSONALISE")
+        self._call(
+            self._cmd(SamIns.PRE_PERSONALISE, data, sensitive=True, ne=0), "SAM PRE-PERSONALISE"
+        )
 
     def personalise(self, identity: SamIdentity, mac: bytes) -> None:
         """Set SAM id, merchant, terminal and ceiling (MAC from the back office)."""
-        self._call(self._cmd(SamIns.PERSONALISE, identity.to_bytes() + mac, ne=0),
-                   "SAM PERSONALISE")
+        self._call(
+            self._cmd(SamIns.PERSONALISE, identity.to_bytes() + mac, ne=0), "SAM PERSONALISE"
+        )
 
     def load_key(self, package: bytes) -> tuple[int, bytes]:
         """Load a debit master from a key-load package; return its (version, KCV)."""
         data = self._call(self._cmd(SamIns.LOAD_KEY, package, sensitive=True), "SAM LOAD KEY")
         return data[0], data[1:]
 
-    def authorise_debit(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
-                        amount: int, date: int) -> DebitRequest:
+    def authorise_debit(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
         data = AuthoriseInput(serial, terminal_nonce, amount, date, init).to_bytes()
         answer = self._call(self._cmd(SamIns.AUTHORISE_DEBIT, data), "SAM AUTHORISE DEBIT")
         return DebitRequest.from_bytes(answer, init.purse.index)
 
-    def authorise_undo(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
-                       amount: int, date: int) -> DebitRequest:
+    def authorise_undo(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
         data = AuthoriseInput(serial, terminal_nonce, amount, date, init).to_bytes()
         answer = self._call(self._cmd(SamIns.AUTHORISE_UNDO, data), "SAM AUTHORISE UNDO")
         return DebitRequest.from_bytes(answer, init.purse.index)
@@ -212,11 +219,20 @@ class SoftwareSam:
     ``transport_key`` enables :meth:`settle` with the same admin MAC as the card SAM.
     """
 
-    def __init__(self, keys: Mapping[int, bytes] | KeyStore, *, serial: bytes,
-                 identity: SamIdentity, transport_key: bytes | None = None,
-                 transport_kvn: int = 0, counter: int = 0, total_authorised: int = 0,
-                 settled_total: int = 0, admin_sequence: int = 1,
-                 batch_sequence: int = 0) -> None:
+    def __init__(
+        self,
+        keys: Mapping[int, bytes] | KeyStore,
+        *,
+        serial: bytes,
+        identity: SamIdentity,
+        transport_key: bytes | None = None,
+        transport_kvn: int = 0,
+        counter: int = 0,
+        total_authorised: int = 0,
+        settled_total: int = 0,
+        admin_sequence: int = 1,
+        batch_sequence: int = 0,
+    ) -> None:
         logger.warning(SOFTWARE_SAM_WARNING)
         self._keys = keys
         self.serial = bytes(serial)
@@ -241,21 +257,36 @@ class SoftwareSam:
 
     def _card_debit_key(self, serial: bytes, kvn: int) -> bytes:
         if kvn not in self._debit_kvns():
-            raise SamKeyMissingError(b"", SW.REFERENCED_DATA_NOT_FOUND,
-                                     f"software SAM has no debit master v{kvn}")
+            raise SamKeyMissingError(
+                b"", SW.REFERENCED_DATA_NOT_FOUND, f"software SAM has no debit master v{kvn}"
+            )
         if isinstance(self._keys, Mapping):
             return card_key(self._keys[kvn], "debit", serial, kvn)
-        return self._keys.derive(KeyFunction.DEBIT, kvn, kdf_label("debit"),
-                                 diversification_context(serial, SSN_AID, kvn))
+        return self._keys.derive(
+            KeyFunction.DEBIT,
+            kvn,
+            kdf_label("debit"),
+            diversification_context(serial, SSN_AID, kvn),
+        )
 
     def info(self) -> SamInfo:
-        return SamInfo(SAM_VERSION, SamState.ACTIVE, self.serial, self._transport_kvn,
-                       self.identity, self.counter, self.total_authorised,
-                       self.settled_total, self.admin_sequence, self._debit_kvns(),
-                       software=True)
+        return SamInfo(
+            SAM_VERSION,
+            SamState.ACTIVE,
+            self.serial,
+            self._transport_kvn,
+            self.identity,
+            self.counter,
+            self.total_authorised,
+            self.settled_total,
+            self.admin_sequence,
+            self._debit_kvns(),
+            software=True,
+        )
 
-    def _checked(self, init: InitResponse, serial: bytes, nt: bytes, amount: int,
-                 date: int) -> tuple[AuthoriseInput, bytes]:
+    def _checked(
+        self, init: InitResponse, serial: bytes, nt: bytes, amount: int, date: int
+    ) -> tuple[AuthoriseInput, bytes]:
         auth = AuthoriseInput(serial, nt, amount, date, init)
         k_debit = self._card_debit_key(serial, init.kvn_debit)
         if not verify_card_cryptogram(k_debit, serial, init, nt):
@@ -269,13 +300,25 @@ class SoftwareSam:
 
     def _remember(self, auth: AuthoriseInput, kind: TransactionType, counter: int) -> None:
         init = auth.init
-        self._authorisations.insert(0, Authorisation(
-            counter, kind, auth.serial, init.kvn_debit, init.kvn_receipt, init.tc,
-            init.purse.index, auth.amount, auth.date))
+        self._authorisations.insert(
+            0,
+            Authorisation(
+                counter,
+                kind,
+                auth.serial,
+                init.kvn_debit,
+                init.kvn_receipt,
+                init.tc,
+                init.purse.index,
+                auth.amount,
+                auth.date,
+            ),
+        )
         del self._authorisations[SAM_LOG_CAPACITY:]
 
-    def authorise_debit(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
-                        amount: int, date: int) -> DebitRequest:
+    def authorise_debit(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
         auth, k_debit = self._checked(init, serial, terminal_nonce, amount, date)
         reason = debit_refusal(init, amount, date)
         if reason is not None:
@@ -286,11 +329,20 @@ class SoftwareSam:
         self.counter, self.total_authorised = counter, self.total_authorised + amount
         self._remember(auth, TransactionType.DEBIT, counter)
         ident = self.identity
-        return sign_debit(k_debit, auth.session(), amount, date, ident.merchant,
-                          ident.terminal, ident.sam_id, counter)
+        return sign_debit(
+            k_debit,
+            auth.session(),
+            amount,
+            date,
+            ident.merchant,
+            ident.terminal,
+            ident.sam_id,
+            counter,
+        )
 
-    def authorise_undo(self, init: InitResponse, serial: bytes, terminal_nonce: bytes,
-                       amount: int, date: int) -> DebitRequest:
+    def authorise_undo(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
         auth, k_debit = self._checked(init, serial, terminal_nonce, amount, date)
         last = init.last.entry
         own = next((a for a in self._authorisations if a.sam_counter == last.sam_counter), None)
@@ -301,8 +353,17 @@ class SoftwareSam:
         self.counter = counter
         self._remember(auth, TransactionType.UNDO, counter)
         ident = self.identity
-        return sign_undo(k_debit, auth.session(), last, amount, date, ident.merchant,
-                         ident.terminal, ident.sam_id, counter)
+        return sign_undo(
+            k_debit,
+            auth.session(),
+            last,
+            amount,
+            date,
+            ident.merchant,
+            ident.terminal,
+            ident.sam_id,
+            counter,
+        )
 
     def authorise_block(self, init: InitResponse, serial: bytes, terminal_nonce: bytes) -> bytes:
         """The BLOCK MAC for a hotlisted card, after checking its cryptogram."""
@@ -312,11 +373,9 @@ class SoftwareSam:
         return block_mac(k_debit, WalletSession.from_init(serial, init, terminal_nonce))
 
     def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
-        own = next((a for a in self._authorisations if a.sam_counter == request.sam_counter),
-                   None)
+        own = next((a for a in self._authorisations if a.sam_counter == request.sam_counter), None)
         if own is None:
-            raise SamKeyMissingError(b"", SW.REFERENCED_DATA_NOT_FOUND,
-                                     "no such authorisation")
+            raise SamKeyMissingError(b"", SW.REFERENCED_DATA_NOT_FOUND, "no such authorisation")
         receipt = own.receipt(self.identity, response)
         if not verify_confirmation(self._card_debit_key(own.serial, own.kvn_debit), receipt):
             raise CryptoError("the card's confirmation is wrong")
@@ -331,10 +390,17 @@ class SoftwareSam:
 
     def settle(self, settled_total: int, mac: bytes) -> None:
         if self._transport_key is None:
-            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED,
-                                  "software SAM has no transport key to check settlements")
-        expected = settlement_mac(sam_admin_key(self._transport_key, self.serial), self.serial,
-                                  self.admin_sequence, settled_total)
+            raise SamRefusedError(
+                b"",
+                SW.CONDITIONS_NOT_SATISFIED,
+                "software SAM has no transport key to check settlements",
+            )
+        expected = settlement_mac(
+            sam_admin_key(self._transport_key, self.serial),
+            self.serial,
+            self.admin_sequence,
+            settled_total,
+        )
         if not verify_admin_mac(expected, mac):
             raise CryptoError("settlement MAC is wrong")
         if not self.settled_total <= settled_total <= self.total_authorised:
@@ -345,11 +411,20 @@ class SoftwareSam:
     def sign_batch(self, digest: bytes) -> BatchSignature:
         """Vouch for a settlement batch body (by its SHA-256), as SAM SIGN BATCH does."""
         if self._transport_key is None:
-            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED,
-                                  "software SAM has no transport key to sign batches")
+            raise SamRefusedError(
+                b"",
+                SW.CONDITIONS_NOT_SATISFIED,
+                "software SAM has no transport key to sign batches",
+            )
         if self.batch_sequence >= MAX_U32:
             raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED, "batch counter exhausted")
         self.batch_sequence += 1
-        return sign_batch(sam_batch_key(self._transport_key, self.serial), self.serial,
-                          self.identity, self.batch_sequence, self.counter,
-                          self.total_authorised, digest)
+        return sign_batch(
+            sam_batch_key(self._transport_key, self.serial),
+            self.serial,
+            self.identity,
+            self.batch_sequence,
+            self.counter,
+            self.total_authorised,
+            digest,
+        )

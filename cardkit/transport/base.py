@@ -2,9 +2,10 @@
 
 A :class:`Connection` sends the bytes of one command APDU and returns the response data
 and the status word. It knows nothing about chaining, GET RESPONSE, or secure messaging
-(see :mod:`cardkit.protocol`). Implementations: :class:`cardkit.pcsc.PcscConnection`
-(pyscard through pcscd) and :class:`InProcessConnection` (an object that behaves like a
-card, handed APDUs directly; used by fast unit tests).
+(see :mod:`cardkit.iso7816.protocol`). Implementations:
+:class:`cardkit.transport.pcsc.PcscConnection` (pyscard through pcscd) and
+:class:`InProcessConnection` (an object that behaves like a card, handed APDUs directly;
+used by fast unit tests).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import abc
 from typing import Protocol
 
-from .errors import ApduFormatError, CardRemovedError
+from ..errors import ApduFormatError, CardRemovedError
 
 
 class Connection(abc.ABC):

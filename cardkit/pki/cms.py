@@ -12,7 +12,7 @@ on purpose, and the verifier refuses anything outside it:
 
 Signatures are checked over the bytes received (``.contents`` of the parsed objects,
 never a re-encoding). The signer certificate is chained by a trust store (see
-:mod:`cardkit.trust`) to a root the terminal holds itself, never to one from the card.
+:mod:`cardkit.pki.trust`) to a root the terminal holds itself, never to one from the card.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .errors import CryptoError
-from .keystore import Signer
+from ..errors import CryptoError
+from ..keystore import Signer
 
 if TYPE_CHECKING:
     from .trust import TrustStore
@@ -218,7 +218,7 @@ def _check_tlv(buf: bytes, pos: int, limit: int, depth: int) -> int:
             raise MalformedError("DER length field truncated or too long")
         if buf[pos] == 0:
             raise MalformedError("DER length not minimal")
-        length = int.from_bytes(buf[pos:pos + count], "big")
+        length = int.from_bytes(buf[pos : pos + count], "big")
         pos += count
         if length < 0x80:
             raise MalformedError("DER length not minimal")
@@ -286,11 +286,11 @@ def _length_at(buf: bytes, pos: int) -> int:
     if length < 0x80:
         return length
     count = length & 0x7F
-    return int.from_bytes(buf[pos + 1:pos + 1 + count], "big")
+    return int.from_bytes(buf[pos + 1 : pos + 1 + count], "big")
 
 
 def _value(tlv: bytes) -> bytes:
-    return tlv[_content_start(tlv, 0):]
+    return tlv[_content_start(tlv, 0) :]
 
 
 @dataclass(frozen=True)
@@ -333,9 +333,12 @@ def _raw_signed_data(data: bytes) -> _RawSignedData:
         # version, sid (issuerAndSerialNumber or [0] key id), digestAlgorithm,
         # [0] signedAttrs, signatureAlgorithm, signature (and nothing unsigned)
         tags = [field[0] for field in info]
-        if len(tags) != 6 or tags[0] != 0x02 or tags[1] not in (0x30, 0x80) or tags[2:] != [
-            0x30, 0xA0, 0x30, 0x04
-        ]:
+        if (
+            len(tags) != 6
+            or tags[0] != 0x02
+            or tags[1] not in (0x30, 0x80)
+            or tags[2:] != [0x30, 0xA0, 0x30, 0x04]
+        ):
             raise MalformedError("SignerInfo fields out of shape")
     digest_algorithms = _children(fields[1])
     if any(item[0] != 0x30 for item in digest_algorithms + certificates):
@@ -406,9 +409,7 @@ def sign_signed_data(
     when = _utc(signing_time).replace(microsecond=0)
     attributes = [
         cms.CMSAttribute({"type": "content_type", "values": [content_type]}),
-        cms.CMSAttribute(
-            {"type": "message_digest", "values": [hashlib.sha256(content).digest()]}
-        ),
+        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
         cms.CMSAttribute({"type": "signing_time", "values": [_time_value(when)]}),
     ]
     # DER orders SET OF by the encodings of its elements.
@@ -432,13 +433,16 @@ def sign_signed_data(
         # 22 bytes instead of the issuer's whole name and serial: matters on a card
         version, sid = "v3", cms.SignerIdentifier({"subject_key_identifier": key_identifier})
     else:
-        version, sid = "v1", cms.SignerIdentifier(
-            {
-                "issuer_and_serial_number": {
-                    "issuer": asn1_certificate.issuer,
-                    "serial_number": asn1_certificate.serial_number,
+        version, sid = (
+            "v1",
+            cms.SignerIdentifier(
+                {
+                    "issuer_and_serial_number": {
+                        "issuer": asn1_certificate.issuer,
+                        "serial_number": asn1_certificate.serial_number,
+                    }
                 }
-            }
+            ),
         )
     signer_info = cms.SignerInfo(
         {
@@ -574,7 +578,9 @@ def _check_signer(
                 FailureReason.SIGNED_OUTSIDE_VALIDITY,
             )
         chain = trust_store.validate_chain(
-            signer_certificate, parsed.certificates + supplied, at=parsed.signing_time,
+            signer_certificate,
+            parsed.certificates + supplied,
+            at=parsed.signing_time,
             anchor_at=when,
         )
     else:
@@ -627,8 +633,10 @@ def _parse(data: bytes) -> _Parsed:
     if signed["version"].native != "v3":
         raise MalformedError("SignedData version must be 3")
     algorithms = signed["digest_algorithms"]
-    if len(algorithms) != 1 or len(raw.digest_algorithms) != 1 or not _is_sha256(
-        raw.digest_algorithms[0]
+    if (
+        len(algorithms) != 1
+        or len(raw.digest_algorithms) != 1
+        or not _is_sha256(raw.digest_algorithms[0])
     ):
         raise MalformedError("digestAlgorithms must be exactly SHA-256")
 
@@ -755,19 +763,14 @@ def _issuer_der(certificate: x509.Certificate) -> bytes:
     return asn1_x509.Certificate.load(der).issuer.dump()
 
 
-def _signer_candidates(
-    parsed: _Parsed, pool: Sequence[x509.Certificate]
-) -> list[x509.Certificate]:
+def _signer_candidates(parsed: _Parsed, pool: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """The certificates of ``pool`` that the SignerInfo's sid designates, without repeats."""
     found: list[x509.Certificate] = []
     for candidate in pool:
         if candidate in found:
             continue
         if parsed.issuer is not None:
-            if (
-                candidate.serial_number == parsed.serial
-                and _issuer_der(candidate) == parsed.issuer
-            ):
+            if candidate.serial_number == parsed.serial and _issuer_der(candidate) == parsed.issuer:
                 found.append(candidate)
         else:
             try:

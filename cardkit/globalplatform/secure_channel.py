@@ -1,8 +1,8 @@
 """Host side of a GlobalPlatform SCP03 secure channel (Card Specification v2.3 Amendment D).
 
 :meth:`Scp03Session.open` runs INITIALIZE UPDATE and EXTERNAL AUTHENTICATE through an
-:class:`~cardkit.protocol.ApduProtocol`, checks the card's cryptogram, and installs the session
-on top of the protocol's pipeline. From then on every command sent through the protocol is
+:class:`~cardkit.iso7816.protocol.ApduProtocol`, checks the card's cryptogram, and installs the
+session on top of the protocol's pipeline. From then on every command sent through the protocol is
 wrapped (C-MAC, and C-DECRYPTION / R-MAC / R-ENCRYPTION as the security level says) and every
 response is verified and unwrapped; a response that fails verification raises
 :class:`~cardkit.errors.CryptoError` and ends the session.
@@ -17,8 +17,7 @@ import hmac
 import os
 from dataclasses import dataclass
 
-from .apdu import SHORT_MAX_NC, SHORT_MAX_NE, CommandApdu, ResponseApdu
-from .crypto.scp03 import (
+from ..crypto.scp03 import (
     S8,
     SUPPORTED_LEVELS,
     ChannelCrypto,
@@ -30,15 +29,16 @@ from .crypto.scp03 import (
     host_cryptogram,
     is_success_sw,
 )
-from .errors import (
+from ..errors import (
     ApduError,
     BadResponseError,
     CommandError,
     CryptoError,
     SecurityStatusError,
 )
-from .protocol import ApduProtocol, Processor
-from .sw import SW
+from ..iso7816.apdu import SHORT_MAX_NC, SHORT_MAX_NE, CommandApdu, ResponseApdu
+from ..iso7816.protocol import ApduProtocol, Processor
+from ..iso7816.sw import SW
 
 CLA_GP = 0x80
 CLA_SECURE_MESSAGING = 0x04  # GP proprietary secure messaging bit in a first-interindustry CLA
@@ -120,7 +120,7 @@ def c_mac_input(cla: int, ins: int, p1: int, p2: int, data: bytes) -> bytes:
 
 
 class Scp03Session(Processor):
-    """An authenticated SCP03 session; a :class:`~cardkit.protocol.Processor` once installed.
+    """An authenticated SCP03 session; a pipeline :class:`~cardkit.iso7816.protocol.Processor`.
 
     Use :meth:`open`. The step-by-step constructors (:func:`initialize_update_command`,
     :meth:`from_card_response`, :meth:`external_authenticate_command`, :meth:`wrap`,

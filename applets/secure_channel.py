@@ -1,7 +1,7 @@
 """Card side of a GlobalPlatform SCP03 secure channel, for an applet to embed.
 
-Pure logic: it takes :class:`~cardkit.apdu.CommandApdu` objects and returns response bytes and
-status words; it knows nothing of the card runtime. An applet uses it like this::
+Pure logic: it takes :class:`~cardkit.iso7816.apdu.CommandApdu` objects and returns response
+bytes and status words; it knows nothing of the card runtime. An applet uses it like this::
 
     channel = Scp03CardChannel(static_keys, key_version=0x30, key_diversification_data=serial10)
 
@@ -25,7 +25,6 @@ import hmac
 import os
 from collections.abc import Callable
 
-from cardkit.apdu import SHORT_MAX_NC, CommandApdu
 from cardkit.crypto.scp03 import (
     S8,
     SUPPORTED_LEVELS,
@@ -40,7 +39,8 @@ from cardkit.crypto.scp03 import (
     pseudo_random_card_challenge,
 )
 from cardkit.errors import CryptoError
-from cardkit.sw import SW
+from cardkit.iso7816.apdu import SHORT_MAX_NC, CommandApdu
+from cardkit.iso7816.sw import SW
 
 CLA_SECURE_MESSAGING = 0x04
 INS_INITIALIZE_UPDATE = 0x50

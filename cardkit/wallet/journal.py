@@ -14,7 +14,7 @@ The terminal's part of the wallet's recovery rule (``docs/WALLET.md``, "Recovery
    that nothing moved. No new debit is journaled while one is unresolved.
 
 Settlement: :meth:`~MerchantJournal.export_batch` writes every receipt not yet exported as a
-batch file signed by the merchant SAM (format in :mod:`cardkit.settlement`).
+batch file signed by the merchant SAM (format in :mod:`cardkit.codecs.batch`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .crypto.wallet import (
+from ..codecs.batch import assemble_batch, batch_body
+from ..codecs.wallet import (
     BatchSignature,
     DebitRequest,
     InitResponse,
@@ -38,13 +39,20 @@ from .crypto.wallet import (
     SamState,
     TransactionType,
 )
-from .errors import CardkitError
-from .settlement import assemble_batch, batch_body
-from .trust import Hotlist, TrustStore, verify_hotlist
+from ..errors import CardkitError
+from ..pki.trust import Hotlist, TrustStore, verify_hotlist
 
 SCHEMA_VERSION = 1
-_APPEND_ONLY_TABLES = ("pending_debit", "receipt", "resolution", "undo", "hotlist",
-                       "refusal", "batch", "exported")
+_APPEND_ONLY_TABLES = (
+    "pending_debit",
+    "receipt",
+    "resolution",
+    "undo",
+    "hotlist",
+    "refusal",
+    "batch",
+    "exported",
+)
 
 _SCHEMA = """
 CREATE TABLE pending_debit (
@@ -171,8 +179,14 @@ class PendingDebit:
         """True when ``receipt`` is the transaction this pending debit describes."""
         e = receipt.entry
         return (receipt.serial, e.type, e.tc, e.purse, e.amount, e.sam_id, e.sam_counter) == (
-            self.serial, self.kind, self.tc, self.purse, self.amount, self.sam_id,
-            self.sam_counter)
+            self.serial,
+            self.kind,
+            self.tc,
+            self.purse,
+            self.amount,
+            self.sam_id,
+            self.sam_counter,
+        )
 
 
 @dataclass(frozen=True)
@@ -229,8 +243,9 @@ class MerchantJournal:
     ``clock`` returns the current time (timezone-aware); tests pass a fixed one.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *,
-                 clock: Callable[[], dt.datetime] = _utc_now) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, clock: Callable[[], dt.datetime] = _utc_now
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT)
@@ -250,11 +265,11 @@ class MerchantJournal:
                         self._db.execute(
                             f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON "
                             f"{table} BEGIN SELECT RAISE(ABORT, 'the journal is append-only:"
-                            f" no {action} on {table}'); END")
+                            f" no {action} on {table}'); END"
+                        )
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version != SCHEMA_VERSION:
-                raise JournalError(f"journal schema version {version} is not "
-                                   f"{SCHEMA_VERSION}")
+                raise JournalError(f"journal schema version {version} is not {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -284,8 +299,17 @@ class MerchantJournal:
 
     # --- pending debits --------------------------------------------------------------------
 
-    def record_pending(self, serial: bytes, tc: int, purse: int, amount: int, sam_id: int,
-                       sam_counter: int, *, undoes: int | None = None) -> int:
+    def record_pending(
+        self,
+        serial: bytes,
+        tc: int,
+        purse: int,
+        amount: int,
+        sam_id: int,
+        sam_counter: int,
+        *,
+        undoes: int | None = None,
+    ) -> int:
         """Journal a debit (or, with ``undoes`` = the debit's receipt id, an undo) BEFORE
         the command goes to the card; return its pending id.
 
@@ -301,34 +325,65 @@ class MerchantJournal:
         with self._transaction():
             open_one = self._one(
                 "SELECT p.id FROM pending_debit p LEFT JOIN resolution r ON r.pending_id = p.id"
-                " WHERE r.pending_id IS NULL AND p.serial = ?", (serial,))
+                " WHERE r.pending_id IS NULL AND p.serial = ?",
+                (serial,),
+            )
             if open_one is not None:
                 raise UnresolvedDebitError(f"pending debit {open_one[0]} is not resolved")
             kind = TransactionType.DEBIT
             if undoes is not None:
                 kind = TransactionType.UNDO
-                undone = self._one("SELECT serial, type, purse, amount FROM receipt WHERE id = ?",
-                                   (undoes,))
-                if undone is None or bytes(undone[0]) != serial or undone[1] != int(
-                        TransactionType.DEBIT) or undone[2] != purse or amount > undone[3]:
-                    raise JournalError(f"receipt {undoes} is no debit of this card and purse "
-                                       f"of at least {amount} to undo")
+                undone = self._one(
+                    "SELECT serial, type, purse, amount FROM receipt WHERE id = ?", (undoes,)
+                )
+                if (
+                    undone is None
+                    or bytes(undone[0]) != serial
+                    or undone[1] != int(TransactionType.DEBIT)
+                    or undone[2] != purse
+                    or amount > undone[3]
+                ):
+                    raise JournalError(
+                        f"receipt {undoes} is no debit of this card and purse "
+                        f"of at least {amount} to undo"
+                    )
             cursor = self._db.execute(
                 "INSERT INTO pending_debit (kind, serial, tc, purse, amount, sam_id, "
                 "sam_counter, undoes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (int(kind), serial, tc, purse, amount, sam_id, sam_counter, undoes,
-                 _iso(self._clock())))
+                (
+                    int(kind),
+                    serial,
+                    tc,
+                    purse,
+                    amount,
+                    sam_id,
+                    sam_counter,
+                    undoes,
+                    _iso(self._clock()),
+                ),
+            )
             return int(cursor.lastrowid or 0)
 
-    def record_request(self, serial: bytes, init: InitResponse, request: DebitRequest, *,
-                       undoes: int | None = None) -> int:
+    def record_request(
+        self, serial: bytes, init: InitResponse, request: DebitRequest, *, undoes: int | None = None
+    ) -> int:
         """:meth:`record_pending` from the DEBIT INIT response and the SAM's DEBIT data."""
-        return self.record_pending(serial, init.tc, request.purse, request.amount,
-                                   request.sam_id, request.sam_counter, undoes=undoes)
+        return self.record_pending(
+            serial,
+            init.tc,
+            request.purse,
+            request.amount,
+            request.sam_id,
+            request.sam_counter,
+            undoes=undoes,
+        )
 
     def _pending(self, pending_id: int) -> PendingDebit:
-        row = self._one("SELECT id, kind, serial, tc, purse, amount, sam_id, sam_counter, "
-                        "undoes, created_at FROM pending_debit WHERE id = ?", (pending_id,))
+        row = self._one(
+            "SELECT id, kind, serial, tc, purse, amount, sam_id, sam_counter, "
+            "undoes, created_at FROM pending_debit WHERE id = ?",
+            (pending_id,),
+        )
         if row is None:
             raise JournalError(f"no pending debit {pending_id}")
         return _pending_from_row(row)
@@ -342,23 +397,30 @@ class MerchantJournal:
             if not pending.matches(receipt):
                 raise ReceiptMismatchError(
                     f"receipt (card {receipt.serial.hex()}, TC {receipt.entry.tc}, SC "
-                    f"{receipt.entry.sam_counter}) is not pending debit {pending_id}")
-            done = self._one("SELECT outcome, receipt_id FROM resolution WHERE pending_id = ?",
-                             (pending_id,))
+                    f"{receipt.entry.sam_counter}) is not pending debit {pending_id}"
+                )
+            done = self._one(
+                "SELECT outcome, receipt_id FROM resolution WHERE pending_id = ?", (pending_id,)
+            )
             if done is not None:
                 if done[0] == "paid":
                     same = self._one("SELECT raw FROM receipt WHERE id = ?", (done[1],))
                     if bytes(same[0]) == raw:
                         return int(done[1])
-                raise AlreadyResolvedError(f"pending debit {pending_id} was resolved "
-                                           f"{done[0]} before")
+                raise AlreadyResolvedError(
+                    f"pending debit {pending_id} was resolved {done[0]} before"
+                )
             receipt_id = self._insert_receipt(receipt, pending_id)
-            self._db.execute("INSERT INTO resolution (pending_id, outcome, receipt_id, "
-                             "resolved_at) VALUES (?, 'paid', ?, ?)",
-                             (pending_id, receipt_id, _iso(self._clock())))
+            self._db.execute(
+                "INSERT INTO resolution (pending_id, outcome, receipt_id, "
+                "resolved_at) VALUES (?, 'paid', ?, ?)",
+                (pending_id, receipt_id, _iso(self._clock())),
+            )
             if pending.undoes is not None:
-                self._db.execute("INSERT INTO undo (receipt_id, undone_receipt_id) "
-                                 "VALUES (?, ?)", (receipt_id, pending.undoes))
+                self._db.execute(
+                    "INSERT INTO undo (receipt_id, undone_receipt_id) VALUES (?, ?)",
+                    (receipt_id, pending.undoes),
+                )
             return receipt_id
 
     def _insert_receipt(self, receipt: Receipt, pending_id: int) -> int:
@@ -367,73 +429,102 @@ class MerchantJournal:
             "INSERT INTO receipt (raw, serial, kvn_debit, kvn_receipt, type, tc, ds, purse, "
             "amount, balance, date, merchant, terminal, sam_id, sam_counter, pending_id, "
             "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (receipt.to_bytes(), receipt.serial, receipt.kvn_debit, receipt.kvn_receipt,
-             int(e.type), e.tc, e.ds, e.purse, e.amount, e.balance, e.date, e.merchant,
-             e.terminal, e.sam_id, e.sam_counter, pending_id, _iso(self._clock())))
+            (
+                receipt.to_bytes(),
+                receipt.serial,
+                receipt.kvn_debit,
+                receipt.kvn_receipt,
+                int(e.type),
+                e.tc,
+                e.ds,
+                e.purse,
+                e.amount,
+                e.balance,
+                e.date,
+                e.merchant,
+                e.terminal,
+                e.sam_id,
+                e.sam_counter,
+                pending_id,
+                _iso(self._clock()),
+            ),
+        )
         return int(cursor.lastrowid or 0)
 
     def resolve_not_charged(self, pending_id: int) -> None:
         """The card's last transaction shows the debit never happened."""
         with self._transaction():
             self._pending(pending_id)
-            done = self._one("SELECT outcome FROM resolution WHERE pending_id = ?",
-                             (pending_id,))
+            done = self._one("SELECT outcome FROM resolution WHERE pending_id = ?", (pending_id,))
             if done is not None:
                 if done[0] == "not-charged":
                     return
                 raise AlreadyResolvedError(f"pending debit {pending_id} was paid")
-            self._db.execute("INSERT INTO resolution (pending_id, outcome, receipt_id, "
-                             "resolved_at) VALUES (?, 'not-charged', NULL, ?)",
-                             (pending_id, _iso(self._clock())))
+            self._db.execute(
+                "INSERT INTO resolution (pending_id, outcome, receipt_id, "
+                "resolved_at) VALUES (?, 'not-charged', NULL, ?)",
+                (pending_id, _iso(self._clock())),
+            )
 
     def unresolved(self) -> list[PendingDebit]:
         """Pending debits with no resolution yet (at most one in normal use)."""
         rows = self._db.execute(
             "SELECT p.id, p.kind, p.serial, p.tc, p.purse, p.amount, p.sam_id, p.sam_counter,"
             " p.undoes, p.created_at FROM pending_debit p LEFT JOIN resolution r "
-            "ON r.pending_id = p.id WHERE r.pending_id IS NULL ORDER BY p.id").fetchall()
+            "ON r.pending_id = p.id WHERE r.pending_id IS NULL ORDER BY p.id"
+        ).fetchall()
         return [_pending_from_row(row) for row in rows]
 
     # --- receipts --------------------------------------------------------------------------
 
-    _RECEIPT_QUERY = ("SELECT r.id, r.raw, r.recorded_at, b.sequence FROM receipt r "
-                      "LEFT JOIN exported x ON x.receipt_id = r.id "
-                      "LEFT JOIN batch b ON b.id = x.batch_id ")
+    _RECEIPT_QUERY = (
+        "SELECT r.id, r.raw, r.recorded_at, b.sequence FROM receipt r "
+        "LEFT JOIN exported x ON x.receipt_id = r.id "
+        "LEFT JOIN batch b ON b.id = x.batch_id "
+    )
 
     def receipts(self, since: int = 0) -> list[JournalReceipt]:
         """Receipts with a journal id above ``since`` (0: all), oldest first."""
-        rows = self._db.execute(self._RECEIPT_QUERY + "WHERE r.id > ? ORDER BY r.id",
-                                (since,)).fetchall()
+        rows = self._db.execute(
+            self._RECEIPT_QUERY + "WHERE r.id > ? ORDER BY r.id", (since,)
+        ).fetchall()
         return [_receipt_from_row(row) for row in rows]
 
     def history(self, serial: bytes) -> list[JournalReceipt]:
         """This terminal's receipts of one card, by the card's debit sequence number."""
-        rows = self._db.execute(self._RECEIPT_QUERY + "WHERE r.serial = ? ORDER BY r.ds, r.id",
-                                (bytes(serial),)).fetchall()
+        rows = self._db.execute(
+            self._RECEIPT_QUERY + "WHERE r.serial = ? ORDER BY r.ds, r.id", (bytes(serial),)
+        ).fetchall()
         return [_receipt_from_row(row) for row in rows]
 
     def undone_by(self, receipt_id: int) -> list[int]:
         """Receipt ids of the undos that reversed (part of) debit ``receipt_id``."""
-        return [row[0] for row in self._db.execute(
-            "SELECT receipt_id FROM undo WHERE undone_receipt_id = ? ORDER BY receipt_id",
-            (receipt_id,))]
+        return [
+            row[0]
+            for row in self._db.execute(
+                "SELECT receipt_id FROM undo WHERE undone_receipt_id = ? ORDER BY receipt_id",
+                (receipt_id,),
+            )
+        ]
 
     # --- hotlist ---------------------------------------------------------------------------
 
-    def import_hotlist(self, der: bytes, trust_store: TrustStore, *,
-                       at: dt.datetime | None = None) -> Hotlist:
+    def import_hotlist(
+        self, der: bytes, trust_store: TrustStore, *, at: dt.datetime | None = None
+    ) -> Hotlist:
         """Verify a signed hotlist (signature, chain to the terminal's roots) and make it
         current. An older sequence number, or a different list under the current one, is
-        refused (:class:`cardkit.cms.StaleHotlistError`); the same list again is a no-op."""
+        refused (:class:`cardkit.pki.cms.StaleHotlistError`); the same list again is a no-op."""
         with self._transaction():
             current = self.hotlist()
             verified = verify_hotlist(der, trust_store, at=at, current=current)
             hotlist = verified.hotlist
             if current is None or hotlist.sequence > current.sequence:
-                self._db.execute("INSERT INTO hotlist (sequence, signed, content, imported_at)"
-                                 " VALUES (?, ?, ?, ?)", (hotlist.sequence, bytes(der),
-                                                          hotlist.to_der(),
-                                                          _iso(self._clock())))
+                self._db.execute(
+                    "INSERT INTO hotlist (sequence, signed, content, imported_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (hotlist.sequence, bytes(der), hotlist.to_der(), _iso(self._clock())),
+                )
             return hotlist
 
     def hotlist(self) -> Hotlist | None:
@@ -454,12 +545,16 @@ class MerchantJournal:
         """Journal that a card was refused (``"hotlisted"``) or blocked on the card
         (``"blocked"``) -- the terminal blocks a hotlisted card it meets."""
         with self._transaction():
-            self._db.execute("INSERT INTO refusal (serial, reason, at) VALUES (?, ?, ?)",
-                             (bytes(serial), reason, _iso(self._clock())))
+            self._db.execute(
+                "INSERT INTO refusal (serial, reason, at) VALUES (?, ?, ?)",
+                (bytes(serial), reason, _iso(self._clock())),
+            )
 
     def refusals(self) -> list[Refusal]:
-        return [Refusal(bytes(s), r, _time(a)) for s, r, a in self._db.execute(
-            "SELECT serial, reason, at FROM refusal ORDER BY id")]
+        return [
+            Refusal(bytes(s), r, _time(a))
+            for s, r, a in self._db.execute("SELECT serial, reason, at FROM refusal ORDER BY id")
+        ]
 
     # --- settlement batches ----------------------------------------------------------------
 
@@ -476,14 +571,16 @@ class MerchantJournal:
         # Checked before the SAM signs and the batch commits: a batch whose file cannot be
         # written would hold its receipts with no file to settle them.
         if not target.parent.is_dir() or not os.access(target.parent, os.W_OK | os.X_OK):
-            raise JournalError(f"cannot write a batch file in {target.parent} (no such "
-                               "directory, or not writable)")
+            raise JournalError(
+                f"cannot write a batch file in {target.parent} (no such directory, or not writable)"
+            )
         info = sam.info()
         if info.state is not SamState.ACTIVE:
             raise JournalError("the SAM is not active")
         rows = self._db.execute(
             "SELECT r.id, r.raw FROM receipt r LEFT JOIN exported x ON x.receipt_id = r.id "
-            "WHERE x.receipt_id IS NULL ORDER BY r.id").fetchall()
+            "WHERE x.receipt_id IS NULL ORDER BY r.id"
+        ).fetchall()
         ids = [row[0] for row in rows]
         receipts = [Receipt.from_bytes(bytes(row[1])) for row in rows]
         created = self._clock()
@@ -494,34 +591,56 @@ class MerchantJournal:
         debited = sum(r.entry.amount for r in receipts if r.entry.type is TransactionType.DEBIT)
         undone = sum(r.entry.amount for r in receipts if r.entry.type is TransactionType.UNDO)
         with self._transaction():
-            if self._one("SELECT 1 FROM batch WHERE sam_serial = ? AND sequence = ?",
-                         (info.serial, signature.sequence)) is not None:
+            if (
+                self._one(
+                    "SELECT 1 FROM batch WHERE sam_serial = ? AND sequence = ?",
+                    (info.serial, signature.sequence),
+                )
+                is not None
+            ):
                 raise JournalError(f"the SAM signed batch {signature.sequence} twice")
             cursor = self._db.execute(
                 "INSERT INTO batch (sam_serial, sequence, created_at, receipts, debited, "
                 "undone, digest, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (info.serial, signature.sequence, _iso(created), len(receipts), debited,
-                 undone, digest, data))
+                (
+                    info.serial,
+                    signature.sequence,
+                    _iso(created),
+                    len(receipts),
+                    debited,
+                    undone,
+                    digest,
+                    data,
+                ),
+            )
             # exported is keyed by receipt id: a receipt can never enter two batches
-            self._db.executemany("INSERT INTO exported (receipt_id, batch_id) VALUES (?, ?)",
-                                 [(rid, cursor.lastrowid) for rid in ids])
+            self._db.executemany(
+                "INSERT INTO exported (receipt_id, batch_id) VALUES (?, ?)",
+                [(rid, cursor.lastrowid) for rid in ids],
+            )
         _write_atomically(target, data)
-        return BatchInfo(signature.sequence, info.serial, created, len(receipts), debited,
-                         undone, digest, target)
+        return BatchInfo(
+            signature.sequence, info.serial, created, len(receipts), debited, undone, digest, target
+        )
 
     def batches(self) -> list[BatchInfo]:
         """Batches exported so far, oldest first."""
-        return [BatchInfo(seq, bytes(sam), _time(created), n, debited, undone, bytes(digest),
-                          None)
-                for sam, seq, created, n, debited, undone, digest in self._db.execute(
-                    "SELECT sam_serial, sequence, created_at, receipts, debited, undone, "
-                    "digest FROM batch ORDER BY id")]
+        return [
+            BatchInfo(seq, bytes(sam), _time(created), n, debited, undone, bytes(digest), None)
+            for sam, seq, created, n, debited, undone, digest in self._db.execute(
+                "SELECT sam_serial, sequence, created_at, receipts, debited, undone, "
+                "digest FROM batch ORDER BY id"
+            )
+        ]
 
-    def write_batch_file(self, sam_serial: bytes, sequence: int,
-                         path: str | os.PathLike[str]) -> Path:
+    def write_batch_file(
+        self, sam_serial: bytes, sequence: int, path: str | os.PathLike[str]
+    ) -> Path:
         """Write an exported batch's file again (lost, or the export crashed before it)."""
-        row = self._one("SELECT file FROM batch WHERE sam_serial = ? AND sequence = ?",
-                        (bytes(sam_serial), sequence))
+        row = self._one(
+            "SELECT file FROM batch WHERE sam_serial = ? AND sequence = ?",
+            (bytes(sam_serial), sequence),
+        )
         if row is None:
             raise JournalError(f"no batch {sequence} of SAM {bytes(sam_serial).hex()}")
         target = Path(path)
@@ -531,8 +650,18 @@ class MerchantJournal:
 
 def _pending_from_row(row: tuple[Any, ...]) -> PendingDebit:
     pid, kind, serial, tc, purse, amount, sam_id, sc, undoes, created = row
-    return PendingDebit(pid, TransactionType(kind), bytes(serial), tc, purse, amount, sam_id,
-                        sc, undoes, _time(created))
+    return PendingDebit(
+        pid,
+        TransactionType(kind),
+        bytes(serial),
+        tc,
+        purse,
+        amount,
+        sam_id,
+        sc,
+        undoes,
+        _time(created),
+    )
 
 
 def _receipt_from_row(row: tuple[Any, ...]) -> JournalReceipt:

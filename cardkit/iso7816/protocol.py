@@ -1,4 +1,4 @@
-"""The APDU pipeline between a session and a :class:`~cardkit.transport.Connection`.
+"""The APDU pipeline between a session and a :class:`~cardkit.transport.base.Connection`.
 
 A command travels down a chain of small processors, each of which does one thing::
 
@@ -24,10 +24,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
+from ..errors import ApduError, BadResponseError
+from ..transport.base import Connection
 from .apdu import SHORT_MAX_NC, SHORT_MAX_NE, CommandApdu, ResponseApdu
-from .errors import ApduError, BadResponseError
 from .sw import SW, sw_name
-from .transport import Connection
 
 #: Log level of APDU traffic: below DEBUG, so it shows only when asked for explicitly.
 #: The traffic may include personal data; sensitive command data is always redacted.
