@@ -5,4 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export QT_QPA_PLATFORM=offscreen
+# the habits first: lint, format and types (seconds), then the tests
+.venv/bin/python -m ruff check --quiet .
+.venv/bin/python -m ruff format --check --quiet .
+.venv/bin/python -m mypy --no-error-summary cardkit applets keys station
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -6,6 +6,8 @@ pcscd and serves virtual cards through vpcd).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 
@@ -18,9 +20,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _asks_for_slow(expression: str) -> bool:
+    return re.search(r"(?<!not )\bslow\b", expression) is not None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Long campaigns run only when a marker expression asks for them (pytest -m slow).
-    if not config.getoption("-m"):
+    # Long campaigns run only when the marker expression asks for them by name (-m slow,
+    # -m "slow and pcsc"); any other expression (-m pcsc, -m "not slow") leaves them out.
+    if not _asks_for_slow(str(config.getoption("-m") or "")):
         skip_slow = pytest.mark.skip(reason="long campaign: run with -m slow")
         for item in items:
             if "slow" in item.keywords:

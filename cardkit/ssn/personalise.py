@@ -286,7 +286,7 @@ class PersonalisationResult:
         return self.serial.hex().upper()
 
 
-def personalise(
+def personalise(  # noqa: C901 (split pending, issue 8)
     session: SsnSession,
     plan: PersonalisationPlan,
     keystore: KeyStore,

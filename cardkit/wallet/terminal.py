@@ -117,7 +117,7 @@ class PaymentTerminal:
 
     # --- public operations -----------------------------------------------------------
 
-    def pay(self, purse_or_programme: int | str, amount: int) -> PaymentResult:
+    def pay(self, purse_or_programme: int | str, amount: int) -> PaymentResult:  # noqa: C901 (split pending, issue 8)
         """Debit ``amount`` rupiah from a purse (index 0..7) or a programme (``"PKH"``).
 
         Answers PAID (with the receipt), NOT_CHARGED (with the reason), or INTERRUPTED

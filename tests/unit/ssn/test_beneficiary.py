@@ -14,7 +14,7 @@ from cardkit.ssn.beneficiary import (
     read_beneficiaries,
 )
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "beneficiaries-sample.csv"
+SAMPLE = Path(__file__).resolve().parents[4] / "shared" / "data" / "beneficiaries-sample.csv"
 
 ROW = {
     "NO": "1",
