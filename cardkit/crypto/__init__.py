@@ -1,5 +1,9 @@
-"""Symmetric primitives shared by host and card: AES-CMAC, SP 800-108 KDF, key check values,
-the SAM key-load package (and SCP03 in :mod:`cardkit.crypto.scp03`)."""
+"""Cryptographic primitives shared by host and card, with no protocol in them: AES-CMAC,
+the SP 800-108 KDF, key check values, key diversification, the SCP03 cryptography
+(:mod:`.scp03`), chip authentication (:mod:`.chipauth`) and the SAM key-load package.
+
+May import :mod:`cardkit.errors` only.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
-"""Host side of the SSN card's offline e-wallet: the merchant's payment terminal, the
-issuer's loads, and the card's wallet commands (docs/WALLET.md, docs/PROTOCOL.md s7).
+"""Host side of the SSN card's offline e-wallet: the card's wallet commands, the merchant SAM
+(card or software), the payment terminal, the issuer's loads and the merchant journal
+(docs/WALLET.md, docs/PROTOCOL.md s7).
+
+Builds on :mod:`cardkit.ssn` (the card's session) and :mod:`cardkit.codecs` (the byte
+layouts and MACs); never imports the back office: the batch file they share is a codec.
 
 ::
 
