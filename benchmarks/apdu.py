@@ -130,6 +130,7 @@ def run(count: int, port: int) -> list[tuple[str, list[float]]]:
                 )
             finally:
                 high.disconnect()
+                high.release()  # now, not in __del__ after pcscd may have stopped
                 scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
                 scard.SCardReleaseContext(context)
                 connection.close()
