@@ -97,8 +97,9 @@ def purse_record(i: Fields) -> Fields:
 
 
 def log_entry(i: Fields) -> Fields:
-    names = ("type", "tc", "ds", "purse", "amount", "balance", "date", "merchant", "terminal")
-    entry = w.LogEntry(*(n(i[k]) for k in names), n(i["sam_id"]), n(i["sc"]))  # type: ignore[arg-type]
+    names = ("tc", "ds", "purse", "amount", "balance", "date", "merchant", "terminal")
+    values = (n(i[k]) for k in (*names, "sam_id", "sc"))
+    entry = w.LogEntry(w.TransactionType(n(i["type"])), *values)
     assert w.LogEntry.from_bytes(entry.to_bytes()) == entry
     return {"entry": entry.to_bytes().hex()}
 
@@ -464,7 +465,7 @@ def _vector(kind: str, name: str, description: str, inputs: Fields) -> Fields:
 
 def _entry_fields(**values: int) -> Fields:
     widths = {"type": 1, "purse": 1}
-    order = ("type", "tc", "ds", "purse", "amount", "balance", "date")
+    order: tuple[str, ...] = ("type", "tc", "ds", "purse", "amount", "balance", "date")
     order += ("merchant", "terminal", "sam_id", "sc")
     return {k: u(values[k], widths.get(k, 4)) for k in order}
 

@@ -103,7 +103,7 @@ def test_a_flipped_bit_does_not_verify() -> None:
     assert not w.verify_block_mac(
         bytes.fromhex(block["inputs"]["k_debit"]),
         w.WalletSession(
-            *(bytes.fromhex(block["inputs"][k]) for k in ("serial",)),
+            bytes.fromhex(block["inputs"]["serial"]),
             int(block["inputs"]["tc"], 16),
             bytes.fromhex(block["inputs"]["nc"]),
             bytes.fromhex(block["inputs"]["nt"]),
