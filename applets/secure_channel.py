@@ -26,12 +26,14 @@ import os
 from collections.abc import Callable
 
 from cardkit.crypto.scp03 import (
+    CLA_SECURE_MESSAGING,
     S8,
     SUPPORTED_LEVELS,
     ChannelCrypto,
     SecurityLevel,
     SessionKeys,
     StaticKeys,
+    c_mac_input,
     card_cryptogram,
     derive_session_keys,
     host_cryptogram,
@@ -39,10 +41,9 @@ from cardkit.crypto.scp03 import (
     pseudo_random_card_challenge,
 )
 from cardkit.errors import CryptoError
-from cardkit.iso7816.apdu import SHORT_MAX_NC, CommandApdu
+from cardkit.iso7816.apdu import CommandApdu
 from cardkit.iso7816.sw import SW
 
-CLA_SECURE_MESSAGING = 0x04
 INS_INITIALIZE_UPDATE = 0x50
 INS_EXTERNAL_AUTHENTICATE = 0x82
 SCP03_ID = 0x03
@@ -58,15 +59,9 @@ class SecureChannelError(Exception):
         super().__init__(f"{message} ({int(sw):04X})")
 
 
-def _mac_cla(cla: int) -> int:
-    return (cla & 0xF0) | CLA_SECURE_MESSAGING
-
-
 def _mac_input(cmd: CommandApdu, body: bytes) -> bytes:
-    """Modified header ‖ Lc (the full data length, MAC included) ‖ data before the MAC."""
-    lc = len(cmd.data)
-    lc_field = bytes([lc]) if lc <= SHORT_MAX_NC else b"\x00" + lc.to_bytes(2, "big")
-    return bytes([_mac_cla(cmd.cla), cmd.ins, cmd.p1, cmd.p2]) + lc_field + body
+    """What the C-MAC of ``cmd`` covers; ``body`` is its data before the MAC."""
+    return c_mac_input(cmd.cla, cmd.ins, cmd.p1, cmd.p2, body)
 
 
 class Scp03CardChannel:

@@ -34,6 +34,7 @@ from applets.pcscd import VIRTUAL_PORTS, VIRTUAL_READERS, Pcscd
 from applets.sam import SamApplet
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
 from cardkit.iso7816.protocol import ApduProtocol
@@ -50,7 +51,7 @@ from keys.dev import DevelopmentKeyStore
 TODAY = date(2026, 6, 1)
 PRICE = 1_000
 SAM_SERIAL = bytes.fromhex("53414D00000000BE")
-IDENTITY = w.SamIdentity(sam_id=0x77, merchant=0x3003, terminal=0x01, ceiling=4_000_000_000)
+IDENTITY = sam_codec.SamIdentity(sam_id=0x77, merchant=0x3003, terminal=0x01, ceiling=4_000_000_000)
 HOUSEHOLD = Beneficiary.from_row(
     {
         "NO": "1",

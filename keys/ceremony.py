@@ -10,12 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cardkit.codecs.wallet import (
-    SAM_AID,
-    SamIdentity,
-    personalisation_mac,
-    sam_admin_key,
-)
+from cardkit.codecs.sam import SAM_AID, SamIdentity, personalisation_mac, sam_admin_key
 from cardkit.crypto.kcv import kcv as key_check_value
 from cardkit.crypto.kcv import kcv_matches
 from cardkit.crypto.keyload import build_key_load_package

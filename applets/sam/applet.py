@@ -11,39 +11,40 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from cardkit.codecs.wallet import (
+from cardkit.codecs.rules import ceiling_refusal, debit_refusal, undo_refusal
+from cardkit.codecs.sam import (
     BATCH_DIGEST_LENGTH,
     BLOCK_INPUT_LENGTH,
-    MAX_U32,
-    NONCE_LENGTH,
     SAM_AID,
     SAM_LOG_CAPACITY,
     SAM_MAX_DEBIT_KEYS,
     SAM_VERSION,
-    SERIAL_LENGTH,
     Authorisation,
     AuthoriseInput,
-    DebitResponse,
-    InitResponse,
     SamIdentity,
     SamInfo,
     SamIns,
     SamState,
-    TransactionType,
-    WalletFormatError,
-    WalletSession,
-    block_mac,
-    card_key,
-    debit_refusal,
     personalisation_mac,
     sam_admin_key,
     sam_batch_key,
     settlement_mac,
     sign_batch,
+    verify_admin_mac,
+)
+from cardkit.codecs.wallet import (
+    MAX_U32,
+    NONCE_LENGTH,
+    SERIAL_LENGTH,
+    DebitResponse,
+    InitResponse,
+    TransactionType,
+    WalletFormatError,
+    WalletSession,
+    block_mac,
+    card_key,
     sign_debit,
     sign_undo,
-    undo_refusal,
-    verify_admin_mac,
     verify_card_cryptogram,
     verify_confirmation,
 )
@@ -247,7 +248,8 @@ class SamApplet(Applet):
             raise SwError(SW_REFUSED)
         identity = self._identity()
         total = self.persistent.get_int(_TOTAL)
-        if total + auth.amount - self.persistent.get_int(_SETTLED) > identity.ceiling:
+        settled = self.persistent.get_int(_SETTLED)
+        if ceiling_refusal(total, settled, identity.ceiling, auth.amount) is not None:
             raise SwError(SW_CEILING)
         counter = self._next_counter()
         # Counter, ceiling and record commit before the authorisation exists: a tear before

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from cardkit.codecs import rules
 from cardkit.codecs import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.crypto.scp03 import StaticKeys
@@ -276,7 +277,7 @@ class WalletApplet(Applet):
         purse = self._session_purse(session)
         cumulative = self.persistent.get_int(_CUMULATIVE)
         if (
-            w.purse_debit_refusal(
+            rules.purse_debit_refusal(
                 purse,
                 cumulative,
                 self.persistent.get_int(_OFFLINE_CAP),
@@ -313,7 +314,7 @@ class WalletApplet(Applet):
         if not w.verify_undo_request(k_debit, session, undone, request):
             raise SwError(SW_BAD_MAC)
         purse = self._session_purse(session)
-        if w.card_undo_refusal(undone, purse.index, request) is not None:
+        if rules.card_undo_refusal(undone, purse.index, request) is not None:
             raise SwError(SW_REFUSED)
         balance = purse.balance + request.amount
         if balance > purse.balance_cap:  # cannot happen after a debit; kept as a guard
@@ -347,7 +348,7 @@ class WalletApplet(Applet):
         if not w.verify_load_request(k_load, session, request):
             raise SwError(SW_BAD_MAC)
         purse = self._session_purse(session)
-        if w.load_refusal(purse, request.flags, request.amount, request.date) is not None:
+        if rules.load_refusal(purse, request.flags, request.amount, request.date) is not None:
             raise SwError(SW_REFUSED)
         cumulative = (
             0

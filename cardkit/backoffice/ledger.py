@@ -15,10 +15,7 @@ from typing import Any
 
 # --- the ledger --------------------------------------------------------------------------
 from ..codecs.batch import Batch
-from ..codecs.wallet import (
-    Receipt,
-    TransactionType,
-)
+from ..codecs.wallet import Receipt, TransactionType
 
 
 class LedgerStatus(enum.StrEnum):

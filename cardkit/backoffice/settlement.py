@@ -21,16 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeAlias
 
 from ..codecs.batch import Batch
-from ..codecs.wallet import (
-    SAM_AID,
-    SSN_AID,
-    Receipt,
-    TransactionType,
-    card_key,
-    sam_batch_key,
-    verify_batch_signature,
-    verify_receipt,
-)
+from ..codecs.sam import SAM_AID, sam_batch_key, verify_batch_signature
+from ..codecs.ssn import SSN_AID
+from ..codecs.wallet import Receipt, TransactionType, card_key, verify_receipt
 from ..crypto.diversify import diversification_context, kdf_label
 from ..keystore import KeyFunction, KeyStore
 from ..pki.trust import Hotlist

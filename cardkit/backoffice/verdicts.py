@@ -6,10 +6,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..codecs.wallet import (
-    Receipt,
-    TransactionType,
-)
+from ..codecs.wallet import Receipt, TransactionType
 
 # --- the report --------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
     from keys.dev import development_keystore
 
     from ..backoffice import SettlementLedger, read_batch, settle_batch
-    from ..codecs.wallet import SamIdentity
+    from ..codecs.sam import SamIdentity
     from ..iso7816.protocol import ApduProtocol
     from ..keystore import KeyFunction
     from ..pki.trust import TrustStore

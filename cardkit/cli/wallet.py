@@ -22,15 +22,12 @@ from typing import Any
 
 import click
 
+from ..codecs.sam import SAM_AID, Authorisation, SamIdentity, SamInfo
 from ..codecs.wallet import (
-    SAM_AID,
-    Authorisation,
     DebitRequest,
     DebitResponse,
     InitResponse,
     Receipt,
-    SamIdentity,
-    SamInfo,
     TransactionType,
     int_to_date,
 )

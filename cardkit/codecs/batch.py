@@ -15,14 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import CardkitError
-from .wallet import (
-    BATCH_DIGEST_LENGTH,
-    BatchSignature,
-    Receipt,
-    SamIdentity,
-    SamInfo,
-    WalletFormatError,
-)
+from .sam import BATCH_DIGEST_LENGTH, BatchSignature, SamIdentity, SamInfo
+from .wallet import Receipt, WalletFormatError
 
 # --- the batch file ----------------------------------------------------------------------
 

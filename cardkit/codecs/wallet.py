@@ -1,7 +1,7 @@
-"""The offline e-wallet's byte layouts and MACs, shared by card, SAM, terminal and back office.
+"""The card's wallet: its constants, the objects it keeps and the messages of DEBIT INIT, DEBIT,
+UNDO, LOAD and BLOCK with their MACs, shared by card, SAM, terminal, issuer and back office.
 
-Everything on the wire is fixed-length and big-endian (tables: ``docs/PROTOCOL.md`` s7 for the
-card, ``docs/WALLET.md`` for the SAM).
+Everything on the wire is fixed-length and big-endian (tables: ``docs/PROTOCOL.md`` s7).
 Every MAC is AES-CMAC truncated to 8 bytes, over an ASCII label followed by fixed-width
 fields; no label is a prefix of another, so a MAC made for one purpose never verifies as
 another. Keys are the card's diversified keys (:func:`card_key`):
@@ -18,12 +18,13 @@ AUTH (load)    ``K_load``    ``"LOAD" ‖ session ‖ flags ‖ amount ‖ date 
                              sequence``
 RM             ``K_receipt``  ``"RCPT" ‖ serial ‖ log entry``
 CONF           ``K_debit``   ``"CONF" ‖ serial ‖ log entry ‖ RM`` (``K_load`` for a load)
+BLOCK          ``K_debit``   ``"BLOCK" ‖ session``
 =============  ============  ==============================================================
 
 ``session`` is ``serial(8) ‖ TC(4) ‖ Nc(8) ‖ Nt(8) ‖ purse(1)`` (:class:`WalletSession`).
-The SAM's own administration (personalisation, settlement) is MACed under
-``K_admin = KDF(K_transport, "sam-admin", SAM serial)``, with its admin sequence number
-inside every MAC so no admin command can be replayed.
+The merchant SAM's own messages are in :mod:`cardkit.codecs.sam`, the rules a card or SAM
+applies before accepting a message in :mod:`cardkit.codecs.rules`. The field checks and the
+8-byte MAC helper (``_u32``, ``_fixed``, ``_mac``, ...) are private to this package.
 
 Verification functions return ``bool`` and compare in constant time.
 """
@@ -39,12 +40,10 @@ from dataclasses import dataclass, field
 from ..crypto.cmac import aes_cmac
 from ..crypto.diversify import diversify_key
 from ..crypto.kcv import kcv, kcv_matches
-from ..crypto.kdf import derive_key
 from ..crypto.scp03 import dek_decrypt, dek_encrypt
 from ..errors import CardkitError, CryptoError
+from .ssn import SSN_AID
 
-SSN_AID = bytes.fromhex("F053534E43415244")  # F0 + "SSNCARD": the card's wallet lives here
-SAM_AID = bytes.fromhex("F053534E53414D")  # F0 + "SSNSAM": the merchant SAM applet
 SERIAL_LENGTH = 8
 NONCE_LENGTH = 8
 MAC_LENGTH = 8
@@ -58,12 +57,7 @@ LABEL_UNDO = b"UNDO"
 LABEL_LOAD = b"LOAD"
 LABEL_RECEIPT = b"RCPT"
 LABEL_CONFIRM = b"CONF"
-LABEL_SAM_PERSONALISE = b"SPER"
-LABEL_SAM_SETTLE = b"SETL"
-SAM_ADMIN_KDF_LABEL = b"sam-admin"
-LABEL_SAM_BATCH = b"BTCH"
 LABEL_BLOCK = b"BLOCK"
-SAM_BATCH_KDF_LABEL = b"sam-batch"
 
 LOAD_FLAG_RESET_CUMULATIVE = 0x01
 
@@ -779,445 +773,6 @@ def verify_load_request(k_load: bytes, session: WalletSession, request: LoadRequ
     return hmac.compare_digest(expected, request.auth)
 
 
-# --- what a card would refuse ------------------------------------------------------------
-
-
-def debit_refusal(init: InitResponse, amount: int, date: int) -> str | None:
-    """Why the card would refuse this debit (None if it would accept, MACs aside).
-
-    The card is the authority; the SAM runs the same checks first so that a doomed debit
-    spends neither its counter nor its ceiling.
-    """
-    return purse_debit_refusal(init.purse, init.cumulative, init.offline_cap, amount, date)
-
-
-def purse_debit_refusal(
-    purse: PurseRecord, cumulative: int, offline_cap: int, amount: int, date: int
-) -> str | None:
-    """The debit rules on one purse (the card's checks; :func:`debit_refusal` for a SAM)."""
-    if amount < 1:
-        return "amount must be at least 1 rupiah"
-    if not is_valid_date(date):
-        return "date is not a YYYYMMDD date"
-    if date > purse.expiry:
-        return "purse expired"
-    if amount > purse.payment_cap:
-        return "amount above the per-payment cap"
-    if amount > purse.balance:
-        return "balance too low"
-    if cumulative + amount > offline_cap:
-        return "offline cap reached"
-    return None
-
-
-# --- SAM administration ------------------------------------------------------------------
-
-
-def sam_admin_key(transport_key: bytes, sam_serial: bytes) -> bytes:
-    """K_admin = KDF(K_transport, "sam-admin", SAM serial): the back office's key for
-    personalising and settling one SAM (it derives K_transport from the SAM-transport master)."""
-    return derive_key(transport_key, SAM_ADMIN_KDF_LABEL, sam_serial)
-
-
-@dataclass(frozen=True)
-class SamIdentity:
-    """What SAM PERSONALISE sets, 16 bytes:
-    ``SAM id(4) ‖ merchant(4) ‖ terminal(4) ‖ ceiling(4)``."""
-
-    sam_id: int
-    merchant: int
-    terminal: int
-    ceiling: int
-
-    FORMAT = struct.Struct(">IIII")
-
-    def __post_init__(self) -> None:
-        for name in ("sam_id", "merchant", "terminal", "ceiling"):
-            _u32(name, getattr(self, name))
-
-    def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(self.sam_id, self.merchant, self.terminal, self.ceiling)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> SamIdentity:
-        return cls(*_unpack(cls.FORMAT, data, "SAM identity"))  # type: ignore[arg-type]
-
-
-def personalisation_mac(
-    k_admin: bytes, sam_serial: bytes, admin_sequence: int, identity: SamIdentity
-) -> bytes:
-    """CMAC(K_admin, "SPER" ‖ SAM serial ‖ admin sequence(4) ‖ identity(16))[0:8]."""
-    _u32("admin sequence", admin_sequence)
-    return _mac(
-        k_admin,
-        LABEL_SAM_PERSONALISE
-        + sam_serial
-        + admin_sequence.to_bytes(4, "big")
-        + identity.to_bytes(),
-    )
-
-
-def settlement_mac(
-    k_admin: bytes, sam_serial: bytes, admin_sequence: int, settled_total: int
-) -> bytes:
-    """CMAC(K_admin, "SETL" ‖ SAM serial ‖ admin sequence(4) ‖ settled total(8))[0:8]: the
-    back office's word that every authorisation up to ``settled_total`` is accounted for."""
-    _u32("admin sequence", admin_sequence)
-    if not 0 <= settled_total <= MAX_U64:
-        raise WalletFormatError("settled total is 8 bytes")
-    return _mac(
-        k_admin,
-        LABEL_SAM_SETTLE
-        + sam_serial
-        + admin_sequence.to_bytes(4, "big")
-        + settled_total.to_bytes(8, "big"),
-    )
-
-
-def verify_admin_mac(expected: bytes, received: bytes) -> bool:
-    """Constant-time comparison of an admin MAC."""
-    return len(received) == MAC_LENGTH and hmac.compare_digest(expected, received)
-
-
-class SamState(enum.IntEnum):
-    """The SAM applet's life-cycle byte."""
-
-    BLANK = 0x01  # no serial, no transport key
-    PRE_PERSONALISED = 0x03  # serial and transport key set; may load keys and be personalised
-    ACTIVE = 0x07  # personalised: authorises debits
-
-
-@dataclass(frozen=True)
-class SamInfo:
-    """The answer to SAM GET INFO: ``version(2) ‖ state(1) ‖ serial(8) ‖ transport KVN(1) ‖
-    identity(16) ‖ SC(4) ‖ total authorised(8) ‖ settled total(8) ‖ admin sequence(4) ‖
-    n(1) ‖ debit KVNs(n)``. ``software`` is True for a software SAM (not on the wire)."""
-
-    version: int
-    state: SamState
-    serial: bytes
-    transport_kvn: int
-    identity: SamIdentity
-    counter: int
-    total_authorised: int
-    settled_total: int
-    admin_sequence: int
-    debit_kvns: tuple[int, ...]
-    software: bool = False
-
-    HEAD = struct.Struct(">HB8sB16sIQQIB")
-
-    @property
-    def outstanding(self) -> int:
-        """Value authorised since the last settlement (what the ceiling limits)."""
-        return self.total_authorised - self.settled_total
-
-    def to_bytes(self) -> bytes:
-        return self.HEAD.pack(
-            self.version,
-            self.state,
-            self.serial,
-            self.transport_kvn,
-            self.identity.to_bytes(),
-            self.counter,
-            self.total_authorised,
-            self.settled_total,
-            self.admin_sequence,
-            len(self.debit_kvns),
-        ) + bytes(self.debit_kvns)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> SamInfo:
-        if len(data) < cls.HEAD.size:
-            raise WalletFormatError("SAM info is truncated")
-        (version, state, serial, tkvn, ident, counter, total, settled, seq, n) = (
-            cls.HEAD.unpack_from(data)
-        )
-        kvns = data[cls.HEAD.size :]
-        if len(kvns) != n:
-            raise WalletFormatError("SAM info key version list has the wrong length")
-        try:
-            sam_state = SamState(state)
-        except ValueError as exc:
-            raise WalletFormatError(f"unknown SAM state {state:02X}") from exc
-        return cls(
-            version,
-            sam_state,
-            serial,
-            tkvn,
-            SamIdentity.from_bytes(ident),
-            counter,
-            total,
-            settled,
-            seq,
-            tuple(kvns),
-        )
-
-
-class SamIns(enum.IntEnum):
-    """Instructions of the SAM applet (CLA ``80``); byte layouts in docs/WALLET.md."""
-
-    PRE_PERSONALISE = 0x10
-    PERSONALISE = 0x12
-    LOAD_KEY = 0x20
-    AUTHORISE_DEBIT = 0x30
-    CONFIRM = 0x32
-    AUTHORISE_UNDO = 0x34
-    AUTHORISE_BLOCK = 0x36
-    GET_INFO = 0x40
-    SETTLE = 0x42
-    READ_RECEIPT = 0x44
-    SIGN_BATCH = 0x46
-
-
-SAM_CLA = 0x80
-SAM_VERSION = 0x0100  # applet version 1.0, in SELECT and GET INFO
-SAM_MAX_DEBIT_KEYS = 4  # debit master versions a SAM holds at once (key rotation)
-SAM_LOG_CAPACITY = 16  # authorisations and confirmed receipts kept by the SAM
-
-
-@dataclass(frozen=True)
-class AuthoriseInput:
-    """The data of SAM AUTHORISE DEBIT / UNDO, 128 bytes: ``card serial(8) ‖ Nt(8) ‖
-    amount(4) ‖ date(4) ‖ DEBIT INIT response(104)``."""
-
-    serial: bytes
-    nt: bytes
-    amount: int
-    date: int
-    init: InitResponse
-
-    HEAD = struct.Struct(">8s8sII")
-    LENGTH = HEAD.size + InitResponse.LENGTH
-
-    def __post_init__(self) -> None:
-        _fixed("serial", self.serial, SERIAL_LENGTH)
-        _fixed("Nt", self.nt, NONCE_LENGTH)
-        _u32("amount", self.amount)
-        _u32("date", self.date)
-
-    def session(self) -> WalletSession:
-        return WalletSession.from_init(self.serial, self.init, self.nt)
-
-    def to_bytes(self) -> bytes:
-        return self.HEAD.pack(self.serial, self.nt, self.amount, self.date) + self.init.to_bytes()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> AuthoriseInput:
-        if len(data) != cls.LENGTH:
-            raise WalletFormatError(f"AUTHORISE data is {cls.LENGTH} bytes, got {len(data)}")
-        serial, nt, amount, date = cls.HEAD.unpack_from(data)
-        return cls(serial, nt, amount, date, InitResponse.from_bytes(data[cls.HEAD.size :]))
-
-
-@dataclass(frozen=True)
-class Authorisation:
-    """What a SAM remembers of each authorisation it issued (to confirm it, or undo it),
-    28 bytes: ``SC(4) ‖ type(1) ‖ card serial(8) ‖ KVN debit(1) ‖ KVN receipt(1) ‖ TC(4) ‖
-    purse(1) ‖ amount(4) ‖ date(4)``."""
-
-    sam_counter: int
-    type: TransactionType
-    serial: bytes
-    kvn_debit: int
-    kvn_receipt: int
-    tc: int
-    purse: int
-    amount: int
-    date: int
-
-    FORMAT = struct.Struct(">IB8sBBIBII")
-
-    def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(
-            self.sam_counter,
-            self.type,
-            self.serial,
-            self.kvn_debit,
-            self.kvn_receipt,
-            self.tc,
-            self.purse,
-            self.amount,
-            self.date,
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Authorisation:
-        sc, kind, *rest = _unpack(cls.FORMAT, data, "authorisation record")
-        return cls(sc, TransactionType(kind), *rest)  # type: ignore[arg-type]
-
-    def entry(self, identity: SamIdentity, response: DebitResponse) -> LogEntry:
-        """The log entry the card made for this authorisation, given its DEBIT response."""
-        return LogEntry(
-            self.type,
-            self.tc,
-            response.ds,
-            self.purse,
-            self.amount,
-            response.balance,
-            self.date,
-            identity.merchant,
-            identity.terminal,
-            identity.sam_id,
-            self.sam_counter,
-        )
-
-    def receipt(self, identity: SamIdentity, response: DebitResponse) -> Receipt:
-        return Receipt(
-            self.serial,
-            self.kvn_debit,
-            self.kvn_receipt,
-            LastTransaction(self.entry(identity, response), response.rm, response.conf),
-        )
-
-
-def undo_refusal(
-    auth: AuthoriseInput, identity: SamIdentity, own: Authorisation | None
-) -> str | None:
-    """Why a SAM must not authorise this undo (None if it may). ``own`` is the SAM's record
-    of the authorisation with the counter named in the card's last transaction, if any."""
-    last = auth.init.last.entry
-    if last.type is not TransactionType.DEBIT:
-        return "the card's last transaction is not a debit"
-    if (last.sam_id, last.merchant, last.terminal) != (
-        identity.sam_id,
-        identity.merchant,
-        identity.terminal,
-    ):
-        return "the last debit was authorised by another SAM"
-    if own is None or own.type is not TransactionType.DEBIT:
-        return "this SAM has no record of the last debit"
-    if (own.serial, own.tc, own.purse, own.amount) != (
-        auth.serial,
-        last.tc,
-        last.purse,
-        last.amount,
-    ):
-        return "the last debit does not match this SAM's record"
-    if auth.init.purse.index != last.purse:
-        return "undo must go to the purse that was debited"
-    if not 1 <= auth.amount <= last.amount:
-        return "undo amount must be 1..the debited amount"
-    if not is_valid_date(auth.date):
-        return "date is not a YYYYMMDD date"
-    return None
-
-
-# --- settlement batches ------------------------------------------------------------------
-
-BATCH_DIGEST_LENGTH = 32  # SHA-256 of the batch body
-
-
-def sam_batch_key(transport_key: bytes, sam_serial: bytes) -> bytes:
-    """K_batch = KDF(K_transport, "sam-batch", SAM serial): the SAM's key for vouching for
-    a merchant's settlement batch; the back office re-derives it like ``K_admin``."""
-    return derive_key(transport_key, SAM_BATCH_KDF_LABEL, sam_serial)
-
-
-@dataclass(frozen=True)
-class BatchSignature:
-    """The answer to SAM SIGN BATCH, 24 bytes: ``batch sequence(4) ‖ SC(4) ‖
-    total authorised(8) ‖ MAC(8)``.
-
-    ``sequence`` is the SAM's own batch counter (+1 per signed batch, persisted before the
-    MAC leaves the SAM), so the back office sees a replayed or missing batch; ``sam_counter``
-    and ``total_authorised`` are the SAM's counter and ceiling use when it signed.
-    """
-
-    sequence: int
-    sam_counter: int
-    total_authorised: int
-    mac: bytes
-
-    FORMAT = struct.Struct(">IIQ8s")
-
-    def __post_init__(self) -> None:
-        _u32("batch sequence", self.sequence)
-        _u32("SC", self.sam_counter)
-        if not 0 <= self.total_authorised <= MAX_U64:
-            raise WalletFormatError("total authorised is 8 bytes")
-        _fixed("batch MAC", self.mac, MAC_LENGTH)
-
-    def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(self.sequence, self.sam_counter, self.total_authorised, self.mac)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> BatchSignature:
-        return cls(*_unpack(cls.FORMAT, data, "batch signature"))  # type: ignore[arg-type]
-
-
-def batch_mac(
-    k_batch: bytes,
-    sam_serial: bytes,
-    identity: SamIdentity,
-    sequence: int,
-    sam_counter: int,
-    total_authorised: int,
-    digest: bytes,
-) -> bytes:
-    """CMAC(K_batch, "BTCH" ‖ SAM serial(8) ‖ SAM id(4) ‖ merchant(4) ‖ terminal(4) ‖
-    batch sequence(4) ‖ SC(4) ‖ total authorised(8) ‖ SHA-256(batch body)(32))[0:8]."""
-    _fixed("SAM serial", sam_serial, SERIAL_LENGTH)
-    _fixed("batch digest", digest, BATCH_DIGEST_LENGTH)
-    for name, value in (("batch sequence", sequence), ("SC", sam_counter)):
-        _u32(name, value)
-    if not 0 <= total_authorised <= MAX_U64:
-        raise WalletFormatError("total authorised is 8 bytes")
-    return _mac(
-        k_batch,
-        LABEL_SAM_BATCH
-        + sam_serial
-        + struct.pack(
-            ">IIIIIQ",
-            identity.sam_id,
-            identity.merchant,
-            identity.terminal,
-            sequence,
-            sam_counter,
-            total_authorised,
-        )
-        + digest,
-    )
-
-
-def sign_batch(
-    k_batch: bytes,
-    sam_serial: bytes,
-    identity: SamIdentity,
-    sequence: int,
-    sam_counter: int,
-    total_authorised: int,
-    digest: bytes,
-) -> BatchSignature:
-    """The SAM's side of SIGN BATCH."""
-    return BatchSignature(
-        sequence,
-        sam_counter,
-        total_authorised,
-        batch_mac(k_batch, sam_serial, identity, sequence, sam_counter, total_authorised, digest),
-    )
-
-
-def verify_batch_signature(
-    k_batch: bytes,
-    sam_serial: bytes,
-    identity: SamIdentity,
-    signature: BatchSignature,
-    digest: bytes,
-) -> bool:
-    """The back office's check: True when the batch MAC is genuine."""
-    expected = batch_mac(
-        k_batch,
-        sam_serial,
-        identity,
-        signature.sequence,
-        signature.sam_counter,
-        signature.total_authorised,
-        digest,
-    )
-    return hmac.compare_digest(expected, signature.mac)
-
-
 # --- the card's own commands (docs/PROTOCOL.md s7) ----------------------------------------
 
 #: DEBIT INIT is refused once TC has reached this value: a card near wrap-around is
@@ -1354,44 +909,6 @@ class WalletStatus:
         return cls(tc, ds, cumulative, cap, purses)
 
 
-def load_refusal(purse: PurseRecord, flags: int, amount: int, date: int) -> str | None:
-    """Why the card would refuse this LOAD (None if it would accept, MACs aside).
-
-    A load of 0 is allowed only as a sync (flag ``01``: reset the offline cumulative).
-    """
-    if flags & ~LOAD_FLAG_RESET_CUMULATIVE:
-        return "unknown load flags"
-    if amount == 0 and not flags & LOAD_FLAG_RESET_CUMULATIVE:
-        return "amount must be at least 1 rupiah (0 only for a sync)"
-    if not is_valid_date(date):
-        return "date is not a YYYYMMDD date"
-    if amount and date > purse.expiry:
-        return "purse expired"
-    if purse.balance + amount > purse.balance_cap:
-        return "balance cap reached"
-    return None
-
-
-def card_undo_refusal(last: LogEntry, purse: int, request: DebitRequest) -> str | None:
-    """Why the card would refuse this UNDO (None if it would accept, MACs aside): only the
-    last transaction, a debit, on the same purse, by the same SAM, for 1..its amount."""
-    if last.type is not TransactionType.DEBIT:
-        return "the last transaction is not a debit"
-    if purse != last.purse:
-        return "undo must go to the purse that was debited"
-    if (request.sam_id, request.merchant, request.terminal) != (
-        last.sam_id,
-        last.merchant,
-        last.terminal,
-    ):
-        return "the last debit was authorised by another SAM"
-    if not 1 <= request.amount <= last.amount:
-        return "undo amount must be 1..the debited amount"
-    if not is_valid_date(request.date):
-        return "date is not a YYYYMMDD date"
-    return None
-
-
 def block_mac(k_debit: bytes, session: WalletSession) -> bytes:
     """BLOCK = CMAC(K_debit, "BLOCK" ‖ session)[0:8]: a SAM's order to block a hotlisted
     card, bound to one DEBIT INIT (``session`` = serial ‖ TC ‖ Nc ‖ Nt ‖ purse)."""
@@ -1401,7 +918,3 @@ def block_mac(k_debit: bytes, session: WalletSession) -> bytes:
 def verify_block_mac(k_debit: bytes, session: WalletSession, mac: bytes) -> bool:
     """The card's side of BLOCK: True when the MAC is genuine for this session."""
     return _check(k_debit, LABEL_BLOCK + session.to_bytes(), mac)
-
-
-#: The data of SAM AUTHORISE BLOCK: ``card serial(8) ‖ Nt(8) ‖ DEBIT INIT response(104)``.
-BLOCK_INPUT_LENGTH = SERIAL_LENGTH + NONCE_LENGTH + InitResponse.LENGTH

@@ -7,6 +7,8 @@ the host (:mod:`cardkit.globalplatform.secure_channel`) and the card
   data: ``11 x 00 || constant || 00 || L (2 bytes) || i (1 byte) || context``.
 * :func:`derive_session_keys` -- S-ENC, S-MAC, S-RMAC from the static keys and both challenges.
 * :func:`card_cryptogram`, :func:`host_cryptogram`, :func:`pseudo_random_card_challenge`.
+* :func:`c_mac_input` -- the bytes a C-MAC covers (modified header, Lc, data), one definition
+  for the host that computes the MAC and the card that checks it.
 * :class:`ChannelCrypto` -- the per-session state: MAC chaining value, encryption counter, and
   the C-MAC / R-MAC / command and response encryption that use them.
 
@@ -27,6 +29,8 @@ from .cmac import aes_cmac
 BLOCK = 16  # AES block size
 S8 = 8  # challenge, cryptogram and MAC length in S8 mode
 AES_KEY_LENGTHS = (16, 24, 32)
+CLA_SECURE_MESSAGING = 0x04  # GP proprietary secure messaging bit in a first-interindustry CLA
+_SHORT_LC_MAX = 255  # the largest Lc of a short APDU (ISO 7816-4)
 
 
 class DerivationConstant(IntEnum):
@@ -195,6 +199,16 @@ def dek_decrypt(dek: bytes, encrypted: bytes) -> bytes:
     if len(encrypted) % BLOCK:
         raise CryptoError("encrypted key data must be a multiple of 16 bytes")
     return _aes_cbc_decrypt(dek, bytes(BLOCK), encrypted)
+
+
+def c_mac_input(cla: int, ins: int, p1: int, p2: int, data: bytes) -> bytes:
+    """The message a C-MAC covers (section 6.2.4), for a command whose data before the MAC is
+    ``data``: CLA with the channel bits and bit 4 zero and the secure messaging bit set, INS,
+    P1, P2, Lc (the length of ``data`` plus the 8-byte MAC; one byte when it fits a short
+    APDU, else ``00`` and two bytes) and ``data``."""
+    lc = len(data) + S8
+    lc_field = bytes([lc]) if lc <= _SHORT_LC_MAX else b"\x00" + lc.to_bytes(2, "big")
+    return bytes([(cla & 0xF0) | CLA_SECURE_MESSAGING, ins, p1, p2]) + lc_field + data
 
 
 class ChannelCrypto:

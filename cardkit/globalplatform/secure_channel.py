@@ -18,12 +18,14 @@ import os
 from dataclasses import dataclass
 
 from ..crypto.scp03 import (
+    CLA_SECURE_MESSAGING,
     S8,
     SUPPORTED_LEVELS,
     ChannelCrypto,
     SecurityLevel,
     SessionKeys,
     StaticKeys,
+    c_mac_input,
     card_cryptogram,
     derive_session_keys,
     host_cryptogram,
@@ -36,12 +38,11 @@ from ..errors import (
     CryptoError,
     SecurityStatusError,
 )
-from ..iso7816.apdu import SHORT_MAX_NC, SHORT_MAX_NE, CommandApdu, ResponseApdu
+from ..iso7816.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
 from ..iso7816.protocol import ApduProtocol, Processor
 from ..iso7816.sw import SW
 
 CLA_GP = 0x80
-CLA_SECURE_MESSAGING = 0x04  # GP proprietary secure messaging bit in a first-interindustry CLA
 INS_INITIALIZE_UPDATE = 0x50
 INS_EXTERNAL_AUTHENTICATE = 0x82
 SCP03_ID = 0x03
@@ -100,23 +101,6 @@ class InitializeUpdateResponse:
             )
         counter = int.from_bytes(data[29:32], "big") if len(data) == 32 else None
         return cls(data[:10], data[10], scp_id, i_param, data[13:21], data[21:29], counter)
-
-
-def _mac_cla(cla: int) -> int:
-    """CLA as it enters the C-MAC: channel bits zero, bit 4 zero, bit 3 (SM) one (6.2.4)."""
-    return (cla & 0xF0) | CLA_SECURE_MESSAGING
-
-
-def _lc_field(length: int) -> bytes:
-    """Lc as it enters the C-MAC: one byte when it fits a short APDU, else 00 ‖ 2 bytes."""
-    if length <= SHORT_MAX_NC:
-        return bytes([length])
-    return b"\x00" + length.to_bytes(2, "big")
-
-
-def c_mac_input(cla: int, ins: int, p1: int, p2: int, data: bytes) -> bytes:
-    """The message the C-MAC covers: modified CLA, INS, P1, P2, Lc (incl. the MAC), data."""
-    return bytes([_mac_cla(cla), ins, p1, p2]) + _lc_field(len(data) + S8) + data
 
 
 class Scp03Session(Processor):

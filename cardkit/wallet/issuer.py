@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..codecs.ssn import SSN_AID
 from ..codecs.wallet import (
     LOAD_FLAG_RESET_CUMULATIVE,
     MAX_U32,
-    SSN_AID,
     DebitResponse,
     InitResponse,
     LastTransaction,

@@ -30,15 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..codecs.batch import assemble_batch, batch_body
-from ..codecs.wallet import (
-    BatchSignature,
-    DebitRequest,
-    InitResponse,
-    Receipt,
-    SamInfo,
-    SamState,
-    TransactionType,
-)
+from ..codecs.sam import BatchSignature, SamInfo, SamState
+from ..codecs.wallet import DebitRequest, InitResponse, Receipt, TransactionType
 from ..errors import CardkitError
 from ..pki.trust import Hotlist, TrustStore, verify_hotlist
 

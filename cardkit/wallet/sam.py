@@ -13,37 +13,38 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from ..codecs.wallet import (
-    MAX_U32,
+from ..codecs.rules import ceiling_refusal, debit_refusal, undo_refusal
+from ..codecs.sam import (
     SAM_AID,
     SAM_CLA,
     SAM_LOG_CAPACITY,
     SAM_VERSION,
-    SSN_AID,
     Authorisation,
     AuthoriseInput,
     BatchSignature,
-    DebitRequest,
-    DebitResponse,
-    InitResponse,
-    Receipt,
     SamIdentity,
     SamInfo,
     SamIns,
     SamState,
-    TransactionType,
-    WalletSession,
-    block_mac,
-    card_key,
-    debit_refusal,
     sam_admin_key,
     sam_batch_key,
     settlement_mac,
     sign_batch,
+    verify_admin_mac,
+)
+from ..codecs.ssn import SSN_AID
+from ..codecs.wallet import (
+    MAX_U32,
+    DebitRequest,
+    DebitResponse,
+    InitResponse,
+    Receipt,
+    TransactionType,
+    WalletSession,
+    block_mac,
+    card_key,
     sign_debit,
     sign_undo,
-    undo_refusal,
-    verify_admin_mac,
     verify_card_cryptogram,
     verify_confirmation,
 )
@@ -323,8 +324,11 @@ class SoftwareSam:
         reason = debit_refusal(init, amount, date)
         if reason is not None:
             raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED, reason)
-        if self.total_authorised + amount - self.settled_total > self.identity.ceiling:
-            raise SamCeilingError(b"", SW.COMMAND_NOT_ALLOWED, "SAM ceiling reached")
+        reason = ceiling_refusal(
+            self.total_authorised, self.settled_total, self.identity.ceiling, amount
+        )
+        if reason is not None:
+            raise SamCeilingError(b"", SW.COMMAND_NOT_ALLOWED, reason)
         counter = self._next_counter()
         self.counter, self.total_authorised = counter, self.total_authorised + amount
         self._remember(auth, TransactionType.DEBIT, counter)

@@ -30,6 +30,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from ..codecs.rules import debit_refusal
 from ..codecs.wallet import (
     DebitRequest,
     DebitResponse,
@@ -38,7 +39,6 @@ from ..codecs.wallet import (
     Receipt,
     TransactionType,
     date_to_int,
-    debit_refusal,
 )
 from ..errors import CardkitError, CryptoError, TransportError
 from ..iso7816.protocol import ApduProtocol

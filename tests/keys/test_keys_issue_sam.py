@@ -6,7 +6,7 @@ import pytest
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
-from cardkit.codecs import wallet as w
+from cardkit.codecs import sam as sam_codec
 from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyFunction
 from cardkit.transport.base import InProcessConnection
@@ -15,7 +15,7 @@ from keys.ceremony import issue_sam
 from keys.dev import DevelopmentKeyStore
 
 SERIAL = bytes.fromhex("53414D00000000AA")
-IDENTITY = w.SamIdentity(sam_id=0x77, merchant=0x2002, terminal=1, ceiling=1_000_000)
+IDENTITY = sam_codec.SamIdentity(sam_id=0x77, merchant=0x2002, terminal=1, ceiling=1_000_000)
 
 
 def test_issue_sam_loads_the_current_debit_master() -> None:

@@ -15,6 +15,7 @@ from ssn_applet_helpers import SERIAL, STATIC_KEYS, Terminal, apdu, new_card, pe
 from applets.card import VirtualCard
 from applets.sam import SamApplet
 from applets.ssn.applet import SsnCardApplet
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.crypto.keyload import build_key_load_package
 from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
@@ -29,8 +30,10 @@ RECEIPT_MASTER = bytes.fromhex("e2" * 16)
 WALLET_KVN = 1
 TRANSPORT_KEY = bytes.fromhex("7a" * 16)
 SAM_SERIAL = bytes.fromhex("53414d0000000001")
-SAM_IDENTITY = w.SamIdentity(sam_id=0x51, merchant=0x1001, terminal=0x02, ceiling=10**9)
-OTHER_SAM_IDENTITY = w.SamIdentity(sam_id=0x52, merchant=0x1002, terminal=0x03, ceiling=10**9)
+SAM_IDENTITY = sam_codec.SamIdentity(sam_id=0x51, merchant=0x1001, terminal=0x02, ceiling=10**9)
+OTHER_SAM_IDENTITY = sam_codec.SamIdentity(
+    sam_id=0x52, merchant=0x1002, terminal=0x03, ceiling=10**9
+)
 DATE = 20250319
 EXPIRY = 20261231
 OFFLINE_CAP = 1_000_000
@@ -103,7 +106,7 @@ def new_wallet_card(**kwargs: object) -> tuple[VirtualCard, WalletTerminal]:
     return card, term
 
 
-def make_software_sam(identity: w.SamIdentity = SAM_IDENTITY) -> SoftwareSam:
+def make_software_sam(identity: sam_codec.SamIdentity = SAM_IDENTITY) -> SoftwareSam:
     return SoftwareSam(
         {WALLET_KVN: DEBIT_MASTER},
         serial=SAM_SERIAL,
@@ -113,11 +116,11 @@ def make_software_sam(identity: w.SamIdentity = SAM_IDENTITY) -> SoftwareSam:
     )
 
 
-def make_card_sam(identity: w.SamIdentity = SAM_IDENTITY) -> CardSam:
+def make_card_sam(identity: sam_codec.SamIdentity = SAM_IDENTITY) -> CardSam:
     sam = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
-    admin = w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
-    sam.personalise(identity, w.personalisation_mac(admin, SAM_SERIAL, 0, identity))
+    admin = sam_codec.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
+    sam.personalise(identity, sam_codec.personalisation_mac(admin, SAM_SERIAL, 0, identity))
     sam.load_key(
         build_key_load_package(DEBIT_MASTER, "debit", WALLET_KVN, TRANSPORT_KEY, 1, SAM_SERIAL)
     )

@@ -9,7 +9,7 @@ from ssn_host_support import TODAY, blank_card, issue, plan
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
-from cardkit.codecs import wallet as w
+from cardkit.codecs import sam as sam_codec
 from cardkit.errors import CardRemovedError
 from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyStore
@@ -21,7 +21,7 @@ from cardkit.wallet.sam import CardSam, SoftwareSam
 from keys.ceremony import issue_sam, sam_transport_key
 
 SAM_SERIAL = bytes.fromhex("53414D0000000007")
-IDENTITY = w.SamIdentity(sam_id=0x51, merchant=0x1001, terminal=0x02, ceiling=5_000_000)
+IDENTITY = sam_codec.SamIdentity(sam_id=0x51, merchant=0x1001, terminal=0x02, ceiling=5_000_000)
 BALANCE_CAP = 2_000_000
 PAYMENT_CAP = 500_000
 OFFLINE_CAP = 1_500_000
@@ -82,7 +82,9 @@ def load(
     return result.balance
 
 
-def card_sam(keystore: KeyStore, identity: w.SamIdentity = IDENTITY) -> tuple[VirtualCard, CardSam]:
+def card_sam(
+    keystore: KeyStore, identity: sam_codec.SamIdentity = IDENTITY
+) -> tuple[VirtualCard, CardSam]:
     """The SAM applet on its own virtual card, with the store's debit master loaded."""
     card = VirtualCard([SamApplet()], name="merchant SAM")
     sam = CardSam(ApduProtocol(InProcessConnection(card)))
@@ -90,8 +92,8 @@ def card_sam(keystore: KeyStore, identity: w.SamIdentity = IDENTITY) -> tuple[Vi
     return card, sam
 
 
-def software_sam(keystore: KeyStore, identity: w.SamIdentity = IDENTITY) -> SoftwareSam:
-    transport = sam_transport_key(keystore, SAM_SERIAL, w.SAM_AID, 1)  # type: ignore[arg-type]
+def software_sam(keystore: KeyStore, identity: sam_codec.SamIdentity = IDENTITY) -> SoftwareSam:
+    transport = sam_transport_key(keystore, SAM_SERIAL, sam_codec.SAM_AID, 1)  # type: ignore[arg-type]
     return SoftwareSam(keystore, serial=SAM_SERIAL, identity=identity, transport_key=transport)
 
 

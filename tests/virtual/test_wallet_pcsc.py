@@ -20,6 +20,7 @@ from applets.sam import SamApplet
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
 from cardkit.cli.main import cli
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.ssn import (
@@ -44,7 +45,7 @@ pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(60)]
 CARD_READER, SAM_READER = VIRTUAL_READERS[0], VIRTUAL_READERS[1]
 SERIAL = bytes.fromhex("6472AABBCCDD0077")
 SAM_SERIAL = bytes.fromhex("53414D00000000AA")
-IDENTITY = w.SamIdentity(sam_id=0x61, merchant=0x2002, terminal=0x01, ceiling=10_000_000)
+IDENTITY = sam_codec.SamIdentity(sam_id=0x61, merchant=0x2002, terminal=0x01, ceiling=10_000_000)
 TODAY = date(2026, 6, 1)
 START = 500_000
 

@@ -13,6 +13,7 @@ import pytest
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.crypto.keyload import build_key_load_package
@@ -34,7 +35,7 @@ DEBIT_MASTER = bytes.fromhex("d1" * 16)
 RECEIPT_MASTER = bytes.fromhex("e2" * 16)
 TRANSPORT_KEY = bytes.fromhex("7a" * 16)
 SAM_SERIAL = bytes.fromhex("53414d0000000001")
-IDENTITY = w.SamIdentity(sam_id=0x51, merchant=0x1001, terminal=0x02, ceiling=100_000)
+IDENTITY = sam_codec.SamIdentity(sam_id=0x51, merchant=0x1001, terminal=0x02, ceiling=100_000)
 CARD_SERIAL = bytes.fromhex("5353000000000042")
 DATE = 20250319
 KVN = 1
@@ -111,20 +112,20 @@ def package(transport_key: bytes = TRANSPORT_KEY, version: int = KVN) -> bytes:
 
 
 def admin_key() -> bytes:
-    return w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
+    return sam_codec.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
 
 
-def make_card_sam(identity: w.SamIdentity = IDENTITY) -> tuple[VirtualCard, CardSam]:
+def make_card_sam(identity: sam_codec.SamIdentity = IDENTITY) -> tuple[VirtualCard, CardSam]:
     card = VirtualCard([SamApplet()])
     sam = CardSam(ApduProtocol(InProcessConnection(card)))
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
-    sam.personalise(identity, w.personalisation_mac(admin_key(), SAM_SERIAL, 0, identity))
+    sam.personalise(identity, sam_codec.personalisation_mac(admin_key(), SAM_SERIAL, 0, identity))
     version, check = sam.load_key(package())
     assert (version, check) == (KVN, kcv(DEBIT_MASTER))
     return card, sam
 
 
-def make_software_sam(identity: w.SamIdentity = IDENTITY) -> SoftwareSam:
+def make_software_sam(identity: sam_codec.SamIdentity = IDENTITY) -> SoftwareSam:
     return SoftwareSam(
         {KVN: DEBIT_MASTER},
         serial=SAM_SERIAL,
@@ -155,7 +156,7 @@ def pay(sam: Sam, card: WalletCard, amount: int) -> tuple[w.DebitRequest, w.Rece
 def test_life_cycle_and_key_load() -> None:
     card = VirtualCard([SamApplet()])
     sam = CardSam(ApduProtocol(InProcessConnection(card)))
-    assert sam.info().state is w.SamState.BLANK
+    assert sam.info().state is sam_codec.SamState.BLANK
     with pytest.raises(SamRefusedError):  # no transport key yet
         sam.load_key(package())
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
@@ -173,7 +174,7 @@ def test_life_cycle_and_key_load() -> None:
     sam.load_key(package(version=2))
     info = sam.info()
     assert info.debit_kvns == (1, 2) and info.serial == SAM_SERIAL
-    assert info.state is w.SamState.PRE_PERSONALISED
+    assert info.state is sam_codec.SamState.PRE_PERSONALISED
     wallet = WalletCard()
     nt = os.urandom(8)
     with pytest.raises(SamRefusedError):  # not personalised: no authorisations
@@ -184,15 +185,15 @@ def test_personalisation_needs_the_back_office_mac() -> None:
     card = VirtualCard([SamApplet()])
     sam = CardSam(ApduProtocol(InProcessConnection(card)))
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
-    good = w.personalisation_mac(admin_key(), SAM_SERIAL, 0, IDENTITY)
+    good = sam_codec.personalisation_mac(admin_key(), SAM_SERIAL, 0, IDENTITY)
     thief = dataclasses.replace(IDENTITY, merchant=0x6666)
     with pytest.raises(CryptoError):  # a MAC for other values
         sam.personalise(thief, good)
     sam.personalise(IDENTITY, good)
-    assert sam.info().identity == IDENTITY and sam.info().state is w.SamState.ACTIVE
+    assert sam.info().identity == IDENTITY and sam.info().state is sam_codec.SamState.ACTIVE
     with pytest.raises(CryptoError):  # replay: the admin sequence moved on
         sam.personalise(IDENTITY, good)
-    sam.personalise(thief, w.personalisation_mac(admin_key(), SAM_SERIAL, 1, thief))
+    sam.personalise(thief, sam_codec.personalisation_mac(admin_key(), SAM_SERIAL, 1, thief))
     assert sam.info().identity.merchant == 0x6666 and sam.info().admin_sequence == 2
 
 
@@ -291,12 +292,12 @@ def test_ceiling_and_settlement(sam: Sam) -> None:
     assert info.outstanding == 100_000 and info.counter == 2
     seq = info.admin_sequence
     with pytest.raises(CryptoError):  # wrong key
-        sam.settle(60_000, w.settlement_mac(bytes(16), SAM_SERIAL, seq, 60_000))
+        sam.settle(60_000, sam_codec.settlement_mac(bytes(16), SAM_SERIAL, seq, 60_000))
     with pytest.raises(CryptoError):  # MAC for another total
-        sam.settle(100_000, w.settlement_mac(admin_key(), SAM_SERIAL, seq, 60_000))
+        sam.settle(100_000, sam_codec.settlement_mac(admin_key(), SAM_SERIAL, seq, 60_000))
     with pytest.raises(ApduError):  # more than was ever authorised
-        sam.settle(100_001, w.settlement_mac(admin_key(), SAM_SERIAL, seq, 100_001))
-    good = w.settlement_mac(admin_key(), SAM_SERIAL, seq, 60_000)
+        sam.settle(100_001, sam_codec.settlement_mac(admin_key(), SAM_SERIAL, seq, 100_001))
+    good = sam_codec.settlement_mac(admin_key(), SAM_SERIAL, seq, 60_000)
     sam.settle(60_000, good)
     assert sam.info().outstanding == 40_000
     with pytest.raises(CryptoError):  # replaying the same settlement
@@ -347,7 +348,7 @@ def test_undo_refused_for_another_sams_debit() -> None:
 
 
 def sam_memory(card: VirtualCard) -> tuple[int, int]:
-    ns = card.applet(w.SAM_AID).persistent
+    ns = card.applet(sam_codec.SAM_AID).persistent
     return ns.get_int("counter"), ns.get_int("total-authorised")
 
 
@@ -453,13 +454,13 @@ def test_key_ceremony_export_loads_and_matches_a_key_store_sam() -> None:
     from keys.dev import development_keystore
 
     store = development_keystore(allow=True)
-    transport = sam_transport_key(store, SAM_SERIAL, w.SAM_AID, 1)
+    transport = sam_transport_key(store, SAM_SERIAL, sam_codec.SAM_AID, 1)
     card = VirtualCard([SamApplet()])
     sam = CardSam(ApduProtocol(InProcessConnection(card)))
     sam.pre_personalise(SAM_SERIAL, 1, transport)
-    k_admin = w.sam_admin_key(transport, SAM_SERIAL)
-    sam.personalise(IDENTITY, w.personalisation_mac(k_admin, SAM_SERIAL, 0, IDENTITY))
-    assert sam.load_key(export_sam_package(store, SAM_SERIAL, w.SAM_AID)) == (
+    k_admin = sam_codec.sam_admin_key(transport, SAM_SERIAL)
+    sam.personalise(IDENTITY, sam_codec.personalisation_mac(k_admin, SAM_SERIAL, 0, IDENTITY))
+    assert sam.load_key(export_sam_package(store, SAM_SERIAL, sam_codec.SAM_AID)) == (
         1,
         store.kcv(KeyFunction.DEBIT, 1),
     )

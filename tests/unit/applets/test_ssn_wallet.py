@@ -37,6 +37,7 @@ from ssn_wallet_helpers import (
 )
 
 from applets.ssn import LifeCycle
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.errors import CryptoError
@@ -78,7 +79,7 @@ def rogue_debit(
     date: int = DATE,
     ins: int = Ins.DEBIT,
     undone: w.LogEntry | None = None,
-    identity: w.SamIdentity = SAM_IDENTITY,
+    identity: sam_codec.SamIdentity = SAM_IDENTITY,
 ) -> int:
     """A debit (or undo) signed directly with K_debit -- as a SAM that skipped its own checks
     would: the card must enforce every rule itself. Returns the SW."""

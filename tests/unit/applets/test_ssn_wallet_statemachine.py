@@ -28,6 +28,7 @@ from ssn_wallet_helpers import (
     new_wallet_card,
 )
 
+from cardkit.codecs import sam
 from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
 from cardkit.iso7816.sw import SW
@@ -68,7 +69,7 @@ class Model:
             return sync
         return date <= config.expiry and self.balances[purse] + amount <= config.balance_cap
 
-    def undo_ok(self, purse: int, amount: int, identity: w.SamIdentity) -> bool:
+    def undo_ok(self, purse: int, amount: int, identity: sam.SamIdentity) -> bool:
         last = self.last
         return (
             last.type is w.TransactionType.DEBIT
@@ -107,7 +108,7 @@ class WalletMachine(RuleBasedStateMachine):
         date: int,
         *,
         sync: bool = False,
-        identity: w.SamIdentity = SAM_IDENTITY,
+        identity: sam.SamIdentity = SAM_IDENTITY,
     ):
         init, session = self._session(purse)
         if kind == "debit":
@@ -139,7 +140,7 @@ class WalletMachine(RuleBasedStateMachine):
         return apdu(Ins.LOAD, purse, load.flags, load.to_bytes(), ne=256)
 
     def _apply(
-        self, kind: str, purse: int, amount: int, date: int, sync: bool, identity: w.SamIdentity
+        self, kind: str, purse: int, amount: int, date: int, sync: bool, identity: sam.SamIdentity
     ) -> None:
         m = self.model
         m.ds += 1
@@ -185,7 +186,7 @@ class WalletMachine(RuleBasedStateMachine):
         date: int,
         *,
         sync: bool = False,
-        identity: w.SamIdentity = SAM_IDENTITY,
+        identity: sam.SamIdentity = SAM_IDENTITY,
         cut: int | None = None,
     ) -> None:
         if kind == "load":

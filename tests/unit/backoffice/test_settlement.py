@@ -31,6 +31,7 @@ from cardkit.backoffice import (
     settle_batch,
     settle_batches,
 )
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.codecs.batch import BATCH_HEADER, assemble_batch, batch_body
 from cardkit.crypto.keyload import build_key_load_package
@@ -68,7 +69,7 @@ class Merchant:
 
     sam: Sam
     journal: MerchantJournal
-    identity: w.SamIdentity
+    identity: sam_codec.SamIdentity
     serial: bytes
     directory: Path
 
@@ -99,7 +100,7 @@ class Merchant:
 
 def make_merchant(tmp_path: Path, number: int, *, card_sam: bool = False) -> Merchant:
     serial = bytes.fromhex("53414d00000000") + bytes([number])
-    identity = w.SamIdentity(
+    identity = sam_codec.SamIdentity(
         sam_id=0x50 + number, merchant=0x1000 + number, terminal=number, ceiling=10_000_000
     )
     k_t = transport_key(serial)
@@ -108,7 +109,10 @@ def make_merchant(tmp_path: Path, number: int, *, card_sam: bool = False) -> Mer
         sam = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
         sam.pre_personalise(serial, TRANSPORT_KVN, k_t)
         sam.personalise(
-            identity, w.personalisation_mac(w.sam_admin_key(k_t, serial), serial, 0, identity)
+            identity,
+            sam_codec.personalisation_mac(
+                sam_codec.sam_admin_key(k_t, serial), serial, 0, identity
+            ),
         )
         sam.load_key(build_key_load_package(DEBIT_MASTER, "debit", KVN, k_t, TRANSPORT_KVN, serial))
     else:
@@ -510,13 +514,13 @@ def test_keys_from_a_key_store(tmp_path: Path, ledger: SettlementLedger) -> None
     store = development_keystore(allow=True)
     debit = store.master_secret(KeyFunction.DEBIT, 1)
     serial = bytes.fromhex("53414d00000000aa")
-    identity = w.SamIdentity(0x77, 0x2077, 1, 1_000_000)
+    identity = sam_codec.SamIdentity(0x77, 0x2077, 1, 1_000_000)
     sam = SoftwareSam(
         {1: debit},
         serial=serial,
         identity=identity,
         transport_kvn=1,
-        transport_key=sam_transport_key(store, serial, w.SAM_AID, 1),
+        transport_key=sam_transport_key(store, serial, sam_codec.SAM_AID, 1),
     )
     c = WalletCard(serial=bytes.fromhex("53530000000000bb"))
     c.k_debit = w.card_key(debit, "debit", c.serial, 1)

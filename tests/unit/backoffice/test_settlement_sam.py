@@ -17,7 +17,7 @@ from test_sam_applet import (
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
-from cardkit.codecs import wallet as w
+from cardkit.codecs import sam as sam_codec
 from cardkit.errors import ApduError, CardRemovedError
 from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.transport.base import InProcessConnection
@@ -27,7 +27,7 @@ DIGEST = hashlib.sha256(b"batch body").digest()
 
 
 def k_batch() -> bytes:
-    return w.sam_batch_key(TRANSPORT_KEY, SAM_SERIAL)
+    return sam_codec.sam_batch_key(TRANSPORT_KEY, SAM_SERIAL)
 
 
 @pytest.mark.parametrize("kind", ["card", "software"])
@@ -40,16 +40,16 @@ def test_sign_batch_counts_and_verifies(kind: str) -> None:
     assert (first.sequence, second.sequence) == (1, 2)  # never the same sequence twice
     assert (first.sam_counter, first.total_authorised) == (1, 1500)
     for sig in (first, second):
-        assert w.verify_batch_signature(k_batch(), SAM_SERIAL, IDENTITY, sig, DIGEST)
-        assert w.BatchSignature.from_bytes(sig.to_bytes()) == sig
+        assert sam_codec.verify_batch_signature(k_batch(), SAM_SERIAL, IDENTITY, sig, DIGEST)
+        assert sam_codec.BatchSignature.from_bytes(sig.to_bytes()) == sig
     other = hashlib.sha256(b"another body").digest()
-    assert not w.verify_batch_signature(k_batch(), SAM_SERIAL, IDENTITY, first, other)
-    moved = w.SamIdentity(
+    assert not sam_codec.verify_batch_signature(k_batch(), SAM_SERIAL, IDENTITY, first, other)
+    moved = sam_codec.SamIdentity(
         IDENTITY.sam_id, IDENTITY.merchant + 1, IDENTITY.terminal, IDENTITY.ceiling
     )
-    assert not w.verify_batch_signature(k_batch(), SAM_SERIAL, moved, first, DIGEST)
+    assert not sam_codec.verify_batch_signature(k_batch(), SAM_SERIAL, moved, first, DIGEST)
     # the admin key is a different key: a batch MAC is no settlement MAC and vice versa
-    assert k_batch() != w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
+    assert k_batch() != sam_codec.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
 
 
 def test_card_and_software_sam_sign_alike() -> None:
@@ -85,7 +85,7 @@ def test_power_cut_during_sign_batch_never_reuses_a_sequence() -> None:
     with pytest.raises(CardRemovedError):
         sam.sign_batch(DIGEST)  # torn before the sequence was written: nothing issued
     sam.select()
-    assert chip.applet(w.SAM_AID).persistent.get_int("batch-sequence") == 0
+    assert chip.applet(sam_codec.SAM_AID).persistent.get_int("batch-sequence") == 0
     chip.faults.clear()
     first = sam.sign_batch(DIGEST)
     assert first.sequence == 1 and chip.faults.command_writes == 1

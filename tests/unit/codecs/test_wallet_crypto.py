@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.cmac import CMAC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cardkit.codecs import rules, sam
 from cardkit.codecs import wallet as w
 from cardkit.crypto.diversify import diversify_key
 
@@ -55,7 +56,7 @@ requests = st.builds(w.DebitRequest, purse_index, u32, u32, u32, u32, u32, u32, 
 responses = st.builds(w.DebitResponse, u32, u32, mac8, mac8)
 receipts = st.builds(w.Receipt, serials, st.integers(0, 255), st.integers(0, 255), lasts)
 loads = st.builds(w.LoadRequest, purse_index, st.integers(0, 255), u32, u32, u32, u32, u32, mac8)
-identities = st.builds(w.SamIdentity, u32, u32, u32, u32)
+identities = st.builds(sam.SamIdentity, u32, u32, u32, u32)
 sessions = st.builds(w.WalletSession, serials, u32, nonces, nonces, purse_index)
 
 FEW = settings(max_examples=15, deadline=None)
@@ -96,7 +97,7 @@ def reference_cmac8(key: bytes, message: bytes) -> bytes:
         (inits, w.InitResponse.from_bytes, 104),
         (responses, w.DebitResponse.from_bytes, 24),
         (receipts, w.Receipt.from_bytes, 64),
-        (identities, w.SamIdentity.from_bytes, 16),
+        (identities, sam.SamIdentity.from_bytes, 16),
     ],
 )
 def test_round_trip(
@@ -130,15 +131,24 @@ def test_request_round_trips_keep_purse_out_of_the_data(
 def test_authorise_input_and_sam_info_round_trip(
     init: w.InitResponse, serial: bytes, nt: bytes, amount: int, date: int
 ) -> None:
-    auth = w.AuthoriseInput(serial, nt, amount, date, init)
+    auth = sam.AuthoriseInput(serial, nt, amount, date, init)
     assert len(auth.to_bytes()) == 128 <= 255  # one short APDU
-    assert w.AuthoriseInput.from_bytes(auth.to_bytes()) == auth
-    info = w.SamInfo(
-        0x0100, w.SamState.ACTIVE, serial, 1, w.SamIdentity(1, 2, 3, 4), amount, 2**40, 5, 6, (1, 2)
+    assert sam.AuthoriseInput.from_bytes(auth.to_bytes()) == auth
+    info = sam.SamInfo(
+        0x0100,
+        sam.SamState.ACTIVE,
+        serial,
+        1,
+        sam.SamIdentity(1, 2, 3, 4),
+        amount,
+        2**40,
+        5,
+        6,
+        (1, 2),
     )
-    assert w.SamInfo.from_bytes(info.to_bytes()) == info
+    assert sam.SamInfo.from_bytes(info.to_bytes()) == info
     with pytest.raises(w.WalletFormatError):
-        w.SamInfo.from_bytes(info.to_bytes()[:-1])
+        sam.SamInfo.from_bytes(info.to_bytes()[:-1])
 
 
 def test_field_ranges_are_enforced() -> None:
@@ -238,12 +248,12 @@ def test_card_cryptogram_layout_and_card_key() -> None:
 
 
 def test_admin_macs_layout() -> None:
-    ident = w.SamIdentity(9, 0xABCD, 2, 5_000_000)
-    admin = w.sam_admin_key(K, SERIAL)
-    assert w.personalisation_mac(admin, SERIAL, 0, ident) == reference_cmac8(
+    ident = sam.SamIdentity(9, 0xABCD, 2, 5_000_000)
+    admin = sam.sam_admin_key(K, SERIAL)
+    assert sam.personalisation_mac(admin, SERIAL, 0, ident) == reference_cmac8(
         admin, b"SPER" + SERIAL + bytes(4) + ident.to_bytes()
     )
-    assert w.settlement_mac(admin, SERIAL, 1, 300) == reference_cmac8(
+    assert sam.settlement_mac(admin, SERIAL, 1, 300) == reference_cmac8(
         admin, b"SETL" + SERIAL + bytes.fromhex("00000001") + (300).to_bytes(8, "big")
     )
 
@@ -395,28 +405,28 @@ def test_receipt_and_confirmation_tamper(
 @FEW
 @given(key16, serials, identities, u32, st.integers(0, w.MAX_U64))
 def test_admin_mac_tamper(
-    key: bytes, serial: bytes, ident: w.SamIdentity, seq: int, total: int
+    key: bytes, serial: bytes, ident: sam.SamIdentity, seq: int, total: int
 ) -> None:
-    admin = w.sam_admin_key(key, serial)
-    mac = w.personalisation_mac(admin, serial, seq, ident)
+    admin = sam.sam_admin_key(key, serial)
+    mac = sam.personalisation_mac(admin, serial, seq, ident)
     for bad in bit_flips(ident.to_bytes()):
-        assert not w.verify_admin_mac(
-            w.personalisation_mac(admin, serial, seq, w.SamIdentity.from_bytes(bad)), mac
+        assert not sam.verify_admin_mac(
+            sam.personalisation_mac(admin, serial, seq, sam.SamIdentity.from_bytes(bad)), mac
         )
     for bad in bit_flips(seq.to_bytes(4, "big")):
-        assert not w.verify_admin_mac(
-            w.personalisation_mac(admin, serial, int.from_bytes(bad, "big"), ident), mac
+        assert not sam.verify_admin_mac(
+            sam.personalisation_mac(admin, serial, int.from_bytes(bad, "big"), ident), mac
         )
-    smac = w.settlement_mac(admin, serial, seq, total)
+    smac = sam.settlement_mac(admin, serial, seq, total)
     for bad in bit_flips(total.to_bytes(8, "big")):
-        assert not w.verify_admin_mac(
-            w.settlement_mac(admin, serial, seq, int.from_bytes(bad, "big")), smac
+        assert not sam.verify_admin_mac(
+            sam.settlement_mac(admin, serial, seq, int.from_bytes(bad, "big")), smac
         )
     for bad in bit_flips(serial):
-        assert not w.verify_admin_mac(
-            w.settlement_mac(w.sam_admin_key(key, bad), bad, seq, total), smac
+        assert not sam.verify_admin_mac(
+            sam.settlement_mac(sam.sam_admin_key(key, bad), bad, seq, total), smac
         )
-    assert not w.verify_admin_mac(smac, smac[:7])
+    assert not sam.verify_admin_mac(smac, smac[:7])
 
 
 def test_debit_refusal_rules() -> None:
@@ -424,15 +434,15 @@ def test_debit_refusal_rules() -> None:
     init = w.InitResponse(
         1, bytes(8), 1, 1, 1, purse, 9_000, 10_000, w.LastTransaction.empty(), bytes(8)
     )
-    assert w.debit_refusal(init, 500, 20251231) is None
-    assert w.debit_refusal(init, 0, 20251231) == "amount must be at least 1 rupiah"
-    assert w.debit_refusal(init, 501, 20251231) == "amount above the per-payment cap"
-    assert w.debit_refusal(init, 100, 20260101) == "purse expired"
-    assert w.debit_refusal(init, 100, 20251332) == "date is not a YYYYMMDD date"
+    assert rules.debit_refusal(init, 500, 20251231) is None
+    assert rules.debit_refusal(init, 0, 20251231) == "amount must be at least 1 rupiah"
+    assert rules.debit_refusal(init, 501, 20251231) == "amount above the per-payment cap"
+    assert rules.debit_refusal(init, 100, 20260101) == "purse expired"
+    assert rules.debit_refusal(init, 100, 20251332) == "date is not a YYYYMMDD date"
     capped = w.InitResponse(
         1, bytes(8), 1, 1, 1, purse, 9_600, 10_000, w.LastTransaction.empty(), bytes(8)
     )
-    assert w.debit_refusal(capped, 500, 20251231) == "offline cap reached"
+    assert rules.debit_refusal(capped, 500, 20251231) == "offline cap reached"
     poor = w.InitResponse(
         1,
         bytes(8),
@@ -445,4 +455,4 @@ def test_debit_refusal_rules() -> None:
         w.LastTransaction.empty(),
         bytes(8),
     )
-    assert w.debit_refusal(poor, 11, 20251231) == "balance too low"
+    assert rules.debit_refusal(poor, 11, 20251231) == "balance too low"

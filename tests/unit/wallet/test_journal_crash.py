@@ -26,6 +26,7 @@ RECEIPT_HEX = 2 * 64  # a Receipt is 64 bytes
 CHILD = r"""
 import sys
 from pathlib import Path
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.wallet.journal import MerchantJournal
 from cardkit.wallet.sam import SoftwareSam
@@ -34,7 +35,7 @@ path, run = Path(sys.argv[1]), int(sys.argv[2])
 journal = MerchantJournal(path)
 for pending in journal.unresolved():  # the previous run was killed mid-debit
     journal.resolve_not_charged(pending.id)
-identity = w.SamIdentity(sam_id=run, merchant=0x1001, terminal=1, ceiling=10**9)
+identity = sam_codec.SamIdentity(sam_id=run, merchant=0x1001, terminal=1, ceiling=10**9)
 done = [b.sequence for b in journal.batches()]
 sam = SoftwareSam({1: bytes(16)}, serial=bytes(7) + b"\x01", identity=identity,
                   transport_key=bytes(16), batch_sequence=max(done, default=0))

@@ -12,6 +12,7 @@ from ssn_host_support import dev_keystore, session
 from wallet_terminal_support import card_sam, journal, load, terminal, wallet_card
 
 from applets.card import VirtualCard
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
 from cardkit.iso7816.protocol import ApduProtocol
@@ -87,7 +88,7 @@ def test_sam_error_on_confirm_after_the_card_paid_is_tap_again(keystore, tmp_pat
     load(keystore, card, START)
     sam_card, _ = card_sam(keystore)
     failing = CardSam(
-        ApduProtocol(Tamper(InProcessConnection(sam_card), w.SamIns.CONFIRM, (b"", sw)))
+        ApduProtocol(Tamper(InProcessConnection(sam_card), sam_codec.SamIns.CONFIRM, (b"", sw)))
     )
     book = journal(tmp_path)
     till, _ = terminal(card, failing, book)
@@ -115,7 +116,7 @@ def test_recovery_after_the_sam_forgot_the_authorisation_is_a_verdict(keystore, 
         clock=terminal(card_a, sam, book)[0].clock,
     )
     assert till.pay(0, PRICE).outcome is Outcome.INTERRUPTED
-    for _ in range(w.SAM_LOG_CAPACITY):
+    for _ in range(sam_codec.SAM_LOG_CAPACITY):
         assert terminal(card_b, sam, book)[0].pay(0, 1_000).paid
     retap = terminal(card_a, sam, book)[0].pay(0, PRICE)
     assert retap.outcome is Outcome.NOT_CHARGED
