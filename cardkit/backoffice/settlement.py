@@ -33,7 +33,7 @@ from ..codecs.wallet import (
 )
 from ..crypto.diversify import diversification_context, kdf_label
 from ..keystore import KeyFunction, KeyStore
-from ..pki.trust import Hotlist
+from ..pki import Hotlist
 from .ledger import LedgerStatus, SettlementLedger
 from .verdicts import (
     BatchFlag,

@@ -40,7 +40,7 @@ from ..codecs.wallet import (
     TransactionType,
 )
 from ..errors import CardkitError
-from ..pki.trust import Hotlist, TrustStore, verify_hotlist
+from ..pki import Hotlist, TrustStore, verify_hotlist
 
 SCHEMA_VERSION = 1
 _APPEND_ONLY_TABLES = (
