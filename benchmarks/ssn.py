@@ -25,7 +25,7 @@ from applets.pcscd import VIRTUAL_PORTS, VIRTUAL_READERS, Pcscd, connect_served
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
 from cardkit.keystore import KeyStore
-from cardkit.pki.trust import TrustStore
+from cardkit.pki import TrustStore
 from cardkit.ssn import (
     DeskCertificateCache,
     PersonalisationPlan,

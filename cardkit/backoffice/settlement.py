@@ -26,7 +26,7 @@ from ..codecs.ssn import SSN_AID
 from ..codecs.wallet import Receipt, TransactionType, card_key, verify_receipt
 from ..crypto.diversify import diversification_context, kdf_label
 from ..keystore import KeyFunction, KeyStore
-from ..pki.trust import Hotlist
+from ..pki import Hotlist
 from .ledger import LedgerStatus, SettlementLedger
 from .verdicts import (
     BatchFlag,

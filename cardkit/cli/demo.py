@@ -61,7 +61,7 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
     from ..codecs.sam import SamIdentity
     from ..iso7816.protocol import ApduProtocol
     from ..keystore import KeyFunction
-    from ..pki.trust import TrustStore
+    from ..pki import TrustStore
     from ..ssn import (
         DeskCertificateCache,
         PersonalisationPlan,

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from ..keystore import KeyStore
-from ..pki.trust import TrustStore
+from ..pki import TrustStore
 from ..ssn import (
     LifeCycle,
     PersonalisationPlan,

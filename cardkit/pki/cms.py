@@ -24,9 +24,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms, core, parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -35,13 +34,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import CryptoError
 from ..keystore import Signer
-
-if TYPE_CHECKING:
-    from .trust import TrustStore
-
-#: cardkit's private OID arc. PLACEHOLDER: 99999 is not an IANA Private Enterprise Number
-#: assigned to the city; replace it (in one place, here) once a PEN is registered.
-CARDKIT_OID_ARC = "1.3.6.1.4.1.99999"
+from .der import check_der
+from .errors import (
+    BadSignatureError,
+    CertificateExpiredError,
+    DigestMismatchError,
+    FailureReason,
+    MalformedError,
+    MissingCertificateError,
+    VerificationError,
+    WrongContentTypeError,
+)
+from .trust import TrustStore
 
 ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 ID_SHA256 = "2.16.840.1.101.3.4.2.1"
@@ -55,300 +59,6 @@ _SHA256_ALGORITHM = bytes.fromhex("300b0609608648016503040201")
 _ECDSA_SHA256_ALGORITHM = bytes.fromhex("300a06082a8648ce3d040302")
 # RFC 5754: verifiers must also accept SHA-2 identifiers with NULL parameters.
 _SHA256_ALGORITHM_WITH_NULL = bytes.fromhex("300d06096086480165030402010500")
-
-
-# --- why a verification failed ---------------------------------------------------------
-
-
-class FailureReason(enum.StrEnum):
-    """The precise reason a signed object was refused."""
-
-    MALFORMED = "malformed"
-    WRONG_CONTENT_TYPE = "wrong-content-type"
-    DIGEST_MISMATCH = "digest-mismatch"
-    BAD_SIGNATURE = "bad-signature"
-    SIGNER_CERTIFICATE_MISSING = "signer-certificate-missing"
-    UNKNOWN_ROOT = "unknown-root"
-    CERTIFICATE_EXPIRED = "certificate-expired"
-    CERTIFICATE_NOT_YET_VALID = "certificate-not-yet-valid"
-    SIGNED_OUTSIDE_VALIDITY = "signed-outside-certificate-validity"
-    NOT_A_CA = "not-a-ca"
-    WRONG_KEY_USAGE = "wrong-key-usage"
-    PATH_LENGTH_EXCEEDED = "path-length-exceeded"
-    UNSUPPORTED_CRITICAL_EXTENSION = "unsupported-critical-extension"
-    RECORD_EXPIRED = "record-expired"
-    RECORD_NOT_YET_VALID = "record-not-yet-valid"
-    RECORDS_NOT_BOUND = "records-not-bound"
-    HOTLIST_SUPERSEDED = "hotlist-superseded"
-    HOTLIST_CONFLICT = "hotlist-conflict"
-
-
-class VerificationError(CryptoError):
-    """A signed object (record, hotlist) was refused; ``reason`` says why."""
-
-    default_reason = FailureReason.MALFORMED
-
-    def __init__(self, message: str, reason: FailureReason | None = None) -> None:
-        self.reason = reason or self.default_reason
-        super().__init__(f"{self.reason.value}: {message}")
-
-
-class MalformedError(VerificationError, ValueError):
-    """Not DER, not the cardkit CMS profile, or a field out of range."""
-
-
-class WrongContentTypeError(VerificationError):
-    """Well signed, but not the kind of object the caller asked for."""
-
-    default_reason = FailureReason.WRONG_CONTENT_TYPE
-
-
-class BadSignatureError(VerificationError):
-    """A signature (of the object or of a certificate in its chain) does not verify."""
-
-    default_reason = FailureReason.BAD_SIGNATURE
-
-
-class DigestMismatchError(BadSignatureError):
-    """The content does not match the signed message-digest attribute."""
-
-    default_reason = FailureReason.DIGEST_MISMATCH
-
-
-class MissingCertificateError(VerificationError):
-    """The signer's certificate is neither in the object nor supplied by the caller."""
-
-    default_reason = FailureReason.SIGNER_CERTIFICATE_MISSING
-
-
-class UnknownRootError(VerificationError):
-    """The chain does not end at a root of the terminal's trust store."""
-
-    default_reason = FailureReason.UNKNOWN_ROOT
-
-
-class CertificateExpiredError(VerificationError):
-    """A certificate of the chain is not valid at the verification time (or signing time)."""
-
-    default_reason = FailureReason.CERTIFICATE_EXPIRED
-
-
-class ChainError(VerificationError):
-    """The chain is cryptographically sound but breaks a certificate-profile rule."""
-
-
-class NotACAError(ChainError):
-    """A certificate that issued another one is not a CA."""
-
-    default_reason = FailureReason.NOT_A_CA
-
-
-class KeyUsageError(ChainError):
-    """A certificate is used for something its key usage does not allow."""
-
-    default_reason = FailureReason.WRONG_KEY_USAGE
-
-
-class RecordValidityError(VerificationError):
-    """The record is authentic, but outside its own validity period."""
-
-    default_reason = FailureReason.RECORD_EXPIRED
-
-
-class BindingError(VerificationError):
-    """Two records that must belong together (card and identity) do not."""
-
-    default_reason = FailureReason.RECORDS_NOT_BOUND
-
-
-class StaleHotlistError(VerificationError):
-    """A hotlist that is older than, or conflicts with, the one already held."""
-
-    default_reason = FailureReason.HOTLIST_SUPERSEDED
-
-
-# --- strict DER ------------------------------------------------------------------------
-
-_UNIVERSAL_CONSTRUCTED_ALLOWED = {16, 17}  # SEQUENCE, SET: the only constructed universals
-_MAX_DEPTH = 32
-
-
-def check_der(data: bytes) -> None:
-    """Raise :class:`MalformedError` unless ``data`` is one DER TLV with nothing after it.
-
-    Checks what the distinguished rules fix: definite, minimal lengths; minimal tag numbers;
-    strings and OCTET/BIT STRINGs primitive; BOOLEAN ``00``/``FF``; INTEGER minimal.
-    """
-    end = _check_tlv(bytes(data), 0, len(data), 0)
-    if end != len(data):
-        raise MalformedError(f"{len(data) - end} bytes after the end of the DER object")
-
-
-def _check_tlv(buf: bytes, pos: int, limit: int, depth: int) -> int:  # noqa: C901 (split pending, issue 8)
-    if depth > _MAX_DEPTH:
-        raise MalformedError("DER nested too deeply")
-    if pos >= limit:
-        raise MalformedError("DER truncated: missing tag")
-    first = buf[pos]
-    pos += 1
-    number = first & 0x1F
-    if number == 0x1F:
-        if pos >= limit or buf[pos] == 0x80:
-            raise MalformedError("DER tag number not minimal")
-        number = 0
-        while True:
-            if pos >= limit:
-                raise MalformedError("DER truncated inside a tag")
-            byte = buf[pos]
-            pos += 1
-            number = (number << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        if number < 0x1F:
-            raise MalformedError("DER tag number not minimal")
-    if pos >= limit:
-        raise MalformedError("DER truncated: missing length")
-    length = buf[pos]
-    pos += 1
-    if length == 0x80:
-        raise MalformedError("indefinite length is not DER")
-    if length > 0x80:
-        count = length & 0x7F
-        if count > 4 or pos + count > limit:
-            raise MalformedError("DER length field truncated or too long")
-        if buf[pos] == 0:
-            raise MalformedError("DER length not minimal")
-        length = int.from_bytes(buf[pos : pos + count], "big")
-        pos += count
-        if length < 0x80:
-            raise MalformedError("DER length not minimal")
-    end = pos + length
-    if end > limit:
-        raise MalformedError("DER value runs past its container")
-    constructed = bool(first & 0x20)
-    universal = first & 0xC0 == 0
-    if universal and constructed and number not in _UNIVERSAL_CONSTRUCTED_ALLOWED:
-        raise MalformedError(f"universal type {number} must be primitive in DER")
-    if constructed:
-        inner = pos
-        while inner < end:
-            inner = _check_tlv(buf, inner, end, depth + 1)
-    elif universal:
-        value = buf[pos:end]
-        if number == 1 and value not in (b"\x00", b"\xff"):
-            raise MalformedError("DER BOOLEAN must be 00 or FF")
-        if number in (2, 10):  # INTEGER, ENUMERATED
-            if not value:
-                raise MalformedError("empty INTEGER")
-            if len(value) > 1 and (
-                (value[0] == 0 and value[1] < 0x80) or (value[0] == 0xFF and value[1] >= 0x80)
-            ):
-                raise MalformedError("INTEGER not minimally encoded")
-        if number == 5 and value:
-            raise MalformedError("NULL with content")
-        if number == 3:  # BIT STRING: unused-bit count, then bits padded with zeros
-            if not value or value[0] > 7 or (len(value) == 1 and value[0]):
-                raise MalformedError("BIT STRING with a bad unused-bit count")
-            if len(value) > 1 and value[-1] & ((1 << value[0]) - 1):
-                raise MalformedError("BIT STRING padding bits are not zero")
-    return end
-
-
-def _children(tlv: bytes) -> list[bytes]:
-    """The complete TLVs inside one constructed TLV (already checked by :func:`check_der`)."""
-    start = _content_start(tlv, 0)
-    items = []
-    while start < len(tlv):
-        end = _content_start(tlv, start)
-        end += _length_at(tlv, start)
-        items.append(tlv[start:end])
-        start = end
-    return items
-
-
-def _content_start(buf: bytes, pos: int) -> int:
-    pos += 1
-    if buf[pos - 1] & 0x1F == 0x1F:
-        while buf[pos] & 0x80:
-            pos += 1
-        pos += 1
-    length = buf[pos]
-    return pos + 1 + (length & 0x7F if length > 0x80 else 0)
-
-
-def _length_at(buf: bytes, pos: int) -> int:
-    pos += 1
-    if buf[pos - 1] & 0x1F == 0x1F:
-        while buf[pos] & 0x80:
-            pos += 1
-        pos += 1
-    length = buf[pos]
-    if length < 0x80:
-        return length
-    count = length & 0x7F
-    return int.from_bytes(buf[pos + 1 : pos + 1 + count], "big")
-
-
-def _value(tlv: bytes) -> bytes:
-    return tlv[_content_start(tlv, 0) :]
-
-
-@dataclass(frozen=True)
-class _RawSignedData:
-    """The byte strings that signatures and digests cover, cut from the input itself.
-
-    asn1crypto may hand back a normalised encoding of a parsed value (seen with the
-    key-usage BIT STRING inside a certificate); signatures must cover the received bytes.
-    """
-
-    digest_algorithms: list[bytes]
-    content: bytes
-    certificates: list[bytes]
-    signer_infos: list[list[bytes]]  # the fields of each SignerInfo
-
-
-def _raw_signed_data(data: bytes) -> _RawSignedData:
-    content_info = _children(data)
-    if len(content_info) != 2 or content_info[1][0] != 0xA0:
-        raise MalformedError("ContentInfo must be a content type and [0] content")
-    (signed_data,) = _children(content_info[1])
-    fields = _children(signed_data)
-    if len(fields) < 4 or fields[1][0] != 0x31 or fields[2][0] != 0x30:
-        raise MalformedError("SignedData fields out of shape")
-    encapsulated = _children(fields[2])
-    if len(encapsulated) != 2 or encapsulated[1][0] != 0xA0:
-        raise MalformedError("eContent must be present")
-    (octets,) = _children(encapsulated[1])
-    if octets[0] != 0x04:
-        raise MalformedError("eContent must be an OCTET STRING")
-    certificates: list[bytes] = []
-    rest = fields[3:]
-    if rest[0][0] == 0xA0:
-        certificates = _children(rest[0])
-        rest = rest[1:]
-    if len(rest) != 1 or rest[0][0] != 0x31:
-        raise MalformedError("SignedData must end with signerInfos (and hold no CRLs)")
-    signer_infos = [_children(item) for item in _children(rest[0])]
-    for info in signer_infos:
-        # version, sid (issuerAndSerialNumber or [0] key id), digestAlgorithm,
-        # [0] signedAttrs, signatureAlgorithm, signature (and nothing unsigned)
-        tags = [field[0] for field in info]
-        if (
-            len(tags) != 6
-            or tags[0] != 0x02
-            or tags[1] not in (0x30, 0x80)
-            or tags[2:] != [0x30, 0xA0, 0x30, 0x04]
-        ):
-            raise MalformedError("SignerInfo fields out of shape")
-    digest_algorithms = _children(fields[1])
-    if any(item[0] != 0x30 for item in digest_algorithms + certificates):
-        raise MalformedError("digestAlgorithms or certificates out of shape")
-    return _RawSignedData(
-        digest_algorithms=digest_algorithms,
-        content=_value(octets),
-        certificates=certificates,
-        signer_infos=signer_infos,
-    )
 
 
 # --- result ----------------------------------------------------------------------------
@@ -622,81 +332,124 @@ class _Parsed:
     key_identifier: bytes | None  # subjectKeyIdentifier form of the sid
 
 
-def _parse(data: bytes) -> _Parsed:  # noqa: C901 (split pending, issue 8)
-    """Pick the cardkit profile out of a ContentInfo, refusing anything else."""
-    raw = _raw_signed_data(data)
+def _parse(data: bytes) -> _Parsed:
+    """Pick the cardkit profile out of a ContentInfo (parsed once), refusing anything else.
+
+    Every byte string that a digest or signature covers is taken from the parsed objects'
+    received encodings (``.contents``, or ``.dump()`` of an unmodified simple value), never
+    from a re-encoding; certificates are cut from their SET OF (see :func:`_received_elements`).
+    """
     info = cms.ContentInfo.load(data, strict=True)
     _ = info.native  # parse every field now: a wrong tag anywhere fails here, not later
     if info["content_type"].dotted != ID_SIGNED_DATA:
         raise MalformedError("ContentInfo does not hold SignedData")
     signed = info["content"]
+    _check_signed_data(signed)
+    content_type, content = _encapsulated_content(signed["encap_content_info"])
+    signer_info = _only_signer_info(signed)
+    issuer, serial, key_identifier = _signer_identifier(signer_info)
+    message_digest, signing_time = _signed_attribute_values(signer_info, content_type)
+    return _Parsed(
+        content_type=content_type,
+        content=content,
+        message_digest=message_digest,
+        signing_time=signing_time,
+        signed_attributes=_to_be_signed(signer_info),
+        signature=signer_info["signature"].contents,
+        certificates=_embedded_certificates(signed),
+        issuer=issuer,
+        serial=serial,
+        key_identifier=key_identifier,
+    )
+
+
+def _check_signed_data(signed: cms.SignedData) -> None:
+    """Version 3, exactly SHA-256 as digest algorithm, no CRLs."""
     if signed["version"].native != "v3":
         raise MalformedError("SignedData version must be 3")
     algorithms = signed["digest_algorithms"]
-    if (
-        len(algorithms) != 1
-        or len(raw.digest_algorithms) != 1
-        or not _is_sha256(raw.digest_algorithms[0])
-    ):
+    if len(algorithms) != 1 or not _is_sha256(algorithms[0].dump()):
         raise MalformedError("digestAlgorithms must be exactly SHA-256")
-
-    encapsulated = signed["encap_content_info"]
-    content_type = encapsulated["content_type"].dotted
-    if isinstance(encapsulated["content"], core.Void):
-        raise MalformedError("detached content is not accepted")
-    content = raw.content
-
-    certificates: list[x509.Certificate] = []
-    if not isinstance(signed["certificates"], core.Void):
-        for choice in signed["certificates"]:
-            if choice.name != "certificate":
-                raise MalformedError("only X.509 certificates may be embedded")
-        encodings = raw.certificates
-        if encodings != sorted(encodings):
-            raise MalformedError("certificates SET OF is not in DER order")
-        certificates = [load_certificate(item) for item in encodings]
     if not isinstance(signed["crls"], core.Void):
         raise MalformedError("CRLs are not accepted in a cardkit object")
 
-    if len(signed["signer_infos"]) != 1 or len(raw.signer_infos) != 1:
-        raise MalformedError("exactly one SignerInfo is required")
-    info_ = signed["signer_infos"][0]
-    raw_info = raw.signer_infos[0]
-    if len(raw_info) != 6 or raw_info[3][0] != 0xA0:
-        raise MalformedError("SignerInfo must have signed and no unsigned attributes")
-    sid = info_["sid"]
-    issuer = serial = key_identifier = None
-    if sid.name == "issuer_and_serial_number":
-        if info_["version"].native != "v1":
-            raise MalformedError("SignerInfo version must be 1 with issuerAndSerialNumber")
-        issuer = _children(raw_info[1])[0]
-        serial = sid.chosen["serial_number"].native
-    else:
-        if info_["version"].native != "v3":
-            raise MalformedError("SignerInfo version must be 3 with subjectKeyIdentifier")
-        key_identifier = sid.chosen.native
-    if not _is_sha256(raw_info[2]):
-        raise MalformedError("the signer's digest algorithm must be SHA-256")
-    if raw_info[4] != _ECDSA_SHA256_ALGORITHM:
-        raise MalformedError("the signature algorithm must be ecdsa-with-SHA256")
-    if not isinstance(info_["unsigned_attrs"], core.Void):
-        raise MalformedError("unsigned attributes are not accepted")
 
-    raw_attributes = info_["signed_attrs"]
-    if isinstance(raw_attributes, core.Void):
-        raise MalformedError("signed attributes are required")
-    values: dict[str, core.Asn1Value] = {}
-    for attribute in raw_attributes:
-        oid = attribute["type"].dotted
-        if oid not in (ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNING_TIME):
-            raise MalformedError(f"unexpected signed attribute {oid}")
-        if oid in values:
-            raise MalformedError(f"signed attribute {oid} appears twice")
-        if len(attribute["values"]) != 1:
-            raise MalformedError(f"signed attribute {oid} must have exactly one value")
-        values[oid] = attribute["values"][0]
-    if set(values) != {ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNING_TIME}:
-        raise MalformedError("content-type, message-digest and signing-time are all required")
+def _encapsulated_content(encapsulated: cms.EncapsulatedContentInfo) -> tuple[str, bytes]:
+    """(eContentType, eContent as received); detached content is refused."""
+    if isinstance(encapsulated["content"], core.Void):
+        raise MalformedError("detached content is not accepted")
+    return encapsulated["content_type"].dotted, encapsulated["content"].contents
+
+
+def _embedded_certificates(signed: cms.SignedData) -> list[x509.Certificate]:
+    """The X.509 certificates of ``certificates``, each loaded from its received bytes."""
+    if isinstance(signed["certificates"], core.Void):
+        return []
+    for choice in signed["certificates"]:
+        if choice.name != "certificate":
+            raise MalformedError("only X.509 certificates may be embedded")
+    encodings = _received_elements(signed["certificates"])
+    if encodings != sorted(encodings):
+        raise MalformedError("certificates SET OF is not in DER order")
+    return [load_certificate(item) for item in encodings]
+
+
+def _received_elements(set_of: core.SetOf) -> list[bytes]:
+    """The encodings of a SET OF's elements, cut from the SET OF's received contents.
+
+    An element's own ``dump()`` is not safe: asn1crypto can hand back a certificate
+    re-encoded from its parsed fields (a key-usage BIT STRING with its unused-bit count
+    normalised), and a signature must never be checked over a repaired certificate.
+    """
+    received = set_of.contents
+    elements = []
+    position = 0
+    while position < len(received):
+        end = position + parser.peek(received[position:])
+        elements.append(received[position:end])
+        position = end
+    return elements
+
+
+def _only_signer_info(signed: cms.SignedData) -> cms.SignerInfo:
+    """The one SignerInfo, with SHA-256, ecdsa-with-SHA256 and no unsigned attributes."""
+    if len(signed["signer_infos"]) != 1:
+        raise MalformedError("exactly one SignerInfo is required")
+    signer_info = signed["signer_infos"][0]
+    if isinstance(signer_info["signed_attrs"], core.Void) or not isinstance(
+        signer_info["unsigned_attrs"], core.Void
+    ):
+        raise MalformedError("SignerInfo must have signed and no unsigned attributes")
+    if not _is_sha256(signer_info["digest_algorithm"].dump()):
+        raise MalformedError("the signer's digest algorithm must be SHA-256")
+    if signer_info["signature_algorithm"].dump() != _ECDSA_SHA256_ALGORITHM:
+        raise MalformedError("the signature algorithm must be ecdsa-with-SHA256")
+    return signer_info
+
+
+def _signer_identifier(
+    signer_info: cms.SignerInfo,
+) -> tuple[bytes | None, int | None, bytes | None]:
+    """(issuer Name DER, serial) for issuerAndSerialNumber, or the subjectKeyIdentifier."""
+    sid = signer_info["sid"]
+    version = signer_info["version"].native
+    if sid.name == "issuer_and_serial_number":
+        if version != "v1":
+            raise MalformedError("SignerInfo version must be 1 with issuerAndSerialNumber")
+        return sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native, None
+    if version != "v3":
+        raise MalformedError("SignerInfo version must be 3 with subjectKeyIdentifier")
+    return None, None, sid.chosen.native
+
+
+_REQUIRED_ATTRIBUTES = {ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNING_TIME}
+
+
+def _signed_attribute_values(
+    signer_info: cms.SignerInfo, content_type: str
+) -> tuple[bytes, datetime]:
+    """(message digest, signing time in UTC) from the three required signed attributes."""
+    values = _attribute_values(signer_info["signed_attrs"])
     if values[ID_CONTENT_TYPE].dotted != content_type:
         raise MalformedError("the content-type attribute differs from the eContentType")
     message_digest = values[ID_MESSAGE_DIGEST].native
@@ -706,23 +459,32 @@ def _parse(data: bytes) -> _Parsed:  # noqa: C901 (split pending, issue 8)
     signing_time = time_choice.chosen.native
     if (time_choice.name == "utc_time") != (1950 <= signing_time.year <= 2049):
         raise MalformedError("signing-time must be UTCTime exactly for 1950-2049")
+    return message_digest, signing_time.astimezone(UTC)
 
-    # The signature covers the attributes' DER with the SET OF tag (RFC 5652 s5.4): the
-    # received bytes, with only the [0] IMPLICIT tag byte replaced.
-    signed_attributes = b"\x31" + raw_info[3][1:]
 
-    return _Parsed(
-        content_type=content_type,
-        content=content,
-        message_digest=message_digest,
-        signing_time=signing_time.astimezone(UTC),
-        signed_attributes=signed_attributes,
-        signature=_value(raw_info[5]),
-        certificates=certificates,
-        issuer=issuer,
-        serial=serial,
-        key_identifier=key_identifier,
-    )
+def _attribute_values(attributes: cms.CMSAttributes) -> dict[str, core.Asn1Value]:
+    """The single value of each signed attribute; exactly the required ones, once each."""
+    values: dict[str, core.Asn1Value] = {}
+    for attribute in attributes:
+        oid = attribute["type"].dotted
+        if oid not in _REQUIRED_ATTRIBUTES:
+            raise MalformedError(f"unexpected signed attribute {oid}")
+        if oid in values:
+            raise MalformedError(f"signed attribute {oid} appears twice")
+        if len(attribute["values"]) != 1:
+            raise MalformedError(f"signed attribute {oid} must have exactly one value")
+        values[oid] = attribute["values"][0]
+    if set(values) != _REQUIRED_ATTRIBUTES:
+        raise MalformedError("content-type, message-digest and signing-time are all required")
+    return values
+
+
+def _to_be_signed(signer_info: cms.SignerInfo) -> bytes:
+    """What the signature covers: the signed attributes' DER with the SET OF tag.
+
+    RFC 5652 s5.4: the received bytes, with only the [0] IMPLICIT tag byte replaced.
+    """
+    return b"\x31" + signer_info["signed_attrs"].dump()[1:]
 
 
 def load_certificate(der: bytes) -> x509.Certificate:

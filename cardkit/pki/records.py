@@ -3,9 +3,8 @@
 Each record is a DER structure (ASN.1 module in ``docs/RECORDS.md``) wrapped in CMS
 SignedData by an issuing desk (:mod:`cardkit.pki.cms`). Users see frozen dataclasses that check
 their fields when built, ``to_der()`` / ``from_der()`` to encode them, and
-:func:`sign_record` / :func:`verify_record` to sign and verify them. The ASN.1 classes of
-the hotlist live here too, beside the other cardkit structures; its dataclass is in
-:mod:`cardkit.pki.trust`.
+:func:`sign_record` / :func:`verify_record` to sign and verify them. The field checks and
+conversions shared with the hotlist (:mod:`cardkit.pki.hotlist`) live here too.
 
 Decoding is strict: ``from_der`` accepts only the one DER encoding that ``to_der`` would
 produce for the decoded value, so a record has exactly one byte form.
@@ -20,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from asn1crypto import core, keys
 from cryptography import x509
@@ -28,27 +27,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..keystore import Signer
-from .cms import (
-    CARDKIT_OID_ARC,
+from .cms import SignedContent, ValidityModel, sign_signed_data, verify_signed_data
+from .der import check_der
+from .errors import (
     BindingError,
     FailureReason,
     MalformedError,
     RecordValidityError,
-    SignedContent,
-    ValidityModel,
     WrongContentTypeError,
-    check_der,
-    sign_signed_data,
-    verify_signed_data,
 )
-
-if TYPE_CHECKING:
-    from .trust import TrustStore
-
-#: eContentType of each cardkit object (under the placeholder arc, see cms.CARDKIT_OID_ARC)
-ID_CT_CARD_RECORD = f"{CARDKIT_OID_ARC}.1.1"
-ID_CT_IDENTITY_RECORD = f"{CARDKIT_OID_ARC}.1.2"
-ID_CT_HOTLIST = f"{CARDKIT_OID_ARC}.1.3"
+from .oids import ID_CT_CARD_RECORD, ID_CT_IDENTITY_RECORD
+from .trust import TrustStore
 
 FORMAT_VERSION = 1
 
@@ -136,42 +125,6 @@ class Asn1IdentityRecord(core.Sequence):
         ("address", Asn1Address),
         ("salt", core.OctetString),
         ("photo_digest", core.OctetString, {"implicit": 0, "optional": True}),
-    ]
-
-
-class Asn1RevocationReason(core.Enumerated):
-    _map = {
-        0: "unspecified",
-        1: "lost",
-        2: "stolen",
-        3: "damaged",
-        4: "replaced",
-        5: "holderDeceased",
-        6: "noLongerEligible",
-        7: "duplicate",
-        8: "suspectedFraud",
-    }
-
-
-class Asn1HotlistEntry(core.Sequence):
-    _fields = [
-        ("card_serial", core.OctetString),
-        ("reason", Asn1RevocationReason),
-        ("revoked_on", core.NumericString),
-    ]
-
-
-class Asn1HotlistEntries(core.SequenceOf):
-    _child_spec = Asn1HotlistEntry
-
-
-class Asn1Hotlist(core.Sequence):
-    _fields = [
-        ("version", core.Integer),
-        ("sequence_number", core.Integer),
-        ("issued_at", core.GeneralizedTime),
-        ("next_update", core.GeneralizedTime),
-        ("entries", Asn1HotlistEntries),
     ]
 
 

@@ -1,59 +1,32 @@
-"""The terminal's trust: root certificates it holds itself, the chain check, the hotlist.
+"""The terminal's trust: root certificates it holds itself and the chain check.
 
 A :class:`TrustStore` holds the city's root certificate(s), installed on the terminal, and
 optionally a pool of known untrusted certificates (desk certificates cached from cards).
 :meth:`TrustStore.validate_chain` builds a path from a signer certificate up to one of
 those roots, checking at the verification time every signature, validity period, CA flag,
 key usage and path length. A root found on a card is never trusted.
-
-The :class:`Hotlist` is the signed list of revoked card serials published by the back
-office; a terminal keeps the one with the highest sequence number.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
-from ..keystore import Signer
-from .cms import (
-    CARDKIT_OID_ARC,
+from .errors import (
     BadSignatureError,
     CertificateExpiredError,
     ChainError,
     FailureReason,
     KeyUsageError,
-    MalformedError,
     NotACAError,
-    SignedContent,
-    StaleHotlistError,
     UnknownRootError,
-    ValidityModel,
-    check_der,
-    sign_signed_data,
-    verify_signed_data,
 )
-from .records import (
-    FORMAT_VERSION,
-    ID_CT_HOTLIST,
-    Asn1Hotlist,
-    Asn1RevocationReason,
-    check_serial,
-    date_from_asn1,
-    date_to_asn1,
-)
-
-#: Extended key usage for cardkit object signers. A signer certificate needs no EKU; if it
-#: has one, it must list this or anyExtendedKeyUsage. (openssl's default S/MIME purpose
-#: then needs ``-purpose any``.)
-ID_KP_CARDKIT_SIGNING = f"{CARDKIT_OID_ARC}.3.1"
+from .oids import ID_KP_CARDKIT_SIGNING
 
 MAX_CHAIN_LENGTH = 4  # signer + intermediates + root
 
@@ -262,220 +235,3 @@ def _check_path_lengths(path: list[x509.Certificate]) -> None:
                 f"the chain has {index - 1}",
                 FailureReason.PATH_LENGTH_EXCEEDED,
             )
-
-
-# --- hotlist ---------------------------------------------------------------------------
-
-
-class RevocationReason(enum.IntEnum):
-    """Why a card was put on the hotlist (ENUMERATED in the ASN.1)."""
-
-    UNSPECIFIED = 0
-    LOST = 1
-    STOLEN = 2
-    DAMAGED = 3
-    REPLACED = 4
-    HOLDER_DECEASED = 5
-    NO_LONGER_ELIGIBLE = 6
-    DUPLICATE = 7
-    SUSPECTED_FRAUD = 8
-
-
-_REASON_CODES = {name: code for code, name in Asn1RevocationReason._map.items()}
-
-
-@dataclass(frozen=True)
-class HotlistEntry:
-    """One revoked card."""
-
-    card_serial: bytes
-    reason: RevocationReason
-    revoked_on: date  #: city local date
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "card_serial", check_serial(self.card_serial))
-        object.__setattr__(self, "reason", RevocationReason(self.reason))
-        if not isinstance(self.revoked_on, date) or isinstance(self.revoked_on, datetime):
-            raise ValueError("revoked_on must be a datetime.date")
-        if not date(2000, 1, 1) <= self.revoked_on <= date(2099, 12, 31):
-            raise ValueError("revoked_on must be between 2000-01-01 and 2099-12-31")
-
-
-def _whole_seconds_utc(label: str, moment: datetime) -> datetime:
-    if not isinstance(moment, datetime) or moment.tzinfo is None:
-        raise ValueError(f"{label} must be a timezone-aware datetime")
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
-@dataclass(frozen=True)
-class Hotlist:
-    """The signed list of revoked cards; a higher ``sequence`` supersedes a lower one.
-
-    Entries are kept sorted by serial; a serial may appear once.
-    """
-
-    sequence: int  #: 0 .. 2**63-1, strictly increasing with each publication
-    issued_at: datetime  #: UTC, whole seconds
-    next_update: datetime  #: when the next hotlist is due; after it this one is stale
-    entries: tuple[HotlistEntry, ...] = ()
-    version: int = FORMAT_VERSION
-    _index: dict[bytes, HotlistEntry] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.sequence, bool)
-            or not isinstance(self.sequence, int)
-            or not (0 <= self.sequence < 2**63)
-        ):
-            raise ValueError("sequence must be an integer in 0..2**63-1")
-        if self.version != FORMAT_VERSION:
-            raise ValueError(f"hotlist version must be {FORMAT_VERSION}")
-        issued = _whole_seconds_utc("issued_at", self.issued_at)
-        due = _whole_seconds_utc("next_update", self.next_update)
-        if due <= issued:
-            raise ValueError("next_update must be after issued_at")
-        object.__setattr__(self, "issued_at", issued)
-        object.__setattr__(self, "next_update", due)
-        entries = tuple(sorted(self.entries, key=lambda entry: entry.card_serial))
-        if not all(isinstance(entry, HotlistEntry) for entry in entries):
-            raise ValueError("entries must be HotlistEntry values")
-        index = {entry.card_serial: entry for entry in entries}
-        if len(index) != len(entries):
-            raise ValueError("a card serial appears twice in the hotlist")
-        object.__setattr__(self, "entries", entries)
-        object.__setattr__(self, "_index", index)
-
-    def contains(self, serial: bytes) -> bool:
-        """True if the card ``serial`` is revoked."""
-        return bytes(serial) in self._index
-
-    def __contains__(self, serial: object) -> bool:
-        return isinstance(serial, (bytes, bytearray)) and self.contains(bytes(serial))
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def entry(self, serial: bytes) -> HotlistEntry | None:
-        """The entry of ``serial``, or None if the card is not revoked."""
-        return self._index.get(bytes(serial))
-
-    def supersedes(self, other: Hotlist) -> bool:
-        """True if this hotlist is newer than ``other``."""
-        return self.sequence > other.sequence
-
-    def is_current(self, at: datetime) -> bool:
-        """True if ``at`` is between issued_at and next_update (the list is not stale)."""
-        return self.issued_at <= at < self.next_update
-
-    def to_der(self) -> bytes:
-        """The DER of the Hotlist structure (the content that gets signed)."""
-        return Asn1Hotlist(
-            {
-                "version": self.version,
-                "sequence_number": self.sequence,
-                "issued_at": self.issued_at,
-                "next_update": self.next_update,
-                "entries": [
-                    {
-                        "card_serial": entry.card_serial,
-                        "reason": int(entry.reason),
-                        "revoked_on": date_to_asn1(entry.revoked_on),
-                    }
-                    for entry in self.entries
-                ],
-            }
-        ).dump(force=True)
-
-    @classmethod
-    def from_der(cls, data: bytes) -> Hotlist:
-        """Decode strict DER; raises :class:`MalformedError` (a ValueError) otherwise."""
-        raw = bytes(data)
-        check_der(raw)
-        try:
-            parsed = Asn1Hotlist.load(raw, strict=True)
-            _ = parsed.native  # parse every field now, not lazily later
-            if parsed["version"].native != FORMAT_VERSION:
-                raise MalformedError(f"unsupported hotlist version {parsed['version'].native}")
-            hotlist = cls(
-                sequence=parsed["sequence_number"].native,
-                issued_at=parsed["issued_at"].native,
-                next_update=parsed["next_update"].native,
-                entries=tuple(
-                    HotlistEntry(
-                        card_serial=item["card_serial"].native,
-                        reason=RevocationReason(_REASON_CODES[item["reason"].native]),
-                        revoked_on=date_from_asn1(item["revoked_on"]),
-                    )
-                    for item in parsed["entries"]
-                ),
-            )
-        except MalformedError:
-            raise
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise MalformedError(f"not a valid Hotlist: {exc}") from exc
-        if hotlist.to_der() != raw:
-            raise MalformedError("Hotlist is not in its canonical encoding")
-        return hotlist
-
-
-@dataclass(frozen=True)
-class VerifiedHotlist:
-    """A hotlist whose signature and chain checked out."""
-
-    hotlist: Hotlist
-    signed: SignedContent
-
-
-def sign_hotlist(
-    hotlist: Hotlist,
-    signer: Signer,
-    *,
-    signing_time: datetime | None = None,
-    include_certificate: bool = True,
-) -> bytes:
-    """The hotlist as DER CMS SignedData signed by ``signer`` (back office or desk)."""
-    return sign_signed_data(
-        hotlist.to_der(),
-        ID_CT_HOTLIST,
-        signer,
-        signing_time=signing_time,
-        include_certificate=include_certificate,
-    )
-
-
-def verify_hotlist(
-    der: bytes,
-    trust_store: TrustStore,
-    *,
-    at: datetime | None = None,
-    certificates: Iterable[x509.Certificate | bytes] = (),
-    current: Hotlist | None = None,
-    validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
-) -> VerifiedHotlist:
-    """Verify a signed hotlist; with ``current``, also refuse one that is not newer.
-
-    An older sequence number raises :class:`StaleHotlistError`; the same sequence number
-    with different entries raises it with reason HOTLIST_CONFLICT (the issuer signed two
-    different lists under one number); the same list again is accepted. A stale list (past
-    next_update) is not refused: the terminal decides, see :meth:`Hotlist.is_current`.
-    """
-    signed = verify_signed_data(
-        der,
-        trust_store,
-        content_type=ID_CT_HOTLIST,
-        certificates=certificates,
-        at=at,
-        validity_model=validity_model,
-    )
-    hotlist = Hotlist.from_der(signed.content)
-    if current is not None:
-        if hotlist.sequence < current.sequence:
-            raise StaleHotlistError(
-                f"hotlist {hotlist.sequence} is older than the held {current.sequence}"
-            )
-        if hotlist.sequence == current.sequence and hotlist != current:
-            raise StaleHotlistError(
-                f"two different hotlists carry sequence number {hotlist.sequence}",
-                FailureReason.HOTLIST_CONFLICT,
-            )
-    return VerifiedHotlist(hotlist=hotlist, signed=signed)

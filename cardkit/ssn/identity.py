@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 
 from ..errors import CardkitError
 from ..iso7816.protocol import ApduProtocol
-from ..pki.records import IdentityRecord
-from ..pki.trust import TrustStore, VerifiedHotlist
+from ..pki import IdentityRecord, TrustStore, VerifiedHotlist
 from ..transport.base import Connection, CountingConnection
 from .session import SsnSession
 from .verify import DeskCertificateCache, Verdict, VerificationResult, verify_card

@@ -56,7 +56,7 @@ from ..crypto.kcv import kcv
 from ..iso7816.apdu import SHORT_MAX_NE, CommandApdu
 from ..iso7816.sw import SW
 from ..keystore import KeyFunction, KeyStore, Signer
-from ..pki.records import (
+from ..pki import (
     CITY_TIMEZONE,
     Address,
     CardRecord,

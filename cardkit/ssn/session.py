@@ -72,15 +72,15 @@ from ..iso7816.protocol import ApduProtocol
 from ..iso7816.sw import SW
 from ..iso7816.tlv import parse_all
 from ..keystore import KeyStore
-from ..pki.cms import ValidityModel
-from ..pki.records import (
+from ..pki import (
     CardRecord,
     IdentityRecord,
+    TrustStore,
+    ValidityModel,
     VerifiedRecord,
     check_binding,
     verify_identity_record,
 )
-from ..pki.trust import TrustStore
 from ..transport.base import Connection, CountingConnection
 from .errors import (
     InvalidCanError,

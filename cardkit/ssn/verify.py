@@ -27,15 +27,21 @@ from ..codecs.ssn import CHALLENGE_LENGTH, LifeCycle
 from ..crypto.chipauth import card_authentication_message, verify_raw
 from ..errors import ApplicationNotAvailableError, CardkitError, CryptoError, TransportError
 from ..iso7816.protocol import ApduProtocol
-from ..pki.cms import (
+from ..pki import (
+    CITY_TIMEZONE,
+    CardRecord,
     CertificateExpiredError,
+    Hotlist,
     MissingCertificateError,
+    TrustStore,
     UnknownRootError,
     ValidityModel,
     VerificationError,
+    VerifiedHotlist,
+    VerifiedRecord,
+    verify_card_record,
+    verify_hotlist,
 )
-from ..pki.records import CITY_TIMEZONE, CardRecord, VerifiedRecord, verify_card_record
-from ..pki.trust import Hotlist, TrustStore, VerifiedHotlist, verify_hotlist
 from ..transport.base import Connection, CountingConnection
 from .session import SsnSession
 

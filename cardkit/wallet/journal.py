@@ -33,7 +33,7 @@ from ..codecs.batch import assemble_batch, batch_body
 from ..codecs.sam import BatchSignature, SamInfo, SamState
 from ..codecs.wallet import DebitRequest, InitResponse, Receipt, TransactionType
 from ..errors import CardkitError
-from ..pki.trust import Hotlist, TrustStore, verify_hotlist
+from ..pki import Hotlist, TrustStore, verify_hotlist
 
 SCHEMA_VERSION = 1
 _APPEND_ONLY_TABLES = (

@@ -42,8 +42,7 @@ from ..codecs.wallet import (
 )
 from ..errors import CardkitError, CryptoError, TransportError
 from ..iso7816.protocol import ApduProtocol
-from ..pki.records import CITY_TIMEZONE
-from ..pki.trust import Hotlist
+from ..pki import CITY_TIMEZONE, Hotlist
 from ..ssn import LifeCycle, SsnSession
 from ..ssn.beneficiary import PROGRAMMES
 from ..transport.base import Connection

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from cardkit.keystore import KeyFunction, KeyStore, Signer
-from cardkit.pki.cms import sign_signed_data
+from cardkit.pki import sign_signed_data
 from keys import open_store
 from keys.dev import development_keystore
 from keys.errors import CertificateError, DevelopmentKeysRefusedError

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cardkit.crypto.diversify import diversify_key
 from cardkit.crypto.kcv import kcv
 from cardkit.keystore import KeyFunction, KeyStore, Signer
-from cardkit.pki.cms import sign_signed_data
+from cardkit.pki import sign_signed_data
 from keys import open_store
 from keys.ceremony import combine_components, generate_components
 from keys.errors import TokenLoginError, TokenNotFoundError, UnknownKeyError

@@ -10,7 +10,7 @@ from pathlib import Path
 from applets.card import VirtualCard
 from applets.ssn import make_blank_ssn_card
 from cardkit.keystore import KeyStore
-from cardkit.pki.trust import TrustStore
+from cardkit.pki import TrustStore
 from cardkit.ssn import PersonalisationPlan, PersonalisationResult, SsnSession, personalise
 from cardkit.ssn.beneficiary import Beneficiary, find_beneficiary
 from cardkit.ssn.keys import card_scp03_keys

@@ -16,7 +16,7 @@ from applets.card import VirtualCard
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
 from cardkit.cli.main import cli
-from cardkit.pki.trust import TrustStore
+from cardkit.pki import TrustStore
 from cardkit.ssn import (
     DeskCertificateCache,
     LifeCycle,

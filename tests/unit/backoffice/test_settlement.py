@@ -37,7 +37,7 @@ from cardkit.codecs.batch import BATCH_HEADER, assemble_batch, batch_body
 from cardkit.crypto.keyload import build_key_load_package
 from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyFunction
-from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason
+from cardkit.pki import Hotlist, HotlistEntry, RevocationReason
 from cardkit.transport.base import InProcessConnection
 from cardkit.wallet.journal import MerchantJournal
 from cardkit.wallet.sam import CardSam, Sam, SoftwareSam

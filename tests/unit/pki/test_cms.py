@@ -12,7 +12,7 @@ from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from test_cms_pki import (
+from pki_support import (
     NOW,
     OPENSSL,
     KeySigner,
@@ -25,7 +25,10 @@ from test_cms_pki import (
 )
 
 from cardkit.errors import CryptoError
-from cardkit.pki.cms import (
+from cardkit.pki import (
+    ID_CT_CARD_RECORD,
+    ID_CT_IDENTITY_RECORD,
+    ID_KP_CARDKIT_SIGNING,
     BadSignatureError,
     CertificateExpiredError,
     ChainError,
@@ -35,6 +38,7 @@ from cardkit.pki.cms import (
     MalformedError,
     MissingCertificateError,
     NotACAError,
+    TrustStore,
     UnknownRootError,
     ValidityModel,
     VerificationError,
@@ -43,20 +47,8 @@ from cardkit.pki.cms import (
     sign_signed_data,
     verify_signed_data,
 )
-from cardkit.pki.records import ID_CT_CARD_RECORD, ID_CT_IDENTITY_RECORD
-from cardkit.pki.trust import ID_KP_CARDKIT_SIGNING, TrustStore
 
 CONTENT = b"\x30\x03\x02\x01\x01"  # any bytes; the CMS layer does not look inside
-
-
-@pytest.fixture(scope="module")
-def pki():  # type: ignore[no-untyped-def]
-    return make_pki()
-
-
-@pytest.fixture(scope="module")
-def store(pki) -> TrustStore:  # type: ignore[no-untyped-def]
-    return TrustStore([pki.root])
 
 
 # --- strict DER ------------------------------------------------------------------------

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from test_cms_pki import (
+from pki_support import (
     NOW,
+    POINT,
+    SERIAL,
+    make_card,
+    make_identity,
     make_pki,
     needs_openssl,
     new_key,
@@ -20,88 +23,30 @@ from test_cms_pki import (
     write_pem,
 )
 
-from cardkit.pki.cms import (
-    BindingError,
-    FailureReason,
-    MalformedError,
-    MissingCertificateError,
-    RecordValidityError,
-    VerificationError,
-    WrongContentTypeError,
-)
-from cardkit.pki.records import (
+from cardkit.pki import (
     CITY_TIMEZONE,
     ID_CT_CARD_RECORD,
     ID_CT_IDENTITY_RECORD,
     Address,
+    BindingError,
     CardRecord,
+    FailureReason,
     IdentityRecord,
     KeyVersions,
+    MalformedError,
+    MissingCertificateError,
     Programme,
+    RecordValidityError,
+    VerificationError,
+    WrongContentTypeError,
     check_binding,
-    public_point,
     sign_record,
     verify_card_record,
     verify_identity_record,
     verify_record,
 )
-from cardkit.pki.trust import TrustStore
-
-SERIAL = bytes.fromhex("5353 4E00 0000 2A01".replace(" ", ""))
-POINT = public_point(new_key().public_key())
-
-
-def make_identity(**changes: object) -> IdentityRecord:
-    fields: dict[str, object] = dict(
-        card_serial=SERIAL,
-        nik="6472054708850003",  # 64 72 05: Samarinda; 47 = 7 + 40 (a woman), 08 85
-        kk="6472050101090012",
-        name="Siti Nurhaliza binti Abdullah",
-        date_of_birth=date(1985, 8, 7),
-        sex="F",
-        address=Address(
-            street="Jl. Pangeran Suryanata Gg. 3 No. 12",
-            rt=14,
-            kelurahan="Bukit Pinang",
-            kecamatan="Samarinda Ulu",
-        ),
-        photo_digest=hashlib.sha256(b"a jpeg of the cardholder").digest(),
-    )
-    fields.update(changes)
-    return IdentityRecord(**fields)  # type: ignore[arg-type]
-
-
-def make_card(identity: IdentityRecord | None = None, **changes: object) -> CardRecord:
-    identity = identity or make_identity()
-    fields: dict[str, object] = dict(
-        card_serial=SERIAL,
-        card_public_point=POINT,
-        programmes=(
-            Programme(1, 0, "PKH"),
-            Programme(2, 1, "BPNT"),
-            Programme(301, 2, "Bansos Kota"),
-        ),
-        not_before=date(2026, 1, 1),
-        not_after=date(2030, 12, 31),
-        issuing_desk="SMD-DESK-01",
-        key_versions=KeyVersions(card_management=1, debit=1, load=1, receipt=1),
-        identity_digest=identity.digest(),
-    )
-    fields.update(changes)
-    return CardRecord(**fields)  # type: ignore[arg-type]
-
 
 IN_VALIDITY = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def pki():  # type: ignore[no-untyped-def]
-    return make_pki()
-
-
-@pytest.fixture(scope="module")
-def store(pki) -> TrustStore:  # type: ignore[no-untyped-def]
-    return TrustStore([pki.root])
 
 
 # --- encoding --------------------------------------------------------------------------
@@ -292,12 +237,17 @@ def test_any_identity_record_round_trips(record: IdentityRecord) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
+@example(make_card().to_der())
+@example(make_identity().to_der())
 def test_decoding_junk_raises_only_malformed(junk: bytes) -> None:
+    # Anything but MalformedError propagates and fails the test; bytes that do decode must
+    # be that record's one byte form (from_der accepts nothing to_der would not produce).
     for kind in (CardRecord, IdentityRecord):
         try:
-            kind.from_der(junk)
+            decoded = kind.from_der(junk)
         except MalformedError:
-            pass
+            continue
+        assert decoded.to_der() == junk
 
 
 # --- signing and verification ----------------------------------------------------------

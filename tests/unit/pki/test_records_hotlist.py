@@ -8,26 +8,24 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_cms_pki import NOW, make_pki, needs_openssl, openssl_cms_verify
-from test_records import make_identity
+from pki_support import NOW, make_identity, make_pki, needs_openssl, openssl_cms_verify
 
-from cardkit.pki.cms import (
+from cardkit.pki import (
+    ID_CT_HOTLIST,
     FailureReason,
+    Hotlist,
+    HotlistEntry,
     MalformedError,
+    RevocationReason,
     StaleHotlistError,
     UnknownRootError,
     VerificationError,
     WrongContentTypeError,
-)
-from cardkit.pki.records import ID_CT_HOTLIST, Asn1Hotlist, sign_record
-from cardkit.pki.trust import (
-    Hotlist,
-    HotlistEntry,
-    RevocationReason,
-    TrustStore,
     sign_hotlist,
+    sign_record,
     verify_hotlist,
 )
+from cardkit.pki.hotlist import Asn1Hotlist
 
 LOST = bytes.fromhex("53534e000000002a")
 STOLEN = bytes.fromhex("53534e0000000100")
@@ -45,16 +43,6 @@ def make_hotlist(sequence: int = 7, *entries: HotlistEntry) -> Hotlist:
             HotlistEntry(LOST, RevocationReason.LOST, date(2026, 2, 1)),
         ),
     )
-
-
-@pytest.fixture(scope="module")
-def pki():  # type: ignore[no-untyped-def]
-    return make_pki()
-
-
-@pytest.fixture(scope="module")
-def store(pki) -> TrustStore:  # type: ignore[no-untyped-def]
-    return TrustStore([pki.root])
 
 
 def test_lookup_and_order() -> None:

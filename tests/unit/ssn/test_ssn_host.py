@@ -30,7 +30,7 @@ from cardkit.errors import (
     PinBlockedError,
     SecurityStatusError,
 )
-from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason, sign_hotlist, verify_hotlist
+from cardkit.pki import Hotlist, HotlistEntry, RevocationReason, sign_hotlist, verify_hotlist
 from cardkit.ssn import (
     CardNotAcceptedError,
     DeskCertificateCache,

@@ -18,7 +18,7 @@ from cardkit.codecs.ssn import TAG_CARD_RECORD, DataObject
 from cardkit.crypto.chipauth import card_authentication_message, generate_private_key, sign_raw
 from cardkit.errors import CardRemovedError, ConditionsNotSatisfiedError
 from cardkit.iso7816.tlv import Tlv
-from cardkit.pki.records import sign_record
+from cardkit.pki import sign_record
 from cardkit.ssn import LifeCycle, Verdict, personalise, read_identity, verify_card
 from cardkit.transport.base import Connection, InProcessConnection
 

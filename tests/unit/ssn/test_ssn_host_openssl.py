@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from ssn_host_support import dev_keystore, issue, session
 
-from cardkit.pki.records import CardRecord, IdentityRecord
+from cardkit.pki import CardRecord, IdentityRecord
 from keys.dev import DevelopmentKeyStore
 
 OPENSSL = shutil.which("openssl")

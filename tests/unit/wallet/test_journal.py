@@ -10,14 +10,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_cms_pki import make_pki
+from pki_support import make_pki
 from test_sam_applet import DATE, WalletCard
 from test_settlement import NOW, Merchant, card, make_merchant
 
 from cardkit.backoffice import read_batch
 from cardkit.codecs import wallet as w
-from cardkit.pki.cms import StaleHotlistError, VerificationError
-from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason, TrustStore, sign_hotlist
+from cardkit.pki import (
+    Hotlist,
+    HotlistEntry,
+    RevocationReason,
+    StaleHotlistError,
+    TrustStore,
+    VerificationError,
+    sign_hotlist,
+)
 from cardkit.wallet.journal import (
     AlreadyResolvedError,
     CardHotlistedError,

@@ -36,7 +36,7 @@ from cardkit.codecs import wallet as w
 from cardkit.crypto.diversify import diversification_context, kdf_label
 from cardkit.errors import CardRemovedError, CryptoError
 from cardkit.keystore import KeyFunction
-from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason
+from cardkit.pki import Hotlist, HotlistEntry, RevocationReason
 from cardkit.ssn import LifeCycle, PersonalisationError, wallet_purses
 from cardkit.wallet import LoadRefusedError, Outcome, WalletCard, WalletIssuer
 from cardkit.wallet.sam import Sam
@@ -369,7 +369,7 @@ def test_journal_hotlist_imported_and_verified(
     keystore: DevelopmentKeyStore, sam: Sam, tmp_path: Path
 ) -> None:
     """The terminal uses the journal's hotlist, imported only after its signature checks."""
-    from cardkit.pki.trust import TrustStore, sign_hotlist
+    from cardkit.pki import TrustStore, sign_hotlist
 
     card = wallet_card(keystore)
     load(keystore, card, 10_000)
