@@ -35,6 +35,7 @@ from cardkit.codecs import sam as s  # noqa: E402
 from cardkit.codecs import wallet as w  # noqa: E402
 from cardkit.codecs.batch import assemble_batch, batch_body  # noqa: E402
 from cardkit.codecs.ssn import SSN_AID  # noqa: E402
+from cardkit.pki import Hotlist, HotlistEntry, RevocationReason  # noqa: E402
 from cardkit.pki.records import (  # noqa: E402
     Address,
     CardRecord,
@@ -43,7 +44,6 @@ from cardkit.pki.records import (  # noqa: E402
     Programme,
     public_point,
 )
-from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason  # noqa: E402
 
 VECTOR_DIR = ROOT / "tests" / "vectors"
 

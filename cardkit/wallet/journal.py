@@ -507,7 +507,7 @@ class MerchantJournal:
     ) -> Hotlist:
         """Verify a signed hotlist (signature, chain to the terminal's roots) and make it
         current. An older sequence number, or a different list under the current one, is
-        refused (:class:`cardkit.pki.cms.StaleHotlistError`); the same list again is a no-op."""
+        refused (:class:`cardkit.pki.errors.StaleHotlistError`); the same list again is a no-op."""
         with self._transaction():
             current = self.hotlist()
             verified = verify_hotlist(der, trust_store, at=at, current=current)
