@@ -59,7 +59,6 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
 
     from ..backoffice import SettlementLedger, read_batch, settle_batch
     from ..codecs.wallet import SamIdentity
-    from ..iso7816.protocol import ApduProtocol
     from ..keystore import KeyFunction
     from ..pki.trust import TrustStore
     from ..ssn import (
@@ -116,7 +115,7 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
     sam_card = VirtualCard([SamApplet()], image_path=run_dir / "sam.card", name="merchant SAM")
     identity = SamIdentity(sam_id=1, merchant=0x1001, terminal=1, ceiling=5_000_000)
     kvn, kcv = issue_sam(
-        keystore, CardSam(ApduProtocol(InProcessConnection(sam_card))), SAM_SERIAL, identity
+        keystore, CardSam(InProcessConnection(sam_card)), SAM_SERIAL, identity
     )
     click.echo(
         f"    SAM {SAM_SERIAL.hex().upper()} for merchant {identity.merchant:#06x}, "
@@ -204,7 +203,7 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
         )
 
         journal = MerchantJournal(run_dir / "journal.sqlite")
-        sam = CardSam(ApduProtocol(tap(sam_bridge, VIRTUAL_READERS[1])))
+        sam = CardSam(tap(sam_bridge, VIRTUAL_READERS[1]))
         say(f"Shop: pay {_rp(PRICE)} offline (card on reader 1, SAM on reader 2)")
         customer = tap(card_bridge, VIRTUAL_READERS[0])
         sale = PaymentTerminal(customer, sam, journal).pay(0, PRICE)

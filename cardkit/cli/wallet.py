@@ -36,9 +36,8 @@ from ..codecs.wallet import (
 )
 from ..crypto.diversify import diversification_context, kdf_label
 from ..errors import CardkitError
-from ..iso7816.protocol import ApduProtocol
 from ..keystore import KeyFunction, KeyStore
-from ..transport.base import Connection, CountingConnection
+from ..transport.base import CountingConnection
 from ..wallet import (
     LoadSequence,
     Outcome,
@@ -164,10 +163,6 @@ def _transport_key(store: KeyStore) -> bytes | None:
     )
 
 
-def _protocol(connection: Connection) -> ApduProtocol:
-    return ApduProtocol(connection)
-
-
 @contextmanager
 def _sam(
     stack: ExitStack,
@@ -182,7 +177,7 @@ def _sam(
         raise click.UsageError("give --sam-reader or --software-sam, not both")
     if sam_reader is not None:
         connection = stack.enter_context(ssn_cli._card(sam_reader))
-        yield CardSam(_protocol(connection))
+        yield CardSam(connection)
         return
     if software:
         store = ssn_cli._keystore(options["keystore_spec"], options["allow_dev_keys"])

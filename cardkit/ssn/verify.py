@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import hashes
 from ..codecs.ssn import CHALLENGE_LENGTH, LifeCycle
 from ..crypto.chipauth import card_authentication_message, verify_raw
 from ..errors import ApplicationNotAvailableError, CardkitError, CryptoError, TransportError
-from ..iso7816.protocol import ApduProtocol
 from ..pki.cms import (
     CertificateExpiredError,
     MissingCertificateError,
@@ -36,7 +35,7 @@ from ..pki.cms import (
 )
 from ..pki.records import CITY_TIMEZONE, CardRecord, VerifiedRecord, verify_card_record
 from ..pki.trust import Hotlist, TrustStore, VerifiedHotlist, verify_hotlist
-from ..transport.base import Connection, CountingConnection
+from ..transport.base import Connection
 from .session import SsnSession
 
 
@@ -136,7 +135,7 @@ def _hotlist(
 
 
 def verify_card(
-    session_or_protocol: SsnSession | ApduProtocol | Connection,
+    card: SsnSession | Connection,
     trust_store: TrustStore,
     hotlist: VerifiedHotlist | bytes | None = None,
     *,
@@ -151,20 +150,15 @@ def verify_card(
     """
     when = now if now is not None else datetime.now(UTC)
     revoked_list = _hotlist(hotlist, trust_store, when)
-    if isinstance(session_or_protocol, SsnSession):
-        session = session_or_protocol
+    if isinstance(card, SsnSession):
+        session = card
         before = session.round_trips
         if session.channel is not None:
             session.select()  # a clean applet state: no channel, nothing verified
     else:
-        connection = (
-            session_or_protocol.connection
-            if isinstance(session_or_protocol, ApduProtocol)
-            else None
-        )
-        before = connection.count if isinstance(connection, CountingConnection) else 0
+        before = 0
         try:
-            session = SsnSession(session_or_protocol)
+            session = SsnSession(card)
         except ApplicationNotAvailableError as exc:
             return VerificationResult(Verdict.WRONG_CARD_TYPE, (str(exc),))
         except TransportError:
@@ -173,8 +167,6 @@ def verify_card(
             return VerificationResult(
                 Verdict.WRONG_CARD_TYPE, (f"the card's SELECT answer is not an SSN card's: {exc}",)
             )
-        if session.round_trips is None:
-            before = None
     result = _Checker(session, trust_store, revoked_list, when, desk_cert_cache).run()
     if before is not None and session.round_trips is not None:
         result = replace(result, round_trips=session.round_trips - before)

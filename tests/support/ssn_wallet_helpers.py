@@ -18,7 +18,6 @@ from applets.ssn.applet import SsnCardApplet
 from cardkit.codecs import wallet as w
 from cardkit.crypto.keyload import build_key_load_package
 from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.iso7816.sw import SW
 from cardkit.transport.base import InProcessConnection
 from cardkit.wallet.sam import CardSam, Sam, SoftwareSam
@@ -114,7 +113,7 @@ def make_software_sam(identity: w.SamIdentity = SAM_IDENTITY) -> SoftwareSam:
 
 
 def make_card_sam(identity: w.SamIdentity = SAM_IDENTITY) -> CardSam:
-    sam = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
+    sam = CardSam(InProcessConnection(VirtualCard([SamApplet()])))
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
     admin = w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
     sam.personalise(identity, w.personalisation_mac(admin, SAM_SERIAL, 0, identity))

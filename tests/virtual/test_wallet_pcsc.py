@@ -21,7 +21,6 @@ from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
 from cardkit.cli.main import cli
 from cardkit.codecs import wallet as w
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.ssn import (
     LifeCycle,
     PersonalisationPlan,
@@ -94,7 +93,7 @@ def _wallet_card(keystore: DevelopmentKeyStore, rootpath: Path) -> VirtualCard:
 
 def _sam_card(keystore: DevelopmentKeyStore) -> VirtualCard:
     card = VirtualCard([SamApplet()], name="merchant SAM")
-    issue_sam(keystore, CardSam(ApduProtocol(InProcessConnection(card))), SAM_SERIAL, IDENTITY)
+    issue_sam(keystore, CardSam(InProcessConnection(card)), SAM_SERIAL, IDENTITY)
     return card
 
 
@@ -119,7 +118,7 @@ def bridges(
 
 
 def _balance(connection: CountingConnection) -> int:
-    return WalletCard(SsnSession(connection)).read_purses()[0].balance
+    return WalletCard(connection).read_purses()[0].balance
 
 
 def test_payment_through_pcscd_with_a_sam_card(
@@ -130,7 +129,7 @@ def test_payment_through_pcscd_with_a_sam_card(
     sam_link = CountingConnection(connect_to(sam_bridge, SAM_READER))
     try:
         journal = MerchantJournal(tmp_path / "journal.sqlite")
-        sam = CardSam(ApduProtocol(sam_link))
+        sam = CardSam(sam_link)
         before = _balance(card_link)
         till = PaymentTerminal(card_link, sam, journal, clock=lambda: TODAY)
         card_link.count = sam_link.count = 0
@@ -173,7 +172,7 @@ def test_card_pulled_after_debit_is_recovered_on_the_retap(
     sam_link = connect_to(sam_bridge, SAM_READER)
     card_link = connect_to(card_bridge, CARD_READER)
     try:
-        sam = CardSam(ApduProtocol(sam_link))
+        sam = CardSam(sam_link)
         before = _balance(CountingConnection(card_link))
         wrapper = _RemovedAfterAnswer(card, card_bridge)  # type: ignore[arg-type]
         card_bridge.card = wrapper  # type: ignore[assignment]

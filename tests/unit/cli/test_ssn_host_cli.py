@@ -100,7 +100,6 @@ def test_dev_keys_allowed_by_environment(card, monkeypatch):
 
 
 def test_issue_gives_a_purse_per_programme_by_default(card):
-    from cardkit.ssn import SsnSession
     from cardkit.wallet import WalletCard
 
     issued = run(
@@ -119,7 +118,7 @@ def test_issue_gives_a_purse_per_programme_by_default(card):
     )
     assert issued.exit_code == 0, issued.output
     assert "purses:      0=PKH, 1=BPNT, 2=KKS" in issued.output
-    status = WalletCard(SsnSession(InProcessConnection(card))).status()
+    status = WalletCard(InProcessConnection(card)).status()
     assert [p.programme for p in status.purses] == [1, 2, 3]
     assert {p.payment_cap for p in status.purses} == {100_000}
     assert {p.expiry for p in status.purses} == {20300630}
@@ -127,7 +126,6 @@ def test_issue_gives_a_purse_per_programme_by_default(card):
 
 
 def test_issue_no_wallet_makes_an_identity_only_card(card):
-    from cardkit.ssn import SsnSession
     from cardkit.wallet import WalletCard
     from cardkit.wallet.card import PurseNotFoundError
 
@@ -145,4 +143,4 @@ def test_issue_no_wallet_makes_an_identity_only_card(card):
     assert issued.exit_code == 0, issued.output
     assert "purses:" not in issued.output
     with pytest.raises(PurseNotFoundError):
-        WalletCard(SsnSession(InProcessConnection(card))).debit_init(0, bytes(8))
+        WalletCard(InProcessConnection(card)).debit_init(0, bytes(8))
