@@ -36,7 +36,7 @@ from ..pki.cms import (
 from ..pki.records import CITY_TIMEZONE, CardRecord, VerifiedRecord, verify_card_record
 from ..pki.trust import Hotlist, TrustStore, VerifiedHotlist, verify_hotlist
 from ..transport.base import Connection
-from .session import SsnSession
+from .session import AuthResult, SsnSession
 
 
 class Verdict(enum.Enum):
@@ -190,7 +190,8 @@ class _Checker:
         self.when = when
         self.cache = cache
 
-    def run(self) -> VerificationResult:  # noqa: C901 (split pending, issue 8)
+    def run(self) -> VerificationResult:
+        """AUTHENTICATE, check the record, then weigh every finding into one verdict."""
         info = self.session.info
         base = VerificationResult(Verdict.NOT_ISSUED, serial=info.serial, state=info.state)
         if info.state in _NOT_ISSUED_STATES:
@@ -209,14 +210,24 @@ class _Checker:
             verified = self._verify_record(record_der)
         except VerificationError as exc:
             return replace(base, verdict=_record_failure(exc), reasons=(str(exc),))
-        record = verified.record
         found = replace(
             base,
-            card_record=record,
+            card_record=verified.record,
             verified_record=verified,
             desk_certificate=verified.signer_certificate,
         )
+        reasons = [
+            *self._clone_findings(challenge, answer, record_der, verified.record),
+            *self._status_findings(answer.state, verified.record),
+        ]
+        return self._verdict(found, reasons)
 
+    def _clone_findings(
+        self, challenge: bytes, answer: AuthResult, record_der: bytes, record: CardRecord
+    ) -> list[tuple[Verdict, str]]:
+        """Whether this is the card the record was issued to: its signature over the
+        challenge, its serial and its state must match the record and the SELECT answer."""
+        info = self.session.info
         reasons: list[tuple[Verdict, str]] = []
         message = card_authentication_message(challenge, info.serial, answer.state, record_der)
         try:
@@ -243,7 +254,13 @@ class _Checker:
             reasons.append(
                 (Verdict.CLONE_SUSPECTED, "the card reported two different states in one session")
             )
-        entry = self.hotlist.entry(info.serial) if self.hotlist is not None else None
+        return reasons
+
+    def _status_findings(self, state: LifeCycle, record: CardRecord) -> list[tuple[Verdict, str]]:
+        """Revoked on the hotlist, blocked or not issued, expired or not yet valid."""
+        reasons: list[tuple[Verdict, str]] = []
+        serial = self.session.info.serial
+        entry = self.hotlist.entry(serial) if self.hotlist is not None else None
         if entry is not None:
             reasons.append(
                 (
@@ -252,16 +269,21 @@ class _Checker:
                     f"({entry.reason.name.lower().replace('_', ' ')})",
                 )
             )
-        if answer.state == LifeCycle.BLOCKED:
+        if state == LifeCycle.BLOCKED:
             reasons.append((Verdict.BLOCKED, "the issuer blocked this card"))
-        elif answer.state != LifeCycle.ISSUED:
-            reasons.append((Verdict.NOT_ISSUED, f"the card is in state {answer.state.name}"))
+        elif state != LifeCycle.ISSUED:
+            reasons.append((Verdict.NOT_ISSUED, f"the card is in state {state.name}"))
         today = self.when.astimezone(CITY_TIMEZONE).date()
         if today > record.not_after:
             reasons.append((Verdict.EXPIRED, f"the card expired on {record.not_after}"))
         elif today < record.not_before:
             reasons.append((Verdict.EXPIRED, f"the card is valid only from {record.not_before}"))
+        return reasons
 
+    def _verdict(
+        self, found: VerificationResult, reasons: list[tuple[Verdict, str]]
+    ) -> VerificationResult:
+        """GENUINE when nothing was found, else the gravest finding (in Verdict order)."""
         warnings = []
         if self.hotlist is not None and not self.hotlist.is_current(self.when):
             warnings.append(
