@@ -290,8 +290,9 @@ class _Demo:
         click.echo(f"    {sale.message()} in {customer.count} round trips on the card")
 
         self.say("Shop: the card is pulled in the middle of the next payment")
+        customer = self.tap()
         self.card.faults.cut_at_write(2)  # power lost inside DEBIT's atomic commit
-        torn = PaymentTerminal(self.tap(), self.sam, self.journal).pay(0, PRICE)
+        torn = PaymentTerminal(customer, self.sam, self.journal).pay(0, PRICE)
         click.echo(f"    {torn.message()}")
         second = PaymentTerminal(self.tap(), self.sam, self.journal).pay(0, PRICE)  # re-tap
         for resolution in second.recovered:

@@ -207,6 +207,7 @@ def test_cli_pay_through_two_readers(
     paid = runner.invoke(
         cli,
         [
+            "till",
             "pay",
             "--amount",
             "3000",
@@ -220,6 +221,8 @@ def test_cli_pay_through_two_readers(
     )
     assert paid.exit_code == 0, paid.output
     assert "PAID Rp 3.000" in paid.output and "round trips: 3" in paid.output
-    shown = runner.invoke(cli, ["balance", "--reader", CARD_READER, "--journal", str(journal)])
+    shown = runner.invoke(
+        cli, ["till", "balance", "--reader", CARD_READER, "--journal", str(journal)]
+    )
     assert shown.exit_code == 0, shown.output
     assert SERIAL.hex().upper() in shown.output

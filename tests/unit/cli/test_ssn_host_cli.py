@@ -1,4 +1,4 @@
-"""``cardkit issue / verify / read-identity / info`` on an in-process SSN card."""
+"""``cardkit card issue / verify / read-identity / info`` on an in-process SSN card."""
 
 from __future__ import annotations
 

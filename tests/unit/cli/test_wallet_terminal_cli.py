@@ -1,5 +1,5 @@
-"""``cardkit pay / balance / history / undo / load / export-batch`` on in-process cards:
-the customer's card and the SAM card are two "readers"; the software SAM is the other
+"""``cardkit till pay / balance / history / undo / export-batch`` and ``desk load`` on in-process
+cards: the customer's card and the SAM card are two "readers"; the software SAM is the other
 option and must say what it is."""
 
 from __future__ import annotations
