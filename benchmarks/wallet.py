@@ -37,7 +37,6 @@ from applets.vpcd import VpcdBridge
 from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.ssn import PersonalisationPlan, SsnSession, card_scp03_keys, personalise, wallet_purses
 from cardkit.ssn.beneficiary import Beneficiary
 from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
@@ -115,7 +114,7 @@ def wallet_card(ks: DevelopmentKeyStore, balance: int) -> VirtualCard:
 
 def sam_card(ks: DevelopmentKeyStore) -> VirtualCard:
     card = VirtualCard([SamApplet()], name="merchant SAM")
-    issue_sam(ks, CardSam(ApduProtocol(InProcessConnection(card))), SAM_SERIAL, IDENTITY)
+    issue_sam(ks, CardSam(InProcessConnection(card)), SAM_SERIAL, IDENTITY)
     return card
 
 
@@ -174,7 +173,7 @@ def recovery_round_trips(ks: DevelopmentKeyStore, journal_dir: Path) -> tuple[in
     """Card and SAM round trips of the re-tap that resolves a debit whose answer was lost."""
     card = wallet_card(ks, 100_000)
     sam_link = CountingConnection(InProcessConnection(sam_card(ks)))
-    sam = CardSam(ApduProtocol(sam_link))
+    sam = CardSam(sam_link)
     journal = MerchantJournal(journal_dir / "recovery.sqlite")
     lossy = PaymentTerminal(
         _LoseDebitAnswer(InProcessConnection(card)), sam, journal, clock=lambda: TODAY
@@ -207,7 +206,7 @@ def main() -> None:
         sam_link = CountingConnection(InProcessConnection(sam_card(ks)))
         results["in-process, card SAM"] = run_path(
             lambda: InProcessConnection(card),
-            CardSam(ApduProtocol(sam_link)),
+            CardSam(sam_link),
             sam_link,
             fresh("a"),
             args.count,
@@ -216,7 +215,7 @@ def main() -> None:
         sam_link = CountingConnection(InProcessConnection(sam_card(ks)))
         results["in-process, card SAM, no disk"] = run_path(
             lambda: InProcessConnection(card),
-            CardSam(ApduProtocol(sam_link)),
+            CardSam(sam_link),
             sam_link,
             None,
             args.count,
@@ -245,7 +244,7 @@ def main() -> None:
                 )
                 try:
                     results["pcscd, card SAM (reader 2)"] = run_path(
-                        tap, CardSam(ApduProtocol(sam_pcsc)), sam_pcsc, fresh("c"), args.count
+                        tap, CardSam(sam_pcsc), sam_pcsc, fresh("c"), args.count
                     )
                 finally:
                     sam_pcsc.close()

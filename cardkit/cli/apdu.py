@@ -1,4 +1,4 @@
-"""``cardkit apdu``: send raw command APDUs to a card and show the answers."""
+"""``cardkit card apdu``: send raw command APDUs to a card and show the answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ..errors import ApduFormatError
 from ..iso7816.apdu import CommandApdu
 from ..iso7816.protocol import ApduProtocol
 from ..iso7816.sw import SW, sw_name
-from ..transport.pcsc import PcscConnection
+from .base import cli_context
 
 
 def parse_hex_apdu(text: str) -> CommandApdu:
@@ -40,10 +40,11 @@ def apdu(
     Response chaining (61xx, GET RESPONSE) and 6Cxx are followed automatically.
     """
     commands = [parse_hex_apdu(text) for text in apdus]
-    connection = PcscConnection(reader, exclusive=not shared, timeout=timeout)
+    connection = cli_context().connect(reader, exclusive=not shared, timeout=timeout)
     with connection:
         protocol = ApduProtocol(connection)
-        click.echo(f"reader: {connection.reader}  ATR: {connection.atr.hex(' ').upper()}")
+        name = getattr(connection, "reader", reader or "?")
+        click.echo(f"reader: {name}  ATR: {connection.atr.hex(' ').upper()}")
         for command in commands:
             response = protocol.transceive(command)
             click.echo(f"> {command.to_bytes().hex(' ').upper()}")

@@ -1,92 +1,90 @@
-"""The root ``cardkit`` group, lazy sub-command loading, and error handling for the CLI."""
+"""The root ``cardkit`` group (one sub-group per user), and ``main()``: how failures end.
+
+``main()`` prints an expected failure -- a :class:`~cardkit.cli.base.CliError`, or an error
+of the library's own tree (:class:`~cardkit.errors.CardkitError`: the reader, the card or
+the keys said no) -- as one line, ``Error: ...``, and exits 1. Anything else is a bug: a
+traceback with ``-v``, otherwise one line asking for a report.
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
-import sqlite3
 import sys
+import traceback
 from collections.abc import Sequence
 
 import click
 
 from ..errors import CardkitError
 from ..iso7816.protocol import TRAFFIC
+from .base import CliContext, LazyGroup
 
 #: Sub-command name -> "module:attribute" of its click command or group.
 #: Adding a command group is one line here.
 COMMANDS: dict[str, str] = {
-    "readers": "cardkit.cli.readers:readers",
-    "apdu": "cardkit.cli.apdu:apdu",
-    "virtual-card": "cardkit.cli.virtual_card:virtual_card",
+    "card": "cardkit.cli.card:card_group",
+    "till": "cardkit.cli.till:till_group",
+    "desk": "cardkit.cli.desk:desk_group",
     "keys": "keys.cli:keys_group",
+    "virtual-card": "cardkit.cli.virtual_card:virtual_card",
     "demo": "cardkit.cli.demo:demo",
-    "issue": "cardkit.cli.ssn:issue",
-    "verify": "cardkit.cli.ssn:verify",
-    "read-identity": "cardkit.cli.ssn:read_identity_command",
-    "info": "cardkit.cli.ssn:info",
-    "pay": "cardkit.cli.wallet:pay",
-    "balance": "cardkit.cli.wallet:balance",
-    "history": "cardkit.cli.wallet:history",
-    "undo": "cardkit.cli.wallet:undo",
-    "load": "cardkit.cli.wallet:load",
-    "export-batch": "cardkit.cli.wallet:export_batch",
 }
 
+#: Groups written elsewhere, absent from a build that lacks their module.
+OPTIONAL_COMMANDS: dict[str, str] = {
+    "register": "cardkit.cli.register:register_group",
+    "backoffice": "cardkit.cli.backoffice:backoffice_group",
+}
 
-class LazyGroup(click.Group):
-    """A group whose sub-commands are imported on first use (see :data:`COMMANDS`)."""
-
-    def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.lazy = lazy
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy:
-            module_name, _, attribute = self.lazy[cmd_name].partition(":")
-            command = getattr(importlib.import_module(module_name), attribute)
-            if not isinstance(command, click.Command):
-                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
-            return command
-        return super().get_command(ctx, cmd_name)
+UNEXPECTED = "unexpected error ({name}: {message}) - please report it (run with -v for details)"
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    optional=OPTIONAL_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv shows APDU traffic).")
 @click.version_option(package_name="cardkit")
-def cli(verbose: int) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
     """Issue, read and accept Samarinda SSN smart cards."""
+    context = ctx.ensure_object(CliContext)
+    context.verbose = verbose
     level = {0: logging.WARNING, 1: logging.DEBUG}.get(verbose, TRAFFIC)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if verbose >= 2:
         click.echo("warning: APDU traffic may contain personal data", err=True)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run the CLI; a cardkit error or bad input (missing or damaged file, malformed
-    value) becomes a one-line message and exit code 1."""
+def main(argv: Sequence[str] | None = None, *, obj: CliContext | None = None) -> None:
+    """Run the CLI and exit: 0, the command's own code, 1 for a failure, 2 for bad usage.
+
+    ``obj``: the context object to run with (tests inject a connection through it).
+    """
+    context = obj if obj is not None else CliContext()
     try:
         code = cli.main(args=list(argv) if argv is not None else None, prog_name="cardkit",
-                        standalone_mode=False)  # fmt: skip
-    except CardkitError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
-    except (OSError, ValueError, sqlite3.Error) as exc:
-        # bad input at the desk: a file that is missing or damaged, a short CAN, a NIK
-        # not in the export -- the message, on one line, is what the clerk can act on
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        click.echo(f"Error: {message}", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
+                        standalone_mode=False, obj=context)  # fmt: skip
+    except click.ClickException as exc:  # CliError, and click's usage errors
         exc.show()
         sys.exit(exc.exit_code)
+    except CardkitError as exc:
+        click.echo(f"Error: {' '.join(str(exc).split()) or type(exc).__name__}", err=True)
+        sys.exit(1)
     except click.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: say so, never dress it up as the user's mistake
+        if context.verbose:
+            traceback.print_exc()
+        else:
+            message = " ".join(str(exc).split())[:200]
+            click.echo(f"Error: {UNEXPECTED.format(name=type(exc).__name__, message=message)}",
+                       err=True)  # fmt: skip
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,4 +1,4 @@
-"""``cardkit readers``: the PC/SC readers and the cards in them."""
+"""``cardkit card readers``: the PC/SC readers and the cards in them."""
 
 from __future__ import annotations
 

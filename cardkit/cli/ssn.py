@@ -1,4 +1,4 @@
-"""SSN card commands: ``cardkit issue``, ``verify``, ``read-identity``, ``info``.
+"""SSN card commands: ``cardkit card issue``, ``verify``, ``read-identity``, ``info``.
 
 Keys and trust: ``--keystore SPEC`` (see :func:`keys.open_store`; default ``dev:``, the
 DEVELOPMENT ONLY set, refused unless ``--allow-dev-keys`` or ``CARDKIT_ALLOW_DEV_KEYS=1``)
@@ -8,13 +8,14 @@ and ``--trust-store PEM`` (root certificates; default: the key store's ``root`` 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 
 import click
 
+from ..codecs.ssn import pad_can, pad_pin
 from ..keystore import KeyStore
 from ..pki import TrustStore
 from ..ssn import (
@@ -26,7 +27,8 @@ from ..ssn import (
     read_identity,
     verify_card,
 )
-from ..transport.base import Connection, CountingConnection
+from ..transport.base import CountingConnection
+from .base import CliError, cli_context
 
 ALLOW_DEV_ENV = "CARDKIT_ALLOW_DEV_KEYS"
 ROOT_SIGNER = "root"
@@ -37,26 +39,9 @@ _BANNER_LINES = (
 BANNER = "\n".join(["*" * 72, *(f"*  {line:<66}  *" for line in _BANNER_LINES), "*" * 72])
 
 
-def _open_pcsc(reader: str | None) -> Connection:
-    from ..transport.pcsc import PcscConnection
-
-    index: str | int | None = reader
-    if reader is not None and reader.isdigit():
-        index = int(reader)
-    return PcscConnection(index, exclusive=True, timeout=2.0)
-
-
-#: How the commands reach a card; tests replace it with an in-process card.
-open_connection: Callable[[str | None], Connection] = _open_pcsc
-
-
-@contextmanager
-def _card(reader: str | None) -> Iterator[CountingConnection]:
-    connection = CountingConnection(open_connection(reader))
-    try:
-        yield connection
-    finally:
-        connection.close()
+def _card(reader: str | None) -> AbstractContextManager[CountingConnection]:
+    """The card in ``reader``, through the CLI's context (see :class:`CliContext`)."""
+    return cli_context().card(reader)
 
 
 reader_option = click.option(
@@ -105,9 +90,20 @@ def _keystore(spec: str, allow_dev: bool) -> KeyStore:
 
 def _trust_store(trust_path: Path | None, keystore_spec: str, allow_dev: bool) -> TrustStore:
     if trust_path is not None:
-        return TrustStore.from_pem(trust_path.read_bytes())
+        try:
+            return TrustStore.from_pem(trust_path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise CliError(f"trust store {trust_path}: not PEM certificates ({exc})") from None
     store = _keystore(keystore_spec, allow_dev)
     return TrustStore([store.signer(ROOT_SIGNER).certificate_der])
+
+
+def _check_secret(pad: Callable[[str], bytes], secret: str) -> None:
+    """A PIN or CAN the card can take (digits, length), else a :class:`CliError`."""
+    try:
+        pad(secret)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 # --- info ----------------------------------------------------------------------------
@@ -198,6 +194,8 @@ def read_identity_command(
     """Read the cardholder's identity over the encrypted channel, with PIN or CAN."""
     if use_pin and can is not None:
         raise click.UsageError("give --pin or --can, not both")
+    if can is not None:
+        _check_secret(pad_can, can)
     trust = _trust_store(trust_path, keystore_spec, allow_dev_keys)
     pin = None if can is not None else click.prompt("PIN", hide_input=True)
     with _card(reader) as connection:
@@ -292,14 +290,20 @@ def issue(
 ) -> None:
     """Personalise a blank card for one household from the beneficiary export."""
     from ..ssn import Interrupted, wallet_purses
-    from ..ssn.beneficiary import find_beneficiary
+    from ..ssn.beneficiary import BeneficiaryError, find_beneficiary
 
     if (nik is None) == (row is None):
         raise click.UsageError("give exactly one of --nik or --row")
     store = _keystore(keystore_spec, allow_dev_keys)
-    beneficiary = find_beneficiary(data_path, nik if nik is not None else str(row))
+    try:
+        beneficiary = find_beneficiary(data_path, nik if nik is not None else str(row))
+    except (OSError, BeneficiaryError) as exc:
+        raise CliError(str(exc)) from None
+    if can is not None:
+        _check_secret(pad_can, can)
     if pin is None:
         pin = click.prompt("New PIN", hide_input=True, confirmation_prompt=True)
+    _check_secret(pad_pin, pin)
     plan = PersonalisationPlan.prepare(
         beneficiary,
         signer=store.signer(desk),

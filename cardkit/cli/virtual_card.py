@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .base import CliError
+
 #: Applets ``create`` can install: option name -> "module:Class". Add a line per applet.
 APPLETS: dict[str, str] = {
     "test": "applets.testapplet:TestApplet",
@@ -23,15 +25,15 @@ def _load_class(path: str) -> type:
     if not sep:
         module_name, _, name = path.rpartition(".")
     if module_name != "applets" and not module_name.startswith("applets."):
-        raise click.ClickException(f"refusing to load applet code from outside 'applets': {path}")
+        raise CliError(f"refusing to load applet code from outside 'applets': {path}")
     from applets.applet import Applet
 
     try:
         cls = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as exc:
-        raise click.ClickException(f"unknown applet type {path}: {exc}") from None
+        raise CliError(f"unknown applet type {path}: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, Applet)):
-        raise click.ClickException(f"{path} is not an applet")
+        raise CliError(f"{path} is not an applet")
     return cls
 
 
@@ -53,7 +55,7 @@ def create(image: Path, applet_names: tuple[str, ...], force: bool) -> None:
 
     if image.exists():
         if not force:
-            raise click.ClickException(f"{image} exists (use --force to overwrite)")
+            raise CliError(f"{image} exists (use --force to overwrite)")
         image.unlink()
     applets = [_load_class(APPLETS[name])() for name in dict.fromkeys(applet_names)]
     card = VirtualCard(applets, image_path=image)
@@ -115,7 +117,7 @@ def create_ssn(image: Path, serial: str | None, keystore_spec: str, allow_dev_ke
     from .ssn import _keystore
 
     if image.exists():
-        raise click.ClickException(f"{image} exists: a card image is never overwritten")
+        raise CliError(f"{image} exists: a card image is never overwritten")
     try:
         serial_bytes = bytes.fromhex(serial) if serial else os.urandom(8)
     except ValueError:

@@ -1,10 +1,11 @@
-"""Wallet commands: ``cardkit pay``, ``balance``, ``history``, ``undo`` (the merchant's till),
-``load`` (the issuer's desk) and ``export-batch`` (settlement).
+"""Wallet commands: ``cardkit till pay``, ``balance``, ``history``, ``undo`` and
+``export-batch`` (the merchant's till, settlement), and ``cardkit desk load`` (the issuer's
+desk).
 
 The merchant SAM is a second card (``--sam-reader``), or, for pilots and tests only, a
 software SAM (``--software-sam``) that holds the debit master in this laptop's key store:
 it says so loudly on every run, and the DEVELOPMENT ONLY key set is refused unless allowed
-as for ``cardkit issue``. The software SAM's counter, ceiling use and authorisations are
+as for ``cardkit card issue``. The software SAM's counter, ceiling use and authorisations are
 kept in ``--sam-state`` (JSON beside the journal) so that recovery works across runs.
 
 The journal is ``var/merchant/journal.sqlite`` unless ``--journal`` says otherwise.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -33,9 +35,8 @@ from ..codecs.wallet import (
 )
 from ..crypto.diversify import diversification_context, kdf_label
 from ..errors import CardkitError
-from ..iso7816.protocol import ApduProtocol
 from ..keystore import KeyFunction, KeyStore
-from ..transport.base import Connection, CountingConnection
+from ..transport.base import CountingConnection
 from ..wallet import (
     LoadSequence,
     Outcome,
@@ -47,6 +48,7 @@ from ..wallet import (
 from ..wallet.journal import MerchantJournal
 from ..wallet.sam import SOFTWARE_SAM_WARNING, CardSam, Sam, SoftwareSam
 from . import ssn as ssn_cli
+from .base import CliError
 from .ssn import allow_dev_option, keystore_option, reader_option
 
 DEFAULT_JOURNAL = Path("var/merchant/journal.sqlite")
@@ -161,10 +163,6 @@ def _transport_key(store: KeyStore) -> bytes | None:
     )
 
 
-def _protocol(connection: Connection) -> ApduProtocol:
-    return ApduProtocol(connection)
-
-
 @contextmanager
 def _sam(
     stack: ExitStack,
@@ -179,7 +177,7 @@ def _sam(
         raise click.UsageError("give --sam-reader or --software-sam, not both")
     if sam_reader is not None:
         connection = stack.enter_context(ssn_cli._card(sam_reader))
-        yield CardSam(_protocol(connection))
+        yield CardSam(connection)
         return
     if software:
         store = ssn_cli._keystore(options["keystore_spec"], options["allow_dev_keys"])
@@ -188,7 +186,13 @@ def _sam(
             options["sam_id"], options["merchant"], options["terminal"], options["ceiling"]
         )
         state = options["sam_state"] or journal_path.parent / DEFAULT_SAM_STATE
-        yield PersistentSoftwareSam(store, Path(state), identity, _transport_key(store))
+        try:
+            software_sam = PersistentSoftwareSam(
+                store, Path(state), identity, _transport_key(store)
+            )
+        except (OSError, ValueError) as exc:
+            raise CliError(f"software SAM state {state}: unreadable or damaged ({exc})") from None
+        yield software_sam
         return
     if required:
         raise click.UsageError(
@@ -199,8 +203,11 @@ def _sam(
 
 
 def _journal(path: Path) -> MerchantJournal:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return MerchantJournal(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return MerchantJournal(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise CliError(f"merchant journal {path}: cannot be opened ({exc})") from None
 
 
 def till_options(func: Callable[..., None]) -> Callable[..., None]:
@@ -399,7 +406,12 @@ def export_batch(out_path: Path | None, **kwargs: Any) -> None:
         target = out_path or (
             kwargs["journal_path"].parent / f"batch-{info.serial.hex()}-{stamp}.cksb"
         )
-        batch = journal.export_batch(sam, target)  # type: ignore[arg-type]
+        if not target.parent.is_dir():
+            raise CliError(f"no such directory for the batch file: {target.parent}")
+        try:
+            batch = journal.export_batch(sam, target)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise CliError(f"the batch file {target} could not be written ({exc})") from None
     click.echo(
         f"batch {batch.sequence}: {batch.receipts} receipts, debited "
         f"{_rupiah(batch.debited)}, undone {_rupiah(batch.undone)}, net "
@@ -444,9 +456,12 @@ def load(
 ) -> None:
     """Issuer: load programme funds onto a purse (under the issuer's K_load)."""
     store = ssn_cli._keystore(keystore_spec, allow_dev_keys)
-    issuer = WalletIssuer(
-        store, agency=agency, desk=desk_number, sequence=LoadSequence(sequence_file)
-    )
+    sequence = LoadSequence(sequence_file)
+    try:
+        sequence.current()
+    except (OSError, ValueError) as exc:
+        raise CliError(f"load sequence file {sequence_file}: damaged ({exc})") from None
+    issuer = WalletIssuer(store, agency=agency, desk=desk_number, sequence=sequence)
     with ssn_cli._card(reader) as connection:
         result = issuer.load(connection, purse, amount, sync=sync)
         trips = connection.count

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import CardkitError
-from ..iso7816.protocol import ApduProtocol
 from ..pki import IdentityRecord, TrustStore, VerifiedHotlist
-from ..transport.base import Connection, CountingConnection
+from ..transport.base import Connection
 from .session import SsnSession
 from .verify import DeskCertificateCache, Verdict, VerificationResult, verify_card
 
@@ -37,7 +36,7 @@ class IdentityReading:
 
 
 def read_identity(
-    session_or_protocol: SsnSession | ApduProtocol | Connection,
+    card: SsnSession | Connection,
     trust_store: TrustStore,
     *,
     pin: str | None = None,
@@ -58,17 +57,12 @@ def read_identity(
         raise ValueError("give exactly one of pin= or can=")
     when = now if now is not None else datetime.now(UTC)
     cache = desk_cert_cache if desk_cert_cache is not None else DeskCertificateCache()
-    if isinstance(session_or_protocol, SsnSession):
-        session = session_or_protocol
+    if isinstance(card, SsnSession):
+        session = card
         before = session.round_trips
     else:
-        connection = (
-            session_or_protocol.connection
-            if isinstance(session_or_protocol, ApduProtocol)
-            else None
-        )
-        before = connection.count if isinstance(connection, CountingConnection) else 0
-        session = SsnSession(session_or_protocol)
+        session = SsnSession(card)
+        before = 0
     result = verify_card(session, trust_store, hotlist, now=when, desk_cert_cache=cache)
     if result.verdict not in accept or result.verified_record is None:
         raise CardNotAcceptedError(result)

@@ -286,7 +286,7 @@ class PersonalisationResult:
         return self.serial.hex().upper()
 
 
-def personalise(  # noqa: C901 (split pending, issue 8)
+def personalise(
     session: SsnSession,
     plan: PersonalisationPlan,
     keystore: KeyStore,
@@ -300,13 +300,8 @@ def personalise(  # noqa: C901 (split pending, issue 8)
     plan the card cannot hold, before sending anything after SELECT.
     """
     start = session.round_trips
-    info = session.select() if session.channel is not None else session.info
-    if info.state not in (LifeCycle.BLANK, LifeCycle.PERSONALISING):
-        raise PersonalisationError(
-            f"card {info.serial_hex} is {info.state.name}, not blank: refusing to personalise"
-        )
+    info = _card_to_personalise(session, plan)
     resumed = info.state == LifeCycle.PERSONALISING
-    plan.check_card(info)
 
     def done(**fields: object) -> PersonalisationResult:
         trips = (
@@ -319,51 +314,16 @@ def personalise(  # noqa: C901 (split pending, issue 8)
         session.set_status(LifeCycle.BLANK)
         return done(state=LifeCycle.BLANK, wiped=True)
 
-    versions = _key_versions(info)
-    if plan.has_wallet:
-        versions = KeyVersions(
-            card_management=versions.card_management,
-            debit=keystore.current_version(KeyFunction.DEBIT),
-            load=keystore.current_version(KeyFunction.LOAD),
-            receipt=keystore.current_version(KeyFunction.RECEIPT),
-        )
+    versions = _planned_key_versions(plan, keystore, info)
     point = session.generate_key_pair()
-    identity, card = plan._records(info.serial, point, versions)
-    when = signing_time or datetime.now(UTC)
-    identity_der = sign_record(identity, plan.signer, signing_time=when)
-    card_der = sign_record(card, plan.signer, signing_time=when)
-    desk_der = plan.signer.certificate_der
-    objects = {
-        DataObject.DESK_CERTIFICATE: desk_der,
-        DataObject.CARD_RECORD: card_der,
-        DataObject.IDENTITY_RECORD: identity_der,
-    }
-    for tag, value in objects.items():
-        session.put_data(tag, value)
-    pin, can = pad_pin(plan.pin), pad_can(plan.can)
-    session.put_data(DataObject.PIN_STATUS, bytes([PIN_TRIES]) + pin, sensitive=True)
-    session.put_data(DataObject.CAN_STATUS, bytes([CAN_TRIES]) + can, sensitive=True)
+    written = _write_records(session, plan, info, point, versions, signing_time)
+    pin, can = _write_secrets(session, plan)
     wallet_check: dict[WalletTag, bytes] = {}
     if plan.has_wallet:
         wallet_check = _put_wallet(session, plan, keystore, info, versions)
 
-    for tag, value in objects.items():
-        if session.get_data(tag) != value:
-            raise PersonalisationError(
-                f"read-back of object {tag:02X} differs from what was written"
-            )
-    for status, padded, tries, name in (
-        (session.pin_status(), pin, PIN_TRIES, "PIN"),
-        (session.can_status(), can, CAN_TRIES, "CAN"),
-    ):
-        expected = secret_digest(info.serial, padded)
-        if (
-            status.digest is None
-            or not hmac.compare_digest(status.digest, expected)
-            or status.tries_left != tries
-            or status.max_tries != tries
-        ):
-            raise PersonalisationError(f"read-back of the {name} does not match")
+    _read_back_records(session, written.objects)
+    _read_back_secrets(session, info.serial, pin, can)
     if plan.has_wallet:
         _read_back_wallet(session, plan, wallet_check)
     if session.card_public_key() != point:
@@ -371,12 +331,103 @@ def personalise(  # noqa: C901 (split pending, issue 8)
     session.set_status(LifeCycle.ISSUED)
     return done(
         state=LifeCycle.ISSUED,
-        card_record=card,
-        identity_record=identity,
-        card_record_der=card_der,
-        identity_record_der=identity_der,
+        card_record=written.card,
+        identity_record=written.identity,
+        card_record_der=written.objects[DataObject.CARD_RECORD],
+        identity_record_der=written.objects[DataObject.IDENTITY_RECORD],
         resumed=resumed,
     )
+
+
+@dataclass(frozen=True)
+class _WrittenRecords:
+    """The signed records put on the card, and every object as written (for read-back)."""
+
+    identity: IdentityRecord
+    card: CardRecord
+    objects: dict[DataObject, bytes]
+
+
+def _card_to_personalise(session: SsnSession, plan: PersonalisationPlan) -> CardInfo:
+    """The card's FCI (SELECTed afresh if a channel was open); refuses a card that is not
+    BLANK or PERSONALISING, or that cannot hold the plan."""
+    info = session.select() if session.channel is not None else session.info
+    if info.state not in (LifeCycle.BLANK, LifeCycle.PERSONALISING):
+        raise PersonalisationError(
+            f"card {info.serial_hex} is {info.state.name}, not blank: refusing to personalise"
+        )
+    plan.check_card(info)
+    return info
+
+
+def _planned_key_versions(
+    plan: PersonalisationPlan, keystore: KeyStore, info: CardInfo
+) -> KeyVersions:
+    """The key versions the card record names: the card's, and the store's current wallet
+    keys when the plan has a wallet."""
+    versions = _key_versions(info)
+    if not plan.has_wallet:
+        return versions
+    return KeyVersions(
+        card_management=versions.card_management,
+        debit=keystore.current_version(KeyFunction.DEBIT),
+        load=keystore.current_version(KeyFunction.LOAD),
+        receipt=keystore.current_version(KeyFunction.RECEIPT),
+    )
+
+
+def _write_records(
+    session: SsnSession,
+    plan: PersonalisationPlan,
+    info: CardInfo,
+    point: bytes,
+    versions: KeyVersions,
+    signing_time: datetime | None,
+) -> _WrittenRecords:
+    """Sign the identity and card records and PUT DATA them with the desk certificate."""
+    identity, card = plan._records(info.serial, point, versions)
+    when = signing_time or datetime.now(UTC)
+    objects = {
+        DataObject.DESK_CERTIFICATE: plan.signer.certificate_der,
+        DataObject.CARD_RECORD: sign_record(card, plan.signer, signing_time=when),
+        DataObject.IDENTITY_RECORD: sign_record(identity, plan.signer, signing_time=when),
+    }
+    for tag, value in objects.items():
+        session.put_data(tag, value)
+    return _WrittenRecords(identity, card, objects)
+
+
+def _write_secrets(session: SsnSession, plan: PersonalisationPlan) -> tuple[bytes, bytes]:
+    """PUT DATA the PIN and the CAN with their tries; returns them padded (for read-back)."""
+    pin, can = pad_pin(plan.pin), pad_can(plan.can)
+    session.put_data(DataObject.PIN_STATUS, bytes([PIN_TRIES]) + pin, sensitive=True)
+    session.put_data(DataObject.CAN_STATUS, bytes([CAN_TRIES]) + can, sensitive=True)
+    return pin, can
+
+
+def _read_back_records(session: SsnSession, objects: dict[DataObject, bytes]) -> None:
+    """Each written object must read back byte for byte."""
+    for tag, value in objects.items():
+        if session.get_data(tag) != value:
+            raise PersonalisationError(
+                f"read-back of object {tag:02X} differs from what was written"
+            )
+
+
+def _read_back_secrets(session: SsnSession, serial: bytes, pin: bytes, can: bytes) -> None:
+    """The PIN and CAN digests and tries the card reports must be what was written."""
+    for status, padded, tries, name in (
+        (session.pin_status(), pin, PIN_TRIES, "PIN"),
+        (session.can_status(), can, CAN_TRIES, "CAN"),
+    ):
+        expected = secret_digest(serial, padded)
+        if (
+            status.digest is None
+            or not hmac.compare_digest(status.digest, expected)
+            or status.tries_left != tries
+            or status.max_tries != tries
+        ):
+            raise PersonalisationError(f"read-back of the {name} does not match")
 
 
 def _wallet_key(

@@ -1,7 +1,8 @@
 """A session with the SSN card applet: one method per card operation (docs/PROTOCOL.md s4).
 
-:class:`SsnSession` SELECTs the applet when made and keeps the parsed FCI in
-:attr:`SsnSession.info`. Status words become domain errors here, never in callers:
+:class:`SsnSession` takes a connection, SELECTs the applet when made, keeps the parsed FCI
+in :attr:`SsnSession.info` and opens the issuer channel when given a key store. Status
+words become domain errors here, never in callers:
 
 * SELECT ``6A82`` -> :class:`~cardkit.errors.ApplicationNotAvailableError`
 * ``63Cx`` -> :class:`~cardkit.errors.InvalidPinError` (or :class:`InvalidCanError`)
@@ -175,19 +176,36 @@ def _check_point(point: bytes, what: str) -> bytes:
 
 
 class SsnSession:
-    """The SSN card applet on one card; made from an :class:`ApduProtocol` or a Connection.
+    """The SSN card applet on one card, opened on a :class:`~cardkit.transport.base.Connection`.
 
-    Given a bare :class:`~cardkit.transport.base.Connection`, the session wraps it in a
-    :class:`~cardkit.transport.base.CountingConnection` so :attr:`round_trips` can be read.
+    ::
+
+        session = SsnSession(connection)                      # SELECT (1 round trip)
+        session = SsnSession(connection, keystore=keystore)   # ... + issuer channel (2 more)
+
+    The constructor builds its own :class:`ApduProtocol` (over a
+    :class:`~cardkit.transport.base.CountingConnection`, so :attr:`round_trips` can be read),
+    SELECTs the applet, keeps the parsed FCI in :attr:`info` and the applet version in
+    :attr:`version`, and, given ``keystore``, opens the issuer channel (SCP03 at ``level``).
+    SELECT ``6A82`` raises :class:`~cardkit.errors.ApplicationNotAvailableError`.
     """
 
-    def __init__(self, protocol: ApduProtocol | Connection, *, aid: bytes = SSN_AID) -> None:
-        if isinstance(protocol, Connection):
-            protocol = ApduProtocol(CountingConnection(protocol))
-        self.protocol = protocol
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        aid: bytes = SSN_AID,
+        keystore: KeyStore | None = None,
+        level: SecurityLevel = LEVEL_33,
+    ) -> None:
+        if not isinstance(connection, Connection):
+            raise TypeError(f"SsnSession needs a Connection, not {type(connection).__name__}")
+        self.protocol = ApduProtocol(CountingConnection(connection))
         self.aid = aid
         self.channel: Scp03Session | None = None
         self.info = self.select()
+        if keystore is not None:
+            self.open_issuer_channel(keystore, level)
 
     # --- basics ----------------------------------------------------------------------
 
@@ -196,6 +214,11 @@ class SsnSession:
         """Round trips so far, if the connection counts them (else None)."""
         connection = self.protocol.connection
         return connection.count if isinstance(connection, CountingConnection) else None
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """The applet version (major, minor) from its SELECT answer."""
+        return self.info.version
 
     @property
     def serial(self) -> bytes:

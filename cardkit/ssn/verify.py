@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import hashes
 from ..codecs.ssn import CHALLENGE_LENGTH, LifeCycle
 from ..crypto.chipauth import card_authentication_message, verify_raw
 from ..errors import ApplicationNotAvailableError, CardkitError, CryptoError, TransportError
-from ..iso7816.protocol import ApduProtocol
 from ..pki import (
     CITY_TIMEZONE,
     CardRecord,
@@ -42,8 +41,8 @@ from ..pki import (
     verify_card_record,
     verify_hotlist,
 )
-from ..transport.base import Connection, CountingConnection
-from .session import SsnSession
+from ..transport.base import Connection
+from .session import AuthResult, SsnSession
 
 
 class Verdict(enum.Enum):
@@ -142,7 +141,7 @@ def _hotlist(
 
 
 def verify_card(
-    session_or_protocol: SsnSession | ApduProtocol | Connection,
+    card: SsnSession | Connection,
     trust_store: TrustStore,
     hotlist: VerifiedHotlist | bytes | None = None,
     *,
@@ -157,20 +156,15 @@ def verify_card(
     """
     when = now if now is not None else datetime.now(UTC)
     revoked_list = _hotlist(hotlist, trust_store, when)
-    if isinstance(session_or_protocol, SsnSession):
-        session = session_or_protocol
+    if isinstance(card, SsnSession):
+        session = card
         before = session.round_trips
         if session.channel is not None:
             session.select()  # a clean applet state: no channel, nothing verified
     else:
-        connection = (
-            session_or_protocol.connection
-            if isinstance(session_or_protocol, ApduProtocol)
-            else None
-        )
-        before = connection.count if isinstance(connection, CountingConnection) else 0
+        before = 0
         try:
-            session = SsnSession(session_or_protocol)
+            session = SsnSession(card)
         except ApplicationNotAvailableError as exc:
             return VerificationResult(Verdict.WRONG_CARD_TYPE, (str(exc),))
         except TransportError:
@@ -179,8 +173,6 @@ def verify_card(
             return VerificationResult(
                 Verdict.WRONG_CARD_TYPE, (f"the card's SELECT answer is not an SSN card's: {exc}",)
             )
-        if session.round_trips is None:
-            before = None
     result = _Checker(session, trust_store, revoked_list, when, desk_cert_cache).run()
     if before is not None and session.round_trips is not None:
         result = replace(result, round_trips=session.round_trips - before)
@@ -204,7 +196,8 @@ class _Checker:
         self.when = when
         self.cache = cache
 
-    def run(self) -> VerificationResult:  # noqa: C901 (split pending, issue 8)
+    def run(self) -> VerificationResult:
+        """AUTHENTICATE, check the record, then weigh every finding into one verdict."""
         info = self.session.info
         base = VerificationResult(Verdict.NOT_ISSUED, serial=info.serial, state=info.state)
         if info.state in _NOT_ISSUED_STATES:
@@ -223,14 +216,24 @@ class _Checker:
             verified = self._verify_record(record_der)
         except VerificationError as exc:
             return replace(base, verdict=_record_failure(exc), reasons=(str(exc),))
-        record = verified.record
         found = replace(
             base,
-            card_record=record,
+            card_record=verified.record,
             verified_record=verified,
             desk_certificate=verified.signer_certificate,
         )
+        reasons = [
+            *self._clone_findings(challenge, answer, record_der, verified.record),
+            *self._status_findings(answer.state, verified.record),
+        ]
+        return self._verdict(found, reasons)
 
+    def _clone_findings(
+        self, challenge: bytes, answer: AuthResult, record_der: bytes, record: CardRecord
+    ) -> list[tuple[Verdict, str]]:
+        """Whether this is the card the record was issued to: its signature over the
+        challenge, its serial and its state must match the record and the SELECT answer."""
+        info = self.session.info
         reasons: list[tuple[Verdict, str]] = []
         message = card_authentication_message(challenge, info.serial, answer.state, record_der)
         try:
@@ -257,7 +260,13 @@ class _Checker:
             reasons.append(
                 (Verdict.CLONE_SUSPECTED, "the card reported two different states in one session")
             )
-        entry = self.hotlist.entry(info.serial) if self.hotlist is not None else None
+        return reasons
+
+    def _status_findings(self, state: LifeCycle, record: CardRecord) -> list[tuple[Verdict, str]]:
+        """Revoked on the hotlist, blocked or not issued, expired or not yet valid."""
+        reasons: list[tuple[Verdict, str]] = []
+        serial = self.session.info.serial
+        entry = self.hotlist.entry(serial) if self.hotlist is not None else None
         if entry is not None:
             reasons.append(
                 (
@@ -266,16 +275,21 @@ class _Checker:
                     f"({entry.reason.name.lower().replace('_', ' ')})",
                 )
             )
-        if answer.state == LifeCycle.BLOCKED:
+        if state == LifeCycle.BLOCKED:
             reasons.append((Verdict.BLOCKED, "the issuer blocked this card"))
-        elif answer.state != LifeCycle.ISSUED:
-            reasons.append((Verdict.NOT_ISSUED, f"the card is in state {answer.state.name}"))
+        elif state != LifeCycle.ISSUED:
+            reasons.append((Verdict.NOT_ISSUED, f"the card is in state {state.name}"))
         today = self.when.astimezone(CITY_TIMEZONE).date()
         if today > record.not_after:
             reasons.append((Verdict.EXPIRED, f"the card expired on {record.not_after}"))
         elif today < record.not_before:
             reasons.append((Verdict.EXPIRED, f"the card is valid only from {record.not_before}"))
+        return reasons
 
+    def _verdict(
+        self, found: VerificationResult, reasons: list[tuple[Verdict, str]]
+    ) -> VerificationResult:
+        """GENUINE when nothing was found, else the gravest finding (in Verdict order)."""
         warnings = []
         if self.hotlist is not None and not self.hotlist.is_current(self.when):
             warnings.append(

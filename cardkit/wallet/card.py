@@ -1,7 +1,8 @@
 """The SSN card's wallet commands, host side: one method per APDU (docs/PROTOCOL.md s7).
 
-:class:`WalletCard` rides on an :class:`~cardkit.ssn.SsnSession` (which SELECTs the applet
-and knows the card's serial and wallet key versions). Status words become errors here:
+:class:`WalletCard` takes a connection and opens an :class:`~cardkit.ssn.SsnSession` on it
+(which SELECTs the applet and knows the card's serial and wallet key versions). Status
+words become errors here:
 
 * ``6985`` / ``6986`` -> :class:`WalletRefusedError` (purse rules, life cycle, no session,
   counter near wrap-around)
@@ -30,7 +31,8 @@ from ..codecs.wallet import (
 from ..errors import ApduError, BadResponseError, ConditionsNotSatisfiedError, CryptoError
 from ..iso7816.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
 from ..iso7816.sw import SW
-from ..ssn import SsnSession
+from ..ssn import LifeCycle, SsnSession
+from ..transport.base import Connection
 
 CLA = 0x80
 
@@ -62,14 +64,34 @@ def new_terminal_nonce() -> bytes:
 
 
 class WalletCard:
-    """The wallet of one SSN card (already SELECTed by ``session``)."""
+    """The wallet of one SSN card, opened on a :class:`~cardkit.transport.base.Connection`.
 
-    def __init__(self, session: SsnSession) -> None:
-        self.session = session
+    ::
+
+        wallet = WalletCard(connection)     # SELECT (1 round trip)
+        wallet.status().purses
+
+    The constructor opens an :class:`~cardkit.ssn.SsnSession` (its own protocol, SELECT,
+    version, serial, life-cycle state), kept in :attr:`session` for the card's other
+    commands; each wallet command is then one method.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.session = SsnSession(connection)
 
     @property
     def serial(self) -> bytes:
         return self.session.serial
+
+    @property
+    def state(self) -> LifeCycle:
+        """The card's life-cycle state at SELECT."""
+        return self.session.state
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """The applet version (major, minor)."""
+        return self.session.version
 
     def _send(self, cmd: CommandApdu, what: str) -> bytes:
         return _check(self.session.protocol.transceive(cmd), what)

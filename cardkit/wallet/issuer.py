@@ -41,9 +41,8 @@ from ..codecs.wallet import (
 )
 from ..crypto.diversify import diversification_context, kdf_label
 from ..errors import CardkitError, CryptoError, TransportError
-from ..iso7816.protocol import ApduProtocol
 from ..keystore import KeyFunction, KeyStore
-from ..ssn import LifeCycle, SsnSession
+from ..ssn import LifeCycle
 from ..transport.base import Connection
 from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
 from .results import Outcome
@@ -145,17 +144,13 @@ class WalletIssuer:
         if not hmac.compare_digest(card_cryptogram(k_debit, serial, init.body(), nt), init.cc):
             raise CryptoError("the card's cryptogram is wrong: not a genuine card")
 
-    def load(
-        self, card: ApduProtocol | Connection, purse: int, amount: int, *, sync: bool = False
-    ) -> LoadResult:
+    def load(self, card: Connection, purse: int, amount: int, *, sync: bool = False) -> LoadResult:
         """Credit ``amount`` rupiah to ``purse``; ``sync`` also resets the offline cumulative
         (an amount of 0 with ``sync`` only resets it)."""
-        protocol = card if isinstance(card, ApduProtocol) else ApduProtocol(card)
-        session = SsnSession(protocol)
-        if session.state is not LifeCycle.ISSUED:
-            raise LoadRefusedError(f"the card is {session.state.name}, not ISSUED")
-        wallet = WalletCard(session)
-        serial = session.serial
+        wallet = WalletCard(card)
+        if wallet.state is not LifeCycle.ISSUED:
+            raise LoadRefusedError(f"the card is {wallet.state.name}, not ISSUED")
+        serial = wallet.serial
         nt = new_terminal_nonce()
         init = wallet.debit_init(purse, nt)
         self._check_cryptogram(serial, init, nt)
@@ -239,13 +234,11 @@ class WalletIssuer:
             raise CryptoError("the card's confirmation of the load is wrong")
         return receipt
 
-    def check(self, card: ApduProtocol | Connection, pending: PendingLoad) -> LoadResult:
+    def check(self, card: Connection, pending: PendingLoad) -> LoadResult:
         """Resolve an interrupted load from the card's last transaction (one DEBIT INIT)."""
-        protocol = card if isinstance(card, ApduProtocol) else ApduProtocol(card)
-        session = SsnSession(protocol)
-        if session.serial != pending.serial:
+        wallet = WalletCard(card)
+        if wallet.serial != pending.serial:
             raise LoadRefusedError("this is not the card of the interrupted load")
-        wallet = WalletCard(session)
         nt = new_terminal_nonce()
         init = wallet.debit_init(pending.purse, nt)
         self._check_cryptogram(pending.serial, init, nt)

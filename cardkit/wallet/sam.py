@@ -49,11 +49,19 @@ from ..codecs.wallet import (
     verify_confirmation,
 )
 from ..crypto.diversify import diversification_context, kdf_label
-from ..errors import ApduError, ConditionsNotSatisfiedError, CryptoError
+from ..errors import (
+    ApduError,
+    ApplicationNotAvailableError,
+    BadResponseError,
+    ConditionsNotSatisfiedError,
+    CryptoError,
+)
 from ..iso7816.apdu import CommandApdu
 from ..iso7816.protocol import ApduProtocol
 from ..iso7816.sw import SW
+from ..iso7816.tlv import Tlv
 from ..keystore import KeyFunction, KeyStore
+from ..transport.base import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -121,20 +129,48 @@ def _raise_for(sw: int, data: bytes, what: str) -> None:
     raise ApduError(data, sw, what)
 
 
-class CardSam:
-    """A SAM applet on a card, reached through an :class:`ApduProtocol`.
+def _fci_version(fci: bytes) -> tuple[int, int]:
+    """The applet version (major, minor) in a SAM's SELECT answer (6F / A5 / C0)."""
+    try:
+        proprietary = next(t for t in Tlv.from_bytes(fci).children if t.tag == 0xA5)
+        version = next(t.value for t in proprietary.children if t.tag == 0xC0)
+    except (StopIteration, ValueError) as exc:
+        raise BadResponseError(f"the SAM's SELECT answer has no version: {exc}") from None
+    if len(version) != 2:
+        raise BadResponseError(f"the SAM's version has {len(version)} bytes, not 2")
+    return version[0], version[1]
 
-    The constructor selects the SAM applet. Each method is one APDU (short).
+
+class CardSam:
+    """A SAM applet on a card, opened on a :class:`~cardkit.transport.base.Connection`.
+
+    ::
+
+        sam = CardSam(connection)       # SELECT SAM (1 round trip)
+
+    The constructor builds its own :class:`ApduProtocol`, SELECTs the SAM applet and keeps
+    the applet version from its answer in :attr:`version`. Each method is one APDU (short);
+    status words become :class:`SamRefusedError`, :class:`SamCeilingError`,
+    :class:`SamKeyMissingError` or :class:`CryptoError` here.
     """
 
-    def __init__(self, protocol: ApduProtocol, *, select: bool = True) -> None:
-        self.protocol = protocol
-        if select:
-            self.select()
+    def __init__(self, connection: Connection) -> None:
+        if not isinstance(connection, Connection):
+            raise TypeError(f"CardSam needs a Connection, not {type(connection).__name__}")
+        self.protocol = ApduProtocol(connection)
+        self.version = (0, 0)
+        self.select()
 
     def select(self) -> bytes:
-        """SELECT the SAM applet; return its FCI."""
-        return self._call(CommandApdu(0x00, 0xA4, 0x04, 0x00, SAM_AID, ne=256), "SELECT SAM")
+        """SELECT the SAM applet (again, e.g. after a power loss); return its FCI."""
+        resp = self.protocol.transceive(CommandApdu(0x00, 0xA4, 0x04, 0x00, SAM_AID, ne=256))
+        if resp.sw in (SW.FILE_NOT_FOUND, SW.FUNCTION_NOT_SUPPORTED):
+            raise ApplicationNotAvailableError(
+                resp.data, resp.sw, f"not a merchant SAM: no application {SAM_AID.hex().upper()}"
+            )
+        _raise_for(resp.sw, resp.data, "SELECT SAM")
+        self.version = _fci_version(resp.data)
+        return resp.data
 
     def _call(self, cmd: CommandApdu, what: str) -> bytes:
         resp = self.protocol.transceive(cmd)

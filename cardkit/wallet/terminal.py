@@ -41,9 +41,8 @@ from ..codecs.wallet import (
     date_to_int,
 )
 from ..errors import CardkitError, CryptoError, TransportError
-from ..iso7816.protocol import ApduProtocol
 from ..pki import CITY_TIMEZONE, Hotlist
-from ..ssn import LifeCycle, SsnSession
+from ..ssn import LifeCycle
 from ..ssn.beneficiary import PROGRAMMES
 from ..transport.base import Connection
 from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
@@ -62,6 +61,14 @@ logger = logging.getLogger(__name__)
 class RecoveryError(CardkitError):
     """A pending debit could not be resolved on this tap (the card is not genuine, or its
     log no longer reaches back to it): it stays pending."""
+
+
+class _NotCharged(Exception):
+    """A step of a payment ends it before anything was charged; carries the answer."""
+
+    def __init__(self, result: PaymentResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
 
 
 def city_today() -> dt.date:
@@ -85,21 +92,22 @@ def _not_charged(
 class PaymentTerminal:
     """A merchant's till: one card connection, one SAM, one journal.
 
-    ``card`` is an :class:`ApduProtocol` or a :class:`Connection` (wrapped in one).
+    ``card`` is the customer card's :class:`Connection`; each operation opens a
+    :class:`WalletCard` on it (one SELECT).
     ``hotlist`` adds to the journal's verified hotlist (e.g. one just verified by the
     caller); ``clock`` returns the date bound into debits (default: today in WITA).
     """
 
     def __init__(
         self,
-        card: ApduProtocol | Connection,
+        card: Connection,
         sam: Sam,
         journal: MerchantJournal,
         *,
         hotlist: Hotlist | None = None,
         clock: Callable[[], dt.date] = city_today,
     ) -> None:
-        self.protocol = card if isinstance(card, ApduProtocol) else ApduProtocol(card)
+        self.connection = card
         self.sam = sam
         self.journal = journal
         self.hotlist = hotlist
@@ -116,7 +124,7 @@ class PaymentTerminal:
 
     # --- public operations -----------------------------------------------------------
 
-    def pay(self, purse_or_programme: int | str, amount: int) -> PaymentResult:  # noqa: C901 (split pending, issue 8)
+    def pay(self, purse_or_programme: int | str, amount: int) -> PaymentResult:
         """Debit ``amount`` rupiah from a purse (index 0..7) or a programme (``"PKH"``).
 
         Answers PAID (with the receipt), NOT_CHARGED (with the reason), or INTERRUPTED
@@ -126,89 +134,34 @@ class PaymentTerminal:
         if not isinstance(amount, int) or amount < 1:
             return _not_charged("the amount must be a whole number of rupiah, at least 1", amount)
         try:
-            session = SsnSession(self.protocol)
-        except TransportError as exc:
-            return _not_charged(f"no card ({exc})", amount)
-        wallet = WalletCard(session)
-        serial = session.serial
-        refusal = self._refuse_card(session)
-        if refusal:
-            return _not_charged(refusal, amount, serial=serial)
-        # Another card's interrupted payment does not hold the till: it is resolved when
-        # that card is tapped again (or by the back office from the batch), so a customer
-        # who walks away never stops the shop.
-        try:
-            purse = self._purse_index(wallet, purse_or_programme)
-        except (LookupError, PurseNotFoundError) as exc:
-            return _not_charged(str(exc), amount, serial=serial)
-        except TransportError as exc:
-            return _not_charged(f"the card left before paying ({exc})", amount, serial=serial)
-
-        nt = new_terminal_nonce()
-        try:
-            init = wallet.debit_init(purse, nt)
-        except TransportError as exc:
-            return _not_charged(
-                f"the card left before paying ({exc})", amount, purse=purse, serial=serial
-            )
-        except (WalletRefusedError, PurseNotFoundError) as exc:
-            return _not_charged(f"the card refused: {exc}", amount, purse=purse, serial=serial)
-        try:
-            recovered = self._resolve(wallet, init)
-        except (RecoveryError, TransportError) as exc:
-            return _not_charged(
-                f"an interrupted payment of this card cannot be resolved: {exc}",
-                amount,
-                purse=purse,
-                serial=serial,
-            )
-        date = date_to_int(self.clock())
-        reason = debit_refusal(init, amount, date)
-        if reason is not None:
-            return _not_charged(reason, amount, purse=purse, serial=serial, recovered=recovered)
-        try:
-            request = self.sam.authorise_debit(init, serial, nt, amount, date)
-        except SamCeilingError:
-            return _not_charged(
-                "the SAM's ceiling is reached: settle with the back office first",
-                amount,
-                purse=purse,
-                serial=serial,
-                recovered=recovered,
-            )
-        except (SamRefusedError, SamKeyMissingError) as exc:
-            return _not_charged(
-                f"the SAM refused: {exc}", amount, purse=purse, serial=serial, recovered=recovered
-            )
-        except CryptoError:
-            return _not_charged(
-                "the card is not genuine (its cryptogram is wrong)",
-                amount,
-                purse=purse,
-                serial=serial,
-                recovered=recovered,
-            )
-        except TransportError as exc:
-            self._sam_lost = True
-            return _not_charged(
-                f"the SAM did not answer ({exc})",
-                amount,
-                purse=purse,
-                serial=serial,
-                recovered=recovered,
-            )
+            wallet = self._open_for_payment(amount)
+            # Another card's interrupted payment does not hold the till: it is resolved when
+            # that card is tapped again (or by the back office from the batch), so a customer
+            # who walks away never stops the shop.
+            purse = self._choose_purse(wallet, purse_or_programme, amount)
+            nt = new_terminal_nonce()
+            init = self._open_debit(wallet, purse, nt, amount)
+            recovered = self._resolve_before_paying(wallet, init, purse, amount)
+            date = date_to_int(self.clock())
+            reason = debit_refusal(init, amount, date)
+            if reason is not None:
+                return _not_charged(
+                    reason, amount, purse=purse, serial=wallet.serial, recovered=recovered
+                )
+            request = self._authorise_debit(wallet, init, nt, amount, date, recovered)
+        except _NotCharged as stop:
+            return stop.result
         return self._commit(wallet, init, request, recovered, undoes=None)
 
     def undo(self, amount: int | None = None) -> PaymentResult:
         """Reverse (part of) the card's last debit, if this terminal made it and nothing
         happened on the card since. ``amount`` defaults to the whole debit."""
         try:
-            session = SsnSession(self.protocol)
+            wallet = WalletCard(self.connection)
         except TransportError as exc:
             return _not_charged(f"no card ({exc})", amount or 0)
-        wallet = WalletCard(session)
-        serial = session.serial
-        refusal = self._refuse_card(session)
+        serial = wallet.serial
+        refusal = self._refuse_card(wallet)
         if refusal:
             return _not_charged(refusal, amount or 0, serial=serial)
         mine = [
@@ -282,18 +235,16 @@ class PaymentTerminal:
     def recover(self) -> tuple[Resolution, ...]:
         """Resolve any pending debit of the card on the reader (SELECT + DEBIT INIT when
         there is one, SELECT alone otherwise)."""
-        session = SsnSession(self.protocol)
-        return self._recover_session(WalletCard(session))
+        return self._recover_session(WalletCard(self.connection))
 
     def balance(self) -> Purses:
         """The card's purses and offline cumulative (SELECT + READ PURSES; a pending debit
         of this card is resolved first, with one DEBIT INIT)."""
-        session = SsnSession(self.protocol)
-        wallet = WalletCard(session)
+        wallet = WalletCard(self.connection)
         recovered = self._recover_session(wallet)
         status = wallet.status()
         return Purses(
-            session.serial,
+            wallet.serial,
             status.purses,
             status.cumulative,
             status.offline_cap,
@@ -302,10 +253,86 @@ class PaymentTerminal:
 
     def history(self) -> History:
         """The card's own transaction log, newest first (a pending debit is resolved first)."""
-        session = SsnSession(self.protocol)
-        wallet = WalletCard(session)
+        wallet = WalletCard(self.connection)
         recovered = self._recover_session(wallet)
-        return History(session.serial, wallet.log(), recovered=recovered)
+        return History(wallet.serial, wallet.log(), recovered=recovered)
+
+    # --- steps of a payment (each ends it with _NotCharged when it must) ------------
+
+    def _open_for_payment(self, amount: int) -> WalletCard:
+        """SELECT the card, and refuse a hotlisted card or one not ISSUED."""
+        try:
+            wallet = WalletCard(self.connection)
+        except TransportError as exc:
+            raise _NotCharged(_not_charged(f"no card ({exc})", amount)) from exc
+        refusal = self._refuse_card(wallet)
+        if refusal:
+            raise _NotCharged(_not_charged(refusal, amount, serial=wallet.serial))
+        return wallet
+
+    def _choose_purse(self, wallet: WalletCard, purse_or_programme: int | str, amount: int) -> int:
+        """The purse index to debit (a programme name costs one READ PURSES)."""
+        try:
+            return self._purse_index(wallet, purse_or_programme)
+        except (LookupError, PurseNotFoundError) as exc:
+            raise _NotCharged(_not_charged(str(exc), amount, serial=wallet.serial)) from exc
+        except TransportError as exc:
+            raise _NotCharged(
+                _not_charged(f"the card left before paying ({exc})", amount, serial=wallet.serial)
+            ) from exc
+
+    def _open_debit(self, wallet: WalletCard, purse: int, nt: bytes, amount: int) -> InitResponse:
+        """DEBIT INIT on ``purse``: the card's authenticated purse and last transaction."""
+        try:
+            return wallet.debit_init(purse, nt)
+        except TransportError as exc:
+            reason = f"the card left before paying ({exc})"
+        except (WalletRefusedError, PurseNotFoundError) as exc:
+            reason = f"the card refused: {exc}"
+        raise _NotCharged(_not_charged(reason, amount, purse=purse, serial=wallet.serial))
+
+    def _resolve_before_paying(
+        self, wallet: WalletCard, init: InitResponse, purse: int, amount: int
+    ) -> tuple[Resolution, ...]:
+        """Resolve this card's interrupted payments first; none may stay open."""
+        try:
+            return self._resolve(wallet, init)
+        except (RecoveryError, TransportError) as exc:
+            raise _NotCharged(
+                _not_charged(
+                    f"an interrupted payment of this card cannot be resolved: {exc}",
+                    amount,
+                    purse=purse,
+                    serial=wallet.serial,
+                )
+            ) from exc
+
+    def _authorise_debit(
+        self,
+        wallet: WalletCard,
+        init: InitResponse,
+        nt: bytes,
+        amount: int,
+        date: int,
+        recovered: tuple[Resolution, ...],
+    ) -> DebitRequest:
+        """The SAM checks the card's cryptogram, the purse rules and its ceiling."""
+        try:
+            return self.sam.authorise_debit(init, wallet.serial, nt, amount, date)
+        except SamCeilingError:
+            reason = "the SAM's ceiling is reached: settle with the back office first"
+        except (SamRefusedError, SamKeyMissingError) as exc:
+            reason = f"the SAM refused: {exc}"
+        except CryptoError:
+            reason = "the card is not genuine (its cryptogram is wrong)"
+        except TransportError as exc:
+            self._sam_lost = True
+            reason = f"the SAM did not answer ({exc})"
+        raise _NotCharged(
+            _not_charged(
+                reason, amount, purse=init.purse.index, serial=wallet.serial, recovered=recovered
+            )
+        )
 
     # --- steps -----------------------------------------------------------------------
 
@@ -314,22 +341,22 @@ class PaymentTerminal:
             return True
         return self.journal.is_hotlisted(serial)
 
-    def _refuse_card(self, session: SsnSession) -> str:
+    def _refuse_card(self, wallet: WalletCard) -> str:
         """Why this card must not pay here ('' if it may). A hotlisted card is refused, and
         blocked on the card when the SAM can order it (SAM AUTHORISE BLOCK + BLOCK)."""
-        serial = session.serial
+        serial = wallet.serial
         if self._is_hotlisted(serial):
             self.journal.record_refusal(serial, "hotlisted")
             logger.warning("refused hotlisted card %s", serial.hex().upper())
-            if session.state is LifeCycle.ISSUED and self._block(WalletCard(session)):
+            if wallet.state is LifeCycle.ISSUED and self._block(wallet):
                 self.journal.record_refusal(serial, "blocked")
                 return (
                     "the card is on the hotlist (reported lost, stolen or revoked): "
                     "it is now blocked"
                 )
             return "the card is on the hotlist (reported lost, stolen or revoked)"
-        if session.state is not LifeCycle.ISSUED:
-            return f"the card is {session.state.name}, not ISSUED"
+        if wallet.state is not LifeCycle.ISSUED:
+            return f"the card is {wallet.state.name}, not ISSUED"
         return ""
 
     def _block(self, wallet: WalletCard) -> bool:

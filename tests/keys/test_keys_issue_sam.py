@@ -7,7 +7,6 @@ import pytest
 from applets.card import VirtualCard
 from applets.sam import SamApplet
 from cardkit.codecs import sam as sam_codec
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyFunction
 from cardkit.transport.base import InProcessConnection
 from cardkit.wallet.sam import CardSam, SamRefusedError
@@ -20,7 +19,7 @@ IDENTITY = sam_codec.SamIdentity(sam_id=0x77, merchant=0x2002, terminal=1, ceili
 
 def test_issue_sam_loads_the_current_debit_master() -> None:
     store = DevelopmentKeyStore()
-    sam = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
+    sam = CardSam(InProcessConnection(VirtualCard([SamApplet()])))
     version, kcv = issue_sam(store, sam, SERIAL, IDENTITY)
     assert version == store.current_version(KeyFunction.DEBIT)
     assert kcv == store.kcv(KeyFunction.DEBIT, version)
@@ -30,7 +29,7 @@ def test_issue_sam_loads_the_current_debit_master() -> None:
 
 def test_a_sam_is_issued_once() -> None:
     store = DevelopmentKeyStore()
-    sam = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
+    sam = CardSam(InProcessConnection(VirtualCard([SamApplet()])))
     issue_sam(store, sam, SERIAL, IDENTITY)
     with pytest.raises(SamRefusedError, match="PRE-PERSONALISE"):
         issue_sam(store, sam, SERIAL, IDENTITY)

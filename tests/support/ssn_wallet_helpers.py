@@ -19,7 +19,6 @@ from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.crypto.keyload import build_key_load_package
 from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.iso7816.sw import SW
 from cardkit.transport.base import InProcessConnection
 from cardkit.wallet.sam import CardSam, Sam, SoftwareSam
@@ -117,7 +116,7 @@ def make_software_sam(identity: sam_codec.SamIdentity = SAM_IDENTITY) -> Softwar
 
 
 def make_card_sam(identity: sam_codec.SamIdentity = SAM_IDENTITY) -> CardSam:
-    sam = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
+    sam = CardSam(InProcessConnection(VirtualCard([SamApplet()])))
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
     admin = sam_codec.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
     sam.personalise(identity, sam_codec.personalisation_mac(admin, SAM_SERIAL, 0, identity))

@@ -11,7 +11,6 @@ from applets.card import VirtualCard
 from applets.sam import SamApplet
 from cardkit.codecs import sam as sam_codec
 from cardkit.errors import CardRemovedError
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyStore
 from cardkit.ssn import PersonalisationPlan, wallet_purses
 from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
@@ -87,7 +86,7 @@ def card_sam(
 ) -> tuple[VirtualCard, CardSam]:
     """The SAM applet on its own virtual card, with the store's debit master loaded."""
     card = VirtualCard([SamApplet()], name="merchant SAM")
-    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam = CardSam(InProcessConnection(card))
     issue_sam(keystore, sam, SAM_SERIAL, identity)  # type: ignore[arg-type]
     return card, sam
 

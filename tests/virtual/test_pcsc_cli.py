@@ -21,7 +21,7 @@ SELECT = "00A4040007F0636B74657374"
 
 
 def test_readers_shows_the_virtual_card(virtual_card, vpcd_bridge):
-    result = CliRunner().invoke(cli, ["readers"])
+    result = CliRunner().invoke(cli, ["card", "readers"])
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if VIRTUAL_READERS[0] in x)
     assert vpcd_bridge.card.atr.hex(" ").upper() in line
@@ -31,7 +31,7 @@ def test_readers_shows_the_virtual_card(virtual_card, vpcd_bridge):
 def test_apdu_prints_data_and_status_names(virtual_card):
     virtual_card.close()
     result = CliRunner().invoke(
-        cli, ["apdu", "-r", "PCD 00 00", SELECT, "00 01 00 00 02 CAFE", "00020900"]
+        cli, ["card", "apdu", "-r", "PCD 00 00", SELECT, "00 01 00 00 02 CAFE", "00020900"]
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -45,7 +45,7 @@ def test_no_card_is_a_one_line_error(vpcd_bridge2, capsys):
     try:
         wait_for_removal(VIRTUAL_READERS[1], timeout=3.0)
         with pytest.raises(SystemExit) as exited:
-            main(["apdu", "-r", VIRTUAL_READERS[1], SELECT])
+            main(["card", "apdu", "-r", VIRTUAL_READERS[1], SELECT])
         assert exited.value.code == 1
         err = capsys.readouterr().err
         assert err.startswith("Error: ") and VIRTUAL_READERS[1] in err
@@ -69,7 +69,7 @@ def test_serve_an_image_until_ctrl_c(tmp_path, vpcd_bridge2, pcscd):
         )  # fmt: skip
         wait_for_card(VIRTUAL_READERS[1], timeout=10.0)
         result = CliRunner().invoke(
-            cli, ["apdu", "-r", VIRTUAL_READERS[1], "-t", "3", SELECT, "0003000001 07"]
+            cli, ["card", "apdu", "-r", VIRTUAL_READERS[1], "-t", "3", SELECT, "0003000001 07"]
         )
         assert result.exit_code == 0, result.output
         assert "< 00 00 00 07  OK (9000)" in result.output.splitlines()

@@ -123,12 +123,12 @@ def test_cli_verify_and_info_through_pcscd(ssn_bridge, keystore, request, monkey
     # the CLI opens the reader itself
     monkeypatch.setenv("CARDKIT_ALLOW_DEV_KEYS", "1")
     runner = CliRunner()
-    info = runner.invoke(cli, ["info", "--reader", READER])
+    info = runner.invoke(cli, ["card", "info", "--reader", READER])
     assert info.exit_code == 0, info.output
     assert SERIAL.hex().upper() in info.output and "ISSUED" in info.output
-    verified = runner.invoke(cli, ["verify", "--reader", READER])
+    verified = runner.invoke(cli, ["card", "verify", "--reader", READER])
     assert verified.exit_code == 0, verified.output
     assert "GENUINE" in verified.output
-    identity = runner.invoke(cli, ["read-identity", "--reader", READER, "--can", "314159"])
+    identity = runner.invoke(cli, ["card", "read-identity", "--reader", READER, "--can", "314159"])
     assert identity.exit_code == 0, identity.output
     assert "FAHMI WAHYU NOOR" in identity.output

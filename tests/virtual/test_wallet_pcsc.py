@@ -22,7 +22,6 @@ from applets.vpcd import VpcdBridge
 from cardkit.cli.main import cli
 from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.ssn import (
     LifeCycle,
     PersonalisationPlan,
@@ -95,7 +94,7 @@ def _wallet_card(keystore: DevelopmentKeyStore, rootpath: Path) -> VirtualCard:
 
 def _sam_card(keystore: DevelopmentKeyStore) -> VirtualCard:
     card = VirtualCard([SamApplet()], name="merchant SAM")
-    issue_sam(keystore, CardSam(ApduProtocol(InProcessConnection(card))), SAM_SERIAL, IDENTITY)
+    issue_sam(keystore, CardSam(InProcessConnection(card)), SAM_SERIAL, IDENTITY)
     return card
 
 
@@ -120,7 +119,7 @@ def bridges(
 
 
 def _balance(connection: CountingConnection) -> int:
-    return WalletCard(SsnSession(connection)).read_purses()[0].balance
+    return WalletCard(connection).read_purses()[0].balance
 
 
 def test_payment_through_pcscd_with_a_sam_card(
@@ -131,7 +130,7 @@ def test_payment_through_pcscd_with_a_sam_card(
     sam_link = CountingConnection(connect_to(sam_bridge, SAM_READER))
     try:
         journal = MerchantJournal(tmp_path / "journal.sqlite")
-        sam = CardSam(ApduProtocol(sam_link))
+        sam = CardSam(sam_link)
         before = _balance(card_link)
         till = PaymentTerminal(card_link, sam, journal, clock=lambda: TODAY)
         card_link.count = sam_link.count = 0
@@ -174,7 +173,7 @@ def test_card_pulled_after_debit_is_recovered_on_the_retap(
     sam_link = connect_to(sam_bridge, SAM_READER)
     card_link = connect_to(card_bridge, CARD_READER)
     try:
-        sam = CardSam(ApduProtocol(sam_link))
+        sam = CardSam(sam_link)
         before = _balance(CountingConnection(card_link))
         wrapper = _RemovedAfterAnswer(card, card_bridge)  # type: ignore[arg-type]
         card_bridge.card = wrapper  # type: ignore[assignment]
@@ -209,6 +208,7 @@ def test_cli_pay_through_two_readers(
     paid = runner.invoke(
         cli,
         [
+            "till",
             "pay",
             "--amount",
             "3000",
@@ -222,6 +222,8 @@ def test_cli_pay_through_two_readers(
     )
     assert paid.exit_code == 0, paid.output
     assert "PAID Rp 3.000" in paid.output and "round trips: 3" in paid.output
-    shown = runner.invoke(cli, ["balance", "--reader", CARD_READER, "--journal", str(journal)])
+    shown = runner.invoke(
+        cli, ["till", "balance", "--reader", CARD_READER, "--journal", str(journal)]
+    )
     assert shown.exit_code == 0, shown.output
     assert SERIAL.hex().upper() in shown.output

@@ -18,7 +18,6 @@ from cardkit.codecs import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.crypto.keyload import build_key_load_package
 from cardkit.errors import ApduError, CardRemovedError, CryptoError
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyFunction
 from cardkit.transport.base import InProcessConnection
 from cardkit.wallet.sam import (
@@ -117,7 +116,7 @@ def admin_key() -> bytes:
 
 def make_card_sam(identity: sam_codec.SamIdentity = IDENTITY) -> tuple[VirtualCard, CardSam]:
     card = VirtualCard([SamApplet()])
-    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam = CardSam(InProcessConnection(card))
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
     sam.personalise(identity, sam_codec.personalisation_mac(admin_key(), SAM_SERIAL, 0, identity))
     version, check = sam.load_key(package())
@@ -155,7 +154,7 @@ def pay(sam: Sam, card: WalletCard, amount: int) -> tuple[w.DebitRequest, w.Rece
 
 def test_life_cycle_and_key_load() -> None:
     card = VirtualCard([SamApplet()])
-    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam = CardSam(InProcessConnection(card))
     assert sam.info().state is sam_codec.SamState.BLANK
     with pytest.raises(SamRefusedError):  # no transport key yet
         sam.load_key(package())
@@ -183,7 +182,7 @@ def test_life_cycle_and_key_load() -> None:
 
 def test_personalisation_needs_the_back_office_mac() -> None:
     card = VirtualCard([SamApplet()])
-    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam = CardSam(InProcessConnection(card))
     sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
     good = sam_codec.personalisation_mac(admin_key(), SAM_SERIAL, 0, IDENTITY)
     thief = dataclasses.replace(IDENTITY, merchant=0x6666)
@@ -456,7 +455,7 @@ def test_key_ceremony_export_loads_and_matches_a_key_store_sam() -> None:
     store = development_keystore(allow=True)
     transport = sam_transport_key(store, SAM_SERIAL, sam_codec.SAM_AID, 1)
     card = VirtualCard([SamApplet()])
-    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam = CardSam(InProcessConnection(card))
     sam.pre_personalise(SAM_SERIAL, 1, transport)
     k_admin = sam_codec.sam_admin_key(transport, SAM_SERIAL)
     sam.personalise(IDENTITY, sam_codec.personalisation_mac(k_admin, SAM_SERIAL, 0, IDENTITY))

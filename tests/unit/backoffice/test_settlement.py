@@ -35,7 +35,6 @@ from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.codecs.batch import BATCH_HEADER, assemble_batch, batch_body
 from cardkit.crypto.keyload import build_key_load_package
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyFunction
 from cardkit.pki import Hotlist, HotlistEntry, RevocationReason
 from cardkit.transport.base import InProcessConnection
@@ -106,7 +105,7 @@ def make_merchant(tmp_path: Path, number: int, *, card_sam: bool = False) -> Mer
     k_t = transport_key(serial)
     sam: Sam
     if card_sam:
-        sam = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
+        sam = CardSam(InProcessConnection(VirtualCard([SamApplet()])))
         sam.pre_personalise(serial, TRANSPORT_KVN, k_t)
         sam.personalise(
             identity,

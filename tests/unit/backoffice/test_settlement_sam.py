@@ -19,7 +19,6 @@ from applets.card import VirtualCard
 from applets.sam import SamApplet
 from cardkit.codecs import sam as sam_codec
 from cardkit.errors import ApduError, CardRemovedError
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.transport.base import InProcessConnection
 from cardkit.wallet.sam import CardSam, SamRefusedError, SoftwareSam
 
@@ -59,7 +58,7 @@ def test_card_and_software_sam_sign_alike() -> None:
 
 
 def test_sign_batch_refusals() -> None:
-    blank = CardSam(ApduProtocol(InProcessConnection(VirtualCard([SamApplet()]))))
+    blank = CardSam(InProcessConnection(VirtualCard([SamApplet()])))
     with pytest.raises(SamRefusedError):  # not personalised
         blank.sign_batch(DIGEST)
     sam = make_card_sam()[1]
@@ -75,7 +74,7 @@ def test_batch_sequence_survives_power_cycles() -> None:
     card, sam = make_card_sam()
     assert sam.sign_batch(DIGEST).sequence == 1
     card.power_on()
-    sam = CardSam(ApduProtocol(InProcessConnection(card)))
+    sam = CardSam(InProcessConnection(card))
     assert sam.sign_batch(DIGEST).sequence == 2
 
 

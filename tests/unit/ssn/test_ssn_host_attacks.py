@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from ssn_host_support import (
     NOW,
@@ -91,9 +93,15 @@ def test_every_byte_of_the_record_flipped_in_transit(trust, issued):
 
 def test_signature_or_state_flipped_in_transit(trust, issued):
     card, _ = issued
-    for offset in [2] + list(range(5, 69, 7)):  # the state byte, then signature bytes
+    # the state byte (07 ISSUED flipped to 06, a state no card has): the answer is refused
+    state = verify_card(FlipInTransit(InProcessConnection(card), 2), trust, now=NOW)
+    assert state.verdict is Verdict.NOT_ISSUED
+    assert state.reasons == ("the card refused AUTHENTICATE: unknown life-cycle state 06",)
+    # a signature byte: the card no longer proves it holds the key of its record
+    for offset in range(5, 69, 7):
         result = verify_card(FlipInTransit(InProcessConnection(card), offset), trust, now=NOW)
-        assert not result.genuine, offset
+        assert result.verdict is Verdict.CLONE_SUSPECTED, (offset, result)
+        assert "did not prove it holds the key of its record" in result.reasons[0]
 
 
 def _personalise_with(keystore, card, mutate):
@@ -255,3 +263,55 @@ def test_personalise_resumes_after_a_cut_in_a_read_back(keystore, trust):
     result = personalise(session(card), plan(keystore), keystore, signing_time=NOW)
     assert result.resumed and result.state is LifeCycle.ISSUED
     assert verify_card(connect(card), trust, now=NOW).genuine
+
+
+# --- a card that answers SELECT with junk gets a verdict, not an exception (verify_card
+# promises one typed result for any card; only reader failures raise) ----------------------
+
+INS_SELECT = 0xA4
+Answer = Callable[[bytes, int], tuple[bytes, int]]
+
+
+class SelectAnswer(Connection):
+    """The card's SELECT answer replaced (an emulator or a broken card)."""
+
+    def __init__(self, inner: Connection, answer: Answer) -> None:
+        self.inner, self.answer = inner, answer
+
+    @property
+    def atr(self) -> bytes:
+        return self.inner.atr
+
+    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
+        data, sw = self.inner.send_and_receive(apdu)
+        return self.answer(data, sw) if apdu[1] == INS_SELECT else (data, sw)
+
+
+def _removed(data: bytes, sw: int) -> tuple[bytes, int]:
+    raise CardRemovedError("card left")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda d, sw: (b"\x01\x02", 0x9000),  # not TLV
+        lambda d, sw: (d[:-3], sw),  # FCI cut short
+        lambda d, sw: (b"", 0x9000),  # nothing
+        lambda d, sw: (b"", 0x6985),  # refused
+        lambda d, sw: (b"", 0x6F00),  # no diagnosis
+    ],
+    ids=["junk", "truncated", "empty", "6985", "6F00"],
+)
+def test_junk_select_answer_is_a_verdict(keystore, answer: Answer) -> None:
+    card, _ = issue(keystore)
+    result = verify_card(
+        SelectAnswer(InProcessConnection(card), answer), trust_of(keystore), now=NOW
+    )
+    assert result.verdict is Verdict.WRONG_CARD_TYPE
+    assert result.reasons
+
+
+def test_reader_failure_during_select_still_raises(keystore) -> None:
+    card, _ = issue(keystore)
+    with pytest.raises(CardRemovedError):
+        verify_card(SelectAnswer(InProcessConnection(card), _removed), trust_of(keystore), now=NOW)

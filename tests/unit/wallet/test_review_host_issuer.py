@@ -5,7 +5,7 @@ error loads again, and the card is credited twice."""
 from __future__ import annotations
 
 import pytest
-from ssn_host_support import dev_keystore, session
+from ssn_host_support import connect, dev_keystore
 from wallet_terminal_support import issuer, wallet_card
 
 from cardkit.codecs import wallet as w
@@ -45,7 +45,7 @@ def test_garbled_load_answer_is_tap_again_and_check_finds_the_load(keystore, how
     desk = issuer(keystore)
     first = desk.load(GarbleLoad(InProcessConnection(card), how), 0, AMOUNT)
     assert first.outcome is Outcome.INTERRUPTED and first.pending is not None
-    assert WalletCard(session(card)).read_purses()[0].balance == AMOUNT  # it did land
+    assert WalletCard(connect(card)).read_purses()[0].balance == AMOUNT  # it did land
     checked = desk.check(InProcessConnection(card), first.pending)
     assert checked.outcome is Outcome.PAID and checked.receipt is not None
     assert checked.balance == AMOUNT

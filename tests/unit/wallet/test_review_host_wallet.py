@@ -8,14 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ssn_host_support import dev_keystore, session
+from ssn_host_support import connect, dev_keystore, session
 from wallet_terminal_support import card_sam, journal, load, terminal, wallet_card
 
 from applets.card import VirtualCard
 from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.errors import CardRemovedError
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.iso7816.sw import SW
 from cardkit.transport.base import Connection, InProcessConnection
 from cardkit.wallet import Outcome, PaymentTerminal, WalletCard
@@ -32,7 +31,7 @@ def keystore() -> DevelopmentKeyStore:
 
 
 def balance(card: VirtualCard) -> int:
-    return WalletCard(session(card)).read_purses()[0].balance
+    return WalletCard(connect(card)).read_purses()[0].balance
 
 
 class Tamper(Connection):
@@ -87,15 +86,13 @@ def test_sam_error_on_confirm_after_the_card_paid_is_tap_again(keystore, tmp_pat
     card = wallet_card(keystore)
     load(keystore, card, START)
     sam_card, _ = card_sam(keystore)
-    failing = CardSam(
-        ApduProtocol(Tamper(InProcessConnection(sam_card), sam_codec.SamIns.CONFIRM, (b"", sw)))
-    )
+    failing = CardSam(Tamper(InProcessConnection(sam_card), sam_codec.SamIns.CONFIRM, (b"", sw)))
     book = journal(tmp_path)
     till, _ = terminal(card, failing, book)
     first = till.pay(0, PRICE)
     assert first.outcome is Outcome.INTERRUPTED
     assert balance(card) == START - PRICE and len(book.unresolved()) == 1
-    healthy = CardSam(ApduProtocol(InProcessConnection(sam_card)))
+    healthy = CardSam(InProcessConnection(sam_card))
     assert [r.outcome for r in terminal(card, healthy, book)[0].recover()] == [Outcome.PAID]
     assert len(book.receipts()) == 1
 

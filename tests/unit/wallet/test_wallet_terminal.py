@@ -66,7 +66,7 @@ def receipt_key(keystore: DevelopmentKeyStore, serial: bytes, version: int = 1) 
 
 
 def balances(card: object) -> tuple[int, ...]:
-    wallet = WalletCard(session(card))  # type: ignore[arg-type]
+    wallet = WalletCard(connect(card))  # type: ignore[arg-type]
     return tuple(p.balance for p in wallet.read_purses())
 
 
@@ -85,7 +85,7 @@ def test_wallet_personalisation_loads_keys_purses_and_cap(keystore: DevelopmentK
         1,
         1,
     )
-    status = WalletCard(s).status()
+    status = WalletCard(connect(card)).status()
     assert status.offline_cap == OFFLINE_CAP and status.cumulative == 0
     assert [
         (p.index, p.programme, p.balance, p.balance_cap, p.payment_cap) for p in status.purses
@@ -99,7 +99,7 @@ def test_wallet_personalisation_loads_keys_purses_and_cap(keystore: DevelopmentK
 def test_identity_only_plan_is_unchanged(keystore: DevelopmentKeyStore) -> None:
     card, result = issue(keystore)
     assert result.state is LifeCycle.ISSUED
-    assert WalletCard(session(card)).read_purses() == ()
+    assert WalletCard(connect(card)).read_purses() == ()
 
 
 def test_plan_refuses_purses_that_disagree_with_the_record(keystore: DevelopmentKeyStore) -> None:
@@ -130,7 +130,7 @@ def test_wallet_personalisation_torn_at_every_write_then_resumed(
         card.faults.clear()
         _, result = issue(keystore, card, make_plan=wallet_plan)
         assert result.state is LifeCycle.ISSUED
-        assert len(WalletCard(session(card)).read_purses()) == 3
+        assert len(WalletCard(connect(card)).read_purses()) == 3
 
 
 # --- loads -------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_offline_cap_and_sync_load(keystore: DevelopmentKeyStore, tmp_path: Path
     assert refused.outcome is Outcome.NOT_CHARGED and refused.reason == "offline cap reached"
     # the issuer's sync (flag 01, here with no money) resets the offline cumulative
     assert load(keystore, card, 0, sync=True) == 450_000
-    assert WalletCard(session(card)).status().cumulative == 0
+    assert WalletCard(connect(card)).status().cumulative == 0
     assert till.pay(0, 20_000).paid
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from ssn_host_support import dev_keystore, session
+from ssn_host_support import connect, dev_keystore, session
 from wallet_terminal_support import (
     IDENTITY,
     LoseAnswer,
@@ -25,7 +25,6 @@ from wallet_terminal_support import (
 
 from applets.card import VirtualCard
 from cardkit.codecs import wallet as w
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.transport.base import CountingConnection, InProcessConnection
 from cardkit.wallet import Outcome, PaymentTerminal, WalletCard
 from cardkit.wallet.journal import MerchantJournal
@@ -41,11 +40,11 @@ def keystore() -> DevelopmentKeyStore:
 
 
 def balance(card: VirtualCard) -> int:
-    return WalletCard(session(card)).read_purses()[0].balance
+    return WalletCard(connect(card)).read_purses()[0].balance
 
 
 def card_ds(card: VirtualCard) -> int:
-    return WalletCard(session(card)).status().ds
+    return WalletCard(connect(card)).status().ds
 
 
 def debit_writes(keystore: DevelopmentKeyStore, tmp_path: Path) -> int:
@@ -190,7 +189,7 @@ def test_power_cut_at_every_sam_write(keystore: DevelopmentKeyStore, tmp_path: P
         moved = balance(card) == START - PRICE
         assert moved == (first.outcome is Outcome.INTERRUPTED)
         # the SAM is powered again; the same till re-selects it on the next tap
-        till.protocol = ApduProtocol(CountingConnection(InProcessConnection(card)))
+        till.connection = CountingConnection(InProcessConnection(card))
         resolutions = till.recover()
         assert [r.outcome for r in resolutions] == ([Outcome.PAID] if moved else [])
         if not moved:
