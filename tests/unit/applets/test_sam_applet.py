@@ -10,6 +10,7 @@ import logging
 import os
 
 import pytest
+from ssn_wallet_helpers import make_card_sam as make_wallet_sam
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
@@ -17,7 +18,9 @@ from cardkit.codecs import wallet as w
 from cardkit.crypto.kcv import kcv
 from cardkit.crypto.keyload import build_key_load_package
 from cardkit.errors import ApduError, CardRemovedError, CryptoError
+from cardkit.iso7816.apdu import CommandApdu
 from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.iso7816.sw import SW
 from cardkit.keystore import KeyFunction
 from cardkit.transport.base import InProcessConnection
 from cardkit.wallet.sam import (
@@ -484,3 +487,19 @@ def test_key_ceremony_export_loads_and_matches_a_key_store_sam() -> None:
     assert sam.authorise_debit(init, CARD_SERIAL, nt, 10, DATE) == soft.authorise_debit(
         init, CARD_SERIAL, nt, 10, DATE
     )
+
+
+# --- malformed AUTHORISE data gets the status word of the contract (docs/WALLET.md, "The
+# merchant SAM")
+
+
+@pytest.mark.parametrize("ins", [w.SamIns.AUTHORISE_DEBIT, w.SamIns.AUTHORISE_UNDO])
+@pytest.mark.parametrize("length", [0, w.AuthoriseInput.LENGTH - 1, w.AuthoriseInput.LENGTH + 1])
+def test_authorise_with_the_wrong_length_is_6700(ins: int, length: int) -> None:
+    """AUTHORISE DEBIT / UNDO data is 128 bytes; any other length is `6700` (wrong length),
+    as for every other SAM command, not `6A80` (malformed data)."""
+    sam = make_wallet_sam()
+    before = sam.info().counter
+    resp = sam.protocol.transceive(CommandApdu(w.SAM_CLA, ins, 0, 0, bytes(length), 256))
+    assert resp.sw == SW.WRONG_LENGTH
+    assert sam.info().counter == before

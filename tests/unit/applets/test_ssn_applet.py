@@ -39,14 +39,6 @@ def term() -> Terminal:
     return Terminal(new_card())
 
 
-@pytest.fixture
-def issued() -> tuple[Terminal, bytes]:
-    t = Terminal(new_card())
-    point = personalise(t).point
-    t.select()
-    return t, point
-
-
 # --- SELECT -------------------------------------------------------------------------------
 
 
