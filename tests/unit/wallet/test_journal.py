@@ -10,9 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sam_support import DATE, WalletCard
+from settlement_support import NOW, Merchant, card, make_merchant
 from test_cms_pki import make_pki
-from test_sam_applet import DATE, WalletCard
-from test_settlement import NOW, Merchant, card, make_merchant
 from wallet_terminal_support import journal, load, software_sam, terminal, wallet_card
 
 from cardkit.backoffice import read_batch
