@@ -36,10 +36,10 @@ from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
 from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
-from cardkit.errors import CardRemovedError
 from cardkit.ssn import PersonalisationPlan, SsnSession, card_scp03_keys, personalise, wallet_purses
 from cardkit.ssn.beneficiary import Beneficiary
 from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
+from cardkit.transport.faults import FaultyConnection
 from cardkit.transport.pcsc import PcscConnection
 from cardkit.wallet import PaymentTerminal, WalletIssuer
 from cardkit.wallet.journal import MerchantJournal
@@ -154,21 +154,6 @@ def run_path(
     return result
 
 
-class _LoseDebitAnswer(Connection):
-    def __init__(self, inner: Connection) -> None:
-        self.inner = inner
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
-        answer = self.inner.send_and_receive(apdu)
-        if apdu[1] == w.WalletIns.DEBIT:
-            raise CardRemovedError("card left after DEBIT")
-        return answer
-
-
 def recovery_round_trips(ks: DevelopmentKeyStore, journal_dir: Path) -> tuple[int, int]:
     """Card and SAM round trips of the re-tap that resolves a debit whose answer was lost."""
     card = wallet_card(ks, 100_000)
@@ -176,7 +161,10 @@ def recovery_round_trips(ks: DevelopmentKeyStore, journal_dir: Path) -> tuple[in
     sam = CardSam(sam_link)
     journal = MerchantJournal(journal_dir / "recovery.sqlite")
     lossy = PaymentTerminal(
-        _LoseDebitAnswer(InProcessConnection(card)), sam, journal, clock=lambda: TODAY
+        FaultyConnection.losing_answer(InProcessConnection(card), ins=w.WalletIns.DEBIT),
+        sam,
+        journal,
+        clock=lambda: TODAY,
     )
     assert lossy.pay(0, PRICE).interrupted
     retap = CountingConnection(InProcessConnection(card))

@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from keys.dev import DevelopmentKeyStore
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -47,3 +49,9 @@ def hardware_reader(request: pytest.FixtureRequest) -> str:
     if not name:
         pytest.skip("pass --reader NAME to run hardware tests")
     return str(name)
+
+
+@pytest.fixture(scope="module")
+def keystore() -> DevelopmentKeyStore:
+    """The development key store (fixed, published test keys), one per test module."""
+    return DevelopmentKeyStore()

@@ -10,10 +10,9 @@ from ssn_host_support import TODAY, blank_card, issue, plan
 from applets.card import VirtualCard
 from applets.sam import SamApplet
 from cardkit.codecs import sam as sam_codec
-from cardkit.errors import CardRemovedError
 from cardkit.keystore import KeyStore
 from cardkit.ssn import PersonalisationPlan, wallet_purses
-from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
+from cardkit.transport.base import CountingConnection, InProcessConnection
 from cardkit.wallet import PaymentTerminal, WalletIssuer
 from cardkit.wallet.journal import MerchantJournal
 from cardkit.wallet.sam import CardSam, SoftwareSam
@@ -112,20 +111,3 @@ def terminal(
         clock=lambda: TODAY,  # type: ignore[arg-type]
         **kwargs,
     ), connection  # type: ignore[arg-type]
-
-
-class LoseAnswer(Connection):
-    """The card processes the command, then leaves the field before its answer arrives."""
-
-    def __init__(self, inner: Connection, ins: int) -> None:
-        self.inner, self.ins = inner, ins
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
-        answer = self.inner.send_and_receive(apdu)
-        if apdu[1] == self.ins:
-            raise CardRemovedError("card left after it answered")
-        return answer

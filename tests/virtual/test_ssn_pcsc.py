@@ -40,11 +40,6 @@ SERIAL = bytes.fromhex("6472AABBCCDD0001")
 SAMPLE_ROW = "4"
 
 
-@pytest.fixture(scope="module")
-def keystore() -> DevelopmentKeyStore:
-    return DevelopmentKeyStore()
-
-
 def _swap(bridge: VpcdBridge, card: object) -> None:
     bridge.remove()
     bridge.wait_disconnected(5.0)

@@ -49,11 +49,6 @@ TODAY = date(2026, 6, 1)
 START = 500_000
 
 
-@pytest.fixture(scope="module")
-def keystore() -> DevelopmentKeyStore:
-    return DevelopmentKeyStore()
-
-
 def _swap(bridge: VpcdBridge, card: object) -> None:
     bridge.remove()
     bridge.wait_disconnected(5.0)

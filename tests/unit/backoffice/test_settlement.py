@@ -12,14 +12,21 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_sam_applet import DATE, DEBIT_MASTER, KVN, RECEIPT_MASTER, WalletCard
+from sam_support import DATE, DEBIT_MASTER, KVN, RECEIPT_MASTER, WalletCard
+from settlement_support import (
+    NOW,
+    RECEIPT_MASTERS,
+    Merchant,
+    card,
+    flags,
+    make_merchant,
+    sam_keys,
+    settle,
+)
 
-from applets.card import VirtualCard
-from applets.sam import SamApplet
 from cardkit.backoffice import (
     BatchCorruptedError,
     BatchFlag,
@@ -34,108 +41,11 @@ from cardkit.backoffice import (
 from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
 from cardkit.codecs.batch import BATCH_HEADER, assemble_batch, batch_body
-from cardkit.crypto.keyload import build_key_load_package
 from cardkit.keystore import KeyFunction
 from cardkit.pki import Hotlist, HotlistEntry, RevocationReason
-from cardkit.transport.base import InProcessConnection
-from cardkit.wallet.journal import MerchantJournal
-from cardkit.wallet.sam import CardSam, Sam, SoftwareSam
+from cardkit.wallet.sam import SoftwareSam
 from keys.ceremony import sam_transport_key
 from keys.dev import development_keystore
-
-NOW = dt.datetime(2025, 3, 19, 10, 0, tzinfo=dt.UTC)
-TRANSPORT_KVN = 1
-
-
-def transport_key(sam_serial: bytes) -> bytes:
-    """Each test SAM's transport key (the back office derives it; here a fixed function)."""
-    return hashlib.sha256(b"transport" + sam_serial).digest()[:16]
-
-
-def sam_keys(sam_serial: bytes, kvn: int) -> bytes:
-    """The back office's SAM key source: (SAM serial, transport KVN) -> K_t."""
-    if kvn != TRANSPORT_KVN:
-        raise KeyError(kvn)
-    return transport_key(sam_serial)
-
-
-RECEIPT_MASTERS = {KVN: RECEIPT_MASTER}
-
-
-@dataclass
-class Merchant:
-    """One merchant's counter: SAM + journal."""
-
-    sam: Sam
-    journal: MerchantJournal
-    identity: sam_codec.SamIdentity
-    serial: bytes
-    directory: Path
-
-    def pay(self, card: WalletCard, amount: int) -> tuple[int, w.Receipt]:
-        """A journaled debit, as the payment terminal does it."""
-        nt = os.urandom(8)
-        init = card.init(nt)
-        request = self.sam.authorise_debit(init, card.serial, nt, amount, DATE)
-        pending = self.journal.record_request(card.serial, init, request)
-        receipt = self.sam.confirm(request, card.debit(request))
-        return self.journal.resolve_paid(pending, receipt), receipt
-
-    def undo(self, card: WalletCard, receipt_id: int, amount: int) -> w.Receipt:
-        nt = os.urandom(8)
-        init = card.init(nt)
-        request = self.sam.authorise_undo(init, card.serial, nt, amount, DATE)
-        pending = self.journal.record_request(card.serial, init, request, undoes=receipt_id)
-        receipt = self.sam.confirm(request, card.undo(request))
-        self.journal.resolve_paid(pending, receipt)
-        return receipt
-
-    def export(self) -> Path:
-        n = len(self.journal.batches()) + 1
-        path = self.directory / f"batch-{self.serial.hex()}-{n}.cksb"
-        self.journal.export_batch(self.sam, path)  # type: ignore[arg-type]
-        return path
-
-
-def make_merchant(tmp_path: Path, number: int, *, card_sam: bool = False) -> Merchant:
-    serial = bytes.fromhex("53414d00000000") + bytes([number])
-    identity = sam_codec.SamIdentity(
-        sam_id=0x50 + number, merchant=0x1000 + number, terminal=number, ceiling=10_000_000
-    )
-    k_t = transport_key(serial)
-    sam: Sam
-    if card_sam:
-        sam = CardSam(InProcessConnection(VirtualCard([SamApplet()])))
-        sam.pre_personalise(serial, TRANSPORT_KVN, k_t)
-        sam.personalise(
-            identity,
-            sam_codec.personalisation_mac(
-                sam_codec.sam_admin_key(k_t, serial), serial, 0, identity
-            ),
-        )
-        sam.load_key(build_key_load_package(DEBIT_MASTER, "debit", KVN, k_t, TRANSPORT_KVN, serial))
-    else:
-        sam = SoftwareSam(
-            {KVN: DEBIT_MASTER},
-            serial=serial,
-            identity=identity,
-            transport_key=k_t,
-            transport_kvn=TRANSPORT_KVN,
-        )
-    directory = tmp_path / f"merchant-{number}"
-    directory.mkdir()
-    journal = MerchantJournal(directory / "journal.sqlite", clock=lambda: NOW)
-    return Merchant(sam, journal, identity, serial, directory)
-
-
-def card(number: int, *, purse: int = 0, balance: int = 500_000) -> WalletCard:
-    c = WalletCard(serial=bytes.fromhex("53530000000000") + bytes([number]), balance=balance)
-    c.purse = dataclasses.replace(c.purse, index=purse)
-    return c
-
-
-def settle(path: Path, ledger: SettlementLedger, **kwargs):  # type: ignore[no-untyped-def]
-    return settle_batch(read_batch(path), RECEIPT_MASTERS, sam_keys, seen=ledger, **kwargs)
 
 
 def crafted_batch(merchant: Merchant, receipts: list[w.Receipt]) -> bytes:
@@ -148,10 +58,6 @@ def crafted_batch(merchant: Merchant, receipts: list[w.Receipt]) -> bytes:
             hashlib.sha256(body).digest()
         ),
     )
-
-
-def flags(report) -> list[tuple[Flag, ...]]:  # type: ignore[no-untyped-def]
-    return [v.flags for v in report.receipts]
 
 
 def load(c: WalletCard, amount: int) -> w.Receipt:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from test_settlement import RECEIPT_MASTERS, card, flags, make_merchant, sam_keys, settle
+from settlement_support import RECEIPT_MASTERS, card, flags, make_merchant, sam_keys, settle
 
 from cardkit.backoffice import BatchFlag, Flag, SettlementLedger, read_batch, settle_batch
 

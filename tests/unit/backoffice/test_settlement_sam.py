@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from test_sam_applet import (
+from sam_support import (
     IDENTITY,
     SAM_SERIAL,
     TRANSPORT_KEY,

@@ -42,6 +42,7 @@ from cardkit.iso7816.apdu import CommandApdu, ResponseApdu
 from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.iso7816.sw import SW
 from cardkit.transport.base import InProcessConnection
+from cardkit.transport.faults import Drop, FaultyConnection, Match, Rewrite, Rule
 
 KEYS = StaticKeys(bytes(range(16)), bytes(range(16, 32)), bytes(range(32, 48)))
 OTHER_KEYS = StaticKeys(bytes(range(1, 17)), bytes(range(17, 33)), bytes(range(33, 49)))
@@ -432,41 +433,28 @@ def test_truncated_or_missing_r_mac_is_detected() -> None:
             host.unwrap(response)
 
 
-class FlippingConnection(InProcessConnection):
-    """A man in the middle that flips one bit of the response to the n-th command."""
-
-    def __init__(self, card: TestCard, victim: int) -> None:
-        super().__init__(card)
-        self.count = 0
-        self.victim = victim
-
-    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
-        data, sw = super().send_and_receive(apdu)
-        self.count += 1
-        if self.count == self.victim and data:
-            data = bytes([data[0] ^ 0x01]) + data[1:]
-        return data, sw
+def flip_first_bit(data: bytes, sw: int) -> tuple[bytes, int]:
+    """A man in the middle flips one bit of the response data."""
+    return (bytes([data[0] ^ 0x01]) + data[1:] if data else data), sw
 
 
 def test_tampered_response_raises_through_the_pipeline() -> None:
     card = TestCard()
-    protocol = ApduProtocol(FlippingConnection(card, victim=3))
+    relay = FaultyConnection(
+        InProcessConnection(card), [Rule(Match(nth=3), Rewrite(flip_first_bit))]
+    )
+    protocol = ApduProtocol(relay)
     Scp03Session.open(protocol, KEYS, KVN, max(LEVELS))
     with pytest.raises(CryptoError):
         protocol.send(echo(b"balance?"))
+    assert [f.apdu[1] for f in relay.fired] == [INS_ECHO]  # the answer to ECHO was flipped
     with pytest.raises(CommandError):  # the host session is over
         protocol.send(echo(b"again"))
 
 
-class BrokenConnection(InProcessConnection):
-    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
-        if apdu[1] == INS_ECHO:
-            raise TransportError("reader unplugged")
-        return super().send_and_receive(apdu)
-
-
 def test_transport_failure_ends_the_host_session() -> None:
-    protocol = ApduProtocol(BrokenConnection(TestCard()))
+    unplugged = Rule(Match(ins=INS_ECHO), Drop(), times=None)  # the reader is unplugged
+    protocol = ApduProtocol(FaultyConnection(InProcessConnection(TestCard()), [unplugged]))
     session = Scp03Session.open(protocol, KEYS, KVN, L.C_MAC)
     with pytest.raises(TransportError):
         protocol.send(echo(b"x"))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import socket
-import time
+import threading
 
 import pytest
 
+import applets.vpcd as vpcd_module
 from applets.card import VirtualCard
 from applets.testapplet import INS_INCREMENT, TestApplet
 from applets.vpcd import VpcdBridge
@@ -180,13 +181,26 @@ def test_a_failing_card_still_answers(vpcd):
         assert vpcd.exchange(SELECT_TEST) == b"\x6f\x00"
 
 
-def test_bridge_waits_for_vpcd_to_appear(card):
+def test_bridge_waits_for_vpcd_to_appear(card, monkeypatch: pytest.MonkeyPatch):
     probe = socket.create_server(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()  # nobody listens there now
+    refused = threading.Semaphore(0)
+    connect = socket.create_connection
+
+    def counting_connect(address, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return connect(address, *args, **kwargs)
+        except OSError:
+            if address[1] == port:
+                refused.release()
+            raise
+
+    monkeypatch.setattr(vpcd_module.socket, "create_connection", counting_connect)
     with VpcdBridge(card, port=port, retry_interval=0.02) as bridge:
-        time.sleep(0.1)
-        assert not bridge.connected
+        # the bridge was refused, paused and tried again: it keeps waiting, unconnected
+        assert refused.acquire(timeout=5.0) and refused.acquire(timeout=5.0)
+        assert bridge.running and not bridge.connected
         late = FakeVpcd(port)
         try:
             late.accept()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from pki_support import make_pki
-from test_sam_applet import DATE, WalletCard
-from test_settlement import NOW, Merchant, card, make_merchant
+from sam_support import DATE, WalletCard
+from settlement_support import NOW, Merchant, card, make_merchant
+from wallet_terminal_support import journal, load, software_sam, terminal, wallet_card
 
 from cardkit.backoffice import read_batch
 from cardkit.codecs import wallet as w
@@ -33,6 +34,7 @@ from cardkit.wallet.journal import (
     ReceiptMismatchError,
     UnresolvedDebitError,
 )
+from keys.dev import DevelopmentKeyStore
 
 
 @pytest.fixture
@@ -358,3 +360,23 @@ def test_a_receipt_is_in_one_batch_only(merchant: Merchant, tmp_path: Path) -> N
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("INSERT INTO exported (receipt_id, batch_id) VALUES (?, 1)", (receipt_id,))
     db.close()
+
+
+# An output path that cannot be written must not strand receipts in a batch whose file was
+# never written.
+
+
+def test_export_to_an_unwritable_place_leaves_the_receipts_for_the_next_batch(
+    keystore: DevelopmentKeyStore, tmp_path: Path
+) -> None:
+    card = wallet_card(keystore)
+    load(keystore, card, 100_000)
+    sam = software_sam(keystore)
+    book = journal(tmp_path / "merchant")
+    assert terminal(card, sam, book)[0].pay(0, 5_000).paid
+    with pytest.raises(JournalError):
+        book.export_batch(sam, tmp_path / "no-such-dir" / "batch.cksb")
+    assert book.batches() == []  # nothing committed, nothing marked exported
+    info = book.export_batch(sam, tmp_path / "batch.cksb")
+    assert info.receipts == 1
+    assert len(read_batch(tmp_path / "batch.cksb").receipts) == 1

@@ -7,11 +7,12 @@ virtual card (or the software SAM); the journal is the merchant's SQLite journal
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ssn_host_support import TODAY, blank_card, dev_keystore, issue, plan, session
+from ssn_host_support import TODAY, blank_card, issue, plan, session
 from wallet_terminal_support import (
     AGENCY,
     BALANCE_CAP,
@@ -20,7 +21,6 @@ from wallet_terminal_support import (
     IDENTITY,
     OFFLINE_CAP,
     PAYMENT_CAP,
-    LoseAnswer,
     card_sam,
     connect,
     issuer,
@@ -38,14 +38,13 @@ from cardkit.errors import CardRemovedError, CryptoError
 from cardkit.keystore import KeyFunction
 from cardkit.pki import Hotlist, HotlistEntry, RevocationReason
 from cardkit.ssn import LifeCycle, PersonalisationError, wallet_purses
+from cardkit.transport.base import Connection, InProcessConnection
+from cardkit.transport.faults import FaultyConnection, Match, Rewrite, Rule
 from cardkit.wallet import LoadRefusedError, Outcome, WalletCard, WalletIssuer
 from cardkit.wallet.sam import Sam
 from keys.dev import DevelopmentKeyStore
 
-
-@pytest.fixture(scope="module")
-def keystore() -> DevelopmentKeyStore:
-    return dev_keystore()
+GARBLED_LOAD = 300_000
 
 
 @pytest.fixture(params=["card-sam", "software-sam"])
@@ -398,7 +397,9 @@ def test_interrupted_load_is_checked_on_the_next_tap(keystore: DevelopmentKeySto
 
     card = wallet_card(keystore)
     desk = issuer(keystore)
-    torn = desk.load(LoseAnswer(InProcessConnection(card), w.WalletIns.LOAD), 0, 70_000)
+    torn = desk.load(
+        FaultyConnection.losing_answer(InProcessConnection(card), ins=w.WalletIns.LOAD), 0, 70_000
+    )
     assert torn.outcome is Outcome.INTERRUPTED and torn.pending is not None
     checked = desk.check(connect(card), torn.pending)
     assert checked.outcome is Outcome.PAID and checked.balance == 70_000
@@ -411,3 +412,36 @@ def test_interrupted_load_is_checked_on_the_next_tap(keystore: DevelopmentKeySto
     card.faults.clear()
     assert desk.check(connect(card), again.pending).outcome is Outcome.NOT_CHARGED
     assert balances(card) == (70_000, 0, 0)
+
+
+# --- garbled load answers: an answer that arrives garbled after the card credited the purse
+# must say "tap again" (with the pending load to check), not raise: a clerk who sees an
+# error loads again, and the card is credited twice.
+
+
+def _garble(how: str) -> Callable[[bytes, int], tuple[bytes, int]]:
+    def change(data: bytes, sw: int) -> tuple[bytes, int]:
+        if how == "short":
+            return data[:-1], sw
+        return data[:-1] + bytes([data[-1] ^ 0x01]), sw  # a bit of CONF flipped
+
+    return change
+
+
+def garbled_load(inner: Connection, how: str) -> FaultyConnection:
+    """The card processes LOAD; its answer arrives with one byte changed or missing."""
+    return FaultyConnection(inner, [Rule(Match(ins=w.WalletIns.LOAD), Rewrite(_garble(how)))])
+
+
+@pytest.mark.parametrize("how", ["short", "conf-flipped"])
+def test_garbled_load_answer_is_tap_again_and_check_finds_the_load(
+    keystore: DevelopmentKeyStore, how: str
+) -> None:
+    card = wallet_card(keystore)
+    desk = issuer(keystore)
+    first = desk.load(garbled_load(InProcessConnection(card), how), 0, GARBLED_LOAD)
+    assert first.outcome is Outcome.INTERRUPTED and first.pending is not None
+    assert WalletCard(InProcessConnection(card)).read_purses()[0].balance == GARBLED_LOAD  # landed
+    checked = desk.check(InProcessConnection(card), first.pending)
+    assert checked.outcome is Outcome.PAID and checked.receipt is not None
+    assert checked.balance == GARBLED_LOAD

@@ -12,10 +12,9 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from ssn_host_support import connect, dev_keystore, session
+from ssn_host_support import connect, session
 from wallet_terminal_support import (
     IDENTITY,
-    LoseAnswer,
     card_sam,
     journal,
     load,
@@ -24,19 +23,18 @@ from wallet_terminal_support import (
 )
 
 from applets.card import VirtualCard
+from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
-from cardkit.transport.base import CountingConnection, InProcessConnection
+from cardkit.iso7816.sw import SW
+from cardkit.transport.base import Connection, CountingConnection, InProcessConnection
+from cardkit.transport.faults import FaultyConnection, Match, Rewrite, Rule
 from cardkit.wallet import Outcome, PaymentTerminal, WalletCard
 from cardkit.wallet.journal import MerchantJournal
+from cardkit.wallet.sam import CardSam
 from keys.dev import DevelopmentKeyStore
 
 START = 300_000
 PRICE = 25_000
-
-
-@pytest.fixture(scope="module")
-def keystore() -> DevelopmentKeyStore:
-    return dev_keystore()
 
 
 def balance(card: VirtualCard) -> int:
@@ -111,7 +109,7 @@ def test_answer_lost_after_the_card_committed(
     _, sam = card_sam(keystore)
     book = journal(tmp_path)
     till = PaymentTerminal(
-        LoseAnswer(InProcessConnection(card), w.WalletIns.DEBIT),
+        FaultyConnection.losing_answer(InProcessConnection(card), ins=w.WalletIns.DEBIT),
         sam,
         book,
         clock=terminal(card, sam, book)[0].clock,
@@ -151,7 +149,10 @@ def test_lost_answer_of_an_undo_is_recovered(keystore: DevelopmentKeyStore, tmp_
     till, _ = terminal(card, sam, book)
     assert till.pay(0, PRICE).paid
     lossy = PaymentTerminal(
-        LoseAnswer(InProcessConnection(card), w.WalletIns.UNDO), sam, book, clock=till.clock
+        FaultyConnection.losing_answer(InProcessConnection(card), ins=w.WalletIns.UNDO),
+        sam,
+        book,
+        clock=till.clock,
     )
     assert lossy.undo().outcome is Outcome.INTERRUPTED
     recovered = terminal(card, sam, book)[0].recover()
@@ -207,7 +208,7 @@ def test_pending_of_another_card_does_not_hold_the_till(
     _, sam = card_sam(keystore)
     book = journal(tmp_path)
     till = PaymentTerminal(
-        LoseAnswer(InProcessConnection(card_a), w.WalletIns.DEBIT),
+        FaultyConnection.losing_answer(InProcessConnection(card_a), ins=w.WalletIns.DEBIT),
         sam,
         book,
         clock=terminal(card_a, sam, book)[0].clock,
@@ -255,3 +256,79 @@ def test_counting_round_trips_of_recovery_without_pending(
     assert till.recover() == ()
     assert connection.count == 1  # SELECT only: nothing pending, no TC spent
     assert card_ds(card) == 0
+
+
+# --- errors after DEBIT was sent, and recovery once the SAM forgot the authorisation -----
+# Every one of them must end in PAID, NOT CHARGED or TAP AGAIN: an exception there reads as
+# "not charged" at the till (CLI exit 1) while the card may have paid, so the customer would
+# be asked to pay twice.
+
+
+def garbled_answer(ins: int, inner: Connection) -> FaultyConnection:
+    """The answer to the first ``ins`` arrives one byte short (the card processed it)."""
+    return FaultyConnection(inner, [Rule(Match(ins=ins), Rewrite(lambda d, sw: (d[:-1], sw)))])
+
+
+def failing_answer(ins: int, inner: Connection, sw: int) -> FaultyConnection:
+    """The first ``ins`` is processed; the host gets an empty answer with ``sw``."""
+    return FaultyConnection(inner, [Rule(Match(ins=ins), Rewrite(lambda d, _: (b"", sw)))])
+
+
+def test_garbled_debit_answer_after_the_card_paid_is_tap_again(keystore, tmp_path: Path):
+    card = wallet_card(keystore)
+    load(keystore, card, START)
+    _, sam = card_sam(keystore)
+    book = journal(tmp_path)
+    till = PaymentTerminal(
+        garbled_answer(w.WalletIns.DEBIT, InProcessConnection(card)),
+        sam,
+        book,
+        clock=terminal(card, sam, book)[0].clock,
+    )
+    first = till.pay(0, PRICE)  # the card committed; its answer is unreadable
+    assert first.outcome is Outcome.INTERRUPTED
+    assert balance(card) == START - PRICE and len(book.unresolved()) == 1
+    again, _ = terminal(card, sam, book)
+    assert [r.outcome for r in again.recover()] == [Outcome.PAID]
+    assert len(book.receipts()) == 1 and book.unresolved() == []
+
+
+@pytest.mark.parametrize("sw", [SW.WRONG_DATA, 0x6F00])
+def test_sam_error_on_confirm_after_the_card_paid_is_tap_again(keystore, tmp_path: Path, sw: int):
+    card = wallet_card(keystore)
+    load(keystore, card, START)
+    sam_card, _ = card_sam(keystore)
+    failing = CardSam(failing_answer(sam_codec.SamIns.CONFIRM, InProcessConnection(sam_card), sw))
+    book = journal(tmp_path)
+    till, _ = terminal(card, failing, book)
+    first = till.pay(0, PRICE)
+    assert first.outcome is Outcome.INTERRUPTED
+    assert balance(card) == START - PRICE and len(book.unresolved()) == 1
+    healthy = CardSam(InProcessConnection(sam_card))
+    assert [r.outcome for r in terminal(card, healthy, book)[0].recover()] == [Outcome.PAID]
+    assert len(book.receipts()) == 1
+
+
+def test_recovery_after_the_sam_forgot_the_authorisation_is_a_verdict(keystore, tmp_path: Path):
+    """Card A's answer is lost; 16 other sales push its authorisation out of the SAM's
+    log; A's next tap must answer (not charged: cannot be resolved), keep A's debit
+    pending, and never debit A again."""
+    card_a, card_b = wallet_card(keystore), wallet_card(keystore)
+    load(keystore, card_a, START)
+    load(keystore, card_b, START)
+    _, sam = card_sam(keystore)
+    book = journal(tmp_path)
+    till = PaymentTerminal(
+        FaultyConnection.losing_answer(InProcessConnection(card_a), ins=w.WalletIns.DEBIT),
+        sam,
+        book,
+        clock=terminal(card_a, sam, book)[0].clock,
+    )
+    assert till.pay(0, PRICE).outcome is Outcome.INTERRUPTED
+    for _ in range(sam_codec.SAM_LOG_CAPACITY):
+        assert terminal(card_b, sam, book)[0].pay(0, 1_000).paid
+    retap = terminal(card_a, sam, book)[0].pay(0, PRICE)
+    assert retap.outcome is Outcome.NOT_CHARGED
+    assert "cannot be resolved" in retap.reason
+    assert balance(card_a) == START - PRICE  # debited once, by the lost sale
+    assert [p.serial for p in book.unresolved()] == [session(card_a).serial]
