@@ -14,15 +14,34 @@ from ..backoffice.report.numbers import number, rupiah
 
 
 @click.command("report")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write the report into (created if missing).")
-@click.option("--threshold", default=5, show_default=True, type=click.IntRange(min=1),
-              help="Hide cells with fewer households than this.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the report into (created if missing).",
+)
+@click.option(
+    "--threshold",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Hide cells with fewer households than this.",
+)
 @click.option("--demo", is_flag=True, help="Use a synthetic Samarinda instead of ledger facts.")
-@click.option("--households", default=20_000, show_default=True, type=click.IntRange(min=1),
-              help="Size of the --demo city.")
-@click.option("--facts", "facts_csv", type=click.Path(dir_okay=False, exists=True,
-              path_type=Path), help="Facts CSV exported from the ledger (see docs/REPORT.md).")
+@click.option(
+    "--households",
+    default=20_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Size of the --demo city.",
+)
+@click.option(
+    "--facts",
+    "facts_csv",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Facts CSV exported from the ledger (see docs/REPORT.md).",
+)
 def report_command(out: Path, threshold: int, demo: bool, households: int,
                    facts_csv: Path | None) -> None:  # fmt: skip
     """Publish where the aid went: totals per programme, agency, kecamatan, kelurahan and

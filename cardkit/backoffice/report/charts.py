@@ -97,7 +97,11 @@ def kecamatan_chart(cube: Cube, ax: Axes) -> None:
     ax.invert_yaxis()
     for y, cell in enumerate(shown):
         ax.text(
-            cell.spent / 1e6, y, f"  {number(cell.households)} rumah tangga", va="center", fontsize=8
+            cell.spent / 1e6,
+            y,
+            f"  {number(cell.households)} rumah tangga",
+            va="center",
+            fontsize=8,
         )
     ax.xaxis.set_major_formatter(MILLIONS)
     ax.set_xlabel("dibelanjakan, juta rupiah (spent, million IDR); rumah tangga = households")

@@ -32,7 +32,13 @@ class CellKey:
     def parents(self) -> Iterator[tuple[str, CellKey]]:
         """The cell one level up in each hierarchy this cell is not the top of, with the
         hierarchy's name (``time``, ``place``, ``programme``)."""
-        m, kec, kel, ag, prog = self.month, self.kecamatan, self.kelurahan, self.agency, self.programme
+        m, kec, kel, ag, prog = (
+            self.month,
+            self.kecamatan,
+            self.kelurahan,
+            self.agency,
+            self.programme,
+        )
         if m:
             yield "time", CellKey(ALL, kec, kel, ag, prog)
         if kel:
@@ -112,7 +118,9 @@ class Cube:
     def slice(self, **fixed: str) -> list[Cell]:
         """Cells whose named components equal ``fixed`` (others free), sorted by key."""
         return [
-            c for k, c in sorted(self.cells.items()) if all(getattr(k, n) == v for n, v in fixed.items())
+            c
+            for k, c in sorted(self.cells.items())
+            if all(getattr(k, n) == v for n, v in fixed.items())
         ]
 
 

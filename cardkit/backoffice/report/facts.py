@@ -120,7 +120,9 @@ def read_facts_csv(path: Path) -> Iterator[Fact]:
             raise ValueError(f"{path}: facts CSV lacks columns {sorted(missing)}")
         for line, row in enumerate(reader, start=2):
             try:
-                values = {c: int(row[c]) if c in _INT_COLUMNS else row[c] for c in FACT_COLUMNS}
+                values: dict[str, Any] = {
+                    c: int(row[c]) if c in _INT_COLUMNS else row[c] for c in FACT_COLUMNS
+                }
                 yield Fact(**values)
             except ValueError as exc:
                 raise ValueError(f"{path}:{line}: {exc}") from None

@@ -70,4 +70,3 @@ def write_summary_pdf(cube: Cube, summary: SuppressionSummary, title: str, path:
     )  # fmt: skip
     with PdfPages(path, metadata={"Title": title, "CreationDate": None}) as pdf:
         pdf.savefig(figure)
-

@@ -22,19 +22,42 @@ SAMARINDA: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "Samarinda Ulu": (
         "03",
-        ("Teluk Lerong Ilir", "Jawa", "Air Putih", "Sidodadi", "Air Hitam", "Dadi Mulya",
-         "Gunung Kelua", "Bukit Pinang"),
+        (
+            "Teluk Lerong Ilir",
+            "Jawa",
+            "Air Putih",
+            "Sidodadi",
+            "Air Hitam",
+            "Dadi Mulya",
+            "Gunung Kelua",
+            "Bukit Pinang",
+        ),
     ),  # fmt: skip
     "Samarinda Ilir": ("04", ("Selili", "Sungai Dama", "Sidomulyo", "Sidodamai", "Pelita")),
     "Samarinda Utara": (
         "05",
-        ("Sempaja Selatan", "Lempake", "Sungai Siring", "Sempaja Utara", "Tanah Merah",
-         "Sempaja Barat", "Sempaja Timur", "Budaya Pampang"),
+        (
+            "Sempaja Selatan",
+            "Lempake",
+            "Sungai Siring",
+            "Sempaja Utara",
+            "Tanah Merah",
+            "Sempaja Barat",
+            "Sempaja Timur",
+            "Budaya Pampang",
+        ),
     ),  # fmt: skip
     "Sungai Kunjang": (
         "06",
-        ("Loa Bakung", "Loa Buah", "Karang Asam Ulu", "Lok Bahu", "Teluk Lerong Ulu",
-         "Karang Asam Ilir", "Karang Anyar"),
+        (
+            "Loa Bakung",
+            "Loa Buah",
+            "Karang Asam Ulu",
+            "Lok Bahu",
+            "Teluk Lerong Ulu",
+            "Karang Asam Ilir",
+            "Karang Anyar",
+        ),
     ),  # fmt: skip
     "Sambutan": ("07", ("Sungai Kapih", "Sambutan", "Makroman", "Sindang Sari", "Pulau Atas")),
     "Sungai Pinang": (
@@ -68,18 +91,27 @@ PROGRAMMES: tuple[Programme, ...] = (
     Programme("PKH", "Program Keluarga Harapan", "Kementerian Sosial", 0.30, 750_000, every=3),
     Programme("BPNT", "Bantuan Pangan Non Tunai", "Kementerian Sosial", 0.55, 200_000),
     Programme("KKS", "Kartu Keluarga Sejahtera", "Kementerian Sosial", 0.20, 100_000),
-    Programme("SANTUNAN-LANSIA", "Santunan Lanjut Usia", "Dinas Sosial Kota Samarinda",
-              0.06, 300_000),  # fmt: skip
-    Programme("BEASISWA-KOTA", "Beasiswa Pelajar Kurang Mampu",
-              "Dinas Pendidikan dan Kebudayaan Kota Samarinda", 0.04, 250_000),  # fmt: skip
-    Programme("PANGAN-KOTA", "Bantuan Pangan Kota", "Dinas Ketahanan Pangan Kota Samarinda",
-              0.10, 150_000),  # fmt: skip
+    Programme(
+        "SANTUNAN-LANSIA", "Santunan Lanjut Usia", "Dinas Sosial Kota Samarinda", 0.06, 300_000
+    ),  # fmt: skip
+    Programme(
+        "BEASISWA-KOTA",
+        "Beasiswa Pelajar Kurang Mampu",
+        "Dinas Pendidikan dan Kebudayaan Kota Samarinda",
+        0.04,
+        250_000,
+    ),  # fmt: skip
+    Programme(
+        "PANGAN-KOTA", "Bantuan Pangan Kota", "Dinas Ketahanan Pangan Kota Samarinda", 0.10, 150_000
+    ),  # fmt: skip
 )
 
 _GIVEN = ("SITI", "NUR", "BUDI", "AHMAD", "DEWI", "RINA", "AGUS", "YULI", "RAHMAT", "HASAN",
-          "SRI", "MUHAMMAD", "FITRI", "ANDI", "WAHYU", "LINDA", "IRWAN", "ROSITA", "JUNAIDI")  # fmt: skip
+          "SRI", "MUHAMMAD", "FITRI", "ANDI", "WAHYU", "LINDA", "IRWAN", "ROSITA",
+          "JUNAIDI")  # fmt: skip
 _FAMILY = ("AMINAH", "SANTOSO", "HIDAYAT", "RAHAYU", "SAPUTRA", "LESTARI", "PRATAMA",
-           "HANDAYANI", "SETIAWAN", "WULANDARI", "KURNIAWAN", "SARI", "GUNAWAN", "MARLINA")  # fmt: skip
+           "HANDAYANI", "SETIAWAN", "WULANDARI", "KURNIAWAN", "SARI", "GUNAWAN",
+           "MARLINA")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -114,7 +146,8 @@ def _months(start: str, count: int) -> list[str]:
 
 def _person(rng: random.Random, region: str, serial: int) -> tuple[str, str, str]:
     day = rng.randint(1, 28) + (40 if rng.random() < 0.5 else 0)
-    nik = f"6472{region}{day:02d}{rng.randint(1, 12):02d}{rng.randint(50, 99):02d}{serial % 10000:04d}"
+    birth = f"{day:02d}{rng.randint(1, 12):02d}{rng.randint(50, 99):02d}"
+    nik = f"6472{region}{birth}{serial % 10000:04d}"
     kk = f"6472{region}{rng.randint(0, 9_999_999_999):010d}"
     name = f"{rng.choice(_GIVEN)} {rng.choice(_GIVEN)} {rng.choice(_FAMILY)}"
     return nik, kk, name
