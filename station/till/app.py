@@ -25,9 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QMessageBox,
     QPushButton,
-    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -104,11 +102,12 @@ class TillWindow(QWidget):
         self.status_bar = QFrame()
         self.status_bar.setStyleSheet("QFrame { background: #eef1f4; border-radius: 6px; }")
         bar = QHBoxLayout(self.status_bar)
-        self.reader_label = self._label(11)
-        self.sam_label = self._label(11)
-        self.hotlist_label = self._label(11)
-        self.clock_label = self._label(11)
+        self.reader_label = self._label(10)
+        self.sam_label = self._label(10)
+        self.hotlist_label = self._label(10)
+        self.clock_label = self._label(10)
         for w in (self.reader_label, self.sam_label, self.hotlist_label, self.clock_label):
+            w.setWordWrap(False)
             bar.addWidget(w, 1)
         self.language_box = QComboBox()
         for code, name in i18n.LANGUAGES.items():
@@ -142,8 +141,11 @@ class TillWindow(QWidget):
         self.sales_list = QListWidget()
         self.sales_list.setFont(_big(11, False))
         self.sales_list.setMaximumHeight(130)
+        self.notice = self._label(11)
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         day.addWidget(self.day_label)
         day.addWidget(self.sales_list)
+        day.addWidget(self.notice)
         bottom.addLayout(day, 1)
         actions = QVBoxLayout()
         self.undo_button = QPushButton()
@@ -444,6 +446,8 @@ class TillWindow(QWidget):
         assert isinstance(purse, PurseView)
         if purse.problem is Problem.EXPIRED:
             return self.tr("expired")
+        if purse.balance == 0:
+            return self.tr("empty")
         return self.tr("at most %1").replace("%1", rupiah(purse.left))
 
     def _choose(self, index: int) -> None:
@@ -588,15 +592,8 @@ class TillWindow(QWidget):
         self.request_undo.emit()
 
     def _export(self) -> None:
-        directory = self.export_dir
-        if not os.environ.get("CARDKIT_TILL_NO_DIALOGS"):
-            chosen = QFileDialog.getExistingDirectory(
-                self, self.tr("Where to save the settlement batch"), str(directory)
-            )
-            if not chosen:
-                return
-            directory = Path(chosen)
-        self.request_export.emit(str(directory))
+        """Save the batch beside the journal (no question to answer); the notice says where."""
+        self.request_export.emit(str(self.export_dir))
 
     def _import_hotlist(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -620,9 +617,7 @@ class TillWindow(QWidget):
             )
         else:
             message = self.tr("Blocked-card list imported.")
-        self.last_message = message
-        if not os.environ.get("CARDKIT_TILL_NO_DIALOGS"):
-            QMessageBox.information(self, self.windowTitle(), message)
+        self.notice.setText(message)
 
     def _refresh_when_idle(self) -> None:
         if self.stage in (IDLE, RESULT):

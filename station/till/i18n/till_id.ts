@@ -141,221 +141,225 @@
 <context>
     <name>TillWindow</name>
     <message>
-        <location filename="../app.py" line="319" />
+        <location filename="../app.py" line="322" />
         <source>SSN card till</source>
         <translation>Kasir kartu SSN</translation>
     </message>
     <message>
-        <location filename="../app.py" line="320" />
+        <location filename="../app.py" line="323" />
         <source>Clear</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../app.py" line="321" />
+        <location filename="../app.py" line="324" />
         <source>Charge</source>
         <translation>Bayar</translation>
     </message>
     <message>
-        <location filename="../app.py" line="322" />
+        <location filename="../app.py" line="325" />
         <source>Type the amount, then press Charge.</source>
         <translation>Ketik jumlahnya, lalu tekan Bayar.</translation>
     </message>
     <message>
-        <location filename="../app.py" line="323" />
+        <location filename="../app.py" line="326" />
         <source>Tap the card</source>
         <translation>Tempelkan kartu</translation>
     </message>
     <message>
-        <location filename="../app.py" line="324" />
-        <location filename="../app.py" line="325" />
+        <location filename="../app.py" line="327" />
+        <location filename="../app.py" line="328" />
         <source>Cancel</source>
         <translation>Batal</translation>
     </message>
     <message>
-        <location filename="../app.py" line="326" />
-        <location filename="../app.py" line="477" />
+        <location filename="../app.py" line="329" />
+        <location filename="../app.py" line="482" />
         <source>New sale</source>
         <translation>Penjualan baru</translation>
     </message>
     <message>
-        <location filename="../app.py" line="327" />
+        <location filename="../app.py" line="330" />
         <source>Export settlement batch</source>
         <translation>Ekspor setoran</translation>
     </message>
     <message>
-        <location filename="../app.py" line="328" />
+        <location filename="../app.py" line="331" />
         <source>Import blocked-card list</source>
         <translation>Impor daftar kartu terblokir</translation>
     </message>
     <message>
-        <location filename="../app.py" line="405" />
+        <location filename="../app.py" line="408" />
         <source>Undo %1</source>
         <translation>Batalkan %1</translation>
     </message>
     <message>
-        <location filename="../app.py" line="411" />
+        <location filename="../app.py" line="414" />
         <source>The card reader is not plugged in. Plug it in.</source>
         <translation>Alat pembaca kartu tidak terpasang. Colokkan alatnya.</translation>
     </message>
     <message>
-        <location filename="../app.py" line="414" />
+        <location filename="../app.py" line="417" />
         <source>Reading the card... keep it on the reader.</source>
         <translation>Membaca kartu... tahan kartu di alat pembaca.</translation>
     </message>
     <message>
-        <location filename="../app.py" line="417" />
+        <location filename="../app.py" line="420" />
         <source>Hold the card flat on the reader until the till answers.</source>
         <translation>Tempelkan kartu rata di alat pembaca sampai kasir menjawab.</translation>
     </message>
     <message>
-        <location filename="../app.py" line="423" />
+        <location filename="../app.py" line="426" />
         <source>Pay %1 from which programme?</source>
         <translation>Bayar %1 dari program mana?</translation>
     </message>
     <message>
-        <location filename="../app.py" line="429" />
+        <location filename="../app.py" line="432" />
         <source>%1 - balance %2</source>
         <translation>%1 - saldo %2</translation>
     </message>
     <message>
-        <location filename="../app.py" line="446" />
+        <location filename="../app.py" line="449" />
         <source>expired</source>
         <translation>kedaluwarsa</translation>
     </message>
     <message>
-        <location filename="../app.py" line="447" />
+        <location filename="../app.py" line="451" />
+        <source>empty</source>
+        <translation>kosong</translation>
+    </message>
+    <message>
+        <location filename="../app.py" line="452" />
         <source>at most %1</source>
         <translation>paling banyak %1</translation>
     </message>
     <message>
-        <location filename="../app.py" line="467" />
+        <location filename="../app.py" line="472" />
         <source>New %1 balance: %2</source>
         <translation>Saldo %1 sekarang: %2</translation>
     </message>
     <message>
-        <location filename="../app.py" line="469" />
+        <location filename="../app.py" line="474" />
         <source>New balance: %2</source>
         <translation>Saldo sekarang: %2</translation>
     </message>
     <message>
-        <location filename="../app.py" line="475" />
+        <location filename="../app.py" line="480" />
         <source>Tap again</source>
         <translation>Tempelkan lagi</translation>
     </message>
     <message>
-        <location filename="../app.py" line="497" />
+        <location filename="../app.py" line="507" />
         <source>Reader: looking...</source>
         <translation>Pembaca: mencari...</translation>
     </message>
     <message>
-        <location filename="../app.py" line="504" />
+        <location filename="../app.py" line="514" />
         <source>Reader: not plugged in</source>
         <translation>Pembaca: tidak terpasang</translation>
     </message>
     <message>
-        <location filename="../app.py" line="506" />
+        <location filename="../app.py" line="516" />
         <source>Reader: %1</source>
         <translation>Pembaca: %1</translation>
     </message>
     <message>
-        <location filename="../app.py" line="508" />
+        <location filename="../app.py" line="518" />
         <source>SAM: card ready</source>
         <translation>SAM: kartu siap</translation>
     </message>
     <message>
-        <location filename="../app.py" line="510" />
+        <location filename="../app.py" line="520" />
         <source>SAM: SOFTWARE (pilot only)</source>
         <translation>SAM: PERANGKAT LUNAK (uji coba)</translation>
     </message>
     <message>
-        <location filename="../app.py" line="512" />
+        <location filename="../app.py" line="522" />
         <source>SAM: missing</source>
         <translation>SAM: tidak ada</translation>
     </message>
     <message>
-        <location filename="../app.py" line="516" />
+        <location filename="../app.py" line="526" />
         <source>SOFTWARE SAM: the debit key is on this laptop. For pilots and tests only, never in a real shop.</source>
         <translation>SAM PERANGKAT LUNAK: kunci debit ada di laptop ini. Hanya untuk uji coba, jangan dipakai di toko sungguhan.</translation>
     </message>
     <message>
-        <location filename="../app.py" line="522" />
+        <location filename="../app.py" line="532" />
         <source>Blocked-card list: none</source>
         <translation>Daftar blokir: belum ada</translation>
     </message>
     <message>
-        <location filename="../app.py" line="525" />
+        <location filename="../app.py" line="535" />
         <source>Blocked-card list: OUT OF DATE (%1 days)</source>
         <translation>Daftar blokir: KEDALUWARSA (%1 hari)</translation>
     </message>
     <message>
-        <location filename="../app.py" line="530" />
+        <location filename="../app.py" line="540" />
         <source>Blocked-card list: %1 days old</source>
         <translation>Daftar blokir: umur %1 hari</translation>
     </message>
     <message>
-        <location filename="../app.py" line="536" />
+        <location filename="../app.py" line="546" />
         <source>Clock: %1 WITA</source>
         <translation>Jam: %1 WITA</translation>
     </message>
     <message>
-        <location filename="../app.py" line="538" />
+        <location filename="../app.py" line="548" />
         <source>Clock WRONG: %1</source>
         <translation>Jam SALAH: %1</translation>
     </message>
     <message>
-        <location filename="../app.py" line="549" />
+        <location filename="../app.py" line="559" />
         <source>Today</source>
         <translation>Hari ini</translation>
     </message>
     <message>
-        <location filename="../app.py" line="552" />
+        <location filename="../app.py" line="562" />
         <source>Today: %1 transactions, total %2</source>
         <translation>Hari ini: %1 transaksi, total %2</translation>
     </message>
     <message>
-        <location filename="../app.py" line="558" />
+        <location filename="../app.py" line="568" />
         <source>sale</source>
         <translation>jual</translation>
     </message>
     <message>
-        <location filename="../app.py" line="558" />
+        <location filename="../app.py" line="568" />
         <source>undo</source>
         <translation>batal</translation>
     </message>
     <message>
-        <location filename="../app.py" line="568" />
+        <location filename="../app.py" line="578" />
         <source>Undo last sale</source>
         <translation>Batalkan penjualan terakhir</translation>
     </message>
     <message>
-        <location filename="../app.py" line="572" />
+        <location filename="../app.py" line="582" />
         <source>Undo last sale (%1)</source>
         <translation>Batalkan penjualan terakhir (%1)</translation>
     </message>
     <message>
-        <location filename="../app.py" line="589" />
         <source>Where to save the settlement batch</source>
         <translation>Tempat menyimpan setoran</translation>
     </message>
     <message>
-        <location filename="../app.py" line="598" />
+        <location filename="../app.py" line="601" />
         <source>Signed blocked-card list</source>
         <translation>Daftar kartu terblokir (bertanda tangan)</translation>
     </message>
     <message>
-        <location filename="../app.py" line="607" />
+        <location filename="../app.py" line="610" />
         <source>It did not work: %1</source>
         <translation>Tidak berhasil: %1</translation>
     </message>
     <message>
-        <location filename="../app.py" line="610" />
+        <location filename="../app.py" line="613" />
         <source>Batch %1 saved: %2 receipts, net %3.
 %4</source>
         <translation>Setoran %1 disimpan: %2 struk, bersih %3.
 %4</translation>
     </message>
     <message>
-        <location filename="../app.py" line="617" />
+        <location filename="../app.py" line="620" />
         <source>Blocked-card list imported.</source>
         <translation>Daftar kartu terblokir sudah diimpor.</translation>
     </message>

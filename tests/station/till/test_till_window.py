@@ -260,9 +260,10 @@ def test_hotlisted_card_is_blocked_on_the_tap(
         assert SsnSession(connection).state is LifeCycle.BLOCKED
     finally:
         connection.close()
-    # tapped again: still refused, as a blocked card
+    # tapped again: refused from the hotlist (the card is already blocked)
     run(qtbot, window, window.charge)
-    assert window.result is not None and window.result.problem is Problem.BLOCKED
+    assert window.result is not None and window.result.problem is Problem.HOTLISTED
+    assert window.result.verdict is Verdict.NOT_CHARGED
 
 
 def test_card_of_another_system(
