@@ -10,6 +10,7 @@ box switches to English.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -416,7 +417,9 @@ class TillWindow(QWidget):
             self.tap_hint.setText(self.tr("Reading the card... keep it on the reader."))
         else:
             self._light("#1565c0")
-            self.tap_hint.setText(self.tr("Hold the card flat on the reader until the till answers."))
+            self.tap_hint.setText(
+                self.tr("Hold the card flat on the reader until the till answers.")
+            )
 
     def show_chooser(self, card: CardView) -> None:
         self.card = card
@@ -629,7 +632,7 @@ class TillWindow(QWidget):
         super().closeEvent(event)
 
 
-def _city_tz() -> object:
+def _city_tz() -> dt.tzinfo:
     from cardkit.pki.records import CITY_TIMEZONE
 
     return CITY_TIMEZONE
@@ -653,7 +656,9 @@ def _config(args: argparse.Namespace) -> TillConfig:
     trust = (
         TrustStore.from_pem(Path(args.trust_store).read_bytes())
         if args.trust_store
-        else TrustStore([store.signer("root").certificate_der]) if store is not None else None
+        else TrustStore([store.signer("root").certificate_der])
+        if store is not None
+        else None
     )
     return TillConfig(
         journal_path=Path(args.journal),

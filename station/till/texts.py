@@ -6,7 +6,7 @@ the Indonesian lives in ``i18n/till_id.ts``. ``%1`` is filled with an amount or 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QT_TRANSLATE_NOOP
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from .service import Problem, SaleResult, Verdict, rupiah_digits
 
@@ -82,13 +82,12 @@ TAP_AGAIN = QT_TRANSLATE_NOOP(
 RECOVERED_PAID = QT_TRANSLATE_NOOP(
     "Till", "The interrupted payment of %1 went through. Do not charge again."
 )
-RECOVERED_NOT_CHARGED = QT_TRANSLATE_NOOP(
-    "Till", "The interrupted payment of %1 was not charged."
-)
+RECOVERED_NOT_CHARGED = QT_TRANSLATE_NOOP("Till", "The interrupted payment of %1 was not charged.")
 
 
-def tr(source: str) -> str:
-    return QCoreApplication.translate(CONTEXT, source)
+def tr(source: object) -> str:
+    """``source`` (a string marked with QT_TRANSLATE_NOOP) in the current language."""
+    return QCoreApplication.translate(CONTEXT, str(source))
 
 
 def rupiah(value: int) -> str:

@@ -166,7 +166,9 @@ class CardThread:
             # shutdown runs in the worker's thread, after whatever it is doing now
             from PySide6.QtCore import QMetaObject, Qt
 
-            QMetaObject.invokeMethod(self.worker, "shutdown", Qt.ConnectionType.BlockingQueuedConnection)
+            QMetaObject.invokeMethod(
+                self.worker, "shutdown", Qt.ConnectionType.BlockingQueuedConnection
+            )
             self.thread.quit()
             if not self.thread.wait(timeout_ms):
                 logger.error("the card thread did not stop within %d ms", timeout_ms)

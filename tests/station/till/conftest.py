@@ -18,8 +18,14 @@ from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
 from cardkit.codecs import wallet as w
 from cardkit.iso7816.protocol import ApduProtocol
-from cardkit.ssn import LifeCycle, PersonalisationPlan, SsnSession, card_scp03_keys, personalise
-from cardkit.ssn import wallet_purses
+from cardkit.ssn import (
+    LifeCycle,
+    PersonalisationPlan,
+    SsnSession,
+    card_scp03_keys,
+    personalise,
+    wallet_purses,
+)
 from cardkit.ssn.beneficiary import find_beneficiary
 from cardkit.transport.base import InProcessConnection
 from cardkit.wallet import WalletIssuer
@@ -93,9 +99,7 @@ def pcscd() -> Iterator[Pcscd]:
 
 
 @pytest.fixture(scope="module")
-def bridges(
-    pcscd: Pcscd, keystore: DevelopmentKeyStore
-) -> Iterator[tuple[VpcdBridge, VpcdBridge]]:
+def bridges(pcscd: Pcscd, keystore: DevelopmentKeyStore) -> Iterator[tuple[VpcdBridge, VpcdBridge]]:
     """(card bridge, SAM bridge); the card bridge starts empty (out of the field)."""
     card = VpcdBridge(VirtualCard([], name="none"), port=VIRTUAL_PORTS[0], reinsert_after=None)
     card.remove()

@@ -116,7 +116,10 @@ def run(qtbot: QtBot, window: TillWindow, start: object) -> None:
     before = window.result
     start()  # type: ignore[operator]
     qtbot.waitUntil(
-        lambda: window.stage == RESULT and window.result is not None and window.result is not before, timeout=20_000
+        lambda: (
+            window.stage == RESULT and window.result is not None and window.result is not before
+        ),
+        timeout=20_000,
     )
 
 
