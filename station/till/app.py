@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import (
     QApplication,
@@ -65,7 +65,6 @@ class TillWindow(QWidget):
         super().__init__()
         self.config = config
         self.language = ""
-        self._translator: object = None
         self.amount = 0
         self.stage = IDLE
         self.status: TillStatus | None = None
@@ -297,13 +296,7 @@ class TillWindow(QWidget):
     def set_language(self, language: str) -> None:
         if language == self.language:
             return
-        app = QCoreApplication.instance()
-        assert app is not None
-        if self._translator is not None:
-            app.removeTranslator(self._translator)  # type: ignore[arg-type]
-        self._translator = i18n.load_translator(language)
-        if self._translator is not None:
-            app.installTranslator(self._translator)  # type: ignore[arg-type]
+        i18n.use_language(language)
         self.language = language
         index = self.language_box.findData(language)
         if index != self.language_box.currentIndex():

@@ -19,7 +19,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from PySide6.QtCore import QTranslator
+from PySide6.QtCore import QCoreApplication, QTranslator
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +104,20 @@ def load_translator(language: str) -> QTranslator | None:
             return translator
         logger.warning("could not load %s; reading the .ts instead", qm)
     return TsTranslator(ts_path(language))
+
+
+_installed: list[QTranslator] = []  # the till's translator in this application, if any
+
+
+def use_language(language: str) -> None:
+    """Make ``language`` the application's: the till's previous translator is removed first
+    (the language is the application's, not one window's)."""
+    app = QCoreApplication.instance()
+    if app is None:
+        raise RuntimeError("no Qt application")
+    while _installed:
+        app.removeTranslator(_installed.pop())
+    translator = load_translator(language)
+    if translator is not None:
+        app.installTranslator(translator)
+        _installed.append(translator)

@@ -79,8 +79,9 @@ def balances(bridge: VpcdBridge) -> dict[int, int]:
 def shot(window: TillWindow, name: str) -> None:
     """Screenshots of the current screen in Indonesian and English (then back)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    for language in ("id", "en"):
+    for language, charge in (("id", "Bayar"), ("en", "Charge")):
         window.set_language(language)
+        assert window.charge_button.text() == charge  # the screen is in that language
         assert window.grab().save(str(ARTIFACTS / f"till-{name}-{language}.png"))
     window.set_language("id")
 
