@@ -26,15 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cardkit.codecs.wallet import (
-    SAM_AID,
-    PurseRecord,
-    SamIdentity,
-    TransactionType,
-    date_to_int,
-    int_to_date,
-    purse_debit_refusal,
-)
+from cardkit.codecs.rules import purse_debit_refusal
+from cardkit.codecs.sam import SAM_AID, SamIdentity
+from cardkit.codecs.wallet import PurseRecord, TransactionType, date_to_int, int_to_date
 from cardkit.crypto.diversify import diversification_context, kdf_label
 from cardkit.errors import (
     ApplicationNotAvailableError,
@@ -43,11 +37,9 @@ from cardkit.errors import (
     NoReaderError,
     TransportError,
 )
-from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.keystore import KeyFunction, KeyStore
-from cardkit.pki.records import CITY_TIMEZONE
-from cardkit.pki.trust import Hotlist, TrustStore
-from cardkit.ssn import LifeCycle, SsnSession
+from cardkit.pki import CITY_TIMEZONE, Hotlist, TrustStore
+from cardkit.ssn import LifeCycle
 from cardkit.ssn.beneficiary import PROGRAMMES
 from cardkit.transport.base import Connection, CountingConnection
 from cardkit.transport.pcsc import (
@@ -360,7 +352,7 @@ class Till:
                 self.config.sam_reader, exclusive=True, timeout=self.config.connect_timeout
             )
             try:
-                self._sam = CardSam(ApduProtocol(connection))
+                self._sam = CardSam(connection)
             except BaseException:
                 connection.close()
                 raise
@@ -491,7 +483,8 @@ class Till:
 
     def _read(self, amount: int) -> CardView | SaleResult:
         assert self._card is not None
-        session = SsnSession(ApduProtocol(self._card))  # SELECT
+        wallet = WalletCard(self._card)  # SELECT
+        session = wallet.session
         serial = session.serial
         if self.journal.is_hotlisted(serial):
             # The library refuses it and blocks it on the card (SAM AUTHORISE BLOCK + BLOCK).
@@ -520,7 +513,7 @@ class Till:
                     recovered=recovered,
                     round_trips=self.round_trips,
                 )
-        status = WalletCard(session).status()  # READ PURSES
+        status = wallet.status()  # READ PURSES
         date = date_to_int(self.city_date())
         offline_left = max(0, status.offline_cap - status.cumulative)
         purses = tuple(self._purse_view(p, status.cumulative, status.offline_cap, offline_left,

@@ -16,8 +16,7 @@ from applets.pcscd import PCSCD, VIRTUAL_PORTS, Pcscd
 from applets.sam import SamApplet
 from applets.ssn import make_blank_ssn_card
 from applets.vpcd import VpcdBridge
-from cardkit.codecs import wallet as w
-from cardkit.iso7816.protocol import ApduProtocol
+from cardkit.codecs import sam as sam_codec
 from cardkit.ssn import (
     LifeCycle,
     PersonalisationPlan,
@@ -36,7 +35,7 @@ from keys.dev import DevelopmentKeyStore
 ROOT = Path(__file__).resolve().parents[3]
 TODAY = date(2026, 6, 1)
 SAM_SERIAL = bytes.fromhex("53414D00000000B1")
-IDENTITY = w.SamIdentity(sam_id=0x71, merchant=0x3003, terminal=0x01, ceiling=10_000_000)
+IDENTITY = sam_codec.SamIdentity(sam_id=0x71, merchant=0x3003, terminal=0x01, ceiling=10_000_000)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +81,7 @@ def _sequence() -> object:
 
 def sam_card(keystore: DevelopmentKeyStore) -> VirtualCard:
     card = VirtualCard([SamApplet()], name="merchant SAM")
-    issue_sam(keystore, CardSam(ApduProtocol(InProcessConnection(card))), SAM_SERIAL, IDENTITY)
+    issue_sam(keystore, CardSam(InProcessConnection(card)), SAM_SERIAL, IDENTITY)
     return card
 
 

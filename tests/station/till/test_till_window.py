@@ -20,7 +20,7 @@ from applets.card import VirtualCard
 from applets.pcscd import VIRTUAL_READERS
 from applets.sam import SamApplet
 from applets.vpcd import VpcdBridge
-from cardkit.pki.trust import Hotlist, HotlistEntry, RevocationReason, TrustStore, sign_hotlist
+from cardkit.pki import Hotlist, HotlistEntry, RevocationReason, TrustStore, sign_hotlist
 from cardkit.ssn import LifeCycle, SsnSession
 from cardkit.transport.pcsc import PcscConnection, wait_for_removal
 from cardkit.wallet import WalletCard
@@ -71,7 +71,7 @@ def pull(bridge: VpcdBridge) -> None:
 def balances(bridge: VpcdBridge) -> dict[int, int]:
     connection = PcscConnection(CARD_READER, timeout=2.0)
     try:
-        return {p.index: p.balance for p in WalletCard(SsnSession(connection)).read_purses()}
+        return {p.index: p.balance for p in WalletCard(connection).read_purses()}
     finally:
         connection.close()
 
