@@ -477,7 +477,18 @@ class TillWindow(QWidget):
             self.next_button.setText(self.tr("New sale"))
         if result.verdict in (Verdict.PAID, Verdict.REFUNDED):
             self.amount = 0
+        self._fit_result_text()
         self.show_amount()
+
+    def _fit_result_text(self) -> None:
+        """Give each wrapped line of the result the height its text needs (no clipped words)."""
+        # a long headline ("TAP THE CARD AGAIN") gets a smaller size so it stays on one line
+        long_head = len(self.result_head.text()) > 12
+        self.result_head.setFont(_big(28 if long_head else 40, True))
+        margins = self.result_frame.contentsMargins()
+        width = max(200, self.result_frame.width() - margins.left() - margins.right() - 24)
+        for label in (self.result_head, self.result_amount, self.result_balance, self.result_text):
+            label.setMinimumHeight(label.heightForWidth(width) if label.text() else 0)
 
     @staticmethod
     def _retry(result: SaleResult) -> bool:
