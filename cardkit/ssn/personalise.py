@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..codecs.ssn import (
     CAN_TRIES,
     CLA_PROPRIETARY,
+    INS_COMPARE_SECRET,
     MAX_OBJECT_SIZE,
     PIN_TRIES,
     DataObject,
@@ -70,7 +71,7 @@ from .beneficiary import PROGRAMMES, Beneficiary
 from .errors import PersonalisationError
 from .fci import CardInfo
 from .keys import card_scp03_keys
-from .session import SsnSession, secret_digest
+from .session import SsnSession
 
 DEFAULT_VALIDITY_YEARS = 5
 _SEX = {"L": "M", "P": "F"}  # the export's laki-laki / perempuan -> ISO/IEC 5218 letters
@@ -352,17 +353,15 @@ def personalise(  # noqa: C901 (split pending, issue 8)
             raise PersonalisationError(
                 f"read-back of object {tag:02X} differs from what was written"
             )
-    for status, padded, tries, name in (
-        (session.pin_status(), pin, PIN_TRIES, "PIN"),
-        (session.can_status(), can, CAN_TRIES, "CAN"),
+    for tag, secret, name in (
+        (DataObject.PIN_STATUS, bytes([PIN_TRIES]) + pin, "PIN"),
+        (DataObject.CAN_STATUS, bytes([CAN_TRIES]) + can, "CAN"),
     ):
-        expected = secret_digest(info.serial, padded)
-        if (
-            status.digest is None
-            or not hmac.compare_digest(status.digest, expected)
-            or status.tries_left != tries
-            or status.max_tries != tries
-        ):
+        # Read-back is a compare inside PERSONALISING (1.1): no PIN digest leaves the card.
+        compared = session.protocol.transceive(
+            CommandApdu(CLA_PROPRIETARY, INS_COMPARE_SECRET, 0, tag, secret, sensitive=True)
+        )
+        if compared.sw != SW.OK:
             raise PersonalisationError(f"read-back of the {name} does not match")
     if plan.has_wallet:
         _read_back_wallet(session, plan, wallet_check)
