@@ -466,8 +466,8 @@ class DebitRequest:
     def from_bytes(cls, data: bytes, purse: int) -> DebitRequest:
         """32 bytes (applet 1.0) or 40 (1.1, with the proof)."""
         if len(data) == cls.FORMAT_1_1.size:
-            *head, proof, auth = cls.FORMAT_1_1.unpack(data)
-            return cls(purse, *head, auth, proof)
+            amount, date, merchant, terminal, sam_id, sc, proof, auth = cls.FORMAT_1_1.unpack(data)
+            return cls(purse, amount, date, merchant, terminal, sam_id, sc, auth, proof)
         return cls(purse, *_unpack(cls.FORMAT, data, "DEBIT data"))  # type: ignore[arg-type]
 
 
