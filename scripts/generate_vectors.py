@@ -129,8 +129,11 @@ def init_response(i: Fields) -> Fields:
     }
 
 
-def _request_fields(i: Fields) -> tuple[int, ...]:
-    return tuple(n(i[k]) for k in ("amount", "date", "merchant", "terminal", "sam_id", "sc"))
+def _request_fields(i: Fields) -> tuple[int, int, int, int, int, int]:
+    amount, date, merchant, terminal, sam_id, sc = (
+        n(i[k]) for k in ("amount", "date", "merchant", "terminal", "sam_id", "sc")
+    )
+    return amount, date, merchant, terminal, sam_id, sc
 
 
 def debit_auth(i: Fields) -> Fields:
