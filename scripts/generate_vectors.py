@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path[:1]:  # this checkout's cardkit, not another instal
 
 from cardkit.codecs import sam as s  # noqa: E402
 from cardkit.codecs import wallet as w  # noqa: E402
-from cardkit.codecs.batch import assemble_batch, batch_body  # noqa: E402
+from cardkit.codecs.batch import assemble_batch, batch_body, read_batch  # noqa: E402
 from cardkit.codecs.ssn import SSN_AID  # noqa: E402
 from cardkit.pki import Hotlist, HotlistEntry, RevocationReason  # noqa: E402
 from cardkit.pki.records import (  # noqa: E402
@@ -129,15 +129,21 @@ def init_response(i: Fields) -> Fields:
     }
 
 
-def _request_fields(i: Fields) -> tuple[int, ...]:
-    return tuple(n(i[k]) for k in ("amount", "date", "merchant", "terminal", "sam_id", "sc"))
+def _request_fields(i: Fields) -> tuple[int, int, int, int, int, int]:
+    amount, date, merchant, terminal, sam_id, sc = (
+        n(i[k]) for k in ("amount", "date", "merchant", "terminal", "sam_id", "sc")
+    )
+    return amount, date, merchant, terminal, sam_id, sc
 
 
 def debit_auth(i: Fields) -> Fields:
+    """Applet 1.1 when the inputs carry a ``lock`` (40-byte DEBIT data), else 1.0 (32)."""
     session, key = _session(i), b(i["k_debit"])
-    request = w.sign_debit(key, session, *_request_fields(i))
+    lock = b(i.get("lock", ""))
+    request = w.sign_debit(key, session, *_request_fields(i), lock)
     assert w.verify_debit_request(key, session, request)
-    message = w.LABEL_DEBIT + session.to_bytes() + request.fields()
+    assert w.DebitRequest.from_bytes(request.to_bytes(), session.purse) == request
+    message = w.LABEL_DEBIT + session.to_bytes() + request.fields() + lock
     return {
         "session": session.to_bytes().hex(),
         "auth_input": message.hex(),
@@ -149,7 +155,8 @@ def debit_auth(i: Fields) -> Fields:
 def undo_auth(i: Fields) -> Fields:
     session, key = _session(i), b(i["k_debit"])
     undone = _entry(i["undone_entry"])
-    request = w.sign_undo(key, session, undone, *_request_fields(i))
+    secret = b(i.get("secret", ""))
+    request = w.sign_undo(key, session, undone, *_request_fields(i), secret)
     assert w.verify_undo_request(key, session, undone, request)
     message = (
         w.LABEL_UNDO
@@ -157,6 +164,7 @@ def undo_auth(i: Fields) -> Fields:
         + undone.ds.to_bytes(4, "big")
         + undone.sam_counter.to_bytes(4, "big")
         + request.fields()
+        + secret
     )
     return {
         "session": session.to_bytes().hex(),
@@ -203,10 +211,28 @@ def block_mac(i: Fields) -> Fields:
     session, key = _session(i), b(i["k_debit"])
     mac = w.block_mac(key, session)
     assert w.verify_block_mac(key, session, mac)
+    blocked = w.blocked_mac(key, session)
     return {
         "session": session.to_bytes().hex(),
         "block_input": (w.LABEL_BLOCK + session.to_bytes()).hex(),
         "block": mac.hex(),
+        "blocked_input": (w.LABEL_BLOCKED + session.to_bytes() + b"\x83").hex(),
+        "blocked": blocked.hex(),
+        "block_order": (mac + blocked).hex(),
+    }
+
+
+def undo_lock(i: Fields) -> Fields:
+    """A SAM's undo secret for one debit (under its K_undo) and the lock the card keeps."""
+    serial, tc, sc = b(i["serial"]), n(i["tc"]), n(i["sc"])
+    secret = w.undo_secret(b(i["k_undo"]), serial, tc, sc)
+    lock = w.undo_lock(serial, tc, secret)
+    assert w.verify_undo_secret(lock, serial, tc, secret)
+    return {
+        "secret_input": (w.LABEL_UNDO_SECRET + serial + b(i["tc"]) + b(i["sc"])).hex(),
+        "secret": secret.hex(),
+        "lock_input": (w.LABEL_UNDO_LOCK + serial + b(i["tc"]) + secret).hex(),
+        "lock": lock.hex(),
     }
 
 
@@ -221,6 +247,7 @@ def sam_keys(i: Fields) -> Fields:
     return {
         "k_admin": s.sam_admin_key(k_t, serial).hex(),
         "k_batch": s.sam_batch_key(k_t, serial).hex(),
+        "k_undo": s.sam_undo_key(k_t, serial).hex(),
     }
 
 
@@ -257,6 +284,9 @@ def sam_authorisation(i: Fields) -> Fields:
     k_debit = w.card_key(b(i["debit_master"]), "debit", auth.serial, init.kvn_debit)
     assert w.verify_card_cryptogram(k_debit, auth.serial, init, auth.nt)
     identity, counter = _identity(i), n(i["sc"])
+    lock = w.undo_lock(
+        auth.serial, init.tc, w.undo_secret(b(i["k_undo"]), auth.serial, init.tc, counter)
+    )
     request = w.sign_debit(
         k_debit,
         auth.session(),
@@ -266,6 +296,7 @@ def sam_authorisation(i: Fields) -> Fields:
         identity.terminal,
         identity.sam_id,
         counter,
+        lock,
     )
     record = s.Authorisation(
         counter,
@@ -315,8 +346,11 @@ def batch_file(i: Fields) -> Fields:
         info.counter,
         info.total_authorised,
         digest,
+        undo_count=n(i["undo_count"]),
+        undo_total=n(i["undo_total"]),
     )
     assert s.verify_batch_signature(k_batch, info.serial, identity, signature, digest)
+    assert read_batch(assemble_batch(body, signature)).signature == signature
     message = (
         s.LABEL_SAM_BATCH
         + info.serial
@@ -326,6 +360,8 @@ def batch_file(i: Fields) -> Fields:
         + b(i["batch_sequence"])
         + b(i["sc"])
         + b(i["total_authorised"])
+        + b(i["undo_count"])
+        + b(i["undo_total"])
         + digest
     )
     return {
@@ -413,6 +449,7 @@ COMPUTE: dict[str, Callable[[Fields], Fields]] = {
         load_auth,
         transaction_macs,
         block_mac,
+        undo_lock,
         wallet_key_data,
         sam_keys,
         personalisation_mac,
@@ -440,6 +477,11 @@ NT = "a1a2a3a4a5a6a7a8"
 NC = "c1c2c3c4c5c6c7c8"
 SAM_SERIAL = "53414d0000000001"
 TRANSPORT_KEY = bytes(range(0x40, 0x50)).hex()
+SAM_KEYS = sam_keys({"transport_key": TRANSPORT_KEY, "sam_serial": SAM_SERIAL})
+UNDO = undo_lock({"k_undo": SAM_KEYS["k_undo"], "serial": SERIAL, "tc": u(8), "sc": u(13)})
+UNDO_OF_DEBIT_ENTRY = undo_lock(
+    {"k_undo": SAM_KEYS["k_undo"], "serial": SERIAL, "tc": u(7), "sc": u(12)}
+)
 SAM_IDENTITY = {"sam_id": u(0x51), "merchant": u(0x1001), "terminal": u(0x02)}
 CEILING = u(10_000_000)
 DATE = u(20250319)
@@ -576,13 +618,27 @@ def wallet_vectors() -> list[Fields]:
         _vector(
             "debit_auth",
             "debit-auth",
-            "AUTH of DEBIT under K_debit and the 32-byte DEBIT data",
+            "AUTH of DEBIT under K_debit and the 32-byte DEBIT data of a 1.0 card (no undo lock)",
             {"k_debit": K["debit"], **session, "amount": u(25_000), **request, "sc": u(13)},
+        ),
+        _vector(
+            "debit_auth",
+            "debit-auth-1-1",
+            "AUTH of DEBIT under K_debit with the SAM's undo lock (undo-lock), and the 40-byte "
+            "DEBIT data of a 1.1 card",
+            {
+                "k_debit": K["debit"],
+                **session,
+                "amount": u(25_000),
+                **request,
+                "sc": u(13),
+                "lock": UNDO["lock"],
+            },
         ),
         _vector(
             "undo_auth",
             "undo-auth",
-            "AUTH of UNDO (reversing log-entry-debit in part) and the 32-byte UNDO data",
+            "AUTH of UNDO (reversing log-entry-debit in part) and the 32-byte UNDO data (1.0)",
             {
                 "k_debit": K["debit"],
                 **session,
@@ -591,6 +647,34 @@ def wallet_vectors() -> list[Fields]:
                 **request,
                 "sc": u(14),
             },
+        ),
+        _vector(
+            "undo_auth",
+            "undo-auth-1-1",
+            "AUTH of UNDO revealing the undone debit's undo secret, and the 40-byte UNDO data "
+            "of a 1.1 card",
+            {
+                "k_debit": K["debit"],
+                **session,
+                "undone_entry": debit_entry,
+                "amount": u(10_000),
+                **request,
+                "sc": u(14),
+                "secret": UNDO_OF_DEBIT_ENTRY["secret"],
+            },
+        ),
+        _vector(
+            "undo_lock",
+            "undo-lock",
+            "a SAM's undo secret U = CMAC(K_undo, 'UNDK' ‖ serial ‖ TC ‖ SC)[0:8] for its debit "
+            "(TC 8, SC 13) and the lock SHA-256('UNDL' ‖ serial ‖ TC ‖ U)[0:8] the card keeps",
+            {"k_undo": SAM_KEYS["k_undo"], "serial": SERIAL, "tc": u(8), "sc": u(13)},
+        ),
+        _vector(
+            "undo_lock",
+            "undo-lock-of-log-entry-debit",
+            "the undo secret and lock of log-entry-debit (TC 7, SC 12)",
+            {"k_undo": SAM_KEYS["k_undo"], "serial": SERIAL, "tc": u(7), "sc": u(12)},
         ),
         _vector(
             "load_auth",
@@ -623,7 +707,8 @@ def wallet_vectors() -> list[Fields]:
         _vector(
             "block_mac",
             "block",
-            "BLOCK MAC under K_debit, bound to one DEBIT INIT session",
+            "BLOCK MAC under K_debit, bound to one DEBIT INIT session; the BLOCKED MAC a 1.1 "
+            "card answers, and the SAM's 16-byte AUTHORISE BLOCK answer",
             {"k_debit": K["debit"], **session},
         ),
         _vector(
@@ -645,7 +730,8 @@ def sam_vectors() -> list[Fields]:
             "sam_keys",
             "sam-keys",
             "K_admin = KDF(K_t, 'sam-admin', SAM serial), K_batch = KDF(K_t, 'sam-batch', "
-            "SAM serial) (SP 800-108 CMAC KDF of docs/KEYS.md, context = the raw serial)",
+            "SAM serial), K_undo = KDF(K_t, 'sam-undo', SAM serial) (SP 800-108 CMAC KDF of "
+            "docs/KEYS.md, context = the raw serial)",
             {"transport_key": TRANSPORT_KEY, "sam_serial": SAM_SERIAL},
         ),
         _vector(
@@ -674,8 +760,9 @@ def sam_vectors() -> list[Fields]:
         _vector(
             "sam_authorisation",
             "sam-authorise-debit",
-            "SAM AUTHORISE DEBIT: the 128-byte input, the card's K_debit the SAM derives, its "
-            "28-byte authorisation record and the DEBIT data it answers",
+            "SAM AUTHORISE DEBIT (P1 01, a 1.1 card): the 128-byte input, the card's K_debit "
+            "the SAM derives, its 28-byte authorisation record and the 40-byte DEBIT data it "
+            "answers (with its undo lock under K_undo)",
             {
                 "debit_master": DEBIT_MASTER,
                 "serial": SERIAL,
@@ -686,6 +773,7 @@ def sam_vectors() -> list[Fields]:
                 **SAM_IDENTITY,
                 "ceiling": CEILING,
                 "sc": u(1),
+                "k_undo": SAM_KEYS["k_undo"],
             },
         ),
     ]
@@ -704,18 +792,21 @@ def batch_vectors() -> list[Fields]:
         "batch_sequence": u(1),
         "sc": u(12),
         "total_authorised": u(25_000, 8),
+        "undo_count": u(1),
+        "undo_total": u(10_000, 8),
     }
     return [
         _vector(
             "batch_file",
             "batch-one-receipt",
-            "a version-1 batch file with one receipt, and its SIGN BATCH signature under K_batch",
+            "a version-2 batch file with one receipt, and its SIGN BATCH signature under K_batch "
+            "(with the SAM's undo count and total)",
             {**common, "receipts": [receipt]},
         ),
         _vector(
             "batch_file",
             "batch-empty",
-            "a version-1 batch file with no receipt",
+            "a version-2 batch file with no receipt",
             {**common, "batch_sequence": u(2), "receipts": []},
         ),
     ]

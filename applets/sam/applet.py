@@ -4,7 +4,10 @@ A SAM is a second card in the merchant's reader. It derives each customer card's
 ``K_debit`` from the debit master, checks the card's cryptogram, authorises debits within
 its ceiling with its own counter (persisted before any authorisation leaves the SAM),
 checks the card's confirmation and keeps a short log, and authorises an undo only of a
-debit it authorised itself. Command layouts: docs/WALLET.md, "The merchant SAM".
+debit it authorised itself -- provably to a 1.1 card: each debit carries the lock of an undo
+secret made under this SAM's own ``K_undo``, and only this SAM can open it. Every undo it
+authorises is counted (count and total) into what SIGN BATCH vouches for. Command layouts:
+docs/WALLET.md, "The merchant SAM".
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import ClassVar
 
 from cardkit.codecs.rules import ceiling_refusal, debit_refusal, undo_refusal
 from cardkit.codecs.sam import (
+    AUTHORISE_DEBIT_P1_1_0,
+    AUTHORISE_DEBIT_P1_1_1,
     BATCH_DIGEST_LENGTH,
     BLOCK_INPUT_LENGTH,
     SAM_AID,
@@ -28,6 +33,7 @@ from cardkit.codecs.sam import (
     personalisation_mac,
     sam_admin_key,
     sam_batch_key,
+    sam_undo_key,
     settlement_mac,
     sign_batch,
     verify_admin_mac,
@@ -42,9 +48,12 @@ from cardkit.codecs.wallet import (
     WalletFormatError,
     WalletSession,
     block_mac,
+    blocked_mac,
     card_key,
     sign_debit,
     sign_undo,
+    undo_lock,
+    undo_secret,
     verify_card_cryptogram,
     verify_confirmation,
 )
@@ -71,6 +80,8 @@ _DEBIT_KEY = "debit-key."  # + KVN as two hex digits
 _AUTH_LOG = "authorisations"
 _RECEIPT_LOG = "receipts"
 _BATCH_SEQ = "batch-sequence"  # absent = 0: no batch signed yet
+_UNDO_COUNT = "undo-count"  # undos authorised, ever (absent = 0)
+_UNDO_TOTAL = "undo-total"  # their amounts, ever (8 bytes; absent = 0)
 
 _PRE_PERSO_LENGTH = SERIAL_LENGTH + 1 + 16
 _ADMIN_MAC_LENGTH = 8
@@ -114,6 +125,11 @@ class SamApplet(Applet):
 
     def _admin_key(self) -> bytes:
         return sam_admin_key(self.persistent[_TRANSPORT_KEY], self._serial())
+
+    def _undo_secret(self, card_serial: bytes, tc: int, counter: int) -> bytes:
+        """This SAM's undo secret for its debit ``counter`` at the card's ``tc``."""
+        k_undo = sam_undo_key(self.persistent[_TRANSPORT_KEY], self._serial())
+        return undo_secret(k_undo, card_serial, tc, counter)
 
     def _debit_kvns(self) -> list[int]:
         return sorted(
@@ -242,7 +258,10 @@ class SamApplet(Applet):
 
     @command(SamIns.AUTHORISE_DEBIT)
     def authorise_debit(self, cmd: CommandApdu) -> bytes:
-        """Check the card, the purse rules and the ceiling; answer the DEBIT data (32 bytes)."""
+        """Check the card, the purse rules and the ceiling; answer the DEBIT data: P1 = 01
+        for a 1.1 card (40 bytes, with this SAM's undo lock), 00 for a 1.0 card (32)."""
+        if cmd.p1 not in (AUTHORISE_DEBIT_P1_1_0, AUTHORISE_DEBIT_P1_1_1) or cmd.p2:
+            raise SwError(SW.INCORRECT_P1P2)
         auth, k_debit = self._checked_input(cmd)
         if debit_refusal(auth.init, auth.amount, auth.date) is not None:
             raise SwError(SW_REFUSED)
@@ -260,6 +279,10 @@ class SamApplet(Applet):
             self.persistent.cyclic(_AUTH_LOG, SAM_LOG_CAPACITY).append(
                 self._record(auth, TransactionType.DEBIT, counter)
             )
+        lock = b""
+        if cmd.p1 == AUTHORISE_DEBIT_P1_1_1:
+            secret = self._undo_secret(auth.serial, auth.init.tc, counter)
+            lock = undo_lock(auth.serial, auth.init.tc, secret)
         return sign_debit(
             k_debit,
             auth.session(),
@@ -269,20 +292,28 @@ class SamApplet(Applet):
             identity.terminal,
             identity.sam_id,
             counter,
+            lock,
         ).to_bytes()
 
     @command(SamIns.AUTHORISE_UNDO)
     def authorise_undo(self, cmd: CommandApdu) -> bytes:
-        """Authorise reversing the card's last debit, if this SAM authorised it."""
+        """Authorise reversing the card's last debit, if this SAM authorised it: the UNDO
+        data (40 bytes) reveals the debit's undo secret. Counted for SIGN BATCH."""
         auth, k_debit = self._checked_input(cmd)
         identity = self._identity()
         last = auth.init.last.entry
         if undo_refusal(auth, identity, self._find_authorisation(last.sam_counter)) is not None:
             raise SwError(SW_REFUSED)
         counter = self._next_counter()
+        p = self.persistent
+        undo_count = p.get_int(_UNDO_COUNT, 0) + 1
+        if undo_count > MAX_U32:
+            raise SwError(SW_REFUSED)
         with self.transaction():
-            self.persistent.put_int(_COUNTER, counter)
-            self.persistent.cyclic(_AUTH_LOG, SAM_LOG_CAPACITY).append(
+            p.put_int(_COUNTER, counter)
+            p.put_int(_UNDO_COUNT, undo_count)
+            p.put_int(_UNDO_TOTAL, p.get_int(_UNDO_TOTAL, 0) + auth.amount, 8)
+            p.cyclic(_AUTH_LOG, SAM_LOG_CAPACITY).append(
                 self._record(auth, TransactionType.UNDO, counter)
             )
         return sign_undo(
@@ -295,14 +326,15 @@ class SamApplet(Applet):
             identity.terminal,
             identity.sam_id,
             counter,
+            self._undo_secret(auth.serial, last.tc, last.sam_counter),
         ).to_bytes()
 
     @command(SamIns.AUTHORISE_BLOCK)
     def authorise_block(self, cmd: CommandApdu) -> bytes:
         """Order a hotlisted card to block itself: data = card serial(8) ‖ Nt(8) ‖ DEBIT INIT
-        response(104); after the card's CC checks, answer the BLOCK MAC (8). Which cards
-        are hotlisted is the terminal's judgement (signed hotlist); the SAM spends no
-        counter and no ceiling on it."""
+        response(104); after the card's CC checks, answer the BLOCK MAC (8) and the BLOCKED
+        MAC a 1.1 card answers once blocked (8). Which cards are hotlisted is the terminal's
+        judgement (signed hotlist); the SAM spends no counter and no ceiling on it."""
         self._require(SamState.ACTIVE)
         if len(cmd.data) != BLOCK_INPUT_LENGTH:
             raise SwError(SW.WRONG_LENGTH)
@@ -317,7 +349,8 @@ class SamApplet(Applet):
         k_debit = self._card_debit_key(serial, init.kvn_debit)
         if not verify_card_cryptogram(k_debit, serial, init, nt):
             raise SwError(SW_BAD_MAC)
-        return block_mac(k_debit, WalletSession.from_init(serial, init, nt))
+        session = WalletSession.from_init(serial, init, nt)
+        return block_mac(k_debit, session) + blocked_mac(k_debit, session)
 
     @command(SamIns.CONFIRM)
     def confirm(self, cmd: CommandApdu) -> bytes:
@@ -390,7 +423,8 @@ class SamApplet(Applet):
     @command(SamIns.SIGN_BATCH)
     def sign_batch(self, cmd: CommandApdu) -> bytes:
         """Vouch for a merchant's settlement batch: data = SHA-256 of the batch body (32);
-        answer ``batch sequence ‖ SC ‖ total authorised ‖ MAC`` (24 bytes)."""
+        answer ``batch sequence ‖ SC ‖ total authorised ‖ undo count ‖ undo total ‖ MAC``
+        (36 bytes)."""
         self._require(SamState.ACTIVE)
         if len(cmd.data) != BATCH_DIGEST_LENGTH:
             raise SwError(SW.WRONG_LENGTH)
@@ -410,4 +444,6 @@ class SamApplet(Applet):
             p.get_int(_COUNTER),
             p.get_int(_TOTAL, 0),
             cmd.data,
+            undo_count=p.get_int(_UNDO_COUNT, 0),
+            undo_total=p.get_int(_UNDO_TOTAL, 0),
         ).to_bytes()

@@ -15,7 +15,6 @@ Everything persistent (keys, records, PIN/CAN and their counters, state) lives i
 from __future__ import annotations
 
 import enum
-import hashlib
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -49,6 +48,7 @@ from .constants import (
     INS_AUTHENTICATE,
     INS_CHANGE_REFERENCE_DATA,
     INS_CHIP_AUTHENTICATE,
+    INS_COMPARE_SECRET,
     INS_GENERATE_KEY_PAIR,
     INS_GET_DATA,
     INS_PUT_DATA,
@@ -155,6 +155,7 @@ class SsnCardApplet(WalletApplet):
     """The SSN card. See the module docstring and docs/PROTOCOL.md."""
 
     AID: ClassVar[bytes] = SSN_AID
+    APPLET_VERSION: ClassVar[tuple[int, int]] = APPLET_VERSION
 
     def __init__(
         self, aid: bytes | None = None, *, pre_personalisation: PrePersonalisation | None = None
@@ -274,7 +275,7 @@ class SsnCardApplet(WalletApplet):
         sizes = MAX_COMMAND_DATA.to_bytes(2, "big") + MAX_RESPONSE_DATA.to_bytes(2, "big")
         proprietary = Tlv.build(
             TAG_FCI_PROPRIETARY,
-            Tlv.build(TAG_VERSION, bytes(APPLET_VERSION)),
+            Tlv.build(TAG_VERSION, bytes(self.APPLET_VERSION)),
             Tlv.build(TAG_SERIAL, self.serial),
             Tlv.build(TAG_STATE, bytes([self.state])),
             Tlv.build(TAG_KEY_VERSIONS, kvns),
@@ -389,10 +390,9 @@ class SsnCardApplet(WalletApplet):
             secret = self._pin() if tag == DataObject.PIN_STATUS else self._can()
             if not secret.present:
                 raise SwError(SW.REFERENCED_DATA_NOT_FOUND)
-            out = bytes([secret.tries_left, secret.max_tries])
-            if self._issuer_at_full_level():  # read-back of what the issuer wrote
-                out += hashlib.sha256(self.serial + secret.padded_value()).digest()[:8]
-            return out
+            # Tries only, for everyone: no PIN-derived value ever leaves the card (the
+            # issuer's read-back is COMPARE SECRET, in PERSONALISING only).
+            return bytes([secret.tries_left, secret.max_tries])
         if tag in WALLET_KEY_TAGS:
             self._require_issuer()
             return self._wallet_key_check(tag)
@@ -416,6 +416,27 @@ class SsnCardApplet(WalletApplet):
         return value
 
     # --- issuer commands (s4.4) ------------------------------------------------------------
+
+    @command(INS_COMPARE_SECRET)
+    def compare_secret(self, cmd: CommandApdu) -> HandlerResult:
+        """``80 2E 00 <10|11> 09 <tries ‖ secret padded>`` (the PUT DATA object): the issuer's
+        read-back of the PIN or CAN it just wrote, as a compare inside PERSONALISING -- 9000
+        when tries left, maximum and secret all match, else 6300. No try is spent and
+        nothing PIN-derived is answered."""
+        self._require_issuer()
+        self._require_state(LifeCycle.PERSONALISING)
+        if cmd.p1 != 0 or cmd.p2 not in (DataObject.PIN_STATUS, DataObject.CAN_STATUS):
+            raise SwError(SW.INCORRECT_P1P2)
+        if len(cmd.data) != 1 + PADDED_SECRET_LENGTH:
+            raise SwError(SW.WRONG_LENGTH)
+        secret = self._pin() if cmd.p2 == DataObject.PIN_STATUS else self._can()
+        if not secret.present:
+            raise SwError(SW.REFERENCED_DATA_NOT_FOUND)
+        tries = cmd.data[0]
+        same = secret.matches(cmd.data[1:])  # always compared: no early exit on tries
+        if same and secret.tries_left == tries and secret.max_tries == tries:
+            return b"", SW.OK
+        return b"", SW_SECRET_DIFFERS
 
     @command(INS_GENERATE_KEY_PAIR)
     def generate_key_pair(self, cmd: CommandApdu) -> bytes:
@@ -608,3 +629,16 @@ def _is_der_sequence(data: bytes) -> bool:
     except BadResponseError:
         return False
     return tlv.tag == 0x30
+
+
+#: COMPARE SECRET: the padded secret differs from the stored one (ISO "verification failed").
+SW_SECRET_DIFFERS = 0x6300
+
+
+class SsnCardApplet10(SsnCardApplet):
+    """An SSN card speaking applet 1.0 (the cards in the field before 1.1): the wallet
+    without undo lock, date rule or BLOCKED answer. Kept so hosts are tested against it:
+    it verifies and pays; an undo on it is refused by the host (nothing on it can tell
+    which SAM made a debit)."""
+
+    APPLET_VERSION: ClassVar[tuple[int, int]] = (1, 0)

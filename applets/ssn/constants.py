@@ -12,6 +12,7 @@ from cardkit.codecs.ssn import (  # noqa: F401 - the applet modules import them 
     INS_AUTHENTICATE,
     INS_CHANGE_REFERENCE_DATA,
     INS_CHIP_AUTHENTICATE,
+    INS_COMPARE_SECRET,
     INS_GENERATE_KEY_PAIR,
     INS_GET_DATA,
     INS_PUT_DATA,
@@ -39,7 +40,7 @@ from cardkit.codecs.ssn import (  # noqa: F401 - the applet modules import them 
     DataObject,
 )
 
-APPLET_VERSION = (1, 0)
+APPLET_VERSION = (1, 1)  # 1.1: undo lock, date rule, BLOCKED answer, no PIN digest
 
 #: The wallet's instructions (PROTOCOL.md s7; handlers in applets/ssn/wallet.py).
 WALLET_INS = (0xB2, 0xB4, 0xE0, 0xE2, 0xE4, 0xE6, 0xE8, 0xEA)

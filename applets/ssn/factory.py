@@ -15,8 +15,8 @@ from cardkit.crypto.diversify import diversify_key
 from cardkit.crypto.scp03 import StaticKeys
 
 from ..card import VirtualCard
-from .applet import PrePersonalisation, SsnCardApplet
-from .constants import MAX_COMMAND_DATA, SSN_AID
+from .applet import PrePersonalisation, SsnCardApplet, SsnCardApplet10
+from .constants import APPLET_VERSION, MAX_COMMAND_DATA, SSN_AID
 
 SCP03_SUBKEYS = ("scp03-enc", "scp03-mac", "scp03-dek")
 
@@ -44,18 +44,23 @@ def make_blank_ssn_card(
     image_path: str | os.PathLike[str] | None = None,
     kvns: Mapping[str, int] | None = None,
     name: str | None = None,
+    applet_version: tuple[int, int] = APPLET_VERSION,
 ) -> VirtualCard:
     """A new BLANK SSN card (pre-personalised); saved to ``image_path`` if given.
 
     ``kvns`` optionally sets the wallet KVNs the FCI reports (``debit``, ``load``,
-    ``receipt``). Refuses to overwrite an existing image.
+    ``receipt``); ``applet_version`` ``(1, 0)`` makes a card of the 1.0 applet (to test
+    hosts against the cards in the field). Refuses to overwrite an existing image.
     """
     if image_path is not None and Path(image_path).exists():
         raise FileExistsError(f"card image {image_path} exists; open it with open_ssn_card")
     pre = PrePersonalisation(
         bytes(serial), static_keys, key_version, tuple(sorted((kvns or {}).items()))
     )
-    applet = SsnCardApplet(pre_personalisation=pre)
+    cls = SsnCardApplet10 if applet_version == (1, 0) else SsnCardApplet
+    if applet_version not in ((1, 0), APPLET_VERSION):
+        raise ValueError(f"no SSN applet version {applet_version}")
+    applet = cls(pre_personalisation=pre)
     return VirtualCard(
         [applet],
         image_path=image_path,

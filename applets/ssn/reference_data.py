@@ -55,9 +55,10 @@ class ReferenceData:
     def blocked(self) -> bool:
         return self.tries_left == 0
 
-    def padded_value(self) -> bytes:
-        """The stored padded secret (for the issuer's read-back digest only)."""
-        return self._ns[self._value]
+    def matches(self, candidate: bytes) -> bool:
+        """Constant-time compare with the stored padded secret (the issuer's read-back in
+        PERSONALISING; spends no try)."""
+        return hmac.compare_digest(candidate, self._ns[self._value])
 
     def store(self, padded: bytes, tries: int) -> None:
         """Set the secret and its maximum, tries restored (3 writes: call in a transaction)."""

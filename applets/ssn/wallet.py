@@ -15,12 +15,18 @@ What protects the money:
   checked: whatever the outcome, an authorisation can be presented once.
 * Each DEBIT, LOAD and UNDO changes purse, cumulative, DS, log and last-transaction record
   in one transaction: a power cut leaves all of them old or all new.
+* Applet 1.1: a DEBIT carries the debiting SAM's undo lock, kept with the last record; an
+  UNDO must open it with the secret only that SAM can make (every SAM holds ``K_debit``, so
+  AUTH alone cannot tell SAMs apart). Dates of debits and undos never go back (a till with
+  its clock set back cannot spend an expired purse). BLOCK answers a MAC made after the
+  state write, so a relay cannot fake "blocked".
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from typing import ClassVar
 
 from cardkit.codecs import rules
 from cardkit.codecs import wallet as w
@@ -45,6 +51,7 @@ _TC = "wallet.tc"
 _DS = "wallet.ds"
 _LOG = "wallet.log"  # cyclic, WALLET_LOG_CAPACITY entries of 38 bytes
 _LAST = "wallet.last"  # the 54-byte last-transaction record
+_UNDO_LOCK = "wallet.undo-lock"  # the last debit's undo lock (8); absent: nothing undoable
 
 # transient: the session of the last DEBIT INIT (a WalletSession)
 _SESSION = "wallet-session"
@@ -59,6 +66,14 @@ SW_REFUSED = SW.CONDITIONS_NOT_SATISFIED  # 6985: state, no session, purse rules
 
 class WalletApplet(Applet):
     """The wallet commands and objects; subclassed by the SSN card applet."""
+
+    #: The applet version (FCI ``C0``); ``(1, 0)`` speaks the 1.0 wallet (no undo lock, no
+    #: date rule, BLOCK answers nothing), kept to test hosts against cards in the field.
+    APPLET_VERSION: ClassVar[tuple[int, int]] = w.WALLET_VERSION_1_1
+
+    @property
+    def _v11(self) -> bool:
+        return self.APPLET_VERSION >= w.WALLET_VERSION_1_1
 
     # --- supplied by the SSN card applet ---------------------------------------------------
 
@@ -202,9 +217,10 @@ class WalletApplet(Applet):
         entry: w.LogEntry,
         k_receipt: bytes,
         k_confirm: bytes,
+        undo_lock: bytes = b"",
     ) -> bytes:
-        """Balance, cumulative, DS, log and last record in one transaction; the response.
-        ``entry`` gets the next DS here."""
+        """Balance, cumulative, DS, log, last record and undo lock (the new debit's, or none)
+        in one transaction; the response. ``entry`` gets the next DS here."""
         p = self.persistent
         entry = dataclasses.replace(entry, ds=p.get_int(_DS) + 1)
         last = w.complete_transaction(k_receipt, k_confirm, self.serial, entry)
@@ -214,6 +230,10 @@ class WalletApplet(Applet):
             p.put_int(_DS, entry.ds)
             p.cyclic(_LOG, w.WALLET_LOG_CAPACITY).append(entry.to_bytes())
             p.put(_LAST, last.to_bytes())
+            if undo_lock:
+                p.put(_UNDO_LOCK, undo_lock)
+            else:
+                p.delete(_UNDO_LOCK)
         return w.DebitResponse.from_last(last).to_bytes()
 
     # --- commands --------------------------------------------------------------------------
@@ -263,7 +283,8 @@ class WalletApplet(Applet):
         """Consume the DEBIT INIT session, then parse a DEBIT / UNDO command's data."""
         session = self._take_session()
         self._check_p1p2(cmd)
-        if len(cmd.data) != w.DebitRequest.FORMAT.size:
+        size = (w.DebitRequest.FORMAT_1_1 if self._v11 else w.DebitRequest.FORMAT).size
+        if len(cmd.data) != size:
             raise SwError(SW.WRONG_LENGTH)
         return session, w.DebitRequest.from_bytes(cmd.data, cmd.p1)
 
@@ -283,6 +304,7 @@ class WalletApplet(Applet):
                 self.persistent.get_int(_OFFLINE_CAP),
                 request.amount,
                 request.date,
+                self._last().entry.date if self._v11 else 0,
             )
             is not None
         ):
@@ -302,7 +324,12 @@ class WalletApplet(Applet):
             request.sam_counter,
         )
         return self._commit(
-            _with_balance(purse, balance), cumulative + request.amount, entry, k_receipt, k_debit
+            _with_balance(purse, balance),
+            cumulative + request.amount,
+            entry,
+            k_receipt,
+            k_debit,
+            request.proof,
         )
 
     @command(w.WalletIns.UNDO)
@@ -314,8 +341,16 @@ class WalletApplet(Applet):
         if not w.verify_undo_request(k_debit, session, undone, request):
             raise SwError(SW_BAD_MAC)
         purse = self._session_purse(session)
-        if rules.card_undo_refusal(undone, purse.index, request) is not None:
+        if rules.card_undo_refusal(undone, purse.index, request, dates_rise=self._v11):
             raise SwError(SW_REFUSED)
+        if self._v11:
+            # Only the SAM that made the debit can open its lock; without one (a debit made
+            # in the 1.0 format) nothing can prove who made it, so no undo.
+            lock = self.persistent.get(_UNDO_LOCK)
+            if lock is None:
+                raise SwError(SW_REFUSED)
+            if not w.verify_undo_secret(lock, self.serial, undone.tc, request.proof):
+                raise SwError(SW_BAD_MAC)
         balance = purse.balance + request.amount
         if balance > purse.balance_cap:  # cannot happen after a debit; kept as a guard
             raise SwError(SW_REFUSED)
@@ -372,9 +407,10 @@ class WalletApplet(Applet):
         return self._commit(_with_balance(purse, balance), cumulative, entry, k_receipt, k_load)
 
     @command(w.WalletIns.BLOCK)
-    def block(self, cmd: CommandApdu) -> None:
+    def block(self, cmd: CommandApdu) -> bytes | None:
         """``80 EA 00 00 08 <MAC>``: a SAM blocks a hotlisted card (-> BLOCKED); only the
-        issuer unblocks (SET STATUS 07 in SCP03)."""
+        issuer unblocks (SET STATUS 07 in SCP03). A 1.1 card answers BLOCKED (8), made
+        after the state write."""
         session = self._take_session()
         if cmd.p1 or cmd.p2:
             raise SwError(SW.INCORRECT_P1P2)
@@ -384,7 +420,7 @@ class WalletApplet(Applet):
         if not w.verify_block_mac(k_debit, session, cmd.data):
             raise SwError(SW_BAD_MAC)
         self._set_state(LifeCycle.BLOCKED)  # one atomic write
-        return None
+        return w.blocked_mac(k_debit, session) if self._v11 else None
 
     @command(w.WalletIns.READ_PURSES)
     def read_purses(self, cmd: CommandApdu) -> bytes:

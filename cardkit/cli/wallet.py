@@ -115,9 +115,15 @@ class PersistentSoftwareSam(SoftwareSam):
         os.replace(tmp, self.state_path)
 
     def authorise_debit(
-        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+        self,
+        init: InitResponse,
+        serial: bytes,
+        terminal_nonce: bytes,
+        amount: int,
+        date: int,
+        **kwargs: Any,
     ) -> DebitRequest:
-        request = super().authorise_debit(init, serial, terminal_nonce, amount, date)
+        request = super().authorise_debit(init, serial, terminal_nonce, amount, date, **kwargs)
         self._save()  # before the authorisation leaves: a counter is never reused
         return request
 

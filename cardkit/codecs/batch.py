@@ -21,7 +21,7 @@ from .wallet import Receipt, WalletFormatError
 # --- the batch file ----------------------------------------------------------------------
 
 BATCH_MAGIC = b"CKSB"  # "cardkit settlement batch"
-BATCH_VERSION = 1
+BATCH_VERSION = 2  # 2: the SAM signature carries the undo count and total (1.1)
 #: magic(4) ‖ version(1) ‖ SAM serial(8) ‖ transport KVN(1) ‖ SAM id(4) ‖ merchant(4) ‖
 #: terminal(4) ‖ created, Unix seconds UTC(8) ‖ receipt count(4)
 BATCH_HEADER = struct.Struct(">4sB8sBIIIQI")

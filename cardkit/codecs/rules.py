@@ -27,17 +27,40 @@ def debit_refusal(init: InitResponse, amount: int, date: int) -> str | None:
     The card is the authority; the SAM runs the same checks first so that a doomed debit
     spends neither its counter nor its ceiling.
     """
-    return purse_debit_refusal(init.purse, init.cumulative, init.offline_cap, amount, date)
+    return purse_debit_refusal(
+        init.purse, init.cumulative, init.offline_cap, amount, date, init.last.entry.date
+    )
+
+
+def date_refusal(date: int, latest: int) -> str | None:
+    """Why a debit or undo dated ``date`` is refused on a card whose last transaction is
+    dated ``latest`` (None if it may pass): dates never go back on a 1.1 card, so a till
+    whose clock is set back cannot spend an expired purse."""
+    if date < latest:
+        return (
+            f"the date {date} is before the card's last transaction ({latest}): "
+            "check this terminal's clock"
+        )
+    return None
 
 
 def purse_debit_refusal(
-    purse: PurseRecord, cumulative: int, offline_cap: int, amount: int, date: int
+    purse: PurseRecord,
+    cumulative: int,
+    offline_cap: int,
+    amount: int,
+    date: int,
+    latest: int = 0,
 ) -> str | None:
-    """The debit rules on one purse (the card's checks; :func:`debit_refusal` for a SAM)."""
+    """The debit rules on one purse (the card's checks; :func:`debit_refusal` for a SAM).
+    ``latest`` is the date of the card's last transaction (0: no date rule, applet 1.0)."""
     if amount < 1:
         return "amount must be at least 1 rupiah"
     if not is_valid_date(date):
         return "date is not a YYYYMMDD date"
+    reason = date_refusal(date, latest)
+    if reason is not None:
+        return reason
     if date > purse.expiry:
         return "purse expired"
     if amount > purse.payment_cap:
@@ -67,9 +90,13 @@ def load_refusal(purse: PurseRecord, flags: int, amount: int, date: int) -> str 
     return None
 
 
-def card_undo_refusal(last: LogEntry, purse: int, request: DebitRequest) -> str | None:
+def card_undo_refusal(
+    last: LogEntry, purse: int, request: DebitRequest, *, dates_rise: bool = True
+) -> str | None:
     """Why the card would refuse this UNDO (None if it would accept, MACs aside): only the
-    last transaction, a debit, on the same purse, by the same SAM, for 1..its amount."""
+    last transaction, a debit, on the same purse, by the same SAM, for 1..its amount, not
+    dated before it (``dates_rise`` False: a 1.0 card, no date rule). The undo lock is
+    checked by the card itself (:func:`cardkit.codecs.wallet.verify_undo_secret`)."""
     if last.type is not TransactionType.DEBIT:
         return "the last transaction is not a debit"
     if purse != last.purse:
@@ -84,6 +111,8 @@ def card_undo_refusal(last: LogEntry, purse: int, request: DebitRequest) -> str 
         return "undo amount must be 1..the debited amount"
     if not is_valid_date(request.date):
         return "date is not a YYYYMMDD date"
+    if dates_rise:
+        return date_refusal(request.date, last.date)
     return None
 
 
@@ -116,7 +145,7 @@ def undo_refusal(
         return "undo amount must be 1..the debited amount"
     if not is_valid_date(auth.date):
         return "date is not a YYYYMMDD date"
-    return None
+    return date_refusal(auth.date, last.date)
 
 
 def ceiling_refusal(

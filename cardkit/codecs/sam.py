@@ -14,8 +14,13 @@ MAC            key           over
 PERSONALISE    ``K_admin``   ``"SPER" ‖ SAM serial ‖ admin sequence(4) ‖ identity(16)``
 SETTLE         ``K_admin``   ``"SETL" ‖ SAM serial ‖ admin sequence(4) ‖ settled total(8)``
 SIGN BATCH     ``K_batch``   ``"BTCH" ‖ SAM serial ‖ SAM id ‖ merchant ‖ terminal ‖
-                             batch sequence ‖ SC ‖ total authorised(8) ‖ SHA-256(body)``
+                             batch sequence ‖ SC ‖ total authorised(8) ‖ undo count(4) ‖
+                             undo total(8) ‖ SHA-256(body)``
 =============  ============  ==============================================================
+
+A SAM's undo secrets (:func:`cardkit.codecs.wallet.undo_secret`) are made under
+``K_undo = KDF(K_transport, "sam-undo", SAM serial)``: a key of that SAM alone (and of the
+back office), never derivable from the debit master every SAM holds.
 
 Used by the SAM applet, the software SAM, the SAM session, the key ceremony and the back
 office. Verification functions return ``bool`` and compare in constant time.
@@ -54,6 +59,7 @@ LABEL_SAM_SETTLE = b"SETL"
 SAM_ADMIN_KDF_LABEL = b"sam-admin"
 LABEL_SAM_BATCH = b"BTCH"
 SAM_BATCH_KDF_LABEL = b"sam-batch"
+SAM_UNDO_KDF_LABEL = b"sam-undo"
 
 
 # --- SAM administration ------------------------------------------------------------------
@@ -217,7 +223,11 @@ class SamIns(enum.IntEnum):
 
 
 SAM_CLA = 0x80
-SAM_VERSION = 0x0100  # applet version 1.0, in SELECT and GET INFO
+SAM_VERSION = 0x0101  # applet version 1.1, in SELECT and GET INFO
+#: P1 of AUTHORISE DEBIT: the card's wallet version (00: a 1.0 card, no undo lock, 32-byte
+#: DEBIT data; 01: a 1.1 card, with the undo lock, 40 bytes).
+AUTHORISE_DEBIT_P1_1_0 = 0x00
+AUTHORISE_DEBIT_P1_1_1 = 0x01
 SAM_MAX_DEBIT_KEYS = 4  # debit master versions a SAM holds at once (key rotation)
 SAM_LOG_CAPACITY = 16  # authorisations and confirmed receipts kept by the SAM
 
@@ -328,32 +338,51 @@ def sam_batch_key(transport_key: bytes, sam_serial: bytes) -> bytes:
     return derive_key(transport_key, SAM_BATCH_KDF_LABEL, sam_serial)
 
 
+def sam_undo_key(transport_key: bytes, sam_serial: bytes) -> bytes:
+    """K_undo = KDF(K_transport, "sam-undo", SAM serial): the key of this SAM's undo secrets
+    (no other SAM, and no holder of the debit master, can make them)."""
+    return derive_key(transport_key, SAM_UNDO_KDF_LABEL, sam_serial)
+
+
 @dataclass(frozen=True)
 class BatchSignature:
-    """The answer to SAM SIGN BATCH, 24 bytes: ``batch sequence(4) ‖ SC(4) ‖
-    total authorised(8) ‖ MAC(8)``.
+    """The answer to SAM SIGN BATCH, 36 bytes: ``batch sequence(4) ‖ SC(4) ‖
+    total authorised(8) ‖ undo count(4) ‖ undo total(8) ‖ MAC(8)``.
 
     ``sequence`` is the SAM's own batch counter (+1 per signed batch, persisted before the
     MAC leaves the SAM), so the back office sees a replayed or missing batch; ``sam_counter``
-    and ``total_authorised`` are the SAM's counter and ceiling use when it signed.
+    and ``total_authorised`` are the SAM's counter and ceiling use when it signed;
+    ``undo_count`` and ``undo_total`` count every undo the SAM ever authorised (never reset),
+    so the back office deducts an undo whose receipt was withheld.
     """
 
     sequence: int
     sam_counter: int
     total_authorised: int
+    undo_count: int
+    undo_total: int
     mac: bytes
 
-    FORMAT = struct.Struct(">IIQ8s")
+    FORMAT = struct.Struct(">IIQIQ8s")
 
     def __post_init__(self) -> None:
         _u32("batch sequence", self.sequence)
         _u32("SC", self.sam_counter)
-        if not 0 <= self.total_authorised <= MAX_U64:
-            raise WalletFormatError("total authorised is 8 bytes")
+        _u32("undo count", self.undo_count)
+        for name in ("total_authorised", "undo_total"):
+            if not 0 <= getattr(self, name) <= MAX_U64:
+                raise WalletFormatError(f"{name} is 8 bytes")
         _fixed("batch MAC", self.mac, MAC_LENGTH)
 
     def to_bytes(self) -> bytes:
-        return self.FORMAT.pack(self.sequence, self.sam_counter, self.total_authorised, self.mac)
+        return self.FORMAT.pack(
+            self.sequence,
+            self.sam_counter,
+            self.total_authorised,
+            self.undo_count,
+            self.undo_total,
+            self.mac,
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> BatchSignature:
@@ -368,27 +397,38 @@ def batch_mac(
     sam_counter: int,
     total_authorised: int,
     digest: bytes,
+    *,
+    undo_count: int,
+    undo_total: int,
 ) -> bytes:
     """CMAC(K_batch, "BTCH" ‖ SAM serial(8) ‖ SAM id(4) ‖ merchant(4) ‖ terminal(4) ‖
-    batch sequence(4) ‖ SC(4) ‖ total authorised(8) ‖ SHA-256(batch body)(32))[0:8]."""
+    batch sequence(4) ‖ SC(4) ‖ total authorised(8) ‖ undo count(4) ‖ undo total(8) ‖
+    SHA-256(batch body)(32))[0:8]."""
     _fixed("SAM serial", sam_serial, SERIAL_LENGTH)
     _fixed("batch digest", digest, BATCH_DIGEST_LENGTH)
-    for name, value in (("batch sequence", sequence), ("SC", sam_counter)):
+    for name, value in (
+        ("batch sequence", sequence),
+        ("SC", sam_counter),
+        ("undo count", undo_count),
+    ):
         _u32(name, value)
-    if not 0 <= total_authorised <= MAX_U64:
-        raise WalletFormatError("total authorised is 8 bytes")
+    for name, value in (("total authorised", total_authorised), ("undo total", undo_total)):
+        if not 0 <= value <= MAX_U64:
+            raise WalletFormatError(f"{name} is 8 bytes")
     return _mac(
         k_batch,
         LABEL_SAM_BATCH
         + sam_serial
         + struct.pack(
-            ">IIIIIQ",
+            ">IIIIIQIQ",
             identity.sam_id,
             identity.merchant,
             identity.terminal,
             sequence,
             sam_counter,
             total_authorised,
+            undo_count,
+            undo_total,
         )
         + digest,
     )
@@ -402,13 +442,28 @@ def sign_batch(
     sam_counter: int,
     total_authorised: int,
     digest: bytes,
+    *,
+    undo_count: int,
+    undo_total: int,
 ) -> BatchSignature:
     """The SAM's side of SIGN BATCH."""
     return BatchSignature(
         sequence,
         sam_counter,
         total_authorised,
-        batch_mac(k_batch, sam_serial, identity, sequence, sam_counter, total_authorised, digest),
+        undo_count,
+        undo_total,
+        batch_mac(
+            k_batch,
+            sam_serial,
+            identity,
+            sequence,
+            sam_counter,
+            total_authorised,
+            digest,
+            undo_count=undo_count,
+            undo_total=undo_total,
+        ),
     )
 
 
@@ -428,9 +483,14 @@ def verify_batch_signature(
         signature.sam_counter,
         signature.total_authorised,
         digest,
+        undo_count=signature.undo_count,
+        undo_total=signature.undo_total,
     )
     return hmac.compare_digest(expected, signature.mac)
 
 
 #: The data of SAM AUTHORISE BLOCK: ``card serial(8) ‖ Nt(8) ‖ DEBIT INIT response(104)``.
 BLOCK_INPUT_LENGTH = SERIAL_LENGTH + NONCE_LENGTH + InitResponse.LENGTH
+#: The answer of SAM AUTHORISE BLOCK: ``BLOCK MAC(8) ‖ expected BLOCKED(8)`` -- the terminal
+#: sends the first to the card and compares the card's answer with the second.
+BLOCK_ORDER_LENGTH = 2 * MAC_LENGTH

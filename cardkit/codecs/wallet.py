@@ -11,15 +11,22 @@ MAC            key           over
 =============  ============  ==============================================================
 CC             ``K_debit``   ``"INIT" ‖ serial ‖ INIT response before CC ‖ Nt``
 AUTH (debit)   ``K_debit``   ``"DEBIT" ‖ session ‖ amount ‖ date ‖ merchant ‖ terminal ‖
-                             SAM id ‖ SC``
+                             SAM id ‖ SC [‖ undo lock]`` (the lock from applet 1.1 on)
 AUTH (undo)    ``K_debit``   ``"UNDO" ‖ session ‖ undone DS ‖ undone SC ‖ amount ‖ date ‖
-                             merchant ‖ terminal ‖ SAM id ‖ SC``
+                             merchant ‖ terminal ‖ SAM id ‖ SC [‖ undo secret]``
 AUTH (load)    ``K_load``    ``"LOAD" ‖ session ‖ flags ‖ amount ‖ date ‖ agency ‖ desk ‖
                              sequence``
 RM             ``K_receipt``  ``"RCPT" ‖ serial ‖ log entry``
 CONF           ``K_debit``   ``"CONF" ‖ serial ‖ log entry ‖ RM`` (``K_load`` for a load)
 BLOCK          ``K_debit``   ``"BLOCK" ‖ session``
+BLOCKED        ``K_debit``   ``"BLKD" ‖ session ‖ 83`` (the card's answer to BLOCK, 1.1)
 =============  ============  ==============================================================
+
+The undo lock (applet 1.1): at DEBIT time the SAM derives an undo secret
+``U = CMAC(K_undo, "UNDK" ‖ serial ‖ TC ‖ SC)[0:8]`` under a key of its own (``K_undo``,
+:func:`cardkit.codecs.sam.sam_undo_key`, not derivable from any debit master) and sends the
+card only ``lock = SHA-256("UNDL" ‖ serial ‖ TC ‖ U)[0:8]``; UNDO must reveal ``U``. So only
+the SAM that made a debit can undo it, though every SAM holds ``K_debit``.
 
 ``session`` is ``serial(8) ‖ TC(4) ‖ Nc(8) ‖ Nt(8) ‖ purse(1)`` (:class:`WalletSession`).
 The merchant SAM's own messages are in :mod:`cardkit.codecs.sam`, the rules a card or SAM
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field
@@ -58,6 +66,14 @@ LABEL_LOAD = b"LOAD"
 LABEL_RECEIPT = b"RCPT"
 LABEL_CONFIRM = b"CONF"
 LABEL_BLOCK = b"BLOCK"
+LABEL_BLOCKED = b"BLKD"
+LABEL_UNDO_SECRET = b"UNDK"
+LABEL_UNDO_LOCK = b"UNDL"
+UNDO_LOCK_LENGTH = 8  # the lock (DEBIT data) and the secret (UNDO data)
+
+#: The applet version that speaks the 1.1 wallet: DEBIT carries an undo lock, UNDO its secret,
+#: BLOCK answers BLOCKED, dates never go back. A 1.0 card pays; it cannot be undone safely.
+WALLET_VERSION_1_1 = (1, 1)
 
 LOAD_FLAG_RESET_CUMULATIVE = 0x01
 
@@ -411,8 +427,10 @@ class WalletSession:
 
 @dataclass(frozen=True)
 class DebitRequest:
-    """The data of DEBIT (and UNDO), 32 bytes: ``amount(4) ‖ date(4) ‖ merchant(4) ‖
-    terminal(4) ‖ SAM id(4) ‖ SC(4) ‖ AUTH(8)``. ``purse`` travels in P1, not in the data."""
+    """The data of DEBIT (and UNDO): ``amount(4) ‖ date(4) ‖ merchant(4) ‖ terminal(4) ‖
+    SAM id(4) ‖ SC(4) [‖ proof(8)] ‖ AUTH(8)``, 40 bytes from applet 1.1 on (32 for a 1.0
+    card, no proof). ``proof`` is the undo lock in a DEBIT, the undo secret in an UNDO.
+    ``purse`` travels in P1, not in the data."""
 
     purse: int
     amount: int
@@ -422,14 +440,18 @@ class DebitRequest:
     sam_id: int
     sam_counter: int
     auth: bytes
+    proof: bytes = b""
 
-    FORMAT = struct.Struct(">IIIIII8s")
+    FORMAT = struct.Struct(">IIIIII8s")  # applet 1.0 (no proof)
+    FORMAT_1_1 = struct.Struct(">IIIIII8s8s")  # applet 1.1: proof before AUTH
 
     def __post_init__(self) -> None:
         _purse(self.purse)
         for name in ("amount", "date", "merchant", "terminal", "sam_id", "sam_counter"):
             _u32(name, getattr(self, name))
         _fixed("AUTH", self.auth, MAC_LENGTH)
+        if len(self.proof) not in (0, UNDO_LOCK_LENGTH):
+            raise WalletFormatError("the undo lock / secret is 8 bytes (or absent on 1.0)")
 
     def fields(self) -> bytes:
         """MACed after the session: ``amount ‖ date ‖ merchant ‖ terminal ‖ SAM id ‖ SC``."""
@@ -438,10 +460,14 @@ class DebitRequest:
         )
 
     def to_bytes(self) -> bytes:
-        return self.fields() + self.auth
+        return self.fields() + self.proof + self.auth
 
     @classmethod
     def from_bytes(cls, data: bytes, purse: int) -> DebitRequest:
+        """32 bytes (applet 1.0) or 40 (1.1, with the proof)."""
+        if len(data) == cls.FORMAT_1_1.size:
+            amount, date, merchant, terminal, sam_id, sc, proof, auth = cls.FORMAT_1_1.unpack(data)
+            return cls(purse, amount, date, merchant, terminal, sam_id, sc, auth, proof)
         return cls(purse, *_unpack(cls.FORMAT, data, "DEBIT data"))  # type: ignore[arg-type]
 
 
@@ -460,6 +486,12 @@ def _request_fields(
     return struct.pack(">IIIIII", amount, date, merchant, terminal, sam_id, sam_counter)
 
 
+def _proof(value: bytes) -> bytes:
+    if len(value) not in (0, UNDO_LOCK_LENGTH):
+        raise WalletFormatError("the undo lock / secret is 8 bytes (or absent on 1.0)")
+    return value
+
+
 def debit_auth(
     k_debit: bytes,
     session: WalletSession,
@@ -469,14 +501,17 @@ def debit_auth(
     terminal: int,
     sam_id: int,
     sam_counter: int,
+    lock: bytes = b"",
 ) -> bytes:
     """AUTH = CMAC(K_debit, "DEBIT" ‖ session ‖ amount ‖ date ‖ merchant ‖ terminal ‖
-    SAM id ‖ SC)[0:8]: the SAM's permission for one debit."""
+    SAM id ‖ SC [‖ undo lock])[0:8]: the SAM's permission for one debit (the lock from
+    applet 1.1 on; empty for a 1.0 card)."""
     return _mac(
         k_debit,
         LABEL_DEBIT
         + session.to_bytes()
-        + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter),
+        + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter)
+        + _proof(lock),
     )
 
 
@@ -489,10 +524,13 @@ def sign_debit(
     terminal: int,
     sam_id: int,
     sam_counter: int,
+    lock: bytes = b"",
 ) -> DebitRequest:
-    """A complete DEBIT request (the SAM's side)."""
-    auth = debit_auth(k_debit, session, amount, date, merchant, terminal, sam_id, sam_counter)
-    return DebitRequest(session.purse, amount, date, merchant, terminal, sam_id, sam_counter, auth)
+    """A complete DEBIT request (the SAM's side); ``lock`` is :func:`undo_lock` (1.1)."""
+    auth = debit_auth(k_debit, session, amount, date, merchant, terminal, sam_id, sam_counter, lock)
+    return DebitRequest(
+        session.purse, amount, date, merchant, terminal, sam_id, sam_counter, auth, lock
+    )
 
 
 def verify_debit_request(k_debit: bytes, session: WalletSession, request: DebitRequest) -> bool:
@@ -508,6 +546,7 @@ def verify_debit_request(k_debit: bytes, session: WalletSession, request: DebitR
         request.terminal,
         request.sam_id,
         request.sam_counter,
+        request.proof,
     )
     return hmac.compare_digest(expected, request.auth)
 
@@ -522,16 +561,19 @@ def undo_auth(
     terminal: int,
     sam_id: int,
     sam_counter: int,
+    secret: bytes = b"",
 ) -> bytes:
     """AUTH = CMAC(K_debit, "UNDO" ‖ session ‖ undone DS ‖ undone SC ‖ amount ‖ date ‖
-    merchant ‖ terminal ‖ SAM id ‖ SC)[0:8]; ``undone`` is the debit being reversed (the
-    card's last transaction), ``sam_counter`` the SAM's new counter for the undo."""
+    merchant ‖ terminal ‖ SAM id ‖ SC [‖ undo secret])[0:8]; ``undone`` is the debit being
+    reversed (the card's last transaction), ``sam_counter`` the SAM's new counter for the
+    undo, ``secret`` the undo secret of that debit (1.1)."""
     return _mac(
         k_debit,
         LABEL_UNDO
         + session.to_bytes()
         + struct.pack(">II", undone.ds, undone.sam_counter)
-        + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter),
+        + _request_fields(amount, date, merchant, terminal, sam_id, sam_counter)
+        + _proof(secret),
     )
 
 
@@ -545,12 +587,15 @@ def sign_undo(
     terminal: int,
     sam_id: int,
     sam_counter: int,
+    secret: bytes = b"",
 ) -> DebitRequest:
-    """A complete UNDO request (same 32-byte layout as DEBIT)."""
+    """A complete UNDO request (same layout as DEBIT; the proof is the undo secret)."""
     auth = undo_auth(
-        k_debit, session, undone, amount, date, merchant, terminal, sam_id, sam_counter
+        k_debit, session, undone, amount, date, merchant, terminal, sam_id, sam_counter, secret
     )
-    return DebitRequest(session.purse, amount, date, merchant, terminal, sam_id, sam_counter, auth)
+    return DebitRequest(
+        session.purse, amount, date, merchant, terminal, sam_id, sam_counter, auth, secret
+    )
 
 
 def verify_undo_request(
@@ -569,8 +614,36 @@ def verify_undo_request(
         request.terminal,
         request.sam_id,
         request.sam_counter,
+        request.proof,
     )
     return hmac.compare_digest(expected, request.auth)
+
+
+def undo_secret(k_undo: bytes, serial: bytes, tc: int, sam_counter: int) -> bytes:
+    """U = CMAC(K_undo, "UNDK" ‖ serial ‖ TC ‖ SC)[0:8]: the secret only the SAM that made the
+    debit (TC, SC) of this card can produce; ``K_undo`` is that SAM's own key."""
+    _fixed("serial", serial, SERIAL_LENGTH)
+    _u32("TC", tc)
+    _u32("SC", sam_counter)
+    return _mac(k_undo, LABEL_UNDO_SECRET + serial + struct.pack(">II", tc, sam_counter))
+
+
+def undo_lock(serial: bytes, tc: int, secret: bytes) -> bytes:
+    """lock = SHA-256("UNDL" ‖ serial ‖ TC ‖ U)[0:8]: the commitment a DEBIT carries and the
+    card keeps; an UNDO of that debit must reveal a U that hashes to it."""
+    _fixed("serial", serial, SERIAL_LENGTH)
+    _u32("TC", tc)
+    _fixed("undo secret", secret, UNDO_LOCK_LENGTH)
+    return hashlib.sha256(LABEL_UNDO_LOCK + serial + tc.to_bytes(4, "big") + secret).digest()[
+        :UNDO_LOCK_LENGTH
+    ]
+
+
+def verify_undo_secret(lock: bytes, serial: bytes, tc: int, secret: bytes) -> bool:
+    """The card's side: True when ``secret`` opens ``lock`` (constant-time compare)."""
+    if len(lock) != UNDO_LOCK_LENGTH or len(secret) != UNDO_LOCK_LENGTH:
+        return False
+    return hmac.compare_digest(undo_lock(serial, tc, secret), lock)
 
 
 @dataclass(frozen=True)
@@ -918,3 +991,18 @@ def block_mac(k_debit: bytes, session: WalletSession) -> bytes:
 def verify_block_mac(k_debit: bytes, session: WalletSession, mac: bytes) -> bool:
     """The card's side of BLOCK: True when the MAC is genuine for this session."""
     return _check(k_debit, LABEL_BLOCK + session.to_bytes(), mac)
+
+
+def blocked_mac(k_debit: bytes, session: WalletSession) -> bytes:
+    """BLOCKED = CMAC(K_debit, "BLKD" ‖ session ‖ 83)[0:8]: a 1.1 card's answer to BLOCK,
+    made after the state write; the SAM computes the expected value with the BLOCK MAC, so
+    a relay (no keys) cannot fake "blocked"."""
+    return _mac(k_debit, LABEL_BLOCKED + session.to_bytes() + bytes([BLOCKED_STATE]))
+
+
+def verify_blocked(expected: bytes, answer: bytes) -> bool:
+    """The terminal's check of the card's answer to BLOCK against the SAM's expected value."""
+    return len(answer) == MAC_LENGTH and hmac.compare_digest(expected, answer)
+
+
+BLOCKED_STATE = 0x83  # the life-cycle byte of a blocked card (PROTOCOL s2)

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..codecs.ssn import (
     CAN_TRIES,
     CLA_PROPRIETARY,
+    INS_COMPARE_SECRET,
     MAX_OBJECT_SIZE,
     PIN_TRIES,
     DataObject,
@@ -70,7 +71,7 @@ from .beneficiary import PROGRAMMES, Beneficiary
 from .errors import PersonalisationError
 from .fci import CardInfo
 from .keys import card_scp03_keys
-from .session import SsnSession, secret_digest
+from .session import SsnSession
 
 DEFAULT_VALIDITY_YEARS = 5
 _SEX = {"L": "M", "P": "F"}  # the export's laki-laki / perempuan -> ISO/IEC 5218 letters
@@ -323,7 +324,7 @@ def personalise(
         wallet_check = _put_wallet(session, plan, keystore, info, versions)
 
     _read_back_records(session, written.objects)
-    _read_back_secrets(session, info.serial, pin, can)
+    _read_back_secrets(session, pin, can)
     if plan.has_wallet:
         _read_back_wallet(session, plan, wallet_check)
     if session.card_public_key() != point:
@@ -414,19 +415,20 @@ def _read_back_records(session: SsnSession, objects: dict[DataObject, bytes]) ->
             )
 
 
-def _read_back_secrets(session: SsnSession, serial: bytes, pin: bytes, can: bytes) -> None:
-    """The PIN and CAN digests and tries the card reports must be what was written."""
-    for status, padded, tries, name in (
-        (session.pin_status(), pin, PIN_TRIES, "PIN"),
-        (session.can_status(), can, CAN_TRIES, "CAN"),
+def _read_back_secrets(session: SsnSession, pin: bytes, can: bytes) -> None:
+    """The card must hold the PIN and CAN that were written, with full tries.
+
+    Read-back is a compare inside PERSONALISING (applet 1.1): no PIN-derived value ever
+    leaves the card; the card answers match or no match.
+    """
+    for tag, secret, name in (
+        (DataObject.PIN_STATUS, bytes([PIN_TRIES]) + pin, "PIN"),
+        (DataObject.CAN_STATUS, bytes([CAN_TRIES]) + can, "CAN"),
     ):
-        expected = secret_digest(serial, padded)
-        if (
-            status.digest is None
-            or not hmac.compare_digest(status.digest, expected)
-            or status.tries_left != tries
-            or status.max_tries != tries
-        ):
+        compared = session.protocol.transceive(
+            CommandApdu(CLA_PROPRIETARY, INS_COMPARE_SECRET, 0, tag, secret, sensitive=True)
+        )
+        if compared.sw != SW.OK:
             raise PersonalisationError(f"read-back of the {name} does not match")
 
 

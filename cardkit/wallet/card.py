@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import secrets
 
+from ..codecs.sam import BLOCK_ORDER_LENGTH
 from ..codecs.wallet import (
+    MAC_LENGTH,
     NONCE_LENGTH,
     DebitRequest,
     DebitResponse,
@@ -27,6 +29,7 @@ from ..codecs.wallet import (
     WalletFormatError,
     WalletIns,
     WalletStatus,
+    verify_blocked,
 )
 from ..errors import ApduError, BadResponseError, ConditionsNotSatisfiedError, CryptoError
 from ..iso7816.apdu import SHORT_MAX_NE, CommandApdu, ResponseApdu
@@ -129,9 +132,18 @@ class WalletCard:
         """LOAD with the issuer's authorisation (flags in P2)."""
         return self._value(WalletIns.LOAD, request.flags, request.purse, request.to_bytes(), "LOAD")
 
-    def block(self, mac: bytes) -> None:
-        """BLOCK: the card blocks itself on a SAM's order (right after DEBIT INIT)."""
-        self._send(CommandApdu(CLA, WalletIns.BLOCK, 0, 0, mac), "BLOCK")
+    def block(self, mac: bytes) -> bytes:
+        """BLOCK: the card blocks itself on a SAM's order (right after DEBIT INIT). Answers
+        the card's BLOCKED MAC (a 1.1 card; empty from 1.0): only that proves the block --
+        a 9000 alone may come from a relay that never forwarded the command."""
+        return self._send(CommandApdu(CLA, WalletIns.BLOCK, 0, 0, mac, ne=SHORT_MAX_NE), "BLOCK")
+
+    def block_confirmed(self, order: bytes) -> bool:
+        """BLOCK with a SAM's order (``BLOCK MAC ‖ expected BLOCKED``, SAM AUTHORISE BLOCK);
+        True only when the card's answer is the expected BLOCKED MAC."""
+        if len(order) != BLOCK_ORDER_LENGTH:
+            raise ValueError("a block order is BLOCK MAC(8) ‖ expected BLOCKED(8)")
+        return verify_blocked(order[MAC_LENGTH:], self.block(order[:MAC_LENGTH]))
 
     def status(self) -> WalletStatus:
         """READ PURSES: TC, DS, offline cumulative and cap, every configured purse (no

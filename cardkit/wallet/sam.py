@@ -10,11 +10,14 @@ authorisations for identical inputs and state.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from ..codecs.rules import ceiling_refusal, debit_refusal, undo_refusal
 from ..codecs.sam import (
+    AUTHORISE_DEBIT_P1_1_0,
+    AUTHORISE_DEBIT_P1_1_1,
     SAM_AID,
     SAM_CLA,
     SAM_LOG_CAPACITY,
@@ -28,6 +31,7 @@ from ..codecs.sam import (
     SamState,
     sam_admin_key,
     sam_batch_key,
+    sam_undo_key,
     settlement_mac,
     sign_batch,
     verify_admin_mac,
@@ -35,6 +39,8 @@ from ..codecs.sam import (
 from ..codecs.ssn import SSN_AID
 from ..codecs.wallet import (
     MAX_U32,
+    MAX_U64,
+    WALLET_VERSION_1_1,
     DebitRequest,
     DebitResponse,
     InitResponse,
@@ -42,9 +48,12 @@ from ..codecs.wallet import (
     TransactionType,
     WalletSession,
     block_mac,
+    blocked_mac,
     card_key,
     sign_debit,
     sign_undo,
+    undo_lock,
+    undo_secret,
     verify_card_cryptogram,
     verify_confirmation,
 )
@@ -95,9 +104,17 @@ class Sam(Protocol):
         ...
 
     def authorise_debit(
-        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+        self,
+        init: InitResponse,
+        serial: bytes,
+        terminal_nonce: bytes,
+        amount: int,
+        date: int,
+        *,
+        card_version: tuple[int, int] = WALLET_VERSION_1_1,
     ) -> DebitRequest:
-        """Check the card's cryptogram, the purse rules and the ceiling; authorise a debit."""
+        """Check the card's cryptogram, the purse rules and the ceiling; authorise a debit
+        (with this SAM's undo lock for a 1.1 card, in the 1.0 format for a 1.0 card)."""
         ...
 
     def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
@@ -204,10 +221,20 @@ class CardSam:
         return data[0], data[1:]
 
     def authorise_debit(
-        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+        self,
+        init: InitResponse,
+        serial: bytes,
+        terminal_nonce: bytes,
+        amount: int,
+        date: int,
+        *,
+        card_version: tuple[int, int] = WALLET_VERSION_1_1,
     ) -> DebitRequest:
         data = AuthoriseInput(serial, terminal_nonce, amount, date, init).to_bytes()
-        answer = self._call(self._cmd(SamIns.AUTHORISE_DEBIT, data), "SAM AUTHORISE DEBIT")
+        p1 = (
+            AUTHORISE_DEBIT_P1_1_1 if card_version >= WALLET_VERSION_1_1 else AUTHORISE_DEBIT_P1_1_0
+        )
+        answer = self._call(self._cmd(SamIns.AUTHORISE_DEBIT, data, p1), "SAM AUTHORISE DEBIT")
         return DebitRequest.from_bytes(answer, init.purse.index)
 
     def authorise_undo(
@@ -218,7 +245,8 @@ class CardSam:
         return DebitRequest.from_bytes(answer, init.purse.index)
 
     def authorise_block(self, init: InitResponse, serial: bytes, terminal_nonce: bytes) -> bytes:
-        """AUTHORISE BLOCK: the MAC that makes this card (after its DEBIT INIT) block itself."""
+        """AUTHORISE BLOCK: the MAC that makes this card (after its DEBIT INIT) block itself,
+        then the BLOCKED MAC a 1.1 card answers (16 bytes)."""
         data = serial + terminal_nonce + init.to_bytes()
         return self._call(self._cmd(SamIns.AUTHORISE_BLOCK, data), "SAM AUTHORISE BLOCK")
 
@@ -253,7 +281,10 @@ class SoftwareSam:
     ``keys`` is either a mapping ``debit KVN -> debit master key`` or a :class:`KeyStore`
     (the master then never leaves the store). State (counter, ceiling use, logs) lives in
     memory; pass ``counter``/``total_authorised``/``settled_total`` to resume.
-    ``transport_key`` enables :meth:`settle` with the same admin MAC as the card SAM.
+    ``transport_key`` enables :meth:`settle` with the same admin MAC as the card SAM, and
+    gives the undo secrets the card SAM's ``K_undo``; without it (or ``undo_key``) a random
+    ``K_undo`` lives as long as this object, so only its own debits can be undone, by it.
+    ``undo_count`` / ``undo_total`` resume the undo tally SIGN BATCH vouches for.
     """
 
     def __init__(
@@ -269,6 +300,9 @@ class SoftwareSam:
         settled_total: int = 0,
         admin_sequence: int = 1,
         batch_sequence: int = 0,
+        undo_key: bytes | None = None,
+        undo_count: int = 0,
+        undo_total: int = 0,
     ) -> None:
         logger.warning(SOFTWARE_SAM_WARNING)
         self._keys = keys
@@ -281,10 +315,19 @@ class SoftwareSam:
         self.settled_total = settled_total
         self.admin_sequence = admin_sequence  # 1: its personalisation counts as the first
         self.batch_sequence = batch_sequence  # batches signed so far
+        if undo_key is None:
+            undo_key = (
+                sam_undo_key(transport_key, self.serial)
+                if transport_key is not None
+                else os.urandom(16)
+            )
+        self._undo_key = undo_key
+        self.undo_count = undo_count  # undos authorised, ever
+        self.undo_total = undo_total
         self._authorisations: list[Authorisation] = []  # newest first
         self._receipts: list[Receipt] = []
 
-    def __repr__(self) -> str:  # no keys in logs
+    def __repr__(self) -> str:  # no keys in logs (K_undo included)
         return f"SoftwareSam(serial={self.serial.hex()}, counter={self.counter})"
 
     def _debit_kvns(self) -> tuple[int, ...]:
@@ -354,7 +397,14 @@ class SoftwareSam:
         del self._authorisations[SAM_LOG_CAPACITY:]
 
     def authorise_debit(
-        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+        self,
+        init: InitResponse,
+        serial: bytes,
+        terminal_nonce: bytes,
+        amount: int,
+        date: int,
+        *,
+        card_version: tuple[int, int] = WALLET_VERSION_1_1,
     ) -> DebitRequest:
         auth, k_debit = self._checked(init, serial, terminal_nonce, amount, date)
         reason = debit_refusal(init, amount, date)
@@ -369,6 +419,10 @@ class SoftwareSam:
         self.counter, self.total_authorised = counter, self.total_authorised + amount
         self._remember(auth, TransactionType.DEBIT, counter)
         ident = self.identity
+        lock = b""
+        if card_version >= WALLET_VERSION_1_1:
+            secret = undo_secret(self._undo_key, serial, init.tc, counter)
+            lock = undo_lock(serial, init.tc, secret)
         return sign_debit(
             k_debit,
             auth.session(),
@@ -378,6 +432,7 @@ class SoftwareSam:
             ident.terminal,
             ident.sam_id,
             counter,
+            lock,
         )
 
     def authorise_undo(
@@ -390,7 +445,11 @@ class SoftwareSam:
         if reason is not None:
             raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED, reason)
         counter = self._next_counter()
+        if self.undo_count >= MAX_U32 or self.undo_total + amount > MAX_U64:
+            raise SamRefusedError(b"", SW.CONDITIONS_NOT_SATISFIED, "undo tally exhausted")
         self.counter = counter
+        self.undo_count += 1
+        self.undo_total += amount
         self._remember(auth, TransactionType.UNDO, counter)
         ident = self.identity
         return sign_undo(
@@ -403,14 +462,17 @@ class SoftwareSam:
             ident.terminal,
             ident.sam_id,
             counter,
+            undo_secret(self._undo_key, serial, last.tc, last.sam_counter),
         )
 
     def authorise_block(self, init: InitResponse, serial: bytes, terminal_nonce: bytes) -> bytes:
-        """The BLOCK MAC for a hotlisted card, after checking its cryptogram."""
+        """The BLOCK MAC for a hotlisted card, after checking its cryptogram, then the
+        BLOCKED MAC a 1.1 card answers (16 bytes, as SAM AUTHORISE BLOCK)."""
         k_debit = self._card_debit_key(serial, init.kvn_debit)
         if not verify_card_cryptogram(k_debit, serial, init, terminal_nonce):
             raise CryptoError("the card's cryptogram is wrong")
-        return block_mac(k_debit, WalletSession.from_init(serial, init, terminal_nonce))
+        session = WalletSession.from_init(serial, init, terminal_nonce)
+        return block_mac(k_debit, session) + blocked_mac(k_debit, session)
 
     def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
         own = next((a for a in self._authorisations if a.sam_counter == request.sam_counter), None)
@@ -467,4 +529,6 @@ class SoftwareSam:
             self.counter,
             self.total_authorised,
             digest,
+            undo_count=self.undo_count,
+            undo_total=self.undo_total,
         )

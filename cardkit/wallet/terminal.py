@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from ..codecs.rules import debit_refusal
 from ..codecs.wallet import (
+    WALLET_VERSION_1_1,
     DebitRequest,
     DebitResponse,
     InitResponse,
@@ -202,6 +203,15 @@ class PaymentTerminal:
                 recovered=recovered,
             )
         undo_amount = last.amount if amount is None else amount
+        if wallet.session.info.version < WALLET_VERSION_1_1:
+            return _not_charged(
+                "this card runs applet 1.0, which cannot prove which SAM made a debit: "
+                "undo is refused on it (refund the customer another way and report it)",
+                undo_amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered,
+            )
         date = date_to_int(self.clock())
         try:
             request = self.sam.authorise_undo(init, serial, nt, undo_amount, date)
@@ -318,7 +328,9 @@ class PaymentTerminal:
     ) -> DebitRequest:
         """The SAM checks the card's cryptogram, the purse rules and its ceiling."""
         try:
-            return self.sam.authorise_debit(init, wallet.serial, nt, amount, date)
+            return self.sam.authorise_debit(
+                init, wallet.serial, nt, amount, date, card_version=wallet.session.info.version
+            )
         except SamCeilingError:
             reason = "the SAM's ceiling is reached: settle with the back office first"
         except (SamRefusedError, SamKeyMissingError) as exc:
@@ -348,7 +360,9 @@ class PaymentTerminal:
         if self._is_hotlisted(serial):
             self.journal.record_refusal(serial, "hotlisted")
             logger.warning("refused hotlisted card %s", serial.hex().upper())
-            if wallet.state is LifeCycle.ISSUED and self._block(wallet):
+            # Try whatever the FCI says (a relay may fake its state byte); "blocked" is
+            # recorded only on the card's BLOCKED MAC, never on a status word.
+            if self._block(wallet):
                 self.journal.record_refusal(serial, "blocked")
                 return (
                     "the card is on the hotlist (reported lost, stolen or revoked): "
@@ -360,7 +374,8 @@ class PaymentTerminal:
         return ""
 
     def _block(self, wallet: WalletCard) -> bool:
-        """Make a hotlisted card block itself; False when the SAM or card cannot."""
+        """Make a hotlisted card block itself; True only when the card proved it (its
+        BLOCKED MAC, checked against the SAM's expected value); False otherwise."""
         authorise_block = getattr(self.sam, "authorise_block", None)
         if authorise_block is None:
             return False
@@ -370,11 +385,13 @@ class PaymentTerminal:
                 return False
             nt = new_terminal_nonce()
             init = wallet.debit_init(purses[0].index, nt)
-            wallet.block(authorise_block(init, wallet.serial, nt))
-        except CardkitError as exc:
+            confirmed = wallet.block_confirmed(authorise_block(init, wallet.serial, nt))
+        except (CardkitError, ValueError) as exc:
             logger.warning("could not block card %s: %s", wallet.serial.hex().upper(), exc)
             return False
-        return True
+        if not confirmed:
+            logger.warning("block of card %s not confirmed by the card", wallet.serial.hex())
+        return confirmed
 
     def _purse_index(self, wallet: WalletCard, purse_or_programme: int | str) -> int:
         if isinstance(purse_or_programme, int):

@@ -20,7 +20,6 @@ from ssn_applet_helpers import (
     der_blob,
     new_card,
     personalise,
-    pin_digest,
     random_challenge,
 )
 
@@ -47,7 +46,7 @@ def test_select_answers_the_documented_fci() -> None:
     resp = Terminal(card).select()
     assert resp.sw == SW.OK
     assert resp.data == bytes.fromhex(
-        "6F298408F053534E43415244A51DC0020100C108" + SERIAL.hex() + "C20101C30430010203C40410001000"
+        "6F298408F053534E43415244A51DC0020101C108" + SERIAL.hex() + "C20101C30430010203C40410001000"
     )
 
 
@@ -84,8 +83,9 @@ def test_full_personalisation_and_read_back(term: Terminal) -> None:
     assert term.send(apdu(0xCA, 0, 0x02, ne=256)).data == IDENTITY_RECORD
     assert term.send(apdu(0xCA, 0, 0x03, ne=256)).data == DESK_CERTIFICATE
     assert term.send(apdu(0xCA, 0, 0x20, ne=256)).data == done.point
-    assert term.send(apdu(0xCA, 0, 0x10, ne=256)).data == b"\x03\x03" + pin_digest(PIN)
-    assert term.send(apdu(0xCA, 0, 0x11, ne=256)).data == b"\x0a\x0a" + pin_digest(CAN)
+    # tries only: no PIN-derived value leaves an issued card (1.1)
+    assert term.send(apdu(0xCA, 0, 0x10, ne=256)).data == b"\x03\x03"
+    assert term.send(apdu(0xCA, 0, 0x11, ne=256)).data == b"\x0a\x0a"
     assert term.state() == LifeCycle.ISSUED
 
 
@@ -453,5 +453,5 @@ def test_fci_tlv_shape(term: Terminal) -> None:
     outer = to_dict(fci.children)
     assert outer[0x84] == SSN_AID
     inner = to_dict(parse_all(outer[0xA5]))
-    assert inner[0xC1] == SERIAL and inner[0xC0] == b"\x01\x00"
+    assert inner[0xC1] == SERIAL and inner[0xC0] == b"\x01\x01"
     assert inner[0xC3] == bytes([KVN, 0, 0, 0])

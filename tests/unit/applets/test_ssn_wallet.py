@@ -50,6 +50,7 @@ from cardkit.wallet.sam import Sam, SamRefusedError
 
 KEYS = CardKeys.for_serial()
 Ins = w.WalletIns
+ROGUE_SECRET = bytes.fromhex("0123456789ABCDEF")  # the rogue SAM's own undo secret
 
 
 @pytest.fixture(params=["card-sam", "software-sam"])
@@ -80,9 +81,11 @@ def rogue_debit(
     ins: int = Ins.DEBIT,
     undone: w.LogEntry | None = None,
     identity: sam_codec.SamIdentity = SAM_IDENTITY,
+    secret: bytes = ROGUE_SECRET,
 ) -> int:
     """A debit (or undo) signed directly with K_debit -- as a SAM that skipped its own checks
-    would: the card must enforce every rule itself. Returns the SW."""
+    would: the card must enforce every rule itself. Its debits carry the lock of ``secret``
+    (its own undo secret), its undos reveal ``secret``. Returns the SW."""
     init, nt = term.init(purse)
     s = session(init, nt)
     if ins == Ins.UNDO:
@@ -97,10 +100,20 @@ def rogue_debit(
             identity.terminal,
             identity.sam_id,
             999,
+            secret,
         )
     else:
+        lock = w.undo_lock(SERIAL, init.tc, secret)
         request = w.sign_debit(
-            KEYS.debit, s, amount, date, identity.merchant, identity.terminal, identity.sam_id, 999
+            KEYS.debit,
+            s,
+            amount,
+            date,
+            identity.merchant,
+            identity.terminal,
+            identity.sam_id,
+            999,
+            lock,
         )
     return term.debit_request(request, ins=ins).sw
 
@@ -269,7 +282,7 @@ def test_debit_in_select_plus_two_commands(funded: WalletTerminal, sam: Sam) -> 
     request = sam.authorise_debit(init, SERIAL, nt, 12_345, DATE)
     resp = protocol.transceive(apdu(Ins.DEBIT, 0, 0, request.to_bytes(), ne=256))
     assert resp.sw == SW.OK
-    assert (counting.count, counting.bytes_sent, counting.bytes_received) == (3, 66, 177)
+    assert (counting.count, counting.bytes_sent, counting.bytes_received) == (3, 74, 177)
     response = w.DebitResponse.from_bytes(resp.data)
     assert response.balance == 1_000_000 - 12_345
     receipt = sam.confirm(request, response)  # CONF checked by the SAM
@@ -409,7 +422,7 @@ def test_malformed_wallet_commands(funded: WalletTerminal) -> None:
     assert send(apdu(Ins.DEBIT_INIT, 0, 1, bytes(8), ne=256)).sw == SW.INCORRECT_P1P2
     assert send(apdu(Ins.DEBIT_INIT, 0, 0, bytes(7), ne=256)).sw == SW.WRONG_LENGTH
     assert send(apdu(Ins.DEBIT_INIT, 3, 0, bytes(8), ne=256)).sw == SW.REFERENCED_DATA_NOT_FOUND
-    for ins, length in ((Ins.DEBIT, 32), (Ins.UNDO, 32), (Ins.LOAD, 28), (Ins.BLOCK, 8)):
+    for ins, length in ((Ins.DEBIT, 40), (Ins.UNDO, 40), (Ins.LOAD, 28), (Ins.BLOCK, 8)):
         funded.init(0)
         assert send(apdu(ins, 0, 0, bytes(length - 1))).sw == SW.WRONG_LENGTH
         funded.init(0)
@@ -532,7 +545,7 @@ def test_every_bit_of_a_block_is_protected(funded: WalletTerminal) -> None:
     for flipped in bit_flips(bytes(8)):
         init, nt = funded.init(0)
         mac = bytes(
-            a ^ b for a, b in zip(sam.authorise_block(init, SERIAL, nt), flipped, strict=True)
+            a ^ b for a, b in zip(sam.authorise_block(init, SERIAL, nt)[:8], flipped, strict=True)
         )
         assert funded.wallet(apdu(Ins.BLOCK, 0, 0, mac)).sw == SW.SM_DATA_INCORRECT
     assert funded.state() == LifeCycle.ISSUED
@@ -598,8 +611,10 @@ def test_blocked_card(funded: WalletTerminal, sam: Sam) -> None:
     funded.pay(sam, 1_000)
     assert funded.wallet(apdu(Ins.BLOCK, 0, 0, bytes(8))).sw == SW.CONDITIONS_NOT_SATISFIED
     init, nt = funded.init(0)
-    mac = sam.authorise_block(init, SERIAL, nt)  # type: ignore[attr-defined]
-    assert funded.wallet(apdu(Ins.BLOCK, 0, 0, mac)).sw == SW.OK
+    order = sam.authorise_block(init, SERIAL, nt)  # type: ignore[attr-defined]
+    mac = order[:8]
+    answer = funded.wallet(apdu(Ins.BLOCK, 0, 0, mac, ne=256))
+    assert answer.sw == SW.OK and answer.data == order[8:]  # the card's BLOCKED MAC
     assert funded.state() == LifeCycle.BLOCKED
     assert funded.wallet(apdu(Ins.BLOCK, 0, 0, mac)).sw == SW.CONDITIONS_NOT_SATISFIED
     funded.select()
@@ -608,7 +623,7 @@ def test_blocked_card(funded: WalletTerminal, sam: Sam) -> None:
         == SW.CONDITIONS_NOT_SATISFIED
     )
     for ins in (Ins.DEBIT, Ins.UNDO, Ins.LOAD):
-        assert funded.wallet(apdu(ins, 0, 0, bytes(32))).sw == SW.CONDITIONS_NOT_SATISFIED
+        assert funded.wallet(apdu(ins, 0, 0, bytes(40))).sw == SW.CONDITIONS_NOT_SATISFIED
     # the reads still work, so a terminal can show what the card holds
     assert funded.balances()[0] == 999_000 and funded.last().entry.amount == 1_000
     # only the issuer unblocks
@@ -632,7 +647,7 @@ def test_the_sam_checks_the_card_cryptogram_before_a_block(
 def test_a_block_authorised_for_another_session_is_refused(funded: WalletTerminal) -> None:
     sam = make_software_sam()
     init, nt = funded.init(0)
-    mac = sam.authorise_block(init, SERIAL, nt)
+    mac = sam.authorise_block(init, SERIAL, nt)[:8]
     funded.init(0)
     assert funded.wallet(apdu(Ins.BLOCK, 0, 0, mac)).sw == SW.SM_DATA_INCORRECT
     # a debit AUTH is no BLOCK MAC

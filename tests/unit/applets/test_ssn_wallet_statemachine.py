@@ -60,6 +60,7 @@ class Model:
             1 <= amount <= config.payment_cap
             and amount <= self.balances[purse]
             and date <= config.expiry
+            and date >= self.last.date  # dates never go back (1.1)
             and self.cumulative + amount <= OFFLINE_CAP
         )
 
@@ -69,14 +70,20 @@ class Model:
             return sync
         return date <= config.expiry and self.balances[purse] + amount <= config.balance_cap
 
-    def undo_ok(self, purse: int, amount: int, identity: sam.SamIdentity) -> bool:
+    def undo_ok(self, purse: int, amount: int, identity: sam.SamIdentity, date: int = DATE) -> bool:
         last = self.last
         return (
             last.type is w.TransactionType.DEBIT
             and last.purse == purse
             and last.sam_id == identity.sam_id
             and 1 <= amount <= last.amount
+            and date >= last.date  # dates never go back (1.1)
         )
+
+
+def undo_secret_of(identity: sam.SamIdentity) -> bytes:
+    """Each model SAM's own undo secret (its debits carry its lock)."""
+    return identity.sam_id.to_bytes(4, "big") * 2
 
 
 class WalletMachine(RuleBasedStateMachine):
@@ -121,6 +128,7 @@ class WalletMachine(RuleBasedStateMachine):
                 identity.terminal,
                 identity.sam_id,
                 init.tc,
+                w.undo_lock(SERIAL, init.tc, undo_secret_of(identity)),
             )
             return apdu(Ins.DEBIT, purse, 0, r.to_bytes(), ne=256)
         if kind == "undo":
@@ -134,6 +142,7 @@ class WalletMachine(RuleBasedStateMachine):
                 identity.terminal,
                 identity.sam_id,
                 init.tc,
+                undo_secret_of(identity),
             )
             return apdu(Ins.UNDO, purse, 0, r.to_bytes(), ne=256)
         load = self.issuer.sign(init, session.nt, amount, flags=int(sync), date=date)
@@ -194,7 +203,7 @@ class WalletMachine(RuleBasedStateMachine):
         elif kind == "debit":
             expected = self.model.debit_ok(purse, amount, date)
         else:
-            expected = self.model.undo_ok(purse, amount, identity)
+            expected = self.model.undo_ok(purse, amount, identity, date)
         cmd = self._command(kind, purse, amount, date, sync=sync, identity=identity)
         if cut is not None:
             self.card.faults.cut_at_write(cut)

@@ -33,6 +33,7 @@ from cardkit.iso7816.tlv import Tlv
 
 KEYS = CardKeys.for_serial()
 K_RECEIPT = w.card_key(RECEIPT_MASTER, "receipt", SERIAL, WALLET_KVN)
+UNDO_SECRET = bytes.fromhex("5EC12E75EC12E700")  # this rig's SAM's undo secret
 Ins = w.WalletIns
 
 
@@ -75,6 +76,7 @@ class Rig:
                 SAM_IDENTITY.terminal,
                 SAM_IDENTITY.sam_id,
                 init.tc,
+                w.undo_lock(SERIAL, init.tc, UNDO_SECRET),
             )
             return apdu(Ins.DEBIT, purse, 0, r.to_bytes(), ne=256)
         if kind == "undo":
@@ -88,6 +90,7 @@ class Rig:
                 SAM_IDENTITY.terminal,
                 SAM_IDENTITY.sam_id,
                 init.tc,
+                UNDO_SECRET,
             )
             return apdu(Ins.UNDO, purse, 0, r.to_bytes(), ne=256)
         if kind in ("load", "sync"):
@@ -186,7 +189,7 @@ def rig(request: pytest.FixtureRequest) -> Rig:
 
 def test_load_torn_at_every_write(rig: Rig) -> None:
     writes = rig.tear_loop("load", 250_000)
-    assert writes == 6  # purse, cumulative, DS, log record, log count, last record
+    assert writes == 7  # purse, cumulative, DS, log record, log count, last record, undo lock
     assert rig.books.cuts == writes
 
 
@@ -204,7 +207,7 @@ def test_debit_torn_at_every_write(rig: Rig) -> None:
     if rig.term.balances()[0] == 0:
         rig.term.load(rig.issuer, 100_000, 0)
         rig.account("load", 100_000)
-    assert rig.tear_loop("debit", 42_000) == 6
+    assert rig.tear_loop("debit", 42_000) == 7
     assert rig.term.last().entry.type is w.TransactionType.DEBIT
 
 
@@ -218,7 +221,7 @@ def test_undo_torn_at_every_write(rig: Rig) -> None:
             r.term.plain(r.value_command("debit", 10_000))
             r.account("debit", 10_000)
 
-    assert rig.tear_loop("undo", 7_000, prepare=a_debit_to_undo) == 6
+    assert rig.tear_loop("undo", 7_000, prepare=a_debit_to_undo) == 7
     assert rig.term.last().entry.type is w.TransactionType.UNDO
 
 
@@ -262,7 +265,7 @@ def test_software_sam_debit_after_tears_is_paid_once() -> None:
     rig.term.load(rig.issuer, 100_000, 0)
     rig.account("load", 100_000)
     sam = make_software_sam()
-    for n in range(1, 8):
+    for n in range(1, 9):
         init, nt = rig.init()
         request = sam.authorise_debit(init, SERIAL, nt, 5_000, DATE)
         rig.card.faults.cut_at_write(n)

@@ -505,8 +505,8 @@ def test_read_batch_round_trip_and_errors(tmp_path: Path) -> None:
         read_batch(data + b"\x00")
     with pytest.raises(BatchFormatError, match="magic"):
         read_batch(b"XKSB" + data[4:])
-    with pytest.raises(BatchFormatError, match="version 2"):
-        read_batch(data[:4] + b"\x02" + data[5:])
+    with pytest.raises(BatchFormatError, match="version 3"):
+        read_batch(data[:4] + b"\x03" + data[5:])
     body_length = BATCH_HEADER.size + w.Receipt.LENGTH
     for pos in range(5, body_length + 32):  # every body byte after magic/version, the digest
         damaged = bytearray(data)

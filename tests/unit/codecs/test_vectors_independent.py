@@ -84,26 +84,43 @@ def init_response(i: Fields) -> Fields:
 
 
 def debit_auth(i: Fields) -> Fields:
-    message = b"DEBIT" + session(i) + cat(i, *REQUEST)
+    """s7.5: 1.1 appends the undo lock to the MAC input and puts it before AUTH."""
+    lock = h(i.get("lock", ""))
+    message = b"DEBIT" + session(i) + cat(i, *REQUEST) + lock
     auth = mac8(h(i["k_debit"]), message)
     return {
         "session": session(i).hex(),
         "auth_input": message.hex(),
         "auth": auth.hex(),
-        "debit_data": (cat(i, *REQUEST) + auth).hex(),
+        "debit_data": (cat(i, *REQUEST) + lock + auth).hex(),
     }
 
 
 def undo_auth(i: Fields) -> Fields:
     undone = h(i["undone_entry"])
     undone_ds, undone_sc = undone[5:9], undone[34:38]
-    message = b"UNDO" + session(i) + undone_ds + undone_sc + cat(i, *REQUEST)
+    secret = h(i.get("secret", ""))
+    message = b"UNDO" + session(i) + undone_ds + undone_sc + cat(i, *REQUEST) + secret
     auth = mac8(h(i["k_debit"]), message)
     return {
         "session": session(i).hex(),
         "auth_input": message.hex(),
         "auth": auth.hex(),
-        "undo_data": (cat(i, *REQUEST) + auth).hex(),
+        "undo_data": (cat(i, *REQUEST) + secret + auth).hex(),
+    }
+
+
+def undo_lock(i: Fields) -> Fields:
+    """s7.5: U = CMAC(K_undo, "UNDK" ‖ serial ‖ TC ‖ SC)[0:8];
+    lock = SHA-256("UNDL" ‖ serial ‖ TC ‖ U)[0:8]."""
+    secret_input = b"UNDK" + cat(i, "serial", "tc", "sc")
+    secret = mac8(h(i["k_undo"]), secret_input)
+    lock_input = b"UNDL" + cat(i, "serial", "tc") + secret
+    return {
+        "secret_input": secret_input.hex(),
+        "secret": secret.hex(),
+        "lock_input": lock_input.hex(),
+        "lock": hashlib.sha256(lock_input).digest()[:8].hex(),
     }
 
 
@@ -140,10 +157,15 @@ def transaction_macs(i: Fields) -> Fields:
 
 def block_mac(i: Fields) -> Fields:
     message = b"BLOCK" + session(i)
+    blocked_input = b"BLKD" + session(i) + b"\x83"
+    block, blocked = mac8(h(i["k_debit"]), message), mac8(h(i["k_debit"]), blocked_input)
     return {
         "session": session(i).hex(),
         "block_input": message.hex(),
-        "block": mac8(h(i["k_debit"]), message).hex(),
+        "block": block.hex(),
+        "blocked_input": blocked_input.hex(),
+        "blocked": blocked.hex(),
+        "block_order": (block + blocked).hex(),
     }
 
 
@@ -159,6 +181,7 @@ def sam_keys(i: Fields) -> Fields:
     return {
         "k_admin": kdf(k_t, b"sam-admin", serial).hex(),
         "k_batch": kdf(k_t, b"sam-batch", serial).hex(),
+        "k_undo": kdf(k_t, b"sam-undo", serial).hex(),
     }
 
 
@@ -193,24 +216,26 @@ def sam_authorisation(i: Fields) -> Fields:
     k_debit = kdf(h(i["debit_master"]), b"debit", context + bytes([kvn_debit]))
     sess = serial + tc + nc + h(i["nt"]) + bytes([purse])
     fields = cat(i, "amount", "date", "merchant", "terminal", "sam_id", "sc")
-    auth = mac8(k_debit, b"DEBIT" + sess + fields)
+    undo = undo_lock({"k_undo": i["k_undo"], "serial": i["serial"], "tc": tc.hex(), "sc": i["sc"]})
+    lock = h(undo["lock"])
+    auth = mac8(k_debit, b"DEBIT" + sess + fields + lock)
     record = h(i["sc"]) + b"\x01" + serial + bytes([kvn_debit, kvn_receipt]) + tc
     record += bytes([purse]) + cat(i, "amount", "date")
     return {
         "authorise_data": (serial + cat(i, "nt", "amount", "date") + init).hex(),
         "k_debit": k_debit.hex(),
         "authorisation_record": record.hex(),
-        "debit_data": (fields + auth).hex(),
+        "debit_data": (fields + lock + auth).hex(),
     }
 
 
 def batch_file(i: Fields) -> Fields:
     receipts = [h(r) for r in i["receipts"]]
-    header = b"CKSB\x01" + cat(i, "sam_serial", "transport_kvn", "sam_id", "merchant")
+    header = b"CKSB\x02" + cat(i, "sam_serial", "transport_kvn", "sam_id", "merchant")
     header += cat(i, "terminal", "created") + len(receipts).to_bytes(4, "big")
     body = header + b"".join(receipts)
     digest = hashlib.sha256(body).digest()
-    counters = cat(i, "batch_sequence", "sc", "total_authorised")
+    counters = cat(i, "batch_sequence", "sc", "total_authorised", "undo_count", "undo_total")
     message = b"BTCH" + cat(i, "sam_serial", "sam_id", "merchant", "terminal") + counters + digest
     signature = counters + mac8(h(i["k_batch"]), message)
     return {
@@ -333,6 +358,7 @@ INDEPENDENT: dict[str, Callable[[Fields], Fields]] = {
         load_auth,
         transaction_macs,
         block_mac,
+        undo_lock,
         wallet_key_data,
         sam_keys,
         personalisation_mac,

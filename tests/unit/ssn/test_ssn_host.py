@@ -22,7 +22,6 @@ from ssn_host_support import (
 
 from applets.card import VirtualCard
 from applets.testapplet import TestApplet
-from cardkit.codecs.ssn import pad_pin
 from cardkit.errors import (
     ApplicationNotAvailableError,
     CryptoError,
@@ -44,7 +43,6 @@ from cardkit.ssn import (
     read_identity,
     verify_card,
 )
-from cardkit.ssn.session import secret_digest
 from cardkit.transport.base import InProcessConnection
 from keys.software_store import SoftwareKeyStore
 
@@ -111,7 +109,7 @@ def test_info_shows_no_personal_data(keystore, issued):
     info = session(card).info
     assert info.state is LifeCycle.ISSUED
     assert info.serial == result.serial
-    assert info.version == (1, 0)
+    assert info.version == (1, 1)
     assert info.key_versions.card_management == 1
     assert info.max_command_data >= 255
 
@@ -265,7 +263,7 @@ def test_wrong_pin_counts_down_blocks_and_issuer_unblocks(keystore, trust, issue
     issuer.reset_retry_counter("5678")
     status = issuer.pin_status()
     assert (status.tries_left, status.max_tries) == (3, 3)
-    assert status.digest == secret_digest(issuer.serial, pad_pin("5678"))
+    assert status.digest is None  # no PIN-derived value leaves an issued card (1.1)
     reading = read_identity(connect(card), trust, pin="5678", now=NOW)
     assert reading.identity.name == "SULAIMAN YUNUS"
 
