@@ -14,8 +14,6 @@ The journal is ``var/merchant/journal.sqlite`` unless ``--journal`` says otherwi
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -24,12 +22,8 @@ from typing import Any
 
 import click
 
-from ..codecs.sam import SAM_AID, Authorisation, SamIdentity, SamInfo
+from ..codecs.sam import SAM_AID, SamIdentity, SamInfo
 from ..codecs.wallet import (
-    DebitRequest,
-    DebitResponse,
-    InitResponse,
-    Receipt,
     TransactionType,
     int_to_date,
 )
@@ -46,7 +40,13 @@ from ..wallet import (
     WalletIssuer,
 )
 from ..wallet.journal import MerchantJournal
-from ..wallet.sam import SOFTWARE_SAM_WARNING, CardSam, Sam, SoftwareSam
+from ..wallet.sam import (
+    SOFTWARE_SAM_SERIAL,
+    SOFTWARE_SAM_WARNING,
+    CardSam,
+    PersistentSoftwareSam,
+    Sam,
+)
 from . import ssn as ssn_cli
 from .base import CliError
 from .ssn import allow_dev_option, keystore_option, reader_option
@@ -54,7 +54,6 @@ from .ssn import allow_dev_option, keystore_option, reader_option
 DEFAULT_JOURNAL = Path("var/merchant/journal.sqlite")
 DEFAULT_SAM_STATE = "software-sam.json"  # beside the journal
 DEFAULT_LOAD_SEQUENCE = Path("var/issuer/load-sequence")
-SOFTWARE_SAM_SERIAL = bytes.fromhex("534F465453414D01")  # "SOFTSAM" 01
 SOFTWARE_SAM_BANNER = (
     "SOFTWARE SAM: the debit master key is in this laptop's key store. "
     "Pilots and tests only -- never at a real merchant."
@@ -66,83 +65,6 @@ def _rupiah(value: int) -> str:
 
 
 # --- the software SAM, persisted -----------------------------------------------------------
-
-
-class PersistentSoftwareSam(SoftwareSam):
-    """A :class:`SoftwareSam` whose state survives between CLI runs (a JSON file)."""
-
-    def __init__(
-        self,
-        keystore: KeyStore,
-        state_path: Path,
-        identity: SamIdentity,
-        transport_key: bytes | None,
-    ) -> None:
-        self.state_path = state_path
-        state: dict[str, Any] = {}
-        if state_path.exists():
-            state = json.loads(state_path.read_text(encoding="utf-8"))
-        super().__init__(
-            keystore,
-            serial=SOFTWARE_SAM_SERIAL,
-            identity=identity,
-            transport_key=transport_key,
-            counter=state.get("counter", 0),
-            total_authorised=state.get("total_authorised", 0),
-            settled_total=state.get("settled_total", 0),
-            admin_sequence=state.get("admin_sequence", 1),
-            batch_sequence=state.get("batch_sequence", 0),
-        )
-        self._authorisations = [
-            Authorisation.from_bytes(bytes.fromhex(a)) for a in state.get("authorisations", [])
-        ]
-
-    def _save(self) -> None:
-        state = {
-            "counter": self.counter,
-            "total_authorised": self.total_authorised,
-            "settled_total": self.settled_total,
-            "admin_sequence": self.admin_sequence,
-            "batch_sequence": self.batch_sequence,
-            "authorisations": [a.to_bytes().hex() for a in self._authorisations],
-        }
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(f".{self.state_path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(state, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_path)
-
-    def authorise_debit(
-        self,
-        init: InitResponse,
-        serial: bytes,
-        terminal_nonce: bytes,
-        amount: int,
-        date: int,
-        **kwargs: Any,
-    ) -> DebitRequest:
-        request = super().authorise_debit(init, serial, terminal_nonce, amount, date, **kwargs)
-        self._save()  # before the authorisation leaves: a counter is never reused
-        return request
-
-    def authorise_undo(
-        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
-    ) -> DebitRequest:
-        request = super().authorise_undo(init, serial, terminal_nonce, amount, date)
-        self._save()
-        return request
-
-    def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
-        receipt = super().confirm(request, response)
-        self._save()
-        return receipt
-
-    def sign_batch(self, digest: bytes) -> Any:
-        signature = super().sign_batch(digest)
-        self._save()
-        return signature
 
 
 class _NoSam:

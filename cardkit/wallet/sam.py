@@ -9,10 +9,12 @@ authorisations for identical inputs and state.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from ..codecs.rules import ceiling_refusal, debit_refusal, undo_refusal
 from ..codecs.sam import (
@@ -532,3 +534,100 @@ class SoftwareSam:
             undo_count=self.undo_count,
             undo_total=self.undo_total,
         )
+
+
+#: The serial of the pilots' software SAM ("SOFTSAM" 01).
+SOFTWARE_SAM_SERIAL = bytes.fromhex("534F465453414D01")
+
+
+class PersistentSoftwareSam(SoftwareSam):
+    """A :class:`SoftwareSam` whose state survives restarts (a JSON file, written atomically
+    and fsynced before an authorisation leaves): counters, the undo tally SIGN BATCH vouches
+    for, the recent authorisations, and -- when no transport key is given -- its own undo
+    key, so a sale made before a restart can still be undone after it. Pilots only."""
+
+    def __init__(
+        self,
+        keystore: KeyStore,
+        state_path: Path,
+        identity: SamIdentity,
+        transport_key: bytes | None,
+    ) -> None:
+        self.state_path = state_path
+        state: dict[str, Any] = {}
+        if state_path.exists():
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+        super().__init__(
+            keystore,
+            serial=SOFTWARE_SAM_SERIAL,
+            identity=identity,
+            transport_key=transport_key,
+            counter=state.get("counter", 0),
+            total_authorised=state.get("total_authorised", 0),
+            settled_total=state.get("settled_total", 0),
+            admin_sequence=state.get("admin_sequence", 1),
+            batch_sequence=state.get("batch_sequence", 0),
+            undo_key=(
+                bytes.fromhex(state["undo_key"])
+                if transport_key is None and "undo_key" in state
+                else None
+            ),
+            undo_count=state.get("undo_count", 0),
+            undo_total=state.get("undo_total", 0),
+        )
+        self._keep_undo_key = transport_key is None
+        self._authorisations = [
+            Authorisation.from_bytes(bytes.fromhex(a)) for a in state.get("authorisations", [])
+        ]
+
+    def _save(self) -> None:
+        state = {
+            "counter": self.counter,
+            "total_authorised": self.total_authorised,
+            "settled_total": self.settled_total,
+            "admin_sequence": self.admin_sequence,
+            "batch_sequence": self.batch_sequence,
+            "authorisations": [a.to_bytes().hex() for a in self._authorisations],
+            "undo_count": self.undo_count,
+            "undo_total": self.undo_total,
+        }
+        if self._keep_undo_key:  # a pilot SAM's own key: the file is the SAM (mode 0600)
+            state["undo_key"] = self._undo_key.hex()
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(f".{self.state_path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as f:
+            json.dump(state, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_path)
+
+    def authorise_debit(
+        self,
+        init: InitResponse,
+        serial: bytes,
+        terminal_nonce: bytes,
+        amount: int,
+        date: int,
+        **kwargs: Any,
+    ) -> DebitRequest:
+        request = super().authorise_debit(init, serial, terminal_nonce, amount, date, **kwargs)
+        self._save()  # before the authorisation leaves: a counter is never reused
+        return request
+
+    def authorise_undo(
+        self, init: InitResponse, serial: bytes, terminal_nonce: bytes, amount: int, date: int
+    ) -> DebitRequest:
+        request = super().authorise_undo(init, serial, terminal_nonce, amount, date)
+        self._save()
+        return request
+
+    def confirm(self, request: DebitRequest, response: DebitResponse) -> Receipt:
+        receipt = super().confirm(request, response)
+        self._save()
+        return receipt
+
+    def sign_batch(self, digest: bytes) -> BatchSignature:
+        signature = super().sign_batch(digest)
+        self._save()
+        return signature

@@ -360,7 +360,7 @@ class Till:
         return self._sam
 
     def _software_sam(self) -> Sam:
-        from cardkit.cli.wallet import PersistentSoftwareSam  # the CLI's persisted SAM
+        from cardkit.wallet.sam import PersistentSoftwareSam
 
         store = self.config.keystore
         if store is None:
