@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import review as queue
-from .db import engine_for, migrate
+from .db import engine_for, fetch_raw, migrate
 from .detect import Detection, Person, detect
 from .errors import (
     HouseholdAlreadyHasCard,
@@ -101,10 +102,18 @@ class HouseholdView:
 
 
 def _active_people(conn: sa.Connection) -> list[Person]:
-    cols = [persons.c[name] for name in Person.__slots__]  # type: ignore[attr-defined]
-    rows = conn.execute(sa.select(*cols).where(persons.c.status == ACTIVE)
-                        .order_by(persons.c.id))
-    return [Person(*row) for row in rows]
+    names = list(Person.__slots__)  # type: ignore[attr-defined]
+    at = names.index("birth_date")
+    query = (sa.select(*(persons.c[n] for n in names)).where(persons.c.status == ACTIVE)
+             .order_by(persons.c.id))
+    people = []
+    for row in fetch_raw(conn, query):
+        values = list(row)
+        birth = values[at]
+        if not isinstance(birth, dt.date):
+            values[at] = dt.date.fromisoformat(birth)
+        people.append(Person(*values))
+    return people
 
 
 class Register:

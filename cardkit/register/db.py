@@ -6,6 +6,8 @@ import os
 import threading
 from importlib import resources
 from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -35,6 +37,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: a 130,000-row import fits
     cursor.close()
 
 
@@ -94,3 +97,39 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def bulk_insert(conn: sa.Connection, table: sa.Table, keys: Sequence[str],
+                rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows (tuples in ``keys`` order) with one executemany of the Core
+    statement compiled for this dialect.
+
+    Skips SQLAlchemy's per-row parameter processing (a third of an import's time at 130,000
+    rows): values must already be what the driver takes (dates as ISO text, which SQLite
+    stores as SQLAlchemy would and PostgreSQL casts).
+    """
+    if not rows:
+        return
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(keys))
+    params: list[Any]
+    if compiled.positional:
+        order = list(compiled.positiontup or [])
+        if order == list(keys):
+            params = rows
+        else:
+            at = [list(keys).index(k) for k in order]
+            params = [tuple(row[i] for i in at) for row in rows]
+    else:
+        params = [dict(zip(keys, row, strict=True)) for row in rows]
+    conn.exec_driver_sql(str(compiled), params)
+
+
+def fetch_raw(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """All rows of a Core query as the driver returns them (no result processing)."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positional:
+        bound: Any = tuple(params[k] for k in compiled.positiontup or [])
+    else:
+        bound = params
+    return list(conn.exec_driver_sql(str(compiled), bound).fetchall())

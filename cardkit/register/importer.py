@@ -9,13 +9,14 @@ no longer has become ``absent`` (kept, not deleted).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from .db import bulk_insert
 from .messages import text
-from .reader import ExportFile, refuse
+from .reader import ExportFile, RawRow, refuse
 from .schema import household_programmes, households, import_issues, imports, persons
 from .validate import EXPORT_COLUMNS, Issue, check_row
 
@@ -24,6 +25,10 @@ BATCH = 5000
 PERSON_FIELDS = ("nik_raw", "kk", "name", "sex", "birth_place", "birth_date", "address", "rt",
                  "kelurahan", "kecamatan", "programmes", "source_no", "line")
 HOUSEHOLD_FIELDS = ("address", "rt", "kelurahan", "kecamatan")
+HOUSEHOLD_KEYS = ("kk", *HOUSEHOLD_FIELDS, "status", "first_import", "last_import")
+PERSON_KEYS = ("source", "source_no", "line", "nik", "nik_raw", "kk", "name", "sex",
+               "birth_place", "birth_date", "address", "rt", "kelurahan", "kecamatan",
+               "programmes", "row_hash", "status", "first_import", "last_import")
 
 ProgressCallback = Callable[[int], None]
 
@@ -111,9 +116,9 @@ class _Importer:
             entry["programmes"] = ";".join(sorted(programmes.get(row["kk"], []))) or "BELUM"
             self.households[row["kk"]] = entry
         self.seen_kk: set[str] = set()
-        self.new_households: list[dict[str, object]] = []
-        self.new_programmes: list[dict[str, object]] = []
-        self.new_persons: list[dict[str, object]] = []
+        self.new_households: list[tuple[object, ...]] = []
+        self.new_programmes: list[tuple[object, ...]] = []
+        self.new_persons: list[tuple[object, ...]] = []
         self.updates: list[dict[str, object]] = []
         self.issue_rows: list[dict[str, object]] = []
 
@@ -135,10 +140,9 @@ class _Importer:
         old = self.households.get(kk)
         if old is None:
             self.report.households_added += 1
-            self.new_households.append({"kk": kk, **values, "status": "active",
-                                        "first_import": self.import_id,
-                                        "last_import": self.import_id})
-            self.new_programmes.extend({"kk": kk, "programme": p}
+            self.new_households.append((kk, *values.values(), "active", self.import_id,
+                                        self.import_id))
+            self.new_programmes.extend((kk, p)
                                        for p in record["programmes"])  # type: ignore[attr-defined]
             self.households[kk] = {**values, "programmes": programmes}
             return
@@ -166,9 +170,13 @@ class _Importer:
         old = (same or candidates or [None])[0]
         if old is None:
             self.report.added += 1
-            self.new_persons.append({**record, "source": self.source, "status": "active",
-                                     "first_import": self.import_id,
-                                     "last_import": self.import_id})
+            self.new_persons.append((
+                self.source, record["source_no"], line, record["nik"], record["nik_raw"],
+                record["kk"], record["name"], record["sex"], record["birth_place"],
+                record["birth_date"].isoformat(),  # type: ignore[attr-defined]
+                record["address"], record["rt"], record["kelurahan"], record["kecamatan"],
+                record["programmes"], record["row_hash"], "active", self.import_id,
+                self.import_id))
             return
         self.matched.add(int(old["id"]))  # type: ignore[call-overload]
         diffs = [(f, str(old[f]), str(record[f])) for f in PERSON_FIELDS
@@ -187,15 +195,10 @@ class _Importer:
                                  "last_import": self.import_id})
 
     def flush(self) -> None:
-        if self.new_households:
-            self.conn.execute(households.insert(), self.new_households)
-            self.new_households = []
-        if self.new_programmes:
-            self.conn.execute(household_programmes.insert(), self.new_programmes)
-            self.new_programmes = []
-        if self.new_persons:
-            self.conn.execute(persons.insert(), self.new_persons)
-            self.new_persons = []
+        bulk_insert(self.conn, households, HOUSEHOLD_KEYS, self.new_households)
+        bulk_insert(self.conn, household_programmes, ("kk", "programme"), self.new_programmes)
+        bulk_insert(self.conn, persons, PERSON_KEYS, self.new_persons)
+        self.new_households, self.new_programmes, self.new_persons = [], [], []
         if self.updates:
             values = {f: sa.bindparam(f) for f in (*PERSON_FIELDS, "row_hash", "status",
                                                    "last_import")}
@@ -203,43 +206,30 @@ class _Importer:
                               .values(**values), self.updates)
             self.updates = []
         if self.issue_rows:
-            self.conn.execute(import_issues.insert(), self.issue_rows)
-            self.issue_rows = []
+            keys = tuple(self.issue_rows[0])
+            bulk_insert(self.conn, import_issues, keys,
+                        [tuple(r.values()) for r in self.issue_rows])
+        self.issue_rows = []
 
     def run(self, progress: ProgressCallback | None) -> ImportReport:
         report = self.report
-        for raw in self.export.rows:
-            report.rows += 1
-            no_text = raw.values.get("no", "").strip()
-            no = int(no_text) if no_text.isdigit() else None
-            errors = [i for i in raw.issues if i.flag != "note"]
-            for issue in raw.issues:
-                self._issue(raw.line, no, issue)
-            if not raw.values or errors:
-                report.rejected += 1
-            else:
-                checked = check_row(raw.values, raw.line)
-                for issue in checked.errors:
-                    self._issue(raw.line, no, issue)
-                for issue in checked.notes:
-                    if issue.flag == "note":
-                        self._issue(raw.line, no, issue)
-                if checked.record is None:
+        for batch in _batches(self.export.rows):
+            for line, no, record, issues in batch:
+                report.rows += 1
+                for issue in issues:
+                    self._issue(line, no, issue)
+                if record is None:
                     report.rejected += 1
                 else:
                     report.accepted += 1
-                    self._household(checked.record)
-                    self._person(checked.record, raw.line)
-            if report.rows % BATCH == 0:
-                self.flush()
-                if progress:
-                    progress(report.rows)
+                    self._household(record)
+                    self._person(record, line)
+            self.flush()
+            if progress:
+                progress(report.rows)
         if report.rows == 0:
             raise refuse("file-no-rows")
-        self.flush()
         self._absent()
-        if progress:
-            progress(report.rows)
         return report
 
     def _absent(self) -> None:
@@ -252,6 +242,33 @@ class _Importer:
         if gone:
             self.conn.execute(persons.update().where(persons.c.id == sa.bindparam("pid"))
                               .values(status="absent"), [{"pid": p["id"]} for p in gone])
+
+
+Validated = tuple[int, int | None, dict[str, object] | None, list[Issue]]
+
+
+def _validate(raw: RawRow) -> Validated:
+    """(line, NO, record or None, issues to report) for one row as read."""
+    no_text = raw.values.get("no", "").strip()
+    no = int(no_text) if no_text.isdigit() else None
+    issues = list(raw.issues)
+    if not raw.values or any(i.flag != "note" for i in raw.issues):
+        return raw.line, no, None, issues
+    checked = check_row(raw.values, raw.line)
+    issues.extend(checked.errors)
+    issues.extend(i for i in checked.notes if i.flag == "note")
+    return raw.line, no, checked.record, issues
+
+
+def _batches(rows: Iterator[RawRow]) -> Iterator[list[Validated]]:
+    batch: list[Validated] = []
+    for raw in rows:
+        batch.append(_validate(raw))
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def run_import(conn: sa.Connection, export: ExportFile, *, source: str, clerk: str | None,

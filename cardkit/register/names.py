@@ -49,6 +49,7 @@ def name_tokens(name: str) -> tuple[str, ...]:
     return tuple(_token(t) for t in tokens) or ("",)
 
 
+@lru_cache(maxsize=262144)
 def name_key(name: str) -> str:
     """The folded name with its words sorted (word order does not matter)."""
     return " ".join(sorted(name_tokens(name)))

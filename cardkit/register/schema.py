@@ -172,4 +172,3 @@ sa.Index(
     postgresql_where=cards.c.state == ACTIVE,
 )
 sa.Index("ix_review_items_state_kind", review_items.c.state, review_items.c.kind)
-sa.Index("ix_persons_status", persons.c.status)

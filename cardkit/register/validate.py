@@ -45,6 +45,8 @@ OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "i": "1",
                             "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})
 _NIK_SEPARATORS = str.maketrans("", "", " .-")
 _NAME_OK = re.compile(r"^[A-Za-z\u00C0-\u024F' .,\-/()]+$")
+_DIGIT = re.compile(r"\d")
+_HASHED = tuple(f for f in FIELDS if f != "no")
 
 
 @dataclass(frozen=True)
@@ -68,22 +70,42 @@ class NikFacts:
     sex: str  # "L" or "P"
 
 
-@lru_cache(maxsize=None)
-def _nik_prefix(prefix: str) -> NikFacts | str:
-    """Facts of a NIK's first 12 digits, or the error code. Cached: prefixes repeat."""
-    day = int(prefix[6:8])
-    if not (1 <= day <= 31 or 41 <= day <= 71):  # stdnum takes day % 40: 81 would pass
-        return "nik-date"
+@lru_cache(maxsize=4096)
+def _region_ok(region: str) -> bool:
+    """Whether stdnum knows the NIK's region (it looks at the first four digits only)."""
     try:
-        stdnum_nik.validate(prefix + "0001")
+        stdnum_nik.validate(region + "01" + "010180" + "0001")
     except ValidationError:
-        try:
-            stdnum_nik.get_birth_date(prefix + "0001")
-        except ValidationError:
-            return "nik-date"
+        return False
+    return True
+
+
+@lru_cache(maxsize=65536)
+def _date_facts(code: str) -> tuple[int, int, int, str] | None:
+    """(day, month, 2-digit year, sex) of a NIK's DDMMYY (day + 40 for women), or None."""
+    day = int(code[0:2])
+    if not (1 <= day <= 31 or 41 <= day <= 71):  # stdnum takes day % 40: 81 would pass
+        return None
+    try:
+        stdnum_nik.get_birth_date("000000" + code + "0000")
+    except ValidationError:
+        return None
+    return day % 40, int(code[2:4]), int(code[4:6]), "P" if day > 40 else "L"
+
+
+def _nik_prefix(prefix: str) -> NikFacts | str:
+    """Facts of a NIK's first 12 digits, or the error code.
+
+    stdnum's checks depend on the region (digits 1-4) and the birth date (7-12) only, so
+    each is cached on its own: a few dozen regions and some 47,000 date codes, where caching
+    whole prefixes would hit almost never.
+    """
+    date = _date_facts(prefix[6:12])
+    if date is None:
+        return "nik-date"
+    if not _region_ok(prefix[:4]):
         return "nik-region"
-    return NikFacts(prefix[:6], day % 40, int(prefix[8:10]), int(prefix[10:12]),
-                    "P" if day > 40 else "L")
+    return NikFacts(prefix[:6], date[0], date[1], date[2], date[3])
 
 
 def check_nik(raw: str) -> tuple[str, NikFacts | None, list[Issue]]:
@@ -160,7 +182,7 @@ _SEX = {"L": "L", "LK": "L", "LAKI-LAKI": "L", "LAKI LAKI": "L", "M": "L",
 
 def row_hash(raw: dict[str, str]) -> str:
     """A digest of the row's content as exported (all fields but NO)."""
-    joined = "\x1f".join(raw.get(f, "") for f in FIELDS if f != "no")
+    joined = "\x1f".join([raw.get(f, "") for f in _HASHED])
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -177,7 +199,7 @@ def _check_name(raw: str, errors: list[Issue]) -> str:
     name = normalise_space(raw)
     if not name:
         errors.append(Issue("name", "required", "malformed", {"field": "NAMA"}))
-    elif any(ch.isdigit() for ch in name):
+    elif _DIGIT.search(name):
         errors.append(Issue("name", "name-digits", "malformed", {"value": raw}))
     elif not _NAME_OK.match(name):
         errors.append(Issue("name", "name-chars", "malformed", {"value": raw}))

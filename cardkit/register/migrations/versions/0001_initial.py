@@ -92,7 +92,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_persons_nik", "persons", ["nik"])
     op.create_index("ix_persons_kk", "persons", ["kk"])
-    op.create_index("ix_persons_status", "persons", ["status"])
     op.create_table(
         "review_items",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
