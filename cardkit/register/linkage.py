@@ -2,9 +2,12 @@
 
 The model (``model/near_duplicates.json``) is trained offline by :func:`train` on a
 synthetic export with known duplicates, checked (no level driven to probability zero), and
-committed; every run only predicts with it. The NIK's serial (digits 13-16) and region
-(1-6) are compared on their own: the birth date inside the NIK is already a blocking key,
-and comparing the whole NIK as well would count the same evidence twice.
+committed; every run only predicts with it. Only the NIK's serial (digits 13-16) is
+compared: its region and birth-date digits repeat the kelurahan and birth date columns,
+which are compared themselves, and counting them twice made every one-digit NIK typo with
+an unrelated name look like a match. The blocking keys (birth date with kelurahan or with
+the NIK's region) are compared too: a pair's equal birth date is evidence, and without a
+comparison Splink would not weigh it.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def settings_creator() -> Any:
         comparisons=[
             cl.JaroWinklerAtThresholds("name_key", [0.95, 0.88]),
             cl.LevenshteinAtThresholds("nik_serial", [1]),
-            cl.ExactMatch("nik_region"),
+            cl.ExactMatch("birth_date"),
+            cl.ExactMatch("kelurahan"),
             cl.ExactMatch("kk"),
             cl.LevenshteinAtThresholds("address", [2]),
             cl.ExactMatch("rt"),
