@@ -66,7 +66,7 @@ def settings_creator() -> Any:
             block_on("birth_date", "kelurahan"),
             block_on("birth_date", "nik_region"),
         ],
-        retain_intermediate_calculation_columns=False,
+        retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
 
