@@ -127,9 +127,19 @@ def _choose_encoding(head: bytes, encoding: str | None) -> tuple[str, bool]:
         return name, False
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", True
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
+    utf8_lines = bad_lines = 0
+    lines = head.split(b"\n")
+    for line in lines[:-1] if len(lines) > 1 else lines:  # the last may be cut mid-character
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8_lines += 1
+        except UnicodeDecodeError:
+            bad_lines += 1
+    # Any real UTF-8 line means a UTF-8 file (odd lines are then read as cp1252, and noted);
+    # only non-ASCII lines that are all invalid UTF-8 make a Windows-1252 file.
+    if bad_lines and not utf8_lines:
         return "cp1252", True
     return "utf-8", True
 
