@@ -58,8 +58,9 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
         if not sep or not column.strip():
             raise click.BadParameter(f"expected FIELD=COLUMN, got {pair!r}", param_hint="--map")
         if field.strip() not in FIELDS:
-            raise click.BadParameter(f"unknown field {field!r} (known: {', '.join(FIELDS)})",
-                                     param_hint="--map")
+            raise click.BadParameter(
+                f"unknown field {field!r} (known: {', '.join(FIELDS)})", param_hint="--map"
+            )
         mapping[field.strip()] = column.strip()
     return mapping
 
@@ -76,15 +77,26 @@ def _count_lines(path: Path) -> int | None:
 
 def read_options(func: F) -> F:
     """Options shared by ``import`` and ``validate``: how to read the file."""
-    for option in reversed([
-        click.option("--source", default="city", show_default=True,
-                     help="Source agency (OPD); its saved column mapping is used."),
-        click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
-                     help=f"Column for a field ({', '.join(FIELDS)}); repeatable."),
-        click.option("--encoding", default=None, help="Force an encoding (default: detect)."),
-        click.option("--delimiter", default=None, help="Force a CSV delimiter."),
-        click.option("--sheet", default=None, help="XLSX sheet to read."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--source",
+                default="city",
+                show_default=True,
+                help="Source agency (OPD); its saved column mapping is used.",
+            ),
+            click.option(
+                "--map",
+                "maps",
+                multiple=True,
+                metavar="FIELD=COLUMN",
+                help=f"Column for a field ({', '.join(FIELDS)}); repeatable.",
+            ),
+            click.option("--encoding", default=None, help="Force an encoding (default: detect)."),
+            click.option("--delimiter", default=None, help="Force a CSV delimiter."),
+            click.option("--sheet", default=None, help="XLSX sheet to read."),
+        ]
+    ):
         func = option(func)
     return func
 
@@ -94,8 +106,14 @@ def _issues_table(report: ImportReport, limit: int) -> Table:
     for name in ("line", "NO", "field", "flag", "alasan", "reason"):
         table.add_column(name)
     for issue in report.issues[:limit]:
-        table.add_row(str(issue.line), str(issue.source_no or ""), issue.field, issue.flag,
-                      issue.message_id, issue.message_en)
+        table.add_row(
+            str(issue.line),
+            str(issue.source_no or ""),
+            issue.field,
+            issue.flag,
+            issue.message_id,
+            issue.message_en,
+        )
     return table
 
 
@@ -103,12 +121,17 @@ def _summary(result: ImportResult | None, report: ImportReport) -> Table:
     table = Table(title="import summary")
     table.add_column("what")
     table.add_column("count", justify="right")
-    rows = [("rows read", report.rows), ("accepted", report.accepted),
-            ("rejected (bad rows)", report.rejected), ("persons added", report.added),
-            ("persons changed", report.changed), ("persons unchanged", report.unchanged),
-            ("persons absent from this survey", report.absent),
-            ("households added", report.households_added),
-            ("households changed", report.households_changed)]
+    rows = [
+        ("rows read", report.rows),
+        ("accepted", report.accepted),
+        ("rejected (bad rows)", report.rejected),
+        ("persons added", report.added),
+        ("persons changed", report.changed),
+        ("persons unchanged", report.unchanged),
+        ("persons absent from this survey", report.absent),
+        ("households added", report.households_added),
+        ("households changed", report.households_changed),
+    ]
     if result and result.detection:
         d = result.detection
         rows.append(("findings (all)", d.findings))
@@ -131,8 +154,12 @@ def _changes_table(report: ImportReport, limit: int) -> Table:
 
 
 @click.group("register")
-@click.option("--db", default=None, metavar="URL",
-              help="Register database URL (default: $CARDKIT_REGISTER or var/register.sqlite).")
+@click.option(
+    "--db",
+    default=None,
+    metavar="URL",
+    help="Register database URL (default: $CARDKIT_REGISTER or var/register.sqlite).",
+)
 @click.pass_context
 def register_group(ctx: click.Context, db: str | None) -> None:
     """The beneficiary register: import, validate, duplicates, review, show, stats."""
@@ -150,30 +177,53 @@ def register_group(ctx: click.Context, db: str | None) -> None:
 @click.option("--show", "limit", default=20, show_default=True, help="Bad rows to list.")
 @click.pass_context
 @refusals
-def import_command(ctx: click.Context, path: Path, source: str, maps: tuple[str, ...],
-                   encoding: str | None, delimiter: str | None, sheet: str | None,
-                   save_mapping: bool, clerk: str | None, no_detect: bool, no_splink: bool,
-                   limit: int) -> None:
+def import_command(
+    ctx: click.Context,
+    path: Path,
+    source: str,
+    maps: tuple[str, ...],
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    save_mapping: bool,
+    clerk: str | None,
+    no_detect: bool,
+    no_splink: bool,
+    limit: int,
+) -> None:
     """Import a survey export (CSV or XLSX) in one transaction, then find duplicates."""
     register = _register(ctx)
     console = _console()
     total = _count_lines(path) if path.is_file() else None
-    with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("rows", total=total)
         result = register.import_file(
-            path, source=source, mapping=_mapping(maps), save_mapping=save_mapping,
-            encoding=encoding, delimiter=delimiter, sheet=sheet, clerk=clerk,
-            run_detection=not no_detect, use_splink=not no_splink,
-            progress=lambda n: bar.update(task, completed=n))
+            path,
+            source=source,
+            mapping=_mapping(maps),
+            save_mapping=save_mapping,
+            encoding=encoding,
+            delimiter=delimiter,
+            sheet=sheet,
+            clerk=clerk,
+            run_detection=not no_detect,
+            use_splink=not no_splink,
+            progress=lambda n: bar.update(task, completed=n),
+        )
     report = result.report
     if report.issues:
         console.print(_issues_table(report, limit))
     if report.changes and (report.changed or report.absent or report.households_changed):
         console.print(_changes_table(report, limit))
     console.print(_summary(result, report))
-    console.print(f"import #{report.import_id}: {report.encoding}, "
-                  f"delimiter {report.delimiter!r}")
+    console.print(f"import #{report.import_id}: {report.encoding}, delimiter {report.delimiter!r}")
 
 
 @register_group.command("validate")
@@ -182,12 +232,25 @@ def import_command(ctx: click.Context, path: Path, source: str, maps: tuple[str,
 @click.option("--show", "limit", default=50, show_default=True, help="Bad rows to list.")
 @click.pass_context
 @refusals
-def validate_command(ctx: click.Context, path: Path, source: str, maps: tuple[str, ...],
-                     encoding: str | None, delimiter: str | None, sheet: str | None,
-                     limit: int) -> None:
+def validate_command(
+    ctx: click.Context,
+    path: Path,
+    source: str,
+    maps: tuple[str, ...],
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    limit: int,
+) -> None:
     """Check an export without importing it: every bad row with line, field and reason."""
-    report = _register(ctx).validate_file(path, source=source, mapping=_mapping(maps),
-                                          encoding=encoding, delimiter=delimiter, sheet=sheet)
+    report = _register(ctx).validate_file(
+        path,
+        source=source,
+        mapping=_mapping(maps),
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+    )
     console = _console()
     if report.issues:
         console.print(_issues_table(report, limit))
@@ -202,20 +265,29 @@ def write_flags_csv(rows: list[FlagRow], out: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for row in rows:
-            writer.writerow([row.no, row.flag, "" if row.of is None else row.of,
-                             f"{row.score:.3f}", row.why])
+            writer.writerow(
+                [row.no, row.flag, "" if row.of is None else row.of, f"{row.score:.3f}", row.why]
+            )
 
 
 @register_group.command("duplicates")
-@click.option("--csv", "out", type=click.Path(path_type=Path), default=None,
-              help="Write NO, FLAG, OF, SCORE, WHY per flagged row to this file.")
-@click.option("--detect/--no-detect", default=True, show_default=True,
-              help="Run detection first (new findings are queued).")
+@click.option(
+    "--csv",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write NO, FLAG, OF, SCORE, WHY per flagged row to this file.",
+)
+@click.option(
+    "--detect/--no-detect",
+    default=True,
+    show_default=True,
+    help="Run detection first (new findings are queued).",
+)
 @click.option("--no-splink", is_flag=True, help="Rules only, no probabilistic model.")
 @click.pass_context
 @refusals
-def duplicates_command(ctx: click.Context, out: Path | None, detect: bool,
-                       no_splink: bool) -> None:
+def duplicates_command(ctx: click.Context, out: Path | None, detect: bool, no_splink: bool) -> None:
     """Find duplicates over the register and list flagged rows by kind."""
     register = _register(ctx)
     if detect:
@@ -242,26 +314,44 @@ def review_group() -> None:
 
 @review_group.command("list")
 @click.option("--kind", default=None, help="Only this kind (duplicate, household, ...).")
-@click.option("--state", default="open", show_default=True,
-              type=click.Choice(["open", "decided", "all"]))
+@click.option(
+    "--state", default="open", show_default=True, type=click.Choice(["open", "decided", "all"])
+)
 @click.option("--limit", default=50, show_default=True)
 @click.pass_context
 @refusals
 def review_list(ctx: click.Context, kind: str | None, state: str, limit: int) -> None:
     """List review items."""
-    items = _register(ctx).review_items(state=None if state == "all" else state, kind=kind,
-                                        limit=limit)
+    items = _register(ctx).review_items(
+        state=None if state == "all" else state, kind=kind, limit=limit
+    )
     table = Table(title=f"review items ({state})")
     for name in ("id", "kind", "state", "KK", "score", "why"):
         table.add_column(name)
     for item in items:
-        table.add_row(str(item.id), item.kind, item.state, item.kk_a, f"{item.score:.3f}",
-                      item.why[:90])
+        table.add_row(
+            str(item.id), item.kind, item.state, item.kk_a, f"{item.score:.3f}", item.why[:90]
+        )
     _console().print(table)
 
 
-SHOWN = ("id", "source_no", "nik", "nik_raw", "kk", "name", "sex", "birth_date", "birth_place",
-         "address", "rt", "kelurahan", "kecamatan", "programmes", "status")
+SHOWN = (
+    "id",
+    "source_no",
+    "nik",
+    "nik_raw",
+    "kk",
+    "name",
+    "sex",
+    "birth_date",
+    "birth_place",
+    "address",
+    "rt",
+    "kelurahan",
+    "kecamatan",
+    "programmes",
+    "status",
+)
 
 
 @review_group.command("show")
@@ -291,8 +381,10 @@ def review_show(ctx: click.Context, item_id: int) -> None:
         console.print("evidence: " + json.dumps(evidence, default=str))
     for d in detail.decisions:
         undone = f", undone by {d.undone_by} at {d.undone_at}" if d.undone_at else ""
-        console.print(f"decision #{d.id}: {d.action} keep={d.keep} reason={d.reason!r} "
-                      f"by {d.clerk} at {d.decided_at}{undone}")
+        console.print(
+            f"decision #{d.id}: {d.action} keep={d.keep} reason={d.reason!r} "
+            f"by {d.clerk} at {d.decided_at}{undone}"
+        )
 
 
 @review_group.command("decide")
@@ -303,12 +395,12 @@ def review_show(ctx: click.Context, item_id: int) -> None:
 @click.option("--clerk", required=True, help="Who decides (recorded).")
 @click.pass_context
 @refusals
-def review_decide(ctx: click.Context, item_id: int, action: str, keep: int | None,
-                  reason: str | None, clerk: str) -> None:
+def review_decide(
+    ctx: click.Context, item_id: int, action: str, keep: int | None, reason: str | None, clerk: str
+) -> None:
     """Decide an item: same (keep one), different, reject (with reason), accept."""
     decision = _register(ctx).decide(item_id, action, clerk=clerk, keep=keep, reason=reason)
-    click.echo(f"item #{item_id}: {decision.action} by {decision.clerk} "
-               f"at {decision.decided_at}")
+    click.echo(f"item #{item_id}: {decision.action} by {decision.clerk} at {decision.decided_at}")
 
 
 @review_group.command("undo")
@@ -331,23 +423,32 @@ def show_command(ctx: click.Context, key: str) -> None:
     register = _register(ctx)
     kks = register.find(key)
     if not kks:
-        raise click.ClickException(f"tidak ada NIK/KK {key} di register\n"
-                                   f"no NIK or KK {key} in the register")
+        raise click.ClickException(
+            f"tidak ada NIK/KK {key} di register\nno NIK or KK {key} in the register"
+        )
     console = _console()
     for kk in kks:
         view = register.household(kk)
-        console.print(f"KK {view.kk} ({view.status}) {view.address}, {view.kelurahan}, "
-                      f"{view.kecamatan}; programmes: {', '.join(view.programmes) or 'BELUM'}")
+        console.print(
+            f"KK {view.kk} ({view.status}) {view.address}, {view.kelurahan}, "
+            f"{view.kecamatan}; programmes: {', '.join(view.programmes) or 'BELUM'}"
+        )
         table = Table(title="members")
         for name in ("id", "source_no", "nik", "name", "sex", "birth_date", "status"):
             table.add_column(name)
         for m in view.members:
-            table.add_row(*(str(m[n]) for n in ("id", "source_no", "nik", "name", "sex",
-                                                 "birth_date", "status")))
+            table.add_row(
+                *(
+                    str(m[n])
+                    for n in ("id", "source_no", "nik", "name", "sex", "birth_date", "status")
+                )
+            )
         console.print(table)
         for card in view.cards:
-            console.print(f"card {card.serial} {card.state} desk {card.desk} clerk "
-                          f"{card.clerk} {card.issued_at}")
+            console.print(
+                f"card {card.serial} {card.state} desk {card.desk} clerk "
+                f"{card.clerk} {card.issued_at}"
+            )
         for item in view.open_items:
             console.print(f"open review #{item.id} {item.kind}: {item.why}")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,8 +99,9 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def bulk_insert(conn: sa.Connection, table: sa.Table, keys: Sequence[str],
-                rows: list[tuple[Any, ...]]) -> None:
+def bulk_insert(
+    conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
     """Insert many rows (tuples in ``keys`` order) with one executemany of the Core
     statement compiled for this dialect.
 

@@ -37,12 +37,32 @@ PAIR_KINDS = ("duplicate", "same-nik", "near-duplicate", "household")
 ROW_KINDS = ("outside-city", "sex-mismatch", "birthdate-mismatch", "nik-ocr")
 NAME_THRESHOLD = 85.0  # rapidfuzz score (0-100) on folded names, for NIK one confusion apart
 SPLINK_THRESHOLD = 0.99  # match probability for a model-only near-duplicate
-COMPARED = ("nik_raw", "kk", "name", "sex", "birth_place", "birth_date", "address", "rt",
-            "kelurahan", "kecamatan", "programmes")
-LABELS = {"nik_raw": "NIK", "kk": "NO_KK", "name": "NAMA", "sex": "JENIS_KELAMIN",
-          "birth_place": "TEMPAT_LAHIR", "birth_date": "TANGGAL_LAHIR", "address": "ALAMAT",
-          "rt": "RT", "kelurahan": "KELURAHAN", "kecamatan": "KECAMATAN",
-          "programmes": "STATUS_BANSOS"}
+COMPARED = (
+    "nik_raw",
+    "kk",
+    "name",
+    "sex",
+    "birth_place",
+    "birth_date",
+    "address",
+    "rt",
+    "kelurahan",
+    "kecamatan",
+    "programmes",
+)
+LABELS = {
+    "nik_raw": "NIK",
+    "kk": "NO_KK",
+    "name": "NAMA",
+    "sex": "JENIS_KELAMIN",
+    "birth_place": "TEMPAT_LAHIR",
+    "birth_date": "TANGGAL_LAHIR",
+    "address": "ALAMAT",
+    "rt": "RT",
+    "kelurahan": "KELURAHAN",
+    "kecamatan": "KECAMATAN",
+    "programmes": "STATUS_BANSOS",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +118,12 @@ class Detection:
 
 def _quality(p: Person) -> tuple[int, int, int, int]:
     """Sort key: the record most likely typed right first (digits-only NIK, upper case, full)."""
-    return (0 if p.nik_raw.isdigit() else 1, 0 if p.name == p.name.upper() else 1,
-            -len(p.name), p.source_no)
+    return (
+        0 if p.nik_raw.isdigit() else 1,
+        0 if p.name == p.name.upper() else 1,
+        -len(p.name),
+        p.source_no,
+    )
 
 
 def _differences(a: Person, b: Person) -> list[str]:
@@ -107,8 +131,7 @@ def _differences(a: Person, b: Person) -> list[str]:
 
 
 def _diff_text(a: Person, b: Person, fields: list[str]) -> str:
-    return "; ".join(f"{LABELS[f]} {getattr(a, f)!s:.40} / {getattr(b, f)!s:.40}"
-                     for f in fields)
+    return "; ".join(f"{LABELS[f]} {getattr(a, f)!s:.40} / {getattr(b, f)!s:.40}" for f in fields)
 
 
 def _row_findings(people: list[Person]) -> list[Finding]:
@@ -130,10 +153,17 @@ def _row_findings(people: list[Person]) -> list[Finding]:
                 ind = f"tanggal lahir {v['column']}, NIK menunjukkan {v['nik']}"
             found.append(Finding(issue.flag, p.id, None, 1.0, en, ind, dict(v)))
         if p.nik_raw != p.nik:
-            found.append(Finding("nik-ocr", p.id, None, 1.0,
-                                 f"NIK typed {p.nik_raw!r}, read as {p.nik}",
-                                 f"NIK tertulis {p.nik_raw!r}, dibaca {p.nik}",
-                                 {"typed": p.nik_raw, "read": p.nik}))
+            found.append(
+                Finding(
+                    "nik-ocr",
+                    p.id,
+                    None,
+                    1.0,
+                    f"NIK typed {p.nik_raw!r}, read as {p.nik}",
+                    f"NIK tertulis {p.nik_raw!r}, dibaca {p.nik}",
+                    {"typed": p.nik_raw, "read": p.nik},
+                )
+            )
     return found
 
 
@@ -166,10 +196,17 @@ def _group_rules(people: list[Person], links: _Links) -> None:
         if len(group) > 1:
             group.sort(key=_quality)
             for p in group[1:]:
-                links.add(Finding("duplicate", p.id, group[0].id, 1.0,
-                                  f"the same row as NO {group[0].source_no}",
-                                  f"baris yang sama dengan NO {group[0].source_no}",
-                                  {"fields": "all"}))
+                links.add(
+                    Finding(
+                        "duplicate",
+                        p.id,
+                        group[0].id,
+                        1.0,
+                        f"the same row as NO {group[0].source_no}",
+                        f"baris yang sama dengan NO {group[0].source_no}",
+                        {"fields": "all"},
+                    )
+                )
     for nik, group in by_nik.items():
         if len(group) < 2:
             continue
@@ -180,29 +217,38 @@ def _group_rules(people: list[Person], links: _Links) -> None:
         for p in reps[1:]:
             diffs = _differences(reps[0], p)
             kind = "same-nik" if p.nik_raw == reps[0].nik_raw else "near-duplicate"
-            links.add(Finding(kind, p.id, reps[0].id, 1.0,
-                              f"NIK {nik} also on NO {reps[0].source_no}; differs: "
-                              + _diff_text(p, reps[0], diffs),
-                              f"NIK {nik} juga pada NO {reps[0].source_no}; berbeda: "
-                              + _diff_text(p, reps[0], diffs),
-                              {"differs": [LABELS[f] for f in diffs]}))
+            links.add(
+                Finding(
+                    kind,
+                    p.id,
+                    reps[0].id,
+                    1.0,
+                    f"NIK {nik} also on NO {reps[0].source_no}; differs: "
+                    + _diff_text(p, reps[0], diffs),
+                    f"NIK {nik} juga pada NO {reps[0].source_no}; berbeda: "
+                    + _diff_text(p, reps[0], diffs),
+                    {"differs": [LABELS[f] for f in diffs]},
+                )
+            )
 
 
 def _arrow(people: list[Person]) -> pa.Table:
-    return pa.table({
-        "unique_id": [p.id for p in people],
-        "nik": [p.nik for p in people],
-        "name_key": [name_key(p.name) for p in people],
-        "nik_serial": [p.nik[12:] for p in people],
-        "nik_region": [p.nik[:6] for p in people],
-        "kk": [p.kk for p in people],
-        "address": [p.address for p in people],
-        "rt": [p.rt for p in people],
-        "kelurahan": [p.kelurahan for p in people],
-        "birth_date": [p.birth_date.isoformat() for p in people],
-        "sex": [p.sex for p in people],
-        "birth_place": [p.birth_place for p in people],
-    })
+    return pa.table(
+        {
+            "unique_id": [p.id for p in people],
+            "nik": [p.nik for p in people],
+            "name_key": [name_key(p.name) for p in people],
+            "nik_serial": [p.nik[12:] for p in people],
+            "nik_region": [p.nik[:6] for p in people],
+            "kk": [p.kk for p in people],
+            "address": [p.address for p in people],
+            "rt": [p.rt for p in people],
+            "kelurahan": [p.kelurahan for p in people],
+            "birth_date": [p.birth_date.isoformat() for p in people],
+            "sex": [p.sex for p in people],
+            "birth_place": [p.birth_place for p in people],
+        }
+    )
 
 
 # Same birth date (the column) and sex, NIKs at Hamming distance 1: the block is small
@@ -216,8 +262,9 @@ WHERE hamming(a.nik, b.nik) = 1
 """
 
 
-def _one_digit_rule(con: duckdb.DuckDBPyConnection, index: dict[int, Person],
-                    links: _Links) -> None:
+def _one_digit_rule(
+    con: duckdb.DuckDBPyConnection, index: dict[int, Person], links: _Links
+) -> None:
     for left, right in con.execute(ONE_DIGIT_SQL).fetchall():
         a, b = index[left], index[right]
         pos = next(i for i in range(16) if a.nik[i] != b.nik[i]) + 1
@@ -227,22 +274,34 @@ def _one_digit_rule(con: duckdb.DuckDBPyConnection, index: dict[int, Person],
         keep, dup = sorted((a, b), key=_quality)
         i = int(pos) - 1
         diffs = _differences(keep, dup)
-        links.add(Finding(
-            "near-duplicate", dup.id, keep.id, round(similarity / 100, 3),
-            f"NIK one digit from NO {keep.source_no} (position {i + 1}: {keep.nik[i]} / "
-            f"{dup.nik[i]}), same birth date and sex, name similarity {similarity:.0f}; "
-            f"differs: {_diff_text(dup, keep, diffs)}",
-            f"NIK beda satu angka dengan NO {keep.source_no} (posisi {i + 1}), tanggal lahir "
-            f"dan jenis kelamin sama, kemiripan nama {similarity:.0f}",
-            {"nik_position": i + 1, "name_similarity": round(similarity, 1),
-             "differs": [LABELS[f] for f in diffs]}))
+        links.add(
+            Finding(
+                "near-duplicate",
+                dup.id,
+                keep.id,
+                round(similarity / 100, 3),
+                f"NIK one digit from NO {keep.source_no} (position {i + 1}: {keep.nik[i]} / "
+                f"{dup.nik[i]}), same birth date and sex, name similarity {similarity:.0f}; "
+                f"differs: {_diff_text(dup, keep, diffs)}",
+                f"NIK beda satu angka dengan NO {keep.source_no} (posisi {i + 1}), tanggal lahir "
+                f"dan jenis kelamin sama, kemiripan nama {similarity:.0f}",
+                {
+                    "nik_position": i + 1,
+                    "name_similarity": round(similarity, 1),
+                    "differs": [LABELS[f] for f in diffs],
+                },
+            )
+        )
 
 
 def _splink_rule(pairs: list[ScoredPair], index: dict[int, Person], links: _Links) -> None:
     for pair in pairs:
         a, b = index[pair.left], index[pair.right]
-        evidence = {"match_probability": round(pair.probability, 6),
-                    "match_weight": round(pair.weight, 2), "weights": pair.weights}
+        evidence = {
+            "match_probability": round(pair.probability, 6),
+            "match_weight": round(pair.weight, 2),
+            "weights": pair.weights,
+        }
         existing = links.links.get((min(a.id, b.id), max(a.id, b.id)))
         if existing is not None:
             existing.evidence["splink"] = evidence
@@ -251,15 +310,22 @@ def _splink_rule(pairs: list[ScoredPair], index: dict[int, Person], links: _Link
             continue
         keep, dup = sorted((a, b), key=_quality)
         similarity = name_similarity(a.name, b.name)
-        top = ", ".join(f"{k} {v:+.1f}" for k, v in sorted(pair.weights.items(),
-                                                            key=lambda kv: -abs(kv[1]))[:4])
-        links.add(Finding(
-            "near-duplicate", dup.id, keep.id, round(pair.probability, 4),
-            f"probably the same person as NO {keep.source_no}: same birth date and area, "
-            f"name similarity {similarity:.0f}, match weight {pair.weight:.1f} ({top})",
-            f"kemungkinan orang yang sama dengan NO {keep.source_no}: tanggal lahir dan "
-            f"wilayah sama, kemiripan nama {similarity:.0f}, bobot {pair.weight:.1f}",
-            {"splink": evidence, "name_similarity": round(similarity, 1)}))
+        top = ", ".join(
+            f"{k} {v:+.1f}" for k, v in sorted(pair.weights.items(), key=lambda kv: -abs(kv[1]))[:4]
+        )
+        links.add(
+            Finding(
+                "near-duplicate",
+                dup.id,
+                keep.id,
+                round(pair.probability, 4),
+                f"probably the same person as NO {keep.source_no}: same birth date and area, "
+                f"name similarity {similarity:.0f}, match weight {pair.weight:.1f} ({top})",
+                f"kemungkinan orang yang sama dengan NO {keep.source_no}: tanggal lahir dan "
+                f"wilayah sama, kemiripan nama {similarity:.0f}, bobot {pair.weight:.1f}",
+                {"splink": evidence, "name_similarity": round(similarity, 1)},
+            )
+        )
 
 
 class _Components:
@@ -293,8 +359,9 @@ def _pair_findings(people: list[Person], index: dict[int, Person], links: _Links
         placed = {group[0].id}
         rest = {p.id for p in group[1:]}
         while rest:  # grow a spanning tree from the best record, strongest links first
-            edges = [links.links[(min(a, b), max(a, b))] for a in placed for b in rest
-                     if (a, b) in links]
+            edges = [
+                links.links[(min(a, b), max(a, b))] for a in placed for b in rest if (a, b) in links
+            ]
             best = min(edges, key=lambda f: (PAIR_KINDS.index(f.kind), -f.score))
             new = best.person if best.person in rest else best.other
             assert new is not None
@@ -315,13 +382,19 @@ def _pair_findings(people: list[Person], index: dict[int, Person], links: _Links
         ordered = sorted(heads.values(), key=lambda p: p.source_no)
         head = ordered[0]
         for p in ordered[1:]:
-            findings.append(Finding(
-                "household", p.id, head.id, 1.0,
-                f"KK {kk} already has head {head.name} (NO {head.source_no}); "
-                f"a second head {p.name} (NIK {p.nik})",
-                f"KK {kk} sudah memiliki kepala keluarga {head.name} (NO {head.source_no}); "
-                f"kepala kedua {p.name} (NIK {p.nik})",
-                {"kk": kk}))
+            findings.append(
+                Finding(
+                    "household",
+                    p.id,
+                    head.id,
+                    1.0,
+                    f"KK {kk} already has head {head.name} (NO {head.source_no}); "
+                    f"a second head {p.name} (NIK {p.nik})",
+                    f"KK {kk} sudah memiliki kepala keluarga {head.name} (NO {head.source_no}); "
+                    f"kepala kedua {p.name} (NIK {p.nik})",
+                    {"kk": kk},
+                )
+            )
     return findings
 
 

@@ -17,10 +17,16 @@ from pathlib import Path
 from .api import FlagRow
 
 #: Register flag -> the answer key's kind.
-KIND_OF_FLAG = {"duplicate": "dup_exact", "same-nik": "dup_same_nik",
-                "near-duplicate": "dup_near", "household": "dup_household",
-                "invalid": "invalid_nik", "malformed": "malformed",
-                "outside-city": "outside_city", "sex-mismatch": "sex_mismatch"}
+KIND_OF_FLAG = {
+    "duplicate": "dup_exact",
+    "same-nik": "dup_same_nik",
+    "near-duplicate": "dup_near",
+    "household": "dup_household",
+    "invalid": "invalid_nik",
+    "malformed": "malformed",
+    "outside-city": "outside_city",
+    "sex-mismatch": "sex_mismatch",
+}
 PAIR_KINDS = ("dup_exact", "dup_same_nik", "dup_near", "dup_household")
 
 
@@ -77,8 +83,11 @@ def _pairs(flags: Iterable[tuple[str, int, int | None]]) -> dict[str, set[frozen
     return out
 
 
-def score(flags: Iterable[tuple[str, int, int | None]], truth: dict[int, tuple[str, str]],
-          refs: dict[int, set[int]]) -> list[Score]:
+def score(
+    flags: Iterable[tuple[str, int, int | None]],
+    truth: dict[int, tuple[str, str]],
+    refs: dict[int, set[int]],
+) -> list[Score]:
     """Per kind: planted, flagged, found, correct. ``flags`` are (flag, NO, OF) triples."""
     flags = list(flags)
     pairs = _pairs(flags)
@@ -94,8 +103,11 @@ def score(flags: Iterable[tuple[str, int, int | None]], truth: dict[int, tuple[s
     for kind in (*PAIR_KINDS, "invalid_nik", "malformed", "outside_city", "sex_mismatch"):
         if kind in PAIR_KINDS:
             right = {frozenset((no, o)) for no in planted[kind] for o in refs.get(no, ())}
-            found = sum(1 for no in planted[kind]
-                        if any(frozenset((no, o)) in pairs[kind] for o in refs.get(no, ())))
+            found = sum(
+                1
+                for no in planted[kind]
+                if any(frozenset((no, o)) in pairs[kind] for o in refs.get(no, ()))
+            )
             correct = len(pairs[kind] & right)
             scores.append(Score(kind, len(planted[kind]), len(pairs[kind]), found, correct))
         else:
@@ -111,9 +123,12 @@ def flags_of(rows: Iterable[FlagRow]) -> list[tuple[str, int, int | None]]:
 
 def table(scores: list[Score]) -> str:
     """A plain-text table of the scores."""
-    lines = [f"{'kind':15} {'planted':>8} {'flagged':>8} {'found':>6} {'recall':>8} "
-             f"{'precision':>9}"]
+    lines = [
+        f"{'kind':15} {'planted':>8} {'flagged':>8} {'found':>6} {'recall':>8} {'precision':>9}"
+    ]
     for s in scores:
-        lines.append(f"{s.kind:15} {s.planted:8d} {s.flagged:8d} {s.found:6d} "
-                     f"{s.recall:8.2%} {s.precision:9.2%}")
+        lines.append(
+            f"{s.kind:15} {s.planted:8d} {s.flagged:8d} {s.found:6d} "
+            f"{s.recall:8.2%} {s.precision:9.2%}"
+        )
     return "\n".join(lines)

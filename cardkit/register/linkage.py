@@ -23,8 +23,19 @@ import duckdb
 
 MODEL = "near_duplicates.json"
 #: Columns the model reads from the ``people`` table.
-COLUMNS = ("unique_id", "name_key", "nik_serial", "nik_region", "kk", "address", "rt",
-           "kelurahan", "birth_date", "sex", "birth_place")
+COLUMNS = (
+    "unique_id",
+    "name_key",
+    "nik_serial",
+    "nik_region",
+    "kk",
+    "address",
+    "rt",
+    "kelurahan",
+    "birth_date",
+    "sex",
+    "birth_place",
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +82,12 @@ def settings_creator() -> Any:
     )
 
 
-def predict(con: duckdb.DuckDBPyConnection, table: str = "people",
-            threshold: float = 0.5, model: Path | None = None) -> list[ScoredPair]:
+def predict(
+    con: duckdb.DuckDBPyConnection,
+    table: str = "people",
+    threshold: float = 0.5,
+    model: Path | None = None,
+) -> list[ScoredPair]:
     """Score candidate pairs of ``table`` with the saved model; pairs at or above ``threshold``."""
     from splink import DuckDBAPI, Linker
 
@@ -87,10 +102,15 @@ def predict(con: duckdb.DuckDBPyConnection, table: str = "people",
     pairs = []
     for row in rows:
         values = dict(zip(names, row, strict=True))
-        pairs.append(ScoredPair(int(values["unique_id_l"]), int(values["unique_id_r"]),
-                                float(values["match_probability"]),
-                                float(values["match_weight"]),
-                                {c[3:]: round(float(values[c]), 2) for c in weight_columns}))
+        pairs.append(
+            ScoredPair(
+                int(values["unique_id_l"]),
+                int(values["unique_id_r"]),
+                float(values["match_probability"]),
+                float(values["match_weight"]),
+                {c[3:]: round(float(values[c]), 2) for c in weight_columns},
+            )
+        )
     result.drop_table_from_database_and_remove_from_cache()
     return pairs
 
@@ -105,8 +125,10 @@ def check_model(settings: dict[str, Any]) -> list[str]:
             for key in ("m_probability", "u_probability"):
                 value = level.get(key)
                 if value is None or value <= 0:
-                    problems.append(f"{comparison['output_column_name']}: "
-                                    f"{level['label_for_charts']}: {key}={value}")
+                    problems.append(
+                        f"{comparison['output_column_name']}: "
+                        f"{level['label_for_charts']}: {key}={value}"
+                    )
     return problems
 
 
@@ -129,8 +151,14 @@ def apply_floors(settings: dict[str, Any]) -> None:
                 level[key] = value / total
 
 
-def train(con: duckdb.DuckDBPyConnection, table: str, out: Path, *,
-          label_column: str = "cluster", pairs_share: float | None = None) -> dict[str, Any]:
+def train(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    out: Path,
+    *,
+    label_column: str = "cluster",
+    pairs_share: float | None = None,
+) -> dict[str, Any]:
     """Train on a labelled synthetic table and write the checked model to ``out``.
 
     m probabilities come from the labels (pairs in one cluster are one person), u from

@@ -66,13 +66,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "buku kerja berisi beberapa lembar berdata: {sheets}; pilih satu dengan --sheet",
         "the workbook has several sheets with data: {sheets}; choose one with --sheet",
     ),
-    "xlsx-no-sheet": ("lembar {sheet!r} tidak ada (ada: {sheets})",
-                      "no sheet {sheet!r} (there are: {sheets})"),
+    "xlsx-no-sheet": (
+        "lembar {sheet!r} tidak ada (ada: {sheets})",
+        "no sheet {sheet!r} (there are: {sheets})",
+    ),
     "xlsx-merged-header": (
         "sel judul digabung di {ranges}; pisahkan sel judul lalu ekspor ulang",
         "merged header cells at {ranges}; unmerge the header and export again",
     ),
-    "xlsx-unreadable": ("buku kerja tidak terbaca: {error}", "the workbook cannot be read: {error}"),
+    "xlsx-unreadable": (
+        "buku kerja tidak terbaca: {error}",
+        "the workbook cannot be read: {error}",
+    ),
     # row level (the row is left out, the others are kept)
     "field-count": (
         "baris berisi {found} kolom, judul berisi {expected}",
@@ -87,20 +92,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the line is not UTF-8; read as Windows-1252",
     ),
     "required": ("{field} kosong", "{field} is empty"),
-    "nik-not-digits": ("NIK berisi karakter bukan angka: {value!r}",
-                       "the NIK has characters that are not digits: {value!r}"),
-    "nik-length": ("NIK harus 16 angka, ada {length}", "the NIK must have 16 digits, it has {length}"),
+    "nik-not-digits": (
+        "NIK berisi karakter bukan angka: {value!r}",
+        "the NIK has characters that are not digits: {value!r}",
+    ),
+    "nik-length": (
+        "NIK harus 16 angka, ada {length}",
+        "the NIK must have 16 digits, it has {length}",
+    ),
     "nik-date": (
         "tanggal lahir di dalam NIK tidak mungkin ({value})",
         "the birth date inside the NIK is impossible ({value})",
     ),
-    "nik-region": ("kode wilayah NIK tidak dikenal ({value})",
-                   "the NIK's region code is unknown ({value})"),
+    "nik-region": (
+        "kode wilayah NIK tidak dikenal ({value})",
+        "the NIK's region code is unknown ({value})",
+    ),
     "nik-ocr": (
         "NIK {value!r} dibaca sebagai {read} (huruf mirip angka)",
         "NIK {value!r} read as {read} (letters that look like digits)",
     ),
-    "kk-invalid": ("nomor KK harus 16 angka: {value!r}", "the KK number must be 16 digits: {value!r}"),
+    "kk-invalid": (
+        "nomor KK harus 16 angka: {value!r}",
+        "the KK number must be 16 digits: {value!r}",
+    ),
     "date-invalid": (
         "tanggal lahir tidak valid: {value!r} (format HH-BB-TTTT)",
         "invalid birth date: {value!r} (format DD-MM-YYYY)",
@@ -108,8 +123,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "date-range": ("tanggal lahir di luar rentang: {value}", "birth date out of range: {value}"),
     "sex-invalid": ("jenis kelamin harus L atau P: {value!r}", "sex must be L or P: {value!r}"),
     "name-digits": ("nama berisi angka: {value!r}", "the name contains digits: {value!r}"),
-    "name-chars": ("nama berisi karakter tidak wajar: {value!r}",
-                   "the name contains unexpected characters: {value!r}"),
+    "name-chars": (
+        "nama berisi karakter tidak wajar: {value!r}",
+        "the name contains unexpected characters: {value!r}",
+    ),
     "programme-unknown": (
         "program tidak dikenal {value!r} (PKH, BPNT, KKS atau BELUM)",
         "unknown programme {value!r} (PKH, BPNT, KKS or BELUM)",
@@ -134,7 +151,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "birth date column says {column} but the NIK says {nik}",
     ),
     # cards and review
-    "household-unknown": ("KK {kk} tidak ada di register", "no household with KK {kk} in the register"),
+    "household-unknown": (
+        "KK {kk} tidak ada di register",
+        "no household with KK {kk} in the register",
+    ),
     "household-inactive": ("KK {kk} tidak aktif", "household KK {kk} is not active"),
     "household-under-review": (
         "KK {kk} masih dalam peninjauan ({items}); putuskan dulu",
@@ -145,10 +165,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "household KK {kk} already has an active card {serial}",
     ),
     "card-unknown": ("kartu {serial} tidak dikenal", "unknown card {serial}"),
-    "card-serial-used": ("nomor seri kartu {serial} sudah dipakai",
-                         "card serial {serial} is already used"),
+    "card-serial-used": (
+        "nomor seri kartu {serial} sudah dipakai",
+        "card serial {serial} is already used",
+    ),
     "review-unknown": ("butir tinjauan {item} tidak ada", "no review item {item}"),
-    "review-closed": ("butir tinjauan {item} sudah diputuskan", "review item {item} is already decided"),
+    "review-closed": (
+        "butir tinjauan {item} sudah diputuskan",
+        "review item {item} is already decided",
+    ),
     "review-bad-action": (
         "tindakan {action!r} tidak berlaku untuk {kind} (boleh: {allowed})",
         "action {action!r} does not apply to {kind} (allowed: {allowed})",
@@ -158,8 +183,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "for 'same' say which record to keep: {choices}",
     ),
     "review-reason": ("alasan wajib untuk penolakan", "a reject needs a reason"),
-    "review-nothing-to-undo": ("tidak ada keputusan untuk dibatalkan pada butir {item}",
-                               "no decision to undo on item {item}"),
+    "review-nothing-to-undo": (
+        "tidak ada keputusan untuk dibatalkan pada butir {item}",
+        "no decision to undo on item {item}",
+    ),
     "review-clerk": ("nama petugas wajib diisi", "the clerk's name is required"),
 }
 

@@ -13,15 +13,61 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-HONORIFICS = frozenset({
-    "H", "HJ", "HAJI", "HAJJAH", "HAJAH", "DR", "DRS", "DRA", "IR", "SH", "SE", "SPD", "SAG",
-    "SKM", "SSOS", "SKEP", "AMD", "AMK", "MPD", "MM", "MSI", "ST", "SSI", "BPK", "BAPAK", "PAK",
-    "IBU", "BU", "NY", "NYONYA", "TN", "TUAN", "SDR", "ALM", "ALMH", "USTADZ", "UST",
-})
+HONORIFICS = frozenset(
+    {
+        "H",
+        "HJ",
+        "HAJI",
+        "HAJJAH",
+        "HAJAH",
+        "DR",
+        "DRS",
+        "DRA",
+        "IR",
+        "SH",
+        "SE",
+        "SPD",
+        "SAG",
+        "SKM",
+        "SSOS",
+        "SKEP",
+        "AMD",
+        "AMK",
+        "MPD",
+        "MM",
+        "MSI",
+        "ST",
+        "SSI",
+        "BPK",
+        "BAPAK",
+        "PAK",
+        "IBU",
+        "BU",
+        "NY",
+        "NYONYA",
+        "TN",
+        "TUAN",
+        "SDR",
+        "ALM",
+        "ALMH",
+        "USTADZ",
+        "UST",
+    }
+)
 _TOKEN = {
-    "M": "MUHAMAD", "MUH": "MUHAMAD", "MOH": "MUHAMAD", "MHD": "MUHAMAD", "MOHAMAD": "MUHAMAD",
-    "MUHAMED": "MUHAMAD", "MOHAMED": "MUHAMAD", "MUHAMMED": "MUHAMAD", "MUHAMAT": "MUHAMAD",
-    "MAMAD": "MUHAMAD", "NOR": "NUR", "NOER": "NUR", "NURUL": "NURUL",
+    "M": "MUHAMAD",
+    "MUH": "MUHAMAD",
+    "MOH": "MUHAMAD",
+    "MHD": "MUHAMAD",
+    "MOHAMAD": "MUHAMAD",
+    "MUHAMED": "MUHAMAD",
+    "MOHAMED": "MUHAMAD",
+    "MUHAMMED": "MUHAMAD",
+    "MUHAMAT": "MUHAMAD",
+    "MAMAD": "MUHAMAD",
+    "NOR": "NUR",
+    "NOER": "NUR",
+    "NURUL": "NURUL",
 }
 # Old spelling: oe = u, dj = j, tj = c, j = y (so dj -> j -> y, and modern j -> y as well).
 _OLD = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("CH", "KH"), ("J", "Y"))

@@ -144,13 +144,14 @@ def _choose_encoding(head: bytes, encoding: str | None) -> tuple[str, bool]:
     return "utf-8", True
 
 
-def _decoded_lines(handle: IO[bytes], encoding: str, auto: bool,
-                   bad: dict[int, Issue]) -> Iterator[str]:
+def _decoded_lines(
+    handle: IO[bytes], encoding: str, auto: bool, bad: dict[int, Issue]
+) -> Iterator[str]:
     """Decode line by line; in auto mode a non-UTF-8 line is read as cp1252 (and noted)."""
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
     for number, raw in enumerate(handle, start=1):
         if number == 1 and encoding == "utf-8-sig" and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
+            raw = raw[len(codecs.BOM_UTF8) :]
         try:
             yield raw.decode(codec)
         except UnicodeDecodeError:
@@ -158,8 +159,7 @@ def _decoded_lines(handle: IO[bytes], encoding: str, auto: bool,
                 bad[number] = Issue("-", "line-read-as-cp1252", "note")
                 yield raw.decode("cp1252", errors="replace")
             else:
-                bad[number] = Issue("-", "line-not-decodable", "malformed",
-                                    {"encoding": encoding})
+                bad[number] = Issue("-", "line-not-decodable", "malformed", {"encoding": encoding})
                 yield raw.decode(codec, errors="replace")
 
 
@@ -173,8 +173,14 @@ def _guess_delimiter(header: str) -> str:
     return max(DELIMITERS, key=score)
 
 
-def open_csv(path: Path, *, encoding: str | None = None, delimiter: str | None = None,
-             mapping: Mapping[str, str] | None = None, max_bytes: int = MAX_BYTES) -> ExportFile:
+def open_csv(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> ExportFile:
     """Open a CSV export for one streaming pass (see the module docstring)."""
     head = _check_file(path, max_bytes)
     if b"\x00" in head:
@@ -183,8 +189,9 @@ def open_csv(path: Path, *, encoding: str | None = None, delimiter: str | None =
     first = head.split(b"\n", 1)[0]
     if len(first) >= SNIFF_BYTES:
         raise refuse("header-too-long", limit=SNIFF_BYTES)
-    header_text = first.decode("utf-8-sig" if codec.startswith("utf-8") else codec,
-                               errors="replace")
+    header_text = first.decode(
+        "utf-8-sig" if codec.startswith("utf-8") else codec, errors="replace"
+    )
     guess = _guess_delimiter(header_text)
     delim = delimiter or guess
     if delim != guess and len(header_text.split(delim)) == 1:
@@ -216,8 +223,14 @@ def open_csv(path: Path, *, encoding: str | None = None, delimiter: str | None =
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 if len(cells) != width:
-                    issues.append(Issue("-", "field-count", "malformed",
-                                        {"found": str(len(cells)), "expected": str(width)}))
+                    issues.append(
+                        Issue(
+                            "-",
+                            "field-count",
+                            "malformed",
+                            {"found": str(len(cells)), "expected": str(width)},
+                        )
+                    )
                     yield RawRow(line, {}, issues)
                     continue
                 yield RawRow(line, {f: cells[i] for f, i in index.items()}, issues)
@@ -248,32 +261,25 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def open_xlsx(path: Path, *, sheet: str | None = None, mapping: Mapping[str, str] | None = None,
-              max_bytes: int = MAX_BYTES) -> ExportFile:
-    """Open an XLSX export (python-calamine): one sheet, the first non-empty row is the header."""
-    import python_calamine
-
-    _check_file(path, max_bytes)
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types for damaged files
-        raise refuse("xlsx-unreadable", error=str(exc)) from None
+def _choose_sheet(workbook: Any, sheet: str | None, path: Path) -> Any:
+    """The named sheet, or the only sheet with data (several: refused)."""
     names = list(workbook.sheet_names)
     if sheet is not None:
         if sheet not in names:
             raise refuse("xlsx-no-sheet", sheet=sheet, sheets=", ".join(names))
-        chosen = workbook.get_sheet_by_name(sheet)
-    else:
-        filled = [workbook.get_sheet_by_name(n) for n in names]
-        filled = [s for s in filled if s.height > 0 and s.width > 0]
-        if len(filled) > 1:
-            raise refuse("xlsx-several-sheets", sheets=", ".join(s.name for s in filled))
-        if not filled:
-            raise refuse("file-empty", path=str(path))
-        chosen = filled[0]
-    values = chosen.iter_rows()
-    offset = chosen.start[0] if chosen.start else 0
-    header_row = offset
+        return workbook.get_sheet_by_name(sheet)
+    filled = [workbook.get_sheet_by_name(n) for n in names]
+    filled = [s for s in filled if s.height > 0 and s.width > 0]
+    if len(filled) > 1:
+        raise refuse("xlsx-several-sheets", sheets=", ".join(s.name for s in filled))
+    if not filled:
+        raise refuse("file-empty", path=str(path))
+    return filled[0]
+
+
+def _xlsx_header(chosen: Any, values: Iterator[list[Any]], path: Path) -> tuple[int, list[str]]:
+    """(row index, names) of the first non-empty row; merged cells there are refused."""
+    header_row = chosen.start[0] if chosen.start else 0
     columns: list[str] = []
     for cells in values:
         columns = [_cell(c).strip() for c in cells]
@@ -284,9 +290,31 @@ def open_xlsx(path: Path, *, sheet: str | None = None, mapping: Mapping[str, str
         raise refuse("file-empty", path=str(path))
     merged = [r for r in (chosen.merged_cell_ranges or []) if r[0][0] <= header_row <= r[1][0]]
     if merged:
-        ranges = ", ".join(f"{_column_letter(a[1])}{a[0] + 1}:{_column_letter(b[1])}{b[0] + 1}"
-                           for a, b in merged)
+        ranges = ", ".join(
+            f"{_column_letter(a[1])}{a[0] + 1}:{_column_letter(b[1])}{b[0] + 1}" for a, b in merged
+        )
         raise refuse("xlsx-merged-header", ranges=ranges)
+    return header_row, columns
+
+
+def open_xlsx(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> ExportFile:
+    """Open an XLSX export (python-calamine): one sheet, the first non-empty row is the header."""
+    import python_calamine
+
+    _check_file(path, max_bytes)
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for damaged files
+        raise refuse("xlsx-unreadable", error=str(exc)) from None
+    chosen = _choose_sheet(workbook, sheet, path)
+    values = chosen.iter_rows()
+    header_row, columns = _xlsx_header(chosen, values, path)
     while columns and not columns[-1]:
         columns.pop()
     resolved = resolve_mapping(columns, mapping)
@@ -299,10 +327,19 @@ def open_xlsx(path: Path, *, sheet: str | None = None, mapping: Mapping[str, str
             texts = [_cell(c) for c in cells]
             if not any(t.strip() for t in texts):
                 continue
-            if any(t.strip() for t in texts[len(columns):]):
-                yield RawRow(line, {}, [Issue("-", "field-count", "malformed",
-                                              {"found": str(len(texts)),
-                                               "expected": str(len(columns))})])
+            if any(t.strip() for t in texts[len(columns) :]):
+                yield RawRow(
+                    line,
+                    {},
+                    [
+                        Issue(
+                            "-",
+                            "field-count",
+                            "malformed",
+                            {"found": str(len(texts)), "expected": str(len(columns))},
+                        )
+                    ],
+                )
                 continue
             texts += [""] * (len(columns) - len(texts))
             yield RawRow(line, {f: texts[i] for f, i in index.items()})
@@ -310,13 +347,20 @@ def open_xlsx(path: Path, *, sheet: str | None = None, mapping: Mapping[str, str
     return ExportFile(path, "xlsx", "xlsx", "", columns, resolved, _file_digest(path), rows())
 
 
-def open_export(path: str | Path, *, encoding: str | None = None, delimiter: str | None = None,
-                sheet: str | None = None, mapping: Mapping[str, str] | None = None,
-                max_bytes: int = MAX_BYTES) -> ExportFile:
+def open_export(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> ExportFile:
     """Open a CSV or XLSX export (chosen by content: an XLSX is a zip)."""
     path = Path(path)
     head = _check_file(path, max_bytes)
     if head.startswith(XLSX_MAGIC) or path.suffix.lower() in (".xlsx", ".xlsm"):
         return open_xlsx(path, sheet=sheet, mapping=mapping, max_bytes=max_bytes)
-    return open_csv(path, encoding=encoding, delimiter=delimiter, mapping=mapping,
-                    max_bytes=max_bytes)
+    return open_csv(
+        path, encoding=encoding, delimiter=delimiter, mapping=mapping, max_bytes=max_bytes
+    )

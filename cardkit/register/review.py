@@ -65,12 +65,22 @@ class ItemDetail:
 
 
 def _item(row: sa.RowMapping) -> ReviewItem:
-    return ReviewItem(row["id"], row["kind"], row["state"], row["person_a"], row["person_b"],
-                      row["kk_a"], row["kk_b"], float(row["score"]), dict(row["evidence"]))
+    return ReviewItem(
+        row["id"],
+        row["kind"],
+        row["state"],
+        row["person_a"],
+        row["person_b"],
+        row["kk_a"],
+        row["kk_b"],
+        float(row["score"]),
+        dict(row["evidence"]),
+    )
 
 
-def store_findings(conn: sa.Connection, findings: list[Finding], import_id: int | None,
-                   kk_of: dict[int, str]) -> tuple[int, int]:
+def store_findings(
+    conn: sa.Connection, findings: list[Finding], import_id: int | None, kk_of: dict[int, str]
+) -> tuple[int, int]:
     """Queue findings not seen before (by fingerprint); (new items, already known)."""
     known = set(conn.execute(sa.select(review_items.c.fingerprint)).scalars())
     fresh = []
@@ -80,20 +90,34 @@ def store_findings(conn: sa.Connection, findings: list[Finding], import_id: int 
         if fp in known or fp in seen:
             continue
         seen.add(fp)
-        fresh.append({
-            "kind": f.kind, "fingerprint": fp, "state": "open", "person_a": f.person,
-            "person_b": f.other, "kk_a": kk_of[f.person],
-            "kk_b": kk_of[f.other] if f.other is not None else None, "score": f.score,
-            "evidence": {"why_en": f.why_en, "why_id": f.why_id, **f.evidence},
-            "import_id": import_id, "created_at": now(),
-        })
+        fresh.append(
+            {
+                "kind": f.kind,
+                "fingerprint": fp,
+                "state": "open",
+                "person_a": f.person,
+                "person_b": f.other,
+                "kk_a": kk_of[f.person],
+                "kk_b": kk_of[f.other] if f.other is not None else None,
+                "score": f.score,
+                "evidence": {"why_en": f.why_en, "why_id": f.why_id, **f.evidence},
+                "import_id": import_id,
+                "created_at": now(),
+            }
+        )
     if fresh:
         conn.execute(review_items.insert(), fresh)
     return len(fresh), len(findings) - len(fresh)
 
 
-def list_items(conn: sa.Connection, *, state: str | None = "open", kind: str | None = None,
-               kk: str | None = None, limit: int | None = None) -> list[ReviewItem]:
+def list_items(
+    conn: sa.Connection,
+    *,
+    state: str | None = "open",
+    kind: str | None = None,
+    kk: str | None = None,
+    limit: int | None = None,
+) -> list[ReviewItem]:
     """Items in id order, filtered by state, kind or household."""
     query = sa.select(review_items).order_by(review_items.c.id)
     if state:
@@ -123,10 +147,26 @@ def _person(conn: sa.Connection, pid: int | None) -> dict[str, Any] | None:
 
 
 def _decisions(conn: sa.Connection, item_id: int) -> list[Decision]:
-    rows = conn.execute(sa.select(review_decisions).where(review_decisions.c.item_id == item_id)
-                        .order_by(review_decisions.c.id)).mappings()
-    return [Decision(r["id"], r["item_id"], r["action"], r["keep"], r["affected"], r["reason"],
-                     r["clerk"], r["decided_at"], r["undone_by"], r["undone_at"]) for r in rows]
+    rows = conn.execute(
+        sa.select(review_decisions)
+        .where(review_decisions.c.item_id == item_id)
+        .order_by(review_decisions.c.id)
+    ).mappings()
+    return [
+        Decision(
+            r["id"],
+            r["item_id"],
+            r["action"],
+            r["keep"],
+            r["affected"],
+            r["reason"],
+            r["clerk"],
+            r["decided_at"],
+            r["undone_by"],
+            r["undone_at"],
+        )
+        for r in rows
+    ]
 
 
 def show(conn: sa.Connection, item_id: int) -> ItemDetail:
@@ -137,8 +177,15 @@ def show(conn: sa.Connection, item_id: int) -> ItemDetail:
     return ItemDetail(item, flagged, _person(conn, item.person_b), _decisions(conn, item_id))
 
 
-def decide(conn: sa.Connection, item_id: int, action: str, *, clerk: str,
-           keep: int | None = None, reason: str | None = None) -> Decision:
+def decide(
+    conn: sa.Connection,
+    item_id: int,
+    action: str,
+    *,
+    clerk: str,
+    keep: int | None = None,
+    reason: str | None = None,
+) -> Decision:
     """Decide an open item.
 
     Pair items: ``same`` (one person: ``keep`` names the record kept, the other is marked
@@ -152,8 +199,9 @@ def decide(conn: sa.Connection, item_id: int, action: str, *, clerk: str,
         raise ReviewError(*text("review-closed", item=item_id))
     allowed = PAIR_ACTIONS if item.person_b is not None else ROW_ACTIONS
     if action not in allowed:
-        raise ReviewError(*text("review-bad-action", action=action, kind=item.kind,
-                                allowed=", ".join(allowed)))
+        raise ReviewError(
+            *text("review-bad-action", action=action, kind=item.kind, allowed=", ".join(allowed))
+        )
     affected: int | None = None
     if action == "same":
         choices = (item.person_a, item.person_b)
@@ -168,16 +216,24 @@ def decide(conn: sa.Connection, item_id: int, action: str, *, clerk: str,
         new_status = "rejected"
     old_status = None
     if affected is not None:
-        old_status = conn.execute(sa.select(persons.c.status)
-                                  .where(persons.c.id == affected)).scalar_one()
+        old_status = conn.execute(
+            sa.select(persons.c.status).where(persons.c.id == affected)
+        ).scalar_one()
         conn.execute(persons.update().where(persons.c.id == affected).values(status=new_status))
     decided_at = now()
-    conn.execute(review_decisions.insert().values(
-        item_id=item_id, action=action, keep=keep if action == "same" else None,
-        affected=affected, affected_status=old_status, reason=reason, clerk=clerk,
-        decided_at=decided_at))
-    conn.execute(review_items.update().where(review_items.c.id == item_id)
-                 .values(state="decided"))
+    conn.execute(
+        review_decisions.insert().values(
+            item_id=item_id,
+            action=action,
+            keep=keep if action == "same" else None,
+            affected=affected,
+            affected_status=old_status,
+            reason=reason,
+            clerk=clerk,
+            decided_at=decided_at,
+        )
+    )
+    conn.execute(review_items.update().where(review_items.c.id == item_id).values(state="decided"))
     return _decisions(conn, item_id)[-1]
 
 
@@ -191,12 +247,19 @@ def undo(conn: sa.Connection, item_id: int, *, clerk: str) -> Decision:
         raise ReviewError(*text("review-nothing-to-undo", item=item_id))
     decision = standing[-1]
     if decision.affected is not None:
-        before = conn.execute(sa.select(review_decisions.c.affected_status)
-                              .where(review_decisions.c.id == decision.id)).scalar_one()
-        conn.execute(persons.update().where(persons.c.id == decision.affected)
-                     .values(status=before))
-    conn.execute(review_decisions.update().where(review_decisions.c.id == decision.id)
-                 .values(undone_by=clerk, undone_at=now()))
+        before = conn.execute(
+            sa.select(review_decisions.c.affected_status).where(
+                review_decisions.c.id == decision.id
+            )
+        ).scalar_one()
+        conn.execute(
+            persons.update().where(persons.c.id == decision.affected).values(status=before)
+        )
+    conn.execute(
+        review_decisions.update()
+        .where(review_decisions.c.id == decision.id)
+        .values(undone_by=clerk, undone_at=now())
+    )
     conn.execute(review_items.update().where(review_items.c.id == item_id).values(state="open"))
     return [d for d in _decisions(conn, item_id) if d.id == decision.id][0]
 

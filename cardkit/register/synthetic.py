@@ -24,45 +24,207 @@ from .validate import EXPORT_COLUMNS
 KECAMATAN = {
     "01": ("PALARAN", ["BANTUAS", "BUKUAN", "HANDIL BAKTI", "RAWA MAKMUR", "SIMPANG PASIR"]),
     "02": ("SAMARINDA ILIR", ["PELITA", "SELILI", "SIDODAMAI", "SIDOMULYO", "SUNGAI DAMA"]),
-    "03": ("SAMARINDA SEBERANG", ["BAQA", "GUNUNG PANJANG", "MANGKUPALAS", "MESJID",
-                                  "SUNGAI KELEDANG", "TENUN"]),
-    "04": ("SUNGAI KUNJANG", ["KARANG ANYAR", "KARANG ASAM ILIR", "KARANG ASAM ULU",
-                              "LOA BAKUNG", "LOA BUAH", "LOK BAHU", "TELUK LERONG ULU"]),
-    "05": ("SAMARINDA ULU", ["AIR HITAM", "AIR PUTIH", "BUKIT PINANG", "DADI MULYA",
-                             "GUNUNG KELUA", "JAWA", "SIDODADI", "TELUK LERONG ILIR"]),
-    "06": ("SAMARINDA UTARA", ["BUDAYA PAMPANG", "LEMPAKE", "SEMPAJA BARAT", "SEMPAJA SELATAN",
-                               "SEMPAJA TIMUR", "SEMPAJA UTARA", "SUNGAI SIRING", "TANAH MERAH"]),
+    "03": (
+        "SAMARINDA SEBERANG",
+        ["BAQA", "GUNUNG PANJANG", "MANGKUPALAS", "MESJID", "SUNGAI KELEDANG", "TENUN"],
+    ),
+    "04": (
+        "SUNGAI KUNJANG",
+        [
+            "KARANG ANYAR",
+            "KARANG ASAM ILIR",
+            "KARANG ASAM ULU",
+            "LOA BAKUNG",
+            "LOA BUAH",
+            "LOK BAHU",
+            "TELUK LERONG ULU",
+        ],
+    ),
+    "05": (
+        "SAMARINDA ULU",
+        [
+            "AIR HITAM",
+            "AIR PUTIH",
+            "BUKIT PINANG",
+            "DADI MULYA",
+            "GUNUNG KELUA",
+            "JAWA",
+            "SIDODADI",
+            "TELUK LERONG ILIR",
+        ],
+    ),
+    "06": (
+        "SAMARINDA UTARA",
+        [
+            "BUDAYA PAMPANG",
+            "LEMPAKE",
+            "SEMPAJA BARAT",
+            "SEMPAJA SELATAN",
+            "SEMPAJA TIMUR",
+            "SEMPAJA UTARA",
+            "SUNGAI SIRING",
+            "TANAH MERAH",
+        ],
+    ),
     "07": ("SAMBUTAN", ["MAKROMAN", "PULAU ATAS", "SAMBUTAN", "SINDANG SARI", "SUNGAI KAPIH"]),
-    "08": ("SUNGAI PINANG", ["BANDARA", "GUNUNG LINGAI", "MUGIREJO", "SUNGAI PINANG DALAM",
-                             "TEMINDUNG PERMAI"]),
-    "09": ("SAMARINDA KOTA", ["BUGIS", "KARANG MUMUS", "PASAR PAGI", "PELABUHAN",
-                              "SUNGAI PINANG LUAR"]),
-    "10": ("LOA JANAN ILIR", ["HARAPAN BARU", "RAPAK DALAM", "SENGKOTEK", "SIMPANG TIGA",
-                              "TANI AMAN"]),
+    "08": (
+        "SUNGAI PINANG",
+        ["BANDARA", "GUNUNG LINGAI", "MUGIREJO", "SUNGAI PINANG DALAM", "TEMINDUNG PERMAI"],
+    ),
+    "09": (
+        "SAMARINDA KOTA",
+        ["BUGIS", "KARANG MUMUS", "PASAR PAGI", "PELABUHAN", "SUNGAI PINANG LUAR"],
+    ),
+    "10": (
+        "LOA JANAN ILIR",
+        ["HARAPAN BARU", "RAPAK DALAM", "SENGKOTEK", "SIMPANG TIGA", "TANI AMAN"],
+    ),
 }
-STREETS = ["JL. BENGKURING", "JL. CENDANA", "JL. DI PANJAITAN", "JL. JUANDA", "JL. KADRIE OENING",
-           "JL. KH. WAHID HASYIM", "JL. LAMBUNG MANGKURAT", "JL. MAS BETAHAN", "JL. P. SUYURAN",
-           "JL. PANGERAN ANTASARI", "JL. PM NOOR", "JL. RAPAK INDAH", "JL. SLAMET RIYADI",
-           "JL. SULTAN HASANUDDIN"]
-MALE = ["ABDUL", "AGUS", "AHMAD", "ANDI", "ARIFIN", "BAHRUN", "BUDI", "DARMANSYAH", "EDI",
-        "FAHMI", "FIRDAUS", "GUSTI", "HAIRUL", "HAMDANI", "HASAN", "HENDRA", "IMRAN", "IRWANSYAH",
-        "ISMAIL", "JOKO", "JUMADI", "KASMAN", "LUKMAN", "MAHMUD", "MISRAN", "MUHAMMAD", "NORDIN",
-        "RAHMAT", "RIDWAN", "RUDIANSYAH", "RUSDI", "SAIPUL", "SAMSUL", "SLAMET", "SULAIMAN",
-        "SUPARMAN", "SUPRIADI", "SYAHRANI", "TAUFIK", "WAHYU", "YUSUF", "ZAINAL"]
-FEMALE = ["AMINAH", "ASNIAH", "DEWI", "FATIMAH", "FITRI", "HALIMAH", "HERLINA", "INDAH",
-          "JAMILAH", "KARTINI", "LESTARI", "MARIATI", "MASITAH", "MURNI", "NORHAYATI", "NORJANAH",
-          "NUR", "NURHAYATI", "RAHMAH", "RATNA", "RINA", "ROSMIATI", "SALMAH", "SITI", "SRI",
-          "SUMIATI", "SURIANI", "WAHYUNI", "YULIANA", "ZUBAIDAH"]
-SURNAMES = ["ANSHARI", "ARSYAD", "ASMAN", "BAKRI", "HALIM", "HAMZAH", "HIDAYAT", "IDRIS", "JAYA",
-            "KURNIAWAN", "LATIF", "MANSYUR", "NOOR", "RAHMAN", "RIFAI", "SALEH", "SAPUTRA",
-            "SETIAWAN", "SYAFEI", "WIJAYA", "YUNUS", "ASTUTI", "HANDAYANI", "HASANAH", "NINGSIH",
-            "PURNAMASARI", "RAHAYU", "SARI", "WATI", "ROHANI", "MAWARNI", "NURHALIZA", "IMRAN",
-            "SAIPUL", "HAIRUL", "FITRIANI", "AHMAD", "MUHAMMAD", "SITI", "NUR"]
+STREETS = [
+    "JL. BENGKURING",
+    "JL. CENDANA",
+    "JL. DI PANJAITAN",
+    "JL. JUANDA",
+    "JL. KADRIE OENING",
+    "JL. KH. WAHID HASYIM",
+    "JL. LAMBUNG MANGKURAT",
+    "JL. MAS BETAHAN",
+    "JL. P. SUYURAN",
+    "JL. PANGERAN ANTASARI",
+    "JL. PM NOOR",
+    "JL. RAPAK INDAH",
+    "JL. SLAMET RIYADI",
+    "JL. SULTAN HASANUDDIN",
+]
+MALE = [
+    "ABDUL",
+    "AGUS",
+    "AHMAD",
+    "ANDI",
+    "ARIFIN",
+    "BAHRUN",
+    "BUDI",
+    "DARMANSYAH",
+    "EDI",
+    "FAHMI",
+    "FIRDAUS",
+    "GUSTI",
+    "HAIRUL",
+    "HAMDANI",
+    "HASAN",
+    "HENDRA",
+    "IMRAN",
+    "IRWANSYAH",
+    "ISMAIL",
+    "JOKO",
+    "JUMADI",
+    "KASMAN",
+    "LUKMAN",
+    "MAHMUD",
+    "MISRAN",
+    "MUHAMMAD",
+    "NORDIN",
+    "RAHMAT",
+    "RIDWAN",
+    "RUDIANSYAH",
+    "RUSDI",
+    "SAIPUL",
+    "SAMSUL",
+    "SLAMET",
+    "SULAIMAN",
+    "SUPARMAN",
+    "SUPRIADI",
+    "SYAHRANI",
+    "TAUFIK",
+    "WAHYU",
+    "YUSUF",
+    "ZAINAL",
+]
+FEMALE = [
+    "AMINAH",
+    "ASNIAH",
+    "DEWI",
+    "FATIMAH",
+    "FITRI",
+    "HALIMAH",
+    "HERLINA",
+    "INDAH",
+    "JAMILAH",
+    "KARTINI",
+    "LESTARI",
+    "MARIATI",
+    "MASITAH",
+    "MURNI",
+    "NORHAYATI",
+    "NORJANAH",
+    "NUR",
+    "NURHAYATI",
+    "RAHMAH",
+    "RATNA",
+    "RINA",
+    "ROSMIATI",
+    "SALMAH",
+    "SITI",
+    "SRI",
+    "SUMIATI",
+    "SURIANI",
+    "WAHYUNI",
+    "YULIANA",
+    "ZUBAIDAH",
+]
+SURNAMES = [
+    "ANSHARI",
+    "ARSYAD",
+    "ASMAN",
+    "BAKRI",
+    "HALIM",
+    "HAMZAH",
+    "HIDAYAT",
+    "IDRIS",
+    "JAYA",
+    "KURNIAWAN",
+    "LATIF",
+    "MANSYUR",
+    "NOOR",
+    "RAHMAN",
+    "RIFAI",
+    "SALEH",
+    "SAPUTRA",
+    "SETIAWAN",
+    "SYAFEI",
+    "WIJAYA",
+    "YUNUS",
+    "ASTUTI",
+    "HANDAYANI",
+    "HASANAH",
+    "NINGSIH",
+    "PURNAMASARI",
+    "RAHAYU",
+    "SARI",
+    "WATI",
+    "ROHANI",
+    "MAWARNI",
+    "NURHALIZA",
+    "IMRAN",
+    "SAIPUL",
+    "HAIRUL",
+    "FITRIANI",
+    "AHMAD",
+    "MUHAMMAD",
+    "SITI",
+    "NUR",
+]
 PLACES = ["SAMARINDA"] * 3 + ["TENGGARONG", "MAKASSAR", "SURABAYA", "BANJARMASIN", "BALIKPAPAN"]
 PROGRAMMES = ["BELUM"] * 4 + ["BPNT", "BPNT;KKS", "PKH;BPNT", "KKS", "PKH", "PKH;BPNT;KKS"]
 KINDS = {  # share of all rows
-    "dup_exact": 0.0024, "dup_same_nik": 0.0024, "dup_near": 0.0024, "dup_household": 0.0024,
-    "invalid_nik": 0.0024, "malformed": 0.0012, "outside_city": 0.0012, "sex_mismatch": 0.0012,
+    "dup_exact": 0.0024,
+    "dup_same_nik": 0.0024,
+    "dup_near": 0.0024,
+    "dup_household": 0.0024,
+    "invalid_nik": 0.0024,
+    "malformed": 0.0012,
+    "outside_city": 0.0012,
+    "sex_mismatch": 0.0012,
 }
 NAMESAKES = 0.001
 OCR = {"0": "O", "1": "I", "5": "S", "8": "B", "2": "Z"}
@@ -99,8 +261,10 @@ class Generator:
         return " ".join([first, *rest])
 
     def address(self) -> str:
-        return (f"{self.rnd.choice(STREETS)} GG. {self.rnd.randint(1, 37)} "
-                f"NO. {self.rnd.randint(1, 199)}")
+        return (
+            f"{self.rnd.choice(STREETS)} GG. {self.rnd.randint(1, 37)} "
+            f"NO. {self.rnd.randint(1, 199)}"
+        )
 
     def person(self) -> Row:
         rnd = self.rnd
@@ -108,11 +272,19 @@ class Generator:
         birth = dt.date(1940, 1, 1) + dt.timedelta(days=rnd.randint(0, 23000))
         kec = f"{rnd.randint(1, 10):02d}"
         kecamatan, kelurahan = KECAMATAN[kec]
-        return {"NIK": self.nik(kec, birth, sex), "NO_KK": self.kk(kec), "NAMA": self.name(sex),
-                "JENIS_KELAMIN": sex, "TEMPAT_LAHIR": rnd.choice(PLACES),
-                "TANGGAL_LAHIR": birth.strftime("%d-%m-%Y"), "ALAMAT": self.address(),
-                "RT": f"{rnd.randint(1, 59):03d}", "KELURAHAN": rnd.choice(kelurahan),
-                "KECAMATAN": kecamatan, "STATUS_BANSOS": rnd.choice(PROGRAMMES)}
+        return {
+            "NIK": self.nik(kec, birth, sex),
+            "NO_KK": self.kk(kec),
+            "NAMA": self.name(sex),
+            "JENIS_KELAMIN": sex,
+            "TEMPAT_LAHIR": rnd.choice(PLACES),
+            "TANGGAL_LAHIR": birth.strftime("%d-%m-%Y"),
+            "ALAMAT": self.address(),
+            "RT": f"{rnd.randint(1, 59):03d}",
+            "KELURAHAN": rnd.choice(kelurahan),
+            "KECAMATAN": kecamatan,
+            "STATUS_BANSOS": rnd.choice(PROGRAMMES),
+        }
 
     # --- name variants -------------------------------------------------------------------
     def light_variant(self, name: str) -> str:
@@ -131,25 +303,39 @@ class Generator:
         """The same name as another clerk writes it (Indonesian spelling variants)."""
         rnd = self.rnd
         words = name.split()
-        swaps = {"MUHAMMAD": ["M.", "MUHAMAD", "MOHAMMAD", "MOH."], "NOOR": ["NUR"], "NUR": ["NOOR"],
-                 "SAIPUL": ["SAIFUL"], "HAIRUL": ["KHAIRUL"], "FITRI": ["FITRIE"],
-                 "YUSUF": ["JOESOEF", "YUSUP"], "JOKO": ["DJOKO"], "JUMADI": ["DJUMADI"],
-                 "YUNUS": ["JUNUS", "JOENOES"], "SYAFEI": ["SJAFEI", "SAFEI"],
-                 "RAHMAT": ["RACHMAT"], "RAHMAN": ["RACHMAN"], "SURIANI": ["SOERIANI"]}
+        swaps = {
+            "MUHAMMAD": ["M.", "MUHAMAD", "MOHAMMAD", "MOH."],
+            "NOOR": ["NUR"],
+            "NUR": ["NOOR"],
+            "SAIPUL": ["SAIFUL"],
+            "HAIRUL": ["KHAIRUL"],
+            "FITRI": ["FITRIE"],
+            "YUSUF": ["JOESOEF", "YUSUP"],
+            "JOKO": ["DJOKO"],
+            "JUMADI": ["DJUMADI"],
+            "YUNUS": ["JUNUS", "JOENOES"],
+            "SYAFEI": ["SJAFEI", "SAFEI"],
+            "RAHMAT": ["RACHMAT"],
+            "RAHMAN": ["RACHMAN"],
+            "SURIANI": ["SOERIANI"],
+        }
         options: list[Callable[[], list[str]]] = []
-        for i, word in enumerate(words):
-            if word in swaps:
-                options.append(lambda i=i, w=word: [*words[:i], rnd.choice(swaps[w]),
-                                                    *words[i + 1:]])
+
+        def swap(i: int, word: str) -> Callable[[], list[str]]:
+            return lambda: [*words[:i], rnd.choice(swaps[word]), *words[i + 1 :]]
+
+        options.extend(swap(i, word) for i, word in enumerate(words) if word in swaps)
         if len(words) >= 2:
             options.append(lambda: [*words[1:], words[0]])
         options.append(lambda: ["H." if sex == "L" else "HJ.", *words])
         long_words = [i for i, w in enumerate(words) if len(w) >= 5]
         if long_words:
+
             def drop() -> list[str]:
                 i = rnd.choice(long_words)
                 j = rnd.randrange(1, len(words[i]) - 1)
-                return [*words[:i], words[i][:j] + words[i][j + 1:], *words[i + 1:]]
+                return [*words[:i], words[i][:j] + words[i][j + 1 :], *words[i + 1 :]]
+
             options.append(drop)
         return " ".join(rnd.choice(options)())
 
@@ -192,22 +378,24 @@ class Generator:
         if mode < 0.5:  # one digit of the serial mistyped
             i = rnd.randrange(12, 16)
             digit = rnd.choice([d for d in "0123456789" if d != nik[i]])
-            row["NIK"] = nik[:i] + digit + nik[i + 1:]
+            row["NIK"] = nik[:i] + digit + nik[i + 1 :]
             if row["NIK"] in self.niks:
-                row["NIK"] = nik[:i] + str((int(nik[i]) + 5) % 10) + nik[i + 1:]
+                row["NIK"] = nik[:i] + str((int(nik[i]) + 5) % 10) + nik[i + 1 :]
             self.niks.add(row["NIK"])
             row["NAMA"] = self.light_variant(base["NAMA"]) if rnd.random() < 0.7 else base["NAMA"]
         elif mode < 0.7:  # a letter read for a digit (OCR or typing)
             places = [i for i, d in enumerate(nik) if d in OCR and i >= 4]
             i = rnd.choice(places)
-            row["NIK"] = nik[:i] + OCR[nik[i]] + nik[i + 1:]
+            row["NIK"] = nik[:i] + OCR[nik[i]] + nik[i + 1 :]
             row["NAMA"] = self.light_variant(base["NAMA"]) if rnd.random() < 0.5 else base["NAMA"]
         else:  # registered again under a new NIK serial, the name spelt another way
             prefix = nik[:12]
             while True:
                 serial = f"{rnd.randint(1, 9999):04d}"
-                if sum(a != b for a, b in zip(serial, nik[12:], strict=True)) >= 2 and \
-                        prefix + serial not in self.niks:
+                if (
+                    sum(a != b for a, b in zip(serial, nik[12:], strict=True)) >= 2
+                    and prefix + serial not in self.niks
+                ):
                     break
             row["NIK"] = prefix + serial
             self.niks.add(row["NIK"])
@@ -221,7 +409,7 @@ class Generator:
         choice = rnd.randrange(5)
         if choice == 0:
             i = rnd.randrange(4, 16)
-            return nik[:i] + nik[i + 1:]
+            return nik[:i] + nik[i + 1 :]
         if choice == 1:
             i = rnd.randrange(4, 16)
             return nik[:i] + str(rnd.randrange(10)) + nik[i:]
@@ -252,13 +440,21 @@ class Generator:
         prefix = base["NIK"][:12]
         while True:
             serial = f"{self.rnd.randint(1, 9999):04d}"
-            if sum(a != b for a, b in zip(serial, base["NIK"][12:], strict=True)) >= 3 and \
-                    prefix + serial not in self.niks:
+            if (
+                sum(a != b for a, b in zip(serial, base["NIK"][12:], strict=True)) >= 3
+                and prefix + serial not in self.niks
+            ):
                 break
         self.niks.add(prefix + serial)
-        row.update(NIK=prefix + serial, NAMA=base["NAMA"], JENIS_KELAMIN=base["JENIS_KELAMIN"],
-                   TANGGAL_LAHIR=birth.strftime("%d-%m-%Y"), KELURAHAN=base["KELURAHAN"],
-                   KECAMATAN=base["KECAMATAN"], NO_KK=self.kk(kec))
+        row.update(
+            NIK=prefix + serial,
+            NAMA=base["NAMA"],
+            JENIS_KELAMIN=base["JENIS_KELAMIN"],
+            TANGGAL_LAHIR=birth.strftime("%d-%m-%Y"),
+            KELURAHAN=base["KELURAHAN"],
+            KECAMATAN=base["KECAMATAN"],
+            NO_KK=self.kk(kec),
+        )
         return row
 
 

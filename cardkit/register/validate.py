@@ -9,10 +9,11 @@ beyond the length: calling stdnum once per row was 40 % of the run time.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from stdnum.exceptions import ValidationError
@@ -41,8 +42,20 @@ CITY_CODE = "6472"  # Samarinda: province 64 (East Kalimantan), city 72
 PROGRAMMES = ("PKH", "BPNT", "KKS")
 NONE_PROGRAMME = "BELUM"
 #: Letters an OCR pass or a typist confuses with digits.
-OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "i": "1",
-                            "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})
+OCR_DIGITS = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "I": "1",
+        "l": "1",
+        "i": "1",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "Z": "2",
+        "z": "2",
+    }
+)
 _NIK_SEPARATORS = str.maketrans("", "", " .-")
 _NAME_OK = re.compile(r"^[A-Za-z\u00C0-\u024F' .,\-/()]+$")
 _DIGIT = re.compile(r"\d")
@@ -56,7 +69,7 @@ class Issue:
     field: str
     code: str
     flag: str  # malformed | invalid (errors), or a review flag
-    values: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,8 +140,7 @@ def check_nik(raw: str) -> tuple[str, NikFacts | None, list[Issue]]:
         notes.append(Issue("nik", "nik-ocr", "note", {"value": value, "read": read}))
         compact = read
     if len(compact) != 16:
-        return compact, None, [Issue("nik", "nik-length", "invalid",
-                                     {"length": str(len(compact))})]
+        return compact, None, [Issue("nik", "nik-length", "invalid", {"length": str(len(compact))})]
     facts = _nik_prefix(compact[:12])
     if isinstance(facts, str):
         return compact, None, [Issue("nik", facts, "invalid", {"value": compact[:12]})]
@@ -176,8 +188,18 @@ def parse_programmes(raw: str) -> tuple[str, ...] | Issue:
     return tuple(sorted(set(parts), key=PROGRAMMES.index))
 
 
-_SEX = {"L": "L", "LK": "L", "LAKI-LAKI": "L", "LAKI LAKI": "L", "M": "L",
-        "P": "P", "PR": "P", "PEREMPUAN": "P", "W": "P", "F": "P"}
+_SEX = {
+    "L": "L",
+    "LK": "L",
+    "LAKI-LAKI": "L",
+    "LAKI LAKI": "L",
+    "M": "L",
+    "P": "P",
+    "PR": "P",
+    "PEREMPUAN": "P",
+    "W": "P",
+    "F": "P",
+}
 
 
 def row_hash(raw: dict[str, str]) -> str:
@@ -251,12 +273,21 @@ def review_findings(nik: str, facts: NikFacts, sex: str, date: dt.date) -> list[
     if nik[:4] != CITY_CODE:
         found.append(Issue("nik", "outside-city", "outside-city", {"region": nik[:4]}))
     if sex != facts.sex:
-        found.append(Issue("sex", "sex-mismatch", "sex-mismatch",
-                           {"column": sex, "nik": facts.sex}))
+        found.append(
+            Issue("sex", "sex-mismatch", "sex-mismatch", {"column": sex, "nik": facts.sex})
+        )
     if (date.day, date.month, date.year % 100) != (facts.day, facts.month, facts.yy):
-        found.append(Issue("birth_date", "birthdate-mismatch", "birthdate-mismatch",
-                           {"column": date.strftime("%d-%m-%Y"),
-                            "nik": f"{facts.day:02d}-{facts.month:02d}-..{facts.yy:02d}"}))
+        found.append(
+            Issue(
+                "birth_date",
+                "birthdate-mismatch",
+                "birthdate-mismatch",
+                {
+                    "column": date.strftime("%d-%m-%Y"),
+                    "nik": f"{facts.day:02d}-{facts.month:02d}-..{facts.yy:02d}",
+                },
+            )
+        )
     return found
 
 

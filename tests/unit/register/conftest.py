@@ -44,13 +44,24 @@ def register(db_url: str) -> Register:
     return Register(db_url)
 
 
-def make_person(no: int, nik: str, kk: str, name: str, sex: str, birth: str,
-                **extra: str) -> dict[str, str]:
+def make_person(
+    no: int, nik: str, kk: str, name: str, sex: str, birth: str, **extra: str
+) -> dict[str, str]:
     """One export row with defaults for the fields not given."""
-    row = {"NO": str(no), "NIK": nik, "NO_KK": kk, "NAMA": name, "JENIS_KELAMIN": sex,
-           "TEMPAT_LAHIR": "SAMARINDA", "TANGGAL_LAHIR": birth,
-           "ALAMAT": f"JL. JUANDA GG. 3 NO. {no}", "RT": "007", "KELURAHAN": "SIDODADI",
-           "KECAMATAN": "SAMARINDA ULU", "STATUS_BANSOS": "PKH"}
+    row = {
+        "NO": str(no),
+        "NIK": nik,
+        "NO_KK": kk,
+        "NAMA": name,
+        "JENIS_KELAMIN": sex,
+        "TEMPAT_LAHIR": "SAMARINDA",
+        "TANGGAL_LAHIR": birth,
+        "ALAMAT": f"JL. JUANDA GG. 3 NO. {no}",
+        "RT": "007",
+        "KELURAHAN": "SIDODADI",
+        "KECAMATAN": "SAMARINDA ULU",
+        "STATUS_BANSOS": "PKH",
+    }
     row.update(extra)
     return row
 
@@ -78,9 +89,14 @@ def raw() -> Callable[[dict[str, str]], dict[str, str]]:
 def write_csv(tmp_path: Path) -> Writer:
     """Write rows (dicts with the export's headers) as a CSV file and return its path."""
 
-    def write(rows: list[dict[str, str]], name: str = "export.csv", *,
-              header: list[str] | None = None, encoding: str = "utf-8",
-              delimiter: str = ",") -> Path:
+    def write(
+        rows: list[dict[str, str]],
+        name: str = "export.csv",
+        *,
+        header: list[str] | None = None,
+        encoding: str = "utf-8",
+        delimiter: str = ",",
+    ) -> Path:
         path = tmp_path / name
         columns = header or HEADER
         with path.open("w", encoding=encoding, newline="") as handle:
@@ -103,8 +119,7 @@ def pg_url() -> Iterator[str]:
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     schema = f"register_test_{secrets.token_hex(4)}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
-    url = ("postgresql+psycopg://postgres@127.0.0.1:5432/test"
-           f"?options=-csearch_path%3D{schema}")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
     try:
         yield url
     finally:

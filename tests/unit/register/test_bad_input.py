@@ -56,21 +56,20 @@ def test_header_only(loaded: Register, write_csv: Callable[..., Path]) -> None:
     assert "no data rows" in refused(loaded, write_csv([], "header.csv")).message_en
 
 
-def test_duplicated_column(loaded: Register, write_csv: Callable[..., Path],
-                           rows: list[Row]) -> None:
+def test_duplicated_column(
+    loaded: Register, write_csv: Callable[..., Path], rows: list[Row]
+) -> None:
     error = refused(loaded, write_csv(rows, "dup.csv", header=[*HEADER, "NIK"]))
     assert "'NIK' appears 2 times" in error.message_en
 
 
-def test_missing_columns(loaded: Register, write_csv: Callable[..., Path],
-                         rows: list[Row]) -> None:
+def test_missing_columns(loaded: Register, write_csv: Callable[..., Path], rows: list[Row]) -> None:
     header = [c for c in HEADER if c not in ("NIK", "NAMA")]
     error = refused(loaded, write_csv(rows, "missing.csv", header=header))
     assert "NIK, NAMA" in error.message_en and "kolom wajib" in error.message_id
 
 
-def test_wrong_delimiter(loaded: Register, write_csv: Callable[..., Path],
-                         rows: list[Row]) -> None:
+def test_wrong_delimiter(loaded: Register, write_csv: Callable[..., Path], rows: list[Row]) -> None:
     path = write_csv(rows, "semi.csv", delimiter=";")
     error = refused(loaded, path, delimiter=",")
     assert "';'" in error.message_en
@@ -78,8 +77,9 @@ def test_wrong_delimiter(loaded: Register, write_csv: Callable[..., Path],
     assert result.report.unchanged == 3
 
 
-def test_mapping_names_a_missing_column(loaded: Register, write_csv: Callable[..., Path],
-                                        rows: list[Row]) -> None:
+def test_mapping_names_a_missing_column(
+    loaded: Register, write_csv: Callable[..., Path], rows: list[Row]
+) -> None:
     error = refused(loaded, write_csv(rows, "m.csv"), mapping={"nik": "NOMOR_INDUK"})
     assert "NOMOR_INDUK" in error.message_en
 
@@ -98,7 +98,8 @@ def test_binary_file(loaded: Register, tmp_path: Path) -> None:
 
 
 def test_row_with_wrong_field_count_is_reported_and_the_rest_kept(
-        register: Register, write_csv: Callable[..., Path], rows: list[Row]) -> None:
+    register: Register, write_csv: Callable[..., Path], rows: list[Row]
+) -> None:
     path = write_csv(rows, "fields.csv")
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     lines.insert(2, "99,6472051708800099,TOO,FEW\r\n")
@@ -110,16 +111,18 @@ def test_row_with_wrong_field_count_is_reported_and_the_rest_kept(
     assert "12" in issue.message_en and "4" in issue.message_id
 
 
-def test_bom_is_not_part_of_the_first_header(register: Register, write_csv: Callable[..., Path],
-                                             rows: list[Row]) -> None:
+def test_bom_is_not_part_of_the_first_header(
+    register: Register, write_csv: Callable[..., Path], rows: list[Row]
+) -> None:
     path = write_csv(rows, "bom.csv", encoding="utf-8-sig")
     assert path.read_bytes().startswith(codecs.BOM_UTF8)
     result = register.import_file(path)
     assert result.report.accepted == 3 and result.report.encoding == "utf-8-sig"
 
 
-def test_windows_1252_is_detected(register: Register, write_csv: Callable[..., Path],
-                                  rows: list[Row]) -> None:
+def test_windows_1252_is_detected(
+    register: Register, write_csv: Callable[..., Path], rows: list[Row]
+) -> None:
     rows[0]["ALAMAT"] = "JL. JUANDA GG. 3 NO. 5 \u2013 BELAKANG MASJID"  # en dash
     rows[1]["NAMA"] = "SITI AMÉLIA"
     path = write_csv(rows, "cp1252.csv", encoding="cp1252")
@@ -129,11 +132,12 @@ def test_windows_1252_is_detected(register: Register, write_csv: Callable[..., P
     assert view.members[0]["name"] == "SITI AMÉLIA"
 
 
-def test_mixed_encodings_read_line_by_line(register: Register, write_csv: Callable[..., Path],
-                                           rows: list[Row]) -> None:
+def test_mixed_encodings_read_line_by_line(
+    register: Register, write_csv: Callable[..., Path], rows: list[Row]
+) -> None:
     rows[0]["NAMA"] = "SITI AMÉLIA"
     path = write_csv(rows, "mixed.csv")
-    data = path.read_bytes().replace("ANDI".encode(), "ANDÉ".encode("cp1252"))
+    data = path.read_bytes().replace(b"ANDI", "ANDÉ".encode("cp1252"))
     path.write_bytes(data)
     report = register.import_file(path).report
     assert report.accepted == 3
@@ -146,8 +150,9 @@ def test_mixed_encodings_read_line_by_line(register: Register, write_csv: Callab
     assert forced.rejected == 1
 
 
-def test_xlsx_several_sheets_and_merged_header(loaded: Register, tmp_path: Path,
-                                               rows: list[Row]) -> None:
+def test_xlsx_several_sheets_and_merged_header(
+    loaded: Register, tmp_path: Path, rows: list[Row]
+) -> None:
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
     sheet = book.active
@@ -173,13 +178,19 @@ def test_xlsx_several_sheets_and_merged_header(loaded: Register, tmp_path: Path,
     assert "A1:C1" in refused(loaded, path).message_en
 
 
-def test_failure_midway_leaves_nothing(loaded: Register, write_csv: Callable[..., Path],
-                                       rows: list[Row], person: Callable[..., Row],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_midway_leaves_nothing(
+    loaded: Register,
+    write_csv: Callable[..., Path],
+    rows: list[Row],
+    person: Callable[..., Row],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from cardkit.register import importer
 
-    more = rows + [person(i, f"64720517088{i:05d}", f"64720517081{i:05d}", "BUDI", "L",
-                          "17-08-1980") for i in range(10, 40)]
+    more = rows + [
+        person(i, f"64720517088{i:05d}", f"64720517081{i:05d}", "BUDI", "L", "17-08-1980")
+        for i in range(10, 40)
+    ]
     path = write_csv(more, "big.csv")
     monkeypatch.setattr(importer, "BATCH", 10)
     calls = {"n": 0}

@@ -45,12 +45,34 @@ def issue_all(url: str, kks: list[str], desk: str, barrier: Any, results: Any) -
 
 
 @pytest.fixture
-def households(pg_url: str, write_csv: Callable[..., Path],
-               person: Callable[..., Row]) -> list[str]:
-    names = ["AGUS", "BUDI", "HASAN", "RUSDI", "JOKO", "EDI", "TAUFIK", "YUSUF", "IMRAN",
-             "LUKMAN", "MISRAN", "RIDWAN"]
-    rows = [person(i, f"647205{i:02d}08800001", f"6472050101{i:06d}", f"{names[i - 1]} SALEH",
-                   "L", f"{i:02d}-08-1980") for i in range(1, HOUSEHOLDS + 1)]
+def households(
+    pg_url: str, write_csv: Callable[..., Path], person: Callable[..., Row]
+) -> list[str]:
+    names = [
+        "AGUS",
+        "BUDI",
+        "HASAN",
+        "RUSDI",
+        "JOKO",
+        "EDI",
+        "TAUFIK",
+        "YUSUF",
+        "IMRAN",
+        "LUKMAN",
+        "MISRAN",
+        "RIDWAN",
+    ]
+    rows = [
+        person(
+            i,
+            f"647205{i:02d}08800001",
+            f"6472050101{i:06d}",
+            f"{names[i - 1]} SALEH",
+            "L",
+            f"{i:02d}-08-1980",
+        )
+        for i in range(1, HOUSEHOLDS + 1)
+    ]
     result = Register(pg_url).import_file(write_csv(rows))
     assert result.report.accepted == HOUSEHOLDS
     assert result.detection is not None and result.detection.findings == 0
@@ -62,13 +84,14 @@ def test_migrated_to_head(pg_url: str) -> None:
     assert current_revision(register.engine) == head_revision()
 
 
-def test_two_desks_racing_get_one_card_per_household(pg_url: str,
-                                                     households: list[str]) -> None:
+def test_two_desks_racing_get_one_card_per_household(pg_url: str, households: list[str]) -> None:
     context = mp.get_context("spawn")
     barrier = context.Barrier(2)
     results = context.Queue()
-    desks = [context.Process(target=issue_all, args=(pg_url, households, desk, barrier,
-                                                    results)) for desk in ("desk-A", "desk-B")]
+    desks = [
+        context.Process(target=issue_all, args=(pg_url, households, desk, barrier, results))
+        for desk in ("desk-A", "desk-B")
+    ]
     for desk in desks:
         desk.start()
     outcomes = dict(results.get(timeout=120) for _ in desks)
@@ -80,8 +103,11 @@ def test_two_desks_racing_get_one_card_per_household(pg_url: str,
         assert got == ["issued", "refused"], (kk, got)
     register = Register(pg_url, upgrade=False)
     with register.engine.connect() as conn:
-        active = conn.execute(sa.select(cards.c.kk, sa.func.count()).where(
-            cards.c.state == "active").group_by(cards.c.kk)).all()
+        active = conn.execute(
+            sa.select(cards.c.kk, sa.func.count())
+            .where(cards.c.state == "active")
+            .group_by(cards.c.kk)
+        ).all()
     assert sorted(active) == sorted((kk, 1) for kk in households)
 
 
@@ -94,15 +120,17 @@ def waits_on_lock(process: Any, seconds: float = 60) -> bool:
         while time.monotonic() < deadline and process.is_alive():
             waiting = admin.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query ILIKE 'INSERT INTO cards%'").fetchone()
+                "AND query ILIKE 'INSERT INTO cards%'"
+            ).fetchone()
             if waiting and waiting[0]:
                 return True
             time.sleep(0.05)
     return False
 
 
-def test_the_index_decides_when_both_desks_pass_the_checks(pg_url: str,
-                                                          households: list[str]) -> None:
+def test_the_index_decides_when_both_desks_pass_the_checks(
+    pg_url: str, households: list[str]
+) -> None:
     """Desk A has inserted but not committed; desk B's checks see no card, its insert waits
     on the index and fails once A commits."""
     context = mp.get_context("spawn")
@@ -120,13 +148,19 @@ def test_the_index_decides_when_both_desks_pass_the_checks(pg_url: str,
     assert [c.serial for c in register.household(kk).cards] == ["A-1"]
 
 
-def test_postgres_index_refuses_a_second_active_card(pg_url: str,
-                                                     households: list[str]) -> None:
+def test_postgres_index_refuses_a_second_active_card(pg_url: str, households: list[str]) -> None:
     register = Register(pg_url, upgrade=False)
     kk = households[0]
     register.issue_card(kk, "SSN-1", desk="d", clerk="c")
-    row = {"serial": "SSN-2", "kk": kk, "nik": "x", "desk": "d", "clerk": "c",
-           "issued_at": now(), "state": "active"}
+    row = {
+        "serial": "SSN-2",
+        "kk": kk,
+        "nik": "x",
+        "desk": "d",
+        "clerk": "c",
+        "issued_at": now(),
+        "state": "active",
+    }
     with pytest.raises(sa.exc.IntegrityError), register.engine.begin() as conn:
         conn.execute(cards.insert().values(**row))
     register.end_card("SSN-1", "replaced", reason="damaged")

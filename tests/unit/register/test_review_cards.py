@@ -23,15 +23,24 @@ KK = "6472050101100001"
 
 
 @pytest.fixture
-def loaded(register: Register, write_csv: Callable[..., Path],
-           person: Callable[..., Row]) -> Register:
+def loaded(
+    register: Register, write_csv: Callable[..., Path], person: Callable[..., Row]
+) -> Register:
     rows = [
         person(1, "6472051708801205", KK, "RUSDI KURNIAWAN", "L", "17-08-1980", ALAMAT="JL. A"),
-        person(2, "6472051708801205", KK, "RUSDI KURNIAWAN", "L", "17-08-1980",
-               ALAMAT="JL. A"),  # an exact copy
+        person(
+            2, "6472051708801205", KK, "RUSDI KURNIAWAN", "L", "17-08-1980", ALAMAT="JL. A"
+        ),  # an exact copy
         person(3, "6472055203750002", "6472050101100003", "SALMAH ASTUTI", "P", "12-03-1975"),
-        person(4, "6471055203750002", "6472050101100004", "SITI RAHMAH", "P", "12-03-1975",
-               ALAMAT="JL. CENDANA GG. 9 NO. 9"),  # issued outside the city
+        person(
+            4,
+            "6471055203750002",
+            "6472050101100004",
+            "SITI RAHMAH",
+            "P",
+            "12-03-1975",
+            ALAMAT="JL. CENDANA GG. 9 NO. 9",
+        ),  # issued outside the city
     ]
     register.import_file(write_csv(rows))
     return register
@@ -68,8 +77,15 @@ def test_household_under_review_gets_no_card_until_decided(loaded: Register) -> 
 def test_the_database_itself_refuses_a_second_active_card(loaded: Register) -> None:
     kk = "6472050101100003"
     loaded.issue_card(kk, "SSN-0100", desk="desk-1", clerk="ani")
-    row = {"serial": "SSN-0101", "kk": kk, "nik": "6472055203750002", "desk": "x",
-           "clerk": "x", "issued_at": now(), "state": "active"}
+    row = {
+        "serial": "SSN-0101",
+        "kk": kk,
+        "nik": "6472055203750002",
+        "desk": "x",
+        "clerk": "x",
+        "issued_at": now(),
+        "state": "active",
+    }
     with pytest.raises(sa.exc.IntegrityError), loaded.engine.begin() as conn:
         conn.execute(cards.insert().values(**row))
     with loaded.engine.begin() as conn:  # a blocked card beside the active one is fine
@@ -82,7 +98,9 @@ def test_undo_restores_and_reopens(loaded: Register) -> None:
     assert detail.other is not None
     loaded.decide(item.id, "same", keep=detail.flagged["id"], clerk="ani")
     assert {m["source_no"]: m["status"] for m in loaded.household(KK).members} == {
-        1: "removed", 2: "active"}
+        1: "removed",
+        2: "active",
+    }
     undone = loaded.undo(item.id, clerk="budi")
     assert undone.undone_by == "budi" and undone.undone_at is not None
     assert {m["status"] for m in loaded.household(KK).members} == {"active"}
@@ -92,7 +110,9 @@ def test_undo_restores_and_reopens(loaded: Register) -> None:
     loaded.decide(item.id, "different", clerk="budi")
     history = loaded.review_item(item.id).decisions
     assert [(d.action, d.clerk, d.undone_by) for d in history] == [
-        ("same", "ani", "budi"), ("different", "budi", None)]
+        ("same", "ani", "budi"),
+        ("different", "budi", None),
+    ]
     with pytest.raises(ReviewError):
         loaded.decide(item.id, "different", clerk="budi")  # already decided
 

@@ -34,8 +34,10 @@ def upgrade() -> None:
         sa.Column("encoding", sa.String(32), nullable=False),
         sa.Column("started_at", TZ, nullable=False),
         sa.Column("finished_at", TZ),
-        *(sa.Column(name, sa.Integer, nullable=False)
-          for name in ("rows", "accepted", "rejected", "added", "changed", "unchanged", "absent")),
+        *(
+            sa.Column(name, sa.Integer, nullable=False)
+            for name in ("rows", "accepted", "rejected", "added", "changed", "unchanged", "absent")
+        ),
         sa.Column("clerk", sa.String(64)),
     )
     op.create_table(
@@ -139,12 +141,25 @@ def upgrade() -> None:
     )
     active = sa.text("state = 'active'")
     op.create_index(
-        "uq_cards_one_active_per_household", "cards", ["kk"], unique=True,
-        sqlite_where=active, postgresql_where=active,
+        "uq_cards_one_active_per_household",
+        "cards",
+        ["kk"],
+        unique=True,
+        sqlite_where=active,
+        postgresql_where=active,
     )
 
 
 def downgrade() -> None:
-    for table in ("cards", "review_decisions", "review_items", "persons",
-                  "household_programmes", "households", "import_issues", "imports", "sources"):
+    for table in (
+        "cards",
+        "review_decisions",
+        "review_items",
+        "persons",
+        "household_programmes",
+        "households",
+        "import_issues",
+        "imports",
+        "sources",
+    ):
         op.drop_table(table)
