@@ -112,21 +112,18 @@ class HouseholdView:
 
 
 def _active_people(conn: sa.Connection) -> list[Person]:
-    names = list(Person.__slots__)  # type: ignore[attr-defined]
+    names = list(Person._fields)
     at = names.index("birth_date")
     query = (
         sa.select(*(persons.c[n] for n in names))
         .where(persons.c.status == ACTIVE)
         .order_by(persons.c.id)
     )
-    people = []
-    for row in fetch_raw(conn, query):
-        values = list(row)
-        birth = values[at]
-        if not isinstance(birth, dt.date):
-            values[at] = dt.date.fromisoformat(birth)
-        people.append(Person(*values))
-    return people
+    rows = fetch_raw(conn, query)
+    if rows and not isinstance(rows[0][at], dt.date):  # SQLite returns ISO text
+        parse = dt.date.fromisoformat
+        return [Person._make((*r[:at], parse(r[at]), *r[at + 1 :])) for r in rows]
+    return [Person._make(r) for r in rows]
 
 
 class Register:
@@ -224,14 +221,18 @@ class Register:
     def _detect(
         self, conn: sa.Connection, import_id: int | None, use_splink: bool
     ) -> DetectSummary:
+        mark = time.perf_counter()
         people = _active_people(conn)
+        loaded = time.perf_counter() - mark
         result: Detection = detect(people, use_splink=use_splink)
+        mark = time.perf_counter()
         kk_of = {p.id: p.kk for p in people}
         new, known = queue.store_findings(conn, result.findings, import_id, kk_of)
+        timings = {"load": loaded, **result.timings, "store": time.perf_counter() - mark}
         by_kind: dict[str, int] = {}
         for f in result.findings:
             by_kind[f.kind] = by_kind.get(f.kind, 0) + 1
-        return DetectSummary(len(people), len(result.findings), new, known, by_kind, result.timings)
+        return DetectSummary(len(people), len(result.findings), new, known, by_kind, timings)
 
     def detect(self, *, use_splink: bool = True) -> DetectSummary:
         """Run duplicate detection over the active persons and queue new findings."""

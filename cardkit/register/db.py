@@ -133,4 +133,9 @@ def fetch_raw(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...
         bound: Any = tuple(params[k] for k in compiled.positiontup or [])
     else:
         bound = params
-    return list(conn.exec_driver_sql(str(compiled), bound).fetchall())
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), bound)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

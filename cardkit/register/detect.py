@@ -23,14 +23,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
 
 from .linkage import ScoredPair, predict
 from .names import name_key, name_similarity
-from .validate import check_nik, review_findings
+from .validate import nik_facts, review_findings
 
 #: Pair kinds, strongest first (a pair gets the first that applies).
 PAIR_KINDS = ("duplicate", "same-nik", "near-duplicate", "household")
@@ -65,8 +65,7 @@ LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(NamedTuple):
     """The fields detection reads of one active person."""
 
     id: int
@@ -137,10 +136,10 @@ def _diff_text(a: Person, b: Person, fields: list[str]) -> str:
 def _row_findings(people: list[Person]) -> list[Finding]:
     found = []
     for p in people:
-        nik, facts, notes = check_nik(p.nik_raw)
-        if facts is None:
+        facts = nik_facts(p.nik)  # the NIK as read at import: valid, cached checks
+        if isinstance(facts, str):
             continue
-        for issue in review_findings(nik, facts, p.sex, p.birth_date):
+        for issue in review_findings(p.nik, facts, p.sex, p.birth_date):
             v = issue.values
             if issue.code == "outside-city":
                 en = f"NIK issued outside Samarinda (region {v['region']}, not 6472)"

@@ -186,7 +186,6 @@ class _Importer:
                 (kk, *values.values(), "active", self.import_id, self.import_id)
             )
             self.new_programmes.extend((kk, p) for p in record["programmes"])  # type: ignore[attr-defined]
-            self.households[kk] = {**values, "programmes": programmes}
             return
         diffs = [(f, str(old[f]), str(values[f])) for f in HOUSEHOLD_FIELDS if old[f] != values[f]]
         if old["programmes"] != programmes:

@@ -219,7 +219,7 @@ def open_csv(
         try:
             for cells in reader:
                 line = reader.line_num
-                issues = [bad.pop(n) for n in sorted(bad) if n <= line]
+                issues = [bad.pop(n) for n in sorted(bad) if n <= line] if bad else []
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 if len(cells) != width:

@@ -15,6 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from stdnum.exceptions import ValidationError
 from stdnum.id import nik as stdnum_nik
@@ -72,8 +73,7 @@ class Issue:
     values: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class NikFacts:
+class NikFacts(NamedTuple):
     """What a valid NIK says: region (6 digits), birth day/month/2-digit year, sex."""
 
     region: str
@@ -104,6 +104,11 @@ def _date_facts(code: str) -> tuple[int, int, int, str] | None:
     except ValidationError:
         return None
     return day % 40, int(code[2:4]), int(code[4:6]), "P" if day > 40 else "L"
+
+
+def nik_facts(nik: str) -> NikFacts | str:
+    """Facts of a 16-digit NIK (region, birth date, sex), or the error code."""
+    return _nik_prefix(nik[:12])
 
 
 def _nik_prefix(prefix: str) -> NikFacts | str:
@@ -173,6 +178,13 @@ def normalise_space(value: str) -> str:
     return " ".join(value.split())
 
 
+@lru_cache(maxsize=4096)
+def _place(value: str) -> str:
+    """A place name (kelurahan, kecamatan, birth place): trimmed, upper case. Cached."""
+    return " ".join(value.split()).upper()
+
+
+@lru_cache(maxsize=1024)
 def parse_programmes(raw: str) -> tuple[str, ...] | Issue:
     """The household's programmes from ``PKH;BPNT`` (``BELUM`` = none yet)."""
     parts = [p.strip().upper() for p in raw.replace(",", ";").split(";") if p.strip()]
@@ -316,12 +328,12 @@ def check_row(raw: dict[str, str], line: int) -> Checked:
         "kk": kk,
         "name": name,
         "sex": sex,
-        "birth_place": normalise_space(raw.get("birth_place", "")),
+        "birth_place": _place(raw.get("birth_place", "")),
         "birth_date": date,
         "address": normalise_space(raw.get("address", "")),
         "rt": rt,
-        "kelurahan": normalise_space(raw.get("kelurahan", "")).upper(),
-        "kecamatan": normalise_space(raw.get("kecamatan", "")).upper(),
+        "kelurahan": _place(raw.get("kelurahan", "")),
+        "kecamatan": _place(raw.get("kecamatan", "")),
         "programmes": programmes,
         "row_hash": row_hash(raw),
     }
