@@ -133,9 +133,32 @@ def _diff_text(a: Person, b: Person, fields: list[str]) -> str:
     return "; ".join(f"{LABELS[f]} {getattr(a, f)!s:.40} / {getattr(b, f)!s:.40}" for f in fields)
 
 
-def _row_findings(people: list[Person]) -> list[Finding]:
+# A superset of the rows with a row finding (outside the city, NIK read from letters, the
+# NIK's sex or birth date against the columns); review_findings() then decides on these few.
+ROW_CANDIDATES_SQL = """
+SELECT unique_id FROM people
+WHERE substr(nik, 1, 4) <> '6472' OR nik_raw <> nik
+   OR (CAST(substr(nik, 7, 2) AS INTEGER) > 40) <> (sex = 'P')
+   OR lpad(CAST(CAST(substr(nik, 7, 2) AS INTEGER) % 40 AS VARCHAR), 2, '0')
+      || substr(nik, 9, 4) <> substr(birth_date, 9, 2) || substr(birth_date, 6, 2)
+      || substr(birth_date, 3, 2)
+ORDER BY unique_id
+"""
+
+
+def _groups(con: duckdb.DuckDBPyConnection, column: str) -> list[list[int]]:
+    """Ids of the records sharing ``column`` (a fixed column name), groups of two or more."""
+    query = (
+        f"SELECT list(unique_id ORDER BY unique_id) FROM people "
+        f"GROUP BY {column} HAVING count(*) > 1"
+    )
+    return [list(row[0]) for row in con.execute(query).fetchall()]
+
+
+def _row_findings(con: duckdb.DuckDBPyConnection, index: dict[int, Person]) -> list[Finding]:
     found = []
-    for p in people:
+    for (pid,) in con.execute(ROW_CANDIDATES_SQL).fetchall():
+        p = index[pid]
         facts = nik_facts(p.nik)  # the NIK as read at import: valid, cached checks
         if isinstance(facts, str):
             continue
@@ -185,15 +208,10 @@ class _Links:
         return (min(key), max(key)) in self.links
 
 
-def _group_rules(people: list[Person], links: _Links) -> None:
-    by_hash: dict[str, list[Person]] = defaultdict(list)
-    by_nik: dict[str, list[Person]] = defaultdict(list)
-    for p in people:
-        by_hash[p.row_hash].append(p)
-        by_nik[p.nik].append(p)
-    for group in by_hash.values():
+def _group_rules(con: duckdb.DuckDBPyConnection, index: dict[int, Person], links: _Links) -> None:
+    for ids in _groups(con, "row_hash"):
+        group = sorted((index[i] for i in ids), key=_quality)
         if len(group) > 1:
-            group.sort(key=_quality)
             for p in group[1:]:
                 links.add(
                     Finding(
@@ -206,9 +224,9 @@ def _group_rules(people: list[Person], links: _Links) -> None:
                         {"fields": "all"},
                     )
                 )
-    for nik, group in by_nik.items():
-        if len(group) < 2:
-            continue
+    for ids in _groups(con, "nik"):
+        group = [index[i] for i in ids]
+        nik = group[0].nik
         classes = {p.row_hash: p for p in sorted(group, key=_quality, reverse=True)}
         if len(classes) < 2:
             continue
@@ -236,6 +254,8 @@ def _arrow(people: list[Person]) -> pa.Table:
         {
             "unique_id": [p.id for p in people],
             "nik": [p.nik for p in people],
+            "nik_raw": [p.nik_raw for p in people],
+            "row_hash": [p.row_hash for p in people],
             "name_key": [name_key(p.name) for p in people],
             "nik_serial": [p.nik[12:] for p in people],
             "nik_region": [p.nik[:6] for p in people],
@@ -341,7 +361,9 @@ class _Components:
         self.parent[self.find(a)] = self.find(b)
 
 
-def _pair_findings(people: list[Person], index: dict[int, Person], links: _Links) -> list[Finding]:
+def _pair_findings(
+    kk_groups: list[list[int]], index: dict[int, Person], links: _Links
+) -> list[Finding]:
     """One finding per duplicate record (against its component's best record) + households."""
     linked_ids = {i for key in links.links for i in key}
     components = _Components(linked_ids)
@@ -367,12 +389,9 @@ def _pair_findings(people: list[Person], index: dict[int, Person], links: _Links
             findings.append(best)
             placed.add(new)
             rest.discard(new)
-    by_kk: dict[str, list[Person]] = defaultdict(list)
-    for p in people:
-        by_kk[p.kk].append(p)
-    for kk, group in by_kk.items():
-        if len(group) < 2:
-            continue
+    for ids in kk_groups:
+        group = [index[i] for i in ids]
+        kk = group[0].kk
         heads: dict[int, Person] = {}
         for p in sorted(group, key=_quality):
             heads.setdefault(components.find(p.id) if p.id in linked_ids else p.id, p)
@@ -412,12 +431,15 @@ def detect(people: list[Person], *, use_splink: bool = True) -> Detection:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     index = {p.id: p for p in people}
-    findings = _row_findings(people)
-    links = _Links()
-    _group_rules(people, links)
-    timings["rules"] = time.perf_counter() - start
-    mark = time.perf_counter()
     con = load_duckdb(people)
+    timings["duckdb"] = time.perf_counter() - start
+    mark = time.perf_counter()
+    findings = _row_findings(con, index)
+    links = _Links()
+    _group_rules(con, index, links)
+    kk_groups = _groups(con, "kk")
+    timings["rules"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     _one_digit_rule(con, index, links)
     timings["one_digit"] = time.perf_counter() - mark
     scored = 0
@@ -429,6 +451,6 @@ def detect(people: list[Person], *, use_splink: bool = True) -> Detection:
         timings["splink"] = time.perf_counter() - mark
     con.close()
     mark = time.perf_counter()
-    findings.extend(_pair_findings(people, index, links))
+    findings.extend(_pair_findings(kk_groups, index, links))
     timings["findings"] = time.perf_counter() - mark
     return Detection(findings, timings, scored)
