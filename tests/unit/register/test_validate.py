@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
 from cardkit.register.validate import check_nik, check_row, parse_date, parse_programmes
 
 Row = dict[str, str]
+Make = Callable[..., Row]
+ToRaw = Callable[[Row], Row]
 
 
 def test_valid_nik_gives_region_birth_date_and_sex() -> None:
@@ -43,7 +46,9 @@ def test_ocr_letters_are_read_as_digits_with_a_note() -> None:
     assert [n.code for n in notes] == ["nik-ocr"]
 
 
-def test_outside_city_and_sex_and_date_mismatch_are_review_findings(person, raw) -> None:
+def test_outside_city_and_sex_and_date_mismatch_are_review_findings(
+    person: Make, raw: ToRaw
+) -> None:
     row = person(1, "6471051708800001", "6472051708100001", "BUDI", "P", "18-08-1980")
     checked = check_row(raw(row), 2)
     assert checked.record is not None and checked.errors == []
@@ -69,14 +74,16 @@ def test_outside_city_and_sex_and_date_mismatch_are_review_findings(person, raw)
         ({"RT": "7a"}, "rt-invalid"),
     ],
 )
-def test_bad_fields_reject_the_row(change: dict[str, str], code: str, person, raw) -> None:
+def test_bad_fields_reject_the_row(
+    change: dict[str, str], code: str, person: Make, raw: ToRaw
+) -> None:
     row = person(1, "6472051708800001", "6472051708100001", "BUDI", "L", "17-08-1980", **change)
     checked = check_row(raw(row), 2)
     assert checked.record is None
     assert code in [e.code for e in checked.errors]
 
 
-def test_stray_whitespace_in_a_name_is_trimmed(person, raw) -> None:
+def test_stray_whitespace_in_a_name_is_trimmed(person: Make, raw: ToRaw) -> None:
     row = person(1, "6472051708800001", "6472051708100001", "  BUDI   SANTOSO ", "L", "17-08-1980")
     checked = check_row(raw(row), 2)
     assert checked.record is not None and checked.record["name"] == "BUDI SANTOSO"
