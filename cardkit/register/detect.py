@@ -250,22 +250,27 @@ def _group_rules(con: duckdb.DuckDBPyConnection, index: dict[int, Person], links
 
 
 def _arrow(people: list[Person]) -> pa.Table:
+    """The columns DuckDB and Splink read (NIK serial and region split off in SQL)."""
+    if not people:
+        columns: dict[str, list[Any]] = {f: [] for f in Person._fields}
+    else:
+        columns = {
+            f: list(c) for f, c in zip(Person._fields, zip(*people, strict=True), strict=True)
+        }
     return pa.table(
         {
-            "unique_id": [p.id for p in people],
-            "nik": [p.nik for p in people],
-            "nik_raw": [p.nik_raw for p in people],
-            "row_hash": [p.row_hash for p in people],
-            "name_key": [name_key(p.name) for p in people],
-            "nik_serial": [p.nik[12:] for p in people],
-            "nik_region": [p.nik[:6] for p in people],
-            "kk": [p.kk for p in people],
-            "address": [p.address for p in people],
-            "rt": [p.rt for p in people],
-            "kelurahan": [p.kelurahan for p in people],
-            "birth_date": [p.birth_date.isoformat() for p in people],
-            "sex": [p.sex for p in people],
-            "birth_place": [p.birth_place for p in people],
+            "unique_id": columns["id"],
+            "nik": columns["nik"],
+            "nik_raw": columns["nik_raw"],
+            "row_hash": columns["row_hash"],
+            "name_key": [name_key(n) for n in columns["name"]],
+            "kk": columns["kk"],
+            "address": columns["address"],
+            "rt": columns["rt"],
+            "kelurahan": columns["kelurahan"],
+            "birth_date": [d.isoformat() for d in columns["birth_date"]],
+            "sex": columns["sex"],
+            "birth_place": columns["birth_place"],
         }
     )
 
@@ -421,7 +426,10 @@ def load_duckdb(people: list[Person]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
     arrow = _arrow(people)
     con.register("people_arrow", arrow)
-    con.execute("CREATE TABLE people AS SELECT * FROM people_arrow")
+    con.execute(
+        "CREATE TABLE people AS SELECT *, substr(nik, 13, 4) AS nik_serial, "
+        "substr(nik, 1, 6) AS nik_region FROM people_arrow"
+    )
     con.unregister("people_arrow")
     return con
 
