@@ -17,6 +17,7 @@ from rich.table import Table
 from ..register import Register, RegisterError
 from ..register.api import FlagRow, ImportResult
 from ..register.importer import ImportReport
+from ..register.reader import MAX_BYTES
 from ..register.validate import FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,7 +67,8 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _count_lines(path: Path) -> int | None:
-    if path.suffix.lower() not in (".csv", ".txt"):
+    """Rows in a CSV, for the progress bar (None: unknown, or a file the import will refuse)."""
+    if path.suffix.lower() not in (".csv", ".txt") or path.stat().st_size > MAX_BYTES:
         return None
     count = 0
     with path.open("rb") as handle:

@@ -84,3 +84,8 @@ def test_refusal_is_one_bilingual_error(db_url: str, tmp_path: Path) -> None:
     assert "berkas kosong" in out and "the file is empty" in out and "Traceback" not in out
     code, out = run(db_url, "import", str(path), "--map", "nik")
     assert code == 2 and "FIELD=COLUMN" in out
+    big = tmp_path / "backup.csv"
+    with big.open("wb") as handle:
+        handle.truncate(2 * 1024**3)  # sparse; the progress bar must not read it either
+    code, out = run(db_url, "import", str(big))
+    assert code == 1 and "2.0 GiB" in out
