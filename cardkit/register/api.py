@@ -441,13 +441,18 @@ class Register:
         if state not in ("blocked", "replaced", "returned"):
             raise ValueError(f"unknown card state {state!r}")
         with self.engine.begin() as conn:
-            done = conn.execute(
+            current = conn.execute(
+                sa.select(cards.c.state).where(cards.c.serial == serial)
+            ).scalar()
+            if current is None:
+                raise RegisterError(*text("card-unknown", serial=serial))
+            if current != ACTIVE:
+                raise RegisterError(*text("card-not-active", serial=serial, state=current))
+            conn.execute(
                 cards.update()
                 .where(cards.c.serial == serial)
                 .values(state=state, ended_at=now(), ended_reason=reason)
             )
-            if done.rowcount == 0:
-                raise RegisterError(*text("card-unknown", serial=serial))
 
     # --- statistics ------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -165,6 +165,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "household KK {kk} already has an active card {serial}",
     ),
     "card-unknown": ("kartu {serial} tidak dikenal", "unknown card {serial}"),
+    "card-not-active": (
+        "kartu {serial} tidak aktif lagi ({state})",
+        "card {serial} is no longer active ({state})",
+    ),
     "card-serial-used": (
         "nomor seri kartu {serial} sudah dipakai",
         "card serial {serial} is already used",

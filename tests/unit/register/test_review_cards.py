@@ -68,6 +68,9 @@ def test_household_under_review_gets_no_card_until_decided(loaded: Register) -> 
     with pytest.raises(HouseholdAlreadyHasCard):
         loaded.issue_card(KK, "SSN-0002", desk="desk-2", clerk="budi")
     loaded.end_card("SSN-0001", "blocked", reason="lost")
+    with pytest.raises(RegisterError) as ended:
+        loaded.end_card("SSN-0001", "returned", reason="found again")
+    assert "no longer active (blocked)" in ended.value.message_en
     assert loaded.issue_card(KK, "SSN-0002", desk="desk-2", clerk="budi").state == "active"
     with pytest.raises(RegisterError):  # a serial is used once
         loaded.end_card("SSN-0002", "replaced", reason="damaged")
