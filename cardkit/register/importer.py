@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .db import bulk_insert
+from .db import bulk_insert, fetch_raw
 from .messages import text
 from .reader import ExportFile, RawRow, refuse
 from .schema import household_programmes, households, import_issues, imports, persons
@@ -136,19 +136,22 @@ class _Importer:
         self.import_id = import_id
         self.report = ImportReport(import_id, str(export.path), export.encoding, export.delimiter)
         self.by_nik: dict[str, list[dict[str, object]]] = {}
-        for row in conn.execute(
-            sa.select(persons).where(persons.c.source == source).order_by(persons.c.id)
-        ).mappings():
-            self.by_nik.setdefault(row["nik"], []).append(dict(row))
+        keys = list(persons.c.keys())
+        query = sa.select(persons).where(persons.c.source == source).order_by(persons.c.id)
+        for values in fetch_raw(conn, query):  # 130,000 rows: no per-row result processing
+            row = dict(zip(keys, values, strict=True))
+            if isinstance(row["birth_date"], str):  # SQLite keeps ISO text
+                row["birth_date"] = dt.date.fromisoformat(row["birth_date"])
+            self.by_nik.setdefault(row["nik"], []).append(row)
         self.matched: set[int] = set()
         self.households: dict[str, dict[str, object]] = {}
         programmes: dict[str, list[str]] = {}
         for kk, programme in conn.execute(sa.select(household_programmes)):
             programmes.setdefault(kk, []).append(programme)
-        for row in conn.execute(sa.select(households)).mappings():
-            entry = dict(row)
-            entry["programmes"] = ";".join(sorted(programmes.get(row["kk"], []))) or "BELUM"
-            self.households[row["kk"]] = entry
+        for hrow in conn.execute(sa.select(households)).mappings():
+            entry = dict(hrow)
+            entry["programmes"] = ";".join(sorted(programmes.get(hrow["kk"], []))) or "BELUM"
+            self.households[hrow["kk"]] = entry
         self.seen_kk: set[str] = set()
         self.new_households: list[tuple[object, ...]] = []
         self.new_programmes: list[tuple[object, ...]] = []
