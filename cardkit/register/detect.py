@@ -200,8 +200,8 @@ class _Links:
         key = (min(finding.person, finding.other), max(finding.person, finding.other))
         old = self.links.get(key)
         if old is None or PAIR_KINDS.index(finding.kind) < PAIR_KINDS.index(old.kind):
-            if old is not None:
-                finding.evidence.setdefault("splink", old.evidence.get("splink"))
+            if old is not None and "splink" in old.evidence:
+                finding.evidence.setdefault("splink", old.evidence["splink"])
             self.links[key] = finding
 
     def __contains__(self, key: tuple[int, int]) -> bool:
