@@ -130,6 +130,8 @@ def _differences(a: Person, b: Person) -> list[str]:
 
 
 def _diff_text(a: Person, b: Person, fields: list[str]) -> str:
+    if not fields:  # the rows differ only where the import trims (spacing)
+        return "only spacing / hanya spasi"
     return "; ".join(f"{LABELS[f]} {getattr(a, f)!s:.40} / {getattr(b, f)!s:.40}" for f in fields)
 
 
