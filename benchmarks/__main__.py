@@ -8,6 +8,7 @@ them while the PC/SC tests do.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -15,10 +16,15 @@ SUITES = [
     ("APDU round trip", "benchmarks.apdu", ["--count", "2000"]),
     ("SSN card flows", "benchmarks.ssn", ["--count", "20"]),
     ("Wallet debit", "benchmarks.wallet", []),
+    ("Till tap", "benchmarks.till", []),
+    ("Register import + duplicates", "benchmarks.register", []),
+    ("Back-office settlement", "benchmarks.backoffice", []),
+    ("Issuance desk", "benchmarks.desk", []),
 ]
 
 
 def main() -> int:
+    os.environ.setdefault("CARDKIT_ALLOW_DEV_KEYS", "1")  # benchmarks run on the dev key set
     failed = 0
     for title, module, args in SUITES:
         if importlib.util.find_spec(module) is None:  # e.g. a benchmark not written yet
