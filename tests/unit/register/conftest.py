@@ -22,8 +22,8 @@ Writer = Callable[..., Path]
 
 @pytest.fixture
 def sample_csv() -> Path:
-    """The city's 5,078-row sample (copied into tests/data/register)."""
-    return DATA / "beneficiaries-sample.csv"
+    """The city's 5,078-row sample (shipped with the package: the demo imports it too)."""
+    return Path(__file__).resolve().parents[3] / "cardkit" / "data" / "beneficiaries-sample.csv"
 
 
 @pytest.fixture
