@@ -61,6 +61,26 @@ class UnconfirmedValueError(ApduError):
     ``sw`` is the status word received (``0x9000`` for a success with an unreadable body).
     """
 
+    @property
+    def claims_refusal(self) -> bool:
+        """The status word claims the card refused (a refusal, a MAC rejected, no such
+        purse) -- a claim only the card's next authenticated record can confirm."""
+        return self.sw in REFUSAL_SWS
+
+
+#: Status words by which a card refuses a value command (WalletCard maps them to errors).
+REFUSAL_SWS = frozenset(
+    {
+        SW.CONDITIONS_NOT_SATISFIED,
+        SW.COMMAND_NOT_ALLOWED,
+        SW.SECURITY_STATUS_NOT_SATISFIED,
+        SW.SM_DATA_INCORRECT,
+        SW.INCORRECT_P1P2,
+        SW.REFERENCED_DATA_NOT_FOUND,
+        SW.RECORD_NOT_FOUND,
+    }
+)
+
 
 def _check(resp: ResponseApdu, what: str) -> bytes:
     sw = resp.sw

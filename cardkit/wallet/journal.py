@@ -758,3 +758,185 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+# --- the issuing desk's pending loads ------------------------------------------------------
+
+_LOAD_SCHEMA = """
+CREATE TABLE pending_load (
+    id INTEGER PRIMARY KEY,
+    serial BLOB NOT NULL CHECK (length(serial) = 8),
+    tc INTEGER NOT NULL,
+    ds_before INTEGER NOT NULL,                         -- the card's DS at that DEBIT INIT
+    purse INTEGER NOT NULL CHECK (purse BETWEEN 0 AND 7),
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    flags INTEGER NOT NULL,
+    sequence INTEGER NOT NULL UNIQUE,                   -- the desk's load sequence
+    created_at TEXT NOT NULL
+);
+CREATE TABLE load_resolution (
+    pending_id INTEGER PRIMARY KEY REFERENCES pending_load(id),
+    outcome TEXT NOT NULL CHECK (outcome IN ('loaded', 'not-loaded', 'referred')),
+    receipt BLOB CHECK (receipt IS NULL OR length(receipt) = 64),
+    note TEXT NOT NULL,
+    resolved_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class PendingLoadRow:
+    """A load journaled before LOAD was sent (the desk's side of a torn load)."""
+
+    id: int
+    serial: bytes
+    tc: int
+    ds_before: int
+    purse: int
+    amount: int
+    flags: int
+    sequence: int
+    created_at: dt.datetime
+
+
+class LoadJournal:
+    """The issuing desk's pending loads, in one SQLite file (``":memory:"`` for a
+    process-lifetime store): WAL, ``synchronous=FULL``, append-only like the merchant
+    journal.
+
+    A load is journaled **before** LOAD is sent; it is closed by one resolution row
+    (``loaded`` with the receipt, ``not-loaded``, or ``referred`` to the back office). While a
+    card has an open one, the desk loads nothing more onto it.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, clock: Callable[[], dt.datetime] = _utc_now
+    ) -> None:
+        self.path = os.fspath(path)
+        self._clock = clock
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._transaction():
+            if self._db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in _LOAD_SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                for table in ("pending_load", "load_resolution"):
+                    for action in ("UPDATE", "DELETE"):
+                        self._db.execute(
+                            f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON "
+                            f"{table} BEGIN SELECT RAISE(ABORT, 'the load journal is "
+                            f"append-only: no {action} on {table}'); END"
+                        )
+                self._db.execute("PRAGMA user_version = 1")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def record(
+        self,
+        serial: bytes,
+        tc: int,
+        ds_before: int,
+        purse: int,
+        amount: int,
+        flags: int,
+        sequence: int,
+    ) -> PendingLoadRow:
+        """Journal a load before it is sent; :class:`UnresolvedDebitError` while the card
+        has an open one."""
+        serial = bytes(serial)
+        with self._transaction():
+            open_one = self._db.execute(
+                "SELECT p.sequence FROM pending_load p LEFT JOIN load_resolution r "
+                "ON r.pending_id = p.id WHERE r.pending_id IS NULL AND p.serial = ?",
+                (serial,),
+            ).fetchone()
+            if open_one is not None:
+                raise UnresolvedDebitError(
+                    f"the load with sequence {open_one[0]} of this card is not resolved"
+                )
+            created = self._clock()
+            cursor = self._db.execute(
+                "INSERT INTO pending_load (serial, tc, ds_before, purse, amount, flags, "
+                "sequence, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (serial, tc, ds_before, purse, amount, flags, sequence, _iso(created)),
+            )
+        return PendingLoadRow(
+            int(cursor.lastrowid or 0),
+            serial,
+            tc,
+            ds_before,
+            purse,
+            amount,
+            flags,
+            sequence,
+            created,
+        )
+
+    def resolve(
+        self, pending_id: int, outcome: str, note: str, receipt: Receipt | None = None
+    ) -> None:
+        """Close a pending load: ``loaded`` (with its receipt), ``not-loaded`` or
+        ``referred``. Resolving again the same way is a no-op; otherwise
+        :class:`AlreadyResolvedError`."""
+        if outcome not in ("loaded", "not-loaded", "referred"):
+            raise ValueError(f"unknown load outcome {outcome!r}")
+        with self._transaction():
+            done = self._db.execute(
+                "SELECT outcome FROM load_resolution WHERE pending_id = ?", (pending_id,)
+            ).fetchone()
+            if done is not None:
+                if done[0] == outcome:
+                    return
+                raise AlreadyResolvedError(f"pending load {pending_id} was resolved {done[0]}")
+            self._db.execute(
+                "INSERT INTO load_resolution (pending_id, outcome, receipt, note, resolved_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    pending_id,
+                    outcome,
+                    None if receipt is None else receipt.to_bytes(),
+                    note,
+                    _iso(self._clock()),
+                ),
+            )
+
+    def unresolved(self, serial: bytes | None = None) -> list[PendingLoadRow]:
+        """Open pending loads (of one card, or all), oldest first."""
+        sql = (
+            "SELECT p.id, p.serial, p.tc, p.ds_before, p.purse, p.amount, p.flags, p.sequence,"
+            " p.created_at FROM pending_load p LEFT JOIN load_resolution r "
+            "ON r.pending_id = p.id WHERE r.pending_id IS NULL"
+        )
+        params: tuple[Any, ...] = ()
+        if serial is not None:
+            sql += " AND p.serial = ?"
+            params = (bytes(serial),)
+        rows = self._db.execute(sql + " ORDER BY p.id", params).fetchall()
+        return [
+            PendingLoadRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], _time(r[8]))
+            for r in rows
+        ]
+
+    def outcome(self, pending_id: int) -> str | None:
+        """How a pending load was resolved (None while open)."""
+        row = self._db.execute(
+            "SELECT outcome FROM load_resolution WHERE pending_id = ?", (pending_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def integrity_check(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])

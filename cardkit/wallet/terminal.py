@@ -45,7 +45,13 @@ from ..pki import CITY_TIMEZONE, Hotlist
 from ..ssn import LifeCycle
 from ..ssn.beneficiary import PROGRAMMES
 from ..transport.base import Connection
-from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
+from .card import (
+    PurseNotFoundError,
+    UnconfirmedValueError,
+    WalletCard,
+    WalletRefusedError,
+    new_terminal_nonce,
+)
 from .journal import (
     CardHotlistedError,
     MerchantJournal,
@@ -434,12 +440,34 @@ class PaymentTerminal:
                 recovered=recovered,
                 kind=request_kind,
             )
-        except CardkitError as exc:
+        except UnconfirmedValueError as exc:
             # Any answer but the authenticated success -- a refusal's status word, 6Cxx,
             # an unreadable answer -- proves nothing: a relay can send it after the card
-            # committed. The card's next DEBIT INIT tells; it is still on the reader.
+            # committed. A claimed refusal is checked at once against the card's next
+            # DEBIT INIT (it is still on the reader); anything else is "tap again".
             logger.warning("DEBIT/UNDO of SC %d answered unclearly: %s", request.sam_counter, exc)
-            return self._settle_torn(wallet, pending_id, request, recovered, request_kind, exc)
+            if exc.claims_refusal:
+                return self._settle_torn(wallet, request, recovered, request_kind, exc)
+            return PaymentResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                reason=f"the card's answer could not be read ({exc})",
+                recovered=recovered,
+                kind=request_kind,
+            )
+        except CardkitError as exc:
+            logger.error("DEBIT/UNDO of SC %d ended unclearly: %s", request.sam_counter, exc)
+            return PaymentResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                reason=f"the card's answer could not be read ({exc})",
+                recovered=recovered,
+                kind=request_kind,
+            )
         try:
             receipt = self.sam.confirm(request, response)
         except CardkitError as exc:
@@ -471,7 +499,6 @@ class PaymentTerminal:
     def _settle_torn(
         self,
         wallet: WalletCard,
-        pending_id: int,
         request: DebitRequest,
         recovered: tuple[Resolution, ...],
         kind: TransactionType,
@@ -538,9 +565,7 @@ class PaymentTerminal:
         init = wallet.debit_init(pending[0].purse, nt)
         return self._resolve(wallet, init, nt)
 
-    def _resolve(
-        self, wallet: WalletCard, init: InitResponse, nt: bytes
-    ) -> tuple[Resolution, ...]:
+    def _resolve(self, wallet: WalletCard, init: InitResponse, nt: bytes) -> tuple[Resolution, ...]:
         """Resolve every pending transaction of this card from a fresh DEBIT INIT."""
         self._sam_ready()
         checked: list[bool] = []
