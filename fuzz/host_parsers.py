@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -80,40 +81,37 @@ def _read_log(payload: bytes) -> None:
     WalletCard(_Scripted(_SELECT, payload)).log()
 
 
+def _each(*parsers: Callable[[bytes], object]) -> Callable[[bytes], None]:
+    """Run every parser on the payload, each allowed its declared errors."""
+
+    def parse(payload: bytes) -> None:
+        for one in parsers:
+            try:
+                one(payload)
+            except (CardkitError, ValueError):
+                pass
+
+    return parse
+
+
+_PARSERS: tuple[Callable[[bytes], object], ...] = (
+    w.InitResponse.from_bytes,
+    w.WalletStatus.from_bytes,
+    _read_log,
+    CardInfo.from_bytes,
+    lambda payload: verify_record(payload, _trust(), at=AT),
+    _each(CardRecord.from_der, IdentityRecord.from_der, Hotlist.from_der),
+    read_batch,
+    _each(w.DebitResponse.from_bytes, w.Receipt.from_bytes, w.LastTransaction.from_bytes),
+)
+
+
 def one_input(data: bytes) -> None:
     """Parse ``data[1:]`` with the parser ``data[0]`` names; declared errors only."""
     if not data:
         return
-    kind, payload = data[0] % 8, data[1:]
     try:
-        if kind == 0:
-            w.InitResponse.from_bytes(payload)
-        elif kind == 1:
-            w.WalletStatus.from_bytes(payload)
-        elif kind == 2:
-            _read_log(payload)
-        elif kind == 3:
-            CardInfo.from_bytes(payload)
-        elif kind == 4:
-            verify_record(payload, _trust(), at=AT)
-        elif kind == 5:
-            for parse in (CardRecord.from_der, IdentityRecord.from_der, Hotlist.from_der):
-                try:
-                    parse(payload)
-                except (CardkitError, ValueError):
-                    pass
-        elif kind == 6:
-            read_batch(payload)
-        else:
-            for parse in (
-                w.DebitResponse.from_bytes,
-                w.Receipt.from_bytes,
-                w.LastTransaction.from_bytes,
-            ):
-                try:
-                    parse(payload)
-                except (CardkitError, ValueError):
-                    pass
+        _PARSERS[data[0] % len(_PARSERS)](data[1:])
     except (CardkitError, ValueError):
         pass
 
