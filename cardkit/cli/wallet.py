@@ -32,6 +32,7 @@ from ..errors import CardkitError
 from ..keystore import KeyFunction, KeyStore
 from ..transport.base import CountingConnection
 from ..wallet import (
+    LoadJournal,
     LoadSequence,
     Outcome,
     PaymentResult,
@@ -389,15 +390,24 @@ def load(
         sequence.current()
     except (OSError, ValueError) as exc:
         raise CliError(f"load sequence file {sequence_file}: damaged ({exc})") from None
-    issuer = WalletIssuer(store, agency=agency, desk=desk_number, sequence=sequence)
+    sequence_file.parent.mkdir(parents=True, exist_ok=True)
+    pending = LoadJournal(sequence_file.with_name(sequence_file.name + ".pending.sqlite"))
+    issuer = WalletIssuer(
+        store, agency=agency, desk=desk_number, sequence=sequence, pending=pending
+    )
     with ssn_cli._card(reader) as connection:
         result = issuer.load(connection, purse, amount, sync=sync)
         trips = connection.count
     if result.outcome is Outcome.INTERRUPTED:
         click.secho(f"TAP AGAIN: {result.reason}", fg="yellow", bold=True)
         raise SystemExit(3)
+    if result.outcome is Outcome.NOT_CHARGED:
+        click.secho(f"NOT LOADED: {result.reason}", fg="red", bold=True)
+        raise SystemExit(1)
+    if result.reason:
+        click.echo(result.reason)
     click.secho(
-        f"LOADED {_rupiah(amount)} onto purse {purse}"
+        f"LOADED {_rupiah(result.amount)} onto purse {result.purse}"
         + (" and reset the offline cumulative" if sync else ""),
         fg="green",
         bold=True,

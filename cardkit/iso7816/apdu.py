@@ -23,7 +23,9 @@ class CommandApdu:
     """A command APDU.
 
     ``sensitive`` marks commands whose data must not be logged (PINs, key material);
-    it is not part of the encoding and does not take part in equality.
+    ``once`` marks commands the pipeline must never send twice (the wallet's value
+    commands: a resend could move money twice). Neither is part of the encoding nor
+    takes part in equality.
     """
 
     cla: int
@@ -33,6 +35,7 @@ class CommandApdu:
     data: bytes = b""
     ne: int = 0
     sensitive: bool = field(default=False, compare=False)
+    once: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("cla", "ins", "p1", "p2"):

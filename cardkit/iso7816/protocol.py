@@ -7,7 +7,10 @@ A command travels down a chain of small processors, each of which does one thing
 * :class:`Encoder` turns a :class:`CommandApdu` into bytes (short by default, extended
   only when the reader allows it) and logs traffic below DEBUG with secrets redacted.
 * :class:`ResponseChaining` follows ``61xx`` with GET RESPONSE and resends on ``6Cxx``
-  with the Le the card asked for, concatenating the pieces.
+  with the Le the card asked for, concatenating the pieces. A command marked
+  :attr:`~cardkit.iso7816.apdu.CommandApdu.once` (a value command: DEBIT, UNDO, LOAD) is
+  never resent: its ``6Cxx`` goes back to the caller, who treats it as a torn answer (a
+  relay can answer ``6Cxx`` to a command the card already committed).
 * :class:`CommandChaining` splits data longer than the reader's block size into
   ``CLA | 0x10`` chained commands.
 * A secure-messaging processor (SCP03, the identity channel) sits on top and wraps whole
@@ -67,7 +70,11 @@ class Encoder(Processor):
 
 
 class ResponseChaining(Processor):
-    """Collects long responses: ``61xx`` -> GET RESPONSE, ``6Cxx`` -> resend with Le=xx."""
+    """Collects long responses: ``61xx`` -> GET RESPONSE, ``6Cxx`` -> resend with Le=xx.
+
+    A ``once`` command is never resent: its ``6Cxx`` is returned as it came (GET RESPONSE
+    after ``61xx`` fetches the rest of an answer and re-issues nothing, so it is followed).
+    """
 
     def __init__(self, inner: Processor, *, max_response: int = SHORT_MAX_NE) -> None:
         self.inner = inner
@@ -75,7 +82,7 @@ class ResponseChaining(Processor):
 
     def send(self, cmd: CommandApdu) -> ResponseApdu:
         resp = self.inner.send(cmd)
-        if resp.sw1 == 0x6C:
+        if resp.sw1 == 0x6C and not cmd.once:
             resp = self.inner.send(replace(cmd, ne=resp.sw2 or 256))
         data = bytearray(resp.data)
         pieces = 0

@@ -17,6 +17,16 @@ Actions provided:
 - :class:`Rewrite`: the card answers; a function rewrites the data and status word before
   the host sees them (a hostile relay, or a garbled answer).
 
+The hostile relay (a man in the middle between card and reader, docs/WALLET.md "Relay"):
+
+- :class:`ForgeStatus`: the card processes the command; the host gets ``sw`` (and
+  ``data``, empty by default) instead -- e.g. ``6985`` after the card committed a debit,
+  or ``6Cxx`` / ``61xx`` to lure the pipeline into resending.
+- :class:`Delay`: the answer arrives ``seconds`` late (the card answered at once).
+- :class:`Capture` and :class:`Replay`: keep a matching answer; later answer a matching
+  command with it, without the card seeing that command.
+- :class:`DeleteLogEntries`: READ LOG's answer with some 38-byte entries cut out.
+
 After a removal (a :class:`~cardkit.errors.CardRemovedError` from an action or from the
 card) the connection behaves like a reader with no card: every later command raises
 :class:`~cardkit.errors.CardRemovedError` without reaching the card. A re-tap is a new
@@ -28,7 +38,8 @@ May import :mod:`cardkit.errors` and :mod:`cardkit.transport.base` only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -128,6 +139,82 @@ class Rewrite:
     def __call__(self, apdu: bytes, forward: Forward) -> Answer:
         data, sw = forward(apdu)
         return self.change(data, sw)
+
+
+@dataclass(frozen=True)
+class ForgeStatus:
+    """The card processes the command; the host gets ``(data, sw)`` instead of its answer
+    (a relay that reports a refusal, or a wrong-length hint, for a command the card took)."""
+
+    sw: int
+    data: bytes = b""
+    forward: bool = True  #: False: the card never sees the command
+
+    def __call__(self, apdu: bytes, forward: Forward) -> Answer:
+        if self.forward:
+            forward(apdu)
+        return self.data, self.sw
+
+
+@dataclass(frozen=True)
+class Delay:
+    """The card answers; the host gets the answer ``seconds`` later (``sleep`` is
+    injectable so tests need not wait)."""
+
+    seconds: float
+    sleep: Callable[[float], None] = time.sleep
+
+    def __call__(self, apdu: bytes, forward: Forward) -> Answer:
+        answer = forward(apdu)
+        self.sleep(self.seconds)
+        return answer
+
+
+@dataclass
+class Capture:
+    """The card answers and the host gets the answer; the relay keeps a copy in
+    :attr:`answers` (newest last), for a :class:`Replay` to use."""
+
+    answers: list[Answer] = field(default_factory=list)
+
+    def __call__(self, apdu: bytes, forward: Forward) -> Answer:
+        answer = forward(apdu)
+        self.answers.append(answer)
+        return answer
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The command never reaches the card; the host gets a captured answer instead
+    (``index`` into ``capture.answers``: -1, the newest). Nothing captured yet: the command
+    goes to the card as usual."""
+
+    capture: Capture
+    index: int = -1
+
+    def __call__(self, apdu: bytes, forward: Forward) -> Answer:
+        if not self.capture.answers:
+            return forward(apdu)
+        return self.capture.answers[self.index]
+
+
+#: The size of one READ LOG entry (cardkit.codecs.wallet.LogEntry; kept here so that this
+#: module imports nothing but errors and the transport base).
+LOG_ENTRY_SIZE = 38
+
+
+@dataclass(frozen=True)
+class DeleteLogEntries:
+    """READ LOG's answer (newest first) with the entries at ``positions`` (0: newest)
+    removed -- the log carries no MAC, so a relay can hide any transaction from it."""
+
+    positions: Sequence[int] = (0,)
+
+    def __call__(self, apdu: bytes, forward: Forward) -> Answer:
+        data, sw = forward(apdu)
+        entries = [data[i : i + LOG_ENTRY_SIZE] for i in range(0, len(data), LOG_ENTRY_SIZE)]
+        kept = [e for n, e in enumerate(entries) if n not in set(self.positions)]
+        return b"".join(kept), sw
 
 
 @dataclass
@@ -233,15 +320,21 @@ class FaultyConnection(Connection):
 
 
 __all__ = [
+    "LOG_ENTRY_SIZE",
     "Action",
     "Answer",
+    "Capture",
     "CutPower",
+    "Delay",
+    "DeleteLogEntries",
     "Drop",
+    "ForgeStatus",
     "FaultyConnection",
     "Fired",
     "Forward",
     "LoseAnswer",
     "Match",
+    "Replay",
     "Rewrite",
     "Rule",
 ]

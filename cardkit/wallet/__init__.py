@@ -14,13 +14,15 @@ layouts and MACs); never imports the back office: the batch file they share is a
 
 from __future__ import annotations
 
-from .card import PurseNotFoundError, WalletCard, WalletRefusedError
+from .card import PurseNotFoundError, UnconfirmedValueError, WalletCard, WalletRefusedError
 from .issuer import LoadRefusedError, LoadResult, LoadSequence, PendingLoad, WalletIssuer
+from .journal import LoadJournal
 from .results import History, Outcome, PaymentResult, Purses, Resolution
 from .terminal import PaymentTerminal, RecoveryError, city_today
 
 __all__ = [
     "History",
+    "LoadJournal",
     "LoadRefusedError",
     "LoadResult",
     "LoadSequence",
@@ -32,6 +34,7 @@ __all__ = [
     "Purses",
     "RecoveryError",
     "Resolution",
+    "UnconfirmedValueError",
     "WalletCard",
     "WalletIssuer",
     "WalletRefusedError",

@@ -9,6 +9,13 @@ words become errors here:
 * ``6982`` / ``6988`` -> :class:`~cardkit.errors.CryptoError` (AUTH wrong)
 * ``6A86`` / ``6A88`` / ``6A83`` -> :class:`PurseNotFoundError`
 * anything else -> :class:`~cardkit.errors.ApduError`
+
+Except for the value commands DEBIT, UNDO and LOAD: their only meaningful answer is the
+authenticated success (``9000`` with a CONF the SAM or issuer checks). Any other answer --
+an error status, ``6Cxx`` / ``61xx``, a short answer -- may come from a relay while the card
+committed, so it raises :class:`UnconfirmedValueError` ("torn: ask the card's next DEBIT
+INIT"), never a refusal. Value commands are marked ``once``: the pipeline never resends
+them.
 """
 
 from __future__ import annotations
@@ -46,6 +53,36 @@ class WalletRefusedError(ConditionsNotSatisfiedError):
 
 class PurseNotFoundError(ApduError):
     """No such purse (or log record) on the card."""
+
+
+class UnconfirmedValueError(ApduError):
+    """A value command (DEBIT, UNDO, LOAD) got an answer other than its success.
+
+    A status word proves nothing (the card does not authenticate it; a relay can rewrite
+    it after the card committed): the transaction is torn, and only the card's next DEBIT
+    INIT -- its MAC-protected last-transaction record -- tells whether money moved.
+    ``sw`` is the status word received (``0x9000`` for a success with an unreadable body).
+    """
+
+    @property
+    def claims_refusal(self) -> bool:
+        """The status word claims the card refused (a refusal, a MAC rejected, no such
+        purse) -- a claim only the card's next authenticated record can confirm."""
+        return self.sw in REFUSAL_SWS
+
+
+#: Status words by which a card refuses a value command (WalletCard maps them to errors).
+REFUSAL_SWS = frozenset(
+    {
+        SW.CONDITIONS_NOT_SATISFIED,
+        SW.COMMAND_NOT_ALLOWED,
+        SW.SECURITY_STATUS_NOT_SATISFIED,
+        SW.SM_DATA_INCORRECT,
+        SW.INCORRECT_P1P2,
+        SW.REFERENCED_DATA_NOT_FOUND,
+        SW.RECORD_NOT_FOUND,
+    }
+)
 
 
 def _check(resp: ResponseApdu, what: str) -> bytes:
@@ -114,11 +151,23 @@ class WalletCard:
         return init
 
     def _value(self, ins: WalletIns, p2: int, purse: int, data: bytes, what: str) -> DebitResponse:
-        answer = self._send(CommandApdu(CLA, ins, purse, p2, data, ne=SHORT_MAX_NE), what)
+        """Send a value command once; its success or :class:`UnconfirmedValueError`."""
+        resp = self.session.protocol.transceive(
+            CommandApdu(CLA, ins, purse, p2, data, ne=SHORT_MAX_NE, once=True)
+        )
+        if resp.sw != SW.OK:
+            raise UnconfirmedValueError(
+                resp.data,
+                resp.sw,
+                f"{what} answered {resp.sw:04X}, not its authenticated success: "
+                "whether it committed is known only from the card's next DEBIT INIT",
+            )
         try:
-            return DebitResponse.from_bytes(answer)
+            return DebitResponse.from_bytes(resp.data)
         except WalletFormatError as exc:
-            raise BadResponseError(f"{what} answer: {exc}") from None
+            raise UnconfirmedValueError(
+                resp.data, resp.sw, f"{what} answer unreadable ({exc}): torn"
+            ) from None
 
     def debit(self, request: DebitRequest) -> DebitResponse:
         """DEBIT with a SAM's authorisation (right after DEBIT INIT on the same purse)."""

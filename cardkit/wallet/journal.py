@@ -10,8 +10,10 @@ The terminal's part of the wallet's recovery rule (``docs/WALLET.md``, "Recovery
 1. :meth:`MerchantJournal.record_pending` before DEBIT (or UNDO) is sent: card serial, TC,
    purse, amount, SAM id and SAM counter -- what tells, after a tear, whether money moved;
 2. :meth:`~MerchantJournal.resolve_paid` with the receipt, or
-   :meth:`~MerchantJournal.resolve_not_charged` when the card's last transaction shows
-   that nothing moved. No new debit is journaled while one is unresolved.
+   :meth:`~MerchantJournal.resolve_not_charged` when the card's authenticated last
+   transaction shows that nothing moved, or :meth:`~MerchantJournal.refer` when nothing
+   the card can prove tells either way (the back office decides; the card is released).
+   No new debit is journaled while one is unresolved.
 
 Settlement: :meth:`~MerchantJournal.export_batch` writes every receipt not yet exported as a
 batch file signed by the merchant SAM (format in :mod:`cardkit.codecs.batch`).
@@ -35,8 +37,9 @@ from ..codecs.wallet import DebitRequest, InitResponse, Receipt, TransactionType
 from ..errors import CardkitError
 from ..pki import Hotlist, TrustStore, verify_hotlist
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _APPEND_ONLY_TABLES = (
+    "referral",
     "pending_debit",
     "receipt",
     "resolution",
@@ -59,6 +62,7 @@ CREATE TABLE pending_debit (
     sam_counter INTEGER NOT NULL,
     undoes INTEGER REFERENCES receipt(id),              -- the debit an undo reverses
     created_at TEXT NOT NULL,
+    ds_before INTEGER,                                  -- the card's DS at that DEBIT INIT
     UNIQUE (sam_id, sam_counter)
 );
 CREATE TABLE receipt (
@@ -88,6 +92,11 @@ CREATE TABLE resolution (
     receipt_id INTEGER UNIQUE REFERENCES receipt(id),
     resolved_at TEXT NOT NULL,
     CHECK ((outcome = 'paid') = (receipt_id IS NOT NULL))
+);
+CREATE TABLE referral (
+    pending_id INTEGER PRIMARY KEY REFERENCES pending_debit(id),
+    reason TEXT NOT NULL,
+    referred_at TEXT NOT NULL
 );
 CREATE TABLE undo (
     receipt_id INTEGER PRIMARY KEY REFERENCES receipt(id),
@@ -167,6 +176,9 @@ class PendingDebit:
     sam_counter: int
     undoes: int | None
     created_at: dt.datetime
+    #: the card's DS (its last record's) at the DEBIT INIT before the command; the
+    #: transaction, had it committed, carries DS ``ds_before + 1`` (None: journal v1 row)
+    ds_before: int | None = None
 
     def matches(self, receipt: Receipt) -> bool:
         """True when ``receipt`` is the transaction this pending debit describes."""
@@ -180,6 +192,15 @@ class PendingDebit:
             self.sam_id,
             self.sam_counter,
         )
+
+
+@dataclass(frozen=True)
+class Referral:
+    """A pending debit no card record could settle: referred to the back office."""
+
+    pending: PendingDebit
+    reason: str
+    at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -261,8 +282,25 @@ class MerchantJournal:
                             f" no {action} on {table}'); END"
                         )
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version == 1:
+                self._migrate_from_1()
             elif version != SCHEMA_VERSION:
                 raise JournalError(f"journal schema version {version} is not {SCHEMA_VERSION}")
+
+    def _migrate_from_1(self) -> None:
+        """Version 1 -> 2: pending debits keep the card's DS; the referral table."""
+        self._db.execute("ALTER TABLE pending_debit ADD COLUMN ds_before INTEGER")
+        self._db.execute(
+            "CREATE TABLE referral (pending_id INTEGER PRIMARY KEY REFERENCES "
+            "pending_debit(id), reason TEXT NOT NULL, referred_at TEXT NOT NULL)"
+        )
+        for action in ("UPDATE", "DELETE"):
+            self._db.execute(
+                f"CREATE TRIGGER referral_no_{action.lower()} BEFORE {action} ON referral "
+                f"BEGIN SELECT RAISE(ABORT, 'the journal is append-only: no {action} on "
+                "referral'); END"
+            )
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -302,6 +340,7 @@ class MerchantJournal:
         sam_counter: int,
         *,
         undoes: int | None = None,
+        ds_before: int | None = None,
     ) -> int:
         """Journal a debit (or, with ``undoes`` = the debit's receipt id, an undo) BEFORE
         the command goes to the card; return its pending id.
@@ -309,7 +348,8 @@ class MerchantJournal:
         Refuses a hotlisted card (:class:`CardHotlistedError`, the refusal is journaled) and
         a new debit on a card whose previous debit here is unresolved
         (:class:`UnresolvedDebitError`): that card's next tap resolves it first. Other cards
-        pay meanwhile, so a customer who walks away never blocks the till.
+        pay meanwhile, so a customer who walks away never blocks the till. ``ds_before`` is
+        the card's DS at the DEBIT INIT (its last record's DS): recovery compares it.
         """
         serial = bytes(serial)
         if self.is_hotlisted(serial):
@@ -318,7 +358,8 @@ class MerchantJournal:
         with self._transaction():
             open_one = self._one(
                 "SELECT p.id FROM pending_debit p LEFT JOIN resolution r ON r.pending_id = p.id"
-                " WHERE r.pending_id IS NULL AND p.serial = ?",
+                " LEFT JOIN referral f ON f.pending_id = p.id"
+                " WHERE r.pending_id IS NULL AND f.pending_id IS NULL AND p.serial = ?",
                 (serial,),
             )
             if open_one is not None:
@@ -342,7 +383,7 @@ class MerchantJournal:
                     )
             cursor = self._db.execute(
                 "INSERT INTO pending_debit (kind, serial, tc, purse, amount, sam_id, "
-                "sam_counter, undoes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "sam_counter, undoes, created_at, ds_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     int(kind),
                     serial,
@@ -353,6 +394,7 @@ class MerchantJournal:
                     sam_counter,
                     undoes,
                     _iso(self._clock()),
+                    ds_before,
                 ),
             )
             return int(cursor.lastrowid or 0)
@@ -369,12 +411,13 @@ class MerchantJournal:
             request.sam_id,
             request.sam_counter,
             undoes=undoes,
+            ds_before=init.last.entry.ds,
         )
 
     def _pending(self, pending_id: int) -> PendingDebit:
         row = self._one(
             "SELECT id, kind, serial, tc, purse, amount, sam_id, sam_counter, "
-            "undoes, created_at FROM pending_debit WHERE id = ?",
+            "undoes, created_at, ds_before FROM pending_debit WHERE id = ?",
             (pending_id,),
         )
         if row is None:
@@ -403,6 +446,8 @@ class MerchantJournal:
                 raise AlreadyResolvedError(
                     f"pending debit {pending_id} was resolved {done[0]} before"
                 )
+            if self._closed(pending_id) == "referred":
+                raise AlreadyResolvedError(f"pending debit {pending_id} was referred")
             receipt_id = self._insert_receipt(receipt, pending_id)
             self._db.execute(
                 "INSERT INTO resolution (pending_id, outcome, receipt_id, "
@@ -453,18 +498,55 @@ class MerchantJournal:
                 if done[0] == "not-charged":
                     return
                 raise AlreadyResolvedError(f"pending debit {pending_id} was paid")
+            if self._closed(pending_id) == "referred":
+                raise AlreadyResolvedError(f"pending debit {pending_id} was referred")
             self._db.execute(
                 "INSERT INTO resolution (pending_id, outcome, receipt_id, "
                 "resolved_at) VALUES (?, 'not-charged', NULL, ?)",
                 (pending_id, _iso(self._clock())),
             )
 
+    def _closed(self, pending_id: int) -> str | None:
+        """'paid', 'not-charged', 'referred', or None while the pending debit is open."""
+        done = self._one("SELECT outcome FROM resolution WHERE pending_id = ?", (pending_id,))
+        if done is not None:
+            return str(done[0])
+        if self._one("SELECT 1 FROM referral WHERE pending_id = ?", (pending_id,)):
+            return "referred"
+        return None
+
+    def refer(self, pending_id: int, reason: str) -> None:
+        """Close a pending debit that nothing on the card can settle either way: the
+        verdict is the back office's (from the card's receipts in other batches and its DS
+        gaps), and the card may pay here again. Referring again is a no-op."""
+        with self._transaction():
+            self._pending(pending_id)
+            closed = self._closed(pending_id)
+            if closed == "referred":
+                return
+            if closed is not None:
+                raise AlreadyResolvedError(f"pending debit {pending_id} was resolved {closed}")
+            self._db.execute(
+                "INSERT INTO referral (pending_id, reason, referred_at) VALUES (?, ?, ?)",
+                (pending_id, reason, _iso(self._clock())),
+            )
+
+    def referrals(self) -> list[Referral]:
+        """Pending debits referred to the back office, oldest first."""
+        rows = self._db.execute(
+            "SELECT p.id, p.kind, p.serial, p.tc, p.purse, p.amount, p.sam_id, p.sam_counter,"
+            " p.undoes, p.created_at, p.ds_before, f.reason, f.referred_at FROM referral f "
+            "JOIN pending_debit p ON p.id = f.pending_id ORDER BY p.id"
+        ).fetchall()
+        return [Referral(_pending_from_row(row[:11]), row[11], _time(row[12])) for row in rows]
+
     def unresolved(self) -> list[PendingDebit]:
         """Pending debits with no resolution yet (at most one in normal use)."""
         rows = self._db.execute(
             "SELECT p.id, p.kind, p.serial, p.tc, p.purse, p.amount, p.sam_id, p.sam_counter,"
-            " p.undoes, p.created_at FROM pending_debit p LEFT JOIN resolution r "
-            "ON r.pending_id = p.id WHERE r.pending_id IS NULL ORDER BY p.id"
+            " p.undoes, p.created_at, p.ds_before FROM pending_debit p LEFT JOIN resolution r "
+            "ON r.pending_id = p.id LEFT JOIN referral f ON f.pending_id = p.id "
+            "WHERE r.pending_id IS NULL AND f.pending_id IS NULL ORDER BY p.id"
         ).fetchall()
         return [_pending_from_row(row) for row in rows]
 
@@ -642,7 +724,7 @@ class MerchantJournal:
 
 
 def _pending_from_row(row: tuple[Any, ...]) -> PendingDebit:
-    pid, kind, serial, tc, purse, amount, sam_id, sc, undoes, created = row
+    pid, kind, serial, tc, purse, amount, sam_id, sc, undoes, created, ds_before = row
     return PendingDebit(
         pid,
         TransactionType(kind),
@@ -654,6 +736,7 @@ def _pending_from_row(row: tuple[Any, ...]) -> PendingDebit:
         sc,
         undoes,
         _time(created),
+        ds_before,
     )
 
 
@@ -675,3 +758,185 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+# --- the issuing desk's pending loads ------------------------------------------------------
+
+_LOAD_SCHEMA = """
+CREATE TABLE pending_load (
+    id INTEGER PRIMARY KEY,
+    serial BLOB NOT NULL CHECK (length(serial) = 8),
+    tc INTEGER NOT NULL,
+    ds_before INTEGER NOT NULL,                         -- the card's DS at that DEBIT INIT
+    purse INTEGER NOT NULL CHECK (purse BETWEEN 0 AND 7),
+    amount INTEGER NOT NULL CHECK (amount >= 0),
+    flags INTEGER NOT NULL,
+    sequence INTEGER NOT NULL UNIQUE,                   -- the desk's load sequence
+    created_at TEXT NOT NULL
+);
+CREATE TABLE load_resolution (
+    pending_id INTEGER PRIMARY KEY REFERENCES pending_load(id),
+    outcome TEXT NOT NULL CHECK (outcome IN ('loaded', 'not-loaded', 'referred')),
+    receipt BLOB CHECK (receipt IS NULL OR length(receipt) = 64),
+    note TEXT NOT NULL,
+    resolved_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class PendingLoadRow:
+    """A load journaled before LOAD was sent (the desk's side of a torn load)."""
+
+    id: int
+    serial: bytes
+    tc: int
+    ds_before: int
+    purse: int
+    amount: int
+    flags: int
+    sequence: int
+    created_at: dt.datetime
+
+
+class LoadJournal:
+    """The issuing desk's pending loads, in one SQLite file (``":memory:"`` for a
+    process-lifetime store): WAL, ``synchronous=FULL``, append-only like the merchant
+    journal.
+
+    A load is journaled **before** LOAD is sent; it is closed by one resolution row
+    (``loaded`` with the receipt, ``not-loaded``, or ``referred`` to the back office). While a
+    card has an open one, the desk loads nothing more onto it.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, clock: Callable[[], dt.datetime] = _utc_now
+    ) -> None:
+        self.path = os.fspath(path)
+        self._clock = clock
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._transaction():
+            if self._db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in _LOAD_SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                for table in ("pending_load", "load_resolution"):
+                    for action in ("UPDATE", "DELETE"):
+                        self._db.execute(
+                            f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON "
+                            f"{table} BEGIN SELECT RAISE(ABORT, 'the load journal is "
+                            f"append-only: no {action} on {table}'); END"
+                        )
+                self._db.execute("PRAGMA user_version = 1")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def record(
+        self,
+        serial: bytes,
+        tc: int,
+        ds_before: int,
+        purse: int,
+        amount: int,
+        flags: int,
+        sequence: int,
+    ) -> PendingLoadRow:
+        """Journal a load before it is sent; :class:`UnresolvedDebitError` while the card
+        has an open one."""
+        serial = bytes(serial)
+        with self._transaction():
+            open_one = self._db.execute(
+                "SELECT p.sequence FROM pending_load p LEFT JOIN load_resolution r "
+                "ON r.pending_id = p.id WHERE r.pending_id IS NULL AND p.serial = ?",
+                (serial,),
+            ).fetchone()
+            if open_one is not None:
+                raise UnresolvedDebitError(
+                    f"the load with sequence {open_one[0]} of this card is not resolved"
+                )
+            created = self._clock()
+            cursor = self._db.execute(
+                "INSERT INTO pending_load (serial, tc, ds_before, purse, amount, flags, "
+                "sequence, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (serial, tc, ds_before, purse, amount, flags, sequence, _iso(created)),
+            )
+        return PendingLoadRow(
+            int(cursor.lastrowid or 0),
+            serial,
+            tc,
+            ds_before,
+            purse,
+            amount,
+            flags,
+            sequence,
+            created,
+        )
+
+    def resolve(
+        self, pending_id: int, outcome: str, note: str, receipt: Receipt | None = None
+    ) -> None:
+        """Close a pending load: ``loaded`` (with its receipt), ``not-loaded`` or
+        ``referred``. Resolving again the same way is a no-op; otherwise
+        :class:`AlreadyResolvedError`."""
+        if outcome not in ("loaded", "not-loaded", "referred"):
+            raise ValueError(f"unknown load outcome {outcome!r}")
+        with self._transaction():
+            done = self._db.execute(
+                "SELECT outcome FROM load_resolution WHERE pending_id = ?", (pending_id,)
+            ).fetchone()
+            if done is not None:
+                if done[0] == outcome:
+                    return
+                raise AlreadyResolvedError(f"pending load {pending_id} was resolved {done[0]}")
+            self._db.execute(
+                "INSERT INTO load_resolution (pending_id, outcome, receipt, note, resolved_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    pending_id,
+                    outcome,
+                    None if receipt is None else receipt.to_bytes(),
+                    note,
+                    _iso(self._clock()),
+                ),
+            )
+
+    def unresolved(self, serial: bytes | None = None) -> list[PendingLoadRow]:
+        """Open pending loads (of one card, or all), oldest first."""
+        sql = (
+            "SELECT p.id, p.serial, p.tc, p.ds_before, p.purse, p.amount, p.flags, p.sequence,"
+            " p.created_at FROM pending_load p LEFT JOIN load_resolution r "
+            "ON r.pending_id = p.id WHERE r.pending_id IS NULL"
+        )
+        params: tuple[Any, ...] = ()
+        if serial is not None:
+            sql += " AND p.serial = ?"
+            params = (bytes(serial),)
+        rows = self._db.execute(sql + " ORDER BY p.id", params).fetchall()
+        return [
+            PendingLoadRow(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], _time(r[8]))
+            for r in rows
+        ]
+
+    def outcome(self, pending_id: int) -> str | None:
+        """How a pending load was resolved (None while open)."""
+        row = self._db.execute(
+            "SELECT outcome FROM load_resolution WHERE pending_id = ?", (pending_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def integrity_check(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])

@@ -21,6 +21,9 @@ class Outcome(enum.StrEnum):
     PAID = "paid"  #: money moved; ``receipt`` holds the card's receipt
     NOT_CHARGED = "not charged"  #: nothing moved; ``reason`` says why
     INTERRUPTED = "tap again"  #: the card left mid-debit: re-tap, recovery decides
+    #: (a resolution only) nothing the card can prove tells whether an interrupted
+    #: transaction moved money: the back office decides from the receipts; card released
+    REFERRED = "referred to the back office"
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Resolution:
     sam_counter: int
     kind: TransactionType
     amount: int
-    outcome: Outcome  #: PAID or NOT_CHARGED, never INTERRUPTED
+    outcome: Outcome  #: PAID, NOT_CHARGED or REFERRED, never INTERRUPTED
     receipt: Receipt | None = None  #: the recovered receipt when the money moved
     note: str = ""
 

@@ -46,7 +46,13 @@ from ..pki import CITY_TIMEZONE, Hotlist
 from ..ssn import LifeCycle
 from ..ssn.beneficiary import PROGRAMMES
 from ..transport.base import Connection
-from .card import PurseNotFoundError, WalletCard, WalletRefusedError, new_terminal_nonce
+from .card import (
+    PurseNotFoundError,
+    UnconfirmedValueError,
+    WalletCard,
+    WalletRefusedError,
+    new_terminal_nonce,
+)
 from .journal import (
     CardHotlistedError,
     MerchantJournal,
@@ -142,7 +148,7 @@ class PaymentTerminal:
             purse = self._choose_purse(wallet, purse_or_programme, amount)
             nt = new_terminal_nonce()
             init = self._open_debit(wallet, purse, nt, amount)
-            recovered = self._resolve_before_paying(wallet, init, purse, amount)
+            recovered = self._resolve_before_paying(wallet, init, nt, purse, amount)
             date = date_to_int(self.clock())
             reason = debit_refusal(init, amount, date)
             if reason is not None:
@@ -180,7 +186,7 @@ class PaymentTerminal:
         except TransportError as exc:
             return _not_charged(f"the card left ({exc})", amount or 0, serial=serial)
         try:
-            recovered = self._resolve(wallet, init)
+            recovered = self._resolve(wallet, init, nt)
         except (RecoveryError, TransportError) as exc:
             return _not_charged(
                 f"an interrupted payment of this card cannot be resolved: {exc}",
@@ -302,11 +308,11 @@ class PaymentTerminal:
         raise _NotCharged(_not_charged(reason, amount, purse=purse, serial=wallet.serial))
 
     def _resolve_before_paying(
-        self, wallet: WalletCard, init: InitResponse, purse: int, amount: int
+        self, wallet: WalletCard, init: InitResponse, nt: bytes, purse: int, amount: int
     ) -> tuple[Resolution, ...]:
         """Resolve this card's interrupted payments first; none may stay open."""
         try:
-            return self._resolve(wallet, init)
+            return self._resolve(wallet, init, nt)
         except (RecoveryError, TransportError) as exc:
             raise _NotCharged(
                 _not_charged(
@@ -451,15 +457,24 @@ class PaymentTerminal:
                 recovered=recovered,
                 kind=request_kind,
             )
-        except (WalletRefusedError, PurseNotFoundError, CryptoError) as exc:
-            # The card answered with an error: it committed nothing.
-            self.journal.resolve_not_charged(pending_id)
-            return _not_charged(
-                f"the card refused: {exc}", amount, purse=purse, serial=serial, recovered=recovered
+        except UnconfirmedValueError as exc:
+            # Any answer but the authenticated success -- a refusal's status word, 6Cxx,
+            # an unreadable answer -- proves nothing: a relay can send it after the card
+            # committed. A claimed refusal is checked at once against the card's next
+            # DEBIT INIT (it is still on the reader); anything else is "tap again".
+            logger.warning("DEBIT/UNDO of SC %d answered unclearly: %s", request.sam_counter, exc)
+            if exc.claims_refusal:
+                return self._settle_torn(wallet, request, recovered, request_kind, exc)
+            return PaymentResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                reason=f"the card's answer could not be read ({exc})",
+                recovered=recovered,
+                kind=request_kind,
             )
         except CardkitError as exc:
-            # An unreadable answer or an unexpected status word: the card may have
-            # committed, so only its next DEBIT INIT can tell. Tap again.
             logger.error("DEBIT/UNDO of SC %d ended unclearly: %s", request.sam_counter, exc)
             return PaymentResult(
                 Outcome.INTERRUPTED,
@@ -498,59 +513,181 @@ class PaymentTerminal:
             kind=request_kind,
         )
 
+    def _settle_torn(
+        self,
+        wallet: WalletCard,
+        request: DebitRequest,
+        recovered: tuple[Resolution, ...],
+        kind: TransactionType,
+        exc: CardkitError,
+    ) -> PaymentResult:
+        """A value command answered something other than its success: read the card's
+        authenticated record now (one DEBIT INIT) and answer what it proves; "tap again"
+        when it cannot be read or proves nothing yet."""
+        amount, purse, serial = request.amount, request.purse, wallet.serial
+        try:
+            nt = new_terminal_nonce()
+            init = wallet.debit_init(purse, nt)
+            settled = self._resolve(wallet, init, nt)
+        except CardkitError as again:
+            return PaymentResult(
+                Outcome.INTERRUPTED,
+                amount,
+                purse,
+                serial,
+                reason=f"the card's answer could not be trusted ({exc}); checking it failed "
+                f"({again}): tap the card again",
+                recovered=recovered,
+                kind=kind,
+            )
+        mine = next((r for r in settled if r.sam_counter == request.sam_counter), None)
+        others = tuple(r for r in settled if r is not mine)
+        if mine is not None and mine.outcome is Outcome.PAID and mine.receipt is not None:
+            return PaymentResult(
+                Outcome.PAID,
+                amount,
+                purse,
+                serial,
+                receipt=mine.receipt,
+                balance=mine.receipt.entry.balance,
+                reason=f"the card's answer was not its success ({exc}), but its "
+                "authenticated record shows the payment",
+                recovered=recovered + others,
+                kind=kind,
+            )
+        if mine is not None and mine.outcome is Outcome.NOT_CHARGED:
+            return _not_charged(
+                f"the card did not take it (its answer: {exc}; its authenticated record "
+                "confirms that nothing moved)",
+                amount,
+                purse=purse,
+                serial=serial,
+                recovered=recovered + others,
+            )
+        return PaymentResult(
+            Outcome.INTERRUPTED,
+            amount,
+            purse,
+            serial,
+            reason=f"the card's answer could not be trusted ({exc}): tap the card again",
+            recovered=recovered + settled,
+            kind=kind,
+        )
+
     def _recover_session(self, wallet: WalletCard) -> tuple[Resolution, ...]:
         pending = [p for p in self.journal.unresolved() if p.serial == wallet.serial]
         if not pending:
             return ()
-        init = wallet.debit_init(pending[0].purse, new_terminal_nonce())
-        return self._resolve(wallet, init)
+        nt = new_terminal_nonce()
+        init = wallet.debit_init(pending[0].purse, nt)
+        return self._resolve(wallet, init, nt)
 
-    def _resolve(self, wallet: WalletCard, init: InitResponse) -> tuple[Resolution, ...]:
+    def _resolve(self, wallet: WalletCard, init: InitResponse, nt: bytes) -> tuple[Resolution, ...]:
         """Resolve every pending transaction of this card from a fresh DEBIT INIT."""
         self._sam_ready()
+        checked: list[bool] = []
+
+        def fresh() -> None:
+            # once per DEBIT INIT: the SAM checks CC (this card, this nonce, now)
+            if not checked:
+                self._check_authentic(wallet.serial, init, nt)
+                checked.append(True)
+
         out = []
         for pending in self.journal.unresolved():
             if pending.serial == wallet.serial:
-                out.append(self._resolve_one(wallet, init, pending))
+                out.append(self._resolve_one(wallet, init, pending, fresh))
         return tuple(out)
 
+    def _check_authentic(self, serial: bytes, init: InitResponse, nt: bytes) -> None:
+        """Have the SAM check the DEBIT INIT answer's cryptogram CC, which covers the
+        card's last-transaction record and this tap's nonce: only then is the record the
+        card's own, current word (a relay can rewrite or replay any unchecked answer).
+
+        The check is the SAM's AUTHORISE BLOCK, which verifies CC and spends no counter
+        and no ceiling; its BLOCK MAC is discarded (never sent: the session it is bound
+        to ends with the card's next DEBIT INIT). RecoveryError when it cannot be done.
+        """
+        check = getattr(self.sam, "authorise_block", None)
+        if check is None:
+            raise RecoveryError(
+                "this SAM cannot check the card's cryptogram, so the card's record cannot "
+                "prove that nothing moved"
+            )
+        try:
+            check(init, serial, nt)
+        except CryptoError as exc:
+            raise RecoveryError(
+                "the card's DEBIT INIT answer is not authentic (its cryptogram is wrong: "
+                "a relay, or not a genuine card)"
+            ) from exc
+        except TransportError as exc:
+            self._sam_lost = True
+            raise RecoveryError(f"the SAM did not answer ({exc})") from exc
+        except CardkitError as exc:
+            raise RecoveryError(f"the SAM could not check the card's cryptogram: {exc}") from exc
+
     def _resolve_one(
-        self, wallet: WalletCard, init: InitResponse, pending: PendingDebit
+        self,
+        wallet: WalletCard,
+        init: InitResponse,
+        pending: PendingDebit,
+        fresh: Callable[[], None],
     ) -> Resolution:
+        """One pending transaction against the card's MAC-protected last record.
+
+        * the record is the pending transaction -> **paid** (its CONF checked by the SAM,
+          or, when the SAM no longer holds that authorisation, the record checked under
+          this tap's CC);
+        * under a checked CC: the card's DS is still the one the pending transaction saw,
+          or its one transaction since is another -> **not charged**;
+        * the card transacted more than once since: its record cannot tell, and its log
+          carries no MAC (a relay can delete an entry; 16 later payments rotate it out)
+          -> **referred** to the back office, and the card may pay again.
+        """
         last = init.last.entry
         if init.tc <= pending.tc:
             raise RecoveryError(
                 f"the card's counter ({init.tc}) is not past the pending "
-                f"debit's ({pending.tc}): a copy of an older card image?"
+                f"debit's ({pending.tc}): a copy of an older card image, or a replayed answer?"
             )
         if last.tc == pending.tc and self._is_ours(last, pending):
-            receipt = self._confirm_recovered(wallet.serial, init, pending)
+            receipt, note = self._confirm_recovered(wallet.serial, init, pending, fresh)
             self.journal.resolve_paid(pending.id, receipt)
-            return self._resolution(
-                pending, Outcome.PAID, receipt, "recovered from the card's last transaction"
-            )
-        if last.tc < pending.tc:
-            # The card's newest value transaction is older than the pending session: the
-            # DEBIT never committed, and this DEBIT INIT has closed that session for good.
+            return self._resolution(pending, Outcome.PAID, receipt, note)
+        fresh()  # every verdict below believes the record: it must be the card's, now
+        d0 = pending.ds_before
+        if last.tc < pending.tc or (d0 is not None and last.ds == d0):
+            # Nothing committed since the pending session opened, and this DEBIT INIT has
+            # closed that session for good.
             self.journal.resolve_not_charged(pending.id)
             return self._resolution(
                 pending, Outcome.NOT_CHARGED, None, "the card's last transaction predates it"
             )
-        # The card transacted since (elsewhere): its log tells whether ours happened.
-        log = wallet.log()
-        match = next((e for e in log if e.tc == pending.tc), None)
-        if match is not None and self._is_ours(match, pending):
+        if d0 is not None and last.ds < d0:
             raise RecoveryError(
-                f"the card's log shows the debit (TC {pending.tc}) happened, but the card "
-                "has transacted since, so its receipt MACs are no longer on the card: "
-                "report the card serial and SAM counter to the back office"
+                f"the card's sequence ({last.ds}) went back past the pending debit's ({d0}): "
+                "a copy of an older card image?"
             )
-        if match is None and (not log or min(e.tc for e in log) > pending.tc):
-            raise RecoveryError("the card's log no longer reaches back to the pending debit")
-        self.journal.resolve_not_charged(pending.id)
-        return self._resolution(
-            pending, Outcome.NOT_CHARGED, None, "the card's log has no such transaction"
+        if (d0 is not None and last.ds == d0 + 1) or last.tc == pending.tc:
+            # Had the pending transaction committed it would carry DS d0 + 1 (or it would
+            # be the one transaction of its own session): that place is another's.
+            self.journal.resolve_not_charged(pending.id)
+            return self._resolution(
+                pending,
+                Outcome.NOT_CHARGED,
+                None,
+                "the card's authenticated record shows another transaction in its place",
+            )
+        since = f" ({last.ds - d0} since)" if d0 is not None else ""
+        reason = (
+            f"the card has transacted since{since}: its authenticated record no longer "
+            "reaches back to this transaction and its log carries no MAC, so nothing on the "
+            "card proves whether it moved money; referred to the back office (the card's "
+            f"receipts and DS {'' if d0 is None else d0 + 1} tell), the card is released"
         )
+        self.journal.refer(pending.id, reason)
+        return self._resolution(pending, Outcome.REFERRED, None, reason)
 
     @staticmethod
     def _is_ours(entry: LogEntry, pending: PendingDebit) -> bool:
@@ -563,28 +700,36 @@ class PaymentTerminal:
         )
 
     def _confirm_recovered(
-        self, serial: bytes, init: InitResponse, pending: PendingDebit
-    ) -> Receipt:
-        """The SAM checks the recovered record's CONF (so it is the card's own word)."""
+        self,
+        serial: bytes,
+        init: InitResponse,
+        pending: PendingDebit,
+        fresh: Callable[[], None],
+    ) -> tuple[Receipt, str]:
+        """The recovered record as a receipt, once it is shown to be the card's own word:
+        the SAM checks its CONF, or (the SAM no longer holds the authorisation) this tap's
+        CC, which covers the whole record, RM and CONF included."""
         e = init.last.entry
         # The SAM identifies the authorisation by its counter; AUTH is not needed again.
         request = DebitRequest(
             e.purse, e.amount, e.date, e.merchant, e.terminal, e.sam_id, e.sam_counter, bytes(8)
         )
         try:
-            return self.sam.confirm(request, DebitResponse.from_last(init.last))
+            receipt = self.sam.confirm(request, DebitResponse.from_last(init.last))
         except CryptoError as exc:
             raise RecoveryError(
                 "the card's record of the pending debit does not confirm: the card is not genuine"
             ) from exc
-        except SamKeyMissingError as exc:
-            # The SAM keeps its newest authorisations only: this one is gone, so nothing
-            # here can check the card's word. It stays pending for the back office.
-            raise RecoveryError(
-                f"the SAM no longer holds authorisation SC "
-                f"{pending.sam_counter}: report the card serial and SAM "
-                "counter to the back office"
-            ) from exc
+        except SamKeyMissingError:
+            # The SAM keeps its newest authorisations only; the card's record, under this
+            # tap's cryptogram, is proof enough (the back office checks its RM).
+            fresh()
+            receipt = Receipt(serial, init.kvn_debit, init.kvn_receipt, init.last)
+            return receipt, (
+                "recovered from the card's authenticated last transaction "
+                f"(the SAM no longer holds authorisation SC {pending.sam_counter})"
+            )
+        return receipt, "recovered from the card's last transaction"
 
     @staticmethod
     def _resolution(

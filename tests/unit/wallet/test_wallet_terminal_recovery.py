@@ -243,7 +243,10 @@ def test_card_paid_elsewhere_before_the_retap(
     assert terminal(card, other_sam, journal(tmp_path / "other"))[0].pay(0, 1_000).paid
     resolutions = terminal(card, sam, book)[0].recover()
     assert [(r.outcome, r.note) for r in resolutions] == [
-        (Outcome.NOT_CHARGED, "the card's log has no such transaction")
+        (
+            Outcome.NOT_CHARGED,
+            "the card's authenticated record shows another transaction in its place",
+        )
     ]
     assert book.receipts() == [] and book.unresolved() == []
 
@@ -311,8 +314,9 @@ def test_sam_error_on_confirm_after_the_card_paid_is_tap_again(keystore, tmp_pat
 
 def test_recovery_after_the_sam_forgot_the_authorisation_is_a_verdict(keystore, tmp_path: Path):
     """Card A's answer is lost; 16 other sales push its authorisation out of the SAM's
-    log; A's next tap must answer (not charged: cannot be resolved), keep A's debit
-    pending, and never debit A again."""
+    log. Issue 9 item 13: A's next tap proves the debit from the card's own record (under
+    this tap's checked cryptogram) and journals it as paid -- never debiting A again, and
+    A may pay at this till again."""
     card_a, card_b = wallet_card(keystore), wallet_card(keystore)
     load(keystore, card_a, START)
     load(keystore, card_b, START)
@@ -327,8 +331,11 @@ def test_recovery_after_the_sam_forgot_the_authorisation_is_a_verdict(keystore, 
     assert till.pay(0, PRICE).outcome is Outcome.INTERRUPTED
     for _ in range(sam_codec.SAM_LOG_CAPACITY):
         assert terminal(card_b, sam, book)[0].pay(0, 1_000).paid
-    retap = terminal(card_a, sam, book)[0].pay(0, PRICE)
-    assert retap.outcome is Outcome.NOT_CHARGED
-    assert "cannot be resolved" in retap.reason
+    resolutions = terminal(card_a, sam, book)[0].recover()
+    assert [r.outcome for r in resolutions] == [Outcome.PAID]
+    assert "SAM no longer holds" in resolutions[0].note
     assert balance(card_a) == START - PRICE  # debited once, by the lost sale
-    assert [p.serial for p in book.unresolved()] == [session(card_a).serial]
+    assert book.unresolved() == []
+    mine = [r.receipt for r in book.history(session(card_a).serial)]
+    assert mine == [resolutions[0].receipt]
+    assert terminal(card_a, sam, book)[0].pay(0, 1_000).paid  # the card pays here again
