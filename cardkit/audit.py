@@ -26,6 +26,7 @@ from .errors import CardkitError
 class AuditLogError(CardkitError):
     """The audit log is broken: tampered with, reordered or truncated."""
 
+
 GENESIS = "0" * 64
 _SECRET_WORDS = frozenset(
     {

@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
-from test_sam_applet import (
-    IDENTITY,
-    SAM_SERIAL,
-    TRANSPORT_KEY,
-    WalletCard,
-    make_card_sam,
-    make_software_sam,
-    pay,
-)
+from backoffice_support import DATE, DEBIT_MASTER, WalletCard
+from ssn_wallet_helpers import SAM_IDENTITY as IDENTITY
+from ssn_wallet_helpers import SAM_SERIAL, TRANSPORT_KEY, make_software_sam
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
 from cardkit.codecs import wallet as w
+from cardkit.crypto.keyload import build_key_load_package
 from cardkit.errors import ApduError, CardRemovedError
 from cardkit.iso7816.protocol import ApduProtocol
 from cardkit.transport.base import InProcessConnection
-from cardkit.wallet.sam import CardSam, SamRefusedError, SoftwareSam
+from cardkit.wallet.sam import CardSam, Sam, SamRefusedError, SoftwareSam
 
 DIGEST = hashlib.sha256(b"batch body").digest()
+CARD_SERIAL = bytes.fromhex("5353000000000042")
+
+
+def make_card_sam() -> tuple[VirtualCard, CardSam]:
+    """The SAM applet, personalised with the debit master, and the virtual chip it runs on."""
+    chip = VirtualCard([SamApplet()])
+    sam = CardSam(ApduProtocol(InProcessConnection(chip)))
+    sam.pre_personalise(SAM_SERIAL, 1, TRANSPORT_KEY)
+    admin = w.sam_admin_key(TRANSPORT_KEY, SAM_SERIAL)
+    sam.personalise(IDENTITY, w.personalisation_mac(admin, SAM_SERIAL, 0, IDENTITY))
+    sam.load_key(build_key_load_package(DEBIT_MASTER, "debit", 1, TRANSPORT_KEY, 1, SAM_SERIAL))
+    return chip, sam
+
+
+def pay(sam: Sam, card: WalletCard, amount: int) -> w.Receipt:
+    nt = os.urandom(8)
+    init = card.init(nt)
+    request = sam.authorise_debit(init, card.serial, nt, amount, DATE)
+    return sam.confirm(request, card.debit(request))
 
 
 def k_batch() -> bytes:
@@ -33,7 +48,7 @@ def k_batch() -> bytes:
 @pytest.mark.parametrize("kind", ["card", "software"])
 def test_sign_batch_counts_and_verifies(kind: str) -> None:
     sam = make_card_sam()[1] if kind == "card" else make_software_sam()
-    card = WalletCard()
+    card = WalletCard(CARD_SERIAL)
     pay(sam, card, 1500)
     first = sam.sign_batch(DIGEST)
     second = sam.sign_batch(DIGEST)
