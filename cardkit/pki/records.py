@@ -165,6 +165,18 @@ class Asn1HotlistEntries(core.SequenceOf):
     _child_spec = Asn1HotlistEntry
 
 
+class Asn1RevokedDesk(core.Sequence):
+    _fields = [
+        ("certificate_sha256", core.OctetString),
+        ("reason", Asn1RevocationReason),
+        ("revoked_at", core.GeneralizedTime),
+    ]
+
+
+class Asn1RevokedDesks(core.SequenceOf):
+    _child_spec = Asn1RevokedDesk
+
+
 class Asn1Hotlist(core.Sequence):
     _fields = [
         ("version", core.Integer),
@@ -172,6 +184,8 @@ class Asn1Hotlist(core.Sequence):
         ("issued_at", core.GeneralizedTime),
         ("next_update", core.GeneralizedTime),
         ("entries", Asn1HotlistEntries),
+        # revoked desk certificates (back office); absent when there are none
+        ("revoked_desks", Asn1RevokedDesks, {"implicit": 0, "optional": True}),
     ]
 
 
