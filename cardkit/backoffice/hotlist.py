@@ -110,6 +110,48 @@ class HotlistService:
             )
         return True
 
+    def block_cards(
+        self,
+        serials: list[bytes],
+        reason: RevocationReason,
+        *,
+        actor: str,
+        revoked_on: dt.date | None = None,
+        at: dt.datetime | None = None,
+    ) -> int:
+        """Hotlist many cards at once (an import from the register), one audit entry with
+        the SHA-256 of the serials; returns how many were new."""
+        when = utc(at)
+        day = revoked_on or when.date()
+        for serial in serials:
+            HotlistEntry(serial, reason, day)
+        with self.ledger.transaction() as conn:
+            known = {bytes(r[0]) for r in conn.execute(select(t.hotlist_card.c.serial))}
+            new = sorted(set(serials) - known)
+            if new:
+                conn.execute(
+                    insert(t.hotlist_card),
+                    [
+                        {
+                            "serial": serial,
+                            "reason": int(reason),
+                            "revoked_on": day.year * 10000 + day.month * 100 + day.day,
+                            "blocked_at": when,
+                            "actor": actor,
+                        }
+                        for serial in new
+                    ],
+                )
+            self.audit.append(
+                "block-cards",
+                actor=actor,
+                cards=len(new),
+                serials_sha256=hashlib.sha256(b"".join(new)).hexdigest(),
+                reason=RevocationReason(reason).name.lower(),
+                revoked_on=day.isoformat(),
+            )
+        return len(new)
+
     def revoke_desk(
         self,
         certificate_der: bytes,
