@@ -451,9 +451,7 @@ class Hotlist:
                         reason=RevocationReason(_REASON_CODES[item["reason"].native]),
                         revoked_at=item["revoked_at"].native,
                     )
-                    for item in (
-                        parsed["revoked_desks"] if parsed["revoked_desks"].native else []
-                    )
+                    for item in (parsed["revoked_desks"] if parsed["revoked_desks"].native else [])
                 ),
             )
         except MalformedError:

@@ -171,8 +171,9 @@ def _certificate(
 def pki() -> tuple[TrustStore, MemorySigner, MemorySigner]:
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = _certificate("Samarinda SSN Root CA", root_key, None, ca=True)
-    hot_key, desk_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
-        ec.SECP256R1()
+    hot_key, desk_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
     )
     hot = _certificate(
         "SSN back-office hotlist",
@@ -192,7 +193,9 @@ def test_block_revoke_publish_and_verify(tmp_path: Path, pki) -> None:  # type: 
     lost = bytes.fromhex("5353000000000001")
     assert service.block_card(lost, RevocationReason.LOST, actor="clerk-3", at=NOW)
     assert not service.block_card(lost, RevocationReason.STOLEN, actor="clerk-3", at=NOW)
-    assert service.revoke_desk(desk.certificate_der, RevocationReason.SUSPECTED_FRAUD, actor="ciso", at=NOW)
+    assert service.revoke_desk(
+        desk.certificate_der, RevocationReason.SUSPECTED_FRAUD, actor="ciso", at=NOW
+    )
     first = service.publish(actor="ops", at=NOW)
     verified = verify_publication(first.der, trust, at=NOW).hotlist
     assert verified.sequence == 1 and verified.contains(lost)
