@@ -20,8 +20,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import CursorResult, and_, func, insert, select, update
 
 from ..codecs.wallet import TransactionType
 from . import schema as t
@@ -89,7 +90,7 @@ def run_payouts(
         run = (
             row[0]
             if row is not None
-            else conn.execute(insert(t.payout_run).values(started_at=when)).inserted_primary_key[0]
+            else _new_id(conn.execute(insert(t.payout_run).values(started_at=when)))
         )
         r = t.receipt.c
         owed = conn.execute(
@@ -131,18 +132,20 @@ def _pay_line(ledger: Ledger, run: int, merchant: int, programme: int) -> bool:
         net = debited - undone + adjusted
         if net <= 0:
             return False
-        line = conn.execute(
-            insert(t.payout).values(
-                run_id=run,
-                merchant=merchant,
-                programme=programme,
-                receipts=len(rows),
-                debited=debited,
-                undone=undone,
-                adjusted=adjusted,
-                net=net,
+        line = _new_id(
+            conn.execute(
+                insert(t.payout).values(
+                    run_id=run,
+                    merchant=merchant,
+                    programme=programme,
+                    receipts=len(rows),
+                    debited=debited,
+                    undone=undone,
+                    adjusted=adjusted,
+                    net=net,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         ids = [i for i, _, _ in rows]
         for start in range(0, len(ids), 500):
             claimed = conn.execute(
@@ -159,6 +162,12 @@ def _pay_line(ledger: Ledger, run: int, merchant: int, programme: int) -> bool:
                 .values(payout_id=line)
             )
     return True
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _finish(ledger: Ledger, run: int, when: dt.datetime) -> PayoutRun:

@@ -303,27 +303,10 @@ class _Settler:
                 BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, "the SAM's batch MAC is wrong"
             )
         sam = conn.execute(select(t.sam).where(t.sam.c.serial == b.sam_serial)).first()
-        if sam is None:
-            return refuse(
-                BatchFlag.UNKNOWN_SAM,
-                Flag.UNKNOWN_SAM,
-                f"SAM {b.sam_serial.hex()} is not registered with the back office",
-            )
-        if (sam.sam_id, sam.merchant, sam.terminal) != (b.sam_id, b.merchant, b.terminal):
-            return refuse(
-                BatchFlag.UNKNOWN_SAM,
-                Flag.UNKNOWN_SAM,
-                f"SAM {b.sam_serial.hex()} is registered as SAM {sam.sam_id} merchant "
-                f"{sam.merchant} terminal {sam.terminal}, the batch says {b.sam_id}/"
-                f"{b.merchant}/{b.terminal}",
-            )
-        if sam.revoked_at is not None and b.created_at >= utc(sam.revoked_at):
-            return refuse(
-                BatchFlag.REVOKED_SAM,
-                Flag.UNKNOWN_SAM,
-                f"SAM {b.sam_serial.hex()} was revoked on {utc(sam.revoked_at):%Y-%m-%d %H:%M}",
-            )
-
+        refusal = _registration(b, sam)
+        if refusal is not None:
+            return refuse(*refusal)
+        assert sam is not None
         flags: list[BatchFlag] = []
         reasons: list[str] = []
         known = conn.execute(
@@ -423,17 +406,9 @@ class _Settler:
         rows: list[dict[str, Any]],
     ) -> tuple[list[Flag], list[str]]:
         entry = r.entry
-        if entry.type not in _PAYMENTS:
-            return [Flag.NOT_A_PAYMENT], [f"a {entry.type.name.lower()} record is no payment"]
-        if mac == MAC_NO_MASTER:
-            return [Flag.BAD_MAC], [f"no receipt master of version {r.kvn_receipt}"]
-        if mac != MAC_OK:
-            return [Flag.BAD_MAC], ["the receipt MAC is wrong"]
-        if (entry.sam_id, entry.merchant, entry.terminal) != (b.sam_id, b.merchant, b.terminal):
-            return [Flag.NOT_THIS_SAM], [
-                f"receipt of SAM {entry.sam_id} merchant {entry.merchant} terminal "
-                f"{entry.terminal}, batch of SAM {b.sam_id} merchant {b.merchant}"
-            ]
+        unbooked = _unbooked(b, r, mac)
+        if unbooked is not None:
+            return [unbooked[0]], [unbooked[1]]
         key = (r.serial, entry.ds)
         earlier = seen.setdefault(key, [])
         for e in earlier:
@@ -443,23 +418,7 @@ class _Settler:
         flags: list[Flag] = []
         reasons: list[str] = []
         where = f"batch {b.sequence} of SAM {b.sam_serial.hex()}"
-        if earlier:
-            first = earlier[0]
-            flags.append(Flag.FORKED_COUNTER)
-            reasons.append(
-                f"card {r.serial.hex()} spent DS {entry.ds} twice (the other in {first.where},"
-                f" {'flagged' if first.status == LedgerStatus.FLAGGED else first.status}):"
-                " cloned card"
-            )
-            if card.blocked is None:
-                card.blocked = f"forked counter at DS {entry.ds}"
-                card.dirty = True
-                self._new_blocks.append((r.serial, card.blocked))
-                blocked_now = True
-            else:
-                blocked_now = False
-        else:
-            blocked_now = False
+        blocked_now = bool(earlier) and self._fork(r, earlier[0], card, flags, reasons)
         if entry.sam_counter > b.signature.sam_counter:
             flags.append(Flag.SAM_COUNTER_AHEAD)
             reasons.append(
@@ -473,42 +432,7 @@ class _Settler:
         if not card.known:
             flags.append(Flag.UNKNOWN_CARD)
             reasons.append(f"card {r.serial.hex()} was never registered nor loaded")
-        purse = card.purses.get(entry.purse)
-        if purse is None:
-            purse = card.purses[entry.purse] = {
-                "programme": entry.purse,
-                "payment_cap": None,
-                "loaded": 0,
-                "spent": 0,
-                "undone": 0,
-                "new": True,
-            }
-        debit = entry.type is TransactionType.DEBIT
-        if debit and purse["payment_cap"] is not None and entry.amount > purse["payment_cap"]:
-            flags.append(Flag.OVER_PAYMENT_CAP)
-            reasons.append(
-                f"{entry.amount} Rp above the purse's payment cap {purse['payment_cap']}"
-            )
-        if entry.ds > card.window:
-            spent = (
-                card.offline_spent + entry.amount if debit else card.offline_spent - entry.amount
-            )
-            card.offline_spent = max(0, spent)
-            if debit and card.offline_cap is not None and card.offline_spent > card.offline_cap:
-                flags.append(Flag.OVER_OFFLINE_CAP)
-                reasons.append(
-                    f"{card.offline_spent} Rp spent offline since the last load, cap "
-                    f"{card.offline_cap}"
-                )
-        if debit:
-            purse["spent"] += entry.amount
-        else:
-            purse["undone"] += entry.amount
-        purse["dirty"] = True
-        balance = purse["loaded"] - purse["spent"] + purse["undone"]
-        if debit and balance < 0:
-            flags.append(Flag.NEGATIVE_BALANCE)
-            reasons.append(f"shadow balance of purse {entry.purse} is {balance} Rp")
+        purse = self._money(r, card, flags, reasons)
         if entry.ds not in card.new_ds and not earlier:
             card.new_ds.add(entry.ds)
             card.ds_count += 1
@@ -556,6 +480,66 @@ class _Settler:
                 if e.status == LedgerStatus.ACCEPTED:
                     e.status = "reopen"
         return flags, reasons
+
+    def _fork(
+        self, r: Receipt, first: _Seen, card: _Card, flags: list[Flag], reasons: list[str]
+    ) -> bool:
+        """Flag a forked counter and block the card; True if it was blocked just now."""
+        flags.append(Flag.FORKED_COUNTER)
+        status = "flagged" if first.status == LedgerStatus.FLAGGED else first.status
+        reasons.append(
+            f"card {r.serial.hex()} spent DS {r.entry.ds} twice (the other in {first.where},"
+            f" {status}): cloned card"
+        )
+        if card.blocked is not None:
+            return False
+        card.blocked = f"forked counter at DS {r.entry.ds}"
+        card.dirty = True
+        self._new_blocks.append((r.serial, card.blocked))
+        return True
+
+    @staticmethod
+    def _money(r: Receipt, card: _Card, flags: list[Flag], reasons: list[str]) -> dict[str, Any]:
+        """Book the receipt on the purse's shadow balance and the card's offline window;
+        flag it over the payment cap, over the offline cap or below zero."""
+        entry = r.entry
+        purse = card.purses.get(entry.purse)
+        if purse is None:
+            purse = card.purses[entry.purse] = {
+                "programme": entry.purse,
+                "payment_cap": None,
+                "loaded": 0,
+                "spent": 0,
+                "undone": 0,
+                "new": True,
+            }
+        debit = entry.type is TransactionType.DEBIT
+        if debit and purse["payment_cap"] is not None and entry.amount > purse["payment_cap"]:
+            flags.append(Flag.OVER_PAYMENT_CAP)
+            reasons.append(
+                f"{entry.amount} Rp above the purse's payment cap {purse['payment_cap']}"
+            )
+        if entry.ds > card.window:
+            spent = (
+                card.offline_spent + entry.amount if debit else card.offline_spent - entry.amount
+            )
+            card.offline_spent = max(0, spent)
+            if debit and card.offline_cap is not None and card.offline_spent > card.offline_cap:
+                flags.append(Flag.OVER_OFFLINE_CAP)
+                reasons.append(
+                    f"{card.offline_spent} Rp spent offline since the last load, cap "
+                    f"{card.offline_cap}"
+                )
+        if debit:
+            purse["spent"] += entry.amount
+        else:
+            purse["undone"] += entry.amount
+        purse["dirty"] = True
+        balance = purse["loaded"] - purse["spent"] + purse["undone"]
+        if debit and balance < 0:
+            flags.append(Flag.NEGATIVE_BALANCE)
+            reasons.append(f"shadow balance of purse {entry.purse} is {balance} Rp")
+        return purse
 
     def _hotlist_check(
         self, r: Receipt, card: _Card, flags: list[Flag], reasons: list[str]
@@ -826,6 +810,48 @@ class _Settler:
                 if missing:
                     self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
         return self.report
+
+
+def _unbooked(b: Batch, r: Receipt, mac: int) -> tuple[Flag, str] | None:
+    """Why a receipt is not booked at all (no payment, forged, another SAM's), or None."""
+    entry = r.entry
+    if entry.type not in _PAYMENTS:
+        return Flag.NOT_A_PAYMENT, f"a {entry.type.name.lower()} record is no payment"
+    if mac == MAC_NO_MASTER:
+        return Flag.BAD_MAC, f"no receipt master of version {r.kvn_receipt}"
+    if mac != MAC_OK:
+        return Flag.BAD_MAC, "the receipt MAC is wrong"
+    if (entry.sam_id, entry.merchant, entry.terminal) != (b.sam_id, b.merchant, b.terminal):
+        return Flag.NOT_THIS_SAM, (
+            f"receipt of SAM {entry.sam_id} merchant {entry.merchant} terminal "
+            f"{entry.terminal}, batch of SAM {b.sam_id} merchant {b.merchant}"
+        )
+    return None
+
+
+def _registration(b: Batch, sam: Any) -> tuple[BatchFlag, Flag, str] | None:
+    """Why the batch's SAM may not settle (unregistered, another identity, revoked)."""
+    if sam is None:
+        return (
+            BatchFlag.UNKNOWN_SAM,
+            Flag.UNKNOWN_SAM,
+            f"SAM {b.sam_serial.hex()} is not registered with the back office",
+        )
+    if (sam.sam_id, sam.merchant, sam.terminal) != (b.sam_id, b.merchant, b.terminal):
+        return (
+            BatchFlag.UNKNOWN_SAM,
+            Flag.UNKNOWN_SAM,
+            f"SAM {b.sam_serial.hex()} is registered as SAM {sam.sam_id} merchant "
+            f"{sam.merchant} terminal {sam.terminal}, the batch says {b.sam_id}/"
+            f"{b.merchant}/{b.terminal}",
+        )
+    if sam.revoked_at is not None and b.created_at >= utc(sam.revoked_at):
+        return (
+            BatchFlag.REVOKED_SAM,
+            Flag.UNKNOWN_SAM,
+            f"SAM {b.sam_serial.hex()} was revoked on {utc(sam.revoked_at):%Y-%m-%d %H:%M}",
+        )
+    return None
 
 
 def _missing(values: Sequence[int]) -> tuple[tuple[int, int], ...]:
