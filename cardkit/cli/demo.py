@@ -230,12 +230,10 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
 
         say("Back office: the SAM signs the shop's batch; every receipt MAC is checked")
         info = journal.export_batch(sam, run_dir / "batch-1.cksb")
-        report = settle_batch(
-            read_batch(run_dir / "batch-1.cksb"),
-            keystore,
-            keystore,
-            seen=SettlementLedger(run_dir / "ledger.sqlite"),
-        )
+        ledger = SettlementLedger(run_dir / "ledger.sqlite")
+        ledger.register_sam(SAM_SERIAL, identity)  # the ledger knows its SAMs and loads
+        ledger.record_load(loaded.receipt)
+        report = settle_batch(read_batch(run_dir / "batch-1.cksb"), keystore, keystore, seen=ledger)
         net = sum(v.receipt.entry.amount for v in report.accepted)
         click.echo(
             f"    batch #{info.sequence}: {info.receipts} receipts, "

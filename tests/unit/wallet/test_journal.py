@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_cms_pki import make_pki
 from test_sam_applet import DATE, WalletCard
-from test_settlement import NOW, Merchant, card, make_merchant
+from backoffice_support import NOW, Merchant, card, make_merchant
 
 from cardkit.backoffice import read_batch
 from cardkit.codecs import wallet as w
