@@ -10,9 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from backoffice_support import NOW, Merchant, card, make_merchant
 from test_cms_pki import make_pki
 from test_sam_applet import DATE, WalletCard
-from backoffice_support import NOW, Merchant, card, make_merchant
 
 from cardkit.backoffice import read_batch
 from cardkit.codecs import wallet as w
