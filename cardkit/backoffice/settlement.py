@@ -438,6 +438,7 @@ class _Settler:
             card.ds_count += 1
         if entry.ds > card.ds_max:
             card.ds_max, card.ds_max_date = entry.ds, entry.date
+        _negative(r, purse, card, flags, reasons)
         card.dirty = True
         status = LedgerStatus.FLAGGED if flags else LedgerStatus.ACCEPTED
         earlier.append(
@@ -501,7 +502,7 @@ class _Settler:
     @staticmethod
     def _money(r: Receipt, card: _Card, flags: list[Flag], reasons: list[str]) -> dict[str, Any]:
         """Book the receipt on the purse's shadow balance and the card's offline window;
-        flag it over the payment cap, over the offline cap or below zero."""
+        flag it over the payment cap or the offline cap."""
         entry = r.entry
         purse = card.purses.get(entry.purse)
         if purse is None:
@@ -535,10 +536,6 @@ class _Settler:
         else:
             purse["undone"] += entry.amount
         purse["dirty"] = True
-        balance = purse["loaded"] - purse["spent"] + purse["undone"]
-        if debit and balance < 0:
-            flags.append(Flag.NEGATIVE_BALANCE)
-            reasons.append(f"shadow balance of purse {entry.purse} is {balance} Rp")
         return purse
 
     def _hotlist_check(
@@ -810,6 +807,17 @@ class _Settler:
                 if missing:
                     self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
         return self.report
+
+
+def _negative(
+    r: Receipt, purse: dict[str, Any], card: _Card, flags: list[Flag], reasons: list[str]
+) -> None:
+    """Flag a debit that takes the shadow balance below zero while every earlier
+    transaction of the card is known (no counter gap an unsettled undo could fill)."""
+    balance = purse["loaded"] - purse["spent"] + purse["undone"]
+    if r.entry.type is TransactionType.DEBIT and balance < 0 and card.ds_count >= card.ds_max:
+        flags.append(Flag.NEGATIVE_BALANCE)
+        reasons.append(f"shadow balance of purse {r.entry.purse} is {balance} Rp")
 
 
 def _unbooked(b: Batch, r: Receipt, mac: int) -> tuple[Flag, str] | None:

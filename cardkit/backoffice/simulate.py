@@ -263,7 +263,8 @@ def _inject(
     replay: dict[int, list[Receipt]],
 ) -> None:
     a, b = rng.sample(range(len(sams)), 2)
-    card = rng.choice(clean)
+    # a card that can still pay the largest injected amount (an over-cap payment)
+    card = rng.choice([c for c in clean if c.balances[0] >= 400_000] or clean)
     if kind == "duplicate":
         receipt = _receipt(card, TransactionType.DEBIT, 0, 2_000, day, sams[a])
         sams[a].pending.append(receipt)

@@ -505,3 +505,46 @@ def test_read_batch_round_trip_and_errors(tmp_path: Path) -> None:
         read_batch(bytes(damaged))
     with pytest.raises(FileNotFoundError):
         read_batch(tmp_path / "missing.cksb")
+
+
+# --- the ledger's registrations: SAMs, cards, caps ---------------------------------------
+
+
+def test_unknown_and_revoked_sams_record_nothing(tmp_path: Path, ledger: Ledger) -> None:
+    stranger = make_merchant(tmp_path, 1)  # a SAM the back office never registered
+    c = card(1, ledger)
+    stranger.pay(c, 1_000)
+    report = settle(stranger.export(), ledger)
+    assert report.batches[0].flags == (BatchFlag.UNKNOWN_SAM,)
+    assert flags(report) == [(Flag.UNKNOWN_SAM,)]
+    assert ledger.sequences(c.serial) == [] and ledger.batch_sequences(stranger.serial) == []
+    m = make_merchant(tmp_path, 2, ledger)
+    m.pay(c, 2_000)
+    ledger.revoke_sam(m.serial, at=NOW - dt.timedelta(hours=1))  # stolen before the batch
+    report = settle(m.export(), ledger)
+    assert report.batches[0].flags == (BatchFlag.REVOKED_SAM,)
+    assert "was revoked on" in report.receipts[0].reasons[0]
+    assert ledger.shadow_balance(c.serial) == 500_000
+
+
+def test_unknown_card_negative_balance_and_offline_cap(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    never = card(9)  # never registered nor loaded (its image carries 500,000 Rp anyway)
+    m.pay(never, 3_000)
+    capped = card(2, ledger)
+    ledger.register_card(capped.serial, offline_cap=10_000)
+    m.pay(capped, 6_000)
+    m.pay(capped, 5_000)  # 11,000 since the last load: above the card's offline cap
+    report = settle(m.export(), ledger)
+    assert flags(report) == [
+        (Flag.UNKNOWN_CARD, Flag.NEGATIVE_BALANCE),
+        (),
+        (Flag.OVER_OFFLINE_CAP,),
+    ]
+    assert report.receipts[0].reasons[1] == "shadow balance of purse 0 is -3000 Rp"
+    assert ledger.shadow_balance(never.serial) == -3_000
+    quote = ledger.replacement_quote(capped.serial)
+    assert quote.balances[0].balance == 489_000
+    assert quote.holdback[0] == 0 and quote.transfer(0) == 489_000  # offline allowance used up
+    account = ledger.reconcile()
+    assert account.unexplained == 0 and account.review == 8_000 and account.accepted_unpaid == 6_000
