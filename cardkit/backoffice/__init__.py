@@ -1,21 +1,34 @@
-"""The back office: settlement of merchant batches against a ledger (receipt MACs, duplicates,
-counter gaps, forks, hotlisted cards).
+"""The back office: a ledger of cards, purses (shadow balances), merchants, SAMs, batches,
+receipts, loads and payouts; settlement of merchant batches; payout files for the bank; the
+hotlist and revocation service.
 
-May import the wallet's formats (:mod:`cardkit.codecs.wallet`), :mod:`cardkit.pki` and
-:mod:`cardkit.keystore`; nothing imports it except the command line.
+May import the wallet's formats (:mod:`cardkit.codecs`), :mod:`cardkit.pki`,
+:mod:`cardkit.keystore` and :mod:`cardkit.audit`; nothing imports it except the command line.
 """
 
 from __future__ import annotations
 
 from ..codecs.batch import Batch, BatchCorruptedError, BatchFormatError, read_batch
-from .ledger import LedgerReceipt, LedgerStatus, SettlementLedger
-from .settlement import ReceiptMasterSource, SamKeySource, settle_batch, settle_batches
+from .ledger import (
+    Ledger,
+    LedgerError,
+    LedgerReceipt,
+    LedgerStatus,
+    PurseBalance,
+    Reconciliation,
+    ReplacementQuote,
+    SettlementLedger,
+)
+from .macs import ReceiptMasterSource
+from .settlement import SamKeySource, settle_batch, settle_batches, settle_files
 from .verdicts import (
     BatchFlag,
     BatchVerdict,
     CounterGap,
     Flag,
     ReceiptVerdict,
+    Reopened,
+    SamCounterGap,
     SettlementReport,
     SplitTotals,
     Totals,
@@ -29,10 +42,17 @@ __all__ = [
     "BatchVerdict",
     "CounterGap",
     "Flag",
+    "Ledger",
+    "LedgerError",
     "LedgerReceipt",
     "LedgerStatus",
+    "PurseBalance",
     "ReceiptMasterSource",
     "ReceiptVerdict",
+    "Reconciliation",
+    "Reopened",
+    "ReplacementQuote",
+    "SamCounterGap",
     "SamKeySource",
     "SettlementLedger",
     "SettlementReport",
@@ -41,4 +61,5 @@ __all__ = [
     "read_batch",
     "settle_batch",
     "settle_batches",
+    "settle_files",
 ]

@@ -1,5 +1,15 @@
-"""The back office's settlement ledger: every receipt seen, once, across all batches
-(SQLite by default, PostgreSQL for the city server).
+"""The back-office ledger (SQLAlchemy Core; SQLite by default, PostgreSQL for the city):
+cards and their purses with **shadow balances**, merchants, SAMs, batches, every genuine
+receipt once, the desks' loads, blocks and the hotlist, payouts.
+
+One :class:`Ledger` holds one :class:`~sqlalchemy.engine.Engine` for its database URL;
+opening it brings the schema to the newest Alembic revision (``migrations/``). The URL
+comes from the caller, else the ``CARDKIT_LEDGER`` environment variable, else an in-memory
+SQLite database. A plain path means a SQLite file.
+
+Shadow balance of a purse = loads − genuine debits booked + genuine undos booked (accepted
+or held for review alike: the money left the card either way). It is what the desk moves
+to a replacement card (docs/BACKOFFICE.md, "Replacing a card").
 """
 
 from __future__ import annotations
@@ -7,23 +17,35 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import os
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-# --- the ledger --------------------------------------------------------------------------
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
 from ..codecs.batch import Batch
-from ..codecs.wallet import Receipt, TransactionType
+from ..codecs.sam import SamIdentity
+from ..codecs.wallet import PurseConfig, Receipt, TransactionType, date_to_int
+from . import schema as t
+
+ENV_VAR = "CARDKIT_LEDGER"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class LedgerError(ValueError):
+    """A booking the ledger refuses (a conflicting load, an unknown card or SAM)."""
 
 
 class LedgerStatus(enum.StrEnum):
     """How a receipt stored in the ledger was judged."""
 
-    ACCEPTED = "accepted"
-    FLAGGED = "flagged"
-    ISSUER = "issuer"  # a load, recorded from the issuer's register (not paid to a merchant)
+    ACCEPTED = "accepted"  # to be paid (or paid) to the merchant
+    FLAGGED = "review"  # genuine, held for a person to look at; not paid automatically
+    ISSUER = "issuer"  # a load, from the desk (not paid to a merchant)
 
 
 @dataclass(frozen=True)
@@ -36,239 +58,650 @@ class LedgerReceipt:
     batch_sequence: int | None
 
 
-_LEDGER_DDL = (
-    """CREATE TABLE IF NOT EXISTS ledger_receipt (
-        serial {blob} NOT NULL,
-        ds {int} NOT NULL,
-        content {blob} NOT NULL,
-        raw {blob} NOT NULL,
-        type {int} NOT NULL,
-        purse {int} NOT NULL,
-        amount {int} NOT NULL,
-        merchant {int} NOT NULL,
-        sam_serial {blob},
-        batch_sequence {int},
-        status TEXT NOT NULL,
-        recorded_at TEXT NOT NULL,
-        PRIMARY KEY (serial, ds, content))""",
-    """CREATE TABLE IF NOT EXISTS ledger_batch (
-        sam_serial {blob} NOT NULL,
-        sequence {int} NOT NULL,
-        digest {blob} NOT NULL,
-        merchant {int} NOT NULL,
-        receipts {int} NOT NULL,
-        settled_at TEXT NOT NULL,
-        PRIMARY KEY (sam_serial, sequence))""",
-    """CREATE TABLE IF NOT EXISTS ledger_block (
-        serial {blob} PRIMARY KEY,
-        reason TEXT NOT NULL,
-        since TEXT NOT NULL)""",
-)
+@dataclass(frozen=True)
+class PurseBalance:
+    """A purse's shadow balance and its parts."""
+
+    purse: int
+    programme: int
+    loaded: int
+    spent: int
+    undone: int
+
+    @property
+    def balance(self) -> int:
+        return self.loaded - self.spent + self.undone
 
 
-class SettlementLedger:
-    """Every receipt the back office has settled, batches seen and cards blocked.
+@dataclass(frozen=True)
+class Reconciliation:
+    """Where every loaded rupiah is: ``loaded = balances + paid_out + accepted_unpaid +
+    review + clawbacks_pending`` (clawbacks are negative), else ``unexplained`` is not 0."""
 
-    SQLite by default (``path``, ``":memory:"`` for a throw-away ledger); PostgreSQL
-    through :meth:`postgres`. One settlement is one transaction: a batch is recorded whole
-    or not at all, and two settlements never interleave.
+    loaded: int
+    balances: int
+    paid_out: int
+    accepted_unpaid: int
+    review: int
+    clawbacks_pending: int
+
+    @property
+    def unexplained(self) -> int:
+        return self.loaded - (
+            self.balances
+            + self.paid_out
+            + self.accepted_unpaid
+            + self.review
+            + self.clawbacks_pending
+        )
+
+
+@dataclass(frozen=True)
+class ReplacementQuote:
+    """What the desk may move from a lost card to its replacement, per purse: the shadow
+    balance less what the old card can still spend offline before every till has the
+    hotlist (``holdback``, released once the settlement window has passed)."""
+
+    serial: bytes
+    balances: tuple[PurseBalance, ...]
+    holdback: dict[int, int]
+
+    def transfer(self, purse: int) -> int:
+        for b in self.balances:
+            if b.purse == purse:
+                return max(0, b.balance - self.holdback.get(purse, 0))
+        return 0
+
+
+def utc(moment: dt.datetime | None) -> dt.datetime:
+    """``moment`` (default now) as an aware UTC datetime."""
+    if moment is None:
+        return dt.datetime.now(dt.UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)  # SQLite hands back naive UTC
+    return moment.astimezone(dt.UTC)
+
+
+def _engine(target: str | os.PathLike[str] | None, schema: str | None) -> Engine:
+    if target is None:
+        target = os.environ.get(ENV_VAR) or ":memory:"
+    text = os.fspath(target)
+    if text == ":memory:":
+        url = "sqlite://"
+    elif "://" in text:
+        url = text
+    else:
+        url = f"sqlite:///{Path(text).resolve()}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            poolclass=StaticPool if memory else None,
+            connect_args={"check_same_thread": False} if memory else {},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi: Any, _record: Any) -> None:
+            dbapi.isolation_level = None  # SQLAlchemy's "begin" below issues the BEGIN
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=FULL",
+                "busy_timeout=10000",
+                "foreign_keys=ON",
+            ):
+                dbapi.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock at once
+
+        return engine
+    engine = create_engine(url)
+    if schema is not None:
+
+        @event.listens_for(engine, "connect")
+        def _pg_connect(dbapi: Any, _record: Any) -> None:
+            with dbapi.cursor() as cursor:
+                cursor.execute('SET search_path TO "' + schema.replace('"', '""') + '"')
+            dbapi.commit()
+
+    return engine
+
+
+def upgrade(conn: Connection, schema: str | None = None) -> None:
+    """Bring the ledger schema on ``conn`` to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    config.attributes["schema"] = schema
+    command.upgrade(config, "head")
+
+
+class Ledger:
+    """The back-office ledger at ``target`` (a database URL, a SQLite path, ``":memory:"``;
+    default ``$CARDKIT_LEDGER`` or in-memory). ``schema`` puts PostgreSQL tables in that
+    existing schema.
+
+    :meth:`transaction` is one all-or-nothing unit in which settlements are serialised
+    (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock).
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
-        conn = sqlite3.connect(os.fspath(path), isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        self._init(conn, "sqlite")
+    def __init__(
+        self, target: str | os.PathLike[str] | None = None, *, schema: str | None = None
+    ) -> None:
+        self.engine = _engine(target, schema)
+        self.dialect = "sqlite" if self.engine.dialect.name == "sqlite" else "postgres"
+        self._conn: Connection | None = None
+        with self.engine.begin() as conn:
+            upgrade(conn, schema)
 
     @classmethod
-    def postgres(cls, conninfo: Any, *, schema: str | None = None) -> SettlementLedger:
-        """A ledger in PostgreSQL (needs ``psycopg``): ``conninfo`` is a libpq string or an
-        open psycopg connection; ``schema`` puts the tables in that (existing) schema."""
-        import psycopg  # optional dependency: only the city server needs it
+    def postgres(cls, conninfo: str, *, schema: str | None = None) -> Ledger:
+        """A ledger in PostgreSQL from a libpq ``key=value`` string or a URL."""
+        if "://" in conninfo:
+            return cls(conninfo, schema=schema)
+        from sqlalchemy.engine import make_url
 
-        conn = psycopg.connect(conninfo, autocommit=True) if isinstance(conninfo, str) else conninfo
-        conn.autocommit = True  # transactions are explicit BEGIN/COMMIT
-        if schema is not None:
-            conn.execute(
-                psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema))
-            )
-        ledger = cls.__new__(cls)
-        ledger._init(conn, "postgres")
-        return ledger
-
-    def _init(self, conn: Any, dialect: str) -> None:
-        self._conn = conn
-        self.dialect = dialect
-        self._ready = False  # tables not created yet: nothing to lock
-        types = (
-            {"blob": "BLOB", "int": "INTEGER"}
-            if dialect == "sqlite"
-            else {"blob": "BYTEA", "int": "BIGINT"}
+        params = dict(item.split("=", 1) for item in conninfo.split())
+        url = make_url("postgresql+psycopg://").set(
+            username=params.pop("user", None),
+            password=params.pop("password", None),
+            host=params.pop("host", None),
+            port=int(params.pop("port")) if "port" in params else None,
+            database=params.pop("dbname", None),
+            query=params,
         )
-        with self.transaction():
-            for ddl in _LEDGER_DDL:
-                self._execute(ddl.format(**types))
-        self._ready = True
+        return cls(url.render_as_string(hide_password=False), schema=schema)
 
     def close(self) -> None:
-        self._conn.close()
+        self.engine.dispose()
 
-    def __enter__(self) -> SettlementLedger:
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        if self.dialect == "postgres":
-            sql = sql.replace("?", "%s")
-        return self._conn.execute(sql, tuple(params))
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(_plain(v) for v in row) for row in self._execute(sql, params).fetchall()]
+    # --- transactions ----------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One all-or-nothing unit; settlements are serialised (write lock taken at once)."""
-        self._execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
-        try:
-            if self.dialect == "postgres" and self._ready:
-                self._execute("LOCK TABLE ledger_batch IN SHARE ROW EXCLUSIVE MODE")
-            yield
-        except BaseException:
-            self._execute("ROLLBACK")
-            raise
-        self._execute("COMMIT")
+    def transaction(self) -> Iterator[Connection]:
+        """One all-or-nothing unit (nested calls join the outer one)."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self.engine.begin() as conn:
+            if self.dialect == "postgres":
+                conn.execute(select(func.pg_advisory_xact_lock(0x43_4B_4C_44)))  # "CKLD"
+            self._conn = conn
+            try:
+                yield conn
+            finally:
+                self._conn = None
 
-    # --- receipts --------------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+        else:
+            with self.engine.connect() as conn:
+                yield conn
 
-    def seen(self, serial: bytes, ds: int) -> list[LedgerReceipt]:
-        """Receipts of this card with this debit sequence number (more than one = a fork)."""
-        rows = self._rows(
-            "SELECT raw, status, sam_serial, batch_sequence FROM ledger_receipt "
-            "WHERE serial = ? AND ds = ? ORDER BY recorded_at",
-            (serial, ds),
-        )
-        return [
-            LedgerReceipt(Receipt.from_bytes(raw), LedgerStatus(status), sam, seq)
-            for raw, status, sam, seq in rows
-        ]
+    # --- cards, merchants, SAMs --------------------------------------------------------------
 
-    def sequences(self, serial: bytes) -> list[int]:
-        """The distinct debit sequence numbers seen for a card, ascending."""
-        return [
-            r[0]
-            for r in self._rows(
-                "SELECT DISTINCT ds FROM ledger_receipt WHERE serial = ? ORDER BY ds", (serial,)
-            )
-        ]
-
-    def add(
+    def register_card(
         self,
-        receipt: Receipt,
-        status: LedgerStatus,
-        sam_serial: bytes | None = None,
-        batch_sequence: int | None = None,
+        serial: bytes,
         *,
+        offline_cap: int | None = None,
+        region: str | None = None,
+        purses: Iterable[PurseConfig] = (),
         at: dt.datetime | None = None,
-    ) -> bool:
-        """Record a receipt; False if this exact receipt was already there."""
-        entry = receipt.entry
-        content = entry.to_bytes() + receipt.record.rm
-        if self._rows(
-            "SELECT 1 FROM ledger_receipt WHERE serial = ? AND ds = ? AND content = ?",
-            (receipt.serial, entry.ds, content),
-        ):
-            return False
-        self._execute(
-            "INSERT INTO ledger_receipt (serial, ds, content, raw, type, purse, amount, "
-            "merchant, sam_serial, batch_sequence, status, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                receipt.serial,
-                entry.ds,
-                content,
-                receipt.to_bytes(),
-                int(entry.type),
-                entry.purse,
-                entry.amount,
-                entry.merchant,
-                sam_serial,
-                batch_sequence,
-                str(status),
-                _now(at),
-            ),
+    ) -> None:
+        """Record an issued card and its purses' programmes and caps (idempotent for purses
+        already known: their caps are updated)."""
+        with self.transaction() as conn:
+            self._ensure_card(conn, serial, at)
+            values: dict[str, Any] = {}
+            if offline_cap is not None:
+                values["offline_cap"] = offline_cap
+            if region is not None:
+                values["region"] = region
+            if values:
+                conn.execute(update(t.card).where(t.card.c.serial == serial).values(**values))
+            for config in purses:
+                caps = {
+                    "programme": config.programme,
+                    "balance_cap": config.balance_cap,
+                    "payment_cap": config.payment_cap,
+                    "expiry": config.expiry,
+                }
+                self._ensure_purse(conn, serial, config.index, config.programme)
+                conn.execute(
+                    update(t.purse)
+                    .where(t.purse.c.serial == serial, t.purse.c.purse == config.index)
+                    .values(**caps)
+                )
+
+    @staticmethod
+    def _ensure_card(conn: Connection, serial: bytes, at: dt.datetime | None) -> bool:
+        """True if the card was already known."""
+        if conn.execute(select(t.card.c.serial).where(t.card.c.serial == serial)).first():
+            return True
+        conn.execute(
+            insert(t.card).values(
+                serial=serial,
+                registered_at=utc(at),
+                ds_count=0,
+                ds_max=0,
+                ds_max_date=0,
+                offline_window_ds=0,
+                offline_spent=0,
+            )
         )
+        return False
+
+    @staticmethod
+    def _ensure_purse(conn: Connection, serial: bytes, index: int, programme: int | None) -> bool:
+        key = (t.purse.c.serial == serial, t.purse.c.purse == index)
+        if conn.execute(select(t.purse.c.purse).where(*key)).first():
+            return True
+        conn.execute(
+            insert(t.purse).values(
+                serial=serial,
+                purse=index,
+                programme=programme if programme is not None else index,
+                loaded=0,
+                spent=0,
+                undone=0,
+            )
+        )
+        return False
+
+    def register_merchant(
+        self, merchant: int, *, name: str | None = None, account: str | None = None
+    ) -> None:
+        with self.transaction() as conn:
+            row = conn.execute(select(t.merchant).where(t.merchant.c.merchant == merchant)).first()
+            if row is None:
+                conn.execute(
+                    insert(t.merchant).values(
+                        merchant=merchant, name=name, account=account, registered_at=utc(None)
+                    )
+                )
+            else:
+                conn.execute(
+                    update(t.merchant)
+                    .where(t.merchant.c.merchant == merchant)
+                    .values(name=name or row.name, account=account or row.account)
+                )
+
+    def register_sam(
+        self, serial: bytes, identity: SamIdentity, *, at: dt.datetime | None = None
+    ) -> None:
+        """Record a SAM the back office issued (a batch of an unregistered SAM is refused)."""
+        with self.transaction() as conn:
+            if conn.execute(select(t.sam.c.serial).where(t.sam.c.serial == serial)).first():
+                raise LedgerError(f"SAM {serial.hex()} is registered already")
+            conn.execute(
+                insert(t.sam).values(
+                    serial=serial,
+                    sam_id=identity.sam_id,
+                    merchant=identity.merchant,
+                    terminal=identity.terminal,
+                    ceiling=identity.ceiling,
+                    registered_at=utc(at),
+                    counter=0,
+                    total_authorised=0,
+                    receipts=0,
+                )
+            )
+        if not self._merchant_known(identity.merchant):
+            self.register_merchant(identity.merchant)
+
+    def _merchant_known(self, merchant: int) -> bool:
+        with self._read() as conn:
+            return (
+                conn.execute(
+                    select(t.merchant.c.merchant).where(t.merchant.c.merchant == merchant)
+                ).first()
+                is not None
+            )
+
+    def revoke_sam(self, serial: bytes, *, at: dt.datetime | None = None) -> None:
+        """Refuse this SAM's batches created after ``at`` (a stolen or retired SAM)."""
+        with self.transaction() as conn:
+            done = conn.execute(
+                update(t.sam).where(t.sam.c.serial == serial).values(revoked_at=utc(at))
+            )
+            if not done.rowcount:
+                raise LedgerError(f"no SAM {serial.hex()}")
+
+    # --- loads -------------------------------------------------------------------------------
+
+    def book_load(
+        self,
+        serial: bytes,
+        purse: int,
+        amount: int,
+        *,
+        agency: int,
+        desk: int,
+        sequence: int,
+        at: dt.datetime | None = None,
+        ds: int | None = None,
+        resets_offline: bool = False,
+        programme: int | None = None,
+        receipt: Receipt | None = None,
+    ) -> bool:
+        """Book a load the desk made (its ``sequence`` is unique per desk); False if this
+        very load was booked before, :class:`LedgerError` if another one carries its
+        sequence. With ``ds`` (the card's DS for the load), counter gaps account for it."""
+        if amount <= 0:
+            raise LedgerError("a load is a positive amount")
+        when = utc(at)
+        with self.transaction() as conn:
+            old = conn.execute(
+                select(t.load).where(t.load.c.desk == desk, t.load.c.sequence == sequence)
+            ).first()
+            if old is not None:
+                if (bytes(old.serial), old.purse, old.amount) == (serial, purse, amount):
+                    return False
+                raise LedgerError(f"desk {desk} load {sequence} was booked for another card")
+            self._ensure_card(conn, serial, when)
+            self._ensure_purse(conn, serial, purse, programme)
+            conn.execute(
+                insert(t.load).values(
+                    serial=serial,
+                    purse=purse,
+                    amount=amount,
+                    agency=agency,
+                    desk=desk,
+                    sequence=sequence,
+                    ds=ds,
+                    resets_offline=int(resets_offline),
+                    loaded_at=when,
+                    booked_at=utc(None),
+                )
+            )
+            conn.execute(
+                update(t.purse)
+                .where(t.purse.c.serial == serial, t.purse.c.purse == purse)
+                .values(loaded=t.purse.c.loaded + amount)
+            )
+            if ds is not None:
+                self._count_ds(conn, serial, ds, receipt.entry.date if receipt else 0)
+                if resets_offline:
+                    card = conn.execute(
+                        select(t.card.c.offline_window_ds).where(t.card.c.serial == serial)
+                    ).one()
+                    if ds > card.offline_window_ds:
+                        conn.execute(
+                            update(t.card)
+                            .where(t.card.c.serial == serial)
+                            .values(offline_window_ds=ds, offline_spent=0)
+                        )
+            if receipt is not None:
+                entry = receipt.entry
+                conn.execute(
+                    insert(t.receipt).values(
+                        serial=serial,
+                        ds=entry.ds,
+                        rm=receipt.record.rm,
+                        raw=receipt.to_bytes(),
+                        type=int(entry.type),
+                        purse=entry.purse,
+                        programme=programme,
+                        amount=entry.amount,
+                        merchant=entry.merchant,
+                        date=entry.date,
+                        sam_counter=entry.sam_counter,
+                        status=str(LedgerStatus.ISSUER),
+                        flags="",
+                        reasons="",
+                        recorded_at=utc(None),
+                    )
+                )
         return True
 
     def record_load(self, receipt: Receipt, *, at: dt.datetime | None = None) -> bool:
-        """Record a load from the issuer's register, so its debit sequence number is no gap.
-        The issuer has checked it (CONF under ``K_load``); False if already recorded."""
-        if receipt.entry.type is not TransactionType.LOAD:
+        """Book a load from its receipt as the desk read it back (CONF checked by the
+        desk under ``K_load``): agency, desk and desk sequence are the entry's merchant,
+        terminal and SC fields. False if already booked."""
+        entry = receipt.entry
+        if entry.type is not TransactionType.LOAD:
             raise ValueError("record_load takes load receipts only")
-        with self.transaction():
-            return self.add(receipt, LedgerStatus.ISSUER, at=at)
+        try:
+            return self.book_load(
+                receipt.serial,
+                entry.purse,
+                entry.amount,
+                agency=entry.merchant,
+                desk=entry.terminal,
+                sequence=entry.sam_counter,
+                at=at,
+                ds=entry.ds,
+                receipt=receipt,
+            )
+        except IntegrityError:  # pragma: no cover - same load receipt, other desk sequence
+            return False
 
-    # --- batches and blocks ----------------------------------------------------------------
+    @staticmethod
+    def _count_ds(conn: Connection, serial: bytes, ds: int, date: int) -> None:
+        card = conn.execute(
+            select(t.card.c.ds_count, t.card.c.ds_max, t.card.c.ds_max_date).where(
+                t.card.c.serial == serial
+            )
+        ).one()
+        values: dict[str, int] = {"ds_count": card.ds_count + 1}
+        if ds > card.ds_max:
+            values.update(ds_max=ds, ds_max_date=date)
+        conn.execute(update(t.card).where(t.card.c.serial == serial).values(**values))
+
+    # --- balances ---------------------------------------------------------------------------
+
+    def balances(self, serial: bytes) -> tuple[PurseBalance, ...]:
+        """The card's purses with their shadow balances."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.purse).where(t.purse.c.serial == serial).order_by(t.purse.c.purse)
+            ).all()
+        return tuple(PurseBalance(r.purse, r.programme, r.loaded, r.spent, r.undone) for r in rows)
+
+    def shadow_balance(self, serial: bytes, purse: int | None = None) -> int:
+        """The card's shadow balance (one purse, or all together)."""
+        return sum(b.balance for b in self.balances(serial) if purse in (None, b.purse))
+
+    def replacement_quote(self, serial: bytes) -> ReplacementQuote:
+        """What the desk may move to a replacement card now (see :class:`ReplacementQuote`):
+        each purse holds back up to the card's remaining offline allowance."""
+        with self._read() as conn:
+            card = conn.execute(select(t.card).where(t.card.c.serial == serial)).first()
+        if card is None:
+            raise LedgerError(f"card {serial.hex()} is unknown to the ledger")
+        balances = self.balances(serial)
+        with self._read() as conn:
+            caps = {
+                r.purse: r.payment_cap
+                for r in conn.execute(select(t.purse).where(t.purse.c.serial == serial))
+            }
+        allowance = (
+            max(0, card.offline_cap - card.offline_spent) if card.offline_cap is not None else None
+        )
+        holdback: dict[int, int] = {}
+        for b in balances:
+            limit = b.balance if allowance is None else min(b.balance, allowance)
+            if caps.get(b.purse) is not None and allowance is None:
+                limit = min(limit, b.balance)
+            holdback[b.purse] = max(0, limit)
+        return ReplacementQuote(serial, balances, holdback)
+
+    def reconcile(self) -> Reconciliation:
+        """Every rupiah loaded, accounted for (see :class:`Reconciliation`)."""
+        with self._read() as conn:
+            loaded, spent, undone = conn.execute(
+                select(
+                    func.coalesce(func.sum(t.purse.c.loaded), 0),
+                    func.coalesce(func.sum(t.purse.c.spent), 0),
+                    func.coalesce(func.sum(t.purse.c.undone), 0),
+                )
+            ).one()
+            paid = conn.execute(select(func.coalesce(func.sum(t.payout.c.net), 0))).scalar_one()
+
+            def net(status: LedgerStatus, unpaid: bool) -> int:
+                signed = func.sum(
+                    t.receipt.c.amount
+                    * (1 - 2 * (t.receipt.c.type == int(TransactionType.UNDO)).cast(t.Integer))
+                )
+                query = select(func.coalesce(signed, 0)).where(t.receipt.c.status == str(status))
+                if unpaid:
+                    query = query.where(t.receipt.c.payout_id.is_(None))
+                return int(conn.execute(query).scalar_one())
+
+            pending = conn.execute(
+                select(func.coalesce(func.sum(t.adjustment.c.amount), 0)).where(
+                    t.adjustment.c.payout_id.is_(None)
+                )
+            ).scalar_one()
+            return Reconciliation(
+                loaded=int(loaded),
+                balances=int(loaded - spent + undone),
+                paid_out=int(paid),
+                accepted_unpaid=net(LedgerStatus.ACCEPTED, True),
+                review=net(LedgerStatus.FLAGGED, False),
+                clawbacks_pending=int(pending),
+            )
+
+    # --- receipts ---------------------------------------------------------------------------
+
+    def seen(self, serial: bytes, ds: int) -> list[LedgerReceipt]:
+        """Receipts of this card with this debit sequence number (more than one = a fork)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.receipt.c.raw, t.receipt.c.status, t.receipt.c.sam_serial)
+                .add_columns(t.receipt.c.batch_sequence)
+                .where(t.receipt.c.serial == serial, t.receipt.c.ds == ds)
+                .order_by(t.receipt.c.id)
+            ).all()
+        return [
+            LedgerReceipt(
+                Receipt.from_bytes(bytes(r.raw)),
+                LedgerStatus(r.status),
+                bytes(r.sam_serial) if r.sam_serial is not None else None,
+                r.batch_sequence,
+            )
+            for r in rows
+        ]
+
+    def sequences(self, serial: bytes) -> list[int]:
+        """The distinct DS values accounted for on a card (receipts and loads), ascending."""
+        with self._read() as conn:
+            from_receipts = {
+                r[0]
+                for r in conn.execute(
+                    select(t.receipt.c.ds).where(t.receipt.c.serial == serial).distinct()
+                )
+            }
+            from_loads = {
+                r[0]
+                for r in conn.execute(
+                    select(t.load.c.ds).where(t.load.c.serial == serial, t.load.c.ds.is_not(None))
+                )
+            }
+        return sorted(from_receipts | from_loads)
+
+    # --- batches and blocks -----------------------------------------------------------------
 
     def batch_digest(self, sam_serial: bytes, sequence: int) -> bytes | None:
-        rows = self._rows(
-            "SELECT digest FROM ledger_batch WHERE sam_serial = ? AND sequence = ?",
-            (sam_serial, sequence),
-        )
-        return rows[0][0] if rows else None
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.batch.c.digest).where(
+                    t.batch.c.sam_serial == sam_serial, t.batch.c.sequence == sequence
+                )
+            ).first()
+        return bytes(row[0]) if row else None
 
     def batch_sequences(self, sam_serial: bytes) -> list[int]:
         """The batch sequence numbers settled for a SAM, ascending."""
-        return [
-            r[0]
-            for r in self._rows(
-                "SELECT sequence FROM ledger_batch WHERE sam_serial = ? ORDER BY sequence",
-                (sam_serial,),
-            )
-        ]
+        with self._read() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    select(t.batch.c.sequence)
+                    .where(t.batch.c.sam_serial == sam_serial)
+                    .order_by(t.batch.c.sequence)
+                )
+            ]
 
-    def add_batch(self, batch: Batch, *, at: dt.datetime | None = None) -> None:
-        self._execute(
-            "INSERT INTO ledger_batch (sam_serial, sequence, digest, merchant, "
-            "receipts, settled_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                batch.sam_serial,
-                batch.sequence,
-                batch.digest,
-                batch.merchant,
-                len(batch.receipts),
-                _now(at),
-            ),
-        )
+    def add_batch(self, batch: Batch, *, flags: str = "", at: dt.datetime | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                insert(t.batch).values(
+                    sam_serial=batch.sam_serial,
+                    sequence=batch.sequence,
+                    digest=batch.digest,
+                    merchant=batch.merchant,
+                    receipts=len(batch.receipts),
+                    sam_counter=batch.signature.sam_counter,
+                    total_authorised=batch.signature.total_authorised,
+                    created_at=batch.created_at,
+                    settled_at=utc(at),
+                    flags=flags,
+                )
+            )
 
     def block(self, serial: bytes, reason: str, *, at: dt.datetime | None = None) -> None:
-        """Block a card for settlement (its later receipts are flagged); the first reason
+        """Block a card for settlement (its later receipts go to review); the first reason
         stays."""
-        if self.blocked(serial) is None:
-            self._execute(
-                "INSERT INTO ledger_block (serial, reason, since) VALUES (?, ?, ?)",
-                (serial, reason, _now(at)),
-            )
+        with self.transaction() as conn:
+            if self._blocked(conn, serial) is None:
+                conn.execute(
+                    insert(t.card_block).values(serial=serial, reason=reason, since=utc(at))
+                )
+
+    @staticmethod
+    def _blocked(conn: Connection, serial: bytes) -> str | None:
+        row = conn.execute(
+            select(t.card_block.c.reason).where(t.card_block.c.serial == serial)
+        ).first()
+        return row[0] if row else None
 
     def blocked(self, serial: bytes) -> str | None:
-        """Why a card is blocked, or None."""
-        rows = self._rows("SELECT reason FROM ledger_block WHERE serial = ?", (serial,))
-        return rows[0][0] if rows else None
+        """Why a card is blocked for settlement, or None."""
+        with self._read() as conn:
+            return self._blocked(conn, serial)
 
     def blocked_cards(self) -> dict[bytes, str]:
-        return {
-            serial: reason
-            for serial, reason in self._rows(
-                "SELECT serial, reason FROM ledger_block ORDER BY serial"
-            )
-        }
+        with self._read() as conn:
+            return {
+                bytes(r.serial): r.reason
+                for r in conn.execute(select(t.card_block).order_by(t.card_block.c.serial))
+            }
+
+    def hotlisted(self, serial: bytes) -> tuple[int, dt.date] | None:
+        """(RevocationReason value, revoked-on date) if the back office hotlisted the card."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.hotlist_card).where(t.hotlist_card.c.serial == serial)
+            ).first()
+        if row is None:
+            return None
+        return row.reason, _date(row.revoked_on)
 
 
-def _plain(value: Any) -> Any:
-    return bytes(value) if isinstance(value, memoryview) else value
+def _date(value: int) -> dt.date:
+    return dt.date(value // 10000, value // 100 % 100, value % 100)
 
 
-def _now(at: dt.datetime | None) -> str:
-    return (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="microseconds")
+def date_int(day: dt.date) -> int:
+    """A date as YYYYMMDD (as receipts carry it)."""
+    return date_to_int(day)
+
+
+#: The name the first settlement code used.
+SettlementLedger = Ledger

@@ -1,68 +1,56 @@
-"""Settlement: the merchant's batch file, and the back office's check of it.
+"""Settlement: the back office's check and booking of merchant batches.
 
-A merchant's terminal exports its receipts as a **batch file** (``docs/WALLET.md``,
-"Merchant journal and settlement"): a versioned header, the 64-byte receipts, the SHA-256
-of both and the merchant SAM's signature over that digest (SAM SIGN BATCH). The back office
-reads it (:func:`read_batch`), then :func:`settle_batch` checks the SAM's MAC and every
-receipt's MAC (``K_receipt``, which no merchant or SAM holds) and flags what it must not
-pay blindly: duplicates, forked counters (a cloned card image spent twice), counter gaps,
-hotlisted or blocked cards, receipts of another SAM. What was seen is kept in a
-:class:`SettlementLedger` (SQLite by default, PostgreSQL for the city server), so a receipt
-is paid once across all batches, in any order.
-
-Money is integer rupiah. A debit receipt adds to the merchant's claim, an undo receipt
-takes away from it.
+For each batch (:func:`settle_batches`): the SAM's batch MAC (``K_batch`` from the SAM's
+transport key), the SAM's registration; the batch sequence (replayed, reused, gap); then
+every receipt's MAC (``K_receipt``, which no merchant or SAM holds; verified in a process
+pool when the masters are in memory, see :mod:`.macs`) and the ledger's checks:
+duplicates, forked counters (a cloned card: both sides go to review), SAM counter ahead,
+hotlisted on or after the revocation date, blocked, unknown card, over the payment cap or
+the offline cap, shadow balance below zero. Genuine receipts are booked (accepted, or held
+for review with their reasons); the rest of a batch is settled whatever one receipt shows.
+A batch is all-or-nothing in the ledger; a re-submitted batch books nothing twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeAlias
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
-from ..codecs.batch import Batch
+from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
+
+from ..codecs.batch import Batch, BatchFormatError, read_batch
 from ..codecs.sam import SAM_AID, sam_batch_key, verify_batch_signature
-from ..codecs.ssn import SSN_AID
-from ..codecs.wallet import Receipt, TransactionType, card_key, verify_receipt
+from ..codecs.wallet import Receipt, TransactionType
 from ..crypto.diversify import diversification_context, kdf_label
 from ..keystore import KeyFunction, KeyStore
-from ..pki import Hotlist
-from .ledger import LedgerStatus, SettlementLedger
+from ..pki import Hotlist, RevocationReason
+from . import schema as t
+from .ledger import Ledger, LedgerStatus, utc
+from .macs import MAC_NO_MASTER, MAC_OK, MacVerifier, ReceiptMasterSource
 from .verdicts import (
     BatchFlag,
     BatchVerdict,
     CounterGap,
     Flag,
     ReceiptVerdict,
+    Reopened,
+    SamCounterGap,
     SettlementReport,
 )
 
-# --- key sources -------------------------------------------------------------------------
+__all__ = ["ReceiptMasterSource", "SamKeySource", "settle_batch", "settle_batches", "settle_files"]
 
-#: ``kvn -> receipt master``: a mapping, a callable (raising LookupError if unknown) or a
-#: key store (the master then never leaves it).
-ReceiptMasterSource: TypeAlias = Mapping[int, bytes] | Callable[[int], bytes] | KeyStore
 #: ``(SAM serial, transport KVN) -> SAM transport key K_t``, or a key store holding the
 #: SAM-transport master.
 SamKeySource: TypeAlias = Callable[[bytes, int], bytes] | KeyStore
+Progress: TypeAlias = Callable[[int], None]  #: called with the receipts checked since last call
 
-
-def _receipt_key(source: ReceiptMasterSource, serial: bytes, kvn: int) -> bytes | None:
-    """The card's K_receipt of version ``kvn``, or None if that master is unknown."""
-    if isinstance(source, KeyStore):
-        if kvn not in source.versions(KeyFunction.RECEIPT):
-            return None
-        return source.derive(
-            KeyFunction.RECEIPT,
-            kvn,
-            kdf_label(KeyFunction.RECEIPT.value),
-            diversification_context(serial, SSN_AID, kvn),
-        )
-    try:
-        master = source[kvn] if isinstance(source, Mapping) else source(kvn)
-    except LookupError:
-        return None
-    return card_key(master, KeyFunction.RECEIPT.value, serial, kvn)
+_PAYMENTS = (TransactionType.DEBIT, TransactionType.UNDO)
+_CHUNK = 400  # rows per IN (...) query
 
 
 def _transport_key(source: SamKeySource, sam_serial: bytes, kvn: int) -> bytes | None:
@@ -82,7 +70,7 @@ def _transport_key(source: SamKeySource, sam_serial: bytes, kvn: int) -> bytes |
         return None
 
 
-# --- settling ----------------------------------------------------------------------------
+# --- entry points ------------------------------------------------------------------------
 
 
 def settle_batch(
@@ -90,17 +78,11 @@ def settle_batch(
     receipt_master: ReceiptMasterSource,
     sam_key_source: SamKeySource,
     *,
-    seen: SettlementLedger,
+    seen: Ledger,
     hotlist: Hotlist | None = None,
     at: dt.datetime | None = None,
 ) -> SettlementReport:
-    """Check one batch and record it in ``seen`` (see the module docstring).
-
-    An inauthentic batch is reported with every receipt flagged and nothing recorded.
-    Otherwise each receipt gets its flags (none = accepted); genuine receipts of this SAM
-    are recorded (so later duplicates and forks are found), a forked card is blocked, and
-    the counter gaps of the cards in the batch are listed.
-    """
+    """Check one batch and book it in the ledger ``seen`` (see the module docstring)."""
     return settle_batches(
         [batch], receipt_master, sam_key_source, seen=seen, hotlist=hotlist, at=at
     )
@@ -111,181 +93,768 @@ def settle_batches(
     receipt_master: ReceiptMasterSource,
     sam_key_source: SamKeySource,
     *,
-    seen: SettlementLedger,
+    seen: Ledger,
     hotlist: Hotlist | None = None,
     at: dt.datetime | None = None,
+    workers: int = 1,
+    group: int = 1,
+    detail: bool = True,
+    progress: Progress | None = None,
 ) -> SettlementReport:
-    """:func:`settle_batch` for several batches, in order, into one report."""
-    report = SettlementReport()
-    touched: set[bytes] = set()
-    for batch in batches:
-        first = len(report.receipts)
-        with seen.transaction():
-            verdict = _settle_one(batch, receipt_master, sam_key_source, seen, hotlist, at, report)
-        report.batches.append(verdict)
-        if verdict.authentic:  # gaps only for cards whose genuine receipts were recorded
-            touched.update(
-                v.receipt.serial
-                for v in report.receipts[first:]
-                if not set(v.flags) & _NOT_RECORDED
-            )
-    for serial in sorted(touched):
-        missing = _missing(seen.sequences(serial))
-        if missing:
-            report.gaps.append(CounterGap(serial, missing))
+    """Settle ``batches`` in order into one report.
+
+    ``workers`` > 1 verifies receipt MACs on that many processes (masters as a mapping);
+    ``group`` batches share one ledger transaction (all-or-nothing together; a re-run
+    after a failure books nothing twice); ``detail=False`` keeps only flagged verdicts.
+    """
+    settler = _Settler(seen, receipt_master, sam_key_source, hotlist, at, detail, progress)
+    with MacVerifier(receipt_master, workers) as verifier:
+        settler.run(_groups(batches, group), verifier, depth=max(2, 2 * workers))
+    return settler.finish()
+
+
+def settle_files(
+    paths: Iterable[str | os.PathLike[str]],
+    receipt_master: ReceiptMasterSource,
+    sam_key_source: SamKeySource,
+    *,
+    seen: Ledger,
+    hotlist: Hotlist | None = None,
+    at: dt.datetime | None = None,
+    workers: int = 1,
+    group: int = 8,
+    detail: bool = False,
+    progress: Progress | None = None,
+) -> SettlementReport:
+    """:func:`settle_batches` for batch files; a file that is no intact batch (tampered,
+    truncated, not a batch) is listed in ``rejected_files`` with the reason."""
+    rejected: list[tuple[str, str]] = []
+
+    def read_all() -> Iterator[Batch]:
+        for path in paths:
+            try:
+                yield read_batch(path)
+            except (BatchFormatError, OSError) as exc:
+                rejected.append((os.fspath(path), str(exc)))
+
+    report = settle_batches(
+        read_all(),
+        receipt_master,
+        sam_key_source,
+        seen=seen,
+        hotlist=hotlist,
+        at=at,
+        workers=workers,
+        group=group,
+        detail=detail,
+        progress=progress,
+    )
+    report.rejected_files.extend(rejected)
     return report
 
 
-_NOT_RECORDED = {Flag.NOT_A_PAYMENT, Flag.BAD_MAC, Flag.NOT_THIS_SAM}
+def _groups(batches: Iterable[Batch], size: int) -> Iterator[list[Batch]]:
+    current: list[Batch] = []
+    for b in batches:
+        current.append(b)
+        if len(current) >= size:
+            yield current
+            current = []
+    if current:
+        yield current
 
 
-def _settle_one(
-    batch: Batch,
-    receipt_master: ReceiptMasterSource,
-    sam_key_source: SamKeySource,
-    ledger: SettlementLedger,
-    hotlist: Hotlist | None,
-    at: dt.datetime | None,
-    report: SettlementReport,
-) -> BatchVerdict:
-    sig = batch.signature
+# --- the settler -------------------------------------------------------------------------
 
-    def verdict(flags: list[BatchFlag], reasons: list[str]) -> BatchVerdict:
-        return BatchVerdict(
-            batch.sam_serial,
-            sig.sequence,
-            batch.merchant,
-            len(batch.receipts),
-            sig.sam_counter,
-            sig.total_authorised,
-            tuple(flags),
-            tuple(reasons),
+
+@dataclass
+class _Card:
+    known: bool
+    offline_cap: int | None = None
+    ds_count: int = 0
+    ds_max: int = 0
+    ds_max_date: int = 0
+    window: int = 0
+    offline_spent: int = 0
+    blocked: str | None = None
+    hotlisted: tuple[int, dt.date] | None = None
+    purses: dict[int, dict[str, Any]] = field(default_factory=dict)
+    new_ds: set[int] = field(default_factory=set)
+    dirty: bool = False
+
+
+@dataclass
+class _Seen:
+    id: int | None
+    rm: bytes
+    status: str
+    paid: bool
+    merchant: int
+    programme: int
+    amount: int
+    type: int
+    where: str
+
+
+class _Settler:
+    def __init__(
+        self,
+        ledger: Ledger,
+        masters: ReceiptMasterSource,
+        sam_keys: SamKeySource,
+        hotlist: Hotlist | None,
+        at: dt.datetime | None,
+        detail: bool,
+        progress: Progress | None,
+    ) -> None:
+        self.ledger = ledger
+        self.masters = masters
+        self.sam_keys = sam_keys
+        self.hotlist = hotlist
+        self.at = utc(at)
+        self.report = SettlementReport(detail=detail)
+        self.progress = progress
+        self.touched_cards: set[bytes] = set()
+        self.touched_sams: set[bytes] = set()
+        self._reopened: list[Reopened] = []
+        self._new_blocks: list[tuple[bytes, str]] = []
+
+    def run(self, groups: Iterable[list[Batch]], verifier: MacVerifier, depth: int) -> None:
+        pending: deque[tuple[list[Batch], Callable[[], bytes]]] = deque()
+        for batches in groups:
+            blob = b"".join(r.to_bytes() for b in batches for r in b.receipts)
+            pending.append((batches, verifier.submit(blob)))
+            if len(pending) >= depth:
+                self._book_group(*pending.popleft())
+        while pending:
+            self._book_group(*pending.popleft())
+
+    def _book_group(self, batches: list[Batch], result: Callable[[], bytes]) -> None:
+        macs = result()
+        self._reopened, self._new_blocks = [], []
+        offset = 0
+        verdicts: list[ReceiptVerdict] = []
+        batch_verdicts: list[BatchVerdict] = []
+        touched_cards: set[bytes] = set()
+        touched_sams: set[bytes] = set()
+        with self.ledger.transaction() as conn:
+            for b in batches:
+                n = len(b.receipts)
+                bv, rv = self._settle_one(conn, b, macs[offset : offset + n])
+                offset += n
+                batch_verdicts.append(bv)
+                verdicts.extend(rv)
+                if bv.recorded:
+                    touched_sams.add(b.sam_serial)
+                    touched_cards.update(
+                        v.receipt.serial for v in rv if v.receipt.entry.type in _PAYMENTS
+                    )
+        # committed: only now does the report count them
+        self.report.batches.extend(batch_verdicts)
+        for v in verdicts:
+            self.report.add(v)
+        self.report.reopened.extend(self._reopened)
+        self._reopened = []
+        self.touched_cards |= touched_cards
+        self.touched_sams |= touched_sams
+        if self.progress is not None:
+            self.progress(len(verdicts))
+
+    # --- one batch ---------------------------------------------------------------------------
+
+    def _settle_one(
+        self, conn: Connection, b: Batch, macs: bytes
+    ) -> tuple[BatchVerdict, list[ReceiptVerdict]]:
+        sig = b.signature
+
+        def verdict(flags: list[BatchFlag], reasons: list[str]) -> BatchVerdict:
+            return BatchVerdict(
+                b.sam_serial,
+                sig.sequence,
+                b.merchant,
+                len(b.receipts),
+                sig.sam_counter,
+                sig.total_authorised,
+                tuple(flags),
+                tuple(reasons),
+            )
+
+        def refuse(
+            flag: BatchFlag, rflag: Flag, why: str
+        ) -> tuple[BatchVerdict, list[ReceiptVerdict]]:
+            return verdict([flag], [why]), [
+                ReceiptVerdict(r, b.sam_serial, sig.sequence, i, (rflag,), (why,))
+                for i, r in enumerate(b.receipts)
+            ]
+
+        k_t = _transport_key(self.sam_keys, b.sam_serial, b.transport_kvn)
+        if k_t is None:
+            why = f"no SAM transport key of version {b.transport_kvn}"
+            return refuse(BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, why)
+        if not verify_batch_signature(
+            sam_batch_key(k_t, b.sam_serial), b.sam_serial, b.identity, sig, b.digest
+        ):
+            return refuse(
+                BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, "the SAM's batch MAC is wrong"
+            )
+        sam = conn.execute(select(t.sam).where(t.sam.c.serial == b.sam_serial)).first()
+        refusal = _registration(b, sam)
+        if refusal is not None:
+            return refuse(*refusal)
+        assert sam is not None
+        flags: list[BatchFlag] = []
+        reasons: list[str] = []
+        known = conn.execute(
+            select(t.batch.c.digest).where(
+                t.batch.c.sam_serial == b.sam_serial, t.batch.c.sequence == sig.sequence
+            )
+        ).first()
+        settled = [
+            r[0]
+            for r in conn.execute(
+                select(t.batch.c.sequence)
+                .where(t.batch.c.sam_serial == b.sam_serial)
+                .order_by(t.batch.c.sequence)
+            )
+        ]
+        if known is not None:
+            if bytes(known[0]) == b.digest:
+                flags.append(BatchFlag.REPLAYED)
+                reasons.append(f"batch {sig.sequence} of this SAM was settled before")
+            else:
+                flags.append(BatchFlag.SEQUENCE_REUSED)
+                reasons.append(f"another batch {sig.sequence} of this SAM was settled before")
+        else:
+            if settled and sig.sequence > settled[-1] and sig.sam_counter < sam.counter:
+                flags.append(BatchFlag.SAM_COUNTER_BACKWARDS)
+                reasons.append(
+                    f"SC {sig.sam_counter} below the {sam.counter} an earlier batch reported"
+                )
+            settled = sorted(settled + [sig.sequence])
+        missing = _missing(settled)
+        if missing:
+            flags.append(BatchFlag.SEQUENCE_GAP)
+            reasons.append(
+                "batches not settled yet: "
+                + ", ".join(f"{a}" if a == c else f"{a}-{c}" for a, c in missing)
+            )
+        receipts = self._receipts(conn, b, macs)
+        booked = sum(
+            1
+            for v in receipts
+            if not set(v.flags)
+            & {Flag.NOT_A_PAYMENT, Flag.BAD_MAC, Flag.NOT_THIS_SAM, Flag.DUPLICATE}
         )
-
-    k_t = _transport_key(sam_key_source, batch.sam_serial, batch.transport_kvn)
-    if k_t is None or not verify_batch_signature(
-        sam_batch_key(k_t, batch.sam_serial), batch.sam_serial, batch.identity, sig, batch.digest
-    ):
-        why = (
-            f"no SAM transport key of version {batch.transport_kvn}"
-            if k_t is None
-            else "the SAM's batch MAC is wrong"
-        )
-        for i, receipt in enumerate(batch.receipts):
-            report.receipts.append(
-                ReceiptVerdict(
-                    receipt, batch.sam_serial, sig.sequence, i, (Flag.BATCH_NOT_AUTHENTIC,), (why,)
+        if known is None:
+            conn.execute(
+                insert(t.batch).values(
+                    sam_serial=b.sam_serial,
+                    sequence=sig.sequence,
+                    digest=b.digest,
+                    merchant=b.merchant,
+                    receipts=len(b.receipts),
+                    sam_counter=sig.sam_counter,
+                    total_authorised=sig.total_authorised,
+                    created_at=b.created_at,
+                    settled_at=self.at,
+                    flags=",".join(flags),
                 )
             )
-        return verdict([BatchFlag.NOT_AUTHENTIC], [why])
-
-    flags: list[BatchFlag] = []
-    reasons: list[str] = []
-    known = ledger.batch_digest(batch.sam_serial, sig.sequence)
-    if known is not None:
-        if known == batch.digest:
-            flags.append(BatchFlag.REPLAYED)
-            reasons.append(f"batch {sig.sequence} of this SAM was settled before")
-        else:
-            flags.append(BatchFlag.SEQUENCE_REUSED)
-            reasons.append(f"another batch {sig.sequence} of this SAM was settled before")
-    else:
-        ledger.add_batch(batch, at=at)
-    missing = _missing(ledger.batch_sequences(batch.sam_serial))
-    if missing:
-        flags.append(BatchFlag.SEQUENCE_GAP)
-        reasons.append(
-            "batches not settled yet: "
-            + ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in missing)
-        )
-
-    for i, receipt in enumerate(batch.receipts):
-        found, explained = _check_receipt(batch, receipt, receipt_master, ledger, hotlist, at)
-        report.receipts.append(
-            ReceiptVerdict(
-                receipt, batch.sam_serial, sig.sequence, i, tuple(found), tuple(explained)
+        conn.execute(
+            update(t.sam)
+            .where(t.sam.c.serial == b.sam_serial)
+            .values(
+                counter=max(sam.counter, sig.sam_counter),
+                total_authorised=max(sam.total_authorised, sig.total_authorised),
+                receipts=sam.receipts + booked,
             )
         )
-    return verdict(flags, reasons)
+        return verdict(flags, reasons), receipts
 
+    # --- the receipts of one batch ---------------------------------------------------------
 
-def _check_receipt(
-    batch: Batch,
-    receipt: Receipt,
-    receipt_master: ReceiptMasterSource,
-    ledger: SettlementLedger,
-    hotlist: Hotlist | None,
-    at: dt.datetime | None,
-) -> tuple[list[Flag], list[str]]:
-    entry = receipt.entry
-    if entry.type not in (TransactionType.DEBIT, TransactionType.UNDO):
-        return [Flag.NOT_A_PAYMENT], [f"a {entry.type.name.lower()} record is no payment"]
-    k_receipt = _receipt_key(receipt_master, receipt.serial, receipt.kvn_receipt)
-    if k_receipt is None:
-        return [Flag.BAD_MAC], [f"no receipt master of version {receipt.kvn_receipt}"]
-    if not verify_receipt(k_receipt, receipt):
-        return [Flag.BAD_MAC], ["the receipt MAC is wrong"]
-    if (entry.sam_id, entry.merchant, entry.terminal) != (
-        batch.sam_id,
-        batch.merchant,
-        batch.terminal,
-    ):
-        return [Flag.NOT_THIS_SAM], [
-            f"receipt of SAM {entry.sam_id} merchant {entry.merchant} terminal "
-            f"{entry.terminal}, batch of SAM {batch.sam_id} merchant {batch.merchant}"
-        ]
+    def _receipts(self, conn: Connection, b: Batch, macs: bytes) -> list[ReceiptVerdict]:
+        sig = b.signature
+        pairs = {(r.serial, r.entry.ds) for r in b.receipts if r.entry.type in _PAYMENTS}
+        seen = self._load_seen(conn, pairs)
+        cards = self._load_cards(conn, {s for s, _ in pairs})
+        rows: list[dict[str, Any]] = []
+        out: list[ReceiptVerdict] = []
+        for i, r in enumerate(b.receipts):
+            flags, reasons = self._check(b, r, macs[i], seen, cards, rows)
+            out.append(
+                ReceiptVerdict(r, b.sam_serial, sig.sequence, i, tuple(flags), tuple(reasons))
+            )
+        if rows:
+            conn.execute(insert(t.receipt), rows)
+        self._write_cards(conn, cards)
+        self._reopen(conn, seen)
+        return out
 
-    flags: list[Flag] = []
-    reasons: list[str] = []
-    earlier = ledger.seen(receipt.serial, entry.ds)
-    content = entry.to_bytes() + receipt.record.rm
-    same = [e for e in earlier if e.receipt.entry.to_bytes() + e.receipt.record.rm == content]
-    if same:
-        first = same[0]
-        where = (
-            f"batch {first.batch_sequence} of SAM {first.sam_serial.hex()}"
-            if first.sam_serial is not None
-            else "the issuer's register"
+    def _check(
+        self,
+        b: Batch,
+        r: Receipt,
+        mac: int,
+        seen: dict[tuple[bytes, int], list[_Seen]],
+        cards: dict[bytes, _Card],
+        rows: list[dict[str, Any]],
+    ) -> tuple[list[Flag], list[str]]:
+        entry = r.entry
+        unbooked = _unbooked(b, r, mac)
+        if unbooked is not None:
+            return [unbooked[0]], [unbooked[1]]
+        key = (r.serial, entry.ds)
+        earlier = seen.setdefault(key, [])
+        for e in earlier:
+            if e.rm == r.record.rm:
+                return [Flag.DUPLICATE], [f"already settled in {e.where}"]
+        card = cards[r.serial]
+        flags: list[Flag] = []
+        reasons: list[str] = []
+        where = f"batch {b.sequence} of SAM {b.sam_serial.hex()}"
+        blocked_now = bool(earlier) and self._fork(r, earlier[0], card, flags, reasons)
+        if entry.sam_counter > b.signature.sam_counter:
+            flags.append(Flag.SAM_COUNTER_AHEAD)
+            reasons.append(
+                f"SC {entry.sam_counter} above the SAM's counter "
+                f"{b.signature.sam_counter} when it signed the batch"
+            )
+        self._hotlist_check(r, card, flags, reasons)
+        if card.blocked is not None and not blocked_now:
+            flags.append(Flag.BLOCKED)
+            reasons.append(f"card blocked: {card.blocked}")
+        if not card.known:
+            flags.append(Flag.UNKNOWN_CARD)
+            reasons.append(f"card {r.serial.hex()} was never registered nor loaded")
+        purse = self._money(r, card, flags, reasons)
+        if entry.ds not in card.new_ds and not earlier:
+            card.new_ds.add(entry.ds)
+            card.ds_count += 1
+        if entry.ds > card.ds_max:
+            card.ds_max, card.ds_max_date = entry.ds, entry.date
+        _negative(r, purse, card, flags, reasons)
+        card.dirty = True
+        status = LedgerStatus.FLAGGED if flags else LedgerStatus.ACCEPTED
+        earlier.append(
+            _Seen(
+                None,
+                r.record.rm,
+                status,
+                False,
+                entry.merchant,
+                purse["programme"],
+                entry.amount,
+                int(entry.type),
+                where,
+            )
         )
-        return [Flag.DUPLICATE], [f"already settled in {where}"]
-    blocked = ledger.blocked(receipt.serial)
-    if earlier:
-        first = earlier[0]
+        rows.append(
+            {
+                "serial": r.serial,
+                "ds": entry.ds,
+                "rm": r.record.rm,
+                "raw": r.to_bytes(),
+                "type": int(entry.type),
+                "purse": entry.purse,
+                "programme": purse["programme"],
+                "amount": entry.amount,
+                "merchant": entry.merchant,
+                "date": entry.date,
+                "sam_serial": b.sam_serial,
+                "batch_sequence": b.sequence,
+                "sam_counter": entry.sam_counter,
+                "status": str(status),
+                "flags": ",".join(flags),
+                "reasons": "; ".join(reasons),
+                "payout_id": None,
+                "recorded_at": self.at,
+            }
+        )
+        if Flag.FORKED_COUNTER in flags:  # both sides of a fork go to review
+            for e in earlier[:-1]:
+                if e.status == LedgerStatus.ACCEPTED:
+                    e.status = "reopen"
+        return flags, reasons
+
+    def _fork(
+        self, r: Receipt, first: _Seen, card: _Card, flags: list[Flag], reasons: list[str]
+    ) -> bool:
+        """Flag a forked counter and block the card; True if it was blocked just now."""
         flags.append(Flag.FORKED_COUNTER)
-        where = (
-            f"batch {first.batch_sequence} of SAM {first.sam_serial.hex()}"
-            if first.sam_serial is not None
-            else "the issuer's register"
-        )
+        status = "flagged" if first.status == LedgerStatus.FLAGGED else first.status
         reasons.append(
-            f"card {receipt.serial.hex()} spent DS {entry.ds} twice (the other "
-            f"in {where}, {first.status}): cloned card"
+            f"card {r.serial.hex()} spent DS {r.entry.ds} twice (the other in {first.where},"
+            f" {status}): cloned card"
         )
-        ledger.block(receipt.serial, f"forked counter at DS {entry.ds}", at=at)
-    if entry.sam_counter > batch.signature.sam_counter:
-        flags.append(Flag.SAM_COUNTER_AHEAD)
-        reasons.append(
-            f"SC {entry.sam_counter} above the SAM's counter "
-            f"{batch.signature.sam_counter} when it signed the batch"
+        if card.blocked is not None:
+            return False
+        card.blocked = f"forked counter at DS {r.entry.ds}"
+        card.dirty = True
+        self._new_blocks.append((r.serial, card.blocked))
+        return True
+
+    @staticmethod
+    def _money(r: Receipt, card: _Card, flags: list[Flag], reasons: list[str]) -> dict[str, Any]:
+        """Book the receipt on the purse's shadow balance and the card's offline window;
+        flag it over the payment cap or the offline cap."""
+        entry = r.entry
+        purse = card.purses.get(entry.purse)
+        if purse is None:
+            purse = card.purses[entry.purse] = {
+                "programme": entry.purse,
+                "payment_cap": None,
+                "loaded": 0,
+                "spent": 0,
+                "undone": 0,
+                "new": True,
+            }
+        debit = entry.type is TransactionType.DEBIT
+        if debit and purse["payment_cap"] is not None and entry.amount > purse["payment_cap"]:
+            flags.append(Flag.OVER_PAYMENT_CAP)
+            reasons.append(
+                f"{entry.amount} Rp above the purse's payment cap {purse['payment_cap']}"
+            )
+        if entry.ds > card.window:
+            spent = (
+                card.offline_spent + entry.amount if debit else card.offline_spent - entry.amount
+            )
+            card.offline_spent = max(0, spent)
+            if debit and card.offline_cap is not None and card.offline_spent > card.offline_cap:
+                flags.append(Flag.OVER_OFFLINE_CAP)
+                reasons.append(
+                    f"{card.offline_spent} Rp spent offline since the last load, cap "
+                    f"{card.offline_cap}"
+                )
+        if debit:
+            purse["spent"] += entry.amount
+        else:
+            purse["undone"] += entry.amount
+        purse["dirty"] = True
+        return purse
+
+    def _hotlist_check(
+        self, r: Receipt, card: _Card, flags: list[Flag], reasons: list[str]
+    ) -> None:
+        entry = self.hotlist.entry(r.serial) if self.hotlist is not None else None
+        listed = (int(entry.reason), entry.revoked_on) if entry is not None else card.hotlisted
+        if listed is None:
+            return
+        reason, revoked_on = listed
+        revoked = revoked_on.year * 10000 + revoked_on.month * 100 + revoked_on.day
+        name = RevocationReason(reason).name.lower()
+        text = f"card hotlisted ({name}, revoked {revoked_on.isoformat()})"
+        if r.entry.date >= revoked:
+            flags.append(Flag.HOTLISTED)
+            reasons.append(text)
+        elif card.ds_max_date >= revoked and r.entry.ds > card.ds_max:
+            # dated before the revocation, yet after a transaction dated after it: the
+            # till's clock was set back
+            flags.append(Flag.HOTLISTED)
+            reasons.append(
+                f"{text}; dated {r.entry.date} but after DS {card.ds_max} of {card.ds_max_date}"
+            )
+
+    # --- ledger state ------------------------------------------------------------------------
+
+    def _load_seen(
+        self, conn: Connection, pairs: set[tuple[bytes, int]]
+    ) -> dict[tuple[bytes, int], list[_Seen]]:
+        out: dict[tuple[bytes, int], list[_Seen]] = {}
+        items = sorted(pairs)
+        c = t.receipt.c
+        for i in range(0, len(items), _CHUNK):
+            chunk = items[i : i + _CHUNK]
+            query = (
+                select(
+                    c.id,
+                    c.serial,
+                    c.ds,
+                    c.rm,
+                    c.status,
+                    c.payout_id,
+                    c.merchant,
+                    c.programme,
+                    c.amount,
+                    c.type,
+                    c.sam_serial,
+                    c.batch_sequence,
+                )
+                .where(tuple_(c.serial, c.ds).in_(chunk))
+                .order_by(c.id)
+            )
+            for row in conn.execute(query):
+                where = (
+                    f"batch {row.batch_sequence} of SAM {bytes(row.sam_serial).hex()}"
+                    if row.sam_serial is not None
+                    else "the issuer's register"
+                )
+                out.setdefault((bytes(row.serial), row.ds), []).append(
+                    _Seen(
+                        row.id,
+                        bytes(row.rm),
+                        row.status,
+                        row.payout_id is not None,
+                        row.merchant,
+                        row.programme or 0,
+                        row.amount,
+                        row.type,
+                        where,
+                    )
+                )
+        return out
+
+    def _load_cards(self, conn: Connection, serials: set[bytes]) -> dict[bytes, _Card]:
+        cards = {s: _Card(known=False) for s in serials}
+        items = sorted(serials)
+        for i in range(0, len(items), _CHUNK):
+            chunk = items[i : i + _CHUNK]
+            for row in conn.execute(select(t.card).where(t.card.c.serial.in_(chunk))):
+                card = cards[bytes(row.serial)]
+                card.known = True
+                card.offline_cap = row.offline_cap
+                card.ds_count, card.ds_max, card.ds_max_date = (
+                    row.ds_count,
+                    row.ds_max,
+                    row.ds_max_date,
+                )
+                card.window, card.offline_spent = row.offline_window_ds, row.offline_spent
+            for row in conn.execute(select(t.purse).where(t.purse.c.serial.in_(chunk))):
+                cards[bytes(row.serial)].purses[row.purse] = {
+                    "programme": row.programme,
+                    "payment_cap": row.payment_cap,
+                    "loaded": row.loaded,
+                    "spent": row.spent,
+                    "undone": row.undone,
+                    "new": False,
+                }
+            for row in conn.execute(select(t.card_block).where(t.card_block.c.serial.in_(chunk))):
+                cards[bytes(row.serial)].blocked = row.reason
+            for row in conn.execute(
+                select(t.hotlist_card).where(t.hotlist_card.c.serial.in_(chunk))
+            ):
+                v = row.revoked_on
+                cards[bytes(row.serial)].hotlisted = (
+                    row.reason,
+                    dt.date(v // 10000, v // 100 % 100, v % 100),
+                )
+        return cards
+
+    def _write_cards(self, conn: Connection, cards: dict[bytes, _Card]) -> None:
+        new_cards, card_rows, new_purses, purse_rows = [], [], [], []
+        for serial, card in cards.items():
+            if not card.dirty:
+                continue
+            values = {
+                "b_serial": serial,
+                "ds_count": card.ds_count,
+                "ds_max": card.ds_max,
+                "ds_max_date": card.ds_max_date,
+                "offline_spent": card.offline_spent,
+            }
+            if card.known:
+                card_rows.append(values)
+            else:
+                new_cards.append(
+                    {
+                        "serial": serial,
+                        "registered_at": self.at,
+                        "ds_count": card.ds_count,
+                        "ds_max": card.ds_max,
+                        "ds_max_date": card.ds_max_date,
+                        "offline_window_ds": 0,
+                        "offline_spent": card.offline_spent,
+                    }
+                )
+                card.known = True
+            for index, p in card.purses.items():
+                if not p.get("dirty"):
+                    continue
+                if p["new"]:
+                    new_purses.append(
+                        {
+                            "serial": serial,
+                            "purse": index,
+                            "programme": p["programme"],
+                            "loaded": 0,
+                            "spent": p["spent"],
+                            "undone": p["undone"],
+                        }
+                    )
+                else:
+                    purse_rows.append(
+                        {
+                            "b_serial": serial,
+                            "b_purse": index,
+                            "spent": p["spent"],
+                            "undone": p["undone"],
+                        }
+                    )
+        if new_cards:
+            conn.execute(insert(t.card), new_cards)
+        if card_rows:
+            conn.execute(
+                update(t.card)
+                .where(t.card.c.serial == bindparam("b_serial"))
+                .values(
+                    ds_count=bindparam("ds_count"),
+                    ds_max=bindparam("ds_max"),
+                    ds_max_date=bindparam("ds_max_date"),
+                    offline_spent=bindparam("offline_spent"),
+                ),
+                card_rows,
+            )
+        if new_purses:
+            conn.execute(insert(t.purse), new_purses)
+        if purse_rows:
+            conn.execute(
+                update(t.purse)
+                .where(
+                    t.purse.c.serial == bindparam("b_serial"),
+                    t.purse.c.purse == bindparam("b_purse"),
+                )
+                .values(spent=bindparam("spent"), undone=bindparam("undone")),
+                purse_rows,
+            )
+        for serial, reason in self._new_blocks:
+            conn.execute(insert(t.card_block).values(serial=serial, reason=reason, since=self.at))
+        self._new_blocks = []
+
+    def _reopen(self, conn: Connection, seen: dict[tuple[bytes, int], list[_Seen]]) -> None:
+        """Earlier accepted receipts of a forked (card, DS) go to review; paid ones are
+        clawed back from the merchant's next payout."""
+        for (serial, ds), items in seen.items():
+            for e in items:
+                if e.status != "reopen":
+                    continue
+                e.status = LedgerStatus.FLAGGED
+                if e.id is None:  # booked in this very batch: update by its key
+                    conn.execute(
+                        update(t.receipt)
+                        .where(
+                            t.receipt.c.serial == serial,
+                            t.receipt.c.ds == ds,
+                            t.receipt.c.rm == e.rm,
+                        )
+                        .values(status=str(LedgerStatus.FLAGGED), flags=str(Flag.FORKED_COUNTER))
+                    )
+                else:
+                    conn.execute(
+                        update(t.receipt)
+                        .where(t.receipt.c.id == e.id)
+                        .values(
+                            status=str(LedgerStatus.FLAGGED),
+                            flags=str(Flag.FORKED_COUNTER),
+                            reasons=f"the card spent DS {ds} again elsewhere: cloned card",
+                        )
+                    )
+                    if e.paid:
+                        sign = -1 if e.type == int(TransactionType.DEBIT) else 1
+                        conn.execute(
+                            insert(t.adjustment).values(
+                                merchant=e.merchant,
+                                programme=e.programme,
+                                amount=sign * e.amount,
+                                receipt_id=e.id,
+                                reason=f"card {serial.hex()} DS {ds} forked after payout",
+                                created_at=self.at,
+                            )
+                        )
+                self._reopened.append(Reopened(serial, ds, e.merchant, e.amount, e.paid))
+
+    # --- the end of a run ----------------------------------------------------------------
+
+    def finish(self) -> SettlementReport:
+        with self.ledger.transaction() as conn:
+            gappy = []
+            items = sorted(self.touched_cards)
+            for i in range(0, len(items), _CHUNK):
+                chunk = items[i : i + _CHUNK]
+                gappy += [
+                    bytes(r.serial)
+                    for r in conn.execute(
+                        select(t.card.c.serial).where(
+                            t.card.c.serial.in_(chunk), t.card.c.ds_count < t.card.c.ds_max
+                        )
+                    )
+                ]
+            for serial in sorted(gappy):
+                missing = _missing(self.ledger.sequences(serial))
+                if missing:
+                    self.report.gaps.append(CounterGap(serial, missing))
+            for sam_serial in sorted(self.touched_sams):
+                sam = conn.execute(select(t.sam).where(t.sam.c.serial == sam_serial)).one()
+                if sam.receipts >= sam.counter:
+                    continue
+                counters = sorted(
+                    {
+                        r[0]
+                        for r in conn.execute(
+                            select(t.receipt.c.sam_counter).where(
+                                t.receipt.c.sam_serial == sam_serial
+                            )
+                        )
+                        if r[0] <= sam.counter
+                    }
+                    | {sam.counter + 1}
+                )
+                missing = _missing(counters)
+                if missing:
+                    self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
+        return self.report
+
+
+def _negative(
+    r: Receipt, purse: dict[str, Any], card: _Card, flags: list[Flag], reasons: list[str]
+) -> None:
+    """Flag a debit that takes the shadow balance below zero while every earlier
+    transaction of the card is known (no counter gap an unsettled undo could fill)."""
+    balance = purse["loaded"] - purse["spent"] + purse["undone"]
+    if r.entry.type is TransactionType.DEBIT and balance < 0 and card.ds_count >= card.ds_max:
+        flags.append(Flag.NEGATIVE_BALANCE)
+        reasons.append(f"shadow balance of purse {r.entry.purse} is {balance} Rp")
+
+
+def _unbooked(b: Batch, r: Receipt, mac: int) -> tuple[Flag, str] | None:
+    """Why a receipt is not booked at all (no payment, forged, another SAM's), or None."""
+    entry = r.entry
+    if entry.type not in _PAYMENTS:
+        return Flag.NOT_A_PAYMENT, f"a {entry.type.name.lower()} record is no payment"
+    if mac == MAC_NO_MASTER:
+        return Flag.BAD_MAC, f"no receipt master of version {r.kvn_receipt}"
+    if mac != MAC_OK:
+        return Flag.BAD_MAC, "the receipt MAC is wrong"
+    if (entry.sam_id, entry.merchant, entry.terminal) != (b.sam_id, b.merchant, b.terminal):
+        return Flag.NOT_THIS_SAM, (
+            f"receipt of SAM {entry.sam_id} merchant {entry.merchant} terminal "
+            f"{entry.terminal}, batch of SAM {b.sam_id} merchant {b.merchant}"
         )
-    revoked = hotlist.entry(receipt.serial) if hotlist is not None else None
-    if revoked is not None:
-        flags.append(Flag.HOTLISTED)
-        reasons.append(
-            f"card hotlisted ({revoked.reason.name.lower()}, revoked "
-            f"{revoked.revoked_on.isoformat()})"
+    return None
+
+
+def _registration(b: Batch, sam: Any) -> tuple[BatchFlag, Flag, str] | None:
+    """Why the batch's SAM may not settle (unregistered, another identity, revoked)."""
+    if sam is None:
+        return (
+            BatchFlag.UNKNOWN_SAM,
+            Flag.UNKNOWN_SAM,
+            f"SAM {b.sam_serial.hex()} is not registered with the back office",
         )
-    if blocked is not None:
-        flags.append(Flag.BLOCKED)
-        reasons.append(f"card blocked: {blocked}")
-    ledger.add(
-        receipt,
-        LedgerStatus.FLAGGED if flags else LedgerStatus.ACCEPTED,
-        batch.sam_serial,
-        batch.sequence,
-        at=at,
-    )
-    return flags, reasons
+    if (sam.sam_id, sam.merchant, sam.terminal) != (b.sam_id, b.merchant, b.terminal):
+        return (
+            BatchFlag.UNKNOWN_SAM,
+            Flag.UNKNOWN_SAM,
+            f"SAM {b.sam_serial.hex()} is registered as SAM {sam.sam_id} merchant "
+            f"{sam.merchant} terminal {sam.terminal}, the batch says {b.sam_id}/"
+            f"{b.merchant}/{b.terminal}",
+        )
+    if sam.revoked_at is not None and b.created_at >= utc(sam.revoked_at):
+        return (
+            BatchFlag.REVOKED_SAM,
+            Flag.UNKNOWN_SAM,
+            f"SAM {b.sam_serial.hex()} was revoked on {utc(sam.revoked_at):%Y-%m-%d %H:%M}",
+        )
+    return None
 
 
 def _missing(values: Sequence[int]) -> tuple[tuple[int, int], ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..codecs.wallet import Receipt, TransactionType
@@ -21,8 +20,18 @@ class Flag(enum.StrEnum):
     SAM_COUNTER_AHEAD = "sam-counter-ahead"  # SC above the SAM's counter when it signed
     DUPLICATE = "duplicate"  # this very receipt was settled before
     FORKED_COUNTER = "forked-counter"  # same card and DS, different content: a cloned card
-    HOTLISTED = "hotlisted"
+    HOTLISTED = "hotlisted"  # dated on or after the card's revocation date
     BLOCKED = "blocked"  # blocked by the back office (e.g. after a fork)
+    UNKNOWN_SAM = "unknown-sam"  # the batch's SAM is not registered, or revoked
+    UNKNOWN_CARD = "unknown-card"  # a card the ledger never registered nor loaded
+    OVER_PAYMENT_CAP = "over-payment-cap"  # above the purse's per-payment cap
+    OVER_OFFLINE_CAP = "over-offline-cap"  # cumulative offline spending above the card's cap
+    NEGATIVE_BALANCE = "negative-balance"  # the purse's shadow balance went below zero
+
+    @property
+    def fraud(self) -> bool:
+        """A finding about the money itself (not only about where the receipt came from)."""
+        return self not in (Flag.BATCH_NOT_AUTHENTIC, Flag.UNKNOWN_SAM)
 
 
 class BatchFlag(enum.StrEnum):
@@ -32,6 +41,11 @@ class BatchFlag(enum.StrEnum):
     REPLAYED = "replayed"  # this SAM's batch with this sequence was settled before
     SEQUENCE_REUSED = "sequence-reused"  # a different batch under a settled sequence number
     SEQUENCE_GAP = "sequence-gap"  # earlier batches of this SAM not settled (yet)
+    UNKNOWN_SAM = (
+        "unknown-sam"  # no such SAM registered (or its identity differs): nothing recorded
+    )
+    REVOKED_SAM = "revoked-sam"  # created after the SAM was revoked: nothing recorded
+    SAM_COUNTER_BACKWARDS = "sam-counter-backwards"  # SC below a previous batch's: a cloned SAM
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,13 @@ class BatchVerdict:
     @property
     def authentic(self) -> bool:
         return BatchFlag.NOT_AUTHENTIC not in self.flags
+
+    @property
+    def recorded(self) -> bool:
+        """True when the batch's receipts were checked one by one and booked."""
+        return not {BatchFlag.NOT_AUTHENTIC, BatchFlag.UNKNOWN_SAM, BatchFlag.REVOKED_SAM} & set(
+            self.flags
+        )
 
 
 @dataclass(frozen=True)
@@ -108,43 +129,95 @@ class SplitTotals:
     flagged: Totals = field(default_factory=Totals)
 
 
+@dataclass(frozen=True)
+class SamCounterGap:
+    """SAM counter values (authorisations) that no booked receipt of the SAM accounts for:
+    debits torn before they reached the card, or receipts (an undo) the merchant withheld."""
+
+    sam_serial: bytes
+    missing: tuple[tuple[int, int], ...]
+
+    @property
+    def count(self) -> int:
+        return sum(last - first + 1 for first, last in self.missing)
+
+
+@dataclass(frozen=True)
+class Reopened:
+    """An earlier, accepted receipt sent to review because its card forked later (neither
+    side of a fork is paid automatically); ``paid`` ones become a clawback."""
+
+    serial: bytes
+    ds: int
+    merchant: int
+    amount: int
+    paid: bool
+
+
 @dataclass
 class SettlementReport:
-    """What settling one or more batches found."""
+    """What settling one or more batches found.
+
+    ``receipts`` holds every verdict (``detail=True``) or the flagged ones only (a city
+    run); counts and totals are kept for all either way.
+    """
 
     batches: list[BatchVerdict] = field(default_factory=list)
     receipts: list[ReceiptVerdict] = field(default_factory=list)
     gaps: list[CounterGap] = field(default_factory=list)
+    sam_gaps: list[SamCounterGap] = field(default_factory=list)
+    reopened: list[Reopened] = field(default_factory=list)
+    rejected_files: list[tuple[str, str]] = field(default_factory=list)  #: (name, why)
+    detail: bool = True
+    checked: int = 0
+    _merchants: dict[int, SplitTotals] = field(default_factory=dict, repr=False)
+    _purses: dict[int, SplitTotals] = field(default_factory=dict, repr=False)
+    _flags: dict[Flag, int] = field(default_factory=dict, repr=False)
+    _accepted: int = field(default=0, repr=False)
+
+    def add(self, verdict: ReceiptVerdict) -> None:
+        """Count one receipt's verdict (and keep it, see ``detail``)."""
+        self.checked += 1
+        receipt = verdict.receipt
+        for table, key in (
+            (self._merchants, receipt.entry.merchant),
+            (self._purses, receipt.entry.purse),
+        ):
+            split = table.get(key)
+            if split is None:
+                split = table[key] = SplitTotals()
+            (split.accepted if verdict.accepted else split.flagged).add(receipt)
+        if verdict.accepted:
+            self._accepted += 1
+            if self.detail:
+                self.receipts.append(verdict)
+            return
+        for flag in verdict.flags:
+            self._flags[flag] = self._flags.get(flag, 0) + 1
+        self.receipts.append(verdict)
 
     @property
     def accepted(self) -> list[ReceiptVerdict]:
         return [v for v in self.receipts if v.accepted]
 
     @property
+    def accepted_count(self) -> int:
+        return self._accepted
+
+    @property
     def flagged(self) -> list[ReceiptVerdict]:
         return [v for v in self.receipts if not v.accepted]
 
     def flag_counts(self) -> dict[Flag, int]:
-        counts: dict[Flag, int] = {}
-        for verdict in self.receipts:
-            for flag in verdict.flags:
-                counts[flag] = counts.get(flag, 0) + 1
-        return counts
-
-    def _split(self, key: Callable[[Receipt], int]) -> dict[int, SplitTotals]:
-        out: dict[int, SplitTotals] = {}
-        for verdict in self.receipts:
-            split = out.setdefault(key(verdict.receipt), SplitTotals())
-            (split.accepted if verdict.accepted else split.flagged).add(verdict.receipt)
-        return dict(sorted(out.items()))
+        return dict(self._flags)
 
     def by_merchant(self) -> dict[int, SplitTotals]:
         """Totals per merchant id (as the receipt names it), accepted vs flagged."""
-        return self._split(lambda r: r.entry.merchant)
+        return dict(sorted(self._merchants.items()))
 
     def by_purse(self) -> dict[int, SplitTotals]:
         """Totals per programme purse (index 0..7), accepted vs flagged."""
-        return self._split(lambda r: r.entry.purse)
+        return dict(sorted(self._purses.items()))
 
     def forked_cards(self) -> list[bytes]:
         return sorted({v.receipt.serial for v in self.receipts if Flag.FORKED_COUNTER in v.flags})
@@ -172,6 +245,21 @@ class SettlementReport:
                 f"{v.receipt.entry.amount} Rp: {'; '.join(v.reasons)}"
             )
         for gap in self.gaps:
-            ranges = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in gap.missing)
-            lines.append(f"counter gap: card {gap.serial.hex()} misses DS {ranges}")
+            lines.append(f"counter gap: card {gap.serial.hex()} misses DS {_ranges(gap.missing)}")
+        for sam_gap in self.sam_gaps:
+            lines.append(
+                f"SAM counter gap: SAM {sam_gap.sam_serial.hex()} has no receipt for SC "
+                f"{_ranges(sam_gap.missing)}"
+            )
+        for item in self.reopened:
+            lines.append(
+                f"to review: card {item.serial.hex()} DS {item.ds} at merchant {item.merchant}"
+                f" ({item.amount} Rp{', paid: clawback' if item.paid else ''}), the card forked"
+            )
+        for name, why in self.rejected_files:
+            lines.append(f"rejected file {name}: {why}")
         return "\n".join(lines)
+
+
+def _ranges(missing: tuple[tuple[int, int], ...]) -> str:
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in missing)

@@ -145,6 +145,7 @@ class _Demo:
             [SamApplet()], image_path=self.run_dir / "sam.card", name="merchant SAM"
         )
         identity = SamIdentity(sam_id=1, merchant=0x1001, terminal=1, ceiling=5_000_000)
+        self.sam_identity = identity
         sam = CardSam(InProcessConnection(self.sam_card))
         kvn, kcv = issue_sam(self.keystore, sam, SAM_SERIAL, identity)
         click.echo(
@@ -272,6 +273,7 @@ class _Demo:
         loaded = issuer.load(self.tap(), 0, LOAD, sync=True)
         if not loaded.receipt:
             raise CliError(f"the load failed: {loaded.reason}")
+        self.loaded = loaded
         click.echo(
             f"    loaded, confirmed by the card under K_load: balance {_rp(loaded.balance or 0)}"
         )
@@ -312,12 +314,11 @@ class _Demo:
         self.say("Back office: the SAM signs the shop's batch; every receipt MAC is checked")
         batch_path = self.run_dir / "batch-1.cksb"
         info = self.journal.export_batch(self.sam, batch_path)
-        report = settle_batch(
-            read_batch(batch_path),
-            self.keystore,
-            self.keystore,
-            seen=SettlementLedger(self.run_dir / "ledger.sqlite"),
-        )
+        ledger = SettlementLedger(self.run_dir / "ledger.sqlite")
+        ledger.register_sam(SAM_SERIAL, self.sam_identity)  # the ledger knows SAMs and loads
+        if self.loaded.receipt is not None:
+            ledger.record_load(self.loaded.receipt)
+        report = settle_batch(read_batch(batch_path), self.keystore, self.keystore, seen=ledger)
         net = sum(v.receipt.entry.amount for v in report.accepted)
         click.echo(
             f"    batch #{info.sequence}: {info.receipts} receipts, "

@@ -41,6 +41,7 @@ from .hotlist import (
     Hotlist,
     HotlistEntry,
     RevocationReason,
+    RevokedDesk,
     VerifiedHotlist,
     sign_hotlist,
     verify_hotlist,
@@ -50,6 +51,7 @@ from .oids import (
     ID_CT_CARD_RECORD,
     ID_CT_HOTLIST,
     ID_CT_IDENTITY_RECORD,
+    ID_KP_CARDKIT_HOTLIST,
     ID_KP_CARDKIT_SIGNING,
 )
 from .records import (
@@ -75,6 +77,7 @@ __all__ = [
     "ID_CT_CARD_RECORD",
     "ID_CT_HOTLIST",
     "ID_CT_IDENTITY_RECORD",
+    "ID_KP_CARDKIT_HOTLIST",
     "ID_KP_CARDKIT_SIGNING",
     "Address",
     "BadSignatureError",
@@ -86,6 +89,7 @@ __all__ = [
     "FailureReason",
     "Hotlist",
     "HotlistEntry",
+    "RevokedDesk",
     "IdentityRecord",
     "KeyUsageError",
     "KeyVersions",

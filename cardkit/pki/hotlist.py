@@ -18,8 +18,8 @@ from cryptography import x509
 from ..keystore import Signer
 from .cms import SignedContent, ValidityModel, sign_signed_data, verify_signed_data
 from .der import check_der
-from .errors import FailureReason, MalformedError, StaleHotlistError
-from .oids import ID_CT_HOTLIST
+from .errors import FailureReason, KeyUsageError, MalformedError, StaleHotlistError
+from .oids import ID_CT_HOTLIST, ID_KP_CARDKIT_HOTLIST
 from .records import FORMAT_VERSION, check_serial, date_from_asn1, date_to_asn1
 from .trust import TrustStore
 
@@ -52,6 +52,18 @@ class Asn1HotlistEntries(core.SequenceOf):
     _child_spec = Asn1HotlistEntry
 
 
+class Asn1RevokedDesk(core.Sequence):
+    _fields = [
+        ("certificate_sha256", core.OctetString),
+        ("reason", Asn1RevocationReason),
+        ("revoked_at", core.GeneralizedTime),
+    ]
+
+
+class Asn1RevokedDesks(core.SequenceOf):
+    _child_spec = Asn1RevokedDesk
+
+
 class Asn1Hotlist(core.Sequence):
     _fields = [
         ("version", core.Integer),
@@ -59,6 +71,8 @@ class Asn1Hotlist(core.Sequence):
         ("issued_at", core.GeneralizedTime),
         ("next_update", core.GeneralizedTime),
         ("entries", Asn1HotlistEntries),
+        # revoked desk certificates (back office); absent when there are none
+        ("revoked_desks", Asn1RevokedDesks, {"implicit": 0, "optional": True}),
     ]
 
 
@@ -99,6 +113,21 @@ class HotlistEntry:
             raise ValueError("revoked_on must be between 2000-01-01 and 2099-12-31")
 
 
+@dataclass(frozen=True)
+class RevokedDesk:
+    """One revoked desk certificate, by the SHA-256 of its DER."""
+
+    certificate_sha256: bytes
+    reason: RevocationReason
+    revoked_at: datetime  #: records signed after this are not genuine
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.certificate_sha256, bytes) or len(self.certificate_sha256) != 32:
+            raise ValueError("certificate_sha256 must be 32 bytes")
+        object.__setattr__(self, "reason", RevocationReason(self.reason))
+        object.__setattr__(self, "revoked_at", _whole_seconds_utc("revoked_at", self.revoked_at))
+
+
 def _whole_seconds_utc(label: str, moment: datetime) -> datetime:
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise ValueError(f"{label} must be a timezone-aware datetime")
@@ -117,6 +146,7 @@ class Hotlist:
     next_update: datetime  #: when the next hotlist is due; after it this one is stale
     entries: tuple[HotlistEntry, ...] = ()
     version: int = FORMAT_VERSION
+    revoked_desks: tuple[RevokedDesk, ...] = ()  #: sorted by fingerprint
     _index: dict[bytes, HotlistEntry] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +172,10 @@ class Hotlist:
             raise ValueError("a card serial appears twice in the hotlist")
         object.__setattr__(self, "entries", entries)
         object.__setattr__(self, "_index", index)
+        desks = tuple(sorted(self.revoked_desks, key=lambda d: d.certificate_sha256))
+        if len({d.certificate_sha256 for d in desks}) != len(desks):
+            raise ValueError("a desk certificate appears twice in the hotlist")
+        object.__setattr__(self, "revoked_desks", desks)
 
     def contains(self, serial: bytes) -> bool:
         """True if the card ``serial`` is revoked."""
@@ -157,6 +191,13 @@ class Hotlist:
         """The entry of ``serial``, or None if the card is not revoked."""
         return self._index.get(bytes(serial))
 
+    def revoked_desk(self, certificate_sha256: bytes) -> RevokedDesk | None:
+        """The revocation of the desk certificate with this SHA-256, or None."""
+        for desk in self.revoked_desks:
+            if desk.certificate_sha256 == certificate_sha256:
+                return desk
+        return None
+
     def supersedes(self, other: Hotlist) -> bool:
         """True if this hotlist is newer than ``other``."""
         return self.sequence > other.sequence
@@ -167,22 +208,30 @@ class Hotlist:
 
     def to_der(self) -> bytes:
         """The DER of the Hotlist structure (the content that gets signed)."""
-        return Asn1Hotlist(
-            {
-                "version": self.version,
-                "sequence_number": self.sequence,
-                "issued_at": self.issued_at,
-                "next_update": self.next_update,
-                "entries": [
-                    {
-                        "card_serial": entry.card_serial,
-                        "reason": int(entry.reason),
-                        "revoked_on": date_to_asn1(entry.revoked_on),
-                    }
-                    for entry in self.entries
-                ],
-            }
-        ).dump(force=True)
+        fields: dict[str, object] = {
+            "version": self.version,
+            "sequence_number": self.sequence,
+            "issued_at": self.issued_at,
+            "next_update": self.next_update,
+            "entries": [
+                {
+                    "card_serial": entry.card_serial,
+                    "reason": int(entry.reason),
+                    "revoked_on": date_to_asn1(entry.revoked_on),
+                }
+                for entry in self.entries
+            ],
+        }
+        if self.revoked_desks:
+            fields["revoked_desks"] = [
+                {
+                    "certificate_sha256": d.certificate_sha256,
+                    "reason": int(d.reason),
+                    "revoked_at": d.revoked_at,
+                }
+                for d in self.revoked_desks
+            ]
+        return Asn1Hotlist(fields).dump(force=True)
 
     @classmethod
     def from_der(cls, data: bytes) -> Hotlist:
@@ -205,6 +254,14 @@ class Hotlist:
                         revoked_on=date_from_asn1(item["revoked_on"]),
                     )
                     for item in parsed["entries"]
+                ),
+                revoked_desks=tuple(
+                    RevokedDesk(
+                        certificate_sha256=item["certificate_sha256"].native,
+                        reason=RevocationReason(_REASON_CODES[item["reason"].native]),
+                        revoked_at=item["revoked_at"].native,
+                    )
+                    for item in (parsed["revoked_desks"] if parsed["revoked_desks"].native else [])
                 ),
             )
         except MalformedError:
@@ -249,6 +306,7 @@ def verify_hotlist(
     certificates: Iterable[x509.Certificate | bytes] = (),
     current: Hotlist | None = None,
     validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
+    hotlist_signer_only: bool = False,
 ) -> VerifiedHotlist:
     """Verify a signed hotlist; with ``current``, also refuse one that is not newer.
 
@@ -256,6 +314,8 @@ def verify_hotlist(
     with different entries raises it with reason HOTLIST_CONFLICT (the issuer signed two
     different lists under one number); the same list again is accepted. A stale list (past
     next_update) is not refused: the terminal decides, see :meth:`Hotlist.is_current`.
+    ``hotlist_signer_only`` refuses a signer whose certificate does not list
+    :data:`~cardkit.pki.oids.ID_KP_CARDKIT_HOTLIST` (a desk key may not sign a hotlist).
     """
     signed = verify_signed_data(
         der,
@@ -265,6 +325,8 @@ def verify_hotlist(
         at=at,
         validity_model=validity_model,
     )
+    if hotlist_signer_only:
+        _check_hotlist_signer(signed)
     hotlist = Hotlist.from_der(signed.content)
     if current is not None:
         if hotlist.sequence < current.sequence:
@@ -277,3 +339,14 @@ def verify_hotlist(
                 FailureReason.HOTLIST_CONFLICT,
             )
     return VerifiedHotlist(hotlist=hotlist, signed=signed)
+
+
+def _check_hotlist_signer(signed: SignedContent) -> None:
+    certificate = signed.signer_certificate
+    try:
+        usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        usages = x509.ExtendedKeyUsage([])
+    if ID_KP_CARDKIT_HOTLIST not in {u.dotted_string for u in usages}:
+        subject = certificate.subject.rfc4514_string()
+        raise KeyUsageError(f"{subject} is not the back office's hotlist signer")

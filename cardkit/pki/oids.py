@@ -19,3 +19,5 @@ ID_CT_HOTLIST = f"{CARDKIT_OID_ARC}.1.3"
 #: has one, it must list this or anyExtendedKeyUsage. (openssl's default S/MIME purpose
 #: then needs ``-purpose any``.)
 ID_KP_CARDKIT_SIGNING = f"{CARDKIT_OID_ARC}.3.1"
+#: Extended key usage of the back office's hotlist signer (its certificate lists both).
+ID_KP_CARDKIT_HOTLIST = f"{CARDKIT_OID_ARC}.3.2"

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED: dict[str, set[str]] = {
     "errors": {"iso7816"},  # only sw_name, imported inside the one method that needs it
     "keystore": set(),
+    "audit": {"errors"},
     "crypto": {"errors"},
     "transport": {"errors"},
     "iso7816": {"errors", "transport"},
@@ -35,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "wallet": {"errors", "keystore", "crypto", "transport", "iso7816", "codecs", "pki", "ssn"},
     "register": {"errors"},
-    "backoffice": {"errors", "keystore", "crypto", "codecs", "pki"},
+    "backoffice": {"errors", "keystore", "crypto", "codecs", "pki", "audit"},
     "cli": {"*"},
 }
 
@@ -49,6 +50,7 @@ APPLETS_MAY_IMPORT = (
     "cardkit.iso7816.tlv",
 )
 KEYS_MAY_IMPORT = (
+    "cardkit.audit",
     "cardkit.errors",
     "cardkit.crypto",
     "cardkit.codecs",

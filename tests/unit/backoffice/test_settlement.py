@@ -2,7 +2,8 @@
 
 Merchants are played end to end: a customer card (:class:`WalletCard`, the test's card
 model), a merchant SAM (software, or the SAM applet), a :class:`MerchantJournal` that
-exports the batch file, and the back office settling it into a :class:`SettlementLedger`.
+exports the batch file, and the back office settling it into a :class:`Ledger` where the
+SAMs are registered and the cards' loads booked.
 """
 
 from __future__ import annotations
@@ -15,14 +16,20 @@ import os
 from pathlib import Path
 
 import pytest
-from sam_support import DATE, DEBIT_MASTER, KVN, RECEIPT_MASTER, WalletCard
-from settlement_support import (
+from backoffice_support import (
+    DATE,
+    DEBIT_MASTER,
+    KVN,
     NOW,
+    RECEIPT_MASTER,
     RECEIPT_MASTERS,
-    Merchant,
+    WalletCard,
     card,
+    crafted_batch,
     flags,
+    load,
     make_merchant,
+    registered,
     sam_keys,
     settle,
 )
@@ -32,8 +39,8 @@ from cardkit.backoffice import (
     BatchFlag,
     BatchFormatError,
     Flag,
+    Ledger,
     LedgerStatus,
-    SettlementLedger,
     read_batch,
     settle_batch,
     settle_batches,
@@ -48,34 +55,9 @@ from keys.ceremony import sam_transport_key
 from keys.dev import development_keystore
 
 
-def crafted_batch(merchant: Merchant, receipts: list[w.Receipt]) -> bytes:
-    """A batch body the merchant composed by hand, signed by its own SAM (a SAM vouches for
-    whatever digest it is given: it proves the batch came from this merchant, no more)."""
-    body = batch_body(merchant.sam.info(), NOW, receipts)
-    return assemble_batch(
-        body,
-        merchant.sam.sign_batch(  # type: ignore[attr-defined]
-            hashlib.sha256(body).digest()
-        ),
-    )
-
-
-def load(c: WalletCard, amount: int) -> w.Receipt:
-    """A load at the issuer's desk (DS counts it too); the issuer's register keeps it."""
-    c.tc += 1
-    c.ds += 1
-    balance = c.purse.balance + amount
-    c.purse = dataclasses.replace(c.purse, balance=balance)
-    entry = w.LogEntry(
-        w.TransactionType.LOAD, c.tc, c.ds, c.purse.index, amount, balance, DATE, 0x0D01, 7, 0, 99
-    )
-    c.last = w.complete_transaction(c.k_receipt, bytes(16), c.serial, entry)
-    return w.Receipt(c.serial, KVN, KVN, c.last)
-
-
 @pytest.fixture
-def ledger() -> SettlementLedger:
-    return SettlementLedger()
+def ledger() -> Ledger:
+    return Ledger()
 
 
 # --- clean settlement ---------------------------------------------------------------------
@@ -83,10 +65,10 @@ def ledger() -> SettlementLedger:
 
 @pytest.mark.parametrize("card_sam", [False, True], ids=["software-sam", "card-sam"])
 def test_clean_batch_is_accepted_with_totals(
-    tmp_path: Path, ledger: SettlementLedger, card_sam: bool
+    tmp_path: Path, ledger: Ledger, card_sam: bool
 ) -> None:
-    m = make_merchant(tmp_path, 1, card_sam=card_sam)
-    food, rice = card(1), card(2, purse=3)
+    m = make_merchant(tmp_path, 1, ledger, card_sam=card_sam)
+    food, rice = card(1, ledger), card(2, ledger, purse=3)
     first, _ = m.pay(food, 12_000)
     m.pay(food, 3_500)
     m.pay(rice, 40_000)
@@ -109,9 +91,9 @@ def test_clean_batch_is_accepted_with_totals(
     assert all(e.status is LedgerStatus.ACCEPTED for e in ledger.seen(food.serial, 1))
 
 
-def test_several_batches_of_one_merchant(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+def test_several_batches_of_one_merchant(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     m.pay(c, 100)
     one = m.export()
     m.pay(c, 200)
@@ -133,9 +115,9 @@ def test_several_batches_of_one_merchant(tmp_path: Path, ledger: SettlementLedge
 # --- duplicates -----------------------------------------------------------------------------
 
 
-def test_replayed_batch_is_all_duplicates(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+def test_replayed_batch_is_all_duplicates(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     m.pay(c, 5_000)
     m.pay(c, 6_000)
     path = m.export()
@@ -148,10 +130,10 @@ def test_replayed_batch_is_all_duplicates(tmp_path: Path, ledger: SettlementLedg
 
 
 def test_receipt_repeated_in_a_later_batch_and_within_a_batch(
-    tmp_path: Path, ledger: SettlementLedger
+    tmp_path: Path, ledger: Ledger
 ) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     _, r1 = m.pay(c, 1_000)
     _, r2 = m.pay(c, 2_000)
     settle(m.export(), ledger)
@@ -160,7 +142,7 @@ def test_receipt_repeated_in_a_later_batch_and_within_a_batch(
     )
     assert report.batches[0].flags == ()  # a new batch, honestly signed by the SAM
     assert flags(report) == [(Flag.DUPLICATE,)] * 3
-    fresh = SettlementLedger()
+    fresh = registered(Ledger(), m, c)
     report = settle_batch(
         read_batch(crafted_batch(m, [r1, r2, r1])), RECEIPT_MASTERS, sam_keys, seen=fresh
     )
@@ -171,10 +153,10 @@ def test_receipt_repeated_in_a_later_batch_and_within_a_batch(
 
 
 def test_forked_counter_two_copies_of_one_card_at_two_merchants(
-    tmp_path: Path, ledger: SettlementLedger
+    tmp_path: Path, ledger: Ledger
 ) -> None:
-    a, b = make_merchant(tmp_path, 1), make_merchant(tmp_path, 2)
-    original = card(7)
+    a, b = make_merchant(tmp_path, 1, ledger), make_merchant(tmp_path, 2, ledger)
+    original = card(7, ledger)
     a.pay(original, 10_000)  # DS 1, before the image was copied
     clone = copy.deepcopy(original)  # the card's memory image copied to a second chip
     a.pay(original, 50_000)  # DS 2 at merchant A
@@ -189,6 +171,11 @@ def test_forked_counter_two_copies_of_one_card_at_two_merchants(
     assert second.forked_cards() == [original.serial]
     assert ledger.blocked(original.serial) == "forked counter at DS 2"
     assert len(ledger.seen(original.serial, 2)) == 2  # both versions kept as evidence
+    # neither side of the fork is paid automatically: A's accepted receipt goes to review
+    assert [e.status for e in ledger.seen(original.serial, 2)] == [LedgerStatus.FLAGGED] * 2
+    assert [(r.ds, r.merchant, r.amount, r.paid) for r in second.reopened] == [
+        (2, a.identity.merchant, 50_000, False)
+    ]
     assert second.by_merchant()[b.identity.merchant].flagged.debited == 50_000
     assert second.by_merchant()[b.identity.merchant].accepted.debited == 0
     # the card stays blocked for settlement: its next receipts anywhere are flagged (DS 3
@@ -200,9 +187,9 @@ def test_forked_counter_two_copies_of_one_card_at_two_merchants(
     assert third.receipts[1].reasons == ("card blocked: forked counter at DS 2",)
 
 
-def test_forked_counter_within_one_batch(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    original = card(8)
+def test_forked_counter_within_one_batch(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    original = card(8, ledger)
     clone = copy.deepcopy(original)
     m.pay(original, 700)
     m.pay(clone, 900)
@@ -214,10 +201,10 @@ def test_forked_counter_within_one_batch(tmp_path: Path, ledger: SettlementLedge
 
 
 def test_counter_gaps_close_when_the_missing_receipts_arrive(
-    tmp_path: Path, ledger: SettlementLedger
+    tmp_path: Path, ledger: Ledger
 ) -> None:
-    a, b = make_merchant(tmp_path, 1), make_merchant(tmp_path, 2)
-    c = card(3, balance=0)
+    a, b = make_merchant(tmp_path, 1, ledger), make_merchant(tmp_path, 2, ledger)
+    c = card(3, ledger, balance=0)
     loads = [load(c, 100_000)]  # DS 1 at the issuer's desk
     a.pay(c, 1_000)  # DS 2
     b.pay(c, 2_000)  # DS 3, at another merchant who settles later
@@ -225,16 +212,17 @@ def test_counter_gaps_close_when_the_missing_receipts_arrive(
     a.pay(c, 4_000)  # DS 5
     loads.append(load(c, 50_000))  # DS 6
     a.pay(c, 5_000)  # DS 7
+    assert ledger.record_load(loads[0])  # the desk books its load at once (with its DS)
     report = settle(a.export(), ledger)
     assert not report.flagged  # a gap is a missing receipt elsewhere, not a bad one
-    assert [(g.serial, g.missing) for g in report.gaps] == [(c.serial, ((1, 1), (3, 4), (6, 6)))]
-    assert report.gaps[0].count == 4
-    assert "misses DS 1, 3-4, 6" in report.summary()
-    for receipt in loads:
-        assert ledger.record_load(receipt)
+    assert [(g.serial, g.missing) for g in report.gaps] == [(c.serial, ((3, 4), (6, 6)))]
+    assert report.gaps[0].count == 3
+    assert "misses DS 3-4, 6" in report.summary()
+    assert ledger.record_load(loads[1])
     assert not ledger.record_load(loads[0])  # once
     report = settle(b.export(), ledger)
     assert not report.flagged and report.gaps == []
+    assert ledger.shadow_balance(c.serial) == 150_000 - 15_000 == c.purse.balance
     with pytest.raises(ValueError):
         ledger.record_load(a.journal.receipts()[0].receipt)
 
@@ -242,9 +230,9 @@ def test_counter_gaps_close_when_the_missing_receipts_arrive(
 # --- hotlisted and blocked cards ---------------------------------------------------------
 
 
-def test_receipts_of_hotlisted_cards_are_flagged(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    stolen, fine = card(4), card(5)
+def test_receipts_of_hotlisted_cards_are_flagged(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    stolen, fine = card(4, ledger), card(5, ledger)
     m.pay(stolen, 25_000)  # the terminal had not imported the new hotlist yet
     m.pay(fine, 1_000)
     hotlist = Hotlist(
@@ -260,9 +248,9 @@ def test_receipts_of_hotlisted_cards_are_flagged(tmp_path: Path, ledger: Settlem
     assert report.by_merchant()[m.identity.merchant].flagged.debited == 25_000
 
 
-def test_cards_blocked_by_the_back_office(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(6)
+def test_cards_blocked_by_the_back_office(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(6, ledger)
     m.pay(c, 800)
     with ledger.transaction():
         ledger.block(c.serial, "replaced after damage")
@@ -275,9 +263,9 @@ def test_cards_blocked_by_the_back_office(tmp_path: Path, ledger: SettlementLedg
 # --- forged and foreign receipts ---------------------------------------------------------
 
 
-def test_forged_receipts_fail_their_mac(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+def test_forged_receipts_fail_their_mac(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     _, genuine = m.pay(c, 1_000)
     raised = w.Receipt(
         genuine.serial,
@@ -303,20 +291,18 @@ def test_forged_receipts_fail_their_mac(tmp_path: Path, ledger: SettlementLedger
     assert ledger.sequences(other_card.serial) == []  # forgeries are not recorded
 
 
-def test_a_load_is_no_payment(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+def test_a_load_is_no_payment(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     report = settle_batch(
         read_batch(crafted_batch(m, [load(c, 10_000)])), RECEIPT_MASTERS, sam_keys, seen=ledger
     )
     assert flags(report) == [(Flag.NOT_A_PAYMENT,)]
 
 
-def test_another_merchants_receipt_is_not_paid_to_this_one(
-    tmp_path: Path, ledger: SettlementLedger
-) -> None:
-    a, b = make_merchant(tmp_path, 1), make_merchant(tmp_path, 2)
-    c = card(1)
+def test_another_merchants_receipt_is_not_paid_to_this_one(tmp_path: Path, ledger: Ledger) -> None:
+    a, b = make_merchant(tmp_path, 1, ledger), make_merchant(tmp_path, 2, ledger)
+    c = card(1, ledger)
     _, receipt = a.pay(c, 9_000)
     theft = settle_batch(
         read_batch(crafted_batch(b, [receipt])), RECEIPT_MASTERS, sam_keys, seen=ledger
@@ -326,9 +312,9 @@ def test_another_merchants_receipt_is_not_paid_to_this_one(
     assert flags(honest) == [()]
 
 
-def test_receipt_beyond_the_sams_counter(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+def test_receipt_beyond_the_sams_counter(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     # someone holding the debit master poses as this SAM with a counter it never reached
     rogue = SoftwareSam({KVN: DEBIT_MASTER}, serial=m.serial, identity=m.identity, counter=5_000)
     nt = os.urandom(8)
@@ -346,10 +332,10 @@ def test_receipt_beyond_the_sams_counter(tmp_path: Path, ledger: SettlementLedge
 
 
 def test_batch_mac_is_checked_and_a_bad_batch_records_nothing(
-    tmp_path: Path, ledger: SettlementLedger
+    tmp_path: Path, ledger: Ledger
 ) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     m.pay(c, 1_000)
     data = m.export().read_bytes()
     bad_mac = bytearray(data)
@@ -376,9 +362,9 @@ def test_batch_mac_is_checked_and_a_bad_batch_records_nothing(
     assert flags(settle_batch(read_batch(data), RECEIPT_MASTERS, sam_keys, seen=ledger)) == [()]
 
 
-def test_missing_batches_are_reported(tmp_path: Path, ledger: SettlementLedger) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+def test_missing_batches_are_reported(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     paths = []
     for amount in (100, 200, 300, 400):
         m.pay(c, amount)
@@ -396,11 +382,9 @@ def test_missing_batches_are_reported(tmp_path: Path, ledger: SettlementLedger) 
     assert report.gaps == []
 
 
-def test_sequence_reused_by_a_resumed_software_sam(
-    tmp_path: Path, ledger: SettlementLedger
-) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+def test_sequence_reused_by_a_resumed_software_sam(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c = card(1, ledger)
     _, r1 = m.pay(c, 100)
     settle_batch(read_batch(crafted_batch(m, [r1])), RECEIPT_MASTERS, sam_keys, seen=ledger)
     m.sam.batch_sequence = 0  # type: ignore[attr-defined]  # restarted without its state
@@ -415,7 +399,7 @@ def test_sequence_reused_by_a_resumed_software_sam(
 # --- key stores ---------------------------------------------------------------------------
 
 
-def test_keys_from_a_key_store(tmp_path: Path, ledger: SettlementLedger) -> None:
+def test_keys_from_a_key_store(tmp_path: Path, ledger: Ledger) -> None:
     store = development_keystore(allow=True)
     debit = store.master_secret(KeyFunction.DEBIT, 1)
     serial = bytes.fromhex("53414d00000000aa")
@@ -427,7 +411,9 @@ def test_keys_from_a_key_store(tmp_path: Path, ledger: SettlementLedger) -> None
         transport_kvn=1,
         transport_key=sam_transport_key(store, serial, sam_codec.SAM_AID, 1),
     )
+    ledger.register_sam(serial, identity)
     c = WalletCard(serial=bytes.fromhex("53530000000000bb"))
+    ledger.book_load(c.serial, 0, 500_000, agency=1, desk=1, sequence=1)
     c.k_debit = w.card_key(debit, "debit", c.serial, 1)
     c.k_receipt = w.card_key(store.master_secret(KeyFunction.RECEIPT, 1), "receipt", c.serial, 1)
     nt = os.urandom(8)
@@ -439,9 +425,11 @@ def test_keys_from_a_key_store(tmp_path: Path, ledger: SettlementLedger) -> None
     report = settle_batch(read_batch(data), store, store, seen=ledger)
     assert report.batches[0].flags == () and flags(report) == [()]
     # the same batch against masters that are not the store's fails both checks
-    report = settle_batch(read_batch(data), {1: RECEIPT_MASTER}, sam_keys, seen=SettlementLedger())
+    report = settle_batch(read_batch(data), {1: RECEIPT_MASTER}, sam_keys, seen=Ledger())
     assert not report.batches[0].authentic
-    report = settle_batch(read_batch(data), {1: RECEIPT_MASTER}, store, seen=SettlementLedger())
+    other = Ledger()
+    other.register_sam(serial, identity)
+    report = settle_batch(read_batch(data), {1: RECEIPT_MASTER}, store, seen=other)
     assert flags(report) == [(Flag.BAD_MAC,)]
 
 
@@ -449,23 +437,22 @@ def test_keys_from_a_key_store(tmp_path: Path, ledger: SettlementLedger) -> None
 
 
 def test_ledger_file_remembers_across_runs(tmp_path: Path) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        m = make_merchant(tmp_path, 1, ledger)
+        c = card(1, ledger)
     m.pay(c, 1_000)
     path = m.export()
-    with SettlementLedger(tmp_path / "ledger.sqlite") as ledger:
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
         assert flags(settle(path, ledger)) == [()]
-    with SettlementLedger(tmp_path / "ledger.sqlite") as ledger:
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
         assert flags(settle(path, ledger)) == [(Flag.DUPLICATE,)]
 
 
-def test_a_failed_settlement_leaves_the_ledger_unchanged(
-    tmp_path: Path, ledger: SettlementLedger
-) -> None:
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+def test_a_failed_settlement_leaves_the_ledger_unchanged(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    c, other = card(1, ledger), card(2, ledger)
     m.pay(c, 1_000)
-    m.pay(c, 2_000)
+    m.pay(other, 2_000)  # another card: its key is derived afresh (keys are cached per card)
     batch = read_batch(m.export())
     calls = []
 
@@ -519,3 +506,46 @@ def test_read_batch_round_trip_and_errors(tmp_path: Path) -> None:
         read_batch(bytes(damaged))
     with pytest.raises(FileNotFoundError):
         read_batch(tmp_path / "missing.cksb")
+
+
+# --- the ledger's registrations: SAMs, cards, caps ---------------------------------------
+
+
+def test_unknown_and_revoked_sams_record_nothing(tmp_path: Path, ledger: Ledger) -> None:
+    stranger = make_merchant(tmp_path, 1)  # a SAM the back office never registered
+    c = card(1, ledger)
+    stranger.pay(c, 1_000)
+    report = settle(stranger.export(), ledger)
+    assert report.batches[0].flags == (BatchFlag.UNKNOWN_SAM,)
+    assert flags(report) == [(Flag.UNKNOWN_SAM,)]
+    assert ledger.sequences(c.serial) == [] and ledger.batch_sequences(stranger.serial) == []
+    m = make_merchant(tmp_path, 2, ledger)
+    m.pay(c, 2_000)
+    ledger.revoke_sam(m.serial, at=NOW - dt.timedelta(hours=1))  # stolen before the batch
+    report = settle(m.export(), ledger)
+    assert report.batches[0].flags == (BatchFlag.REVOKED_SAM,)
+    assert "was revoked on" in report.receipts[0].reasons[0]
+    assert ledger.shadow_balance(c.serial) == 500_000
+
+
+def test_unknown_card_negative_balance_and_offline_cap(tmp_path: Path, ledger: Ledger) -> None:
+    m = make_merchant(tmp_path, 1, ledger)
+    never = card(9)  # never registered nor loaded (its image carries 500,000 Rp anyway)
+    m.pay(never, 3_000)
+    capped = card(2, ledger)
+    ledger.register_card(capped.serial, offline_cap=10_000)
+    m.pay(capped, 6_000)
+    m.pay(capped, 5_000)  # 11,000 since the last load: above the card's offline cap
+    report = settle(m.export(), ledger)
+    assert flags(report) == [
+        (Flag.UNKNOWN_CARD, Flag.NEGATIVE_BALANCE),
+        (),
+        (Flag.OVER_OFFLINE_CAP,),
+    ]
+    assert report.receipts[0].reasons[1] == "shadow balance of purse 0 is -3000 Rp"
+    assert ledger.shadow_balance(never.serial) == -3_000
+    quote = ledger.replacement_quote(capped.serial)
+    assert quote.balances[0].balance == 489_000
+    assert quote.holdback[0] == 0 and quote.transfer(0) == 489_000  # offline allowance used up
+    account = ledger.reconcile()
+    assert account.unexplained == 0 and account.review == 8_000 and account.accepted_unpaid == 6_000

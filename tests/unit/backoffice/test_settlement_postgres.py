@@ -13,10 +13,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from backoffice_support import RECEIPT_MASTERS, card, flags, make_merchant, sam_keys, settle
 from psycopg import sql
-from settlement_support import RECEIPT_MASTERS, card, flags, make_merchant, sam_keys, settle
 
-from cardkit.backoffice import BatchFlag, Flag, SettlementLedger, read_batch, settle_batch
+from cardkit.backoffice import BatchFlag, Flag, Ledger, LedgerStatus, read_batch, settle_batch
 
 CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
 
@@ -37,10 +37,10 @@ def schema() -> Iterator[str]:
 
 
 def test_fork_duplicate_and_gap_on_postgres(tmp_path: Path, schema: str) -> None:
-    ledger = SettlementLedger.postgres(CONNINFO, schema=schema)
+    ledger = Ledger.postgres(CONNINFO, schema=schema)
     assert ledger.dialect == "postgres"
-    a, b = make_merchant(tmp_path, 1), make_merchant(tmp_path, 2)
-    original = card(7)
+    a, b = make_merchant(tmp_path, 1, ledger), make_merchant(tmp_path, 2, ledger)
+    original = card(7, ledger)
     a.pay(original, 10_000)
     clone = copy.deepcopy(original)
     a.pay(original, 50_000)
@@ -56,19 +56,21 @@ def test_fork_duplicate_and_gap_on_postgres(tmp_path: Path, schema: str) -> None
     assert flags(again) == [(Flag.DUPLICATE,)]
     ledger.close()
     # a second connection (another settlement desk) sees the same ledger
-    other = SettlementLedger.postgres(CONNINFO, schema=schema)
+    other = Ledger.postgres(CONNINFO, schema=schema)
     assert other.batch_sequences(a.serial) == [1]
-    assert len(other.seen(original.serial, 2)) == 2
+    assert [e.status for e in other.seen(original.serial, 2)] == [LedgerStatus.FLAGGED] * 2
+    assert other.shadow_balance(original.serial) == 500_000 - 10_000 - 50_000 - 45_000
     other.close()
 
 
 def test_a_failed_settlement_is_rolled_back_on_postgres(tmp_path: Path, schema: str) -> None:
-    conn = psycopg.connect(CONNINFO)
-    ledger = SettlementLedger.postgres(conn, schema=schema)
-    m = make_merchant(tmp_path, 1)
-    c = card(1)
+    ledger = Ledger(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test?connect_timeout=3", schema=schema
+    )
+    m = make_merchant(tmp_path, 1, ledger)
+    c, d = card(1, ledger), card(2, ledger)
     m.pay(c, 100)
-    m.pay(c, 200)
+    m.pay(d, 200)
     batch = read_batch(m.export())
     calls: list[int] = []
 

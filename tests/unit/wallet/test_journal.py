@@ -10,9 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from backoffice_support import NOW, Merchant, card, make_merchant
 from pki_support import make_pki
 from sam_support import DATE, WalletCard
-from settlement_support import NOW, Merchant, card, make_merchant
 from wallet_terminal_support import journal, load, software_sam, terminal, wallet_card
 
 from cardkit.backoffice import read_batch

@@ -1,0 +1,1 @@
+"""Alembic revisions of the back-office ledger (run by :class:`cardkit.backoffice.Ledger`)."""
