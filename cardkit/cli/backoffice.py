@@ -296,3 +296,12 @@ def hotlist_command(
         table.add_row("valid until", f"{latest.next_update:%Y-%m-%d %H:%M}Z")
         table.add_row("size", f"{len(latest.der):,} bytes")
     Console().print(table)
+
+
+def _add_report() -> None:
+    from .report import report_command
+
+    backoffice_group.add_command(report_command)
+
+
+_add_report()

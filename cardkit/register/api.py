@@ -454,6 +454,19 @@ class Register:
                 .values(state=state, ended_at=now(), ended_reason=reason)
             )
 
+    def card_places(self) -> list[tuple[str, str, str, str]]:
+        """Every card ever issued as ``(serial, kk, kecamatan, kelurahan)``: where its
+        household lives, for the back office's report (which pseudonymises the KK)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    cards.c.serial, cards.c.kk, households.c.kecamatan, households.c.kelurahan
+                )
+                .join(households, households.c.kk == cards.c.kk)
+                .order_by(cards.c.serial)
+            )
+            return [(r.serial, r.kk, r.kecamatan, r.kelurahan) for r in rows]
+
     # --- statistics ------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counts: households, persons by status, review items by kind and state, cards."""

@@ -175,4 +175,7 @@ def test_cli_builds_the_report_from_demo_and_from_facts(tmp_path: Path) -> None:
     document = json.loads((tmp_path / "ledger" / "report.json").read_text(encoding="utf-8"))
     assert document["threshold_households"] == 5
     result = runner.invoke(report_command, ["--out", str(tmp_path / "x")])
-    assert result.exit_code == 2 and "exactly one of --demo or --facts" in result.output
+    assert (
+        result.exit_code == 2
+        and "exactly one of --demo, --facts FILE or --ledger DB" in result.output
+    )
