@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 
     from ..pki import TrustStore
     from ..ssn import DeskCertificateCache
+    from ..ssn.beneficiary import Beneficiary
     from ..transport.base import CountingConnection
     from ..transport.pcsc import PcscConnection
 
 DEMO_PIN = "1234"
-SAM_SERIAL = bytes.fromhex("53414D0000000001")
+DEMO_DESK = 101  # the city office's desk number (the simulated month uses others)
+SAM_SERIAL = bytes.fromhex("53414D44454D4F01")  # "SAMDEMO" 01
 LOAD = 300_000
 PRICE = 25_000
 
@@ -75,15 +77,18 @@ def demo(workdir: Path, allow_dev_keys: bool) -> None:
     story.make_cards()
     story.serve()
     try:
+        story.register()
         story.issue()
         trust, cache = story.verify()
         story.read_identity(trust, cache)
         story.load()
         story.pay_and_recover()
         story.settle()
+        story.report()
+        story.summary()
         click.secho(
-            "\nDone: made, issued, verified, read, loaded, paid, recovered and settled "
-            "through pcscd.",
+            "\nDone: registered, deduplicated, issued, verified, read, loaded, paid, recovered, "
+            "settled and published, through pcscd.",
             fg="green",
         )
     finally:
@@ -192,15 +197,70 @@ class _Demo:
 
     # --- the story -------------------------------------------------------------------
 
+    def register(self) -> None:
+        """Import the city's survey export, find every duplicate, let a clerk decide each."""
+        from ..register import Register
+
+        self.say("Register: import the city's survey export; validate it; find every duplicate")
+        self.register_db = Register(f"sqlite:///{self.run_dir / 'register.sqlite'}")
+        sample = resources.files("cardkit") / "data" / "beneficiaries-sample.csv"
+        with resources.as_file(sample) as path:
+            self.export_path = Path(path)
+            result = self.register_db.import_file(path, source="dinsos", clerk="demo-clerk")
+        report, found = result.report, result.detection
+        click.echo(
+            f"    {report.rows:,} rows: {report.accepted:,} kept, {report.rejected} refused with "
+            f"a reason per line; {report.households_added:,} households ({result.seconds:.1f} s)"
+        )
+        if found is not None:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(found.by_kind.items()))
+            click.echo(f"    {found.findings} findings queued for a clerk: {kinds}")
+        self.say("Register: the clerk decides every finding (nothing is merged or dropped alone)")
+        decided: dict[str, int] = {}
+        for item in self.register_db.review_items():
+            if item.person_b is not None:  # one person twice: keep the earlier record
+                action, keep, reason = "same", item.person_a, None
+            elif item.kind == "outside-city":  # residents move: the NIK's region is old
+                action, keep, reason = "accept", None, None
+            else:
+                action, keep, reason = "reject", None, "survey to correct the record"
+            self.register_db.decide(item.id, action, clerk="demo-clerk", keep=keep, reason=reason)
+            decided[action] = decided.get(action, 0) + 1
+        left = len(self.register_db.review_items())
+        click.echo(
+            "    decided: "
+            + ", ".join(f"{n} {a}" for a, n in sorted(decided.items()))
+            + f"; {left} open"
+        )
+
+    def _next_household(self) -> Beneficiary:
+        """The first household of the export that may get a card now: an active head, a
+        programme, no open review, no card yet."""
+        from ..ssn.beneficiary import Beneficiary, read_beneficiaries
+
+        for row in read_beneficiaries(self.export_path):
+            if not isinstance(row, Beneficiary) or not row.programmes:
+                continue
+            kks = self.register_db.find(row.nik)
+            if len(kks) != 1:
+                continue
+            view = self.register_db.household(kks[0])
+            head = next((m for m in view.members if m.get("status") == "active"), None)
+            if view.open_items or view.cards or head is None or head.get("nik") != row.nik:
+                continue
+            return row
+        raise CliError("no household of the export may get a card")
+
     def issue(self) -> None:
         """The issuance desk personalises the card for the first demo household."""
         from ..ssn import PersonalisationPlan, SsnSession, personalise, wallet_purses
-        from ..ssn.beneficiary import find_beneficiary
 
-        csv_path = resources.files("cardkit") / "data" / "demo-beneficiaries.csv"
-        with resources.as_file(csv_path) as path:
-            household = find_beneficiary(path, "1")
-        self.say(f"Issuance desk: personalise the card for {household.name}")
+        household = self._next_household()
+        self.household = household
+        self.say(
+            f"Issuance desk: personalise the card for {household.name} "
+            f"(KK {_mask(household.kk)}, {household.kelurahan})"
+        )
         signer = self.keystore.signer("desk-01")
         base = PersonalisationPlan.prepare(
             household, signer=signer, desk_id="desk-01", pin=DEMO_PIN
@@ -224,6 +284,11 @@ class _Demo:
             f"{', '.join(f'{p.purse}={p.name}' for p in plan.programmes) or 'none'}"
         )
         click.echo(f"    PIN {DEMO_PIN} (demo), CAN printed on the card: {plan.can}")
+        card = self.register_db.issue_card(
+            household.kk, self.serial.hex().upper(), desk="desk-01", clerk="demo-clerk"
+        )
+        click.echo(f"    recorded in the register: card {card.serial} active for this household")
+        self.purses = plan.purses
 
     def verify(self) -> tuple[TrustStore, DeskCertificateCache]:
         """A terminal verifies the card offline, twice (the second tap uses the cache)."""
@@ -267,7 +332,7 @@ class _Demo:
         issuer = WalletIssuer(
             self.keystore,
             agency=0x0701,
-            desk=1,
+            desk=DEMO_DESK,
             sequence=LoadSequence(self.run_dir / "load-sequence"),
         )
         loaded = issuer.load(self.tap(), 0, LOAD, sync=True)
@@ -308,13 +373,23 @@ class _Demo:
         )
 
     def settle(self) -> None:
-        """The SAM signs the shop's batch; the back office checks every receipt MAC."""
-        from ..backoffice import SettlementLedger, read_batch, settle_batch
+        """The SAM signs the shop's batch; the back office checks every receipt MAC and books
+        it against the card's shadow balance; a simulated city month settles beside it."""
+        from ..audit import AuditLog
+        from ..backoffice import Ledger, read_batch, settle_batch, settle_batches
+        from ..backoffice import simulate as sim
+        from ..backoffice.hotlist import HotlistService
+        from ..backoffice.payouts import run_payouts, write_payout_file
 
         self.say("Back office: the SAM signs the shop's batch; every receipt MAC is checked")
         batch_path = self.run_dir / "batch-1.cksb"
         info = self.journal.export_batch(self.sam, batch_path)
-        ledger = SettlementLedger(self.run_dir / "ledger.sqlite")
+        self.ledger = ledger = Ledger(self.run_dir / "ledger.sqlite")
+        ledger.register_card(
+            self.serial, offline_cap=1_000_000, region=self.household.kelurahan,
+            purses=self.purses,
+        )  # fmt: skip
+        ledger.register_merchant(self.sam_identity.merchant, account="BANKKALTIM-00001001")
         ledger.register_sam(SAM_SERIAL, self.sam_identity)  # the ledger knows SAMs and loads
         if self.loaded.receipt is not None:
             ledger.record_load(self.loaded.receipt)
@@ -324,3 +399,94 @@ class _Demo:
             f"    batch #{info.sequence}: {info.receipts} receipts, "
             f"{len(report.accepted)} accepted ({_rp(net)}), {len(report.flagged)} flagged"
         )
+        shadow = ledger.shadow_balance(self.serial)
+        click.echo(f"    the card's shadow balance in the ledger: {_rp(shadow)}")
+
+        self.say("Back office: a simulated city month settles beside it (with injected fraud)")
+        self.month = month = sim.generate(cards=240, merchants=12, receipts=2_400, fraud=2)
+        sim.prepare(month, ledger, HotlistService(ledger, AuditLog(self.run_dir / "audit.jsonl")))
+        self.month_report = settle_batches(
+            (read_batch(b) for b in month.batches),
+            {sim.KVN: sim.RECEIPT_MASTER},
+            sim.sam_keys,
+            seen=ledger,
+            detail=False,
+            group=8,
+        )
+        injected = ", ".join(f"{len(v)} {k}" for k, v in sorted(month.injected.items()))
+        flags: dict[str, int] = {}
+        for verdict in self.month_report.flagged:
+            for flag in verdict.flags:
+                flags[flag.value] = flags.get(flag.value, 0) + 1
+        click.echo(
+            f"    {month.receipts:,} receipts of {len(month.cards)} cards at {len(month.sams)} "
+            f"shops; injected receipts: {injected}"
+        )
+        click.echo(
+            "    flagged: "
+            + ", ".join(f"{n} {f}" for f, n in sorted(flags.items()))
+            + f"; both sides of each fork held for review; {len(self.month_report.gaps)} cards "
+            "with a counter gap (withheld receipts)"
+        )
+        self.receipts_settled = len(report.receipts) + month.receipts
+        self.receipts_flagged = len(report.flagged) + len(self.month_report.flagged)
+        run = run_payouts(ledger)
+        self.payout_file = write_payout_file(run, self.run_dir / "payouts")
+        left = ledger.reconcile()
+        click.echo(
+            f"    payouts: {len(run.lines)} lines, {_rp(run.total)} to the bank "
+            f"({self.payout_file.name}); rupiah unexplained: {_rp(left.unexplained)}"
+        )
+
+    def report(self) -> None:
+        """The city publishes where the aid went, with no personal data."""
+        import secrets
+
+        from ..backoffice.report import build_report, household_pseudonym
+        from ..backoffice.report.ledger_facts import HouseholdPlace, facts_from_ledger
+
+        self.say("Back office: publish the transparency report (no personal data)")
+        key = secrets.token_bytes(32)  # pseudonyms for this report alone
+        places = {
+            bytes.fromhex(serial): HouseholdPlace(household_pseudonym(key, kk), kec, kel)
+            for serial, kk, kec, kel in self.register_db.card_places()
+        }
+        # the simulated month's cards belong to register households too (in export order)
+        homes = [
+            home
+            for home in self.register_db.households_in_order(len(self.month.cards) + 1)
+            if home[0] != self.household.kk
+        ]
+        for card, (kk, kec, kel) in zip(self.month.cards, homes, strict=False):
+            places[card.serial] = HouseholdPlace(household_pseudonym(key, kk), kec, kel)
+        self.report_dir = self.run_dir / "report"
+        built = build_report(facts_from_ledger(self.ledger, households=places), self.report_dir)
+        city = built.cube.get()
+        s = built.suppression
+        if city is not None and city.published:
+            click.echo(
+                f"    {_rp(city.loaded)} loaded, {_rp(city.spent)} spent, {_rp(city.paid_out)} "
+                f"paid out; {city.households} households, {city.shops} shops"
+            )
+        click.echo(
+            f"    {len(built.cube.cells):,} cells, {s.primary} hidden (< {s.threshold} "
+            f"households) and {s.complementary} to protect them"
+        )
+
+    def summary(self) -> None:
+        """What happened, in one table."""
+        stats = self.register_db.stats()
+        click.secho("\nWhat happened", bold=True)
+        rows = [
+            ("households in the register", f"{stats.get('households', 0):,}"),
+            ("cards issued", f"{stats.get('cards', {}).get('active', 0):,} active"),
+            ("the demo card's balance", _rp(self.ledger.shadow_balance(self.serial))),
+            (
+                "receipts settled",
+                f"{self.receipts_settled:,} ({self.receipts_flagged:,} flagged for review)",
+            ),
+            ("payout file for the bank", str(self.payout_file)),
+            ("transparency report", str(self.report_dir / "index.html")),
+        ]
+        for what, value in rows:
+            click.echo(f"    {what:<28} {value}")

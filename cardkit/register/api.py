@@ -454,6 +454,18 @@ class Register:
                 .values(state=state, ended_at=now(), ended_reason=reason)
             )
 
+    def households_in_order(self, limit: int) -> list[tuple[str, str, str]]:
+        """The first ``limit`` active households as ``(kk, kecamatan, kelurahan)`` in KK
+        order (the demo places its simulated cards in them)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(households.c.kk, households.c.kecamatan, households.c.kelurahan)
+                .where(households.c.status == ACTIVE)
+                .order_by(households.c.kk)
+                .limit(limit)
+            )
+            return [(r.kk, r.kecamatan, r.kelurahan) for r in rows]
+
     def card_places(self) -> list[tuple[str, str, str, str]]:
         """Every card ever issued as ``(serial, kk, kecamatan, kelurahan)``: where its
         household lives, for the back office's report (which pseudonymises the KK)."""
