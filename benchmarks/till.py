@@ -8,9 +8,10 @@ Run from the repository root::
 The card is the SSN applet in process (no pcscd), so host time is measurable apart from the
 card's: the time inside the card's ``process`` is subtracted. The SAM is the software SAM
 with its state persisted (fsync) as in a pilot till. Two rows: the till's tap (read: SELECT +
-READ PURSES, then the library's payment), and the library's
-:meth:`cardkit.wallet.PaymentTerminal.pay` alone on the same card, SAM and journal. The till's
-payment step must stay at the library's SELECT + DEBIT INIT + DEBIT = 3 round trips.
+READ PURSES, then the library's payment on that opened card, ``pay(card=...)``: DEBIT INIT +
+DEBIT, no second SELECT), and the library's :meth:`cardkit.wallet.PaymentTerminal.pay` alone
+on the same card, SAM and journal. A till tap is 4 round trips (it was 5 when the payment
+sent its own SELECT); its payment step is 2.
 """
 
 from __future__ import annotations

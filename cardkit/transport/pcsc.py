@@ -20,6 +20,7 @@ PC/SC itself has no timeout on a transmit (the reader driver has its own). Pass
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from ..errors import (
     TransportTimeoutError,
 )
 from .base import Connection
+
+logger = logging.getLogger(__name__)
 
 
 class CardResetError(CardRemovedError):
@@ -85,6 +88,10 @@ _TIMEOUT = _u32(scard.SCARD_E_TIMEOUT)
 _PROTOCOLS = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
 _RETRY_INTERVAL = 0.02  # between connect attempts while a fresh card settles
 _INSERTION_SETTLE = 0.5  # a card present in pcscd may need one more poll to connect
+# How long a fresh handle's first SELECT may be retried on a new handle when it never
+# reached a card (pcscd still held the slot of a card that had just left; see _first_select).
+_STALE_SLOT_WINDOW = 2.0
+_SELECT_INS = 0xA4
 
 
 def _describe(hr: int) -> str:
@@ -339,6 +346,11 @@ def acr122_led_buzzer_apdu(
 GET_UID_APDU = bytes.fromhex("FFCA000000")
 
 
+def _is_select(apdu: bytes) -> bool:
+    """True for an ISO 7816 SELECT (any class byte of the interindustry kind)."""
+    return len(apdu) >= 4 and apdu[0] & 0x80 == 0 and apdu[1] == _SELECT_INS
+
+
 class PcscConnection(Connection):
     """A connection to the card in one PC/SC reader.
 
@@ -361,6 +373,8 @@ class PcscConnection(Connection):
         self._ctx = _Context()
         self._lock = threading.Lock()
         self._card: int | None = None
+        self._fresh = False  # no command answered on this handle yet
+        self._connect_timeout = timeout
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.transmit_timeout = transmit_timeout
         self.want_exclusive = exclusive
@@ -410,6 +424,7 @@ class PcscConnection(Connection):
             raise _error(hr, f"connecting to {self.reader!r}", connected=False)
         self._card = card
         self._share = share
+        self._fresh = True
         self._set_protocol(protocol)
         self._atr = self._read_atr()
 
@@ -462,6 +477,10 @@ class PcscConnection(Connection):
             if self._card is None:
                 raise CardRemovedError("not connected (reconnect first)")
             hr, response = self._transmit(list(apdu))
+            if self._fresh and _u32(hr) in _TORN | _REMOVED and _is_select(apdu):
+                hr, response = self._first_select(apdu, hr)
+            if hr == scard.SCARD_S_SUCCESS:
+                self._fresh = False
             if _u32(hr) == _RESET:
                 self._recover_from_reset()
             if _u32(hr) in _TORN:
@@ -474,6 +493,34 @@ class PcscConnection(Connection):
             raise CardRemovedError("card gave no status word")
         raw = bytes(response)
         return raw[:-2], (raw[-2] << 8) | raw[-1]
+
+    def _first_select(self, apdu: bytes, hr: int) -> tuple[int, list[int]]:
+        """The first command on a fresh handle, a SELECT, failed as if the card had left.
+
+        pcscd can hand out a handle on a slot whose card has just left (vpcd: the old
+        card's link closed and a new card connected before pcscd's next poll, ~400 ms):
+        the command then reaches no card at all. The handle is dropped and the SELECT sent
+        again on a new one, until the card answers or :data:`_STALE_SLOT_WINDOW` (or the
+        connect timeout, if longer) has passed. Only a SELECT, the handle's first command,
+        is ever sent again: it changes nothing on a card but which application is selected
+        (and a new handle selects afresh anyway); any other command, or any command after
+        one was answered, fails as before (it may have run).
+        """
+        deadline = time.monotonic() + max(self._connect_timeout, _STALE_SLOT_WINDOW)
+        while _u32(hr) in _TORN | _REMOVED and time.monotonic() < deadline:
+            logger.debug("first SELECT on %r reached no card (%s): new handle", self.reader,
+                         _describe(hr))  # fmt: skip
+            if self._card is not None:
+                scard.SCardDisconnect(self._card, scard.SCARD_LEAVE_CARD)
+                self._card = None
+            try:
+                self._connect(max(0.0, deadline - time.monotonic()))
+            except TransportError:
+                return hr, []
+            hr, response = self._transmit(list(apdu))
+            if hr == scard.SCARD_S_SUCCESS:
+                return hr, response
+        return hr, []
 
     def _transmit(self, data: list[int]) -> tuple[int, list[int]]:
         if self.transmit_timeout is None:

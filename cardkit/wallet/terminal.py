@@ -6,6 +6,10 @@
     result = terminal.pay(purse=0, amount=25_000)      # SELECT + DEBIT INIT + DEBIT
     print(result.message())                            # "PAID ..." or "NOT CHARGED: ..."
 
+    wallet = WalletCard(connection)                    # a till reads the card first (SELECT,
+    purses = wallet.read_purses()                      # READ PURSES), then pays on it:
+    terminal.pay(1, 5_000, card=wallet)               # DEBIT INIT + DEBIT, no second SELECT
+
 The customer's card is on one connection, the merchant SAM (:class:`cardkit.wallet.sam.Sam`) on
 its own. A payment costs the card three round trips: SELECT, DEBIT INIT, DEBIT.
 
@@ -45,7 +49,7 @@ from ..errors import CardkitError, CryptoError, TransportError
 from ..pki import CITY_TIMEZONE, Hotlist
 from ..ssn import LifeCycle
 from ..ssn.beneficiary import PROGRAMMES
-from ..transport.base import Connection
+from ..transport.base import Connection, CountingConnection
 from .card import (
     PurseNotFoundError,
     UnconfirmedValueError,
@@ -96,6 +100,13 @@ def _not_charged(
     )
 
 
+def _underlying(connection: Connection) -> Connection:
+    """The connection under any counting wrappers."""
+    while isinstance(connection, CountingConnection):
+        connection = connection.inner
+    return connection
+
+
 class PaymentTerminal:
     """A merchant's till: one card connection, one SAM, one journal.
 
@@ -131,17 +142,28 @@ class PaymentTerminal:
 
     # --- public operations -----------------------------------------------------------
 
-    def pay(self, purse_or_programme: int | str, amount: int) -> PaymentResult:
+    def pay(
+        self, purse_or_programme: int | str, amount: int, *, card: WalletCard | None = None
+    ) -> PaymentResult:
         """Debit ``amount`` rupiah from a purse (index 0..7) or a programme (``"PKH"``).
 
         Answers PAID (with the receipt), NOT_CHARGED (with the reason), or INTERRUPTED
         when the card left after DEBIT was sent (tap again: the next tap resolves it).
         A purse index costs 3 round trips; a programme name one more (READ PURSES).
+
+        ``card``: a :class:`WalletCard` the caller already opened on this terminal's
+        connection in this tap (e.g. to read its purses first); the payment then sends no
+        SELECT of its own (DEBIT INIT + DEBIT: 2 round trips). The card's hotlist and
+        life-cycle checks are made on it all the same, and every recovery step is the same:
+        DEBIT INIT closes whatever session the card had open and carries the record that
+        resolves an interrupted payment.
         """
         if not isinstance(amount, int) or amount < 1:
             return _not_charged("the amount must be a whole number of rupiah, at least 1", amount)
         try:
-            wallet = self._open_for_payment(amount)
+            wallet = (
+                self._open_for_payment(amount) if card is None else self._check_open(card, amount)
+            )
             # Another card's interrupted payment does not hold the till: it is resolved when
             # that card is tapped again (or by the back office from the batch), so a customer
             # who walks away never stops the shop.
@@ -248,10 +270,11 @@ class PaymentTerminal:
             )
         return self._commit(wallet, init, request, recovered, undoes=own.id)
 
-    def recover(self) -> tuple[Resolution, ...]:
+    def recover(self, *, card: WalletCard | None = None) -> tuple[Resolution, ...]:
         """Resolve any pending debit of the card on the reader (SELECT + DEBIT INIT when
-        there is one, SELECT alone otherwise)."""
-        return self._recover_session(WalletCard(self.connection))
+        there is one, SELECT alone otherwise; without the SELECT when ``card`` is the
+        :class:`WalletCard` already opened in this tap)."""
+        return self._recover_session(card if card is not None else WalletCard(self.connection))
 
     def balance(self) -> Purses:
         """The card's purses and offline cumulative (SELECT + READ PURSES; a pending debit
@@ -281,6 +304,17 @@ class PaymentTerminal:
             wallet = WalletCard(self.connection)
         except TransportError as exc:
             raise _NotCharged(_not_charged(f"no card ({exc})", amount)) from exc
+        refusal = self._refuse_card(wallet)
+        if refusal:
+            raise _NotCharged(_not_charged(refusal, amount, serial=wallet.serial))
+        return wallet
+
+    def _check_open(self, wallet: WalletCard, amount: int) -> WalletCard:
+        """A card the caller opened in this tap: it must be on this terminal's connection
+        (the card that pays is the card recovery reads); refuse a hotlisted card or one
+        not ISSUED, as :meth:`_open_for_payment` does."""
+        if _underlying(wallet.session.protocol.connection) is not _underlying(self.connection):
+            raise ValueError("the card was opened on another connection than this terminal's")
         refusal = self._refuse_card(wallet)
         if refusal:
             raise _NotCharged(_not_charged(refusal, amount, serial=wallet.serial))

@@ -6,10 +6,13 @@ hotlist age, clock), :class:`CardView` (the card's purses by programme) and
 :class:`SaleResult` (PAID / NOT CHARGED / TAP AGAIN with a :class:`Problem` code the window
 translates, never a library sentence). A tap of a payment is:
 
-1. :meth:`Till.read_card` -- SELECT + READ PURSES (2 round trips; an interrupted payment of
-   this card is resolved first, with the library's own recovery);
-2. :meth:`Till.pay` -- :meth:`cardkit.wallet.PaymentTerminal.pay`: SELECT + DEBIT INIT +
-   DEBIT (3 round trips, the library's; the till adds none).
+1. :meth:`Till.begin` -- SELECT + READ PURSES (2 round trips; an interrupted payment of
+   this card is resolved first, with the library's own recovery: one DEBIT INIT more);
+2. :meth:`Till.pay` -- :meth:`cardkit.wallet.PaymentTerminal.pay` on the card opened in
+   step 1 (``card=``): DEBIT INIT + DEBIT, no second SELECT.
+
+A payment is 4 round trips: the library's SELECT + 2, plus the READ PURSES the till needs to
+offer purses by programme name and say how much is left.
 
 A card that cannot pay the amount from any purse is refused after step 1 with the rule of
 :func:`cardkit.codecs.wallet.purse_debit_refusal` and how much it could pay, so a doomed
@@ -273,6 +276,7 @@ class Till:
         self._card: CountingConnection | None = None
         self._raw: Connection | None = None
         self._view: CardView | None = None
+        self._wallet: WalletCard | None = None  #: the card opened (SELECTed) in this tap
         self._amount = 0
         self._last_seen = self._newest_journal_time()
 
@@ -483,12 +487,13 @@ class Till:
 
     def _read(self, amount: int) -> CardView | SaleResult:
         assert self._card is not None
-        wallet = WalletCard(self._card)  # SELECT
+        wallet = WalletCard(self._card)  # SELECT, the tap's only one
+        self._wallet = wallet
         session = wallet.session
         serial = session.serial
         if self.journal.is_hotlisted(serial):
             # The library refuses it and blocks it on the card (SAM AUTHORISE BLOCK + BLOCK).
-            return self._result(self._terminal().pay(0, amount))
+            return self._result(self._terminal().pay(0, amount, card=wallet))
         if session.state is LifeCycle.BLOCKED:
             return self._refused(Problem.BLOCKED, serial=serial)
         if session.state is not LifeCycle.ISSUED:
@@ -496,7 +501,7 @@ class Till:
         recovered: tuple[Resolution, ...] = ()
         if any(p.serial == serial for p in self.journal.unresolved()):
             try:
-                recovered = self._terminal().recover()  # SELECT + DEBIT INIT
+                recovered = self._terminal().recover(card=wallet)  # DEBIT INIT
             except CardkitError as exc:
                 if isinstance(exc, TransportError):
                     raise
@@ -555,8 +560,9 @@ class Till:
         )
 
     def pay(self, purse: int) -> SaleResult:
-        """Charge the amount of :meth:`begin` to ``purse`` (the library's 3 round trips)."""
-        if self._card is None:
+        """Charge the amount of :meth:`begin` to ``purse`` on the card :meth:`begin` opened
+        (DEBIT INIT + DEBIT: the library's payment without its SELECT)."""
+        if self._card is None or self._wallet is None:
             return self._refused(Problem.CARD_PULLED, "no card connected")
         try:
             terminal = self._terminal()
@@ -564,7 +570,7 @@ class Till:
             self._drop_sam()
             return self._refused(Problem.NO_SAM, str(exc))
         try:
-            result = terminal.pay(purse, self._amount)
+            result = terminal.pay(purse, self._amount, card=self._wallet)
         except CardkitError as exc:
             return self._refused(_classify_reason(str(exc)), str(exc))
         return self._result(result, purse)
@@ -640,7 +646,7 @@ class Till:
         if self._raw is not None:
             self._raw.close()
         self._raw = self._card = None
-        self._view = None
+        self._view = self._wallet = None
 
     # --- the day, settlement and the hotlist -------------------------------------------
 

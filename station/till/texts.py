@@ -83,6 +83,13 @@ RECOVERED_PAID = QT_TRANSLATE_NOOP(
     "Till", "The interrupted payment of %1 went through. Do not charge again."
 )
 RECOVERED_NOT_CHARGED = QT_TRANSLATE_NOOP("Till", "The interrupted payment of %1 was not charged.")
+# Neither paid nor not charged: the card transacted elsewhere since, and its record can no
+# longer prove either way. Never "not charged": the money may have moved.
+RECOVERED_REFERRED = QT_TRANSLATE_NOOP(
+    "Till",
+    "Referred to the back office: the earlier interrupted payment of %1 will be checked "
+    "(it may have gone through).",
+)
 
 
 def tr(source: object) -> str:
@@ -103,9 +110,15 @@ def explanation(result: SaleResult) -> str:
     """The sentence under the headline."""
     from cardkit.wallet import Outcome
 
+    recovered_texts = {
+        Outcome.PAID: RECOVERED_PAID,
+        Outcome.NOT_CHARGED: RECOVERED_NOT_CHARGED,
+        Outcome.REFERRED: RECOVERED_REFERRED,
+    }
     lines = []
     for r in result.recovered:
-        text = RECOVERED_PAID if r.outcome is Outcome.PAID else RECOVERED_NOT_CHARGED
+        # an outcome without its own sentence must never read "not charged"
+        text = recovered_texts.get(r.outcome, RECOVERED_REFERRED)
         lines.append(tr(text).replace("%1", rupiah(r.amount)))
     if result.verdict is Verdict.TAP_AGAIN:
         lines.append(tr(TAP_AGAIN))

@@ -120,10 +120,12 @@ class TillWorker(QObject):
         self.till.release()
         if answer.problem is Problem.NO_SAM:
             self.status.emit(self.till.status())
-        self.result.emit(answer)
+        # The day and the last sale go out before the result: queued signals of one thread
+        # arrive in order, so when the window shows a result its day line already counts it.
         if answer.verdict in (Verdict.PAID, Verdict.REFUNDED) or answer.recovered:
             self.day.emit(self.till.today())
             self.last_sale.emit(self.till.last_sale())
+        self.result.emit(answer)
 
     @Slot(str)
     def export_batch(self, directory: str) -> None:

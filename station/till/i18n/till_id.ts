@@ -137,6 +137,11 @@
         <source>The interrupted payment of %1 was not charged.</source>
         <translation>Pembayaran %1 yang terputus tadi tidak ditagih.</translation>
     </message>
+    <message>
+        <location filename="../texts.py" line="88" />
+        <source>Referred to the back office: the earlier interrupted payment of %1 will be checked (it may have gone through).</source>
+        <translation>Dirujuk ke kantor pusat: pembayaran %1 yang terputus sebelumnya akan diperiksa (mungkin sudah berhasil).</translation>
+    </message>
 </context>
 <context>
     <name>TillWindow</name>
