@@ -284,9 +284,7 @@ def verify_publication(
     """What a till or desk does at sync: verify the list and that the back office's hotlist
     key (not a desk) signed it; refuses an older list or a sequence jump past
     ``MAX_SEQUENCE_JUMP``. Staleness: ``Hotlist.is_current``."""
-    return verify_hotlist(
-        der, trust_store, at=at, current=current, certificates=certificates
-    )
+    return verify_hotlist(der, trust_store, at=at, current=current, certificates=certificates)
 
 
 def _day(value: int) -> dt.date:

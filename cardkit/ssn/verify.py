@@ -157,8 +157,9 @@ def verify_card(
 
     ``hotlist``: a verified hotlist, or its signed DER (then verified here against
     ``trust_store``; only the back office's hotlist key may sign it). It revokes cards and
-    desk certificates: pass the one the terminal holds. ``now`` (timezone-aware) is the verification time. Reader failures
-    (:class:`~cardkit.errors.TransportError`) still raise: they say nothing about the card.
+    desk certificates: pass the one the terminal holds. ``now`` (timezone-aware) is the
+    verification time. Reader failures (:class:`~cardkit.errors.TransportError`) still
+    raise: they say nothing about the card.
     """
     when = now if now is not None else datetime.now(UTC)
     revoked_list = _hotlist(hotlist, trust_store, when)

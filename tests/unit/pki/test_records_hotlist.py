@@ -131,7 +131,8 @@ def test_sign_verify_and_supersede(pki, store) -> None:  # type: ignore[no-untyp
     assert verified.signed.signer_certificate == pki.hotlist
 
     newer = make_hotlist(8, HotlistEntry(FINE, RevocationReason.DAMAGED, date(2026, 4, 1)))
-    assert verify_hotlist(sign_hotlist(newer, pki.hotlist_signer), store, current=current).hotlist == newer
+    newer_der = sign_hotlist(newer, pki.hotlist_signer)
+    assert verify_hotlist(newer_der, store, current=current).hotlist == newer
     # the same list again is fine; an older one or a different one under the same number is not
     assert verify_hotlist(der, store, current=current).hotlist == current
     with pytest.raises(StaleHotlistError) as info:

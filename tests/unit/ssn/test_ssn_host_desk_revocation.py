@@ -81,9 +81,7 @@ def test_expired_desk_certificate_with_a_back_dated_signing_time_is_refused() ->
     card = blank_card(ks)
     forged = plan(ks, desk="desk-short", not_before=attack_day.date())
     # the card's life starts today, its signing-time claims day 30 of the certificate
-    personalise(
-        SsnSession(connect(card)), forged, ks, signing_time=start + dt.timedelta(days=30)
-    )
+    personalise(SsnSession(connect(card)), forged, ks, signing_time=start + dt.timedelta(days=30))
     result = verify_card(
         SsnSession(connect(card)),
         trust_of(ks),
