@@ -27,6 +27,10 @@ DEV_ROOT_CN = "DEVELOPMENT ONLY Samarinda SSN Root CA"
 DEV_NOT_BEFORE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 DEV_NOT_AFTER = dt.datetime(2045, 1, 1, tzinfo=dt.UTC)  # long: tests never expire
 DEV_DESKS = ("desk-01", "desk-02")
+#: the back office's hotlist signer (EKU hotlist signing); ``cardkit backoffice hotlist``'s
+#: default ``--signer``
+DEV_HOTLIST_SIGNER = "hotlist"
+DEV_HOTLIST_CN = "DEVELOPMENT ONLY SSN back-office hotlist signer"
 ALLOW_ENV = "CARDKIT_ALLOW_DEV_KEYS"
 PRODUCTION_ENV = "CARDKIT_PRODUCTION"
 _P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
@@ -54,7 +58,8 @@ def development_allowed(allow: bool = False, production: bool = False) -> bool:
 
 class DevelopmentKeyStore(SoftwareKeyStore):
     """DEVELOPMENT ONLY: deterministic master keys (version 1 of each function), a root
-    CA and desk signers; any other ``desk-*`` signer is made on first use, deterministically.
+    CA, desk signers and the back office's hotlist signer (``"hotlist"``); any other
+    ``desk-*`` signer is made on first use, deterministically.
     """
 
     is_development = True
@@ -76,6 +81,17 @@ class DevelopmentKeyStore(SoftwareKeyStore):
         self.add_signer(ROOT_SIGNER, root_key, root_cert)
         for desk in DEV_DESKS:
             self._make_desk(desk)
+        hotlist_key = _ec_key(DEV_HOTLIST_SIGNER)
+        hotlist_cert = pki.create_hotlist_certificate(
+            DEV_HOTLIST_CN,
+            hotlist_key.public_key(),
+            self.signer(ROOT_SIGNER),
+            root_cert,
+            now=DEV_NOT_BEFORE,
+            validity=DEV_NOT_AFTER - DEV_NOT_BEFORE,
+            serial=_serial(DEV_HOTLIST_SIGNER),
+        )
+        self.add_signer(DEV_HOTLIST_SIGNER, hotlist_key, hotlist_cert)
 
     @staticmethod
     def master_key_for(function: KeyFunction, version: int) -> bytes:

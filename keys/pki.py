@@ -1,4 +1,5 @@
-"""The city's X.509 hierarchy: an offline root CA (ECDSA P-256) certifying issuance desk signers.
+"""The city's X.509 hierarchy: an offline root CA (ECDSA P-256) certifying issuance desk
+signers and the back office's hotlist signer.
 
 Certificates are signed through :class:`SigningKey` (a public key plus ``sign_digest``), so
 the same code issues certificates whether the issuer's private key is in memory, in a
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from asn1crypto import x509 as asn1_x509
@@ -27,6 +29,12 @@ ORGANIZATION = "Pemerintah Kota Samarinda"
 DESK_OU = "SSN issuance desks"
 ROOT_VALIDITY = dt.timedelta(days=3650)
 DESK_VALIDITY = dt.timedelta(days=90)  # short: a lost desk key expires soon on its own
+BACKOFFICE_OU = "SSN back office"
+HOTLIST_VALIDITY = dt.timedelta(days=365)
+#: cardkit's EKUs (the values of ``cardkit.pki.oids``, which ``keys`` may not import; a test
+#: checks they agree): cardkit object signing, and hotlist signing (back office only).
+ID_KP_CARDKIT_SIGNING = "1.3.6.1.4.1.99999.3.1"
+ID_KP_CARDKIT_HOTLIST = "1.3.6.1.4.1.99999.3.2"
 
 
 class SigningKey(Protocol):
@@ -111,6 +119,18 @@ def desk_name(desk: str) -> x509.Name:
     )
 
 
+def backoffice_name(common_name: str) -> x509.Name:
+    """Distinguished name of a back-office signer (the hotlist key)."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, BACKOFFICE_OU),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
 def _assemble(tbs_der: bytes, signature_der: bytes) -> bytes:
     return asn1_x509.Certificate(
         {
@@ -131,11 +151,13 @@ def issue_certificate(
     not_before: dt.datetime,
     not_after: dt.datetime,
     serial: int | None = None,
+    extended_key_usage: Sequence[str] = (),
 ) -> bytes:
     """Issue (or, with no issuer certificate, self-sign) a certificate; return its DER.
 
     ``issuer`` has ``sign_digest``; without ``issuer_certificate`` it also needs
     ``public_key()`` (a :class:`SigningKey`), as the certificate is then self-signed.
+    ``extended_key_usage``: dotted OIDs of a (non-critical) EKU extension, if any.
     """
     if issuer_certificate is not None:
         issuer_name = issuer_certificate.subject
@@ -172,6 +194,11 @@ def issue_certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False
         )
     )
+    if extended_key_usage:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([x509.ObjectIdentifier(oid) for oid in extended_key_usage]),
+            critical=False,
+        )
     # cryptography only signs with its own keys: sign with a throwaway key to obtain the
     # TBSCertificate (its algorithm field, ecdsa-with-SHA256, is the same), then let the
     # real issuer sign those bytes.
@@ -228,6 +255,33 @@ def create_desk_certificate(
         not_before=start,
         not_after=not_after,
         serial=serial,
+    )
+
+
+def create_hotlist_certificate(
+    common_name: str,
+    hotlist_key: ec.EllipticCurvePublicKey,
+    root: Any,
+    root_certificate_der: bytes,
+    *,
+    now: dt.datetime | None = None,
+    validity: dt.timedelta = HOTLIST_VALIDITY,
+    serial: int | None = None,
+) -> bytes:
+    """The back office's hotlist signer certificate issued by the root: digitalSignature,
+    EKU cardkit signing + hotlist signing (the only certificate a till takes a hotlist from)."""
+    start = now or dt.datetime.now(dt.UTC)
+    root_cert = x509.load_der_x509_certificate(root_certificate_der)
+    return issue_certificate(
+        subject=backoffice_name(common_name),
+        subject_key=hotlist_key,
+        issuer=root,
+        issuer_certificate=root_cert,
+        ca=False,
+        not_before=start,
+        not_after=min(start + validity, root_cert.not_valid_after_utc),
+        serial=serial,
+        extended_key_usage=(ID_KP_CARDKIT_SIGNING, ID_KP_CARDKIT_HOTLIST),
     )
 
 

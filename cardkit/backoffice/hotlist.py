@@ -28,6 +28,7 @@ from ..pki import (
     RevokedDesk,
     TrustStore,
     VerifiedHotlist,
+    check_hotlist_signer,
     sign_hotlist,
     verify_hotlist,
 )
@@ -218,6 +219,8 @@ class HotlistService:
         """Sign and record the next hotlist; return it."""
         if self.signer is None:
             raise LedgerError("publishing needs the back office's hotlist signer")
+        # a desk key's list would be refused by every till: refuse to publish it at all
+        check_hotlist_signer(x509.load_der_x509_certificate(self.signer.certificate_der))
         hotlist = self.hotlist(at=at)
         der = sign_hotlist(hotlist, self.signer, signing_time=hotlist.issued_at)
         with self.ledger.transaction() as conn:
@@ -279,15 +282,9 @@ def verify_publication(
     certificates: Iterable[x509.Certificate | bytes] = (),
 ) -> VerifiedHotlist:
     """What a till or desk does at sync: verify the list and that the back office's hotlist
-    key (not a desk) signed it; refuses an older list. Staleness: ``Hotlist.is_current``."""
-    return verify_hotlist(
-        der,
-        trust_store,
-        at=at,
-        current=current,
-        certificates=certificates,
-        hotlist_signer_only=True,
-    )
+    key (not a desk) signed it; refuses an older list or a sequence jump past
+    ``MAX_SEQUENCE_JUMP``. Staleness: ``Hotlist.is_current``."""
+    return verify_hotlist(der, trust_store, at=at, current=current, certificates=certificates)
 
 
 def _day(value: int) -> dt.date:

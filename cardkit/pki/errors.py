@@ -34,6 +34,8 @@ class FailureReason(enum.StrEnum):
     RECORDS_NOT_BOUND = "records-not-bound"
     HOTLIST_SUPERSEDED = "hotlist-superseded"
     HOTLIST_CONFLICT = "hotlist-conflict"
+    HOTLIST_SEQUENCE_JUMP = "hotlist-sequence-jump"
+    SIGNER_REVOKED = "signer-revoked"
 
 
 class VerificationError(CryptoError):
@@ -115,6 +117,12 @@ class BindingError(VerificationError):
 
 
 class StaleHotlistError(VerificationError):
-    """A hotlist that is older than, or conflicts with, the one already held."""
+    """A hotlist that is older than, conflicts with, or jumps too far past the one held."""
 
     default_reason = FailureReason.HOTLIST_SUPERSEDED
+
+
+class RevokedSignerError(VerificationError):
+    """The signer's certificate is revoked on the hotlist for an object signed then."""
+
+    default_reason = FailureReason.SIGNER_REVOKED

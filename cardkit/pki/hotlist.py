@@ -2,23 +2,35 @@
 
 A :class:`Hotlist` is a DER structure (ASN.1 module in ``docs/RECORDS.md``) wrapped in CMS
 SignedData (:func:`sign_hotlist`, :func:`verify_hotlist`); a terminal keeps the one with the
-highest sequence number. Decoding is strict, as for the records: one byte form per list.
+highest sequence number. Only the back office's hotlist key (certificate EKU
+:data:`~cardkit.pki.oids.ID_KP_CARDKIT_HOTLIST`) may sign one, and a list may advance the
+sequence by at most :data:`MAX_SEQUENCE_JUMP`. Its ``revoked_desks`` revoke desk
+certificates (:meth:`Hotlist.check_signer`). Decoding is strict, as for the records: one
+byte form per list.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from asn1crypto import core
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from ..keystore import Signer
 from .cms import SignedContent, ValidityModel, sign_signed_data, verify_signed_data
 from .der import check_der
-from .errors import FailureReason, KeyUsageError, MalformedError, StaleHotlistError
+from .errors import (
+    FailureReason,
+    KeyUsageError,
+    MalformedError,
+    RevokedSignerError,
+    StaleHotlistError,
+)
 from .oids import ID_CT_HOTLIST, ID_KP_CARDKIT_HOTLIST
 from .records import FORMAT_VERSION, check_serial, date_from_asn1, date_to_asn1
 from .trust import TrustStore
@@ -37,6 +49,9 @@ class Asn1RevocationReason(core.Enumerated):
         6: "noLongerEligible",
         7: "duplicate",
         8: "suspectedFraud",
+        9: "keyCompromise",
+        10: "superseded",
+        11: "cessationOfOperation",
     }
 
 
@@ -91,6 +106,19 @@ class RevocationReason(enum.IntEnum):
     NO_LONGER_ELIGIBLE = 6
     DUPLICATE = 7
     SUSPECTED_FRAUD = 8
+    KEY_COMPROMISE = 9  #: desk: the key may be in other hands; no date it signed is trusted
+    SUPERSEDED = 10  #: desk: replaced by a new certificate, the old key destroyed
+    CESSATION_OF_OPERATION = 11  #: desk: closed, its key destroyed
+
+
+#: A desk revoked for one of these reasons may have signed with any date: every object its
+#: certificate signed is refused, whatever signing-time it claims (docs/RECORDS.md s4).
+NO_DATE_TRUSTED = frozenset({RevocationReason.KEY_COMPROMISE, RevocationReason.SUSPECTED_FRAUD})
+
+#: How far one hotlist may advance the sequence number past the one held: a list numbered
+#: 2**63-1 would otherwise make every later genuine list look "older". 10,000 publications
+#: is more than 27 years of one list a day; a till that missed more re-imports from scratch.
+MAX_SEQUENCE_JUMP = 10_000
 
 
 _REASON_CODES = {name: code for code, name in Asn1RevocationReason._map.items()}
@@ -119,7 +147,7 @@ class RevokedDesk:
 
     certificate_sha256: bytes
     reason: RevocationReason
-    revoked_at: datetime  #: records signed after this are not genuine
+    revoked_at: datetime  #: objects signed at or after this are refused (any, if compromised)
 
     def __post_init__(self) -> None:
         if not isinstance(self.certificate_sha256, bytes) or len(self.certificate_sha256) != 32:
@@ -197,6 +225,33 @@ class Hotlist:
             if desk.certificate_sha256 == certificate_sha256:
                 return desk
         return None
+
+    def check_signer(self, signed: SignedContent) -> None:
+        """Refuse an object whose signer (or intermediate) certificate this list revokes.
+
+        Refused when signed at or after ``revoked_at`` by the signed signing-time, and
+        whatever the signing-time for a reason in :data:`NO_DATE_TRUSTED` (a compromised
+        or rogue key can write any date). Raises :class:`RevokedSignerError`.
+        """
+        if not self.revoked_desks:
+            return
+        for certificate in signed.chain[:-1] or (signed.signer_certificate,):
+            digest = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()
+            revoked = self.revoked_desk(digest)
+            if revoked is None:
+                continue
+            subject = certificate.subject.rfc4514_string()
+            why = revoked.reason.name.lower().replace("_", " ")
+            if revoked.reason in NO_DATE_TRUSTED:
+                raise RevokedSignerError(
+                    f"{subject} was revoked on {revoked.revoked_at:%Y-%m-%d %H:%M}Z ({why}): "
+                    "no signing-time from that key is trusted"
+                )
+            if signed.signing_time >= revoked.revoked_at:
+                raise RevokedSignerError(
+                    f"signed at {signed.signing_time:%Y-%m-%d %H:%M}Z by {subject}, revoked on "
+                    f"{revoked.revoked_at:%Y-%m-%d %H:%M}Z ({why})"
+                )
 
     def supersedes(self, other: Hotlist) -> bool:
         """True if this hotlist is newer than ``other``."""
@@ -288,7 +343,8 @@ def sign_hotlist(
     signing_time: datetime | None = None,
     include_certificate: bool = True,
 ) -> bytes:
-    """The hotlist as DER CMS SignedData signed by ``signer`` (back office or desk)."""
+    """The hotlist as DER CMS SignedData signed by ``signer`` (the back office's hotlist key;
+    any other signer's list is refused by :func:`verify_hotlist`)."""
     return sign_signed_data(
         hotlist.to_der(),
         ID_CT_HOTLIST,
@@ -306,16 +362,18 @@ def verify_hotlist(
     certificates: Iterable[x509.Certificate | bytes] = (),
     current: Hotlist | None = None,
     validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
-    hotlist_signer_only: bool = False,
 ) -> VerifiedHotlist:
     """Verify a signed hotlist; with ``current``, also refuse one that is not newer.
 
-    An older sequence number raises :class:`StaleHotlistError`; the same sequence number
-    with different entries raises it with reason HOTLIST_CONFLICT (the issuer signed two
-    different lists under one number); the same list again is accepted. A stale list (past
-    next_update) is not refused: the terminal decides, see :meth:`Hotlist.is_current`.
-    ``hotlist_signer_only`` refuses a signer whose certificate does not list
-    :data:`~cardkit.pki.oids.ID_KP_CARDKIT_HOTLIST` (a desk key may not sign a hotlist).
+    The signer's certificate must list :data:`~cardkit.pki.oids.ID_KP_CARDKIT_HOTLIST`
+    (the back office's hotlist key; a desk key may sign records, never a hotlist):
+    :class:`KeyUsageError` otherwise. With ``current``: an older sequence number raises
+    :class:`StaleHotlistError`; the same sequence number with different entries raises it
+    with reason HOTLIST_CONFLICT (the issuer signed two different lists under one number);
+    a sequence more than :data:`MAX_SEQUENCE_JUMP` past the current one raises it with
+    reason HOTLIST_SEQUENCE_JUMP; the same list again is accepted. Without ``current`` (a
+    first import) any sequence is accepted. A stale list (past next_update) is not
+    refused: the terminal decides, see :meth:`Hotlist.is_current`.
     """
     signed = verify_signed_data(
         der,
@@ -325,8 +383,7 @@ def verify_hotlist(
         at=at,
         validity_model=validity_model,
     )
-    if hotlist_signer_only:
-        _check_hotlist_signer(signed)
+    check_hotlist_signer(signed.signer_certificate)
     hotlist = Hotlist.from_der(signed.content)
     if current is not None:
         if hotlist.sequence < current.sequence:
@@ -338,15 +395,26 @@ def verify_hotlist(
                 f"two different hotlists carry sequence number {hotlist.sequence}",
                 FailureReason.HOTLIST_CONFLICT,
             )
+        if hotlist.sequence - current.sequence > MAX_SEQUENCE_JUMP:
+            raise StaleHotlistError(
+                f"hotlist {hotlist.sequence} jumps more than {MAX_SEQUENCE_JUMP:,} past the "
+                f"held {current.sequence}",
+                FailureReason.HOTLIST_SEQUENCE_JUMP,
+            )
     return VerifiedHotlist(hotlist=hotlist, signed=signed)
 
 
-def _check_hotlist_signer(signed: SignedContent) -> None:
-    certificate = signed.signer_certificate
+def is_hotlist_signer(certificate: x509.Certificate) -> bool:
+    """True if ``certificate`` lists the hotlist-signing EKU (``ID_KP_CARDKIT_HOTLIST``)."""
     try:
         usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
-        usages = x509.ExtendedKeyUsage([])
-    if ID_KP_CARDKIT_HOTLIST not in {u.dotted_string for u in usages}:
+        return False
+    return ID_KP_CARDKIT_HOTLIST in {u.dotted_string for u in usages}
+
+
+def check_hotlist_signer(certificate: x509.Certificate) -> None:
+    """Raise :class:`KeyUsageError` unless ``certificate`` may sign a hotlist."""
+    if not is_hotlist_signer(certificate):
         subject = certificate.subject.rfc4514_string()
         raise KeyUsageError(f"{subject} is not the back office's hotlist signer")

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from asn1crypto import core, keys
 from cryptography import x509
@@ -31,6 +31,7 @@ from .cms import SignedContent, ValidityModel, sign_signed_data, verify_signed_d
 from .der import check_der
 from .errors import (
     BindingError,
+    CertificateExpiredError,
     FailureReason,
     MalformedError,
     RecordValidityError,
@@ -536,6 +537,15 @@ class VerifiedRecord(Generic[R]):
         return self.signed.signing_time
 
 
+class SignerRevocations(Protocol):
+    """What refuses an object signed by a revoked signer: the verified
+    :class:`~cardkit.pki.hotlist.Hotlist` the terminal holds (its ``revoked_desks``)."""
+
+    def check_signer(self, signed: SignedContent) -> None:
+        """Raise :class:`~cardkit.pki.errors.RevokedSignerError` if ``signed`` must not count."""
+        ...
+
+
 def sign_record(
     record: CardRecord | IdentityRecord,
     signer: Signer,
@@ -570,6 +580,7 @@ def verify_record(
     certificates: Iterable[x509.Certificate | bytes] = (),
     check_validity: bool = True,
     validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
+    hotlist: SignerRevocations | None = None,
 ) -> VerifiedRecord[CardRecord] | VerifiedRecord[IdentityRecord]:
     """Verify a signed card or identity record at ``at`` (default now) and decode it.
 
@@ -578,16 +589,24 @@ def verify_record(
     card record outside its own validity dates raises :class:`RecordValidityError`.
     ``validity_model`` says when the desk certificate must be valid (see
     :class:`~cardkit.pki.cms.ValidityModel`): by default at ``at``, as for any certificate.
+    ``hotlist``: the verified hotlist the terminal holds; a record whose desk certificate
+    it revokes (signed at or after the revocation, or ever, for a compromised key) raises
+    :class:`~cardkit.pki.errors.RevokedSignerError`. A card record whose validity begins
+    after its desk certificate expired is refused as back-dated (docs/RECORDS.md s4).
     """
     signed = verify_signed_data(
         der, trust_store, certificates=certificates, at=at, validity_model=validity_model
     )
+    if hotlist is not None:
+        hotlist.check_signer(signed)
     kind = _CONTENT_TYPES.get(signed.content_type)
     if kind is None:
         raise WrongContentTypeError(f"{signed.content_type} is not a cardkit record")
     record = kind.from_der(signed.content)
-    if check_validity and isinstance(record, CardRecord):
-        _check_record_validity(record, at=at)
+    if isinstance(record, CardRecord):
+        _check_signed_within_desk_life(record, signed)
+        if check_validity:
+            _check_record_validity(record, at=at)
     return VerifiedRecord(record=record, content_der=signed.content, signed=signed)  # type: ignore[type-var,return-value]
 
 
@@ -599,6 +618,7 @@ def verify_card_record(
     certificates: Iterable[x509.Certificate | bytes] = (),
     check_validity: bool = True,
     validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
+    hotlist: SignerRevocations | None = None,
 ) -> VerifiedRecord[CardRecord]:
     """:func:`verify_record`, refusing anything but a card record."""
     return _verify_kind(
@@ -610,6 +630,7 @@ def verify_card_record(
         certificates,
         check_validity,
         validity_model,
+        hotlist,
     )
 
 
@@ -620,6 +641,7 @@ def verify_identity_record(
     at: datetime | None = None,
     certificates: Iterable[x509.Certificate | bytes] = (),
     validity_model: ValidityModel = ValidityModel.AT_VERIFICATION,
+    hotlist: SignerRevocations | None = None,
 ) -> VerifiedRecord[IdentityRecord]:
     """:func:`verify_record`, refusing anything but an identity record."""
     return _verify_kind(
@@ -631,6 +653,7 @@ def verify_identity_record(
         certificates,
         False,
         validity_model,
+        hotlist,
     )
 
 
@@ -643,6 +666,7 @@ def _verify_kind(
     certificates,
     check_validity,  # type: ignore[no-untyped-def]
     validity_model,
+    hotlist,
 ):
     signed = verify_signed_data(
         der,
@@ -652,10 +676,32 @@ def _verify_kind(
         at=at,
         validity_model=validity_model,
     )
+    if hotlist is not None:
+        hotlist.check_signer(signed)
     record = kind.from_der(signed.content)
+    if isinstance(record, CardRecord):
+        _check_signed_within_desk_life(record, signed)
     if check_validity:
         _check_record_validity(record, at=at)
     return VerifiedRecord(record=record, content_der=signed.content, signed=signed)
+
+
+def _check_signed_within_desk_life(record: CardRecord, signed: SignedContent) -> None:
+    """Refuse a card record whose validity begins after its desk certificate expired.
+
+    A desk issues a card for a period that starts while its certificate is valid (the
+    card may outlive the certificate, never begin after it). A record that starts later
+    was made after the certificate expired and its signing-time back-dated into the
+    certificate's life: evidence in the record itself, not in the signer's clock.
+    """
+    desk_end = signed.signer_certificate.not_valid_after_utc.astimezone(CITY_TIMEZONE).date()
+    if record.not_before > desk_end:
+        raise CertificateExpiredError(
+            f"the card record is valid from {record.not_before}, after its desk certificate "
+            f"{signed.signer_certificate.subject.rfc4514_string()} expired on {desk_end} "
+            "(signed after expiry, signing-time back-dated)",
+            FailureReason.SIGNED_OUTSIDE_VALIDITY,
+        )
 
 
 def _check_record_validity(record: CardRecord, *, at: datetime | None) -> None:

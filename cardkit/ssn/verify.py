@@ -9,7 +9,9 @@ is cached, 2 more the first time a desk is met, and reads no personal data. It c
 * that the card holds the private key named in the record: it signs a fresh random
   challenge together with its serial, its state and the hash of the record it holds, so
   a record copied onto another chip (or replayed) shows as CLONE_SUSPECTED;
-* the life-cycle state the card signed, the record's validity dates, and a signed hotlist.
+* the life-cycle state the card signed, the record's validity dates, and a signed hotlist:
+  the card's serial on it, or the desk certificate that signed its record revoked on it
+  (signed at or after the revocation, or ever, for a compromised desk key).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..pki import (
     CertificateExpiredError,
     Hotlist,
     MissingCertificateError,
+    RevokedSignerError,
     TrustStore,
     UnknownRootError,
     ValidityModel,
@@ -53,7 +56,7 @@ class Verdict(enum.Enum):
     BAD_SIGNATURE = "bad-signature"  #: the record is altered or malformed
     UNKNOWN_ROOT = "unknown-root"  #: signed, but not under a root this terminal trusts
     CLONE_SUSPECTED = "clone-suspected"  #: genuine record, but not on the card it was made for
-    REVOKED = "revoked"  #: on the hotlist
+    REVOKED = "revoked"  #: on the hotlist (the card, or the desk that signed its record)
     BLOCKED = "blocked"  #: the issuer blocked the card
     EXPIRED = "expired"  #: the record (or a certificate of its chain) is not valid today
     GENUINE = "genuine"  #: everything checked out
@@ -121,6 +124,8 @@ _NOT_ISSUED_STATES = {
 
 
 def _record_failure(exc: VerificationError) -> Verdict:
+    if isinstance(exc, RevokedSignerError):
+        return Verdict.REVOKED
     if isinstance(exc, (UnknownRootError, MissingCertificateError)):
         return Verdict.UNKNOWN_ROOT
     if isinstance(exc, CertificateExpiredError):
@@ -151,8 +156,10 @@ def verify_card(
     """Verify the card offline; one typed result, never an exception for a bad card.
 
     ``hotlist``: a verified hotlist, or its signed DER (then verified here against
-    ``trust_store``). ``now`` (timezone-aware) is the verification time. Reader failures
-    (:class:`~cardkit.errors.TransportError`) still raise: they say nothing about the card.
+    ``trust_store``; only the back office's hotlist key may sign it). It revokes cards and
+    desk certificates: pass the one the terminal holds. ``now`` (timezone-aware) is the
+    verification time. Reader failures (:class:`~cardkit.errors.TransportError`) still
+    raise: they say nothing about the card.
     """
     when = now if now is not None else datetime.now(UTC)
     revoked_list = _hotlist(hotlist, trust_store, when)
@@ -318,6 +325,7 @@ class _Checker:
                 certificates=cached,
                 check_validity=False,
                 validity_model=ValidityModel.AT_SIGNING,
+                hotlist=self.hotlist,
             )
         except MissingCertificateError:
             try:
@@ -335,6 +343,7 @@ class _Checker:
                 certificates=[desk],
                 check_validity=False,
                 validity_model=ValidityModel.AT_SIGNING,
+                hotlist=self.hotlist,
             )
         if self.cache is not None:
             self.cache.add(verified.signer_certificate)

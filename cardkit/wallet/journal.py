@@ -587,9 +587,12 @@ class MerchantJournal:
     def import_hotlist(
         self, der: bytes, trust_store: TrustStore, *, at: dt.datetime | None = None
     ) -> Hotlist:
-        """Verify a signed hotlist (signature, chain to the terminal's roots) and make it
-        current. An older sequence number, or a different list under the current one, is
-        refused (:class:`cardkit.pki.errors.StaleHotlistError`); the same list again is a no-op."""
+        """Verify a signed hotlist (signature, chain to the terminal's roots, signed by the
+        back office's hotlist key: a desk-signed list raises
+        :class:`cardkit.pki.errors.KeyUsageError`) and make it current. An older sequence
+        number, a different list under the current one, or a jump of more than
+        :data:`cardkit.pki.MAX_SEQUENCE_JUMP` past it is refused
+        (:class:`cardkit.pki.errors.StaleHotlistError`); the same list again is a no-op."""
         with self._transaction():
             current = self.hotlist()
             verified = verify_hotlist(der, trust_store, at=at, current=current)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import NameOID
 
+from cardkit.pki.oids import ID_KP_CARDKIT_HOTLIST, ID_KP_CARDKIT_SIGNING
 from cardkit.pki.records import (
     Address,
     CardRecord,
@@ -113,10 +114,16 @@ class Pki:
     root: x509.Certificate
     desk_key: ec.EllipticCurvePrivateKey
     desk: x509.Certificate
+    hotlist_key: ec.EllipticCurvePrivateKey
+    hotlist: x509.Certificate  #: the back office's hotlist signer (EKU hotlist signing)
 
     @property
     def signer(self) -> KeySigner:
         return KeySigner(self.desk_key, self.desk)
+
+    @property
+    def hotlist_signer(self) -> KeySigner:
+        return KeySigner(self.hotlist_key, self.hotlist)
 
     def desk_signer(self, **kwargs: object) -> KeySigner:
         """A signer with a fresh desk certificate issued by the root with ``kwargs``."""
@@ -142,7 +149,19 @@ def make_pki(root_name: str = "SSN Root") -> Pki:
             (x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False),
         ],
     )
-    return Pki(root_key, root, desk_key, desk)
+    hotlist_key = new_key()
+    hotlist = issue(
+        "SSN back-office hotlist",
+        hotlist_key,
+        root_key,
+        root_name,
+        ca=False,
+        extended_key_usage=[
+            x509.ObjectIdentifier(ID_KP_CARDKIT_SIGNING),
+            x509.ObjectIdentifier(ID_KP_CARDKIT_HOTLIST),
+        ],
+    )
+    return Pki(root_key, root, desk_key, desk, hotlist_key, hotlist)
 
 
 def write_pem(path: Path, *certificates: x509.Certificate) -> Path:

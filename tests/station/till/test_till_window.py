@@ -249,7 +249,7 @@ def test_hotlisted_card_is_blocked_on_the_tap(
         entries=(HotlistEntry(SERIAL_C, RevocationReason.STOLEN, dt.date(2026, 5, 30)),),
     )
     path = tmp_path / "hotlist.der"
-    path.write_bytes(sign_hotlist(hotlist, keystore.signer("desk-01")))
+    path.write_bytes(sign_hotlist(hotlist, keystore.signer("hotlist")))
     with qtbot.waitSignal(window.card_io.worker.done, timeout=10_000):
         window.request_hotlist.emit(str(path))
     qtbot.waitUntil(lambda: window.status is not None and window.status.hotlist is not None)

@@ -107,7 +107,7 @@ def test_settle_ledger_payouts_block_revoke_hotlist(tmp_path: Path) -> None:
             "ops",
             "--allow-dev-keys",
             "--signer",
-            "desk-02",
+            "hotlist",
         ],
     )
     assert out.exit_code == 0, out.output

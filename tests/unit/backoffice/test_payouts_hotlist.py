@@ -226,6 +226,18 @@ def test_block_revoke_publish_and_verify(tmp_path: Path, pki) -> None:  # type: 
         audit.verify()
 
 
+def test_the_back_office_refuses_to_publish_with_a_desk_key(tmp_path: Path, pki) -> None:  # type: ignore[no-untyped-def]
+    trust, hot, desk = pki
+    ledger = Ledger()
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    with pytest.raises(KeyUsageError):
+        HotlistService(ledger, audit, desk).publish(actor="ops", at=NOW)
+    assert HotlistService(ledger, audit).latest() is None  # nothing recorded
+    assert [e["event"] for e in audit.entries()] == []
+    published = HotlistService(ledger, audit, hot).publish(actor="ops", at=NOW)
+    assert verify_publication(published.der, trust, at=NOW).hotlist.sequence == 1
+
+
 def test_hotlist_is_not_retroactive(tmp_path: Path) -> None:
     ledger = Ledger()
     service = HotlistService(ledger, AuditLog(tmp_path / "audit.jsonl"))

@@ -124,14 +124,15 @@ def test_any_hotlist_round_trips(sequence: int, items: list) -> None:  # type: i
 
 def test_sign_verify_and_supersede(pki, store) -> None:  # type: ignore[no-untyped-def]
     current = make_hotlist(7)
-    der = sign_hotlist(current, pki.signer, signing_time=NOW)
+    der = sign_hotlist(current, pki.hotlist_signer, signing_time=NOW)
     verified = verify_hotlist(der, store)
     assert verified.hotlist == current
     assert verified.signed.content_type == ID_CT_HOTLIST
-    assert verified.signed.signer_certificate == pki.desk
+    assert verified.signed.signer_certificate == pki.hotlist
 
     newer = make_hotlist(8, HotlistEntry(FINE, RevocationReason.DAMAGED, date(2026, 4, 1)))
-    assert verify_hotlist(sign_hotlist(newer, pki.signer), store, current=current).hotlist == newer
+    newer_der = sign_hotlist(newer, pki.hotlist_signer)
+    assert verify_hotlist(newer_der, store, current=current).hotlist == newer
     # the same list again is fine; an older one or a different one under the same number is not
     assert verify_hotlist(der, store, current=current).hotlist == current
     with pytest.raises(StaleHotlistError) as info:
@@ -139,7 +140,7 @@ def test_sign_verify_and_supersede(pki, store) -> None:  # type: ignore[no-untyp
     assert info.value.reason is FailureReason.HOTLIST_SUPERSEDED
     forked = make_hotlist(8)
     with pytest.raises(StaleHotlistError) as info:
-        verify_hotlist(sign_hotlist(forked, pki.signer), store, current=newer)
+        verify_hotlist(sign_hotlist(forked, pki.hotlist_signer), store, current=newer)
     assert info.value.reason is FailureReason.HOTLIST_CONFLICT
 
 
@@ -149,11 +150,11 @@ def test_a_record_is_not_a_hotlist_and_a_foreign_root_is_refused(pki, store) -> 
         verify_hotlist(record, store)
     other = make_pki("Another City Root")
     with pytest.raises(UnknownRootError):
-        verify_hotlist(sign_hotlist(make_hotlist(), other.signer), store)
+        verify_hotlist(sign_hotlist(make_hotlist(), other.hotlist_signer), store)
 
 
 def test_every_flipped_byte_of_a_hotlist_is_refused(pki, store) -> None:  # type: ignore[no-untyped-def]
-    der = sign_hotlist(make_hotlist(), pki.signer)
+    der = sign_hotlist(make_hotlist(), pki.hotlist_signer)
     for index in range(len(der)):
         for mask in (0x01, 0x80, 0xFF):
             tampered = bytearray(der)
@@ -165,7 +166,10 @@ def test_every_flipped_byte_of_a_hotlist_is_refused(pki, store) -> None:  # type
 @needs_openssl
 def test_openssl_verifies_the_hotlist(pki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     hotlist = make_hotlist()
-    result = openssl_cms_verify(tmp_path, sign_hotlist(hotlist, pki.signer), pki.root)
+    # the hotlist signer's EKU is not emailProtection: openssl needs -purpose any
+    result = openssl_cms_verify(
+        tmp_path, sign_hotlist(hotlist, pki.hotlist_signer), pki.root, "-purpose", "any"
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "content.bin").read_bytes() == hotlist.to_der()
 

@@ -171,7 +171,7 @@ def test_hotlisted_card_is_revoked(keystore, trust, issued):
             HotlistEntry(bytes(8), RevocationReason.LOST, TODAY),
         ),
     )
-    signed = sign_hotlist(hotlist, keystore.signer("desk-01"), signing_time=NOW)
+    signed = sign_hotlist(hotlist, keystore.signer("hotlist"), signing_time=NOW)
     revoked = verify_card(connect(card), trust, signed, now=NOW)
     assert revoked.verdict is Verdict.REVOKED
     assert "stolen" in revoked.reasons[0]
@@ -187,7 +187,7 @@ def test_hotlisted_card_is_revoked(keystore, trust, issued):
     stale = verify_card(
         connect(card),
         trust,
-        sign_hotlist(other, keystore.signer("desk-01"), signing_time=NOW),
+        sign_hotlist(other, keystore.signer("hotlist"), signing_time=NOW),
         now=NOW,
     )
     assert stale.verdict is Verdict.GENUINE

@@ -249,7 +249,7 @@ def signed_hotlist(pki, sequence: int, *serials: bytes) -> bytes:  # type: ignor
         next_update=now + timedelta(days=1),
         entries=tuple(HotlistEntry(s, RevocationReason.LOST, dt.date(2025, 3, 1)) for s in serials),
     )
-    return sign_hotlist(hotlist, pki.signer)
+    return sign_hotlist(hotlist, pki.hotlist_signer)
 
 
 def test_hotlist_import_refuses_and_journals_hotlisted_cards(pki, merchant: Merchant) -> None:  # type: ignore[no-untyped-def]

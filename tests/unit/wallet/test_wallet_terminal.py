@@ -381,7 +381,7 @@ def test_journal_hotlist_imported_and_verified(
     )
     book = journal(tmp_path)
     book.import_hotlist(
-        sign_hotlist(hotlist, keystore.signer("desk-01")),
+        sign_hotlist(hotlist, keystore.signer("hotlist")),
         TrustStore([keystore.signer("root").certificate_der]),
         at=issued + timedelta(hours=1),
     )
