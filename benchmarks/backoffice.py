@@ -52,7 +52,7 @@ def run(month: sim.CityMonth, target: str, schema: str | None, workers: int, tmp
         sim.sam_keys,
         seen=ledger,
         detail=False,
-        group=16,
+        group=64,
         workers=workers,
     )
     elapsed = time.perf_counter() - start

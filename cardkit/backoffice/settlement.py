@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
 
 from ..codecs.batch import Batch, BatchFormatError, read_batch
 from ..codecs.sam import SAM_AID, sam_batch_key, verify_batch_signature
@@ -767,7 +767,7 @@ class _Settler:
         """Write what the group booked: receipts (one executemany), cards and purses,
         blocks, reopened receipts, batches, SAM counters."""
         if group.rows:
-            conn.execute(insert(t.receipt), group.rows)
+            _insert_many(conn, t.receipt, group.rows)
         self._write_cards(conn, group.cards)
         self._reopen(conn, group)
         if group.batch_rows:
@@ -834,6 +834,31 @@ class _Settler:
                 if missing:
                     self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
         return self.report
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` ``rows`` (all with the same keys) in one driver executemany: the statement
+    is SQLAlchemy's own, compiled for this connection's dialect; the values go to the driver
+    as they are (bytes, int, str, None; a column whose type needs a bind processor, such as
+    a datetime, must hold one value for every row, processed here once)."""
+    keys = list(rows[0])
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
+    constant: dict[str, Any] = {}
+    for key in keys:
+        processor = table.c[key].type.bind_processor(conn.dialect)
+        if processor is not None and not isinstance(rows[0][key], bytes):
+            value = rows[0][key]
+            if any(row[key] != value for row in rows):
+                raise ValueError(f"column {key} needs a bind processor: one value per insert")
+            constant[key] = processor(value)
+    if compiled.positional:
+        order = compiled.positiontup or []
+        params: list[Any] = [
+            tuple(constant[k] if k in constant else row[k] for k in order) for row in rows
+        ]
+    else:
+        params = [row | constant for row in rows] if constant else rows
+    conn.exec_driver_sql(compiled.string, params)
 
 
 def _sequence_flags(sam: _SamState, b: Batch) -> tuple[list[BatchFlag], list[str]]:
