@@ -204,6 +204,9 @@ class _SamState:
     total_authorised: int
     receipts: int
     batches: dict[int, bytes]  # sequence -> digest of every batch settled
+    undo_count: int = 0  # the highest undo tally a settled batch vouched for
+    undo_total: int = 0
+    undo_received: int = 0  # rupiah of this SAM's genuine undo receipts booked
     dirty: bool = False
 
 
@@ -329,13 +332,22 @@ class _Settler:
             return refuse(*refusal)
         assert sam is not None
         flags, reasons = _sequence_flags(sam, b)
-        receipts = self._receipts(group, b, macs)
-        booked = sum(
-            1
+        tally = _undo_tally_went_back(sam, b)
+        if tally is not None:
+            flags.append(BatchFlag.UNDO_TALLY_WENT_BACK)
+            reasons.append(tally)
+        receipts = self._receipts(group, b, macs, tally)
+        booked = [
+            v
             for v in receipts
             if not set(v.flags)
             & {Flag.NOT_A_PAYMENT, Flag.BAD_MAC, Flag.NOT_THIS_SAM, Flag.DUPLICATE}
+        ]
+        sam.undo_received += sum(
+            v.receipt.entry.amount for v in booked if v.receipt.entry.type is TransactionType.UNDO
         )
+        sam.undo_count = max(sam.undo_count, sig.undo_count)
+        sam.undo_total = max(sam.undo_total, sig.undo_total)
         if sig.sequence not in sam.batches:
             group.batch_rows.append(
                 {
@@ -354,18 +366,20 @@ class _Settler:
             sam.batches[sig.sequence] = b.digest
         sam.counter = max(sam.counter, sig.sam_counter)
         sam.total_authorised = max(sam.total_authorised, sig.total_authorised)
-        sam.receipts += booked
+        sam.receipts += len(booked)
         sam.dirty = True
         return verdict(flags, reasons), receipts
 
     # --- the receipts of one batch ---------------------------------------------------------
 
-    def _receipts(self, group: _Group, b: Batch, macs: bytes) -> list[ReceiptVerdict]:
+    def _receipts(
+        self, group: _Group, b: Batch, macs: bytes, tally: str | None
+    ) -> list[ReceiptVerdict]:
         sig = b.signature
         where = f"batch {b.sequence} of SAM {b.sam_serial.hex()}"
         out: list[ReceiptVerdict] = []
         for i, r in enumerate(b.receipts):
-            flags, reasons = self._check(b, r, macs[i], group, where)
+            flags, reasons = self._check(b, r, macs[i], group, where, tally)
             out.append(
                 ReceiptVerdict(r, b.sam_serial, sig.sequence, i, tuple(flags), tuple(reasons))
             )
@@ -378,6 +392,7 @@ class _Settler:
         mac: int,
         group: _Group,
         where: str,
+        tally: str | None = None,
     ) -> tuple[list[Flag], list[str]]:
         entry = r.entry
         unbooked = _unbooked(b, r, mac)
@@ -399,12 +414,7 @@ class _Settler:
                 f"{b.signature.sam_counter} when it signed the batch"
             )
         self._hotlist_check(r, card, flags, reasons)
-        if card.blocked is not None and not blocked_now:
-            flags.append(Flag.BLOCKED)
-            reasons.append(f"card blocked: {card.blocked}")
-        if not card.known:
-            flags.append(Flag.UNKNOWN_CARD)
-            reasons.append(f"card {r.serial.hex()} was never registered nor loaded")
+        _card_flags(r, card, blocked_now, flags, reasons)
         purse = self._money(r, card, flags, reasons)
         if entry.ds not in card.new_ds and not earlier:
             card.new_ds.add(entry.ds)
@@ -412,6 +422,9 @@ class _Settler:
         if entry.ds > card.ds_max:
             card.ds_max, card.ds_max_date = entry.ds, entry.date
         _negative(r, purse, card, flags, reasons)
+        if tally is not None:  # the SAM that vouched for this batch's undos was reset
+            flags.append(Flag.UNDO_TALLY_WENT_BACK)
+            reasons.append(tally)
         card.dirty = True
         status = LedgerStatus.FLAGGED if flags else LedgerStatus.ACCEPTED
         row = {
@@ -747,7 +760,14 @@ class _Settler:
             chunk = serials[i : i + _CHUNK]
             for row in conn.execute(select(t.sam).where(t.sam.c.serial.in_(chunk))):
                 sams[bytes(row.serial)] = _SamState(
-                    row, row.counter, row.total_authorised, row.receipts, {}
+                    row,
+                    row.counter,
+                    row.total_authorised,
+                    row.receipts,
+                    {},
+                    row.undo_count,
+                    row.undo_total,
+                    row.undo_received,
                 )
             c = t.batch.c
             for row in conn.execute(
@@ -778,6 +798,9 @@ class _Settler:
                 "counter": s.counter,
                 "total_authorised": s.total_authorised,
                 "receipts": s.receipts,
+                "undo_count": s.undo_count,
+                "undo_total": s.undo_total,
+                "undo_received": s.undo_received,
             }
             for serial, s in group.sams.items()
             if s.dirty
@@ -790,6 +813,9 @@ class _Settler:
                     counter=bindparam("counter"),
                     total_authorised=bindparam("total_authorised"),
                     receipts=bindparam("receipts"),
+                    undo_count=bindparam("undo_count"),
+                    undo_total=bindparam("undo_total"),
+                    undo_received=bindparam("undo_received"),
                 ),
                 sam_rows,
             )
@@ -834,6 +860,20 @@ class _Settler:
                 if missing:
                     self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
         return self.report
+
+
+def _undo_tally_went_back(sam: _SamState, b: Batch) -> str | None:
+    """Why a new batch's undo tally (count, total: every undo the SAM ever authorised) is
+    below the highest a settled batch vouched for (a reset or replaced SAM), or None."""
+    sig = b.signature
+    if sig.sequence in sam.batches or not sam.batches or sig.sequence < max(sam.batches):
+        return None  # replayed, the first, or a late earlier batch: its tally may be lower
+    if sig.undo_count >= sam.undo_count and sig.undo_total >= sam.undo_total:
+        return None
+    return (
+        f"the SAM's undo tally went back: {sig.undo_count} undos, {sig.undo_total} Rp; "
+        f"an earlier batch vouched for {sam.undo_count}, {sam.undo_total} Rp"
+    )
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -891,6 +931,18 @@ def _sequence_flags(sam: _SamState, b: Batch) -> tuple[list[BatchFlag], list[str
             + ", ".join(f"{a}" if a == c else f"{a}-{c}" for a, c in missing)
         )
     return flags, reasons
+
+
+def _card_flags(
+    r: Receipt, card: _Card, blocked_now: bool, flags: list[Flag], reasons: list[str]
+) -> None:
+    """Flag a receipt of a card blocked before it (not by this very receipt) or unknown."""
+    if card.blocked is not None and not blocked_now:
+        flags.append(Flag.BLOCKED)
+        reasons.append(f"card blocked: {card.blocked}")
+    if not card.known:
+        flags.append(Flag.UNKNOWN_CARD)
+        reasons.append(f"card {r.serial.hex()} was never registered nor loaded")
 
 
 def _negative(
