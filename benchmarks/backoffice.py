@@ -93,7 +93,7 @@ def main() -> None:
     rate = cmac_rate()
     print(f"raw AES-CMAC: {rate:,.0f}/s on one core ({os.cpu_count()} cores)")
     start = time.perf_counter()
-    month = sim.generate(args.cards, args.merchants, args.receipts, fraud=50)
+    month = sim.generate(args.cards, args.merchants, args.receipts, fraud=50, undo_fraud=50)
     print(
         f"generated {month.receipts:,} receipts, {len(month.batches):,} batches,"
         f" {args.cards:,} cards, {args.merchants:,} merchants"
