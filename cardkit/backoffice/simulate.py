@@ -264,10 +264,17 @@ def generate(
         if day_index % BATCH_DAYS == BATCH_DAYS - 1 or day_index == DAYS - 1:
             if day_index == DAYS - 1:
                 _reset_tallies(rng, sams, undo_fraud, injected)
-            for s_index, sam in enumerate(sams):
-                sam.pending.extend(replay.pop(s_index, []))
-                batches.append(_export(sam, day))
+            batches += _export_all(sams, replay, day)
     return CityMonth(sim_cards, sams, loads, batches, hotlisted, injected, made)
+
+
+def _export_all(sams: list[SimSam], replay: dict[int, list[Receipt]], day: dt.date) -> list[bytes]:
+    """Every SAM's batch of the week (with the receipts to send again)."""
+    out = []
+    for s_index, sam in enumerate(sams):
+        sam.pending.extend(replay.pop(s_index, []))
+        out.append(_export(sam, day))
+    return out
 
 
 def _reset_tallies(
