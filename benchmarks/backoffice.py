@@ -52,7 +52,7 @@ def run(month: sim.CityMonth, target: str, schema: str | None, workers: int, tmp
         sim.sam_keys,
         seen=ledger,
         detail=False,
-        group=16,
+        group=64,
         workers=workers,
     )
     elapsed = time.perf_counter() - start
@@ -93,7 +93,7 @@ def main() -> None:
     rate = cmac_rate()
     print(f"raw AES-CMAC: {rate:,.0f}/s on one core ({os.cpu_count()} cores)")
     start = time.perf_counter()
-    month = sim.generate(args.cards, args.merchants, args.receipts, fraud=50)
+    month = sim.generate(args.cards, args.merchants, args.receipts, fraud=50, undo_fraud=50)
     print(
         f"generated {month.receipts:,} receipts, {len(month.batches):,} batches,"
         f" {args.cards:,} cards, {args.merchants:,} merchants"

@@ -76,7 +76,8 @@ class PurseBalance:
 @dataclass(frozen=True)
 class Reconciliation:
     """Where every loaded rupiah is: ``loaded = balances + paid_out + accepted_unpaid +
-    review + clawbacks_pending`` (clawbacks are negative), else ``unexplained`` is not 0."""
+    review + clawbacks_pending + withheld`` (clawbacks are negative), else ``unexplained``
+    is not 0."""
 
     loaded: int
     balances: int
@@ -84,6 +85,9 @@ class Reconciliation:
     accepted_unpaid: int
     review: int
     clawbacks_pending: int
+    #: withheld from payouts for undos the SAMs vouched for whose receipts did not arrive
+    #: (the cards hold that money again; the ledger's balances do not know it yet)
+    withheld: int = 0
 
     @property
     def unexplained(self) -> int:
@@ -93,6 +97,7 @@ class Reconciliation:
             + self.accepted_unpaid
             + self.review
             + self.clawbacks_pending
+            + self.withheld
         )
 
 
@@ -552,6 +557,9 @@ class Ledger:
                 )
             ).one()
             paid = conn.execute(select(func.coalesce(func.sum(t.payout.c.net), 0))).scalar_one()
+            withheld = conn.execute(
+                select(func.coalesce(func.sum(t.payout.c.withheld), 0))
+            ).scalar_one()
 
             def net(status: LedgerStatus, unpaid: bool) -> int:
                 signed = func.sum(
@@ -575,6 +583,7 @@ class Ledger:
                 accepted_unpaid=net(LedgerStatus.ACCEPTED, True),
                 review=net(LedgerStatus.FLAGGED, False),
                 clawbacks_pending=int(pending),
+                withheld=int(withheld),
             )
 
     # --- receipts ---------------------------------------------------------------------------

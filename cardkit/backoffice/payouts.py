@@ -6,8 +6,14 @@ programme in one transaction, as one payout line; a receipt belongs to one line 
 resumes it, claims what is still unclaimed and writes the file of the whole run. So a
 re-run pays nothing twice, and nothing is lost.
 
-The file: ``run,merchant,account,programme,receipts,debited,undone,adjusted,net`` lines,
-then ``TOTAL`` (lines, receipts, net) and ``SHA256`` (hex of every byte before that line).
+Undos a merchant's SAM vouched for (batch version 2: ``undo_total`` of its batches) but
+whose receipts did not arrive are **withheld**: per merchant, the sum over its SAMs of
+``vouched undo total − undo receipts booked``; a line withholds what is not withheld yet
+(up to the line's own amount) and releases what a later batch brought as receipts.
+
+The file: ``run,merchant,account,programme,receipts,debited,undone,adjusted,withheld,net``
+lines, then ``TOTAL`` (lines, receipts, net) and ``SHA256`` (hex of every byte before that
+line).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, func, insert, select, update
+from sqlalchemy import Connection, CursorResult, and_, case, func, insert, select, update
 
 from ..codecs.wallet import TransactionType
 from . import schema as t
@@ -37,6 +43,7 @@ HEADER = (
     "debited",
     "undone",
     "adjusted",
+    "withheld",
     "net",
 )
 
@@ -56,6 +63,7 @@ class PayoutLine:
     undone: int
     adjusted: int
     net: int
+    withheld: int = 0  #: held for undos vouched for but not received (negative: released)
 
 
 @dataclass(frozen=True)
@@ -129,8 +137,10 @@ def _pay_line(ledger: Ledger, run: int, merchant: int, programme: int) -> bool:
         debited = sum(a for _, k, a in rows if k == int(TransactionType.DEBIT))
         undone = sum(a for _, k, a in rows if k == int(TransactionType.UNDO))
         adjusted = sum(a for _, a in adjustments)
-        net = debited - undone + adjusted
-        if net <= 0:
+        gross = debited - undone + adjusted
+        withheld = _withholding(conn, merchant, gross)
+        net = gross - withheld
+        if net < 0 or (net == 0 and withheld == 0):
             return False
         line = _new_id(
             conn.execute(
@@ -142,6 +152,7 @@ def _pay_line(ledger: Ledger, run: int, merchant: int, programme: int) -> bool:
                     debited=debited,
                     undone=undone,
                     adjusted=adjusted,
+                    withheld=withheld,
                     net=net,
                 )
             )
@@ -162,6 +173,34 @@ def _pay_line(ledger: Ledger, run: int, merchant: int, programme: int) -> bool:
                 .values(payout_id=line)
             )
     return True
+
+
+def _withholding(conn: Connection, merchant: int, gross: int) -> int:
+    """What this line withholds (> 0, at most ``gross``) or releases (< 0): the merchant's
+    undos vouched for and not received, less what earlier lines withheld already."""
+    s = t.sam.c
+    owed = conn.execute(
+        select(
+            func.coalesce(
+                func.sum(
+                    case(
+                        (s.undo_total > s.undo_received, s.undo_total - s.undo_received),
+                        else_=0,
+                    )
+                ),
+                0,
+            )
+        ).where(s.merchant == merchant)
+    ).scalar_one()
+    held = conn.execute(
+        select(func.coalesce(func.sum(t.payout.c.withheld), 0)).where(
+            t.payout.c.merchant == merchant
+        )
+    ).scalar_one()
+    delta = int(owed) - int(held)
+    if delta > 0:
+        return max(0, min(delta, gross))
+    return delta
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -191,6 +230,7 @@ def _finish(ledger: Ledger, run: int, when: dt.datetime) -> PayoutRun:
                 x.undone,
                 x.adjusted,
                 x.net,
+                x.withheld,
             )
             for x in rows
         )
@@ -219,6 +259,7 @@ def payout_csv(lines: tuple[PayoutLine, ...]) -> tuple[bytes, str]:
                 x.debited,
                 x.undone,
                 x.adjusted,
+                x.withheld,
                 x.net,
             )
         )

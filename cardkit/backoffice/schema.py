@@ -82,6 +82,11 @@ sam = Table(
     Column("counter", BigInteger, nullable=False, default=0),  # highest SC a batch reported
     Column("total_authorised", BigInteger, nullable=False, default=0),
     Column("receipts", BigInteger, nullable=False, default=0),  # distinct SCs booked
+    # the undo tally (batch version 2): the highest undo count and total a batch vouched
+    # for, and the genuine undo receipts of this SAM booked so far (rupiah)
+    Column("undo_count", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("undo_total", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("undo_received", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 batch = Table(
@@ -211,6 +216,8 @@ payout = Table(
     Column("debited", BigInteger, nullable=False),
     Column("undone", BigInteger, nullable=False),
     Column("adjusted", BigInteger, nullable=False),  # clawbacks (negative)
+    # held for undos the SAM vouched for whose receipts did not arrive (negative: released)
+    Column("withheld", BigInteger, nullable=False, default=0, server_default="0"),
     Column("net", BigInteger, nullable=False),
     UniqueConstraint("run_id", "merchant", "programme", name="payout_line_once"),
 )

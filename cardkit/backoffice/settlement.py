@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
 
 from ..codecs.batch import Batch, BatchFormatError, read_batch
 from ..codecs.sam import SAM_AID, sam_batch_key, verify_batch_signature
@@ -50,7 +50,7 @@ SamKeySource: TypeAlias = Callable[[bytes, int], bytes] | KeyStore
 Progress: TypeAlias = Callable[[int], None]  #: called with the receipts checked since last call
 
 _PAYMENTS = (TransactionType.DEBIT, TransactionType.UNDO)
-_CHUNK = 400  # rows per IN (...) query
+_CHUNK = 2000  # keys per IN (...) query
 
 
 def _transport_key(source: SamKeySource, sam_serial: bytes, kvn: int) -> bytes | None:
@@ -183,9 +183,9 @@ class _Card:
     dirty: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Seen:
-    id: int | None
+    id: int | None  # None: booked in this group, its row not written yet
     rm: bytes
     status: str
     paid: bool
@@ -194,6 +194,33 @@ class _Seen:
     amount: int
     type: int
     where: str
+    row: dict[str, Any] | None = None  # the row still to be written (id None)
+
+
+@dataclass
+class _SamState:
+    row: Any  # the SAM's ledger row as read
+    counter: int
+    total_authorised: int
+    receipts: int
+    batches: dict[int, bytes]  # sequence -> digest of every batch settled
+    undo_count: int = 0  # the highest undo tally a settled batch vouched for
+    undo_total: int = 0
+    undo_received: int = 0  # rupiah of this SAM's genuine undo receipts booked
+    dirty: bool = False
+
+
+@dataclass
+class _Group:
+    """The ledger state one group of batches reads, read once at the start of its
+    transaction and kept in memory, and what the group writes, written in bulk at the end."""
+
+    sams: dict[bytes, _SamState]
+    cards: dict[bytes, _Card]
+    seen: dict[tuple[bytes, int], list[_Seen]]
+    rows: list[dict[str, Any]] = field(default_factory=list)  # receipts to insert
+    batch_rows: list[dict[str, Any]] = field(default_factory=list)
+    reopen: list[tuple[bytes, int, _Seen]] = field(default_factory=list)  # written rows
 
 
 class _Settler:
@@ -238,9 +265,10 @@ class _Settler:
         touched_cards: set[bytes] = set()
         touched_sams: set[bytes] = set()
         with self.ledger.transaction() as conn:
+            group = self._load_group(conn, batches)
             for b in batches:
                 n = len(b.receipts)
-                bv, rv = self._settle_one(conn, b, macs[offset : offset + n])
+                bv, rv = self._settle_one(group, b, macs[offset : offset + n])
                 offset += n
                 batch_verdicts.append(bv)
                 verdicts.extend(rv)
@@ -249,6 +277,7 @@ class _Settler:
                     touched_cards.update(
                         v.receipt.serial for v in rv if v.receipt.entry.type in _PAYMENTS
                     )
+            self._write_group(conn, group)
         # committed: only now does the report count them
         self.report.batches.extend(batch_verdicts)
         for v in verdicts:
@@ -263,7 +292,7 @@ class _Settler:
     # --- one batch ---------------------------------------------------------------------------
 
     def _settle_one(
-        self, conn: Connection, b: Batch, macs: bytes
+        self, group: _Group, b: Batch, macs: bytes
     ) -> tuple[BatchVerdict, list[ReceiptVerdict]]:
         sig = b.signature
 
@@ -297,98 +326,63 @@ class _Settler:
             return refuse(
                 BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, "the SAM's batch MAC is wrong"
             )
-        sam = conn.execute(select(t.sam).where(t.sam.c.serial == b.sam_serial)).first()
-        refusal = _registration(b, sam)
+        sam = group.sams.get(b.sam_serial)
+        refusal = _registration(b, sam.row if sam is not None else None)
         if refusal is not None:
             return refuse(*refusal)
         assert sam is not None
-        flags: list[BatchFlag] = []
-        reasons: list[str] = []
-        known = conn.execute(
-            select(t.batch.c.digest).where(
-                t.batch.c.sam_serial == b.sam_serial, t.batch.c.sequence == sig.sequence
-            )
-        ).first()
-        settled = [
-            r[0]
-            for r in conn.execute(
-                select(t.batch.c.sequence)
-                .where(t.batch.c.sam_serial == b.sam_serial)
-                .order_by(t.batch.c.sequence)
-            )
-        ]
-        if known is not None:
-            if bytes(known[0]) == b.digest:
-                flags.append(BatchFlag.REPLAYED)
-                reasons.append(f"batch {sig.sequence} of this SAM was settled before")
-            else:
-                flags.append(BatchFlag.SEQUENCE_REUSED)
-                reasons.append(f"another batch {sig.sequence} of this SAM was settled before")
-        else:
-            if settled and sig.sequence > settled[-1] and sig.sam_counter < sam.counter:
-                flags.append(BatchFlag.SAM_COUNTER_BACKWARDS)
-                reasons.append(
-                    f"SC {sig.sam_counter} below the {sam.counter} an earlier batch reported"
-                )
-            settled = sorted(settled + [sig.sequence])
-        missing = _missing(settled)
-        if missing:
-            flags.append(BatchFlag.SEQUENCE_GAP)
-            reasons.append(
-                "batches not settled yet: "
-                + ", ".join(f"{a}" if a == c else f"{a}-{c}" for a, c in missing)
-            )
-        receipts = self._receipts(conn, b, macs)
-        booked = sum(
-            1
+        flags, reasons = _sequence_flags(sam, b)
+        tally = _undo_tally_went_back(sam, b)
+        if tally is not None:
+            flags.append(BatchFlag.UNDO_TALLY_WENT_BACK)
+            reasons.append(tally)
+        receipts = self._receipts(group, b, macs, tally)
+        booked = [
+            v
             for v in receipts
             if not set(v.flags)
             & {Flag.NOT_A_PAYMENT, Flag.BAD_MAC, Flag.NOT_THIS_SAM, Flag.DUPLICATE}
+        ]
+        sam.undo_received += sum(
+            v.receipt.entry.amount for v in booked if v.receipt.entry.type is TransactionType.UNDO
         )
-        if known is None:
-            conn.execute(
-                insert(t.batch).values(
-                    sam_serial=b.sam_serial,
-                    sequence=sig.sequence,
-                    digest=b.digest,
-                    merchant=b.merchant,
-                    receipts=len(b.receipts),
-                    sam_counter=sig.sam_counter,
-                    total_authorised=sig.total_authorised,
-                    created_at=b.created_at,
-                    settled_at=self.at,
-                    flags=",".join(flags),
-                )
+        sam.undo_count = max(sam.undo_count, sig.undo_count)
+        sam.undo_total = max(sam.undo_total, sig.undo_total)
+        if sig.sequence not in sam.batches:
+            group.batch_rows.append(
+                {
+                    "sam_serial": b.sam_serial,
+                    "sequence": sig.sequence,
+                    "digest": b.digest,
+                    "merchant": b.merchant,
+                    "receipts": len(b.receipts),
+                    "sam_counter": sig.sam_counter,
+                    "total_authorised": sig.total_authorised,
+                    "created_at": b.created_at,
+                    "settled_at": self.at,
+                    "flags": ",".join(flags),
+                }
             )
-        conn.execute(
-            update(t.sam)
-            .where(t.sam.c.serial == b.sam_serial)
-            .values(
-                counter=max(sam.counter, sig.sam_counter),
-                total_authorised=max(sam.total_authorised, sig.total_authorised),
-                receipts=sam.receipts + booked,
-            )
-        )
+            sam.batches[sig.sequence] = b.digest
+        sam.counter = max(sam.counter, sig.sam_counter)
+        sam.total_authorised = max(sam.total_authorised, sig.total_authorised)
+        sam.receipts += len(booked)
+        sam.dirty = True
         return verdict(flags, reasons), receipts
 
     # --- the receipts of one batch ---------------------------------------------------------
 
-    def _receipts(self, conn: Connection, b: Batch, macs: bytes) -> list[ReceiptVerdict]:
+    def _receipts(
+        self, group: _Group, b: Batch, macs: bytes, tally: str | None
+    ) -> list[ReceiptVerdict]:
         sig = b.signature
-        pairs = {(r.serial, r.entry.ds) for r in b.receipts if r.entry.type in _PAYMENTS}
-        seen = self._load_seen(conn, pairs)
-        cards = self._load_cards(conn, {s for s, _ in pairs})
-        rows: list[dict[str, Any]] = []
+        where = f"batch {b.sequence} of SAM {b.sam_serial.hex()}"
         out: list[ReceiptVerdict] = []
         for i, r in enumerate(b.receipts):
-            flags, reasons = self._check(b, r, macs[i], seen, cards, rows)
+            flags, reasons = self._check(b, r, macs[i], group, where, tally)
             out.append(
                 ReceiptVerdict(r, b.sam_serial, sig.sequence, i, tuple(flags), tuple(reasons))
             )
-        if rows:
-            conn.execute(insert(t.receipt), rows)
-        self._write_cards(conn, cards)
-        self._reopen(conn, seen)
         return out
 
     def _check(
@@ -396,23 +390,22 @@ class _Settler:
         b: Batch,
         r: Receipt,
         mac: int,
-        seen: dict[tuple[bytes, int], list[_Seen]],
-        cards: dict[bytes, _Card],
-        rows: list[dict[str, Any]],
+        group: _Group,
+        where: str,
+        tally: str | None = None,
     ) -> tuple[list[Flag], list[str]]:
         entry = r.entry
         unbooked = _unbooked(b, r, mac)
         if unbooked is not None:
             return [unbooked[0]], [unbooked[1]]
         key = (r.serial, entry.ds)
-        earlier = seen.setdefault(key, [])
+        earlier = group.seen.setdefault(key, [])
         for e in earlier:
             if e.rm == r.record.rm:
                 return [Flag.DUPLICATE], [f"already settled in {e.where}"]
-        card = cards[r.serial]
+        card = group.cards[r.serial]
         flags: list[Flag] = []
         reasons: list[str] = []
-        where = f"batch {b.sequence} of SAM {b.sam_serial.hex()}"
         blocked_now = bool(earlier) and self._fork(r, earlier[0], card, flags, reasons)
         if entry.sam_counter > b.signature.sam_counter:
             flags.append(Flag.SAM_COUNTER_AHEAD)
@@ -421,12 +414,7 @@ class _Settler:
                 f"{b.signature.sam_counter} when it signed the batch"
             )
         self._hotlist_check(r, card, flags, reasons)
-        if card.blocked is not None and not blocked_now:
-            flags.append(Flag.BLOCKED)
-            reasons.append(f"card blocked: {card.blocked}")
-        if not card.known:
-            flags.append(Flag.UNKNOWN_CARD)
-            reasons.append(f"card {r.serial.hex()} was never registered nor loaded")
+        _card_flags(r, card, blocked_now, flags, reasons)
         purse = self._money(r, card, flags, reasons)
         if entry.ds not in card.new_ds and not earlier:
             card.new_ds.add(entry.ds)
@@ -434,8 +422,36 @@ class _Settler:
         if entry.ds > card.ds_max:
             card.ds_max, card.ds_max_date = entry.ds, entry.date
         _negative(r, purse, card, flags, reasons)
+        if tally is not None:  # the SAM that vouched for this batch's undos was reset
+            flags.append(Flag.UNDO_TALLY_WENT_BACK)
+            reasons.append(tally)
         card.dirty = True
         status = LedgerStatus.FLAGGED if flags else LedgerStatus.ACCEPTED
+        row = {
+            "serial": r.serial,
+            "ds": entry.ds,
+            "rm": r.record.rm,
+            "raw": r.to_bytes(),
+            "type": int(entry.type),
+            "purse": entry.purse,
+            "programme": purse["programme"],
+            "amount": entry.amount,
+            "merchant": entry.merchant,
+            "date": entry.date,
+            "sam_serial": b.sam_serial,
+            "batch_sequence": b.sequence,
+            "sam_counter": entry.sam_counter,
+            "status": str(status),
+            "flags": ",".join(flags),
+            "reasons": "; ".join(reasons),
+            "payout_id": None,
+            "recorded_at": self.at,
+        }
+        group.rows.append(row)
+        if Flag.FORKED_COUNTER in flags:  # both sides of a fork go to review
+            for e in earlier:
+                if e.status == LedgerStatus.ACCEPTED:
+                    self._reopen_one(group, r.serial, entry.ds, e, where)
         earlier.append(
             _Seen(
                 None,
@@ -447,35 +463,23 @@ class _Settler:
                 entry.amount,
                 int(entry.type),
                 where,
+                row,
             )
         )
-        rows.append(
-            {
-                "serial": r.serial,
-                "ds": entry.ds,
-                "rm": r.record.rm,
-                "raw": r.to_bytes(),
-                "type": int(entry.type),
-                "purse": entry.purse,
-                "programme": purse["programme"],
-                "amount": entry.amount,
-                "merchant": entry.merchant,
-                "date": entry.date,
-                "sam_serial": b.sam_serial,
-                "batch_sequence": b.sequence,
-                "sam_counter": entry.sam_counter,
-                "status": str(status),
-                "flags": ",".join(flags),
-                "reasons": "; ".join(reasons),
-                "payout_id": None,
-                "recorded_at": self.at,
-            }
-        )
-        if Flag.FORKED_COUNTER in flags:  # both sides of a fork go to review
-            for e in earlier[:-1]:
-                if e.status == LedgerStatus.ACCEPTED:
-                    e.status = "reopen"
         return flags, reasons
+
+    def _reopen_one(self, group: _Group, serial: bytes, ds: int, e: _Seen, where: str) -> None:
+        """An earlier accepted side of a fork goes to review (a row booked in this group is
+        changed before it is written; a written one is updated at the end of the group)."""
+        e.status = LedgerStatus.FLAGGED
+        if e.row is not None:
+            e.row["status"] = str(LedgerStatus.FLAGGED)
+            e.row["flags"] = str(Flag.FORKED_COUNTER)
+            if e.where != where:  # booked by an earlier batch: as if read back from the ledger
+                e.row["reasons"] = f"the card spent DS {ds} again elsewhere: cloned card"
+        else:
+            group.reopen.append((serial, ds, e))
+        self._reopened.append(Reopened(serial, ds, e.merchant, e.amount, e.paid))
 
     def _fork(
         self, r: Receipt, first: _Seen, card: _Card, flags: list[Flag], reasons: list[str]
@@ -720,47 +724,101 @@ class _Settler:
             conn.execute(insert(t.card_block).values(serial=serial, reason=reason, since=self.at))
         self._new_blocks = []
 
-    def _reopen(self, conn: Connection, seen: dict[tuple[bytes, int], list[_Seen]]) -> None:
-        """Earlier accepted receipts of a forked (card, DS) go to review; paid ones are
-        clawed back from the merchant's next payout."""
-        for (serial, ds), items in seen.items():
-            for e in items:
-                if e.status != "reopen":
-                    continue
-                e.status = LedgerStatus.FLAGGED
-                if e.id is None:  # booked in this very batch: update by its key
-                    conn.execute(
-                        update(t.receipt)
-                        .where(
-                            t.receipt.c.serial == serial,
-                            t.receipt.c.ds == ds,
-                            t.receipt.c.rm == e.rm,
-                        )
-                        .values(status=str(LedgerStatus.FLAGGED), flags=str(Flag.FORKED_COUNTER))
+    def _reopen(self, conn: Connection, group: _Group) -> None:
+        """Earlier accepted receipts of a forked (card, DS) already written go to review;
+        paid ones are clawed back from the merchant's next payout."""
+        for serial, ds, e in group.reopen:
+            conn.execute(
+                update(t.receipt)
+                .where(t.receipt.c.id == e.id)
+                .values(
+                    status=str(LedgerStatus.FLAGGED),
+                    flags=str(Flag.FORKED_COUNTER),
+                    reasons=f"the card spent DS {ds} again elsewhere: cloned card",
+                )
+            )
+            if e.paid:
+                sign = -1 if e.type == int(TransactionType.DEBIT) else 1
+                conn.execute(
+                    insert(t.adjustment).values(
+                        merchant=e.merchant,
+                        programme=e.programme,
+                        amount=sign * e.amount,
+                        receipt_id=e.id,
+                        reason=f"card {serial.hex()} DS {ds} forked after payout",
+                        created_at=self.at,
                     )
-                else:
-                    conn.execute(
-                        update(t.receipt)
-                        .where(t.receipt.c.id == e.id)
-                        .values(
-                            status=str(LedgerStatus.FLAGGED),
-                            flags=str(Flag.FORKED_COUNTER),
-                            reasons=f"the card spent DS {ds} again elsewhere: cloned card",
-                        )
-                    )
-                    if e.paid:
-                        sign = -1 if e.type == int(TransactionType.DEBIT) else 1
-                        conn.execute(
-                            insert(t.adjustment).values(
-                                merchant=e.merchant,
-                                programme=e.programme,
-                                amount=sign * e.amount,
-                                receipt_id=e.id,
-                                reason=f"card {serial.hex()} DS {ds} forked after payout",
-                                created_at=self.at,
-                            )
-                        )
-                self._reopened.append(Reopened(serial, ds, e.merchant, e.amount, e.paid))
+                )
+
+    def _load_group(self, conn: Connection, batches: list[Batch]) -> _Group:
+        """Read what the group's batches need: their SAMs and settled batch sequences, their
+        cards (purses, blocks, hotlist), and the receipts booked before for their (card, DS)
+        pairs (only pairs a card's highest DS booked could hold: a higher DS is new)."""
+        sams: dict[bytes, _SamState] = {}
+        serials = sorted({b.sam_serial for b in batches})
+        for i in range(0, len(serials), _CHUNK):
+            chunk = serials[i : i + _CHUNK]
+            for row in conn.execute(select(t.sam).where(t.sam.c.serial.in_(chunk))):
+                sams[bytes(row.serial)] = _SamState(
+                    row,
+                    row.counter,
+                    row.total_authorised,
+                    row.receipts,
+                    {},
+                    row.undo_count,
+                    row.undo_total,
+                    row.undo_received,
+                )
+            c = t.batch.c
+            for row in conn.execute(
+                select(c.sam_serial, c.sequence, c.digest).where(c.sam_serial.in_(chunk))
+            ):
+                sams[bytes(row.sam_serial)].batches[row.sequence] = bytes(row.digest)
+        payments = [r for b in batches for r in b.receipts if r.entry.type in _PAYMENTS]
+        cards = self._load_cards(conn, {r.serial for r in payments})
+        pairs = set()
+        for r in payments:
+            card = cards[r.serial]
+            if not card.known or r.entry.ds <= card.ds_max:
+                pairs.add((r.serial, r.entry.ds))
+        return _Group(sams, cards, self._load_seen(conn, pairs))
+
+    def _write_group(self, conn: Connection, group: _Group) -> None:
+        """Write what the group booked: receipts (one executemany), cards and purses,
+        blocks, reopened receipts, batches, SAM counters."""
+        if group.rows:
+            _insert_many(conn, t.receipt, group.rows)
+        self._write_cards(conn, group.cards)
+        self._reopen(conn, group)
+        if group.batch_rows:
+            conn.execute(insert(t.batch), group.batch_rows)
+        sam_rows = [
+            {
+                "b_serial": serial,
+                "counter": s.counter,
+                "total_authorised": s.total_authorised,
+                "receipts": s.receipts,
+                "undo_count": s.undo_count,
+                "undo_total": s.undo_total,
+                "undo_received": s.undo_received,
+            }
+            for serial, s in group.sams.items()
+            if s.dirty
+        ]
+        if sam_rows:
+            conn.execute(
+                update(t.sam)
+                .where(t.sam.c.serial == bindparam("b_serial"))
+                .values(
+                    counter=bindparam("counter"),
+                    total_authorised=bindparam("total_authorised"),
+                    receipts=bindparam("receipts"),
+                    undo_count=bindparam("undo_count"),
+                    undo_total=bindparam("undo_total"),
+                    undo_received=bindparam("undo_received"),
+                ),
+                sam_rows,
+            )
 
     # --- the end of a run ----------------------------------------------------------------
 
@@ -802,6 +860,89 @@ class _Settler:
                 if missing:
                     self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
         return self.report
+
+
+def _undo_tally_went_back(sam: _SamState, b: Batch) -> str | None:
+    """Why a new batch's undo tally (count, total: every undo the SAM ever authorised) is
+    below the highest a settled batch vouched for (a reset or replaced SAM), or None."""
+    sig = b.signature
+    if sig.sequence in sam.batches or not sam.batches or sig.sequence < max(sam.batches):
+        return None  # replayed, the first, or a late earlier batch: its tally may be lower
+    if sig.undo_count >= sam.undo_count and sig.undo_total >= sam.undo_total:
+        return None
+    return (
+        f"the SAM's undo tally went back: {sig.undo_count} undos, {sig.undo_total} Rp; "
+        f"an earlier batch vouched for {sam.undo_count}, {sam.undo_total} Rp"
+    )
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` ``rows`` (all with the same keys) in one driver executemany: the statement
+    is SQLAlchemy's own, compiled for this connection's dialect; the values go to the driver
+    as they are (bytes, int, str, None; a column whose type needs a bind processor, such as
+    a datetime, must hold one value for every row, processed here once)."""
+    keys = list(rows[0])
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
+    constant: dict[str, Any] = {}
+    for key in keys:
+        processor = table.c[key].type.bind_processor(conn.dialect)
+        if processor is not None and not isinstance(rows[0][key], bytes):
+            value = rows[0][key]
+            if any(row[key] != value for row in rows):
+                raise ValueError(f"column {key} needs a bind processor: one value per insert")
+            constant[key] = processor(value)
+    if compiled.positional:
+        order = compiled.positiontup or []
+        params: list[Any] = [
+            tuple(constant[k] if k in constant else row[k] for k in order) for row in rows
+        ]
+    else:
+        params = [row | constant for row in rows] if constant else rows
+    conn.exec_driver_sql(compiled.string, params)
+
+
+def _sequence_flags(sam: _SamState, b: Batch) -> tuple[list[BatchFlag], list[str]]:
+    """The batch's sequence against the SAM's settled batches: replayed, reused, SC going
+    back, earlier batches not settled yet."""
+    sig = b.signature
+    flags: list[BatchFlag] = []
+    reasons: list[str] = []
+    known = sam.batches.get(sig.sequence)
+    settled = sorted(sam.batches)
+    if known is not None:
+        if known == b.digest:
+            flags.append(BatchFlag.REPLAYED)
+            reasons.append(f"batch {sig.sequence} of this SAM was settled before")
+        else:
+            flags.append(BatchFlag.SEQUENCE_REUSED)
+            reasons.append(f"another batch {sig.sequence} of this SAM was settled before")
+    else:
+        if settled and sig.sequence > settled[-1] and sig.sam_counter < sam.counter:
+            flags.append(BatchFlag.SAM_COUNTER_BACKWARDS)
+            reasons.append(
+                f"SC {sig.sam_counter} below the {sam.counter} an earlier batch reported"
+            )
+        settled = sorted(settled + [sig.sequence])
+    missing = _missing(settled)
+    if missing:
+        flags.append(BatchFlag.SEQUENCE_GAP)
+        reasons.append(
+            "batches not settled yet: "
+            + ", ".join(f"{a}" if a == c else f"{a}-{c}" for a, c in missing)
+        )
+    return flags, reasons
+
+
+def _card_flags(
+    r: Receipt, card: _Card, blocked_now: bool, flags: list[Flag], reasons: list[str]
+) -> None:
+    """Flag a receipt of a card blocked before it (not by this very receipt) or unknown."""
+    if card.blocked is not None and not blocked_now:
+        flags.append(Flag.BLOCKED)
+        reasons.append(f"card blocked: {card.blocked}")
+    if not card.known:
+        flags.append(Flag.UNKNOWN_CARD)
+        reasons.append(f"card {r.serial.hex()} was never registered nor loaded")
 
 
 def _negative(

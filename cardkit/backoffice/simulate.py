@@ -5,7 +5,10 @@ settlement must flag.
 Injected: duplicates (a receipt sent again in a later batch), gaps (a receipt withheld),
 forks (a cloned card image spending the same DS at another merchant), forged MACs (an
 amount raised by the merchant), hotlisted cards (spending on and after their revocation
-date; receipts before it are honest), over-cap payments (a card image with its caps lifted).
+date; receipts before it are honest), over-cap payments (a card image with its caps lifted);
+with ``undo_fraud``: withheld undos (a sale reversed at the counter, the undo's receipt never
+exported, the SAM's undo tally vouching for it) and undo tallies set back (a reset SAM
+signing the month's last batch).
 The generator holds the masters itself (it plays cards and SAMs); CONF is not computed (the
 back office does not check it).
 """
@@ -175,10 +178,12 @@ def generate(
     receipts: int = 3_000,
     *,
     fraud: int = 5,
+    undo_fraud: int = 0,
     seed: int = 11,
 ) -> CityMonth:
     """A month of ``receipts`` payments by ``cards`` cards at ``merchants`` shops, with
-    ``fraud`` items of each injected kind."""
+    ``fraud`` items of each injected kind and ``undo_fraud`` of each undo kind (withheld
+    undo receipts, undo tallies set back)."""
     rng = random.Random(seed)
     month_start = dt.datetime.combine(MONTH_START, dt.time(8, 0), dt.UTC)
     sim_cards: list[SimCard] = []
@@ -229,6 +234,9 @@ def generate(
     # plan the injections over the month
     per_day = max(1, receipts // DAYS)
     fraud_days = {kind: [rng.randrange(1, DAYS - 1) for _ in range(fraud)] for kind in injected}
+    injected["withheld-undo"] = []
+    injected["undo-tally"] = []
+    fraud_days["withheld-undo"] = [rng.randrange(1, DAYS - 1) for _ in range(undo_fraud)]
     hot_cards = rng.sample(sim_cards, min(fraud, len(sim_cards)))
     hotlisted = {c.serial: MONTH_START + dt.timedelta(days=DAYS // 2) for c in hot_cards}
     clean = [c for c in sim_cards if c.serial not in hotlisted]
@@ -254,10 +262,35 @@ def generate(
             for _ in range(days.count(day_index)):
                 _inject(kind, rng, clean, hot_cards, hotlisted, sams, day, injected, replay)
         if day_index % BATCH_DAYS == BATCH_DAYS - 1 or day_index == DAYS - 1:
-            for s_index, sam in enumerate(sams):
-                sam.pending.extend(replay.pop(s_index, []))
-                batches.append(_export(sam, day))
+            if day_index == DAYS - 1:
+                _reset_tallies(rng, sams, undo_fraud, injected)
+            batches += _export_all(sams, replay, day)
     return CityMonth(sim_cards, sams, loads, batches, hotlisted, injected, made)
+
+
+def _export_all(sams: list[SimSam], replay: dict[int, list[Receipt]], day: dt.date) -> list[bytes]:
+    """Every SAM's batch of the week (with the receipts to send again)."""
+    out = []
+    for s_index, sam in enumerate(sams):
+        sam.pending.extend(replay.pop(s_index, []))
+        out.append(_export(sam, day))
+    return out
+
+
+def _reset_tallies(
+    rng: random.Random, sams: list[SimSam], n: int, injected: dict[str, list[Receipt]]
+) -> None:
+    """Set back the undo tally of ``n`` SAMs that authorised undos, before they sign the
+    month's last batch (a reset SAM): every receipt of that batch is to be held."""
+    if n <= 0:
+        return
+    known = {(r.serial, r.entry.ds, r.record.rm) for rs in injected.values() for r in rs}
+    candidates = [s for s in sams if s.undo_count > 0 and s.pending]
+    for sam in rng.sample(candidates, min(n, len(candidates))):
+        sam.undo_count, sam.undo_total = 0, 0
+        injected["undo-tally"] += [
+            r for r in sam.pending if (r.serial, r.entry.ds, r.record.rm) not in known
+        ]
 
 
 def _inject(
@@ -326,6 +359,13 @@ def _inject(
         receipt = _receipt(hot, TransactionType.DEBIT, 0, 5_000, when, sams[a])
         sams[a].pending.append(receipt)
         injected[kind].append(receipt)
+    elif kind == "withheld-undo":
+        debit = _receipt(card, TransactionType.DEBIT, 0, 6_000, day, sams[a])
+        undo = _receipt(card, TransactionType.UNDO, 0, 6_000, day, sams[a])
+        sams[a].undo_count += 1
+        sams[a].undo_total += 6_000
+        sams[a].pending.append(debit)  # the undo's receipt is never exported
+        injected[kind].append(undo)
     elif kind == "over-cap":
         cap = card.caps[0].payment_cap
         receipt = _receipt(card, TransactionType.DEBIT, 0, cap + 50_000, day, sams[a])

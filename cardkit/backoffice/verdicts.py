@@ -27,6 +27,7 @@ class Flag(enum.StrEnum):
     OVER_PAYMENT_CAP = "over-payment-cap"  # above the purse's per-payment cap
     OVER_OFFLINE_CAP = "over-offline-cap"  # cumulative offline spending above the card's cap
     NEGATIVE_BALANCE = "negative-balance"  # the purse's shadow balance went below zero
+    UNDO_TALLY_WENT_BACK = "undo-tally-went-back"  # its batch's SAM undo tally went back
 
     @property
     def fraud(self) -> bool:
@@ -46,6 +47,7 @@ class BatchFlag(enum.StrEnum):
     )
     REVOKED_SAM = "revoked-sam"  # created after the SAM was revoked: nothing recorded
     SAM_COUNTER_BACKWARDS = "sam-counter-backwards"  # SC below a previous batch's: a cloned SAM
+    UNDO_TALLY_WENT_BACK = "undo-tally-went-back"  # undo count/total below a previous batch's
 
 
 @dataclass(frozen=True)

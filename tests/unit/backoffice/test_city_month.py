@@ -20,6 +20,7 @@ EXPECTED = {
     "forged": {Flag.BAD_MAC},
     "hotlisted": {Flag.HOTLISTED},
     "over-cap": {Flag.OVER_PAYMENT_CAP},
+    "undo-tally": {Flag.UNDO_TALLY_WENT_BACK},
 }
 
 
@@ -50,6 +51,12 @@ def check_month(month: sim.CityMonth, ledger: Ledger, report) -> None:  # type: 
                     for g in report.gaps
                 ), f"gap of card {r.serial.hex()} DS {r.entry.ds} not reported"
                 continue
+            if kind == "withheld-undo":  # the card's counters show it; payouts withhold it
+                assert any(
+                    g.serial == r.serial and any(a <= r.entry.ds <= b for a, b in g.missing)
+                    for g in report.gaps
+                ), f"withheld undo of card {r.serial.hex()} DS {r.entry.ds} not reported"
+                continue
             if kind == "fork":  # both sides go to review, whichever settled first
                 assert [e.status for e in ledger.seen(r.serial, r.entry.ds)] == [
                     LedgerStatus.FLAGGED
@@ -67,6 +74,13 @@ def check_month(month: sim.CityMonth, ledger: Ledger, report) -> None:  # type: 
     assert account.unexplained == 0 and account.accepted_unpaid == 0
     assert account.loaded == sum(load.amount for load in month.loads)
     assert account.paid_out == run.total > 0 and account.review > 0
+    # every withheld undo is held back from its merchant's payout
+    assert account.withheld == sum(r.entry.amount for r in month.injected["withheld-undo"])
+    withheld_by = {x.merchant: 0 for x in run.lines}
+    for x in run.lines:
+        withheld_by[x.merchant] += x.withheld
+    for r in month.injected["withheld-undo"]:
+        assert withheld_by.get(r.entry.merchant, 0) >= r.entry.amount
     # honest cards: the ledger's shadow balance is what the card holds
     dirty = {r.serial for rs in month.injected.values() for r in rs}
     for card in month.cards:
@@ -75,8 +89,9 @@ def check_month(month: sim.CityMonth, ledger: Ledger, report) -> None:  # type: 
 
 
 def test_small_city_month(tmp_path: Path) -> None:
-    month = sim.generate(cards=200, merchants=12, receipts=2_500, fraud=4)
-    assert all(len(v) >= 4 for v in month.injected.values())
+    month = sim.generate(cards=200, merchants=12, receipts=2_500, fraud=4, undo_fraud=2)
+    assert all(len(v) >= 4 for k, v in month.injected.items() if k != "withheld-undo")
+    assert len(month.injected["withheld-undo"]) == 2 and month.injected["undo-tally"]
     ledger = Ledger()
     report = settle_month(month, ledger, tmp_path)
     assert report.checked == sum(len(read_batch(b).receipts) for b in month.batches)
@@ -96,7 +111,7 @@ def test_small_city_month(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_larger_city_month_on_two_cores(tmp_path: Path) -> None:
-    month = sim.generate(cards=5_000, merchants=200, receipts=150_000, fraud=25)
+    month = sim.generate(cards=5_000, merchants=200, receipts=150_000, fraud=25, undo_fraud=25)
     ledger = Ledger(tmp_path / "ledger.sqlite")
     report = settle_month(month, ledger, tmp_path, workers=2)
     check_month(month, ledger, report)
