@@ -403,7 +403,9 @@ class _Demo:
         click.echo(f"    the card's shadow balance in the ledger: {_rp(shadow)}")
 
         self.say("Back office: a simulated city month settles beside it (with injected fraud)")
-        self.month = month = sim.generate(cards=240, merchants=12, receipts=2_400, fraud=2)
+        self.month = month = sim.generate(
+            cards=240, merchants=12, receipts=2_400, fraud=2, undo_fraud=1
+        )
         sim.prepare(month, ledger, HotlistService(ledger, AuditLog(self.run_dir / "audit.jsonl")))
         self.month_report = settle_batches(
             (read_batch(b) for b in month.batches),
@@ -413,7 +415,7 @@ class _Demo:
             detail=False,
             group=8,
         )
-        injected = ", ".join(f"{len(v)} {k}" for k, v in sorted(month.injected.items()))
+        injected = ", ".join(f"{len(v)} {k}" for k, v in sorted(month.injected.items()) if v)
         flags: dict[str, int] = {}
         for verdict in self.month_report.flagged:
             for flag in verdict.flags:
@@ -435,7 +437,8 @@ class _Demo:
         left = ledger.reconcile()
         click.echo(
             f"    payouts: {len(run.lines)} lines, {_rp(run.total)} to the bank "
-            f"({self.payout_file.name}); rupiah unexplained: {_rp(left.unexplained)}"
+            f"({self.payout_file.name}), {_rp(left.withheld)} withheld for undos a SAM "
+            f"vouched for but no batch brought; rupiah unexplained: {_rp(left.unexplained)}"
         )
 
     def report(self) -> None:

@@ -69,7 +69,14 @@ def test_demo_issues_verifies_and_reads_a_card(free_readers: None, tmp_path: Pat
     assert "2 receipts, 2 accepted (Rp 50.000), 0 flagged" in out
     assert "the card's shadow balance in the ledger: Rp 250.000" in out
     # the simulated month: every kind of injected fraud flagged, nothing unexplained
-    for flag in ("bad-receipt-mac", "duplicate", "forked-counter", "hotlisted", "over-payment"):
+    for flag in (
+        "bad-receipt-mac",
+        "duplicate",
+        "forked-counter",
+        "hotlisted",
+        "over-payment",
+        "undo-tally-went-back",
+    ):
         assert f" {flag}" in out.split("flagged:")[-1], flag
     assert "rupiah unexplained: Rp 0" in out
     assert list(tmp_path.glob("run-*/ssn.card")), "the card image was kept"
