@@ -7,11 +7,13 @@ Run from the repository root::
 
 The card is the SSN applet in process (no pcscd), so host time is measurable apart from the
 card's: the time inside the card's ``process`` is subtracted. The SAM is the software SAM
-with its state persisted (fsync) as in a pilot till. Two rows: the till's tap (read: SELECT +
-READ PURSES, then the library's payment on that opened card, ``pay(card=...)``: DEBIT INIT +
-DEBIT, no second SELECT), and the library's :meth:`cardkit.wallet.PaymentTerminal.pay` alone
-on the same card, SAM and journal. A till tap is 4 round trips (it was 5 when the payment
-sent its own SELECT); its payment step is 2.
+with its state persisted (fsync) as in a pilot till. Three rows: the till's tap on an applet
+1.1 card (read: SELECT, the purses from the FCI's purse directory; then the library's payment
+on that opened card, ``pay(card=...)``: DEBIT INIT + DEBIT, no second SELECT), the same on a
+1.0 card (no directory: SELECT + READ PURSES, then the payment), and the library's
+:meth:`cardkit.wallet.PaymentTerminal.pay` alone on the 1.1 card, SAM and journal. A till tap
+is 3 round trips on 1.1 (the library's own 3: the till adds none), 4 on 1.0; its payment
+step is 2.
 """
 
 from __future__ import annotations
@@ -54,9 +56,13 @@ class TimedCard:
             self.seconds += time.perf_counter() - start
 
 
-def make_card(keystore: DevelopmentKeyStore) -> VirtualCard:
-    serial = bytes.fromhex("6472BE0C00000001")
-    card = make_blank_ssn_card(serial, card_scp03_keys(keystore, serial, 1), 1)
+def make_card(
+    keystore: DevelopmentKeyStore, applet_version: tuple[int, int] = (1, 1)
+) -> VirtualCard:
+    serial = bytes.fromhex("6472BE0C00000001" if applet_version >= (1, 1) else "6472BE0C00000010")
+    card = make_blank_ssn_card(
+        serial, card_scp03_keys(keystore, serial, 1), 1, applet_version=applet_version
+    )
     household = find_beneficiary(ROOT / "tests" / "data" / "beneficiaries.csv", "3")
     common = dict(
         signer=keystore.signer("desk-01"), desk_id="desk-01", pin="4321", can="314159",
@@ -83,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100)
     args = parser.parse_args(argv)
     keystore = DevelopmentKeyStore()
-    timed = TimedCard(make_card(keystore))
+    cards = {"till tap (1.1)": TimedCard(make_card(keystore))}
+    cards["till tap (1.0 card)"] = TimedCard(make_card(keystore, (1, 0)))
+    on_reader = {"card": cards["till tap (1.1)"]}
+    timed = on_reader["card"]
     with tempfile.TemporaryDirectory() as tmp:
         till = Till(
             TillConfig(
@@ -91,26 +100,29 @@ def main(argv: list[str] | None = None) -> int:
                 card_reader="bench",
                 keystore=keystore,
                 readers=lambda: ["bench"],
-                open_card=lambda _name: InProcessConnection(timed),
+                open_card=lambda _name: InProcessConnection(on_reader["card"]),
             )
         )
         rows = []
-        trips: dict[str, set[int]] = {"till tap (read + pay)": set(), "till pay step": set()}
-        host: list[float] = []
-        for _ in range(args.count):
-            timed.seconds = 0.0
-            start = time.perf_counter()
-            view = till.begin(1)
-            assert isinstance(view, CardView)
-            read_trips = till.round_trips
-            result = till.pay(view.payable[0].index)
-            elapsed = time.perf_counter() - start
-            assert result.verdict is Verdict.PAID, result
-            trips["till tap (read + pay)"].add(result.round_trips)
-            trips["till pay step"].add(result.round_trips - read_trips)
-            till.release()
-            host.append(elapsed - timed.seconds)
-        rows.append(("till tap (read + pay)", host, trips["till tap (read + pay)"]))
+        trips: dict[str, set[int]] = {"till pay step": set()}
+        for name, card in cards.items():
+            on_reader["card"] = card
+            trips[name] = set()
+            host: list[float] = []
+            for _ in range(args.count):
+                card.seconds = 0.0
+                start = time.perf_counter()
+                view = till.begin(1)
+                assert isinstance(view, CardView)
+                read_trips = till.round_trips
+                result = till.pay(view.payable[0].index)
+                elapsed = time.perf_counter() - start
+                assert result.verdict is Verdict.PAID, result
+                trips[name].add(result.round_trips)
+                trips["till pay step"].add(result.round_trips - read_trips)
+                till.release()
+                host.append(elapsed - card.seconds)
+            rows.append((name, host, trips[name]))
         sam = till._open_sam()
         library: list[float] = []
         lib_trips: set[int] = set()

@@ -18,6 +18,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
+from cardkit.codecs.ssn import TAG_PURSE_DIRECTORY
 from cardkit.crypto.chipauth import (
     CHALLENGE_LENGTH,
     POINT_LENGTH,
@@ -266,7 +267,8 @@ class SsnCardApplet(WalletApplet):
         self._close_issuer()
 
     def fci(self) -> bytes:
-        """``6F { 84 AID, A5 { C0 version, C1 serial, C2 state, C3 KVNs, C4 sizes } }``."""
+        """``6F { 84 AID, A5 { C0 version, C1 serial, C2 state, C3 KVNs, C4 sizes, C5 purse
+        directory (1.1 only) } }``."""
         p = self.persistent
         kvns = bytes(
             [p.get_int(_KVN_CARD_MANAGEMENT)]
@@ -280,8 +282,19 @@ class SsnCardApplet(WalletApplet):
             Tlv.build(TAG_STATE, bytes([self.state])),
             Tlv.build(TAG_KEY_VERSIONS, kvns),
             Tlv.build(TAG_SIZES, sizes),
+            *self._purse_directory(),
         )
         return bytes(Tlv.build(TAG_FCI, Tlv.build(TAG_DF_NAME, self.aid), proprietary))
+
+    def _purse_directory(self) -> list[Tlv]:
+        """``C5``: ``index(1) || programme(2)`` of each purse by rising index (PROTOCOL.md
+        s4.1), no balance; absent on a 1.0 card."""
+        if not self._v11:
+            return []
+        entries = b"".join(
+            bytes([purse.index]) + purse.programme.to_bytes(2, "big") for purse in self._purses()
+        )
+        return [Tlv.build(TAG_PURSE_DIRECTORY, entries)]
 
     # --- routing ---------------------------------------------------------------------------
 

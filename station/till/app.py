@@ -424,8 +424,11 @@ class TillWindow(QWidget):
             b.deleteLater()
         self.purse_buttons = []
         for purse in card.purses:
-            text = self.tr("%1 - balance %2").replace("%1", purse.programme)
-            text = text.replace("%2", rupiah(purse.balance))
+            if purse.balance is None:  # from the card's purse directory: the name only
+                text = purse.programme
+            else:
+                text = self.tr("%1 - balance %2").replace("%1", purse.programme)
+                text = text.replace("%2", rupiah(purse.balance))
             if not purse.can_pay:
                 text += "  (" + self._why_not(purse) + ")"
             button = QPushButton(text)

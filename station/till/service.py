@@ -6,17 +6,21 @@ hotlist age, clock), :class:`CardView` (the card's purses by programme) and
 :class:`SaleResult` (PAID / NOT CHARGED / TAP AGAIN with a :class:`Problem` code the window
 translates, never a library sentence). A tap of a payment is:
 
-1. :meth:`Till.begin` -- SELECT + READ PURSES (2 round trips; an interrupted payment of
-   this card is resolved first, with the library's own recovery: one DEBIT INIT more);
+1. :meth:`Till.begin` -- SELECT; the purses to choose from (index, programme) come from the
+   FCI's purse directory (applet 1.1, docs/PROTOCOL.md s4.1). A 1.0 card has none: its purses
+   are read with READ PURSES (one round trip more). An interrupted payment of this card is
+   resolved first, with the library's own recovery (one DEBIT INIT more);
 2. :meth:`Till.pay` -- :meth:`cardkit.wallet.PaymentTerminal.pay` on the card opened in
    step 1 (``card=``): DEBIT INIT + DEBIT, no second SELECT.
 
-A payment is 4 round trips: the library's SELECT + 2, plus the READ PURSES the till needs to
-offer purses by programme name and say how much is left.
+A payment is 3 round trips on a 1.1 card (the library's SELECT + 2), 4 on a 1.0 card.
 
-A card that cannot pay the amount from any purse is refused after step 1 with the rule of
-:func:`cardkit.codecs.wallet.purse_debit_refusal` and how much it could pay, so a doomed
-payment spends neither the card's counter nor the SAM's.
+The directory is not authenticated, so it only names the purses: the till pays only when
+DEBIT INIT's answer (under the card cryptogram the SAM checks) shows the programme the
+customer chose, and what it says about a purse -- balance, caps, expiry, "how much is left"
+-- comes from that answer. An amount the purse cannot pay is refused before DEBIT (no SAM
+counter spent), and the "left" it shows is the answer's, once the SAM has checked its
+cryptogram (AUTHORISE BLOCK: no counter, no ceiling; its MAC is never sent).
 """
 
 from __future__ import annotations
@@ -31,12 +35,19 @@ from typing import Any
 
 from cardkit.codecs.rules import purse_debit_refusal
 from cardkit.codecs.sam import SAM_AID, SamIdentity
-from cardkit.codecs.wallet import PurseRecord, TransactionType, date_to_int, int_to_date
+from cardkit.codecs.wallet import (
+    InitResponse,
+    PurseRecord,
+    TransactionType,
+    date_to_int,
+    int_to_date,
+)
 from cardkit.crypto.diversify import diversification_context, kdf_label
 from cardkit.errors import (
     ApplicationNotAvailableError,
     BadResponseError,
     CardkitError,
+    CryptoError,
     NoReaderError,
     TransportError,
 )
@@ -44,6 +55,7 @@ from cardkit.keystore import KeyFunction, KeyStore
 from cardkit.pki import CITY_TIMEZONE, Hotlist, TrustStore
 from cardkit.ssn import LifeCycle
 from cardkit.ssn.beneficiary import PROGRAMMES
+from cardkit.ssn.fci import DirectoryEntry, PurseDirectoryError
 from cardkit.transport.base import Connection, CountingConnection
 from cardkit.transport.pcsc import (
     Buzzer,
@@ -54,6 +66,7 @@ from cardkit.transport.pcsc import (
     wait_for_removal,
 )
 from cardkit.wallet import Outcome, PaymentResult, PaymentTerminal, Resolution, WalletCard
+from cardkit.wallet.card import PurseNotFoundError
 from cardkit.wallet.journal import BatchInfo, MerchantJournal
 from cardkit.wallet.sam import CardSam, Sam
 
@@ -88,6 +101,8 @@ class Problem(enum.StrEnum):
     HOTLISTED = "hotlisted"  #: on the hotlist, could not be blocked
     NOT_ISSUED = "not issued"
     NO_PURSE = "no purse"
+    #: the card's purse directory (FCI) did not match the card: a relay, or a broken card
+    WRONG_PURSE = "wrong purse"
     EXPIRED = "expired"
     OVER_BALANCE = "over balance"
     OVER_PAYMENT_CAP = "over payment cap"
@@ -105,15 +120,20 @@ class Problem(enum.StrEnum):
 
 @dataclass(frozen=True)
 class PurseView:
-    """One purse as the chooser shows it; ``problem`` is why it cannot pay the amount."""
+    """One purse as the chooser shows it; ``problem`` is why it cannot pay the amount.
+
+    From the FCI's purse directory (applet 1.1) only index and programme are known
+    (``balance`` etc. None): DEBIT INIT tells the rest when the customer has chosen.
+    """
 
     index: int
     programme: str
-    balance: int
-    payment_cap: int
-    expiry: dt.date
+    balance: int | None
+    payment_cap: int | None
+    expiry: dt.date | None
     problem: Problem = Problem.NONE
     left: int = 0  #: the most this purse could pay now (balance, caps and offline cap)
+    code: int | None = None  #: the programme code the card listed for this purse
 
     @property
     def can_pay(self) -> bool:
@@ -127,6 +147,7 @@ class CardView:
     serial: bytes
     purses: tuple[PurseView, ...]
     recovered: tuple[Resolution, ...] = ()
+    from_directory: bool = False  #: the purses come from the FCI (1.1), not READ PURSES
 
     @property
     def payable(self) -> tuple[PurseView, ...]:
@@ -264,6 +285,45 @@ def _classify_reason(reason: str) -> Problem:
     return Problem.OTHER if rule is Problem.NONE else rule
 
 
+class TillCard(WalletCard):
+    """The customer's card as the till opens it (one SELECT): keeps the newest DEBIT INIT
+    answer and its nonce, and, while a chosen purse is set (:meth:`expect`), refuses to go
+    on when DEBIT INIT's purse record (the part CC covers) is not the programme chosen --
+    before the SAM is asked, so nothing is authorised on a purse the customer did not pick.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        self.expected: tuple[int, int] | None = None  #: (purse index, programme code)
+        self.last_init: tuple[InitResponse, bytes] | None = None
+        self.mismatch = ""  #: why the card's purse was not the one chosen ('' if it was)
+
+    def expect(self, index: int, programme: int | None) -> None:
+        self.expected = None if programme is None else (index, programme)
+        self.last_init = None
+        self.mismatch = ""
+
+    def debit_init(self, purse: int, terminal_nonce: bytes) -> InitResponse:
+        init = super().debit_init(purse, terminal_nonce)
+        self.last_init = (init, terminal_nonce)
+        if self.expected is not None and self.expected[0] == purse:
+            if init.purse.programme != self.expected[1]:
+                self.mismatch = (
+                    f"purse {purse} holds programme {init.purse.programme}, not "
+                    f"{self.expected[1]} as the card's purse directory said"
+                )
+                raise PurseNotFoundError(b"", 0x6A88, self.mismatch)
+        return init
+
+
+def _left_of(init: InitResponse, date: int) -> int:
+    """The most the purse of this DEBIT INIT answer can pay on ``date``."""
+    p = init.purse
+    if date > p.expiry:
+        return 0
+    return max(0, min(p.balance, p.payment_cap, init.offline_cap - init.cumulative))
+
+
 class Till:
     """The till's card, SAM and journal operations. Not thread-safe: one worker uses it."""
 
@@ -276,7 +336,7 @@ class Till:
         self._card: CountingConnection | None = None
         self._raw: Connection | None = None
         self._view: CardView | None = None
-        self._wallet: WalletCard | None = None  #: the card opened (SELECTed) in this tap
+        self._wallet: TillCard | None = None  #: the card opened (SELECTed) in this tap
         self._amount = 0
         self._last_seen = self._newest_journal_time()
 
@@ -475,6 +535,8 @@ class Till:
             return self._refused(Problem.CARD_PULLED, str(exc))
         try:
             return self._read(amount)
+        except PurseDirectoryError as exc:
+            return self._refused(Problem.WRONG_PURSE, str(exc))
         except (ApplicationNotAvailableError, BadResponseError) as exc:
             return self._refused(Problem.OTHER_SYSTEM, str(exc))
         except TransportError as exc:
@@ -487,7 +549,7 @@ class Till:
 
     def _read(self, amount: int) -> CardView | SaleResult:
         assert self._card is not None
-        wallet = WalletCard(self._card)  # SELECT, the tap's only one
+        wallet = TillCard(self._card)  # SELECT, the tap's only one
         self._wallet = wallet
         session = wallet.session
         serial = session.serial
@@ -518,7 +580,10 @@ class Till:
                     recovered=recovered,
                     round_trips=self.round_trips,
                 )
-        status = wallet.status()  # READ PURSES
+        directory = wallet.session.info.purses
+        if directory is not None:  # applet 1.1: choose from the FCI, no READ PURSES
+            return self._directory_view(serial, directory, recovered)
+        status = wallet.status()  # READ PURSES (a 1.0 card)
         date = date_to_int(self.city_date())
         offline_left = max(0, status.offline_cap - status.cumulative)
         purses = tuple(self._purse_view(p, status.cumulative, status.offline_cap, offline_left,
@@ -536,6 +601,21 @@ class Till:
                 serial=serial,
                 recovered=recovered,
             )
+        return self._view
+
+    def _directory_view(
+        self,
+        serial: bytes,
+        directory: tuple[DirectoryEntry, ...],
+        recovered: tuple[Resolution, ...],
+    ) -> CardView | SaleResult:
+        purses = tuple(
+            PurseView(e.index, programme_name(e.programme), None, None, None, code=e.programme)
+            for e in directory
+        )
+        self._view = CardView(serial, purses, recovered, from_directory=True)
+        if not purses:
+            return self._refused(Problem.NO_PURSE, serial=serial, recovered=recovered)
         return self._view
 
     @staticmethod
@@ -557,23 +637,67 @@ class Till:
             int_to_date(p.expiry),
             _problem_of_rule(reason),
             left,
+            p.programme,
         )
 
     def pay(self, purse: int) -> SaleResult:
         """Charge the amount of :meth:`begin` to ``purse`` on the card :meth:`begin` opened
         (DEBIT INIT + DEBIT: the library's payment without its SELECT)."""
-        if self._card is None or self._wallet is None:
+        wallet, view = self._wallet, self._view
+        if self._card is None or wallet is None or view is None:
             return self._refused(Problem.CARD_PULLED, "no card connected")
+        chosen = next((p for p in view.purses if p.index == purse), None)
+        if chosen is None:
+            return self._refused(Problem.NO_PURSE, f"purse {purse} was not offered")
         try:
             terminal = self._terminal()
         except CardkitError as exc:
             self._drop_sam()
             return self._refused(Problem.NO_SAM, str(exc))
+        wallet.expect(purse, chosen.code)
         try:
-            result = terminal.pay(purse, self._amount, card=self._wallet)
+            result = terminal.pay(purse, self._amount, card=wallet)
         except CardkitError as exc:
             return self._refused(_classify_reason(str(exc)), str(exc))
+        if wallet.mismatch:
+            # DEBIT INIT showed another programme than the one chosen: nothing authorised
+            return self._refused(
+                Problem.WRONG_PURSE,
+                wallet.mismatch,
+                serial=wallet.serial,
+                programme=chosen.programme,
+            )
+        if (
+            view.from_directory
+            and result.outcome is Outcome.NOT_CHARGED
+            and _classify_reason(result.reason) is Problem.NO_PURSE
+        ):
+            # the directory listed a purse the card does not have
+            return self._refused(
+                Problem.WRONG_PURSE, result.reason, serial=wallet.serial, programme=chosen.programme
+            )
         return self._result(result, purse)
+
+    def _checked_left(self, purse: int | None) -> tuple[int | None, int | None, str]:
+        """(left, balance, '') from this tap's DEBIT INIT answer on ``purse``, once the SAM
+        has checked its cryptogram (AUTHORISE BLOCK: no counter, no ceiling; the MAC it makes
+        is never sent); (None, None, why) when it cannot be shown."""
+        wallet = self._wallet
+        if wallet is None or wallet.last_init is None:
+            return None, None, "no DEBIT INIT answer"
+        init, nt = wallet.last_init
+        if init.purse.index != purse:
+            return None, None, "the DEBIT INIT answer is of another purse"
+        check = getattr(self._sam, "authorise_block", None)
+        if check is None:
+            return None, None, "this SAM cannot check the card's cryptogram"
+        try:
+            check(init, wallet.serial, nt)
+        except CryptoError:
+            return None, None, "not genuine"
+        except CardkitError as exc:
+            return None, None, f"the SAM could not check the card's cryptogram: {exc}"
+        return _left_of(init, date_to_int(self.city_date())), init.purse.balance, ""
 
     def undo(self) -> SaleResult:
         """Reverse the card's last debit made here (the card on the reader)."""
@@ -621,9 +745,13 @@ class Till:
         problem = _classify_reason(result.reason)
         left = None
         if problem in (Problem.OVER_BALANCE, Problem.OVER_PAYMENT_CAP, Problem.OVER_OFFLINE_CAP):
-            view = next((p for p in (self._view.purses if self._view else ()) if p.index == purse),
-                        None)  # fmt: skip
-            left = view.left if view is not None else None
+            left, balance, why = self._checked_left(purse)
+            if why == "not genuine":
+                problem = Problem.NOT_GENUINE
+            elif why:
+                common["detail"] = f"{result.reason} (how much is left not shown: {why})"
+            if balance is not None:
+                common["balance"] = balance
         return SaleResult(Verdict.NOT_CHARGED, problem, left=left, **common)
 
     def feedback(self, verdict: Verdict) -> None:

@@ -37,6 +37,11 @@ PROBLEMS = {
     ),
     Problem.NOT_ISSUED: QT_TRANSLATE_NOOP("Till", "This card is not active yet."),
     Problem.NO_PURSE: QT_TRANSLATE_NOOP("Till", "This card holds no programme funds."),
+    Problem.WRONG_PURSE: QT_TRANSLATE_NOOP(
+        "Till",
+        "The card's list of programmes did not match the card itself. Nothing was charged: "
+        "tap the card again.",
+    ),
     Problem.EXPIRED: QT_TRANSLATE_NOOP("Till", "The %1 funds on this card have expired."),
     Problem.OVER_BALANCE: QT_TRANSLATE_NOOP(
         "Till", "Balance too low. The card can pay at most %1."
@@ -102,6 +107,11 @@ def rupiah(value: int) -> str:
     return f"Rp {rupiah_digits(value)}"
 
 
+#: Refusals for the amount: their sentence says how much is left, when the till knows it.
+AMOUNT_PROBLEMS = (Problem.OVER_BALANCE, Problem.OVER_PAYMENT_CAP, Problem.OVER_OFFLINE_CAP)
+CANNOT_PAY_AMOUNT = QT_TRANSLATE_NOOP("Till", "The card cannot pay this amount.")
+
+
 def headline(result: SaleResult) -> str:
     return tr(HEADLINES[result.verdict])
 
@@ -126,6 +136,8 @@ def explanation(result: SaleResult) -> str:
         text = tr(PROBLEMS.get(result.problem, PROBLEMS[Problem.OTHER]))
         if result.problem is Problem.EXPIRED:
             text = text.replace("%1", result.programme or "")
+        elif result.left is None and result.problem in AMOUNT_PROBLEMS:
+            text = tr(CANNOT_PAY_AMOUNT)  # how much is left could not be checked
         else:
             text = text.replace("%1", rupiah(result.left or 0))
         lines.append(text)

@@ -59,6 +59,16 @@
     </message>
     <message>
         <location filename="../texts.py" line="40" />
+        <source>The card's list of programmes did not match the card itself. Nothing was charged: tap the card again.</source>
+        <translation>Daftar program kartu tidak cocok dengan isi kartu. Tidak ada yang ditagih: tempelkan kartu lagi.</translation>
+    </message>
+    <message>
+        <location filename="../texts.py" line="105" />
+        <source>The card cannot pay this amount.</source>
+        <translation>Kartu tidak dapat membayar jumlah ini.</translation>
+    </message>
+    <message>
+        <location filename="../texts.py" line="40" />
         <source>The %1 funds on this card have expired.</source>
         <translation>Dana %1 di kartu ini sudah kedaluwarsa.</translation>
     </message>

@@ -44,10 +44,18 @@ def keystore() -> DevelopmentKeyStore:
 
 
 def wallet_card(
-    keystore: DevelopmentKeyStore, serial: bytes, loads: dict[int, int], *, payment_cap: int
+    keystore: DevelopmentKeyStore,
+    serial: bytes,
+    loads: dict[int, int],
+    *,
+    payment_cap: int,
+    applet_version: tuple[int, int] = (1, 1),
 ) -> VirtualCard:
-    """An issued SSN card (row 3 of the sample: PKH, BPNT, KKS) with ``loads`` rupiah."""
-    card = make_blank_ssn_card(serial, card_scp03_keys(keystore, serial, 1), 1)
+    """An issued SSN card (row 3 of the sample: PKH, BPNT, KKS) with ``loads`` rupiah;
+    ``applet_version`` (1, 0) makes a card of the applet in the field (no purse directory)."""
+    card = make_blank_ssn_card(
+        serial, card_scp03_keys(keystore, serial, 1), 1, applet_version=applet_version
+    )
     household = find_beneficiary(ROOT / "tests" / "data" / "beneficiaries.csv", "3")
     signer = keystore.signer("desk-01")
     common = dict(signer=signer, desk_id="desk-01", pin="4321", can="314159", not_before=TODAY)

@@ -46,8 +46,17 @@ def test_select_answers_the_documented_fci() -> None:
     resp = Terminal(card).select()
     assert resp.sw == SW.OK
     assert resp.data == bytes.fromhex(
-        "6F298408F053534E43415244A51DC0020101C108" + SERIAL.hex() + "C20101C30430010203C40410001000"
+        "6F2B8408F053534E43415244A51FC0020101C108"
+        + SERIAL.hex()
+        + "C20101C30430010203C40410001000C500"  # C5 00: no purse yet (PROTOCOL.md s4.1)
     )
+
+
+def test_a_10_card_sends_no_purse_directory() -> None:
+    resp = Terminal(new_card(applet_version=(1, 0))).select()
+    assert resp.sw == SW.OK
+    inner = to_dict(parse_all(to_dict(Tlv.from_bytes(resp.data).children)[0xA5]))
+    assert inner[0xC0] == b"\x01\x00" and 0xC5 not in inner
 
 
 def test_select_reports_each_life_cycle_state(term: Terminal) -> None:

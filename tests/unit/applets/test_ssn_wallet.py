@@ -155,6 +155,29 @@ def test_wallet_keys_are_loaded_encrypted_and_read_back_by_kcv() -> None:
     assert term.plain(apdu(0xCA, 0, 0x40, ne=256)).sw == SW.SECURITY_STATUS_NOT_SATISFIED
 
 
+def _purse_directory(term: WalletTerminal) -> bytes:
+    fci = Tlv.from_bytes(term.select().data)
+    outer = {t.tag: t.value for t in fci.children}
+    return {t.tag: t.value for t in Tlv(0xA5, outer[0xA5]).children}[0xC5]
+
+
+def test_fci_lists_each_purse_index_and_programme_and_no_balance() -> None:
+    _, term = new_wallet_card()
+    assert _purse_directory(term) == bytes.fromhex("000101010202020303")
+    before = _purse_directory(term)
+    assert term.load(Issuer(), 150_000, 0)[1].sw == SW.OK
+    assert _purse_directory(term) == before  # a load changes no byte of it: no balance
+
+
+def test_fci_directory_lists_purses_by_rising_index_whatever_the_personalisation_order() -> None:
+    purses = {
+        7: dataclasses.replace(PURSES[0], index=7),
+        3: dataclasses.replace(PURSES[1], index=3),
+    }
+    _, term = new_wallet_card(purses=purses)
+    assert _purse_directory(term) == bytes.fromhex("030202070101")
+
+
 @pytest.mark.parametrize(
     "mutate, sw",
     [
@@ -282,7 +305,8 @@ def test_debit_in_select_plus_two_commands(funded: WalletTerminal, sam: Sam) -> 
     request = sam.authorise_debit(init, SERIAL, nt, 12_345, DATE)
     resp = protocol.transceive(apdu(Ins.DEBIT, 0, 0, request.to_bytes(), ne=256))
     assert resp.sw == SW.OK
-    assert (counting.count, counting.bytes_sent, counting.bytes_received) == (3, 74, 177)
+    # the FCI's purse directory (3 purses: C5 09 + 9 bytes) is 11 of the 56 bytes SELECT answers
+    assert (counting.count, counting.bytes_sent, counting.bytes_received) == (3, 74, 188)
     response = w.DebitResponse.from_bytes(resp.data)
     assert response.balance == 1_000_000 - 12_345
     receipt = sam.confirm(request, response)  # CONF checked by the SAM
