@@ -180,12 +180,13 @@ def generate(
     fraud: int = 5,
     undo_fraud: int = 0,
     seed: int = 11,
+    start: dt.date = MONTH_START,
 ) -> CityMonth:
     """A month of ``receipts`` payments by ``cards`` cards at ``merchants`` shops, with
     ``fraud`` items of each injected kind and ``undo_fraud`` of each undo kind (withheld
-    undo receipts, undo tallies set back)."""
+    undo receipts, undo tallies set back). ``start``: the month's first day."""
     rng = random.Random(seed)
-    month_start = dt.datetime.combine(MONTH_START, dt.time(8, 0), dt.UTC)
+    month_start = dt.datetime.combine(start, dt.time(8, 0), dt.UTC)
     sim_cards: list[SimCard] = []
     loads: list[Load] = []
     for i in range(cards):
@@ -238,13 +239,13 @@ def generate(
     injected["undo-tally"] = []
     fraud_days["withheld-undo"] = [rng.randrange(1, DAYS - 1) for _ in range(undo_fraud)]
     hot_cards = rng.sample(sim_cards, min(fraud, len(sim_cards)))
-    hotlisted = {c.serial: MONTH_START + dt.timedelta(days=DAYS // 2) for c in hot_cards}
+    hotlisted = {c.serial: start + dt.timedelta(days=DAYS // 2) for c in hot_cards}
     clean = [c for c in sim_cards if c.serial not in hotlisted]
     batches: list[bytes] = []
     replay: dict[int, list[Receipt]] = {}
     made = 0
     for day_index in range(DAYS):
-        day = MONTH_START + dt.timedelta(days=day_index)
+        day = start + dt.timedelta(days=day_index)
         for _ in range(per_day if day_index < DAYS - 1 else receipts - made):
             card = rng.choice(clean)
             purse = rng.choice([p for p in (0, 1) if card.balances[p] > 5_000] or [0])

@@ -39,6 +39,18 @@ LOAD = 300_000
 PRICE = 25_000
 
 
+#: The simulated month's programme codes (cardkit.backoffice.simulate.PROGRAMMES) as the
+#: national programmes they stand for, so the demo card and the month share one report.
+_SIMULATED_AS = {0x0101: 2, 0x0202: 1}  # BPNT, PKH
+
+
+def _programme(code: int) -> tuple[str, str]:
+    """Programme name and paying agency for the report."""
+    from ..backoffice.report.ledger_facts import default_programme_names
+
+    return default_programme_names(_SIMULATED_AS.get(code, code))
+
+
 def _mask(nik: str) -> str:
     return nik[:4] + "*" * 8 + nik[-4:]
 
@@ -403,8 +415,10 @@ class _Demo:
         click.echo(f"    the card's shadow balance in the ledger: {_rp(shadow)}")
 
         self.say("Back office: a simulated city month settles beside it (with injected fraud)")
+        # the four weeks up to yesterday, so the month and the demo card's day meet in one report
+        start = dt.date.today() - dt.timedelta(days=sim.DAYS)
         self.month = month = sim.generate(
-            cards=240, merchants=12, receipts=2_400, fraud=2, undo_fraud=1
+            cards=240, merchants=12, receipts=2_400, fraud=2, undo_fraud=1, start=start
         )
         sim.prepare(month, ledger, HotlistService(ledger, AuditLog(self.run_dir / "audit.jsonl")))
         self.month_report = settle_batches(
@@ -457,13 +471,15 @@ class _Demo:
         # the simulated month's cards belong to register households too (in export order)
         homes = [
             home
-            for home in self.register_db.households_in_order(len(self.month.cards) + 1)
+            for home in self.register_db.households_in_order(10_000)
             if home[0] != self.household.kk
         ]
-        for card, (kk, kec, kel) in zip(self.month.cards, homes, strict=False):
+        stride = max(1, len(homes) // max(1, len(self.month.cards)))  # spread over the city
+        for card, (kk, kec, kel) in zip(self.month.cards, homes[::stride], strict=False):
             places[card.serial] = HouseholdPlace(household_pseudonym(key, kk), kec, kel)
         self.report_dir = self.run_dir / "report"
-        built = build_report(facts_from_ledger(self.ledger, households=places), self.report_dir)
+        facts = facts_from_ledger(self.ledger, households=places, programme_names=_programme)
+        built = build_report(facts, self.report_dir)
         city = built.cube.get()
         s = built.suppression
         if city is not None and city.published:

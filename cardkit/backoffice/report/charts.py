@@ -58,7 +58,15 @@ def _grouped(ax: Axes, names: Sequence[str], cells: Sequence[Cell], horizontal: 
     ax.set_axisbelow(True)
 
 
-def _hidden_note(ax: Axes, hidden: list[str]) -> None:
+def _hidden_note(ax: Axes, hidden: list[str], shown: int = 1) -> None:
+    if not shown:  # every bar is suppressed: say so instead of drawing empty axes
+        ax.cla()
+        ax.set_axis_off()
+        ax.text(
+            0.5, 0.5, "Semua sel disembunyikan (terlalu sedikit rumah tangga)\n"
+            "All cells suppressed (too few households)",
+            transform=ax.transAxes, ha="center", va="center", fontsize=11, color="#555555",
+        )  # fmt: skip
     if hidden:
         ax.text(
             0, -0.18, "* disembunyikan / suppressed: " + ", ".join(hidden),
@@ -73,7 +81,7 @@ def programmes_chart(cube: Cube, ax: Axes) -> None:
     _grouped(ax, [c.key.programme for c in shown], shown, horizontal=True)
     ax.set_title("Per program (by programme)", loc="left", fontweight="bold")
     ax.legend(loc="lower right", frameon=False, fontsize=8)
-    _hidden_note(ax, [c.key.programme for c in cells if not c.published])
+    _hidden_note(ax, [c.key.programme for c in cells if not c.published], len(shown))
 
 
 def months_chart(cube: Cube, ax: Axes) -> None:
@@ -84,7 +92,7 @@ def months_chart(cube: Cube, ax: Axes) -> None:
     ax.set_title("Per bulan (by month)", loc="left", fontweight="bold")
     ax.legend(loc="upper right", frameon=False, fontsize=8, ncols=3)
     ax.margins(y=0.18)
-    _hidden_note(ax, [month_name(c.key.month) for c in cells if not c.published])
+    _hidden_note(ax, [month_name(c.key.month) for c in cells if not c.published], len(shown))
 
 
 def kecamatan_chart(cube: Cube, ax: Axes) -> None:
@@ -109,7 +117,7 @@ def kecamatan_chart(cube: Cube, ax: Axes) -> None:
     ax.grid(axis="x", color="#dddddd")
     ax.set_axisbelow(True)
     ax.set_title("Per kecamatan (by district)", loc="left", fontweight="bold")
-    _hidden_note(ax, [c.key.kecamatan for c in cells if not c.published])
+    _hidden_note(ax, [c.key.kecamatan for c in cells if not c.published], len(shown))
 
 
 CHARTS = {
