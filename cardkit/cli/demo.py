@@ -25,6 +25,7 @@ from .base import CliError
 
 if TYPE_CHECKING:
     from keys.software_store import SoftwareKeyStore
+    from station.till.service import SaleResult
 
     from ..pki import TrustStore
     from ..ssn import DeskCertificateCache
@@ -49,6 +50,16 @@ def _programme(code: int) -> tuple[str, str]:
     from ..backoffice.report.ledger_facts import default_programme_names
 
     return default_programme_names(_SIMULATED_AS.get(code, code))
+
+
+def _sale(result: SaleResult) -> str:
+    """One line for a till result: PAID Rp 25.000 (balance Rp 275.000)."""
+    text = f"{result.verdict.value.upper()} {_rp(result.amount)}"
+    if result.balance is not None:
+        text += f" (balance {_rp(result.balance)})"
+    if result.problem.value != "none":
+        text += f": {result.problem.value}"
+    return text
 
 
 def _mask(nik: str) -> str:
@@ -200,6 +211,9 @@ class _Demo:
 
     def stop(self) -> None:
         """Close every reader, take the cards out, stop pcscd if it was started here."""
+        till = getattr(self, "till", None)
+        if till is not None:
+            till.close()
         for connection in self.connections.values():
             connection.close()
         for bridge in (getattr(self, "card_bridge", None), getattr(self, "sam_bridge", None)):
@@ -356,32 +370,51 @@ class _Demo:
         )
 
     def pay_and_recover(self) -> None:
-        """A sale at the shop, then a sale cut short by a pulled card, recovered on re-tap."""
-        from ..wallet import PaymentTerminal
-        from ..wallet.journal import MerchantJournal
-        from ..wallet.sam import CardSam
+        """At the shop, through the till's own code (headless): a sale, then a sale cut short
+        by a pulled card, resolved for certain on the re-tap."""
+        from applets.pcscd import VIRTUAL_READERS, connect_served
+        from station.till.service import CardView, Till, TillConfig
 
-        self.journal = MerchantJournal(self.run_dir / "journal.sqlite")
-        self.sam = CardSam(self.tap("sam"))
-        self.say(f"Shop: pay {_rp(PRICE)} offline (card on reader 1, SAM on reader 2)")
-        customer = self.tap()
-        sale = PaymentTerminal(customer, self.sam, self.journal).pay(0, PRICE)
-        click.echo(f"    {sale.message()} in {customer.count} round trips on the card")
+        for connection in self.connections.values():  # the till takes both readers for itself
+            connection.close()
+        self.connections.clear()
+        self.till = till = Till(
+            TillConfig(
+                journal_path=self.run_dir / "journal.sqlite",
+                card_reader=VIRTUAL_READERS[0],
+                sam_reader=VIRTUAL_READERS[1],
+                keystore=self.keystore,
+                identity=self.sam_identity,
+                open_card=lambda reader: connect_served(self.card_bridge, reader),
+            )
+        )
+        self.say(f"Shop (the till): pay {_rp(PRICE)} offline (card on reader 1, SAM on reader 2)")
+        view = till.begin(PRICE)
+        if not isinstance(view, CardView):
+            raise CliError(f"the till refused the card: {view.problem} {view.detail}")
+        sale = till.pay(view.payable[0].index)
+        till.release()
+        click.echo(f"    {_sale(sale)} in {sale.round_trips} round trips on the card")
 
-        self.say("Shop: the card is pulled in the middle of the next payment")
-        customer = self.tap()
+        self.say("Shop (the till): the card is pulled in the middle of the next payment")
+        view = till.begin(PRICE)
+        assert isinstance(view, CardView)
         self.card.faults.cut_at_write(2)  # power lost inside DEBIT's atomic commit
-        torn = PaymentTerminal(customer, self.sam, self.journal).pay(0, PRICE)
-        click.echo(f"    {torn.message()}")
-        second = PaymentTerminal(self.tap(), self.sam, self.journal).pay(0, PRICE)  # re-tap
-        for resolution in second.recovered:
+        torn = till.pay(view.payable[0].index)
+        till.release()
+        click.echo(f"    {_sale(torn)}")
+        again = till.begin(PRICE)  # the re-tap
+        for resolution in again.recovered:
             click.echo(
                 f"    the card says the interrupted payment was "
                 f"{resolution.outcome.name.replace('_', ' ').lower()}"
             )
+        second = till.pay(again.payable[0].index) if isinstance(again, CardView) else again
+        till.release()
+        day = till.today()
         click.echo(
-            f"    then: {second.message()}; journal: {len(self.journal.receipts())} receipts, "
-            f"{len(self.journal.unresolved())} unresolved"
+            f"    then: {_sale(second)}; today at this till: {day.count} sales, "
+            f"{_rp(day.net)}; {len(till.journal.unresolved())} unresolved"
         )
 
     def settle(self) -> None:
@@ -394,8 +427,9 @@ class _Demo:
         from ..backoffice.payouts import run_payouts, write_payout_file
 
         self.say("Back office: the SAM signs the shop's batch; every receipt MAC is checked")
-        batch_path = self.run_dir / "batch-1.cksb"
-        info = self.journal.export_batch(self.sam, batch_path)
+        info = self.till.export_batch(self.run_dir)
+        assert info.path is not None
+        batch_path = info.path
         self.ledger = ledger = Ledger(self.run_dir / "ledger.sqlite")
         ledger.register_card(
             self.serial, offline_cap=1_000_000, region=self.household.kelurahan,

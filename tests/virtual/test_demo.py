@@ -63,9 +63,12 @@ def test_demo_issues_verifies_and_reads_a_card(free_readers: None, tmp_path: Pat
     assert "NIK 6472********3431" in out  # personal data shown masked
     assert "balance Rp 300.000" in out
     assert "PAID Rp 25.000 (balance Rp 275.000) in 3 round trips on the card" in out
-    assert "TAP THE CARD AGAIN" in out
+    assert "TAP AGAIN Rp 25.000: card pulled" in out
     assert "the interrupted payment was not charged" in out
-    assert "PAID Rp 25.000 (balance Rp 250.000); journal: 2 receipts, 0 unresolved" in out
+    assert (
+        "PAID Rp 25.000 (balance Rp 250.000); today at this till: 2 sales, Rp 50.000; "
+        "0 unresolved" in out
+    )
     assert "2 receipts, 2 accepted (Rp 50.000), 0 flagged" in out
     assert "the card's shadow balance in the ledger: Rp 250.000" in out
     # the simulated month: every kind of injected fraud flagged, nothing unexplained
