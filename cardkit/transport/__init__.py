@@ -1,6 +1,8 @@
 """How bytes reach a card: the :class:`Connection` interface, an in-process connection to a
-virtual card, a counting wrapper, and :mod:`cardkit.transport.pcsc` (pyscard through pcscd,
-the only module that imports pyscard; load it on first use).
+virtual card, a counting wrapper, :mod:`cardkit.transport.faults` (a connection that loses
+answers, cuts power or plays a hostile relay, for tests and benchmarks), and
+:mod:`cardkit.transport.pcsc` (pyscard through pcscd, the only module that imports pyscard;
+load it on first use).
 
 May import :mod:`cardkit.errors` only; sessions and protocols are built on top of it.
 """

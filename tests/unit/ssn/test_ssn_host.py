@@ -13,7 +13,6 @@ from ssn_host_support import (
     TODAY,
     blank_card,
     connect,
-    dev_keystore,
     issue,
     plan,
     session,
@@ -45,16 +44,6 @@ from cardkit.ssn import (
 )
 from cardkit.transport.base import InProcessConnection
 from keys.software_store import SoftwareKeyStore
-
-
-@pytest.fixture(scope="module")
-def keystore():
-    return dev_keystore()
-
-
-@pytest.fixture(scope="module")
-def trust(keystore):
-    return trust_of(keystore)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from ssn_host_support import (
     NOW,
     blank_card,
     connect,
-    dev_keystore,
     issue,
     plan,
     session,
@@ -26,16 +25,6 @@ from cardkit.transport.base import Connection, InProcessConnection
 
 INS_AUTHENTICATE, INS_GET_RESPONSE = 0x88, 0xC0
 NOT_GENUINE_RECORD = {Verdict.BAD_SIGNATURE, Verdict.UNKNOWN_ROOT, Verdict.CLONE_SUSPECTED}
-
-
-@pytest.fixture(scope="module")
-def keystore():
-    return dev_keystore()
-
-
-@pytest.fixture(scope="module")
-def trust(keystore):
-    return trust_of(keystore)
 
 
 @pytest.fixture(scope="module")
