@@ -626,7 +626,8 @@ class DeskService:
             printer(issuance.face)
         except Exception as exc:  # any printer failure: the card is not handed over
             self._log("print-failed", serial=issuance.face.serial, why=type(exc).__name__)
-            raise DeskError("print-failed", why=str(exc) or type(exc).__name__) from None
+            raise DeskError("print-failed", why=str(exc) or type(exc).__name__,
+                            issuance=issuance) from None
         issuance.printed = True
         self._log("card-printed", serial=issuance.face.serial)
 

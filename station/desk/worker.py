@@ -31,6 +31,8 @@ class Job:
 
     name: str
     run: Callable[[Connection, Callable[[str], None]], Any]
+    needs_card: bool = True  #: False: run without opening the reader (a reprint)
+    before: Callable[[], Any] | None = None  #: runs first (a card printer feeds a card)
     id: int = field(default_factory=lambda: next(_ids))
 
 
@@ -52,11 +54,14 @@ class CardWorker(QObject):
         self.busy.emit(True)
         connection: Connection | None = None
         try:
-            try:
-                connection = self.reader.connect()
-            except TransportError:
-                raise DeskError("no-card") from None
-            result = job.run(connection, lambda step: self.progress.emit(job.id, step))
+            if job.before is not None:
+                job.before()
+            if job.needs_card:
+                try:
+                    connection = self.reader.connect()
+                except TransportError:
+                    raise DeskError("no-card") from None
+            result = job.run(connection, lambda step: self.progress.emit(job.id, step))  # type: ignore[arg-type]
         except DeskError as exc:
             self.failed.emit(job.id, exc)
         except TransportError as exc:
