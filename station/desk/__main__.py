@@ -6,4 +6,4 @@ import sys
 
 from .app import main
 
-sys.exit(main())
+sys.exit(main(sys.argv[1:]))

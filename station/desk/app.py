@@ -267,6 +267,7 @@ class HouseholdsTab(QWidget):
         if found:
             self.message.plain(t("find.found", count=len(found)))
             self.table.selectRow(0)
+            self.selected()
         else:
             self.message.plain(t("find.none", query=query))
             self.detail.clear()
@@ -374,8 +375,10 @@ class ReviewsTab(QWidget):
         self.message.plain(t("review.open", count=len(self.items)) if self.items
                            else t("review.none"))
         self._buttons(None)
+        self.detail = None
         if self.items:
             self.table.selectRow(0)
+            self.selected()
 
     def _buttons(self, pair: bool | None) -> None:
         self.same.setEnabled(pair is True)
@@ -1149,8 +1152,9 @@ def build_desk(workdir: Path, *, register_url: str | None = None,
     workdir.mkdir(parents=True, exist_ok=True)
     keystore = development_keystore(allow=True)
     register = Register(register_url or f"sqlite:///{workdir / 'register.sqlite'}")
-    ledger = SettlementLedger(str(workdir / "ledger.sqlite"))
-    service = DeskService(register, keystore, LedgerBackOffice(ledger),
+    ledger_path = str(workdir / "ledger.sqlite")
+    service = DeskService(register, keystore,
+                          LedgerBackOffice(lambda: SettlementLedger(ledger_path)),
                           AuditLog(workdir / "audit.jsonl"), workdir=workdir, development=True)
     _dev_accounts(service)
     names = [n for n in pcsc_readers() if not n.startswith("Virtual PCD")]
@@ -1172,7 +1176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader", default=None, help="PC/SC reader name")
     parser.add_argument("--language", choices=list(texts.LANGUAGES),
                         default=texts.DEFAULT_LANGUAGE)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args([] if argv is None else argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     service, reader = build_desk(args.workdir, register_url=args.register,
                                  reader_name=args.reader)

@@ -68,6 +68,7 @@ class VirtualReader:
         self.pcscd = Pcscd()
         self.pcscd.ensure()
         self.card = self._blank()
+        self.present = True  #: False while the card is taken out (pull)
         self.bridge = VpcdBridge(self.card, port=VIRTUAL_PORTS[0])
         self.bridge.start()
 
@@ -94,9 +95,11 @@ class VirtualReader:
         self.bridge.card = card  # type: ignore[assignment]
         self.bridge.insert()
         self.bridge.wait_connected(5.0)
+        self.present = True
 
     def pull(self) -> None:
         """Take the card out of the field."""
+        self.present = False
         self.bridge.remove()
         self.bridge.wait_disconnected(5.0)
 
@@ -104,10 +107,14 @@ class VirtualReader:
         """Put the card back."""
         self.bridge.insert()
         self.bridge.wait_connected(5.0)
+        self.present = True
 
     def connect(self) -> Connection:
         from applets.pcscd import connect_served
+        from cardkit.errors import CardRemovedError
 
+        if not self.present:
+            raise CardRemovedError(f"no card in {self.name}")
         return connect_served(self.bridge, self.name)
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ from cardkit.ssn import (
 from cardkit.ssn.beneficiary import Beneficiary
 from cardkit.transport.base import Connection
 from cardkit.wallet import LoadSequence, WalletIssuer
+from cardkit.wallet.issuer import PendingLoad
 from cardkit.wallet.card import WalletCard
 from keys.audit import AuditLog
 
@@ -186,10 +188,22 @@ class BackOffice(Protocol):
 
 class LedgerBackOffice:
     """:class:`BackOffice` over the settlement ledger: the shadow balance is summed from
-    the receipts the ledger holds (issuer loads, settled debits and undos)."""
+    the receipts the ledger holds (issuer loads, settled debits and undos).
 
-    def __init__(self, ledger: SettlementLedger) -> None:
-        self.ledger = ledger
+    ``open_ledger`` opens the ledger; one is opened per thread that uses it (the GUI
+    thread, the reader's worker), as a SQLite connection serves only its own thread.
+    """
+
+    def __init__(self, open_ledger: Callable[[], SettlementLedger]) -> None:
+        self._open = open_ledger
+        self._local = threading.local()
+
+    @property
+    def ledger(self) -> SettlementLedger:
+        ledger = getattr(self._local, "ledger", None)
+        if ledger is None:
+            ledger = self._local.ledger = self._open()
+        return ledger
 
     def shadow_balances(self, serial: bytes) -> dict[int, int]:
         balances: dict[int, int] = {}
@@ -358,6 +372,10 @@ class DeskService:
         self.development = development
         self.clock = clock
         self.clerk: Clerk | None = None
+        #: Cards written but not yet verified (a card pulled while being checked): kk -> issuance.
+        self._written: dict[str, Issuance] = {}
+        #: Loads whose answer never came (the card pulled): serial -> (pending, agency).
+        self._pending_loads: dict[str, tuple[PendingLoad, int]] = {}
         self.trust = TrustStore([keystore.signer("root").certificate_der])
         self.sequence = LoadSequence(self.workdir / "load-sequence")
         desk_metadata.create_all(register.engine)
@@ -579,8 +597,15 @@ class DeskService:
         progress("check")
         self._preflight(kk)
         self.claim(kk)
-        plan = self._plan(kk, pin)
         session = _open(connection)
+        written = self._written.get(kk)
+        if written is not None and session.state is LifeCycle.ISSUED \
+                and session.serial.hex().upper() == written.face.serial:
+            progress("verify")  # written before the card was pulled: check it now
+            self._verify_issued(connection, session.serial)
+            del self._written[kk]
+            return written
+        plan = self._plan(kk, pin)
         if session.state is LifeCycle.PERSONALISING and interrupted is None:
             raise DeskError("card-interrupted", serial=session.serial.hex().upper())
         if session.state not in (LifeCycle.BLANK, LifeCycle.PERSONALISING):
@@ -599,8 +624,6 @@ class DeskService:
         if result.wiped:
             self._log("card-wiped", serial=result.serial_hex)
             raise DeskError("card-wiped", serial=result.serial_hex)
-        progress("verify")
-        self._verify_issued(connection, result.serial)
         self._log("card-personalised", kk=kk, serial=result.serial_hex, resumed=result.resumed)
         face = CardFace(
             serial=result.serial_hex, name=plan.beneficiary.name,
@@ -609,7 +632,12 @@ class DeskService:
             valid_until=plan.not_after, programmes=tuple(p.name for p in plan.programmes),
             photo=photo, development=self.development,
         )
-        return Issuance(kk, face, resumed=result.resumed, round_trips=result.round_trips)
+        issuance = Issuance(kk, face, resumed=result.resumed, round_trips=result.round_trips)
+        self._written[kk] = issuance
+        progress("verify")
+        self._verify_issued(connection, result.serial)
+        del self._written[kk]
+        return issuance
 
     def _verify_issued(self, connection: Connection, serial: bytes) -> None:
         try:
@@ -682,9 +710,13 @@ class DeskService:
         record = check.card_record
         names = tuple(p.name for p in record.programmes) if record else ()
         self._log("card-read", serial=serial, verdict=check.verdict.name)
-        return CardReport(serial, check.verdict.name, check.genuine, session.state.name,
-                          check.reasons, names, balances, row.state if row else None,
-                          row.kk if row else None)
+        report = CardReport(serial, check.verdict.name, check.genuine, session.state.name,
+                            check.reasons, names, balances, row.state if row else None,
+                            row.kk if row else None)
+        if serial in self._pending_loads and check.genuine:
+            self._resolve_pending_load(connection, report)
+            return self.read_card(connection)
+        return report
 
     def load(self, connection: Connection, agency: int, purse: int, amount: int) -> int:
         """Load ``amount`` rupiah into ``purse`` for ``agency``; the new balance."""
@@ -709,17 +741,44 @@ class DeskService:
         except CardkitError as exc:
             raise DeskError("load-refused", why=str(exc)) from None
         if result.receipt is None:
+            if result.pending is not None:
+                self._pending_loads[report.serial] = (result.pending, agency)
             self._log("load-interrupted", serial=report.serial, purse=purse, amount=amount)
             raise DeskError("load-interrupted", why=result.reason)
-        self.backoffice.record_load(result.receipt)
-        programme = report.programmes[purse] if purse < len(report.programmes) else str(purse)
+        self._book_load(result.receipt, report, agency, clerk)
+        return result.balance or 0
+
+    def _book_load(self, receipt: Receipt, report: CardReport, agency: int, clerk: Clerk) -> None:
+        entry = receipt.entry
+        self.backoffice.record_load(receipt)
+        names = report.programmes
+        programme = names[entry.purse] if entry.purse < len(names) else str(entry.purse)
         with self.engine.begin() as conn:
             conn.execute(desk_loads.insert().values(
-                serial=report.serial, purse=purse, programme=programme, agency=agency,
-                amount=amount, clerk=clerk.name, at=_now()))
-        self._log("funds-loaded", serial=report.serial, purse=purse, amount=amount,
+                serial=report.serial, purse=entry.purse, programme=programme, agency=agency,
+                amount=entry.amount, clerk=clerk.name, at=_now()))
+        self._log("funds-loaded", serial=report.serial, purse=entry.purse, amount=entry.amount,
                   agency=agency)
-        return result.balance or 0
+
+    def _resolve_pending_load(self, connection: Connection, report: CardReport) -> None:
+        """A load cut short on this card: learn from the card whether it was credited,
+        and book it if so (never load twice)."""
+        waiting = self._pending_loads.get(report.serial)
+        if waiting is None:
+            return
+        pending, agency = waiting
+        issuer = WalletIssuer(self.keystore, agency=agency, desk=self.desk_number,
+                              sequence=self.sequence)
+        try:
+            result = issuer.check(connection, pending)
+        except TransportError:
+            raise DeskError("card-pulled") from None
+        del self._pending_loads[report.serial]
+        if result.receipt is not None:
+            self._book_load(result.receipt, report, agency, self._who())
+        else:
+            self._log("load-not-credited", serial=report.serial, purse=pending.purse,
+                      amount=pending.amount, why=result.reason)
 
     def block(self, serial: str, reason: str) -> None:
         """Block a lost or stolen card: ended in the register, on the next hotlist."""
