@@ -1025,6 +1025,7 @@ class DeskWindow(QMainWindow):
         self.stack.addWidget(self.login)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(root)
+        root.show()
         if old is not None:
             old.deleteLater()
         self.language.currentIndexChanged.connect(self._language_chosen)
