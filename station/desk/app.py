@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +280,8 @@ class HouseholdsTab(QWidget):
         self.window.state.kk = kk
         view = self.window.service.register.household(kk)
         members = "<br>".join(
-            f"{m['name']} &middot; {m['nik']} &middot; {m['status']}" for m in view.members)
+            f"{m['name']} &middot; {m['nik']} &middot; {texts.state_text('member', m['status'])}"
+            for m in view.members)
         items = ", ".join(f"#{i.id} {t(_kind_key(i.kind))}" for i in view.open_items)
         self.detail.setText(
             f"<b>{t('field.kk')} {kk}</b> &middot; {view.address}, {view.kelurahan}, "
@@ -315,6 +316,13 @@ class HouseholdsTab(QWidget):
             return
         self.message.ok(t("find.imported", **figures))
         self.window.reviews.refresh()
+
+
+def _why(item: Any) -> str:
+    """The register's explanation of a finding, in the clerk's language."""
+    if texts.language() == "id":
+        return str(item.evidence.get("why_id") or item.why)
+    return str(item.why)
 
 
 def _kind_key(kind: str) -> str:
@@ -371,7 +379,7 @@ class ReviewsTab(QWidget):
     def refresh(self) -> None:
         self.items = self.window.service.reviews()
         _fill(self.table, [[str(i.id), t(_kind_key(i.kind)), i.kk_a, f"{i.score:.2f}",
-                            i.why] for i in self.items])
+                            _why(i)] for i in self.items])
         self.message.plain(t("review.open", count=len(self.items)) if self.items
                            else t("review.none"))
         self._buttons(None)
@@ -804,7 +812,8 @@ class ServicesTab(QWidget):
         self.replace.clicked.connect(self.ask_replace)
         self.change_pin.clicked.connect(self.do_change_pin)
         self.unblock_pin.clicked.connect(self.ask_unblock)
-        self.serial.editingFinished.connect(self.show_balance)
+        self.serial.textChanged.connect(self.show_balance)
+        self.show_balance()
         if window.state.last_report is not None:
             self.show_report(window.state.last_report)
 
@@ -822,8 +831,10 @@ class ServicesTab(QWidget):
             t("svc.purse", programme=report.programmes[i] if i < len(report.programmes)
               else str(i), amount=rupiah(b)) for i, b in sorted(report.balances.items()))
         self.result.setText(
-            "<b>" + t("svc.result", serial=report.serial, verdict=verdict, state=report.state,
-                      register=report.register_state or t("svc.noregister")) + "</b><br>"
+            "<b>" + t("svc.result", serial=report.serial, verdict=verdict,
+                      state=texts.state_text("chip", report.state),
+                      register=texts.state_text("reg", report.register_state)
+                      if report.register_state else t("svc.noregister")) + "</b><br>"
             + (purses or t("svc.nopurse")))
         self.message.plain("")
         self.purse.clear()
@@ -834,16 +845,18 @@ class ServicesTab(QWidget):
         self.show_balance()
 
     def show_balance(self) -> None:
+        """Block only an active card; replace only a blocked one, showing what moves."""
         serial = self.serial.text().strip().upper()
-        if len(serial) != 16:
-            self.balance.clear()
-            return
-        try:
+        state = self.window.service.card_state(serial) if len(serial) == 16 else None
+        self.block.setEnabled(state == "active")
+        lost = state == "blocked"
+        self.replace.setEnabled(lost)
+        self.new_pin_replace.setEnabled(lost)
+        if lost:
             moved = sum(self.window.service.replacement_balances(serial).values())
-        except ValueError:
+            self.balance.setText(t("svc.balancebo", amount=rupiah(moved)))
+        else:
             self.balance.clear()
-            return
-        self.balance.setText(t("svc.balancebo", amount=rupiah(moved)))
 
     def load_funds(self) -> None:
         agency, purse = self.agency.currentData(), self.purse.currentData()
@@ -855,6 +868,9 @@ class ServicesTab(QWidget):
 
         def done(balance: int) -> None:
             self.amount.clear()
+            report = self.window.state.last_report
+            if report is not None:
+                self.show_report(replace(report, balances={**report.balances, purse: balance}))
             self.message.ok(t("svc.loaded", amount=rupiah(amount), balance=rupiah(balance)))
 
         self.window.run_card("load", lambda c, p: service.load(c, agency, purse, amount), done,
@@ -941,31 +957,71 @@ class DashboardTab(QWidget):
 
     def refresh(self) -> None:
         data = self.window.service.dashboard()
-        pct = f"{100 * data.issued / data.target:.2f} %".replace(".", ",") \
-            if texts.language() == "id" else f"{100 * data.issued / data.target:.2f} %"
-        self.progress.setText(t("dash.progress", issued=f"{data.issued:,}".replace(",", "."),
-                                target=f"{data.target:,}".replace(",", "."), pct=pct))
+        share = 100 * data.issued / data.target
+        pct = f"{share:.2f} %".replace(".", ",") if texts.language() == "id" else f"{share:.2f} %"
+        self.progress.setText(t("dash.progress", issued=_dots(data.issued),
+                                target=_dots(data.target), pct=pct))
         self.figure.clear()
-        axes = self.figure.subplots(1, 3)
-        charts = (
-            (axes[0], t("dash.issued"), data.by_kecamatan, "#00529b"),
-            (axes[1], t("dash.funds"), data.funds_by_programme, "#2e7d32"),
-            (axes[2], t("dash.reviews"), {t(_kind_key(k)): v for k, v in
-                                          data.reviews_by_kind.items()}, "#c62828"),
-        )
-        for ax, title, values, colour in charts:
-            ax.set_title(title, fontsize=10)
-            if not values:
-                ax.text(0.5, 0.5, t("dash.nodata"), ha="center", va="center",
-                        transform=ax.transAxes, color="#777")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                continue
-            names = [n.title() if n.isupper() else n for n in values]
-            ax.barh(names, list(values.values()), color=colour)
-            ax.tick_params(labelsize=8)
-            ax.invert_yaxis()
+        axes = self.figure.subplots(2, 3)
+        self._target(axes[0][0], data.issued, data.target)
+        kecamatan = {_place(k): v for k, v in data.by_kecamatan.items()}
+        top = dict(sorted(data.by_kelurahan.items(), key=lambda kv: -kv[1])[:10])
+        self._bars(axes[0][1], t("dash.issued"), kecamatan, "#00529b")
+        self._bars(axes[0][2], t("dash.kelurahan"), {_place(k): v for k, v in top.items()},
+                   "#0277bd")
+        self._bars(axes[1][0], t("dash.funds"), data.funds_by_programme, "#2e7d32",
+                   money=True)
+        self._bars(axes[1][1], t("dash.reviews"),
+                   {t(_kind_key(k)): v for k, v in data.reviews_by_kind.items()}, "#c62828")
+        axes[1][2].axis("off")
         self.canvas.draw_idle()
+
+    @staticmethod
+    def _target(ax: Any, issued: int, target: int) -> None:
+        ax.set_title(t("dash.target"), fontsize=9)
+        ax.barh([0], [issued], color="#00529b", label=t("dash.withcard"))
+        ax.barh([0], [max(target - issued, 0)], left=[issued], color="#cfd8dc",
+                label=t("dash.waiting"))
+        ax.set_xlim(0, target)
+        ax.set_yticks([])
+        ax.xaxis.set_major_formatter(_int_formatter())
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2,
+                  frameon=False)
+
+    @staticmethod
+    def _bars(ax: Any, title: str, values: dict[str, int], colour: str,
+              money: bool = False) -> None:
+        ax.set_title(title, fontsize=9)
+        if not values:
+            ax.text(0.5, 0.5, t("dash.nodata"), ha="center", va="center",
+                    transform=ax.transAxes, color="#777")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            return
+        ax.barh(list(values), list(values.values()), color=colour, height=0.6)
+        ax.set_ylim(max(len(values), 5) - 0.5, -0.5)  # a lone bar stays a bar, not a block
+        ax.tick_params(labelsize=7)
+        ax.set_xlim(0, max(max(values.values()) * 1.15, 1 if not money else 100_000))
+        ax.xaxis.set_major_formatter(_int_formatter())
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+
+
+def _dots(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _place(name: str) -> str:
+    """A place name as printed in headings: Samarinda Ulu, not SAMARINDA ULU."""
+    return name.title()
+
+
+def _int_formatter() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda x, _pos: _dots(int(x)))
 
 
 class DeskWindow(QMainWindow):

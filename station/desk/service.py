@@ -79,6 +79,11 @@ BALANCE_CAP = 2_000_000
 PAYMENT_CAP = 500_000
 OFFLINE_CAP = 1_000_000
 VALIDITY_YEARS = 5
+#: Samarinda's ten kecamatan: the dashboard shows each, with or without cards yet.
+KECAMATAN = ("PALARAN", "SAMARINDA ILIR", "SAMARINDA SEBERANG", "SUNGAI KUNJANG",
+             "SAMARINDA ULU", "SAMARINDA UTARA", "SAMBUTAN", "SUNGAI PINANG", "SAMARINDA KOTA",
+             "LOA JANAN ILIR")
+PROGRAMME_NAMES = ("PKH", "BPNT", "KKS")
 ISSUE_STEPS = ("check", "personalise", "verify", "print", "record")
 
 Progress = Callable[[str], None]
@@ -790,6 +795,12 @@ class DeskService:
         self.backoffice.block(bytes.fromhex(serial), reason)
         self._log("card-blocked", serial=serial, reason=reason)
 
+    def card_state(self, serial: str) -> str | None:
+        """The card's state in the register (active, blocked, ...), None if unknown."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(cards.c.state)
+                                .where(cards.c.serial == serial.upper())).scalar()
+
     def replacement_balances(self, lost_serial: str) -> dict[int, int]:
         """What moves to a replacement: the back office's shadow balance per purse."""
         return {p: b for p, b in self.backoffice.shadow_balances(bytes.fromhex(lost_serial))
@@ -867,12 +878,13 @@ class DeskService:
                         .join(cards, cards.c.kk == households.c.kk)
                         .where(cards.c.state == ACTIVE)
                         .group_by(households.c.kecamatan, households.c.kelurahan))
-            by_kec: dict[str, int] = {}
+            by_kec: dict[str, int] = dict.fromkeys(KECAMATAN, 0)
             by_kel: dict[str, int] = {}
             for kec, kel, n in conn.execute(issued_q):
                 by_kec[kec] = by_kec.get(kec, 0) + int(n)
                 by_kel[kel] = by_kel.get(kel, 0) + int(n)
-            funds = {p: int(a) for p, a in conn.execute(
+            funds = dict.fromkeys(PROGRAMME_NAMES, 0)
+            funds |= {p: int(a) for p, a in conn.execute(
                 sa.select(desk_loads.c.programme, sa.func.sum(desk_loads.c.amount))
                 .group_by(desk_loads.c.programme))}
         reviews: dict[str, int] = {}

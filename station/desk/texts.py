@@ -159,6 +159,23 @@ SOURCE: dict[str, str] = {
     "dash.funds": QT_TRANSLATE_NOOP("desk", "Funds loaded by programme (Rp)"),
     "dash.reviews": QT_TRANSLATE_NOOP("desk", "Open reviews"),
     "dash.progress": QT_TRANSLATE_NOOP("desk", "{issued} of {target} households have a card ({pct})"),
+    "chip.BLANK": QT_TRANSLATE_NOOP("desk", "blank"),
+    "chip.PERSONALISING": QT_TRANSLATE_NOOP("desk", "half-made"),
+    "chip.ISSUED": QT_TRANSLATE_NOOP("desk", "issued"),
+    "chip.BLOCKED": QT_TRANSLATE_NOOP("desk", "blocked"),
+    "chip.TERMINATED": QT_TRANSLATE_NOOP("desk", "terminated"),
+    "reg.active": QT_TRANSLATE_NOOP("desk", "active"),
+    "reg.blocked": QT_TRANSLATE_NOOP("desk", "blocked (lost)"),
+    "reg.replaced": QT_TRANSLATE_NOOP("desk", "replaced"),
+    "reg.returned": QT_TRANSLATE_NOOP("desk", "returned"),
+    "member.active": QT_TRANSLATE_NOOP("desk", "eligible"),
+    "member.removed": QT_TRANSLATE_NOOP("desk", "removed (duplicate)"),
+    "member.rejected": QT_TRANSLATE_NOOP("desk", "rejected"),
+    "member.absent": QT_TRANSLATE_NOOP("desk", "not in the latest export"),
+    "dash.target": QT_TRANSLATE_NOOP("desk", "Households with a card"),
+    "dash.kelurahan": QT_TRANSLATE_NOOP("desk", "Cards issued by kelurahan (top 10)"),
+    "dash.withcard": QT_TRANSLATE_NOOP("desk", "with card"),
+    "dash.waiting": QT_TRANSLATE_NOOP("desk", "still waiting"),
     "dash.refresh": QT_TRANSLATE_NOOP("desk", "Refresh"),
     "dash.nodata": QT_TRANSLATE_NOOP("desk", "none yet"),
     "err.no-card": QT_TRANSLATE_NOOP("desk", "No card on the reader. Put the card on the reader and try again."),
@@ -238,6 +255,12 @@ def error_text(code: str, fields: dict[str, Any]) -> str:
         return str(fields.get("text_id" if _language == "id" else "text_en", ""))
     key = f"err.{code}"
     return t(key, **fields) if key in SOURCE else t("err.internal", why=code)
+
+
+def state_text(prefix: str, value: str | None) -> str:
+    """A chip, register or member state in words (the raw value if unknown)."""
+    key = f"{prefix}.{value}"
+    return t(key) if key in SOURCE else str(value)
 
 
 def language() -> str:

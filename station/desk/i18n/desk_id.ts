@@ -552,6 +552,74 @@ Hapus: kembalikan ke kosong, lalu tempelkan lagi.</translation>
         <translation>{issued} dari {target} rumah tangga sudah punya kartu ({pct})</translation>
     </message>
     <message>
+        <source>blank</source>
+        <translation>kosong</translation>
+    </message>
+    <message>
+        <source>half-made</source>
+        <translation>setengah jadi</translation>
+    </message>
+    <message>
+        <source>issued</source>
+        <translation>diterbitkan</translation>
+    </message>
+    <message>
+        <source>blocked</source>
+        <translation>diblokir</translation>
+    </message>
+    <message>
+        <source>terminated</source>
+        <translation>dimatikan</translation>
+    </message>
+    <message>
+        <source>active</source>
+        <translation>aktif</translation>
+    </message>
+    <message>
+        <source>blocked (lost)</source>
+        <translation>diblokir (hilang)</translation>
+    </message>
+    <message>
+        <source>replaced</source>
+        <translation>diganti</translation>
+    </message>
+    <message>
+        <source>returned</source>
+        <translation>dikembalikan</translation>
+    </message>
+    <message>
+        <source>eligible</source>
+        <translation>berhak</translation>
+    </message>
+    <message>
+        <source>removed (duplicate)</source>
+        <translation>dihapus (ganda)</translation>
+    </message>
+    <message>
+        <source>rejected</source>
+        <translation>ditolak</translation>
+    </message>
+    <message>
+        <source>not in the latest export</source>
+        <translation>tidak ada di ekspor terbaru</translation>
+    </message>
+    <message>
+        <source>Households with a card</source>
+        <translation>Rumah tangga yang sudah punya kartu</translation>
+    </message>
+    <message>
+        <source>Cards issued by kelurahan (top 10)</source>
+        <translation>Kartu diterbitkan per kelurahan (10 teratas)</translation>
+    </message>
+    <message>
+        <source>with card</source>
+        <translation>sudah punya kartu</translation>
+    </message>
+    <message>
+        <source>still waiting</source>
+        <translation>masih menunggu</translation>
+    </message>
+    <message>
         <source>Refresh</source>
         <translation>Muat ulang</translation>
     </message>

@@ -116,7 +116,7 @@ def test_card_pulled_during_a_load_is_resolved_on_the_next_read(
     assert desk.window.state.last_report.balances[0] == 75_000
     assert desk.window.service.replacement_balances(serial) == {0: 75_000}
     desk.read()
-    assert desk.window.service.dashboard().funds_by_programme == {"PKH": 75_000}
+    assert desk.window.service.dashboard().funds_by_programme == {"PKH": 75_000, "BPNT": 0, "KKS": 0}
 
 
 def test_card_answer_lost_during_a_load_is_resolved_and_not_loaded_twice(
