@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QImage, QIntValidator, QPixmap, QRegularExpressionValidator
+from PySide6.QtGui import QCloseEvent, QIntValidator, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -117,7 +117,7 @@ class SupervisorPanel(QGroupBox):
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__(t("sup.title"))
-        self.window = window
+        self.desk = window
         self.pending: tuple[str, Callable[[Any], None]] | None = None
         self.text = QLabel()
         self.text.setWordWrap(True)
@@ -152,11 +152,12 @@ class SupervisorPanel(QGroupBox):
             return
         action, then = self.pending
         try:
-            supervisor = self.window.service.confirm_supervisor(
-                self.name.text().strip(), self.password.text(), action)
+            supervisor = self.desk.service.confirm_supervisor(
+                self.name.text().strip(), self.password.text(), action
+            )
         except DeskError as exc:
             self.password.clear()
-            self.window.services.message.error(exc)
+            self.desk.services.message.error(exc)
             return
         finally:
             self.password.clear()
@@ -167,7 +168,7 @@ class SupervisorPanel(QGroupBox):
     def _cancel(self) -> None:
         self.pending = None
         self.setVisible(False)
-        self.window.services.message.error(DeskError("supervisor-cancelled"))
+        self.desk.services.message.error(DeskError("supervisor-cancelled"))
 
 
 class LoginPage(QWidget):
@@ -175,7 +176,7 @@ class LoginPage(QWidget):
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__()
-        self.window = window
+        self.desk = window
         self.name = QLineEdit()
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
@@ -205,13 +206,13 @@ class LoginPage(QWidget):
 
     def login(self) -> None:
         try:
-            self.window.service.login(self.name.text().strip(), self.password.text())
+            self.desk.service.login(self.name.text().strip(), self.password.text())
         except DeskError as exc:
             self.message.error(exc)
             return
         finally:
             self.password.clear()
-        self.window.show_main()
+        self.desk.show_main()
 
 
 class HouseholdsTab(QWidget):
@@ -219,13 +220,21 @@ class HouseholdsTab(QWidget):
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__()
-        self.window = window
+        self.desk = window
         self.query = QLineEdit()
         self.query.setPlaceholderText(t("find.placeholder"))
         self.search = QPushButton(t("find.button"))
         self.import_button = QPushButton(t("find.import"))
-        self.table = _table([t("col.kk"), t("col.head"), t("col.nik"), t("col.kecamatan"),
-                             t("col.status"), t("col.card")])
+        self.table = _table(
+            [
+                t("col.kk"),
+                t("col.head"),
+                t("col.nik"),
+                t("col.kecamatan"),
+                t("col.status"),
+                t("col.card"),
+            ]
+        )
         self.detail = QLabel()
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -257,13 +266,18 @@ class HouseholdsTab(QWidget):
     def run_search(self) -> None:
         query = self.query.text()
         try:
-            found = self.window.service.find(query)
+            found = self.desk.service.find(query)
         except DeskError as exc:
             self.message.error(exc)
             return
         self.rows = [h.kk for h in found]
-        _fill(self.table, [[h.kk, h.head, h.nik, h.kecamatan, t(f"status.{h.status}"),
-                            h.card or "-"] for h in found])
+        _fill(
+            self.table,
+            [
+                [h.kk, h.head, h.nik, h.kecamatan, t(f"status.{h.status}"), h.card or "-"]
+                for h in found
+            ],
+        )
         if found:
             self.message.plain(t("find.found", count=len(found)))
             self.table.selectRow(0)
@@ -277,45 +291,51 @@ class HouseholdsTab(QWidget):
         if not rows:
             return
         kk = self.rows[rows[0].row()]
-        self.window.state.kk = kk
-        view = self.window.service.register.household(kk)
+        self.desk.state.kk = kk
+        view = self.desk.service.register.household(kk)
         members = "<br>".join(
             f"{m['name']} &middot; {m['nik']} &middot; {texts.state_text('member', m['status'])}"
-            for m in view.members)
+            for m in view.members
+        )
         items = ", ".join(f"#{i.id} {t(_kind_key(i.kind))}" for i in view.open_items)
         self.detail.setText(
             f"<b>{t('field.kk')} {kk}</b> &middot; {view.address}, {view.kelurahan}, "
             f"{view.kecamatan} &middot; {', '.join(view.programmes) or '-'}<br>{members}"
-            + (f"<br><span style='{_ERROR_STYLE}'>{t('status.review')}: {items}</span>"
-               if items else ""))
-        self.window.issue.refresh()
+            + (
+                f"<br><span style='{_ERROR_STYLE}'>{t('status.review')}: {items}</span>"
+                if items
+                else ""
+            )
+        )
+        self.desk.issue.refresh()
 
     def issue_selected(self) -> None:
-        if self.window.state.kk is None:
+        if self.desk.state.kk is None:
             self.message.error(DeskError("nothing-selected"))
             return
-        self.window.tabs.setCurrentWidget(self.window.issue)
+        self.desk.tabs.setCurrentWidget(self.desk.issue)
 
     def batch_selected(self) -> None:
-        if self.window.state.kk is None:
+        if self.desk.state.kk is None:
             self.message.error(DeskError("nothing-selected"))
             return
-        self.window.batch.add(self.window.state.kk)
+        self.desk.batch.add(self.desk.state.kk)
 
     def choose_import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, t("find.import"), "",
-                                              "CSV / Excel (*.csv *.xlsx *.xls)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, t("find.import"), "", "CSV / Excel (*.csv *.xlsx *.xls)"
+        )
         if path:
             self.import_file(Path(path))
 
     def import_file(self, path: Path) -> None:
         try:
-            figures = self.window.service.import_file(path)
+            figures = self.desk.service.import_file(path)
         except DeskError as exc:
             self.message.error(exc)
             return
         self.message.ok(t("find.imported", **figures))
-        self.window.reviews.refresh()
+        self.desk.reviews.refresh()
 
 
 def _why(item: Any) -> str:
@@ -335,9 +355,10 @@ class ReviewsTab(QWidget):
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__()
-        self.window = window
-        self.table = _table([t("col.item"), t("col.kind"), t("col.kk"), t("col.score"),
-                             t("col.why")])
+        self.desk = window
+        self.table = _table(
+            [t("col.item"), t("col.kind"), t("col.kk"), t("col.score"), t("col.why")]
+        )
         self.flagged = QLabel()
         self.other = QLabel()
         for label in (self.flagged, self.other):
@@ -377,11 +398,17 @@ class ReviewsTab(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        self.items = self.window.service.reviews()
-        _fill(self.table, [[str(i.id), t(_kind_key(i.kind)), i.kk_a, f"{i.score:.2f}",
-                            _why(i)] for i in self.items])
-        self.message.plain(t("review.open", count=len(self.items)) if self.items
-                           else t("review.none"))
+        self.items = self.desk.service.reviews()
+        _fill(
+            self.table,
+            [
+                [str(i.id), t(_kind_key(i.kind)), i.kk_a, f"{i.score:.2f}", _why(i)]
+                for i in self.items
+            ],
+        )
+        self.message.plain(
+            t("review.open", count=len(self.items)) if self.items else t("review.none")
+        )
         self._buttons(None)
         self.detail = None
         if self.items:
@@ -398,17 +425,19 @@ class ReviewsTab(QWidget):
     def _person(record: dict[str, Any] | None) -> str:
         if not record:
             return "-"
-        return (f"<b>{record.get('name', '')}</b><br>{t('field.nik')} {record.get('nik', '')}"
-                f"<br>{t('field.kk')} {record.get('kk', '')}<br>{t('field.birth')} "
-                f"{record.get('birth_place', '')} {record.get('birth_date', '')}<br>"
-                f"{t('field.address')} {record.get('address', '')}, "
-                f"{record.get('kelurahan', '')}")
+        return (
+            f"<b>{record.get('name', '')}</b><br>{t('field.nik')} {record.get('nik', '')}"
+            f"<br>{t('field.kk')} {record.get('kk', '')}<br>{t('field.birth')} "
+            f"{record.get('birth_place', '')} {record.get('birth_date', '')}<br>"
+            f"{t('field.address')} {record.get('address', '')}, "
+            f"{record.get('kelurahan', '')}"
+        )
 
     def selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return
-        self.detail = self.window.service.review_detail(self.items[rows[0].row()].id)
+        self.detail = self.desk.service.review_detail(self.items[rows[0].row()].id)
         self.flagged.setText(self._person(self.detail.flagged))
         self.other.setText(self._person(self.detail.other))
         self._buttons(self.detail.other is not None)
@@ -420,7 +449,7 @@ class ReviewsTab(QWidget):
         keep = self.detail.other["id"] if action == "same" and self.detail.other else None
         reason = self.reason.text().strip() or None
         try:
-            self.window.service.decide(self.detail.item.id, action, keep=keep, reason=reason)
+            self.desk.service.decide(self.detail.item.id, action, keep=keep, reason=reason)
         except DeskError as exc:
             self.message.error(exc)
             return
@@ -436,7 +465,7 @@ class IssueTab(QWidget):
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__()
-        self.window = window
+        self.desk = window
         self.household = QLabel()
         self.household.setWordWrap(True)
         self.photo_button = QPushButton(t("issue.choosephoto"))
@@ -511,24 +540,27 @@ class IssueTab(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        state = self.window.state
+        state = self.desk.state
         if state.kk is None:
             self.household.setText(t("issue.nohousehold"))
         else:
-            s = self.window.service.summary(state.kk)
-            self.household.setText(f"<b>{s.head}</b> &middot; {t('field.kk')} {s.kk} "
-                                   f"&middot; {t(f'status.{s.status}')}")
+            s = self.desk.service.summary(state.kk)
+            self.household.setText(
+                f"<b>{s.head}</b> &middot; {t('field.kk')} {s.kk} "
+                f"&middot; {t(f'status.{s.status}')}"
+            )
         self.photo_label.setText(state.photo.name if state.photo else t("issue.nophoto"))
         self.start.setEnabled(state.kk is not None)
 
     def choose_photo(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, t("issue.photo"), "",
-                                              "Images (*.png *.jpg *.jpeg)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, t("issue.photo"), "", "Images (*.png *.jpg *.jpeg)"
+        )
         if path:
             self.set_photo(Path(path))
 
     def set_photo(self, path: Path) -> None:
-        self.window.state.photo = path
+        self.desk.state.photo = path
         self.refresh()
 
     def reset_steps(self) -> None:
@@ -570,14 +602,17 @@ class IssueTab(QWidget):
 
     def printer_for_job(self) -> Callable[[CardFace], None]:
         name = self.printer.currentData()
-        return QtPrinter(name) if name else self.window.pdf_printer
+        return QtPrinter(name) if name else self.desk.pdf_printer
 
     def run(self, interrupted: Interrupted | None) -> None:
-        kk, pin = self.window.state.kk, self._pin()
+        kk, pin = self.desk.state.kk, self._pin()
         if kk is None or pin is None:
             return
-        service, photo, printer = self.window.service, self.window.state.photo, \
-            self.printer_for_job()
+        service, photo, printer = (
+            self.desk.service,
+            self.desk.state.photo,
+            self.printer_for_job(),
+        )
         self.interrupted.setVisible(False)
         self.reprint.setVisible(False)
         self.steps["transfer"].setVisible(False)
@@ -585,19 +620,26 @@ class IssueTab(QWidget):
         self.message.plain(t("app.busy"))
 
         def job(connection: Any, progress: Callable[[str], None]) -> Issuance:
-            return service.issue(connection, kk, pin=pin, printer=printer, photo=photo,
-                                 progress=progress, interrupted=interrupted)
+            return service.issue(
+                connection,
+                kk,
+                pin=pin,
+                printer=printer,
+                photo=photo,
+                progress=progress,
+                interrupted=interrupted,
+            )
 
-        self.window.run_card("issue", job, self.issued, self.failed, self.mark)
+        self.desk.run_card("issue", job, self.issued, self.failed, self.mark)
 
     def issued(self, issuance: Issuance) -> None:
         self.pin.clear()
-        self.window.state.issuance = issuance
+        self.desk.state.issuance = issuance
         self.all_done()
         self.show_face(issuance.face)
         done = t("issue.done", serial=issuance.face.serial, name=issuance.face.name)
         self.message.ok(done + (" " + t("issue.resumed") if issuance.resumed else ""))
-        self.window.state.photo = None
+        self.desk.state.photo = None
         self.refresh()
 
     def failed(self, exc: DeskError) -> None:
@@ -607,14 +649,14 @@ class IssueTab(QWidget):
             self.interrupted_text.setText(t("interrupted.text", **exc.fields))
             self.interrupted.setVisible(True)
         if exc.code == "print-failed":
-            self.window.state.issuance = exc.fields.get("issuance")
-            self.reprint.setVisible(self.window.state.issuance is not None)
+            self.desk.state.issuance = exc.fields.get("issuance")
+            self.reprint.setVisible(self.desk.state.issuance is not None)
 
     def print_again(self) -> None:
-        issuance = self.window.state.issuance
+        issuance = self.desk.state.issuance
         if issuance is None:
             return
-        printer, service = self.printer_for_job(), self.window.service
+        printer, service = self.printer_for_job(), self.desk.service
 
         def job(connection: Any, progress: Callable[[str], None]) -> Issuance:
             progress("print")
@@ -623,15 +665,18 @@ class IssueTab(QWidget):
             service.record(issuance)
             return issuance
 
-        self.window.run_card("reprint", job, self.issued, self.failed, self.mark,
-                             needs_card=False)
+        self.desk.run_card("reprint", job, self.issued, self.failed, self.mark, needs_card=False)
 
     def show_face(self, face: CardFace) -> None:
         for label, side in ((self.front, "front"), (self.back, "back")):
             image = render_image(face, side, dpi=100)
-            label.setPixmap(QPixmap.fromImage(image).scaled(
-                label.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation))
+            label.setPixmap(
+                QPixmap.fromImage(image).scaled(
+                    label.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
 
 
 class BatchTab(QWidget):
@@ -639,7 +684,7 @@ class BatchTab(QWidget):
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__()
-        self.window = window
+        self.desk = window
         hint = QLabel(t("batch.hint"))
         hint.setWordWrap(True)
         self.add_button = QPushButton(t("batch.add"))
@@ -666,33 +711,38 @@ class BatchTab(QWidget):
         self.show_queue()
 
     def add_selected(self) -> None:
-        if self.window.state.kk is None:
+        if self.desk.state.kk is None:
             self.summary.error(DeskError("nothing-selected"))
             return
-        self.add(self.window.state.kk)
+        self.add(self.desk.state.kk)
 
     def add(self, kk: str) -> None:
-        if any(entry[0] == kk for entry in self.window.state.batch):
+        if any(entry[0] == kk for entry in self.desk.state.batch):
             return
-        name = self.window.service.summary(kk).head
-        self.window.state.batch.append((kk, name, "waiting"))
+        name = self.desk.service.summary(kk).head
+        self.desk.state.batch.append((kk, name, "waiting"))
         self.show_queue()
 
     def show_queue(self) -> None:
-        batch = self.window.state.batch
+        batch = self.desk.state.batch
         rows = []
         for kk, name, result in batch:
             code, _, detail = result.partition("|")
-            text = {"waiting": lambda: t("batch.waiting"),
-                    "working": lambda: t("batch.working"),
-                    "issued": lambda: t("batch.issued", serial=detail),
-                    "aside": lambda: t("batch.aside", why=detail)}[code]()
+            key = {
+                "waiting": "batch.waiting",
+                "working": "batch.working",
+                "issued": "batch.issued",
+                "aside": "batch.aside",
+            }[code]
+            text = t(key, serial=detail, why=detail)
             rows.append([kk, name, text])
         _fill(self.table, rows)
-        count = {c: sum(1 for e in batch if e[2].startswith(c))
-                 for c in ("issued", "aside", "waiting")}
-        self.summary.plain(t("batch.summary", done=count["issued"], aside=count["aside"],
-                             left=count["waiting"]))
+        count = {
+            c: sum(1 for e in batch if e[2].startswith(c)) for c in ("issued", "aside", "waiting")
+        }
+        self.summary.plain(
+            t("batch.summary", done=count["issued"], aside=count["aside"], left=count["waiting"])
+        )
 
     def run_queue(self) -> None:
         if len(self.pin.text()) < 4:
@@ -703,18 +753,18 @@ class BatchTab(QWidget):
         self.next()
 
     def next(self) -> None:
-        batch = self.window.state.batch
+        batch = self.desk.state.batch
         waiting = [i for i, e in enumerate(batch) if e[2] == "waiting"]
         if not waiting or not self.running:
             self.running = False
             self.show_queue()
-            self.window.batch_done()
+            self.desk.batch_done()
             return
         index = waiting[0]
         kk, name, _ = batch[index]
         batch[index] = (kk, name, "working")
         self.show_queue()
-        service, pin, printer = self.window.service, self.pin.text(), self.window.pdf_printer
+        service, pin, printer = self.desk.service, self.pin.text(), self.desk.pdf_printer
 
         def job(connection: Any, progress: Callable[[str], None]) -> Issuance:
             return service.issue(connection, kk, pin=pin, printer=printer, progress=progress)
@@ -728,8 +778,8 @@ class BatchTab(QWidget):
             batch[index] = (kk, name, f"aside|{texts.error_text(exc.code, exc.fields)}")
             self.next()
 
-        feed = getattr(self.window.reader, "feed_blank", None)
-        self.window.run_card("batch", job, done, failed, before=feed)
+        feed = getattr(self.desk.reader, "feed_blank", None)
+        self.desk.run_card("batch", job, done, failed, before=feed)
 
 
 class ServicesTab(QWidget):
@@ -737,7 +787,7 @@ class ServicesTab(QWidget):
 
     def __init__(self, window: DeskWindow) -> None:
         super().__init__()
-        self.window = window
+        self.desk = window
         self.read = QPushButton(t("svc.read"))
         self.read.setMinimumHeight(36)
         self.result = QLabel()
@@ -818,24 +868,41 @@ class ServicesTab(QWidget):
             self.show_report(window.state.last_report)
 
     def read_card(self) -> None:
-        service = self.window.service
+        service = self.desk.service
         self.message.plain(t("app.busy"))
-        self.window.run_card("read", lambda c, p: service.read_card(c), self.show_report,
-                             self.message.error)
+        self.desk.run_card(
+            "read", lambda c, p: service.read_card(c), self.show_report, self.message.error
+        )
 
     def show_report(self, report: CardReport) -> None:
-        self.window.state.last_report = report
-        verdict = (t("svc.genuine") if report.genuine
-                   else t("svc.notgenuine", why="; ".join(report.reasons) or report.verdict))
+        self.desk.state.last_report = report
+        verdict = (
+            t("svc.genuine")
+            if report.genuine
+            else t("svc.notgenuine", why="; ".join(report.reasons) or report.verdict)
+        )
         purses = ", ".join(
-            t("svc.purse", programme=report.programmes[i] if i < len(report.programmes)
-              else str(i), amount=rupiah(b)) for i, b in sorted(report.balances.items()))
+            t(
+                "svc.purse",
+                programme=report.programmes[i] if i < len(report.programmes) else str(i),
+                amount=rupiah(b),
+            )
+            for i, b in sorted(report.balances.items())
+        )
         self.result.setText(
-            "<b>" + t("svc.result", serial=report.serial, verdict=verdict,
-                      state=texts.state_text("chip", report.state),
-                      register=texts.state_text("reg", report.register_state)
-                      if report.register_state else t("svc.noregister")) + "</b><br>"
-            + (purses or t("svc.nopurse")))
+            "<b>"
+            + t(
+                "svc.result",
+                serial=report.serial,
+                verdict=verdict,
+                state=texts.state_text("chip", report.state),
+                register=texts.state_text("reg", report.register_state)
+                if report.register_state
+                else t("svc.noregister"),
+            )
+            + "</b><br>"
+            + (purses or t("svc.nopurse"))
+        )
         self.message.plain("")
         self.purse.clear()
         for i in sorted(report.balances):
@@ -847,13 +914,13 @@ class ServicesTab(QWidget):
     def show_balance(self) -> None:
         """Block only an active card; replace only a blocked one, showing what moves."""
         serial = self.serial.text().strip().upper()
-        state = self.window.service.card_state(serial) if len(serial) == 16 else None
+        state = self.desk.service.card_state(serial) if len(serial) == 16 else None
         self.block.setEnabled(state == "active")
         lost = state == "blocked"
         self.replace.setEnabled(lost)
         self.new_pin_replace.setEnabled(lost)
         if lost:
-            moved = sum(self.window.service.replacement_balances(serial).values())
+            moved = sum(self.desk.service.replacement_balances(serial).values())
             self.balance.setText(t("svc.balancebo", amount=rupiah(moved)))
         else:
             self.balance.clear()
@@ -864,22 +931,23 @@ class ServicesTab(QWidget):
         if purse is None:
             self.message.error(DeskError("purse-unknown", purse="-"))
             return
-        service = self.window.service
+        service = self.desk.service
 
         def done(balance: int) -> None:
             self.amount.clear()
-            report = self.window.state.last_report
+            report = self.desk.state.last_report
             if report is not None:
                 self.show_report(replace(report, balances={**report.balances, purse: balance}))
             self.message.ok(t("svc.loaded", amount=rupiah(amount), balance=rupiah(balance)))
 
-        self.window.run_card("load", lambda c, p: service.load(c, agency, purse, amount), done,
-                             self.message.error)
+        self.desk.run_card(
+            "load", lambda c, p: service.load(c, agency, purse, amount), done, self.message.error
+        )
 
     def block_card(self) -> None:
         serial = self.serial.text().strip().upper()
         try:
-            self.window.service.block(serial, self.reason.text().strip() or "lost")
+            self.desk.service.block(serial, self.reason.text().strip() or "lost")
         except DeskError as exc:
             self.message.error(exc)
             return
@@ -894,28 +962,37 @@ class ServicesTab(QWidget):
         self.supervisor.ask(t("svc.replace"), self.do_replace)
 
     def do_replace(self, supervisor: Any) -> None:
-        service, serial = self.window.service, self.serial.text().strip().upper()
-        pin, printer = self.new_pin_replace.text(), self.window.pdf_printer
+        service, serial = self.desk.service, self.serial.text().strip().upper()
+        pin, printer = self.new_pin_replace.text(), self.desk.pdf_printer
 
         def done(result: tuple[Issuance, dict[int, int]]) -> None:
             issuance, moved = result
             self.new_pin_replace.clear()
-            self.window.state.issuance = issuance
-            self.window.issue.show_face(issuance.face)
-            self.message.ok(t("svc.replaced", serial=issuance.face.serial,
-                              amount=rupiah(sum(moved.values()))))
+            self.desk.state.issuance = issuance
+            self.desk.issue.show_face(issuance.face)
+            self.message.ok(
+                t("svc.replaced", serial=issuance.face.serial, amount=rupiah(sum(moved.values())))
+            )
 
-        self.window.run_card(
-            "replace", lambda c, p: service.replace(c, serial, pin=pin, printer=printer,
-                                                    supervisor=supervisor, progress=p),
-            done, self.message.error)
+        self.desk.run_card(
+            "replace",
+            lambda c, p: service.replace(
+                c, serial, pin=pin, printer=printer, supervisor=supervisor, progress=p
+            ),
+            done,
+            self.message.error,
+        )
 
     def do_change_pin(self) -> None:
-        service, old, new = self.window.service, self.old_pin.text(), self.new_pin.text()
+        service, old, new = self.desk.service, self.old_pin.text(), self.new_pin.text()
         self.old_pin.clear()
         self.new_pin.clear()
-        self.window.run_card("pin", lambda c, p: service.change_pin(c, old, new),
-                             lambda _: self.message.ok(t("svc.pinchanged")), self.message.error)
+        self.desk.run_card(
+            "pin",
+            lambda c, p: service.change_pin(c, old, new),
+            lambda _: self.message.ok(t("svc.pinchanged")),
+            self.message.error,
+        )
 
     def ask_unblock(self) -> None:
         if len(self.new_pin.text()) < 4:
@@ -925,11 +1002,14 @@ class ServicesTab(QWidget):
         self.supervisor.ask(t("svc.unblockpin"), self.do_unblock)
 
     def do_unblock(self, supervisor: Any) -> None:
-        service, new = self.window.service, self.new_pin.text()
+        service, new = self.desk.service, self.new_pin.text()
         self.new_pin.clear()
-        self.window.run_card(
-            "unblock", lambda c, p: service.unblock_pin(c, new, supervisor=supervisor),
-            lambda _: self.message.ok(t("svc.pinunblocked")), self.message.error)
+        self.desk.run_card(
+            "unblock",
+            lambda c, p: service.unblock_pin(c, new, supervisor=supervisor),
+            lambda _: self.message.ok(t("svc.pinunblocked")),
+            self.message.error,
+        )
 
 
 class DashboardTab(QWidget):
@@ -940,7 +1020,7 @@ class DashboardTab(QWidget):
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
-        self.window = window
+        self.desk = window
         self.progress = QLabel()
         self.progress.setStyleSheet("font-size: 15px; font-weight: bold;")
         self.refresh_button = QPushButton(t("dash.refresh"))
@@ -956,23 +1036,28 @@ class DashboardTab(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        data = self.window.service.dashboard()
+        data = self.desk.service.dashboard()
         share = 100 * data.issued / data.target
         pct = f"{share:.2f} %".replace(".", ",") if texts.language() == "id" else f"{share:.2f} %"
-        self.progress.setText(t("dash.progress", issued=_dots(data.issued),
-                                target=_dots(data.target), pct=pct))
+        self.progress.setText(
+            t("dash.progress", issued=_dots(data.issued), target=_dots(data.target), pct=pct)
+        )
         self.figure.clear()
         axes = self.figure.subplots(2, 3)
         self._target(axes[0][0], data.issued, data.target)
         kecamatan = {_place(k): v for k, v in data.by_kecamatan.items()}
         top = dict(sorted(data.by_kelurahan.items(), key=lambda kv: -kv[1])[:10])
         self._bars(axes[0][1], t("dash.issued"), kecamatan, "#00529b")
-        self._bars(axes[0][2], t("dash.kelurahan"), {_place(k): v for k, v in top.items()},
-                   "#0277bd")
-        self._bars(axes[1][0], t("dash.funds"), data.funds_by_programme, "#2e7d32",
-                   money=True)
-        self._bars(axes[1][1], t("dash.reviews"),
-                   {t(_kind_key(k)): v for k, v in data.reviews_by_kind.items()}, "#c62828")
+        self._bars(
+            axes[0][2], t("dash.kelurahan"), {_place(k): v for k, v in top.items()}, "#0277bd"
+        )
+        self._bars(axes[1][0], t("dash.funds"), data.funds_by_programme, "#2e7d32", money=True)
+        self._bars(
+            axes[1][1],
+            t("dash.reviews"),
+            {t(_kind_key(k)): v for k, v in data.reviews_by_kind.items()},
+            "#c62828",
+        )
         axes[1][2].axis("off")
         self.canvas.draw_idle()
 
@@ -980,22 +1065,32 @@ class DashboardTab(QWidget):
     def _target(ax: Any, issued: int, target: int) -> None:
         ax.set_title(t("dash.target"), fontsize=9)
         ax.barh([0], [issued], color="#00529b", label=t("dash.withcard"))
-        ax.barh([0], [max(target - issued, 0)], left=[issued], color="#cfd8dc",
-                label=t("dash.waiting"))
+        ax.barh(
+            [0], [max(target - issued, 0)], left=[issued], color="#cfd8dc", label=t("dash.waiting")
+        )
         ax.set_xlim(0, target)
         ax.set_yticks([])
         ax.xaxis.set_major_formatter(_int_formatter())
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2,
-                  frameon=False)
+        ax.legend(
+            fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2, frameon=False
+        )
 
     @staticmethod
-    def _bars(ax: Any, title: str, values: dict[str, int], colour: str,
-              money: bool = False) -> None:
+    def _bars(
+        ax: Any, title: str, values: dict[str, int], colour: str, money: bool = False
+    ) -> None:
         ax.set_title(title, fontsize=9)
         if not values:
-            ax.text(0.5, 0.5, t("dash.nodata"), ha="center", va="center",
-                    transform=ax.transAxes, color="#777")
+            ax.text(
+                0.5,
+                0.5,
+                t("dash.nodata"),
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="#777",
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             return
@@ -1027,9 +1122,16 @@ def _int_formatter() -> Any:
 class DeskWindow(QMainWindow):
     """The desk: login page, then the tabs; one reader worker thread."""
 
-    def __init__(self, service: DeskService, reader: Reader, *, pdf_dir: Path,
-                 cache: Path, language: str = texts.DEFAULT_LANGUAGE,
-                 printers: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        service: DeskService,
+        reader: Reader,
+        *,
+        pdf_dir: Path,
+        cache: Path,
+        language: str = texts.DEFAULT_LANGUAGE,
+        printers: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self.service = service
         self.reader = reader
@@ -1037,8 +1139,10 @@ class DeskWindow(QMainWindow):
         self.printers = printers or []
         self.pdf_printer = PdfPrinter(pdf_dir)
         self.state = DeskState()
-        self.jobs: dict[int, tuple[Callable[[Any], None], Callable[[DeskError], None],
-                                   Callable[[str], None] | None]] = {}
+        self.jobs: dict[
+            int,
+            tuple[Callable[[Any], None], Callable[[DeskError], None], Callable[[str], None] | None],
+        ] = {}
         self.busy = False
         self.reader_thread = ReaderThread(reader, self)
         worker = self.reader_thread.worker
@@ -1060,8 +1164,9 @@ class DeskWindow(QMainWindow):
         bar = QHBoxLayout()
         if self.service.development:
             banner = QLabel(t("app.devkeys"))
-            banner.setStyleSheet("background: #b71c1c; color: white; font-weight: bold;"
-                                 "padding: 4px;")
+            banner.setStyleSheet(
+                "background: #b71c1c; color: white; font-weight: bold;padding: 4px;"
+            )
             bar.addWidget(banner, 1)
         else:
             bar.addStretch(1)
@@ -1106,9 +1211,14 @@ class DeskWindow(QMainWindow):
         self.batch = BatchTab(self)
         self.services = ServicesTab(self)
         self.dashboard = DashboardTab(self)
-        for tab, key in ((self.households, "tab.households"), (self.reviews, "tab.reviews"),
-                         (self.issue, "tab.issue"), (self.batch, "tab.batch"),
-                         (self.services, "tab.services"), (self.dashboard, "tab.dashboard")):
+        for tab, key in (
+            (self.households, "tab.households"),
+            (self.reviews, "tab.reviews"),
+            (self.issue, "tab.issue"),
+            (self.batch, "tab.batch"),
+            (self.services, "tab.services"),
+            (self.dashboard, "tab.dashboard"),
+        ):
             self.tabs.addTab(tab, t(key))
         self.tabs.currentChanged.connect(self._tab_changed)
         self.stack.addWidget(self.tabs)
@@ -1143,10 +1253,17 @@ class DeskWindow(QMainWindow):
 
     # --- card jobs ------------------------------------------------------------------
 
-    def run_card(self, name: str, run: Callable[[Any, Callable[[str], None]], Any],
-                 done: Callable[[Any], None], failed: Callable[[DeskError], None],
-                 progress: Callable[[str], None] | None = None, *, needs_card: bool = True,
-                 before: Callable[[], Any] | None = None) -> None:
+    def run_card(
+        self,
+        name: str,
+        run: Callable[[Any, Callable[[str], None]], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[DeskError], None],
+        progress: Callable[[str], None] | None = None,
+        *,
+        needs_card: bool = True,
+        before: Callable[[], Any] | None = None,
+    ) -> None:
         """Run ``run(connection, progress)`` on the reader's worker; answers come back on
         the GUI thread."""
         job = Job(name, run, needs_card=needs_card, before=before)
@@ -1156,8 +1273,9 @@ class DeskWindow(QMainWindow):
 
     def _busy(self, busy: bool) -> None:
         self.busy = busy
-        self.statusBar().showMessage(t("app.busy") if busy else
-                                     t("app.reader", reader=self.reader.name))
+        self.statusBar().showMessage(
+            t("app.busy") if busy else t("app.reader", reader=self.reader.name)
+        )
 
     def _progress(self, job_id: int, step: str) -> None:
         entry = self.jobs.get(job_id)
@@ -1194,8 +1312,9 @@ def _dev_accounts(service: DeskService) -> None:
         service.add_clerk("supervisor", "supervisor-dev-pass", "supervisor")
 
 
-def build_desk(workdir: Path, *, register_url: str | None = None,
-               reader_name: str | None = None) -> tuple[DeskService, Reader]:
+def build_desk(
+    workdir: Path, *, register_url: str | None = None, reader_name: str | None = None
+) -> tuple[DeskService, Reader]:
     """The desk's embedded defaults under ``workdir``: SQLite register and ledger, the
     DEVELOPMENT key set, and a PC/SC reader (or the virtual one when none is present)."""
     from cardkit.backoffice import SettlementLedger
@@ -1210,9 +1329,14 @@ def build_desk(workdir: Path, *, register_url: str | None = None,
     keystore = development_keystore(allow=True)
     register = Register(register_url or f"sqlite:///{workdir / 'register.sqlite'}")
     ledger_path = str(workdir / "ledger.sqlite")
-    service = DeskService(register, keystore,
-                          LedgerBackOffice(lambda: SettlementLedger(ledger_path)),
-                          AuditLog(workdir / "audit.jsonl"), workdir=workdir, development=True)
+    service = DeskService(
+        register,
+        keystore,
+        LedgerBackOffice(lambda: SettlementLedger(ledger_path)),
+        AuditLog(workdir / "audit.jsonl"),
+        workdir=workdir,
+        development=True,
+    )
     _dev_accounts(service)
     names = [n for n in pcsc_readers() if not n.startswith("Virtual PCD")]
     reader: Reader
@@ -1231,19 +1355,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("var/desk"))
     parser.add_argument("--register", default=None, help="register database URL")
     parser.add_argument("--reader", default=None, help="PC/SC reader name")
-    parser.add_argument("--language", choices=list(texts.LANGUAGES),
-                        default=texts.DEFAULT_LANGUAGE)
+    parser.add_argument("--language", choices=list(texts.LANGUAGES), default=texts.DEFAULT_LANGUAGE)
     args = parser.parse_args([] if argv is None else argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    service, reader = build_desk(args.workdir, register_url=args.register,
-                                 reader_name=args.reader)
+    service, reader = build_desk(args.workdir, register_url=args.register, reader_name=args.reader)
     from PySide6.QtPrintSupport import QPrinterInfo
 
     pdf_dir = args.workdir / "printed"
     pdf_dir.mkdir(parents=True, exist_ok=True)
-    window = DeskWindow(service, reader, pdf_dir=pdf_dir, cache=args.workdir / "i18n",
-                        language=args.language,
-                        printers=list(QPrinterInfo.availablePrinterNames()))
+    window = DeskWindow(
+        service,
+        reader,
+        pdf_dir=pdf_dir,
+        cache=args.workdir / "i18n",
+        language=args.language,
+        printers=list(QPrinterInfo.availablePrinterNames()),
+    )
     window.show()
     try:
         code = app.exec()

@@ -17,10 +17,10 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QImage,
+    QPagedPaintDevice,
     QPageLayout,
     QPageSize,
     QPainter,
-    QPagedPaintDevice,
     QPdfWriter,
     QPen,
 )
@@ -65,8 +65,9 @@ def _draw_qr(p: QPainter, payload: str, rect: QRectF) -> None:
     for y, row in enumerate(matrix):
         for x, dark in enumerate(row):
             if dark:
-                p.drawRect(QRectF(rect.x() + (x + 4) * module, rect.y() + (y + 4) * module,
-                                  module, module))
+                p.drawRect(
+                    QRectF(rect.x() + (x + 4) * module, rect.y() + (y + 4) * module, module, module)
+                )
 
 
 def paint_side(p: QPainter, face: CardFace, side: str, width: float, height: float) -> None:
@@ -77,8 +78,9 @@ def paint_side(p: QPainter, face: CardFace, side: str, width: float, height: flo
     p.fillRect(QRectF(0, 0, width, 9 * mm), _BLUE)
     p.setPen(Qt.GlobalColor.white)
     p.setFont(_font(3.6, True, px_per_mm=mm))
-    p.drawText(QRectF(4 * mm, 0, width - 8 * mm, 9 * mm), Qt.AlignmentFlag.AlignVCenter,
-               FACE["title"])
+    p.drawText(
+        QRectF(4 * mm, 0, width - 8 * mm, 9 * mm), Qt.AlignmentFlag.AlignVCenter, FACE["title"]
+    )
     if side == "front":
         _front(p, face, mm, width, height)
     else:
@@ -86,8 +88,9 @@ def paint_side(p: QPainter, face: CardFace, side: str, width: float, height: flo
     if face.development:
         p.setPen(QColor(200, 0, 0))
         p.setFont(_font(2.6, True, px_per_mm=mm))
-        p.drawText(QRectF(0, height - 5 * mm, width, 5 * mm), Qt.AlignmentFlag.AlignCenter,
-                   FACE["dev"])
+        p.drawText(
+            QRectF(0, height - 5 * mm, width, 5 * mm), Qt.AlignmentFlag.AlignCenter, FACE["dev"]
+        )
 
 
 def _front(p: QPainter, face: CardFace, mm: float, width: float, height: float) -> None:
@@ -99,8 +102,11 @@ def _front(p: QPainter, face: CardFace, mm: float, width: float, height: float) 
         p.setFont(_font(2.5, px_per_mm=mm))
         p.drawText(photo_rect, Qt.AlignmentFlag.AlignCenter, FACE["nophoto"])
     else:
-        scaled = image.scaled(photo_rect.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio,
-                              Qt.TransformationMode.SmoothTransformation)
+        scaled = image.scaled(
+            photo_rect.size().toSize(),
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
         x = photo_rect.x() + (photo_rect.width() - scaled.width()) / 2
         p.drawImage(QRectF(x, photo_rect.y(), scaled.width(), scaled.height()), scaled)
     p.setPen(QPen(QColor(90, 90, 90), 0.2 * mm))
@@ -110,8 +116,11 @@ def _front(p: QPainter, face: CardFace, mm: float, width: float, height: float) 
     room = width - left - 3 * mm
     p.setPen(Qt.GlobalColor.black)
     p.setFont(_font(3.4, True, px_per_mm=mm))
-    p.drawText(QRectF(left, 12 * mm, room, 10 * mm),
-               Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap, face.name)
+    p.drawText(
+        QRectF(left, 12 * mm, room, 10 * mm),
+        Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
+        face.name,
+    )
     p.setFont(_font(2.8, px_per_mm=mm))
     rows = [
         ("NIK", face.masked_nik),
@@ -124,13 +133,17 @@ def _front(p: QPainter, face: CardFace, mm: float, width: float, height: float) 
         p.setPen(QColor(90, 90, 90))
         p.drawText(QRectF(left, y, 18 * mm, 4 * mm), Qt.AlignmentFlag.AlignLeft, label)
         p.setPen(Qt.GlobalColor.black)
-        p.drawText(QRectF(left + 18 * mm, y, room - 18 * mm, 4 * mm),
-                   Qt.AlignmentFlag.AlignLeft, value)
+        p.drawText(
+            QRectF(left + 18 * mm, y, room - 18 * mm, 4 * mm), Qt.AlignmentFlag.AlignLeft, value
+        )
         y += 4.4 * mm
     p.setPen(_BLUE)
     p.setFont(_font(2.8, px_per_mm=mm))
-    p.drawText(QRectF(4 * mm, 41 * mm, 22 * mm, 4 * mm), Qt.AlignmentFlag.AlignCenter,
-               f"{face.kelurahan.title()}")
+    p.drawText(
+        QRectF(4 * mm, 41 * mm, 22 * mm, 4 * mm),
+        Qt.AlignmentFlag.AlignCenter,
+        f"{face.kelurahan.title()}",
+    )
 
 
 def _back(p: QPainter, face: CardFace, mm: float, width: float, height: float) -> None:
@@ -138,18 +151,26 @@ def _back(p: QPainter, face: CardFace, mm: float, width: float, height: float) -
     _draw_qr(p, face.qr_payload, qr_rect)
     p.setPen(Qt.GlobalColor.black)
     p.setFont(_font(3.0, px_per_mm=mm))
-    p.drawText(QRectF(4 * mm, 12 * mm, 18 * mm, 5 * mm), Qt.AlignmentFlag.AlignLeft,
-               FACE["can"])
+    p.drawText(QRectF(4 * mm, 12 * mm, 18 * mm, 5 * mm), Qt.AlignmentFlag.AlignLeft, FACE["can"])
     p.setFont(_font(5.0, True, px_per_mm=mm))
-    p.drawText(QRectF(4 * mm, 17 * mm, 45 * mm, 8 * mm), Qt.AlignmentFlag.AlignLeft,
-               " ".join((face.can[:3], face.can[3:])))
+    p.drawText(
+        QRectF(4 * mm, 17 * mm, 45 * mm, 8 * mm),
+        Qt.AlignmentFlag.AlignLeft,
+        " ".join((face.can[:3], face.can[3:])),
+    )
     p.setFont(_font(2.8, px_per_mm=mm))
-    p.drawText(QRectF(4 * mm, 26 * mm, 48 * mm, 4 * mm), Qt.AlignmentFlag.AlignLeft,
-               f"{FACE['serial']} {face.serial}")
+    p.drawText(
+        QRectF(4 * mm, 26 * mm, 48 * mm, 4 * mm),
+        Qt.AlignmentFlag.AlignLeft,
+        f"{FACE['serial']} {face.serial}",
+    )
     p.setPen(QColor(70, 70, 70))
     p.setFont(_font(2.3, px_per_mm=mm))
-    p.drawText(QRectF(4 * mm, 31 * mm, 48 * mm, 14 * mm),
-               Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap, FACE["back"])
+    p.drawText(
+        QRectF(4 * mm, 31 * mm, 48 * mm, 14 * mm),
+        Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
+        FACE["back"],
+    )
 
 
 def render_image(face: CardFace, side: str, dpi: int = DPI) -> QImage:
@@ -166,8 +187,9 @@ def render_image(face: CardFace, side: str, dpi: int = DPI) -> QImage:
 
 
 def _paint_pages(device: QPagedPaintDevice, face: CardFace) -> None:
-    device.setPageLayout(QPageLayout(cr80_page(), QPageLayout.Orientation.Portrait,
-                                     QMarginsF(0, 0, 0, 0)))
+    device.setPageLayout(
+        QPageLayout(cr80_page(), QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0))
+    )
     p = QPainter()
     if not p.begin(device):
         raise PrintError("the printer refused the job")

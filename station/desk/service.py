@@ -61,8 +61,8 @@ from cardkit.ssn import (
 from cardkit.ssn.beneficiary import Beneficiary
 from cardkit.transport.base import Connection
 from cardkit.wallet import LoadSequence, WalletIssuer
-from cardkit.wallet.issuer import PendingLoad
 from cardkit.wallet.card import WalletCard
+from cardkit.wallet.issuer import PendingLoad
 from keys.audit import AuditLog
 
 TARGET_HOUSEHOLDS = 53_679  #: households the programme must reach
@@ -80,9 +80,18 @@ PAYMENT_CAP = 500_000
 OFFLINE_CAP = 1_000_000
 VALIDITY_YEARS = 5
 #: Samarinda's ten kecamatan: the dashboard shows each, with or without cards yet.
-KECAMATAN = ("PALARAN", "SAMARINDA ILIR", "SAMARINDA SEBERANG", "SUNGAI KUNJANG",
-             "SAMARINDA ULU", "SAMARINDA UTARA", "SAMBUTAN", "SUNGAI PINANG", "SAMARINDA KOTA",
-             "LOA JANAN ILIR")
+KECAMATAN = (
+    "PALARAN",
+    "SAMARINDA ILIR",
+    "SAMARINDA SEBERANG",
+    "SUNGAI KUNJANG",
+    "SAMARINDA ULU",
+    "SAMARINDA UTARA",
+    "SAMBUTAN",
+    "SUNGAI PINANG",
+    "SAMARINDA KOTA",
+    "LOA JANAN ILIR",
+)
 PROGRAMME_NAMES = ("PKH", "BPNT", "KKS")
 ISSUE_STEPS = ("check", "personalise", "verify", "print", "record")
 
@@ -335,8 +344,10 @@ def qr_payload(serial_hex: str) -> str:
 def parse_qr_payload(text: str) -> str:
     """The card serial from a scanned QR payload; ``DeskError`` if the check fails."""
     parts = text.split(":")
-    if len(parts) != 3 or parts[0] != "SSN" or not hmac.compare_digest(
-        check_value(parts[1]), parts[2]
+    if (
+        len(parts) != 3
+        or parts[0] != "SSN"
+        or not hmac.compare_digest(check_value(parts[1]), parts[2])
     ):
         raise DeskError("qr-invalid")
     return parts[1]
@@ -415,7 +426,9 @@ class DeskService:
 
     def has_clerks(self) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(desk_clerks)).scalar_one() > 0
+            return (
+                conn.execute(sa.select(sa.func.count()).select_from(desk_clerks)).scalar_one() > 0
+            )
 
     def _check(self, name: str, password: str) -> Clerk | None:
         with self.engine.connect() as conn:
@@ -467,13 +480,19 @@ class DeskService:
                 serial = query.upper()
                 if serial.startswith("SSN:"):
                     serial = parse_qr_payload(serial)
-                kks |= set(conn.execute(sa.select(cards.c.kk).where(cards.c.serial == serial))
-                           .scalars())
+                kks |= set(
+                    conn.execute(sa.select(cards.c.kk).where(cards.c.serial == serial)).scalars()
+                )
             if not kks and len(query) >= 3:
                 pattern = f"%{query.upper()}%"
-                kks |= set(conn.execute(
-                    sa.select(persons.c.kk).distinct().where(sa.func.upper(persons.c.name)
-                                                              .like(pattern)).limit(50)).scalars())
+                kks |= set(
+                    conn.execute(
+                        sa.select(persons.c.kk)
+                        .distinct()
+                        .where(sa.func.upper(persons.c.name).like(pattern))
+                        .limit(50)
+                    ).scalars()
+                )
         return [self.summary(kk) for kk in sorted(kks)]
 
     def summary(self, kk: str) -> HouseholdSummary:
@@ -494,27 +513,49 @@ class DeskService:
         else:
             status = "eligible"
         shown = card or blocked
-        return HouseholdSummary(kk, str(head.get("name", "")), str(head.get("nik", "")),
-                                view.kecamatan, status, shown.serial if shown else None)
+        return HouseholdSummary(
+            kk,
+            str(head.get("name", "")),
+            str(head.get("nik", "")),
+            view.kecamatan,
+            status,
+            shown.serial if shown else None,
+        )
 
     def beneficiary(self, kk: str) -> Beneficiary:
         """The household head as a :class:`Beneficiary` (for the card's records)."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(persons).where(persons.c.kk == kk).where(persons.c.status == ACTIVE)
-                .order_by(persons.c.source_no)).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(persons)
+                    .where(persons.c.kk == kk)
+                    .where(persons.c.status == ACTIVE)
+                    .order_by(persons.c.source_no)
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise DeskError("household-inactive", kk=kk)
         birth = row["birth_date"]
-        return Beneficiary.from_row({
-            "NO": str(row["source_no"]), "NIK": row["nik"], "NO_KK": row["kk"],
-            "NAMA": row["name"], "JENIS_KELAMIN": row["sex"],
-            "TEMPAT_LAHIR": row["birth_place"],
-            "TANGGAL_LAHIR": (birth if isinstance(birth, dt.date)
-                              else dt.date.fromisoformat(str(birth))).strftime("%d-%m-%Y"),
-            "ALAMAT": row["address"], "RT": row["rt"], "KELURAHAN": row["kelurahan"],
-            "KECAMATAN": row["kecamatan"], "STATUS_BANSOS": row["programmes"] or "",
-        })
+        return Beneficiary.from_row(
+            {
+                "NO": str(row["source_no"]),
+                "NIK": row["nik"],
+                "NO_KK": row["kk"],
+                "NAMA": row["name"],
+                "JENIS_KELAMIN": row["sex"],
+                "TEMPAT_LAHIR": row["birth_place"],
+                "TANGGAL_LAHIR": (
+                    birth if isinstance(birth, dt.date) else dt.date.fromisoformat(str(birth))
+                ).strftime("%d-%m-%Y"),
+                "ALAMAT": row["address"],
+                "RT": row["rt"],
+                "KELURAHAN": row["kelurahan"],
+                "KECAMATAN": row["kecamatan"],
+                "STATUS_BANSOS": row["programmes"] or "",
+            }
+        )
 
     # --- reviews ---------------------------------------------------------------------
 
@@ -525,13 +566,15 @@ class DeskService:
     def review_detail(self, item_id: int) -> Any:
         return self.register.review_item(item_id)
 
-    def decide(self, item_id: int, action: str, *, keep: int | None = None,
-               reason: str | None = None) -> Any:
+    def decide(
+        self, item_id: int, action: str, *, keep: int | None = None, reason: str | None = None
+    ) -> Any:
         """Decide a review item as the logged-in clerk (logged)."""
         clerk = self._who()
         try:
-            decision = self.register.decide(item_id, action, clerk=clerk.name, keep=keep,
-                                            reason=reason)
+            decision = self.register.decide(
+                item_id, action, clerk=clerk.name, keep=keep, reason=reason
+            )
         except RegisterError as exc:
             raise _register_error(exc) from None
         self._log("review-decided", item=item_id, action=action, kept=keep)
@@ -545,22 +588,32 @@ class DeskService:
         clerk = self._who()
         try:
             with self.engine.begin() as conn:
-                conn.execute(desk_claims.insert().values(kk=kk, desk=self.desk_id,
-                                                         clerk=clerk.name, claimed_at=_now()))
+                conn.execute(
+                    desk_claims.insert().values(
+                        kk=kk, desk=self.desk_id, clerk=clerk.name, claimed_at=_now()
+                    )
+                )
         except sa.exc.IntegrityError:
             with self.engine.connect() as conn:
                 row = conn.execute(sa.select(desk_claims).where(desk_claims.c.kk == kk)).first()
             if row is not None and row.desk == self.desk_id:
                 return  # our own claim (a retry after a pulled card)
-            raise DeskError("household-claimed", kk=kk, desk=row.desk if row else "?",
-                            clerk=row.clerk if row else "?") from None
+            raise DeskError(
+                "household-claimed",
+                kk=kk,
+                desk=row.desk if row else "?",
+                clerk=row.clerk if row else "?",
+            ) from None
         self._log("household-claimed", kk=kk)
 
     def release(self, kk: str) -> None:
         """Let go of this desk's claim on ``kk``."""
         with self.engine.begin() as conn:
-            conn.execute(desk_claims.delete().where(desk_claims.c.kk == kk)
-                         .where(desk_claims.c.desk == self.desk_id))
+            conn.execute(
+                desk_claims.delete()
+                .where(desk_claims.c.kk == kk)
+                .where(desk_claims.c.desk == self.desk_id)
+            )
 
     def _preflight(self, kk: str) -> None:
         summary = self.summary(kk)
@@ -576,22 +629,39 @@ class DeskService:
     def _plan(self, kk: str, pin: str) -> PersonalisationPlan:
         beneficiary = self.beneficiary(kk)
         signer = self.keystore.signer(self.desk_id)
-        base = PersonalisationPlan.prepare(beneficiary, signer=signer, desk_id=self.desk_id,
-                                           pin=pin, validity_years=VALIDITY_YEARS)
+        base = PersonalisationPlan.prepare(
+            beneficiary, signer=signer, desk_id=self.desk_id, pin=pin, validity_years=VALIDITY_YEARS
+        )
         return PersonalisationPlan.prepare(
-            beneficiary, signer=signer, desk_id=self.desk_id, pin=pin, can=base.can,
-            validity_years=VALIDITY_YEARS, offline_cap=OFFLINE_CAP if base.programmes else 0,
-            purses=wallet_purses(base.programmes, balance_cap=BALANCE_CAP,
-                                 payment_cap=PAYMENT_CAP, expiry=base.not_after),
+            beneficiary,
+            signer=signer,
+            desk_id=self.desk_id,
+            pin=pin,
+            can=base.can,
+            validity_years=VALIDITY_YEARS,
+            offline_cap=OFFLINE_CAP if base.programmes else 0,
+            purses=wallet_purses(
+                base.programmes,
+                balance_cap=BALANCE_CAP,
+                payment_cap=PAYMENT_CAP,
+                expiry=base.not_after,
+            ),
         )
 
     def inspect(self, connection: Connection) -> LifeCycle:
         """The presented card's state; a card of another system is ``foreign-card``."""
         return _open(connection).state
 
-    def personalise(self, connection: Connection, kk: str, *, pin: str,
-                    photo: Path | None = None, progress: Progress = lambda step: None,
-                    interrupted: Interrupted | None = None) -> Issuance:
+    def personalise(
+        self,
+        connection: Connection,
+        kk: str,
+        *,
+        pin: str,
+        photo: Path | None = None,
+        progress: Progress = lambda step: None,
+        interrupted: Interrupted | None = None,
+    ) -> Issuance:
         """Claim ``kk``, personalise the presented card and verify it by reading it back.
 
         A card left half-personalised by a pulled card is ``DeskError("card-interrupted")``
@@ -604,8 +674,11 @@ class DeskService:
         self.claim(kk)
         session = _open(connection)
         written = self._written.get(kk)
-        if written is not None and session.state is LifeCycle.ISSUED \
-                and session.serial.hex().upper() == written.face.serial:
+        if (
+            written is not None
+            and session.state is LifeCycle.ISSUED
+            and session.serial.hex().upper() == written.face.serial
+        ):
             progress("verify")  # written before the card was pulled: check it now
             self._verify_issued(connection, session.serial)
             del self._written[kk]
@@ -614,15 +687,16 @@ class DeskService:
         if session.state is LifeCycle.PERSONALISING and interrupted is None:
             raise DeskError("card-interrupted", serial=session.serial.hex().upper())
         if session.state not in (LifeCycle.BLANK, LifeCycle.PERSONALISING):
-            raise DeskError("card-not-blank", serial=session.serial.hex().upper(),
-                            state=session.state.name)
+            raise DeskError(
+                "card-not-blank", serial=session.serial.hex().upper(), state=session.state.name
+            )
         progress("personalise")
         try:
-            result = personalise(session, plan, self.keystore,
-                                 on_interrupted=interrupted or Interrupted.RESUME)
+            result = personalise(
+                session, plan, self.keystore, on_interrupted=interrupted or Interrupted.RESUME
+            )
         except TransportError:
-            self._log("card-pulled", kk=kk, step="personalise",
-                      serial=session.serial.hex().upper())
+            self._log("card-pulled", kk=kk, step="personalise", serial=session.serial.hex().upper())
             raise DeskError("card-pulled-personalising") from None
         except PersonalisationError as exc:
             raise DeskError("personalise-failed", why=str(exc)) from None
@@ -631,11 +705,16 @@ class DeskService:
             raise DeskError("card-wiped", serial=result.serial_hex)
         self._log("card-personalised", kk=kk, serial=result.serial_hex, resumed=result.resumed)
         face = CardFace(
-            serial=result.serial_hex, name=plan.beneficiary.name,
-            masked_nik=mask_nik(plan.beneficiary.nik), can=plan.can,
-            kelurahan=plan.beneficiary.kelurahan, kecamatan=plan.beneficiary.kecamatan,
-            valid_until=plan.not_after, programmes=tuple(p.name for p in plan.programmes),
-            photo=photo, development=self.development,
+            serial=result.serial_hex,
+            name=plan.beneficiary.name,
+            masked_nik=mask_nik(plan.beneficiary.nik),
+            can=plan.can,
+            kelurahan=plan.beneficiary.kelurahan,
+            kecamatan=plan.beneficiary.kecamatan,
+            valid_until=plan.not_after,
+            programmes=tuple(p.name for p in plan.programmes),
+            photo=photo,
+            development=self.development,
         )
         issuance = Issuance(kk, face, resumed=result.resumed, round_trips=result.round_trips)
         self._written[kk] = issuance
@@ -659,8 +738,9 @@ class DeskService:
             printer(issuance.face)
         except Exception as exc:  # any printer failure: the card is not handed over
             self._log("print-failed", serial=issuance.face.serial, why=type(exc).__name__)
-            raise DeskError("print-failed", why=str(exc) or type(exc).__name__,
-                            issuance=issuance) from None
+            raise DeskError(
+                "print-failed", why=str(exc) or type(exc).__name__, issuance=issuance
+            ) from None
         issuance.printed = True
         self._log("card-printed", serial=issuance.face.serial)
 
@@ -670,8 +750,9 @@ class DeskService:
         if not issuance.printed:
             raise DeskError("not-printed", serial=issuance.face.serial)
         try:
-            self.register.issue_card(issuance.kk, issuance.face.serial, desk=self.desk_id,
-                                     clerk=clerk.name)
+            self.register.issue_card(
+                issuance.kk, issuance.face.serial, desk=self.desk_id, clerk=clerk.name
+            )
         except RegisterError as exc:
             raise _register_error(exc) from None
         issuance.recorded = True
@@ -683,12 +764,21 @@ class DeskService:
         self.release(kk)
         self._log("issue-set-aside", kk=kk, why=why)
 
-    def issue(self, connection: Connection, kk: str, *, pin: str, printer: Callable[[CardFace], None],
-              photo: Path | None = None, progress: Progress = lambda step: None,
-              interrupted: Interrupted | None = None) -> Issuance:
+    def issue(
+        self,
+        connection: Connection,
+        kk: str,
+        *,
+        pin: str,
+        printer: Callable[[CardFace], None],
+        photo: Path | None = None,
+        progress: Progress = lambda step: None,
+        interrupted: Interrupted | None = None,
+    ) -> Issuance:
         """The whole pass: personalise, verify, print, record (see the steps' methods)."""
-        issuance = self.personalise(connection, kk, pin=pin, photo=photo, progress=progress,
-                                    interrupted=interrupted)
+        issuance = self.personalise(
+            connection, kk, pin=pin, photo=photo, progress=progress, interrupted=interrupted
+        )
         progress("print")
         self.print_face(issuance, printer)
         progress("record")
@@ -710,14 +800,23 @@ class DeskService:
             raise DeskError("card-pulled") from None
         serial = session.serial.hex().upper()
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(cards.c.state, cards.c.kk)
-                               .where(cards.c.serial == serial)).first()
+            row = conn.execute(
+                sa.select(cards.c.state, cards.c.kk).where(cards.c.serial == serial)
+            ).first()
         record = check.card_record
         names = tuple(p.name for p in record.programmes) if record else ()
         self._log("card-read", serial=serial, verdict=check.verdict.name)
-        report = CardReport(serial, check.verdict.name, check.genuine, session.state.name,
-                            check.reasons, names, balances, row.state if row else None,
-                            row.kk if row else None)
+        report = CardReport(
+            serial,
+            check.verdict.name,
+            check.genuine,
+            session.state.name,
+            check.reasons,
+            names,
+            balances,
+            row.state if row else None,
+            row.kk if row else None,
+        )
         if serial in self._pending_loads and check.genuine:
             self._resolve_pending_load(connection, report)
             return self.read_card(connection)
@@ -737,8 +836,9 @@ class DeskService:
             raise DeskError("card-not-active", serial=report.serial)
         if purse not in report.balances:
             raise DeskError("purse-unknown", purse=purse)
-        issuer = WalletIssuer(self.keystore, agency=agency, desk=self.desk_number,
-                              sequence=self.sequence)
+        issuer = WalletIssuer(
+            self.keystore, agency=agency, desk=self.desk_number, sequence=self.sequence
+        )
         try:
             result = issuer.load(connection, purse, amount, sync=True)
         except TransportError:
@@ -759,11 +859,24 @@ class DeskService:
         names = report.programmes
         programme = names[entry.purse] if entry.purse < len(names) else str(entry.purse)
         with self.engine.begin() as conn:
-            conn.execute(desk_loads.insert().values(
-                serial=report.serial, purse=entry.purse, programme=programme, agency=agency,
-                amount=entry.amount, clerk=clerk.name, at=_now()))
-        self._log("funds-loaded", serial=report.serial, purse=entry.purse, amount=entry.amount,
-                  agency=agency)
+            conn.execute(
+                desk_loads.insert().values(
+                    serial=report.serial,
+                    purse=entry.purse,
+                    programme=programme,
+                    agency=agency,
+                    amount=entry.amount,
+                    clerk=clerk.name,
+                    at=_now(),
+                )
+            )
+        self._log(
+            "funds-loaded",
+            serial=report.serial,
+            purse=entry.purse,
+            amount=entry.amount,
+            agency=agency,
+        )
 
     def _resolve_pending_load(self, connection: Connection, report: CardReport) -> None:
         """A load cut short on this card: learn from the card whether it was credited,
@@ -772,8 +885,9 @@ class DeskService:
         if waiting is None:
             return
         pending, agency = waiting
-        issuer = WalletIssuer(self.keystore, agency=agency, desk=self.desk_number,
-                              sequence=self.sequence)
+        issuer = WalletIssuer(
+            self.keystore, agency=agency, desk=self.desk_number, sequence=self.sequence
+        )
         try:
             result = issuer.check(connection, pending)
         except TransportError:
@@ -782,8 +896,13 @@ class DeskService:
         if result.receipt is not None:
             self._book_load(result.receipt, report, agency, self._who())
         else:
-            self._log("load-not-credited", serial=report.serial, purse=pending.purse,
-                      amount=pending.amount, why=result.reason)
+            self._log(
+                "load-not-credited",
+                serial=report.serial,
+                purse=pending.purse,
+                amount=pending.amount,
+                why=result.reason,
+            )
 
     def block(self, serial: str, reason: str) -> None:
         """Block a lost or stolen card: ended in the register, on the next hotlist."""
@@ -798,18 +917,30 @@ class DeskService:
     def card_state(self, serial: str) -> str | None:
         """The card's state in the register (active, blocked, ...), None if unknown."""
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(cards.c.state)
-                                .where(cards.c.serial == serial.upper())).scalar()
+            return conn.execute(
+                sa.select(cards.c.state).where(cards.c.serial == serial.upper())
+            ).scalar()
 
     def replacement_balances(self, lost_serial: str) -> dict[int, int]:
         """What moves to a replacement: the back office's shadow balance per purse."""
-        return {p: b for p, b in self.backoffice.shadow_balances(bytes.fromhex(lost_serial))
-                .items() if b > 0}
+        return {
+            p: b
+            for p, b in self.backoffice.shadow_balances(bytes.fromhex(lost_serial)).items()
+            if b > 0
+        }
 
-    def replace(self, connection: Connection, lost_serial: str, *, pin: str,
-                printer: Callable[[CardFace], None], supervisor: Clerk,
-                photo: Path | None = None, progress: Progress = lambda step: None,
-                interrupted: Interrupted | None = None) -> tuple[Issuance, dict[int, int]]:
+    def replace(
+        self,
+        connection: Connection,
+        lost_serial: str,
+        *,
+        pin: str,
+        printer: Callable[[CardFace], None],
+        supervisor: Clerk,
+        photo: Path | None = None,
+        progress: Progress = lambda step: None,
+        interrupted: Interrupted | None = None,
+    ) -> tuple[Issuance, dict[int, int]]:
         """Issue a replacement for a blocked card and load it with the lost card's shadow
         balance (confirmed by ``supervisor``); returns the issuance and what was moved."""
         self._who()
@@ -822,13 +953,25 @@ class DeskService:
         if row.state != "blocked":
             raise DeskError("card-not-blocked", serial=lost_serial)
         balances = self.replacement_balances(lost_serial)
-        issuance = self.issue(connection, row.kk, pin=pin, printer=printer, photo=photo,
-                              progress=progress, interrupted=interrupted)
+        issuance = self.issue(
+            connection,
+            row.kk,
+            pin=pin,
+            printer=printer,
+            photo=photo,
+            progress=progress,
+            interrupted=interrupted,
+        )
         progress("transfer")
         for purse, amount in sorted(balances.items()):
             self.load(connection, TRANSFER_AGENCY, purse, amount)
-        self._log("card-replaced", lost=lost_serial, serial=issuance.face.serial,
-                  moved=sum(balances.values()), supervisor=supervisor.name)
+        self._log(
+            "card-replaced",
+            lost=lost_serial,
+            serial=issuance.face.serial,
+            moved=sum(balances.values()),
+            supervisor=supervisor.name,
+        )
         return issuance, balances
 
     def change_pin(self, connection: Connection, old: str, new: str) -> None:
@@ -862,8 +1005,7 @@ class DeskService:
             raise DeskError("card-pulled") from None
         except CardkitError as exc:
             raise DeskError("unblock-refused", why=str(exc)) from None
-        self._log("pin-unblocked", serial=session.serial.hex().upper(),
-                  supervisor=supervisor.name)
+        self._log("pin-unblocked", serial=session.serial.hex().upper(), supervisor=supervisor.name)
 
     def pin_tries(self, connection: Connection) -> int:
         """PIN tries left on the presented card."""
@@ -874,24 +1016,30 @@ class DeskService:
     def dashboard(self) -> Dashboard:
         """Cards issued by kecamatan and kelurahan, funds by programme, reviews open."""
         with self.engine.connect() as conn:
-            issued_q = (sa.select(households.c.kecamatan, households.c.kelurahan, sa.func.count())
-                        .join(cards, cards.c.kk == households.c.kk)
-                        .where(cards.c.state == ACTIVE)
-                        .group_by(households.c.kecamatan, households.c.kelurahan))
+            issued_q = (
+                sa.select(households.c.kecamatan, households.c.kelurahan, sa.func.count())
+                .join(cards, cards.c.kk == households.c.kk)
+                .where(cards.c.state == ACTIVE)
+                .group_by(households.c.kecamatan, households.c.kelurahan)
+            )
             by_kec: dict[str, int] = dict.fromkeys(KECAMATAN, 0)
             by_kel: dict[str, int] = {}
             for kec, kel, n in conn.execute(issued_q):
                 by_kec[kec] = by_kec.get(kec, 0) + int(n)
                 by_kel[kel] = by_kel.get(kel, 0) + int(n)
             funds = dict.fromkeys(PROGRAMME_NAMES, 0)
-            funds |= {p: int(a) for p, a in conn.execute(
-                sa.select(desk_loads.c.programme, sa.func.sum(desk_loads.c.amount))
-                .group_by(desk_loads.c.programme))}
+            funds |= {
+                p: int(a)
+                for p, a in conn.execute(
+                    sa.select(desk_loads.c.programme, sa.func.sum(desk_loads.c.amount)).group_by(
+                        desk_loads.c.programme
+                    )
+                )
+            }
         reviews: dict[str, int] = {}
         for item in self.register.review_items():
             reviews[item.kind] = reviews.get(item.kind, 0) + 1
-        return Dashboard(TARGET_HOUSEHOLDS, sum(by_kec.values()), by_kec, by_kel, funds,
-                         reviews)
+        return Dashboard(TARGET_HOUSEHOLDS, sum(by_kec.values()), by_kec, by_kel, funds, reviews)
 
     # --- import ----------------------------------------------------------------------
 
@@ -903,11 +1051,18 @@ class DeskService:
         except RegisterError as exc:
             raise _register_error(exc) from None
         report = result.report
-        figures = {"rows": report.rows, "accepted": report.accepted,
-                   "rejected": report.rejected,
-                   "review": result.detection.new_items if result.detection else 0}
-        self._log("register-imported", file=Path(path).name,
-                  sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(), **figures)
+        figures = {
+            "rows": report.rows,
+            "accepted": report.accepted,
+            "rejected": report.rejected,
+            "review": result.detection.new_items if result.detection else 0,
+        }
+        self._log(
+            "register-imported",
+            file=Path(path).name,
+            sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+            **figures,
+        )
         return figures
 
 

@@ -6,6 +6,7 @@ with ``pyside6-lrelease`` into a ``.qm`` at run time (when missing or older) and
 Bahasa Indonesia is the default; English is the source language.
 """
 
+# ruff: noqa: E501 - the catalogue keeps one message per line
 from __future__ import annotations
 
 import shutil
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QT_TRANSLATE_NOOP, QTranslator
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QTranslator
 
 CONTEXT = "desk"
 I18N = Path(__file__).resolve().parent / "i18n"
@@ -22,7 +23,7 @@ LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}  # each in its own langu
 DEFAULT_LANGUAGE = "id"
 
 # fmt: off
-SOURCE: dict[str, str] = {
+_SOURCE: dict[str, object] = {
     "app.title": QT_TRANSLATE_NOOP("desk", "SSN issuance desk: {desk}"),
     "app.devkeys": QT_TRANSLATE_NOOP("desk", "DEVELOPMENT KEY SET: cards made here are for testing only"),
     "app.language": QT_TRANSLATE_NOOP("desk", "Language"),
@@ -218,6 +219,7 @@ SOURCE: dict[str, str] = {
     "err.nothing-selected": QT_TRANSLATE_NOOP("desk", "Select a row first."),
 }
 # fmt: on
+SOURCE: dict[str, str] = {key: str(text) for key, text in _SOURCE.items()}
 
 #: What is printed on the card: always in Bahasa Indonesia (a city document), whatever
 #: language the clerk's screen is in.

@@ -86,14 +86,14 @@ class ReaderThread(QObject):
 
     def __init__(self, reader: Reader, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName(f"reader:{reader.name}")
+        self.qthread = QThread()
+        self.qthread.setObjectName(f"reader:{reader.name}")
         self.worker = CardWorker(reader)
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self.qthread)
         self.submit.connect(self.worker.run)
-        self.thread.start()
+        self.qthread.start()
 
     def stop(self) -> None:
         """Quit the thread and wait until it has finished its job."""
-        self.thread.quit()
-        self.thread.wait()
+        self.qthread.quit()
+        self.qthread.wait()

@@ -43,11 +43,23 @@ ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "artifacts"
 
 
-def _row(no: int, nik: str, kk: str, name: str, sex: str, birth: str, **extra: str) -> dict[str, str]:
-    row = {"NO": str(no), "NIK": nik, "NO_KK": kk, "NAMA": name, "JENIS_KELAMIN": sex,
-           "TEMPAT_LAHIR": "SAMARINDA", "TANGGAL_LAHIR": birth,
-           "ALAMAT": f"JL. JUANDA GG. 3 NO. {no}", "RT": "007", "KELURAHAN": "SIDODADI",
-           "KECAMATAN": "SAMARINDA ULU", "STATUS_BANSOS": "PKH;BPNT"}
+def _row(
+    no: int, nik: str, kk: str, name: str, sex: str, birth: str, **extra: str
+) -> dict[str, str]:
+    row = {
+        "NO": str(no),
+        "NIK": nik,
+        "NO_KK": kk,
+        "NAMA": name,
+        "JENIS_KELAMIN": sex,
+        "TEMPAT_LAHIR": "SAMARINDA",
+        "TANGGAL_LAHIR": birth,
+        "ALAMAT": f"JL. JUANDA GG. 3 NO. {no}",
+        "RT": "007",
+        "KELURAHAN": "SIDODADI",
+        "KECAMATAN": "SAMARINDA ULU",
+        "STATUS_BANSOS": "PKH;BPNT",
+    }
     row.update(extra)
     return row
 
@@ -59,10 +71,28 @@ def export_csv(tmp_path: Path) -> Path:
         _row(1, "6472051708801205", KK_DUP, "RUSDI KURNIAWAN", "L", "17-08-1980"),
         _row(2, "6472051708801205", KK_DUP, "RUSDI KURNIAWAN", "L", "17-08-1980"),
         _row(3, "6472055203750002", KK_B, "SALMAH ASTUTI", "P", "12-03-1975"),
-        _row(4, "6472064506820003", KK_C, "NURHAYATI BINTI ABDUL RAHMAN", "P", "05-06-1982",
-             KELURAHAN="SEMPAJA SELATAN", KECAMATAN="SAMARINDA UTARA", STATUS_BANSOS="PKH"),
-        _row(5, "6472071002790004", KK_D, "AHMAD FAUZI", "L", "10-02-1979",
-             KELURAHAN="KARANG ASAM ULU", KECAMATAN="SUNGAI KUNJANG", STATUS_BANSOS="BPNT"),
+        _row(
+            4,
+            "6472064506820003",
+            KK_C,
+            "NURHAYATI BINTI ABDUL RAHMAN",
+            "P",
+            "05-06-1982",
+            KELURAHAN="SEMPAJA SELATAN",
+            KECAMATAN="SAMARINDA UTARA",
+            STATUS_BANSOS="PKH",
+        ),
+        _row(
+            5,
+            "6472071002790004",
+            KK_D,
+            "AHMAD FAUZI",
+            "L",
+            "10-02-1979",
+            KELURAHAN="KARANG ASAM ULU",
+            KECAMATAN="SUNGAI KUNJANG",
+            STATUS_BANSOS="BPNT",
+        ),
     ]
     path = tmp_path / "export.csv"
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -147,16 +177,27 @@ def world(tmp_path: Path) -> dict[str, Any]:
     register = Register(f"sqlite:///{tmp_path / 'register.sqlite'}")
     ledger = SettlementLedger(str(tmp_path / "ledger.sqlite"))
     audit = AuditLog(tmp_path / "audit.jsonl")
-    return {"keystore": keystore, "register": register, "ledger": ledger, "audit": audit,
-            "tmp": tmp_path}
+    return {
+        "keystore": keystore,
+        "register": register,
+        "ledger": ledger,
+        "audit": audit,
+        "tmp": tmp_path,
+    }
 
 
 def make_service(world: dict[str, Any], desk_id: str = "desk-01", number: int = 1) -> DeskService:
     path = str(world["tmp"] / "ledger.sqlite")
-    return DeskService(world["register"], world["keystore"],
-                       LedgerBackOffice(lambda: SettlementLedger(path)),
-                       world["audit"], desk_id=desk_id, desk_number=number,
-                       workdir=world["tmp"] / desk_id, development=True)
+    return DeskService(
+        world["register"],
+        world["keystore"],
+        LedgerBackOffice(lambda: SettlementLedger(path)),
+        world["audit"],
+        desk_id=desk_id,
+        desk_number=number,
+        workdir=world["tmp"] / desk_id,
+        development=True,
+    )
 
 
 @pytest.fixture
@@ -237,8 +278,9 @@ class Desk:
 
 
 @pytest.fixture
-def window(qtbot: Any, service: DeskService, reader: FaultReader,
-           tmp_path: Path) -> Iterator[DeskWindow]:
+def window(
+    qtbot: Any, service: DeskService, reader: FaultReader, tmp_path: Path
+) -> Iterator[DeskWindow]:
     """The desk window (Bahasa Indonesia), shown offscreen."""
     (tmp_path / "printed").mkdir()
     win = DeskWindow(service, reader, pdf_dir=tmp_path / "printed", cache=tmp_path / "i18n")
@@ -246,7 +288,7 @@ def window(qtbot: Any, service: DeskService, reader: FaultReader,
     win.show()
     yield win
     win.close()
-    assert not win.reader_thread.thread.isRunning()
+    assert not win.reader_thread.qthread.isRunning()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from conftest import KK_B, KK_C, SUPERVISOR
 
 from cardkit.codecs.ssn import INS_AUTHENTICATE, INS_PUT_DATA
 from cardkit.codecs.wallet import WalletIns
-from cardkit.transport.faults import CutPower, FaultyConnection, LoseAnswer, Match, Rule
+from cardkit.transport.faults import CutPower, FaultyConnection, Match, Rule
 
 pytestmark = pytest.mark.pcsc
 
@@ -35,8 +35,9 @@ def _pull_on(ins: int, reader: Any, *, skip: int = 0):  # type: ignore[no-untype
     """Wrap the next connection: the card leaves the field right after command ``ins``."""
 
     def wrap(connection: Any) -> FaultyConnection:
-        return FaultyConnection(connection, [Rule(Match(ins=ins), CutPower(reader.pull),
-                                                  skip=skip)])
+        return FaultyConnection(
+            connection, [Rule(Match(ins=ins), CutPower(reader.pull), skip=skip)]
+        )
 
     return wrap
 
@@ -116,7 +117,11 @@ def test_card_pulled_during_a_load_is_resolved_on_the_next_read(
     assert desk.window.state.last_report.balances[0] == 75_000
     assert desk.window.service.replacement_balances(serial) == {0: 75_000}
     desk.read()
-    assert desk.window.service.dashboard().funds_by_programme == {"PKH": 75_000, "BPNT": 0, "KKS": 0}
+    assert desk.window.service.dashboard().funds_by_programme == {
+        "PKH": 75_000,
+        "BPNT": 0,
+        "KKS": 0,
+    }
 
 
 def test_card_answer_lost_during_a_load_is_resolved_and_not_loaded_twice(
@@ -126,8 +131,7 @@ def test_card_answer_lost_during_a_load_is_resolved_and_not_loaded_twice(
     desk.issue(KK_B)
     desk.read()
     services = desk.window.services
-    desk.reader.next_faults.append(
-        lambda c: FaultyConnection.losing_answer(c, ins=WalletIns.LOAD))
+    desk.reader.next_faults.append(lambda c: FaultyConnection.losing_answer(c, ins=WalletIns.LOAD))
     desk.type(services.amount, "50000")
     desk.click(services.load)
     desk.wait()

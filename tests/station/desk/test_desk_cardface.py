@@ -19,10 +19,18 @@ MM_PER_POINT = 25.4 / 72
 
 @pytest.fixture
 def face(photo: Path) -> CardFace:
-    return CardFace(serial="0A1B2C3D4E5F6071", name="NURHAYATI BINTI ABDUL RAHMAN",
-                    masked_nik="647206******0003", can="482913", kelurahan="SEMPAJA SELATAN",
-                    kecamatan="SAMARINDA UTARA", valid_until=dt.date(2031, 6, 30),
-                    programmes=("PKH", "BPNT"), photo=photo, development=True)
+    return CardFace(
+        serial="0A1B2C3D4E5F6071",
+        name="NURHAYATI BINTI ABDUL RAHMAN",
+        masked_nik="647206******0003",
+        can="482913",
+        kelurahan="SEMPAJA SELATAN",
+        kecamatan="SAMARINDA UTARA",
+        valid_until=dt.date(2031, 6, 30),
+        programmes=("PKH", "BPNT"),
+        photo=photo,
+        development=True,
+    )
 
 
 def _media_boxes(pdf: bytes) -> list[tuple[float, float]]:
@@ -53,15 +61,41 @@ def test_qr_on_the_printed_back_decodes_to_the_serial(
     assert printer.last is not None
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is needed to rasterise the PDF")
-    subprocess.run(["pdftoppm", "-r", "600", "-f", "2", "-l", "2", "-png", str(printer.last),
-                    str(tmp_path / "back")], check=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "600",
+            "-f",
+            "2",
+            "-l",
+            "2",
+            "-png",
+            str(printer.last),
+            str(tmp_path / "back"),
+        ],
+        check=True,
+    )
     (page,) = tmp_path.glob("back*.png")
     (code,) = zxingcpp.read_barcodes(Image.open(page))
     assert code.text == f"SSN:{face.serial}:{check_value(face.serial)}" == face.qr_payload
     assert parse_qr_payload(code.text) == face.serial
     # the front carries no QR code
-    subprocess.run(["pdftoppm", "-r", "300", "-f", "1", "-l", "1", "-png", str(printer.last),
-                    str(tmp_path / "front")], check=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "300",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-png",
+            str(printer.last),
+            str(tmp_path / "front"),
+        ],
+        check=True,
+    )
     (front,) = tmp_path.glob("front*.png")
     assert zxingcpp.read_barcodes(Image.open(front)) == []
 
@@ -72,7 +106,8 @@ def test_qr_matrix_drawn_is_segnos_and_carries_no_personal_data(
     import segno
 
     assert qr_matrix(face.qr_payload) == [
-        [bool(v) for v in row] for row in segno.make(face.qr_payload, error="m").matrix]
+        [bool(v) for v in row] for row in segno.make(face.qr_payload, error="m").matrix
+    ]
     assert re.fullmatch(r"SSN:[0-9A-F]{16}:\d{2}", face.qr_payload)
     for personal in (face.name, face.can, face.masked_nik, face.kelurahan):
         assert personal not in face.qr_payload

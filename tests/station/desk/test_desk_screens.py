@@ -39,7 +39,8 @@ def _visible_texts(root: QWidget) -> list[str]:
 def _untranslated(shown: list[str]) -> set[str]:
     """English source strings (without fields) shown where Indonesian was expected."""
     english = {
-        source for source in texts.SOURCE.values()
+        source
+        for source in texts.SOURCE.values()
         if "{" not in source and QCoreApplication.translate(texts.CONTEXT, source) != source
     }
     return {text for text in shown if text in english}

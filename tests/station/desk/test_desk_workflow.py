@@ -46,8 +46,7 @@ def test_import_resolve_issue_verify_print_load_block_replace(
     reviews.table.selectRow(0)
     desk.click(reviews.same)
     assert reviews.items == []
-    assert sorted(m["status"] for m in register.household(KK_DUP).members) == [
-        "active", "removed"]
+    assert sorted(m["status"] for m in register.household(KK_DUP).members) == ["active", "removed"]
 
     # issue: personalise, verify, print to PDF, record
     desk.issue(KK_DUP, photo=photo)
@@ -106,12 +105,23 @@ def test_import_resolve_issue_verify_print_load_block_replace(
     assert world["ledger"].blocked(bytes.fromhex(new_serial)) is None
 
     events = _audit_events(world)
-    for event in ("login", "register-imported", "review-decided", "card-personalised",
-                  "card-printed", "card-issued", "funds-loaded", "card-blocked",
-                  "supervisor-refused", "supervisor-confirmed", "card-replaced"):
+    for event in (
+        "login",
+        "register-imported",
+        "review-decided",
+        "card-personalised",
+        "card-printed",
+        "card-issued",
+        "funds-loaded",
+        "card-blocked",
+        "supervisor-refused",
+        "supervisor-confirmed",
+        "card-replaced",
+    ):
         assert event in events, event
     assert "4321" not in world["audit"].path.read_text() and "1234" not in json.dumps(
-        world["audit"].entries())
+        world["audit"].entries()
+    )
 
 
 def test_batch_sets_a_failed_card_aside_and_goes_on(
