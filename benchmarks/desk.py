@@ -54,8 +54,9 @@ def main(cards: int = 5) -> None:
         "KECAMATAN,STATUS_BANSOS"
     ]
     for i in range(cards):
+        name = f"WARGA {chr(65 + i % 26)}{chr(65 + i // 26)}"
         rows.append(
-            f"{i + 1},647205{i + 1:02d}0888{i + 1:04d},647205010110{i + 1:04d},WARGA {chr(65 + i % 26)}{chr(65 + i // 26)},L,SAMARINDA,"
+            f"{i + 1},647205{i + 1:02d}0888{i + 1:04d},647205010110{i + 1:04d},{name},L,SAMARINDA,"
             f"{i + 1:02d}-08-1988,JL. A NO. {i},001,SIDODADI,SAMARINDA ULU,PKH;BPNT"
         )
     export = work / "export.csv"
