@@ -44,12 +44,10 @@ class PcscReader:
 
 def pcsc_readers() -> list[str]:
     """Names of the PC/SC readers present (empty if pcscd is not reachable)."""
+    from cardkit.transport.pcsc import list_readers
+
     try:
-        from smartcard.System import readers
-    except ImportError:  # pragma: no cover - pyscard is a dependency
-        return []
-    try:
-        return [str(r) for r in readers()]
+        return list(list_readers())
     except Exception:  # no pcscd, no readers: the desk falls back to the virtual reader
         return []
 
