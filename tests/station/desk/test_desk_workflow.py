@@ -1,0 +1,163 @@
+"""The desk's whole job through its window, on a virtual card through real pcscd + vpcd:
+import -> resolve a duplicate -> issue -> verify -> print to PDF -> load -> block ->
+replace with the balance from the back office."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import KK_DUP, SUPERVISOR
+
+from keys.audit import AuditLog
+
+pytestmark = pytest.mark.pcsc
+
+
+def _audit_events(world: dict[str, Any]) -> list[str]:
+    log: AuditLog = world["audit"]
+    log.verify()  # the chain holds
+    return [e["event"] for e in log.entries()]
+
+
+def test_import_resolve_issue_verify_print_load_block_replace(
+    desk: Any, world: dict[str, Any], export_csv: Path, photo: Path, tmp_path: Path
+) -> None:
+    register = world["register"]
+    desk.login()
+    assert desk.window.tabs.isVisible()
+
+    # import: the duplicate row is queued for review
+    desk.window.households.import_file(export_csv)
+    assert "5" in desk.window.households.message.text()
+    reviews = desk.window.reviews
+    desk.window.tabs.setCurrentWidget(reviews)
+    assert [i.kk_a for i in reviews.items] == [KK_DUP]
+
+    # a household in review gets no card
+    desk.issue(KK_DUP, photo=photo)
+    assert "peninjauan" in desk.window.issue.message.text()
+    assert register.household(KK_DUP).cards == []
+
+    # resolve: the same person, keep the first row
+    desk.window.tabs.setCurrentWidget(reviews)
+    reviews.table.selectRow(0)
+    desk.click(reviews.same)
+    assert reviews.items == []
+    assert sorted(m["status"] for m in register.household(KK_DUP).members) == ["active", "removed"]
+
+    # issue: personalise, verify, print to PDF, record
+    desk.issue(KK_DUP, photo=photo)
+    issue = desk.window.issue
+    issuance = desk.window.state.issuance
+    assert issuance is not None, issue.message.text()
+    serial = issuance.face.serial
+    assert serial in issue.message.text()
+    (card,) = register.household(KK_DUP).cards
+    assert (card.serial, card.state, card.desk, card.clerk) == (serial, "active", "desk-01", "ani")
+    pdf = tmp_path / "printed" / f"card-{serial}.pdf"
+    assert pdf.stat().st_size > 1000
+    assert issuance.face.photo == photo
+    assert issue.front.pixmap() is not None and not issue.front.pixmap().isNull()
+
+    # verify the presented card
+    desk.read()
+    services = desk.window.services
+    report = desk.window.state.last_report
+    assert report is not None and report.genuine and report.serial == serial
+    assert report.register_state == "active" and report.balances == {0: 0, 1: 0}
+
+    # load 150.000 into PKH (purse 0), the agency chosen from the list
+    services.agency.setCurrentIndex(1)
+    services.purse.setCurrentIndex(0)
+    desk.type(services.amount, "150000")
+    desk.click(services.load)
+    desk.wait()
+    assert "150.000" in services.message.text(), services.message.text()
+    desk.read()
+    assert desk.window.state.last_report.balances == {0: 150_000, 1: 0}
+
+    # the card is lost: block it
+    desk.click(services.block)
+    assert register.household(KK_DUP).cards[0].state == "blocked"
+    assert world["ledger"].blocked(bytes.fromhex(serial)) is not None
+    assert "150.000" in services.balance.text()  # the back office's figure
+
+    # replacement with the balance: a new blank card; a wrong supervisor password first
+    desk.reader.feed_blank()
+    desk.type(services.new_pin_replace, "4321")
+    desk.click(services.replace)
+    desk.confirm(SUPERVISOR[0], "not-the-password")
+    assert "salah" in services.message.text()
+    assert services.supervisor.isVisible()
+    assert len(register.household(KK_DUP).cards) == 1
+    desk.confirm(*SUPERVISOR)
+    desk.wait()
+    assert "150.000" in services.message.text(), services.message.text()
+    cards = {c.serial: c.state for c in register.household(KK_DUP).cards}
+    assert cards[serial] == "blocked" and len(cards) == 2
+    (new_serial,) = [s for s, state in cards.items() if state == "active"]
+    desk.read()
+    report = desk.window.state.last_report
+    assert report.serial == new_serial and report.balances[0] == 150_000
+    assert world["ledger"].blocked(bytes.fromhex(new_serial)) is None
+
+    events = _audit_events(world)
+    for event in (
+        "login",
+        "register-imported",
+        "review-decided",
+        "card-personalised",
+        "card-printed",
+        "card-issued",
+        "funds-loaded",
+        "card-blocked",
+        "supervisor-refused",
+        "supervisor-confirmed",
+        "card-replaced",
+    ):
+        assert event in events, event
+    assert "4321" not in world["audit"].path.read_text() and "1234" not in json.dumps(
+        world["audit"].entries()
+    )
+
+
+def test_batch_sets_a_failed_card_aside_and_goes_on(
+    desk: Any, world: dict[str, Any], export_csv: Path
+) -> None:
+    from conftest import KK_B, KK_C, KK_D
+
+    from applets.card import VirtualCard
+    from applets.testapplet import TestApplet
+
+    desk.login()
+    desk.window.households.import_file(export_csv)
+    batch = desk.window.batch
+    for kk in (KK_B, KK_C, KK_D):
+        desk.search(kk)
+        desk.click(desk.window.households.add_batch)
+    assert [e[0] for e in desk.window.state.batch] == [KK_B, KK_C, KK_D]
+    feeds = iter([None, "foreign", None])
+
+    def feed() -> bytes:  # the printer's encoder: the second card is of another system
+        if next(feeds) == "foreign":
+            desk.reader.feed(VirtualCard([TestApplet()], name="other system"))
+            return b""
+        return desk.reader.inner.feed_blank()
+
+    desk.reader.feed_blank = feed  # type: ignore[method-assign]
+    desk.window.tabs.setCurrentWidget(batch)
+    desk.type(batch.pin, "2468")
+    desk.click(batch.start)
+    desk.qtbot.waitUntil(lambda: not batch.running, timeout=120_000)
+    results = [e[2].partition("|")[0] for e in desk.window.state.batch]
+    assert results == ["issued", "aside", "issued"], desk.window.state.batch
+    assert "SSN" in desk.window.state.batch[1][2]
+    register = world["register"]
+    assert [c.state for c in register.household(KK_B).cards] == ["active"]
+    assert register.household(KK_C).cards == []
+    assert [c.state for c in register.household(KK_D).cards] == ["active"]
+    assert "2 diterbitkan, 1 disisihkan, 0 menunggu" in batch.summary.text()
+    assert "issue-set-aside" in _audit_events(world)
