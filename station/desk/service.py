@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from cardkit.backoffice import SettlementLedger
-from cardkit.codecs.wallet import Receipt, TransactionType
+from cardkit.codecs.wallet import Receipt
 from cardkit.errors import (
     ApplicationNotAvailableError,
     CardkitError,
@@ -63,6 +63,7 @@ from cardkit.transport.base import Connection
 from cardkit.wallet import LoadSequence, WalletIssuer
 from cardkit.wallet.card import WalletCard
 from cardkit.wallet.issuer import PendingLoad
+from cardkit.wallet.journal import LoadJournal
 from keys.audit import AuditLog
 
 TARGET_HOUSEHOLDS = 53_679  #: households the programme must reach
@@ -201,8 +202,8 @@ class BackOffice(Protocol):
 
 
 class LedgerBackOffice:
-    """:class:`BackOffice` over the settlement ledger: the shadow balance is summed from
-    the receipts the ledger holds (issuer loads, settled debits and undos).
+    """:class:`BackOffice` over the back office's ledger (:class:`cardkit.backoffice.Ledger`):
+    the shadow balance is the ledger's own (issuer loads, settled debits and undos).
 
     ``open_ledger`` opens the ledger; one is opened per thread that uses it (the GUI
     thread, the reader's worker), as a SQLite connection serves only its own thread.
@@ -220,15 +221,8 @@ class LedgerBackOffice:
         return ledger
 
     def shadow_balances(self, serial: bytes) -> dict[int, int]:
-        balances: dict[int, int] = {}
-        for ds in self.ledger.sequences(serial):
-            seen = self.ledger.seen(serial, ds)
-            if not seen:
-                continue
-            entry = seen[0].receipt.entry  # a fork is settled once: its first side counts
-            sign = -1 if entry.type is TransactionType.DEBIT else 1
-            balances[entry.purse] = balances.get(entry.purse, 0) + sign * entry.amount
-        return balances
+        # the ledger's own shadow balances (loads - settled debits + undos, per purse)
+        return {b.purse: b.balance for b in self.ledger.balances(serial)}
 
     def record_load(self, receipt: Receipt) -> None:
         self.ledger.record_load(receipt)
@@ -394,7 +388,17 @@ class DeskService:
         self._pending_loads: dict[str, tuple[PendingLoad, int]] = {}
         self.trust = TrustStore([keystore.signer("root").certificate_der])
         self.sequence = LoadSequence(self.workdir / "load-sequence")
+        self._journals = threading.local()
         desk_metadata.create_all(register.engine)
+
+    @property
+    def load_journal(self) -> LoadJournal:
+        """The desk's pending loads, journaled before LOAD is sent (they survive a crash of
+        the desk); one SQLite connection per thread that uses it (GUI, reader worker)."""
+        journal = getattr(self._journals, "journal", None)
+        if journal is None:
+            journal = self._journals.journal = LoadJournal(self.workdir / "pending-loads.sqlite")
+        return journal
 
     @property
     def engine(self) -> sa.Engine:
@@ -837,7 +841,11 @@ class DeskService:
         if purse not in report.balances:
             raise DeskError("purse-unknown", purse=purse)
         issuer = WalletIssuer(
-            self.keystore, agency=agency, desk=self.desk_number, sequence=self.sequence
+            self.keystore,
+            agency=agency,
+            desk=self.desk_number,
+            sequence=self.sequence,
+            pending=self.load_journal,
         )
         try:
             result = issuer.load(connection, purse, amount, sync=True)
@@ -886,7 +894,11 @@ class DeskService:
             return
         pending, agency = waiting
         issuer = WalletIssuer(
-            self.keystore, agency=agency, desk=self.desk_number, sequence=self.sequence
+            self.keystore,
+            agency=agency,
+            desk=self.desk_number,
+            sequence=self.sequence,
+            pending=self.load_journal,
         )
         try:
             result = issuer.check(connection, pending)
