@@ -278,43 +278,55 @@ class _Demo:
         raise CliError("no household of the export may get a card")
 
     def issue(self) -> None:
-        """The issuance desk personalises the card for the first demo household."""
-        from ..ssn import PersonalisationPlan, SsnSession, personalise, wallet_purses
+        """The issuance desk's own code, headless: personalise, verify by reading back, print
+        the card face, record the card in the register -- one pass, no number typed by hand."""
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the face is drawn by Qt
+        from PySide6.QtGui import QGuiApplication
 
+        from keys.audit import AuditLog
+        from station.desk.cardface import PdfPrinter
+        from station.desk.service import DeskService, LedgerBackOffice
+
+        from ..backoffice import Ledger
+
+        self._qt = QGuiApplication.instance() or QGuiApplication([])
         household = self._next_household()
         self.household = household
+        self.ledger = ledger = Ledger(self.run_dir / "ledger.sqlite")
+        desk = DeskService(
+            self.register_db,
+            self.keystore,
+            LedgerBackOffice(lambda: ledger),
+            AuditLog(self.run_dir / "desk-audit.jsonl"),
+            desk_id="desk-01",
+            desk_number=DEMO_DESK,
+            workdir=self.run_dir / "desk",
+            development=True,
+        )
+        desk.add_clerk("demo-clerk", "demo-clerk-password")
+        desk.login("demo-clerk", "demo-clerk-password")
         self.say(
-            f"Issuance desk: personalise the card for {household.name} "
+            f"Issuance desk: issue a card to {household.name} "
             f"(KK {_mask(household.kk)}, {household.kelurahan})"
         )
-        signer = self.keystore.signer("desk-01")
-        base = PersonalisationPlan.prepare(
-            household, signer=signer, desk_id="desk-01", pin=DEMO_PIN
+        printer = PdfPrinter(self.run_dir)
+        steps: list[str] = []
+        issued = desk.issue(
+            self.tap(), household.kk, pin=DEMO_PIN, printer=printer, progress=steps.append
         )
-        expiry = dt.date.today().replace(year=dt.date.today().year + 1)
-        plan = PersonalisationPlan.prepare(
-            household,
-            signer=signer,
-            desk_id="desk-01",
-            pin=DEMO_PIN,
-            can=base.can,
-            offline_cap=1_000_000,
-            purses=wallet_purses(
-                base.programmes, balance_cap=2_000_000, payment_cap=500_000, expiry=expiry
-            ),
-        )
-        issued = personalise(SsnSession(self.tap()), plan, self.keystore)
+        face = issued.face
         click.echo(
-            f"    state {issued.state.name}, {issued.round_trips} round trips in one "
-            f"SCP03 session; purses: "
-            f"{', '.join(f'{p.purse}={p.name}' for p in plan.programmes) or 'none'}"
+            f"    {' > '.join(steps)}: card {face.serial} ({issued.round_trips} round trips), "
+            f"purses {', '.join(face.programmes) or 'none'}"
         )
-        click.echo(f"    PIN {DEMO_PIN} (demo), CAN printed on the card: {plan.can}")
-        card = self.register_db.issue_card(
-            household.kk, self.serial.hex().upper(), desk="desk-01", clerk="demo-clerk"
+        click.echo(f"    PIN {DEMO_PIN} (demo), CAN printed on the card: {face.can}")
+        click.echo(
+            f"    card face (CR80, both sides, QR of serial + check) printed to {printer.last}"
         )
-        click.echo(f"    recorded in the register: card {card.serial} active for this household")
-        self.purses = plan.purses
+        card = self.register_db.household(household.kk).cards[-1]
+        click.echo(
+            f"    recorded in the register: card {card.serial} {card.state} for this household"
+        )
 
     def verify(self) -> tuple[TrustStore, DeskCertificateCache]:
         """A terminal verifies the card offline, twice (the second tap uses the cache)."""
@@ -352,8 +364,16 @@ class _Demo:
 
     def load(self) -> None:
         """An agency loads programme funds into purse 0 under the issuer's load key."""
-        from ..wallet import LoadSequence, WalletIssuer
+        from ..codecs.wallet import PurseConfig
+        from ..wallet import LoadSequence, WalletCard, WalletIssuer
 
+        # the back office learns the new card's purses and caps (as the desk wrote them)
+        status = WalletCard(self.tap()).status()
+        self.offline_cap = status.offline_cap
+        self.purses = tuple(
+            PurseConfig(p.index, p.programme, p.balance_cap, p.payment_cap, p.expiry)
+            for p in status.purses
+        )
         self.say(f"Agency (OPD): load {_rp(LOAD)} into purse 0 under the issuer's load key")
         issuer = WalletIssuer(
             self.keystore,
@@ -421,7 +441,7 @@ class _Demo:
         """The SAM signs the shop's batch; the back office checks every receipt MAC and books
         it against the card's shadow balance; a simulated city month settles beside it."""
         from ..audit import AuditLog
-        from ..backoffice import Ledger, read_batch, settle_batch, settle_batches
+        from ..backoffice import read_batch, settle_batch, settle_batches
         from ..backoffice import simulate as sim
         from ..backoffice.hotlist import HotlistService
         from ..backoffice.payouts import run_payouts, write_payout_file
@@ -430,9 +450,9 @@ class _Demo:
         info = self.till.export_batch(self.run_dir)
         assert info.path is not None
         batch_path = info.path
-        self.ledger = ledger = Ledger(self.run_dir / "ledger.sqlite")
+        ledger = self.ledger
         ledger.register_card(
-            self.serial, offline_cap=1_000_000, region=self.household.kelurahan,
+            self.serial, offline_cap=self.offline_cap, region=self.household.kelurahan,
             purses=self.purses,
         )  # fmt: skip
         ledger.register_merchant(self.sam_identity.merchant, account="BANKKALTIM-00001001")

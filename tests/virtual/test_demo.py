@@ -59,7 +59,10 @@ def test_demo_issues_verifies_and_reads_a_card(free_readers: None, tmp_path: Pat
     assert "next tap: GENUINE in 4 round trips" in out
     assert "5,078 rows: 5,060 kept, 18 refused" in out
     assert "60 findings queued for a clerk" in out and "; 0 open" in out
-    assert "recorded in the register: card" in out
+    assert "check > personalise > verify > print > record: card" in out  # the desk's own code
+    assert "recorded in the register: card" in out and "active for this household" in out
+    (face,) = tmp_path.glob("run-*/card-*.pdf")  # the card face, CR80, both sides
+    assert face.read_bytes().startswith(b"%PDF") and f"printed to {face}" in out
     assert "NIK 6472********3431" in out  # personal data shown masked
     assert "balance Rp 300.000" in out
     assert "PAID Rp 25.000 (balance Rp 275.000) in 3 round trips on the card" in out
