@@ -9,6 +9,7 @@ Bahasa Indonesia is the default; English is the source language.
 # ruff: noqa: E501 - the catalogue keeps one message per line
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -275,8 +276,11 @@ def compile_qm(language_code: str, cache: Path) -> Path | None:
     if not ts.exists():
         return None
     cache.mkdir(parents=True, exist_ok=True)
-    qm = cache / f"desk_{language_code}.qm"
-    if qm.exists() and qm.stat().st_mtime >= ts.stat().st_mtime:
+    # named by the digest of its source: a cache shared with another install never lends
+    # its (older or newer) texts, whatever the files' dates say
+    digest = hashlib.sha256(ts.read_bytes()).hexdigest()[:16]
+    qm = cache / f"desk_{language_code}-{digest}.qm"
+    if qm.exists():
         return qm
     tool = shutil.which("pyside6-lrelease") or str(Path(sys.executable).parent / "pyside6-lrelease")
     subprocess.run([tool, "-silent", str(ts), "-qm", str(qm)], check=True)

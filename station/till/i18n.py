@@ -13,6 +13,7 @@ Regenerate the ``.ts`` after changing strings::
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
@@ -45,11 +46,16 @@ def cache_dir() -> Path:
 
 
 def compile_qm(language: str, target_dir: Path | None = None) -> Path | None:
-    """The compiled ``.qm`` of ``language`` (built now if missing or stale), or None
-    when ``lrelease`` is not available or fails."""
+    """The compiled ``.qm`` of ``language`` (built now if missing), or None when
+    ``lrelease`` is not available or fails.
+
+    The file is named by a digest of the ``.ts`` it was built from, not trusted by its date:
+    another checkout or an older install sharing the cache must never lend its texts.
+    """
     source = ts_path(language)
-    target = (target_dir or cache_dir()) / f"till_{language}.qm"
-    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    target = (target_dir or cache_dir()) / f"till_{language}-{digest}.qm"
+    if target.exists():
         return target
     tool = _lrelease()
     if tool is None:

@@ -18,6 +18,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from desk_support import ARTIFACTS, CLERK, KK_B, KK_C, KK_D, KK_DUP, ROOT, SUPERVISOR  # noqa: F401
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QAbstractButton, QLineEdit
@@ -32,15 +33,6 @@ from keys.dev import development_keystore
 from station.desk.app import DeskWindow
 from station.desk.readers import VirtualReader
 from station.desk.service import DeskService, LedgerBackOffice
-
-KK_DUP = "6472050101100001"  # two identical rows: a duplicate to resolve
-KK_B = "6472050101100003"
-KK_C = "6472060101100004"
-KK_D = "6472070101100005"
-CLERK = ("ani", "ani-password-1")
-SUPERVISOR = ("sri", "sri-password-1")
-ROOT = Path(__file__).resolve().parents[3]
-ARTIFACTS = ROOT / "artifacts"
 
 
 def _row(
@@ -120,9 +112,10 @@ def photo(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualReader]:
-    """pcscd + vpcd with a blank virtual SSN card in "Virtual PCD 00 00"."""
+    """pcscd + vpcd with a blank virtual SSN card in "Virtual PCD 00 00", for one test module
+    (the till's and the virtual tier's tests serve their own cards in that slot after it)."""
     if not os.path.exists(PCSCD):
         pytest.skip("pcscd is not installed (apt install pcscd vsmartcard-vpcd)")
     reader = VirtualReader(development_keystore(allow=True), tmp_path_factory.mktemp("cards"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KK_B, KK_C, SUPERVISOR
+from desk_support import KK_B, KK_C, SUPERVISOR
 
 from cardkit.codecs.ssn import INS_AUTHENTICATE, INS_PUT_DATA
 from cardkit.codecs.wallet import WalletIns

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KK_DUP, SUPERVISOR
+from desk_support import KK_DUP, SUPERVISOR
 
 from keys.audit import AuditLog
 
@@ -127,7 +127,7 @@ def test_import_resolve_issue_verify_print_load_block_replace(
 def test_batch_sets_a_failed_card_aside_and_goes_on(
     desk: Any, world: dict[str, Any], export_csv: Path
 ) -> None:
-    from conftest import KK_B, KK_C, KK_D
+    from desk_support import KK_B, KK_C, KK_D
 
     from applets.card import VirtualCard
     from applets.testapplet import TestApplet

@@ -15,8 +15,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, wallet_card
 from pytestqt.qtbot import QtBot
+from till_support import ROOT, wallet_card
 
 from applets.card import VirtualCard
 from applets.pcscd import VIRTUAL_READERS
