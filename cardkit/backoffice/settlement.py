@@ -620,31 +620,54 @@ class _Settler:
         items = sorted(serials)
         for i in range(0, len(items), _CHUNK):
             chunk = items[i : i + _CHUNK]
-            for row in _rows_in(conn, t.card.c.serial, chunk, t.card):
-                card = cards[bytes(row.serial)]
+            c = t.card.c
+            for serial, cap, count, ds_max, ds_date, window, spent in _rows_in(
+                conn,
+                c.serial,
+                chunk,
+                c.serial,
+                c.offline_cap,
+                c.ds_count,
+                c.ds_max,
+                c.ds_max_date,
+                c.offline_window_ds,
+                c.offline_spent,
+            ):
+                card = cards[bytes(serial)]
                 card.known = True
-                card.offline_cap = row.offline_cap
-                card.ds_count, card.ds_max, card.ds_max_date = (
-                    row.ds_count,
-                    row.ds_max,
-                    row.ds_max_date,
-                )
-                card.window, card.offline_spent = row.offline_window_ds, row.offline_spent
-            for row in _rows_in(conn, t.purse.c.serial, chunk, t.purse):
-                cards[bytes(row.serial)].purses[row.purse] = {
-                    "programme": row.programme,
-                    "payment_cap": row.payment_cap,
-                    "loaded": row.loaded,
-                    "spent": row.spent,
-                    "undone": row.undone,
+                card.offline_cap = cap
+                card.ds_count, card.ds_max, card.ds_max_date = count, ds_max, ds_date
+                card.window, card.offline_spent = window, spent
+            p = t.purse.c
+            for serial, index, programme, cap, loaded, spent, undone in _rows_in(
+                conn,
+                p.serial,
+                chunk,
+                p.serial,
+                p.purse,
+                p.programme,
+                p.payment_cap,
+                p.loaded,
+                p.spent,
+                p.undone,
+            ):
+                cards[bytes(serial)].purses[index] = {
+                    "programme": programme,
+                    "payment_cap": cap,
+                    "loaded": loaded,
+                    "spent": spent,
+                    "undone": undone,
                     "new": False,
                 }
-            for row in _rows_in(conn, t.card_block.c.serial, chunk, t.card_block):
-                cards[bytes(row.serial)].blocked = row.reason
-            for row in _rows_in(conn, t.hotlist_card.c.serial, chunk, t.hotlist_card):
-                v = row.revoked_on
-                cards[bytes(row.serial)].hotlisted = (
-                    row.reason,
+            b = t.card_block.c
+            for serial, reason in _rows_in(conn, b.serial, chunk, b.serial, b.reason):
+                cards[bytes(serial)].blocked = reason
+            h = t.hotlist_card.c
+            for serial, reason, v in _rows_in(
+                conn, h.serial, chunk, h.serial, h.reason, h.revoked_on
+            ):
+                cards[bytes(serial)].hotlisted = (
+                    reason,
                     dt.date(v // 10000, v // 100 % 100, v % 100),
                 )
         return cards
@@ -854,13 +877,15 @@ class _Settler:
                     continue
                 counters = sorted(
                     {
-                        r[0]
+                        r
                         for r in conn.execute(
                             select(t.receipt.c.sam_counter).where(
                                 t.receipt.c.sam_serial == sam_serial
                             )
                         )
-                        if r[0] <= sam.counter
+                        .scalars()
+                        .all()
+                        if r <= sam.counter
                     }
                     | {sam.counter + 1}
                 )
@@ -913,10 +938,13 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     conn.exec_driver_sql(compiled.string, params)
 
 
-def _rows_in(conn: Connection, key: Any, keys: Sequence[Any], *columns: Any) -> Sequence[Any]:
-    """The rows of ``SELECT columns WHERE key IN keys``: the statement is SQLAlchemy's,
-    compiled for this connection's dialect with one expanding parameter; it runs on the
-    driver with the keys (bytes or int) as they are, without a bind processor per key."""
+def _rows_in(
+    conn: Connection, key: Any, keys: Sequence[Any], *columns: Any
+) -> list[tuple[Any, ...]]:
+    """The rows (the driver's tuples) of ``SELECT columns WHERE key IN keys``: the statement
+    is SQLAlchemy's, compiled for this connection's dialect with one expanding parameter;
+    it runs on the driver with the keys (bytes or int) as they are, without a bind
+    processor per key; the columns read here need no result processor either."""
     if not keys:
         return []
     style = conn.dialect.paramstyle
@@ -925,7 +953,11 @@ def _rows_in(conn: Connection, key: Any, keys: Sequence[Any], *columns: Any) -> 
     statement = select(*columns).where(key.in_(bindparam("keys", expanding=True)))
     text = statement.compile(dialect=conn.dialect).string
     marks = ", ".join(["?" if style == "qmark" else "%s"] * len(keys))
-    return conn.exec_driver_sql(text.replace("__[POSTCOMPILE_keys]", marks), tuple(keys)).all()
+    result = conn.exec_driver_sql(text.replace("__[POSTCOMPILE_keys]", marks), tuple(keys))
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def _execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
