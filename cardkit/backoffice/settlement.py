@@ -14,9 +14,11 @@ A batch is all-or-nothing in the ledger; a re-submitted batch books nothing twic
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, TypeAlias
@@ -109,9 +111,25 @@ def settle_batches(
     after a failure books nothing twice); ``detail=False`` keeps only flagged verdicts.
     """
     settler = _Settler(seen, receipt_master, sam_key_source, hotlist, at, detail, progress)
-    with MacVerifier(receipt_master, workers) as verifier:
+    with _young_collections_only(), MacVerifier(receipt_master, workers) as verifier:
         settler.run(_groups(batches, group), verifier, depth=max(2, 2 * workers))
     return settler.finish()
+
+
+@contextmanager
+def _young_collections_only() -> Iterator[None]:
+    """Pause Python's automatic garbage collector while settling (the process's; restored
+    after): each group allocates some hundred thousand short-lived objects, and the
+    automatic full collections they set off re-scan every live object again and again
+    (about a third of the settling time). The settler collects the young generations
+    itself after each group (:meth:`_Settler._book_group`), so cycles are still freed."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def settle_files(
@@ -289,6 +307,8 @@ class _Settler:
         self.touched_sams |= touched_sams
         if self.progress is not None:
             self.progress(len(verdicts))
+        if not gc.isenabled():
+            gc.collect(1)  # this group's garbage (see _young_collections_only)
 
     # --- one batch ---------------------------------------------------------------------------
 
