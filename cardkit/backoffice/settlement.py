@@ -14,10 +14,13 @@ A batch is all-or-nothing in the ledger; a re-submitted batch books nothing twic
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
@@ -108,9 +111,25 @@ def settle_batches(
     after a failure books nothing twice); ``detail=False`` keeps only flagged verdicts.
     """
     settler = _Settler(seen, receipt_master, sam_key_source, hotlist, at, detail, progress)
-    with MacVerifier(receipt_master, workers) as verifier:
+    with _young_collections_only(), MacVerifier(receipt_master, workers) as verifier:
         settler.run(_groups(batches, group), verifier, depth=max(2, 2 * workers))
     return settler.finish()
+
+
+@contextmanager
+def _young_collections_only() -> Iterator[None]:
+    """Pause Python's automatic garbage collector while settling (the process's; restored
+    after): each group allocates some hundred thousand short-lived objects, and the
+    automatic full collections they set off re-scan every live object again and again
+    (about a third of the settling time). The settler collects the young generations
+    itself after each group (:meth:`_Settler._book_group`), so cycles are still freed."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def settle_files(
@@ -247,16 +266,16 @@ class _Settler:
         self._new_blocks: list[tuple[bytes, str]] = []
 
     def run(self, groups: Iterable[list[Batch]], verifier: MacVerifier, depth: int) -> None:
-        pending: deque[tuple[list[Batch], Callable[[], bytes]]] = deque()
+        pending: deque[tuple[list[Batch], bytes, Callable[[], bytes]]] = deque()
         for batches in groups:
             blob = b"".join(r.to_bytes() for b in batches for r in b.receipts)
-            pending.append((batches, verifier.submit(blob)))
+            pending.append((batches, blob, verifier.submit(blob)))
             if len(pending) >= depth:
                 self._book_group(*pending.popleft())
         while pending:
             self._book_group(*pending.popleft())
 
-    def _book_group(self, batches: list[Batch], result: Callable[[], bytes]) -> None:
+    def _book_group(self, batches: list[Batch], blob: bytes, result: Callable[[], bytes]) -> None:
         macs = result()
         self._reopened, self._new_blocks = [], []
         offset = 0
@@ -268,7 +287,7 @@ class _Settler:
             group = self._load_group(conn, batches)
             for b in batches:
                 n = len(b.receipts)
-                bv, rv = self._settle_one(group, b, macs[offset : offset + n])
+                bv, rv = self._settle_one(group, b, macs, blob, offset)
                 offset += n
                 batch_verdicts.append(bv)
                 verdicts.extend(rv)
@@ -288,12 +307,16 @@ class _Settler:
         self.touched_sams |= touched_sams
         if self.progress is not None:
             self.progress(len(verdicts))
+        if not gc.isenabled():
+            gc.collect(1)  # this group's garbage (see _young_collections_only)
 
     # --- one batch ---------------------------------------------------------------------------
 
     def _settle_one(
-        self, group: _Group, b: Batch, macs: bytes
+        self, group: _Group, b: Batch, macs: bytes, blob: bytes, offset: int
     ) -> tuple[BatchVerdict, list[ReceiptVerdict]]:
+        """Settle batch ``b``; its receipts' bytes and MAC results start at receipt
+        ``offset`` of the group's ``blob`` and ``macs``."""
         sig = b.signature
 
         def verdict(flags: list[BatchFlag], reasons: list[str]) -> BatchVerdict:
@@ -336,7 +359,7 @@ class _Settler:
         if tally is not None:
             flags.append(BatchFlag.UNDO_TALLY_WENT_BACK)
             reasons.append(tally)
-        receipts = self._receipts(group, b, macs, tally)
+        receipts = self._receipts(group, b, macs, blob, offset, tally)
         booked = [
             v
             for v in receipts
@@ -373,13 +396,16 @@ class _Settler:
     # --- the receipts of one batch ---------------------------------------------------------
 
     def _receipts(
-        self, group: _Group, b: Batch, macs: bytes, tally: str | None
+        self, group: _Group, b: Batch, macs: bytes, blob: bytes, offset: int, tally: str | None
     ) -> list[ReceiptVerdict]:
         sig = b.signature
         where = f"batch {b.sequence} of SAM {b.sam_serial.hex()}"
         out: list[ReceiptVerdict] = []
+        size = Receipt.LENGTH
         for i, r in enumerate(b.receipts):
-            flags, reasons = self._check(b, r, macs[i], group, where, tally)
+            at = offset + i
+            raw = blob[at * size : at * size + size]
+            flags, reasons = self._check(b, r, raw, macs[at], group, where, tally)
             out.append(
                 ReceiptVerdict(r, b.sam_serial, sig.sequence, i, tuple(flags), tuple(reasons))
             )
@@ -389,6 +415,7 @@ class _Settler:
         self,
         b: Batch,
         r: Receipt,
+        raw: bytes,
         mac: int,
         group: _Group,
         where: str,
@@ -431,7 +458,7 @@ class _Settler:
             "serial": r.serial,
             "ds": entry.ds,
             "rm": r.record.rm,
-            "raw": r.to_bytes(),
+            "raw": raw,
             "type": int(entry.type),
             "purse": entry.purse,
             "programme": purse["programme"],
@@ -587,7 +614,7 @@ class _Settler:
                 .where(tuple_(c.serial, c.ds).in_(chunk))
                 .order_by(c.id)
             )
-            for row in conn.execute(query):
+            for row in conn.execute(query).all():
                 where = (
                     f"batch {row.batch_sequence} of SAM {bytes(row.sam_serial).hex()}"
                     if row.sam_serial is not None
@@ -613,33 +640,54 @@ class _Settler:
         items = sorted(serials)
         for i in range(0, len(items), _CHUNK):
             chunk = items[i : i + _CHUNK]
-            for row in conn.execute(select(t.card).where(t.card.c.serial.in_(chunk))):
-                card = cards[bytes(row.serial)]
+            c = t.card.c
+            for serial, cap, count, ds_max, ds_date, window, spent in _rows_in(
+                conn,
+                c.serial,
+                chunk,
+                c.serial,
+                c.offline_cap,
+                c.ds_count,
+                c.ds_max,
+                c.ds_max_date,
+                c.offline_window_ds,
+                c.offline_spent,
+            ):
+                card = cards[bytes(serial)]
                 card.known = True
-                card.offline_cap = row.offline_cap
-                card.ds_count, card.ds_max, card.ds_max_date = (
-                    row.ds_count,
-                    row.ds_max,
-                    row.ds_max_date,
-                )
-                card.window, card.offline_spent = row.offline_window_ds, row.offline_spent
-            for row in conn.execute(select(t.purse).where(t.purse.c.serial.in_(chunk))):
-                cards[bytes(row.serial)].purses[row.purse] = {
-                    "programme": row.programme,
-                    "payment_cap": row.payment_cap,
-                    "loaded": row.loaded,
-                    "spent": row.spent,
-                    "undone": row.undone,
+                card.offline_cap = cap
+                card.ds_count, card.ds_max, card.ds_max_date = count, ds_max, ds_date
+                card.window, card.offline_spent = window, spent
+            p = t.purse.c
+            for serial, index, programme, cap, loaded, spent, undone in _rows_in(
+                conn,
+                p.serial,
+                chunk,
+                p.serial,
+                p.purse,
+                p.programme,
+                p.payment_cap,
+                p.loaded,
+                p.spent,
+                p.undone,
+            ):
+                cards[bytes(serial)].purses[index] = {
+                    "programme": programme,
+                    "payment_cap": cap,
+                    "loaded": loaded,
+                    "spent": spent,
+                    "undone": undone,
                     "new": False,
                 }
-            for row in conn.execute(select(t.card_block).where(t.card_block.c.serial.in_(chunk))):
-                cards[bytes(row.serial)].blocked = row.reason
-            for row in conn.execute(
-                select(t.hotlist_card).where(t.hotlist_card.c.serial.in_(chunk))
+            b = t.card_block.c
+            for serial, reason in _rows_in(conn, b.serial, chunk, b.serial, b.reason):
+                cards[bytes(serial)].blocked = reason
+            h = t.hotlist_card.c
+            for serial, reason, v in _rows_in(
+                conn, h.serial, chunk, h.serial, h.reason, h.revoked_on
             ):
-                v = row.revoked_on
-                cards[bytes(row.serial)].hotlisted = (
-                    row.reason,
+                cards[bytes(serial)].hotlisted = (
+                    reason,
                     dt.date(v // 10000, v // 100 % 100, v % 100),
                 )
         return cards
@@ -697,7 +745,8 @@ class _Settler:
         if new_cards:
             conn.execute(insert(t.card), new_cards)
         if card_rows:
-            conn.execute(
+            _execute_many(
+                conn,
                 update(t.card)
                 .where(t.card.c.serial == bindparam("b_serial"))
                 .values(
@@ -711,7 +760,8 @@ class _Settler:
         if new_purses:
             conn.execute(insert(t.purse), new_purses)
         if purse_rows:
-            conn.execute(
+            _execute_many(
+                conn,
                 update(t.purse)
                 .where(
                     t.purse.c.serial == bindparam("b_serial"),
@@ -806,7 +856,8 @@ class _Settler:
             if s.dirty
         ]
         if sam_rows:
-            conn.execute(
+            _execute_many(
+                conn,
                 update(t.sam)
                 .where(t.sam.c.serial == bindparam("b_serial"))
                 .values(
@@ -846,13 +897,15 @@ class _Settler:
                     continue
                 counters = sorted(
                     {
-                        r[0]
+                        r
                         for r in conn.execute(
                             select(t.receipt.c.sam_counter).where(
                                 t.receipt.c.sam_serial == sam_serial
                             )
                         )
-                        if r[0] <= sam.counter
+                        .scalars()
+                        .all()
+                        if r <= sam.counter
                     }
                     | {sam.counter + 1}
                 )
@@ -892,12 +945,56 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
                 raise ValueError(f"column {key} needs a bind processor: one value per insert")
             constant[key] = processor(value)
     if compiled.positional:
-        order = compiled.positiontup or []
-        params: list[Any] = [
-            tuple(constant[k] if k in constant else row[k] for k in order) for row in rows
-        ]
+        order = list(compiled.positiontup or [])
+        if not order:
+            params: list[Any] = [() for _ in rows]
+        else:
+            get = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+            for row in rows if constant else ():
+                row.update(constant)  # the rows are this group's, written once
+            params = [get(row) for row in rows]
     else:
         params = [row | constant for row in rows] if constant else rows
+    conn.exec_driver_sql(compiled.string, params)
+
+
+def _rows_in(
+    conn: Connection, key: Any, keys: Sequence[Any], *columns: Any
+) -> list[tuple[Any, ...]]:
+    """The rows (the driver's tuples) of ``SELECT columns WHERE key IN keys``: the statement
+    is SQLAlchemy's, compiled for this connection's dialect with one expanding parameter;
+    it runs on the driver with the keys (bytes or int) as they are, without a bind
+    processor per key; the columns read here need no result processor either."""
+    if not keys:
+        return []
+    style = conn.dialect.paramstyle
+    if style not in ("qmark", "format", "pyformat"):
+        raise ValueError(f"driver parameter style {style} not supported here")
+    statement = select(*columns).where(key.in_(bindparam("keys", expanding=True)))
+    text = statement.compile(dialect=conn.dialect).string
+    marks = ", ".join(["?" if style == "qmark" else "%s"] * len(keys))
+    result = conn.exec_driver_sql(text.replace("__[POSTCOMPILE_keys]", marks), tuple(keys))
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def _execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run ``statement`` (an ``UPDATE`` whose values are all ``bindparam``s) for ``rows`` in
+    one driver executemany, compiled by SQLAlchemy for this connection's dialect; the
+    values (int, bytes) go to the driver as they are: no column here needs a processor."""
+    compiled = statement.compile(dialect=conn.dialect)
+    for key, value in rows[0].items():
+        if not isinstance(value, (int, bytes)):
+            raise TypeError(f"{key}: {type(value).__name__} needs a bind processor")
+    if compiled.positional and len(compiled.positiontup or []) > 1:
+        get = itemgetter(*(compiled.positiontup or []))
+        params: list[Any] = [get(row) for row in rows]
+    elif compiled.positional:
+        params = [tuple(row[k] for k in compiled.positiontup or []) for row in rows]
+    else:
+        params = rows
     conn.exec_driver_sql(compiled.string, params)
 
 
