@@ -1,6 +1,6 @@
-"""Shared helpers of the back-office tests: a customer card's wallet as the test plays it
-(:class:`WalletCard`), merchants (SAM + journal) registered with a ledger, loads booked at
-the desk, and the key sources the back office settles with."""
+"""Shared helpers of the back-office tests: merchants (SAM + journal) registered with a
+ledger, loads booked at the desk, and the key sources the back office settles with; the
+customer card's wallet as the test plays it is sam_support's :class:`WalletCard`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from sam_support import DATE, DEBIT_MASTER, KVN, RECEIPT_MASTER, WalletCard
 
 from applets.card import VirtualCard
 from applets.sam import SamApplet
@@ -23,81 +25,11 @@ from cardkit.transport.base import InProcessConnection
 from cardkit.wallet.journal import MerchantJournal
 from cardkit.wallet.sam import CardSam, Sam, SoftwareSam
 
-DEBIT_MASTER = bytes.fromhex("d1" * 16)
-RECEIPT_MASTER = bytes.fromhex("e2" * 16)
-DATE = 20250319
-KVN = 1
 NOW = dt.datetime(2025, 3, 19, 10, 0, tzinfo=dt.UTC)
 TRANSPORT_KVN = 1
 RECEIPT_MASTERS = {KVN: RECEIPT_MASTER}
 AGENCY, DESK = 0x0A01, 7
 _load_sequence = itertools.count(1)
-
-
-class WalletCard:
-    """The customer card's wallet, as the test plays it (only what the SAM sees)."""
-
-    def __init__(self, serial: bytes, balance: int = 500_000) -> None:
-        self.serial = serial
-        self.k_debit = w.card_key(DEBIT_MASTER, "debit", serial, KVN)
-        self.k_receipt = w.card_key(RECEIPT_MASTER, "receipt", serial, KVN)
-        self.purse = w.PurseRecord(0, 7, balance, 1_000_000, 200_000, 20261231)
-        self.tc = 0
-        self.ds = 0
-        self.last = w.LastTransaction.empty()
-        self.session: w.WalletSession | None = None
-
-    def init(self, nt: bytes) -> w.InitResponse:
-        self.tc += 1
-        nc = os.urandom(8)
-        self.session = w.WalletSession(self.serial, self.tc, nc, nt, self.purse.index)
-        return w.InitResponse.sign(
-            self.k_debit,
-            self.serial,
-            nt,
-            tc=self.tc,
-            nc=nc,
-            kvn_debit=KVN,
-            kvn_load=KVN,
-            kvn_receipt=KVN,
-            purse=self.purse,
-            cumulative=0,
-            offline_cap=10_000_000,
-            last=self.last,
-        )
-
-    def _commit(
-        self, kind: w.TransactionType, request: w.DebitRequest, balance: int
-    ) -> w.DebitResponse:
-        assert self.session is not None
-        self.ds += 1
-        self.purse = dataclasses.replace(self.purse, balance=balance)
-        entry = w.LogEntry(
-            kind,
-            self.session.tc,
-            self.ds,
-            request.purse,
-            request.amount,
-            balance,
-            request.date,
-            request.merchant,
-            request.terminal,
-            request.sam_id,
-            request.sam_counter,
-        )
-        self.last = w.complete_transaction(self.k_receipt, self.k_debit, self.serial, entry)
-        self.session = None
-        return w.DebitResponse.from_last(self.last)
-
-    def debit(self, request: w.DebitRequest) -> w.DebitResponse:
-        assert self.session is not None
-        assert w.verify_debit_request(self.k_debit, self.session, request)
-        return self._commit(w.TransactionType.DEBIT, request, self.purse.balance - request.amount)
-
-    def undo(self, request: w.DebitRequest) -> w.DebitResponse:
-        assert self.session is not None
-        assert w.verify_undo_request(self.k_debit, self.session, self.last.entry, request)
-        return self._commit(w.TransactionType.UNDO, request, self.purse.balance + request.amount)
 
 
 def transport_key(sam_serial: bytes) -> bytes:
