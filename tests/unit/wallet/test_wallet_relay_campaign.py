@@ -9,26 +9,38 @@ the next tap on a clean reader). For every run:
   balance as it was -- never "nothing moved" when it did;
 * at the end nothing is pending or referred, and loads - debits + undos, as the host
   recorded them (desk results, merchant journal receipts), equals the card's balance --
-  so no double charge and no double load.
+  so no double charge and no double load;
+* the merchant's SAM-signed batch, settled by the back office with the desk's loads
+  booked, leaves the ledger's shadow balance equal to the card's balance, nothing flagged.
 
 Small in the default run (a few examples); large with ``-m slow``.
 (Block is not in the campaign: it ends the card's life; the card-side work on BLOCK
-confirmation is elsewhere. The ledger check after settlement is not here either.)
+confirmation is elsewhere.)
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ssn_host_support import TODAY
-from wallet_terminal_support import AGENCY, DESK, Sequence, card_sam, connect, wallet_card
+from wallet_terminal_support import (
+    AGENCY,
+    DESK,
+    IDENTITY,
+    SAM_SERIAL,
+    Sequence,
+    card_sam,
+    connect,
+    wallet_card,
+)
 
 from applets.card import VirtualCard
+from cardkit.backoffice import Ledger, read_batch, settle_batch
 from cardkit.codecs import wallet as w
 from cardkit.errors import CardkitError
 from cardkit.iso7816.sw import SW
@@ -95,6 +107,7 @@ class World:
     till_sam: object
     book: MerchantJournal
     loaded: int = 0
+    load_receipts: list[w.Receipt] = field(default_factory=list)
 
 
 def _relay(world: World, fault: str, ins: int) -> FaultyConnection:
@@ -127,6 +140,8 @@ def _load(world: World, amount: int, sync: bool, fault: str) -> None:
     pending = result.pending if result is not None else None
     if result is not None and result.outcome is Outcome.PAID:
         world.loaded += result.amount
+        assert result.receipt is not None
+        world.load_receipts.append(result.receipt)
     elif result is not None and result.outcome is Outcome.NOT_CHARGED:
         assert _balance(world.card) == before
     rows = world.desk.pending.unresolved()
@@ -138,6 +153,8 @@ def _load(world: World, amount: int, sync: bool, fault: str) -> None:
         assert checked.outcome in (Outcome.PAID, Outcome.NOT_CHARGED), checked.reason
         if checked.outcome is Outcome.PAID:
             world.loaded += checked.amount
+            assert checked.receipt is not None
+            world.load_receipts.append(checked.receipt)
         else:
             assert _balance(world.card) == before
 
@@ -196,7 +213,26 @@ def _run(ops: list[tuple[str, int, str]], keystore: DevelopmentKeyStore) -> None
             else:
                 undone += r.receipt.entry.amount
         assert world.loaded - debited + undone == _balance(world.card)
+        _settle_and_compare(world, directory, keystore)
         world.book.close()
+
+
+def _settle_and_compare(world: World, directory: Path, keystore: DevelopmentKeyStore) -> None:
+    """The back office settles the till's batch with the desk's loads booked: its shadow
+    balance must be the card's, and no genuine receipt may be flagged."""
+    ledger = Ledger(directory / "ledger.sqlite")
+    ledger.register_sam(SAM_SERIAL, IDENTITY)
+    for receipt in world.load_receipts:
+        if receipt.entry.amount:  # a sync moves no money: the ledger books loads only
+            ledger.record_load(receipt)
+    serial = WalletCard(connect(world.card)).serial
+    if world.book.receipts():
+        path = directory / "batch.cksb"
+        world.book.export_batch(world.till_sam, path)  # type: ignore[arg-type]
+        report = settle_batch(read_batch(path), keystore, keystore, seen=ledger)
+        assert report.flagged == [], [v.reasons for v in report.flagged]
+    assert ledger.shadow_balance(serial) == _balance(world.card)
+    ledger.close()
 
 
 @settings(
