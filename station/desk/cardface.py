@@ -9,10 +9,12 @@ Safe on a worker thread (QImage and QPdfWriter, never QPixmap).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import segno
-from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
+from PySide6.QtCore import QCoreApplication, QMarginsF, QObject, QRectF, QSizeF, Qt, QThread, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -203,14 +205,50 @@ def _paint_pages(device: QPagedPaintDevice, face: CardFace) -> None:
         p.end()
 
 
+class _GuiThread(QObject):
+    """Runs a function on the application's (GUI) thread and waits for it: Qt painting with
+    fonts, and PySide6's lazily made enums, are not safe from a reader's worker thread."""
+
+    call = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        app = QCoreApplication.instance()
+        if app is not None:
+            self.moveToThread(app.thread())
+        self.call.connect(self._run, Qt.ConnectionType.BlockingQueuedConnection)
+
+    def _run(self, job: list[Any]) -> None:
+        try:
+            job.append((True, job[0]()))
+        except BaseException as exc:  # handed back to the calling thread
+            job.append((False, exc))
+
+    def __call__(self, fn: Callable[[], None]) -> None:
+        app = QCoreApplication.instance()
+        if app is None or QThread.currentThread() is app.thread():
+            fn()
+            return
+        job: list[Any] = [fn]
+        self.call.emit(job)
+        ok, value = job[1]
+        if not ok:
+            raise value
+
+
 class PdfPrinter:
-    """Prints each card face to ``<directory>/card-<serial>.pdf`` (two CR80 pages)."""
+    """Prints each card face to ``<directory>/card-<serial>.pdf`` (two CR80 pages), always
+    on the GUI thread (see :class:`_GuiThread`), whichever thread asks."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.last: Path | None = None
+        self._gui = _GuiThread()
 
     def __call__(self, face: CardFace) -> None:
+        self._gui(lambda: self._print(face))
+
+    def _print(self, face: CardFace) -> None:
         if not self.directory.is_dir():
             raise PrintError(f"no such folder {self.directory}")
         path = self.directory / f"card-{face.serial}.pdf"
@@ -229,8 +267,12 @@ class QtPrinter:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self._gui = _GuiThread()
 
     def __call__(self, face: CardFace) -> None:
+        self._gui(lambda: self._print(face))
+
+    def _print(self, face: CardFace) -> None:
         from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
         info = QPrinterInfo.printerInfo(self.name)
