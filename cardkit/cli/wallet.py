@@ -22,14 +22,12 @@ from typing import Any
 
 import click
 
-from ..codecs.sam import SAM_AID, SamIdentity, SamInfo
+from ..codecs.sam import SamIdentity, SamInfo
 from ..codecs.wallet import (
     TransactionType,
     int_to_date,
 )
-from ..crypto.diversify import diversification_context, kdf_label
 from ..errors import CardkitError
-from ..keystore import KeyFunction, KeyStore
 from ..transport.base import CountingConnection
 from ..wallet import (
     LoadJournal,
@@ -42,11 +40,11 @@ from ..wallet import (
 )
 from ..wallet.journal import MerchantJournal
 from ..wallet.sam import (
-    SOFTWARE_SAM_SERIAL,
     SOFTWARE_SAM_WARNING,
     CardSam,
     PersistentSoftwareSam,
     Sam,
+    software_sam_transport_key,
 )
 from . import ssn as ssn_cli
 from .base import CliError
@@ -80,18 +78,6 @@ class _NoSam:
     info = authorise_debit = authorise_undo = confirm = settle = _missing
 
 
-def _transport_key(store: KeyStore) -> bytes | None:
-    if not store.versions(KeyFunction.SAM_TRANSPORT):
-        return None
-    version = store.current_version(KeyFunction.SAM_TRANSPORT)
-    return store.derive(
-        KeyFunction.SAM_TRANSPORT,
-        version,
-        kdf_label("sam-transport"),
-        diversification_context(SOFTWARE_SAM_SERIAL, SAM_AID, version),
-    )
-
-
 @contextmanager
 def _sam(
     stack: ExitStack,
@@ -117,7 +103,7 @@ def _sam(
         state = options["sam_state"] or journal_path.parent / DEFAULT_SAM_STATE
         try:
             software_sam = PersistentSoftwareSam(
-                store, Path(state), identity, _transport_key(store)
+                store, Path(state), identity, software_sam_transport_key(store)
             )
         except (OSError, ValueError) as exc:
             raise CliError(f"software SAM state {state}: unreadable or damaged ({exc})") from None

@@ -540,6 +540,20 @@ class SoftwareSam:
 SOFTWARE_SAM_SERIAL = bytes.fromhex("534F465453414D01")
 
 
+def software_sam_transport_key(store: KeyStore) -> bytes | None:
+    """The pilots' software SAM's transport key, diversified in ``store`` from its current
+    SAM-transport master (None if it holds none: the SAM then keeps its own undo key)."""
+    if not store.versions(KeyFunction.SAM_TRANSPORT):
+        return None
+    version = store.current_version(KeyFunction.SAM_TRANSPORT)
+    return store.derive(
+        KeyFunction.SAM_TRANSPORT,
+        version,
+        kdf_label("sam-transport"),
+        diversification_context(SOFTWARE_SAM_SERIAL, SAM_AID, version),
+    )
+
+
 class PersistentSoftwareSam(SoftwareSam):
     """A :class:`SoftwareSam` whose state survives restarts (a JSON file, written atomically
     and fsynced before an authorisation leaves): counters, the undo tally SIGN BATCH vouches

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cardkit.codecs.rules import purse_debit_refusal
-from cardkit.codecs.sam import SAM_AID, SamIdentity
+from cardkit.codecs.sam import SamIdentity
 from cardkit.codecs.wallet import (
     InitResponse,
     PurseRecord,
@@ -42,7 +42,6 @@ from cardkit.codecs.wallet import (
     date_to_int,
     int_to_date,
 )
-from cardkit.crypto.diversify import diversification_context, kdf_label
 from cardkit.errors import (
     ApplicationNotAvailableError,
     BadResponseError,
@@ -51,7 +50,7 @@ from cardkit.errors import (
     NoReaderError,
     TransportError,
 )
-from cardkit.keystore import KeyFunction, KeyStore
+from cardkit.keystore import KeyStore
 from cardkit.pki import CITY_TIMEZONE, Hotlist, TrustStore
 from cardkit.ssn import LifeCycle
 from cardkit.ssn.beneficiary import PROGRAMMES
@@ -78,7 +77,6 @@ PROGRAMME_NAMES = {code: name for name, code in PROGRAMMES.items()}
 EARLIEST_PLAUSIBLE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 #: How far a clock may lag behind the newest time the till has already seen.
 CLOCK_SLACK = dt.timedelta(hours=1)
-SOFTWARE_SAM_SERIAL = bytes.fromhex("534F465453414D01")  # "SOFTSAM" 01, as the CLI's
 
 
 class Verdict(enum.StrEnum):
@@ -424,20 +422,12 @@ class Till:
         return self._sam
 
     def _software_sam(self) -> Sam:
-        from cardkit.wallet.sam import PersistentSoftwareSam
+        from cardkit.wallet.sam import PersistentSoftwareSam, software_sam_transport_key
 
         store = self.config.keystore
         if store is None:
             raise CardkitError("the software SAM needs a key store with the debit master")
-        transport = None
-        if store.versions(KeyFunction.SAM_TRANSPORT):
-            version = store.current_version(KeyFunction.SAM_TRANSPORT)
-            transport = store.derive(
-                KeyFunction.SAM_TRANSPORT,
-                version,
-                kdf_label("sam-transport"),
-                diversification_context(SOFTWARE_SAM_SERIAL, SAM_AID, version),
-            )
+        transport = software_sam_transport_key(store)
         state = self.config.sam_state or self.config.journal_path.parent / "software-sam.json"
         return PersistentSoftwareSam(store, Path(state), self.config.identity, transport)
 
