@@ -155,6 +155,7 @@ def _engine(target: str | os.PathLike[str] | None, schema: str | None) -> Engine
                 "synchronous=FULL",
                 "busy_timeout=10000",
                 "foreign_keys=ON",
+                "cache_size=-262144",  # up to 256 MiB of pages: a city month's indexes
             ):
                 dbapi.execute(f"PRAGMA {pragma}")
 

@@ -129,7 +129,8 @@ receipt = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("serial", "ds", "rm", name="receipt_once"),
 )
-Index("receipt_card_ds", receipt.c.serial, receipt.c.ds)
+# (serial, DS) lookups use receipt_once; SAM-gap checks read SCs per SAM
+Index("receipt_sam_counter", receipt.c.sam_serial, receipt.c.sam_counter)
 Index("receipt_unpaid", receipt.c.status, receipt.c.payout_id)
 
 #: Loads the desks made (booked online at the desk; sequence unique per desk).

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, insert, select, update
 
 from ..codecs.batch import Batch, BatchFormatError, read_batch
 from ..codecs.sam import SAM_AID, sam_batch_key, verify_batch_signature
@@ -32,6 +32,7 @@ from ..crypto.diversify import diversification_context, kdf_label
 from ..keystore import KeyFunction, KeyStore
 from ..pki import Hotlist, RevocationReason
 from . import schema as t
+from .bulk import insert_many, rows_in, rows_in_pairs, update_many
 from .ledger import Ledger, LedgerStatus, utc
 from .macs import MAC_NO_MASTER, MAC_OK, MacVerifier, ReceiptMasterSource
 from .verdicts import (
@@ -53,6 +54,9 @@ SamKeySource: TypeAlias = Callable[[bytes, int], bytes] | KeyStore
 Progress: TypeAlias = Callable[[int], None]  #: called with the receipts checked since last call
 
 _PAYMENTS = (TransactionType.DEBIT, TransactionType.UNDO)
+_UNBOOKED = frozenset({Flag.NOT_A_PAYMENT, Flag.BAD_MAC, Flag.NOT_THIS_SAM, Flag.DUPLICATE})
+#: One receipt as checked: the receipt, its flags and their reasons (none: accepted).
+_Checked: TypeAlias = tuple[Receipt, tuple[Flag, ...], tuple[str, ...]]
 _CHUNK = 2000  # keys per IN (...) query
 
 
@@ -264,11 +268,12 @@ class _Settler:
         self.touched_sams: set[bytes] = set()
         self._reopened: list[Reopened] = []
         self._new_blocks: list[tuple[bytes, str]] = []
+        self._groups_booked = 0
 
     def run(self, groups: Iterable[list[Batch]], verifier: MacVerifier, depth: int) -> None:
         pending: deque[tuple[list[Batch], bytes, Callable[[], bytes]]] = deque()
         for batches in groups:
-            blob = b"".join(r.to_bytes() for b in batches for r in b.receipts)
+            blob = b"".join(b.receipt_bytes() for b in batches)
             pending.append((batches, blob, verifier.submit(blob)))
             if len(pending) >= depth:
                 self._book_group(*pending.popleft())
@@ -279,7 +284,7 @@ class _Settler:
         macs = result()
         self._reopened, self._new_blocks = [], []
         offset = 0
-        verdicts: list[ReceiptVerdict] = []
+        checked: list[tuple[Batch, list[_Checked]]] = []
         batch_verdicts: list[BatchVerdict] = []
         touched_cards: set[bytes] = set()
         touched_sams: set[bytes] = set()
@@ -290,31 +295,39 @@ class _Settler:
                 bv, rv = self._settle_one(group, b, macs, blob, offset)
                 offset += n
                 batch_verdicts.append(bv)
-                verdicts.extend(rv)
+                checked.append((b, rv))
                 if bv.recorded:
                     touched_sams.add(b.sam_serial)
                     touched_cards.update(
-                        v.receipt.serial for v in rv if v.receipt.entry.type in _PAYMENTS
+                        r.serial for r, _, _ in rv if r.record.entry.type in _PAYMENTS
                     )
             self._write_group(conn, group)
         # committed: only now does the report count them
-        self.report.batches.extend(batch_verdicts)
-        for v in verdicts:
-            self.report.add(v)
+        report = self.report
+        report.batches.extend(batch_verdicts)
+        count = 0
+        for b, rv in checked:
+            count += len(rv)
+            for i, (r, flags, reasons) in enumerate(rv):
+                if flags or report.detail:
+                    report.add(ReceiptVerdict(r, b.sam_serial, b.sequence, i, flags, reasons))
+                else:
+                    report.count(r, True)
         self.report.reopened.extend(self._reopened)
         self._reopened = []
         self.touched_cards |= touched_cards
         self.touched_sams |= touched_sams
         if self.progress is not None:
-            self.progress(len(verdicts))
-        if not gc.isenabled():
-            gc.collect(1)  # this group's garbage (see _young_collections_only)
+            self.progress(count)
+        self._groups_booked += 1
+        if not gc.isenabled() and self._groups_booked % 8 == 0:
+            gc.collect(1)  # the last groups' garbage (see _young_collections_only)
 
     # --- one batch ---------------------------------------------------------------------------
 
     def _settle_one(
         self, group: _Group, b: Batch, macs: bytes, blob: bytes, offset: int
-    ) -> tuple[BatchVerdict, list[ReceiptVerdict]]:
+    ) -> tuple[BatchVerdict, list[_Checked]]:
         """Settle batch ``b``; its receipts' bytes and MAC results start at receipt
         ``offset`` of the group's ``blob`` and ``macs``."""
         sig = b.signature
@@ -331,13 +344,8 @@ class _Settler:
                 tuple(reasons),
             )
 
-        def refuse(
-            flag: BatchFlag, rflag: Flag, why: str
-        ) -> tuple[BatchVerdict, list[ReceiptVerdict]]:
-            return verdict([flag], [why]), [
-                ReceiptVerdict(r, b.sam_serial, sig.sequence, i, (rflag,), (why,))
-                for i, r in enumerate(b.receipts)
-            ]
+        def refuse(flag: BatchFlag, rflag: Flag, why: str) -> tuple[BatchVerdict, list[_Checked]]:
+            return verdict([flag], [why]), [(r, (rflag,), (why,)) for r in b.receipts]
 
         k_t = _transport_key(self.sam_keys, b.sam_serial, b.transport_kvn)
         if k_t is None:
@@ -360,14 +368,9 @@ class _Settler:
             flags.append(BatchFlag.UNDO_TALLY_WENT_BACK)
             reasons.append(tally)
         receipts = self._receipts(group, b, macs, blob, offset, tally)
-        booked = [
-            v
-            for v in receipts
-            if not set(v.flags)
-            & {Flag.NOT_A_PAYMENT, Flag.BAD_MAC, Flag.NOT_THIS_SAM, Flag.DUPLICATE}
-        ]
+        booked = [r for r, flags, _ in receipts if not flags or not _UNBOOKED.intersection(flags)]
         sam.undo_received += sum(
-            v.receipt.entry.amount for v in booked if v.receipt.entry.type is TransactionType.UNDO
+            r.record.entry.amount for r in booked if r.record.entry.type is TransactionType.UNDO
         )
         sam.undo_count = max(sam.undo_count, sig.undo_count)
         sam.undo_total = max(sam.undo_total, sig.undo_total)
@@ -397,18 +400,16 @@ class _Settler:
 
     def _receipts(
         self, group: _Group, b: Batch, macs: bytes, blob: bytes, offset: int, tally: str | None
-    ) -> list[ReceiptVerdict]:
-        sig = b.signature
+    ) -> list[_Checked]:
         where = f"batch {b.sequence} of SAM {b.sam_serial.hex()}"
-        out: list[ReceiptVerdict] = []
+        out: list[_Checked] = []
         size = Receipt.LENGTH
+        check = self._check
         for i, r in enumerate(b.receipts):
             at = offset + i
             raw = blob[at * size : at * size + size]
-            flags, reasons = self._check(b, r, raw, macs[at], group, where, tally)
-            out.append(
-                ReceiptVerdict(r, b.sam_serial, sig.sequence, i, tuple(flags), tuple(reasons))
-            )
+            flags, reasons = check(b, r, raw, macs[at], group, where, tally)
+            out.append((r, tuple(flags), tuple(reasons)) if flags else (r, (), ()))
         return out
 
     def _check(
@@ -421,7 +422,7 @@ class _Settler:
         where: str,
         tally: str | None = None,
     ) -> tuple[list[Flag], list[str]]:
-        entry = r.entry
+        entry = r.record.entry
         unbooked = _unbooked(b, r, mac)
         if unbooked is not None:
             return [unbooked[0]], [unbooked[1]]
@@ -515,12 +516,12 @@ class _Settler:
         flags.append(Flag.FORKED_COUNTER)
         status = "flagged" if first.status == LedgerStatus.FLAGGED else first.status
         reasons.append(
-            f"card {r.serial.hex()} spent DS {r.entry.ds} twice (the other in {first.where},"
+            f"card {r.serial.hex()} spent DS {r.record.entry.ds} twice (the other in {first.where},"
             f" {status}): cloned card"
         )
         if card.blocked is not None:
             return False
-        card.blocked = f"forked counter at DS {r.entry.ds}"
+        card.blocked = f"forked counter at DS {r.record.entry.ds}"
         card.dirty = True
         self._new_blocks.append((r.serial, card.blocked))
         return True
@@ -529,7 +530,7 @@ class _Settler:
     def _money(r: Receipt, card: _Card, flags: list[Flag], reasons: list[str]) -> dict[str, Any]:
         """Book the receipt on the purse's shadow balance and the card's offline window;
         flag it over the payment cap or the offline cap."""
-        entry = r.entry
+        entry = r.record.entry
         purse = card.purses.get(entry.purse)
         if purse is None:
             purse = card.purses[entry.purse] = {
@@ -575,15 +576,16 @@ class _Settler:
         revoked = revoked_on.year * 10000 + revoked_on.month * 100 + revoked_on.day
         name = RevocationReason(reason).name.lower()
         text = f"card hotlisted ({name}, revoked {revoked_on.isoformat()})"
-        if r.entry.date >= revoked:
+        if r.record.entry.date >= revoked:
             flags.append(Flag.HOTLISTED)
             reasons.append(text)
-        elif card.ds_max_date >= revoked and r.entry.ds > card.ds_max:
+        elif card.ds_max_date >= revoked and r.record.entry.ds > card.ds_max:
             # dated before the revocation, yet after a transaction dated after it: the
             # till's clock was set back
             flags.append(Flag.HOTLISTED)
             reasons.append(
-                f"{text}; dated {r.entry.date} but after DS {card.ds_max} of {card.ds_max_date}"
+                f"{text}; dated {r.record.entry.date} but after DS {card.ds_max} of "
+                f"{card.ds_max_date}"
             )
 
     # --- ledger state ------------------------------------------------------------------------
@@ -594,45 +596,46 @@ class _Settler:
         out: dict[tuple[bytes, int], list[_Seen]] = {}
         items = sorted(pairs)
         c = t.receipt.c
+        rows: list[tuple[Any, ...]] = []
         for i in range(0, len(items), _CHUNK):
-            chunk = items[i : i + _CHUNK]
-            query = (
-                select(
-                    c.id,
-                    c.serial,
-                    c.ds,
-                    c.rm,
-                    c.status,
-                    c.payout_id,
-                    c.merchant,
-                    c.programme,
-                    c.amount,
-                    c.type,
-                    c.sam_serial,
-                    c.batch_sequence,
-                )
-                .where(tuple_(c.serial, c.ds).in_(chunk))
-                .order_by(c.id)
+            rows += rows_in_pairs(
+                conn,
+                c.serial,
+                c.ds,
+                items[i : i + _CHUNK],
+                c.id,
+                c.serial,
+                c.ds,
+                c.rm,
+                c.status,
+                c.payout_id,
+                c.merchant,
+                c.programme,
+                c.amount,
+                c.type,
+                c.sam_serial,
+                c.batch_sequence,
             )
-            for row in conn.execute(query).all():
-                where = (
-                    f"batch {row.batch_sequence} of SAM {bytes(row.sam_serial).hex()}"
-                    if row.sam_serial is not None
-                    else "the issuer's register"
+        rows.sort(key=itemgetter(0))  # in booking order
+        for rid, serial, ds, rm, status, payout, merchant, prog, amount, kind, sam, seq in rows:
+            where = (
+                f"batch {seq} of SAM {bytes(sam).hex()}"
+                if sam is not None
+                else "the issuer's register"
+            )
+            out.setdefault((bytes(serial), ds), []).append(
+                _Seen(
+                    rid,
+                    bytes(rm),
+                    status,
+                    payout is not None,
+                    merchant,
+                    prog or 0,
+                    amount,
+                    kind,
+                    where,
                 )
-                out.setdefault((bytes(row.serial), row.ds), []).append(
-                    _Seen(
-                        row.id,
-                        bytes(row.rm),
-                        row.status,
-                        row.payout_id is not None,
-                        row.merchant,
-                        row.programme or 0,
-                        row.amount,
-                        row.type,
-                        where,
-                    )
-                )
+            )
         return out
 
     def _load_cards(self, conn: Connection, serials: set[bytes]) -> dict[bytes, _Card]:
@@ -641,7 +644,7 @@ class _Settler:
         for i in range(0, len(items), _CHUNK):
             chunk = items[i : i + _CHUNK]
             c = t.card.c
-            for serial, cap, count, ds_max, ds_date, window, spent in _rows_in(
+            for serial, cap, count, ds_max, ds_date, window, spent in rows_in(
                 conn,
                 c.serial,
                 chunk,
@@ -659,7 +662,7 @@ class _Settler:
                 card.ds_count, card.ds_max, card.ds_max_date = count, ds_max, ds_date
                 card.window, card.offline_spent = window, spent
             p = t.purse.c
-            for serial, index, programme, cap, loaded, spent, undone in _rows_in(
+            for serial, index, programme, cap, loaded, spent, undone in rows_in(
                 conn,
                 p.serial,
                 chunk,
@@ -680,10 +683,10 @@ class _Settler:
                     "new": False,
                 }
             b = t.card_block.c
-            for serial, reason in _rows_in(conn, b.serial, chunk, b.serial, b.reason):
+            for serial, reason in rows_in(conn, b.serial, chunk, b.serial, b.reason):
                 cards[bytes(serial)].blocked = reason
             h = t.hotlist_card.c
-            for serial, reason, v in _rows_in(
+            for serial, reason, v in rows_in(
                 conn, h.serial, chunk, h.serial, h.reason, h.revoked_on
             ):
                 cards[bytes(serial)].hotlisted = (
@@ -698,7 +701,7 @@ class _Settler:
             if not card.dirty:
                 continue
             values = {
-                "b_serial": serial,
+                "serial": serial,
                 "ds_count": card.ds_count,
                 "ds_max": card.ds_max,
                 "ds_max_date": card.ds_max_date,
@@ -736,8 +739,8 @@ class _Settler:
                 else:
                     purse_rows.append(
                         {
-                            "b_serial": serial,
-                            "b_purse": index,
+                            "serial": serial,
+                            "purse": index,
                             "spent": p["spent"],
                             "undone": p["undone"],
                         }
@@ -745,31 +748,11 @@ class _Settler:
         if new_cards:
             conn.execute(insert(t.card), new_cards)
         if card_rows:
-            _execute_many(
-                conn,
-                update(t.card)
-                .where(t.card.c.serial == bindparam("b_serial"))
-                .values(
-                    ds_count=bindparam("ds_count"),
-                    ds_max=bindparam("ds_max"),
-                    ds_max_date=bindparam("ds_max_date"),
-                    offline_spent=bindparam("offline_spent"),
-                ),
-                card_rows,
-            )
+            update_many(conn, t.card, ("serial",), card_rows)
         if new_purses:
             conn.execute(insert(t.purse), new_purses)
         if purse_rows:
-            _execute_many(
-                conn,
-                update(t.purse)
-                .where(
-                    t.purse.c.serial == bindparam("b_serial"),
-                    t.purse.c.purse == bindparam("b_purse"),
-                )
-                .values(spent=bindparam("spent"), undone=bindparam("undone")),
-                purse_rows,
-            )
+            update_many(conn, t.purse, ("serial", "purse"), purse_rows)
         for serial, reason in self._new_blocks:
             conn.execute(insert(t.card_block).values(serial=serial, reason=reason, since=self.at))
         self._new_blocks = []
@@ -824,27 +807,27 @@ class _Settler:
                 select(c.sam_serial, c.sequence, c.digest).where(c.sam_serial.in_(chunk))
             ):
                 sams[bytes(row.sam_serial)].batches[row.sequence] = bytes(row.digest)
-        payments = [r for b in batches for r in b.receipts if r.entry.type in _PAYMENTS]
+        payments = [r for b in batches for r in b.receipts if r.record.entry.type in _PAYMENTS]
         cards = self._load_cards(conn, {r.serial for r in payments})
         pairs = set()
         for r in payments:
             card = cards[r.serial]
-            if not card.known or r.entry.ds <= card.ds_max:
-                pairs.add((r.serial, r.entry.ds))
+            if not card.known or r.record.entry.ds <= card.ds_max:
+                pairs.add((r.serial, r.record.entry.ds))
         return _Group(sams, cards, self._load_seen(conn, pairs))
 
     def _write_group(self, conn: Connection, group: _Group) -> None:
         """Write what the group booked: receipts (one executemany), cards and purses,
         blocks, reopened receipts, batches, SAM counters."""
         if group.rows:
-            _insert_many(conn, t.receipt, group.rows)
+            insert_many(conn, t.receipt, group.rows)
         self._write_cards(conn, group.cards)
         self._reopen(conn, group)
         if group.batch_rows:
             conn.execute(insert(t.batch), group.batch_rows)
         sam_rows = [
             {
-                "b_serial": serial,
+                "serial": serial,
                 "counter": s.counter,
                 "total_authorised": s.total_authorised,
                 "receipts": s.receipts,
@@ -856,60 +839,54 @@ class _Settler:
             if s.dirty
         ]
         if sam_rows:
-            _execute_many(
-                conn,
-                update(t.sam)
-                .where(t.sam.c.serial == bindparam("b_serial"))
-                .values(
-                    counter=bindparam("counter"),
-                    total_authorised=bindparam("total_authorised"),
-                    receipts=bindparam("receipts"),
-                    undo_count=bindparam("undo_count"),
-                    undo_total=bindparam("undo_total"),
-                    undo_received=bindparam("undo_received"),
-                ),
-                sam_rows,
-            )
+            update_many(conn, t.sam, ("serial",), sam_rows)
 
     # --- the end of a run ----------------------------------------------------------------
 
     def finish(self) -> SettlementReport:
+        """Look for counter gaps on the cards and SAMs this run touched (a card whose
+        distinct DS count is below its highest DS; a SAM with fewer booked SCs than its
+        counter): one query per chunk, not one per card."""
         with self.ledger.transaction() as conn:
-            gappy = []
+            c, lo = t.card.c, t.load.c
             items = sorted(self.touched_cards)
             for i in range(0, len(items), _CHUNK):
-                chunk = items[i : i + _CHUNK]
-                gappy += [
-                    bytes(r.serial)
-                    for r in conn.execute(
-                        select(t.card.c.serial).where(
-                            t.card.c.serial.in_(chunk), t.card.c.ds_count < t.card.c.ds_max
-                        )
+                gappy = [
+                    bytes(serial)
+                    for serial, count, ds_max in rows_in(
+                        conn, c.serial, items[i : i + _CHUNK], c.serial, c.ds_count, c.ds_max
                     )
+                    if count < ds_max
                 ]
-            for serial in sorted(gappy):
-                missing = _missing(self.ledger.sequences(serial))
-                if missing:
-                    self.report.gaps.append(CounterGap(serial, missing))
-            for sam_serial in sorted(self.touched_sams):
-                sam = conn.execute(select(t.sam).where(t.sam.c.serial == sam_serial)).one()
-                if sam.receipts >= sam.counter:
-                    continue
-                counters = sorted(
-                    {
-                        r
-                        for r in conn.execute(
-                            select(t.receipt.c.sam_counter).where(
-                                t.receipt.c.sam_serial == sam_serial
-                            )
-                        )
-                        .scalars()
-                        .all()
-                        if r <= sam.counter
-                    }
-                    | {sam.counter + 1}
+                seen: dict[bytes, set[int]] = {serial: set() for serial in gappy}
+                for serial, ds in rows_in(
+                    conn, t.receipt.c.serial, gappy, t.receipt.c.serial, t.receipt.c.ds
+                ) + rows_in(conn, lo.serial, gappy, lo.serial, lo.ds):
+                    if ds is not None:
+                        seen[bytes(serial)].add(ds)
+                for serial in sorted(gappy):
+                    missing = _missing(sorted(seen[serial]))
+                    if missing:
+                        self.report.gaps.append(CounterGap(serial, missing))
+            self.report.gaps.sort(key=lambda gap: gap.serial)
+            s = t.sam.c
+            sams = sorted(self.touched_sams)
+            behind = [
+                (bytes(serial), counter)
+                for i in range(0, len(sams), _CHUNK)
+                for serial, counter, receipts in rows_in(
+                    conn, s.serial, sams[i : i + _CHUNK], s.serial, s.counter, s.receipts
                 )
-                missing = _missing(counters)
+                if receipts < counter
+            ]
+            r = t.receipt.c
+            for sam_serial, counter in sorted(behind):
+                counters = {
+                    sc
+                    for (sc,) in rows_in(conn, r.sam_serial, [sam_serial], r.sam_counter)
+                    if sc <= counter
+                }
+                missing = _missing(sorted(counters | {counter + 1}))
                 if missing:
                     self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
         return self.report
@@ -927,75 +904,6 @@ def _undo_tally_went_back(sam: _SamState, b: Batch) -> str | None:
         f"the SAM's undo tally went back: {sig.undo_count} undos, {sig.undo_total} Rp; "
         f"an earlier batch vouched for {sam.undo_count}, {sam.undo_total} Rp"
     )
-
-
-def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``INSERT`` ``rows`` (all with the same keys) in one driver executemany: the statement
-    is SQLAlchemy's own, compiled for this connection's dialect; the values go to the driver
-    as they are (bytes, int, str, None; a column whose type needs a bind processor, such as
-    a datetime, must hold one value for every row, processed here once)."""
-    keys = list(rows[0])
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
-    constant: dict[str, Any] = {}
-    for key in keys:
-        processor = table.c[key].type.bind_processor(conn.dialect)
-        if processor is not None and not isinstance(rows[0][key], bytes):
-            value = rows[0][key]
-            if any(row[key] != value for row in rows):
-                raise ValueError(f"column {key} needs a bind processor: one value per insert")
-            constant[key] = processor(value)
-    if compiled.positional:
-        order = list(compiled.positiontup or [])
-        if not order:
-            params: list[Any] = [() for _ in rows]
-        else:
-            get = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
-            for row in rows if constant else ():
-                row.update(constant)  # the rows are this group's, written once
-            params = [get(row) for row in rows]
-    else:
-        params = [row | constant for row in rows] if constant else rows
-    conn.exec_driver_sql(compiled.string, params)
-
-
-def _rows_in(
-    conn: Connection, key: Any, keys: Sequence[Any], *columns: Any
-) -> list[tuple[Any, ...]]:
-    """The rows (the driver's tuples) of ``SELECT columns WHERE key IN keys``: the statement
-    is SQLAlchemy's, compiled for this connection's dialect with one expanding parameter;
-    it runs on the driver with the keys (bytes or int) as they are, without a bind
-    processor per key; the columns read here need no result processor either."""
-    if not keys:
-        return []
-    style = conn.dialect.paramstyle
-    if style not in ("qmark", "format", "pyformat"):
-        raise ValueError(f"driver parameter style {style} not supported here")
-    statement = select(*columns).where(key.in_(bindparam("keys", expanding=True)))
-    text = statement.compile(dialect=conn.dialect).string
-    marks = ", ".join(["?" if style == "qmark" else "%s"] * len(keys))
-    result = conn.exec_driver_sql(text.replace("__[POSTCOMPILE_keys]", marks), tuple(keys))
-    try:
-        return list(result.cursor.fetchall())
-    finally:
-        result.close()
-
-
-def _execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """Run ``statement`` (an ``UPDATE`` whose values are all ``bindparam``s) for ``rows`` in
-    one driver executemany, compiled by SQLAlchemy for this connection's dialect; the
-    values (int, bytes) go to the driver as they are: no column here needs a processor."""
-    compiled = statement.compile(dialect=conn.dialect)
-    for key, value in rows[0].items():
-        if not isinstance(value, (int, bytes)):
-            raise TypeError(f"{key}: {type(value).__name__} needs a bind processor")
-    if compiled.positional and len(compiled.positiontup or []) > 1:
-        get = itemgetter(*(compiled.positiontup or []))
-        params: list[Any] = [get(row) for row in rows]
-    elif compiled.positional:
-        params = [tuple(row[k] for k in compiled.positiontup or []) for row in rows]
-    else:
-        params = rows
-    conn.exec_driver_sql(compiled.string, params)
 
 
 def _sequence_flags(sam: _SamState, b: Batch) -> tuple[list[BatchFlag], list[str]]:
@@ -1048,14 +956,18 @@ def _negative(
     """Flag a debit that takes the shadow balance below zero while every earlier
     transaction of the card is known (no counter gap an unsettled undo could fill)."""
     balance = purse["loaded"] - purse["spent"] + purse["undone"]
-    if r.entry.type is TransactionType.DEBIT and balance < 0 and card.ds_count >= card.ds_max:
+    if (
+        r.record.entry.type is TransactionType.DEBIT
+        and balance < 0
+        and card.ds_count >= card.ds_max
+    ):
         flags.append(Flag.NEGATIVE_BALANCE)
-        reasons.append(f"shadow balance of purse {r.entry.purse} is {balance} Rp")
+        reasons.append(f"shadow balance of purse {r.record.entry.purse} is {balance} Rp")
 
 
 def _unbooked(b: Batch, r: Receipt, mac: int) -> tuple[Flag, str] | None:
     """Why a receipt is not booked at all (no payment, forged, another SAM's), or None."""
-    entry = r.entry
+    entry = r.record.entry
     if entry.type not in _PAYMENTS:
         return Flag.NOT_A_PAYMENT, f"a {entry.type.name.lower()} record is no payment"
     if mac == MAC_NO_MASTER:

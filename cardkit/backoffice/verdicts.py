@@ -116,7 +116,7 @@ class Totals:
         return self.debited - self.undone
 
     def add(self, receipt: Receipt) -> None:
-        entry = receipt.entry
+        entry = receipt.record.entry
         if entry.type is TransactionType.DEBIT:
             self.payments += 1
             self.debited += entry.amount
@@ -179,24 +179,28 @@ class SettlementReport:
 
     def add(self, verdict: ReceiptVerdict) -> None:
         """Count one receipt's verdict (and keep it, see ``detail``)."""
-        self.checked += 1
-        receipt = verdict.receipt
-        for table, key in (
-            (self._merchants, receipt.entry.merchant),
-            (self._purses, receipt.entry.purse),
-        ):
-            split = table.get(key)
-            if split is None:
-                split = table[key] = SplitTotals()
-            (split.accepted if verdict.accepted else split.flagged).add(receipt)
-        if verdict.accepted:
-            self._accepted += 1
+        accepted = not verdict.flags
+        self.count(verdict.receipt, accepted)
+        if accepted:
             if self.detail:
                 self.receipts.append(verdict)
             return
         for flag in verdict.flags:
             self._flags[flag] = self._flags.get(flag, 0) + 1
         self.receipts.append(verdict)
+
+    def count(self, receipt: Receipt, accepted: bool) -> None:
+        """Count one receipt in the totals only (what :meth:`add` does besides keeping the
+        verdict: a city run counts its accepted receipts without making verdicts)."""
+        self.checked += 1
+        entry = receipt.record.entry
+        for table, key in ((self._merchants, entry.merchant), (self._purses, entry.purse)):
+            split = table.get(key)
+            if split is None:
+                split = table[key] = SplitTotals()
+            (split.accepted if accepted else split.flagged).add(receipt)
+        if accepted:
+            self._accepted += 1
 
     @property
     def accepted(self) -> list[ReceiptVerdict]:

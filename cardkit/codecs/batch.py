@@ -12,11 +12,11 @@ import hashlib
 import os
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import CardkitError
 from .sam import BATCH_DIGEST_LENGTH, BatchSignature, SamIdentity, SamInfo
-from .wallet import Receipt, WalletFormatError
+from .wallet import Receipt, WalletFormatError, receipts_from_bytes
 
 # --- the batch file ----------------------------------------------------------------------
 
@@ -67,6 +67,14 @@ class Batch:
     receipts: tuple[Receipt, ...]
     digest: bytes  #: SHA-256 of the body (checked by :func:`read_batch`)
     signature: BatchSignature
+    #: the receipts' bytes as read (not an init field: ``dataclasses.replace`` drops it)
+    _receipt_bytes: bytes = field(default=b"", init=False, repr=False, compare=False)
+
+    def receipt_bytes(self) -> bytes:
+        """The receipts end to end (64 bytes each), as the file carried them."""
+        if self._receipt_bytes:
+            return self._receipt_bytes
+        return b"".join(r.to_bytes() for r in self.receipts)
 
     @property
     def sequence(self) -> int:
@@ -90,7 +98,7 @@ class Batch:
             int(self.created_at.timestamp()),
             len(self.receipts),
         )
-        return header + b"".join(r.to_bytes() for r in self.receipts)
+        return header + self.receipt_bytes()
 
     def to_bytes(self) -> bytes:
         return self.body() + self.digest + self.signature.to_bytes()
@@ -134,21 +142,30 @@ def read_batch(source: bytes | bytearray | str | os.PathLike[str]) -> Batch:
     digest = data[body_length : body_length + BATCH_DIGEST_LENGTH]
     if hashlib.sha256(body).digest() != digest:  # an integrity check, not a secret
         raise BatchCorruptedError("corrupted: the batch body does not match its SHA-256")
-    receipts = []
-    for i in range(count):
-        start = BATCH_HEADER.size + i * Receipt.LENGTH
-        try:
-            receipts.append(Receipt.from_bytes(data[start : start + Receipt.LENGTH]))
-        except WalletFormatError as exc:
-            raise BatchFormatError(f"receipt {i} is malformed: {exc}") from exc
+    try:
+        receipts = receipts_from_bytes(body[BATCH_HEADER.size :])
+    except WalletFormatError as exc:
+        _say_which_receipt(body[BATCH_HEADER.size :])
+        raise BatchFormatError(str(exc)) from exc
     try:
         created_at = dt.datetime.fromtimestamp(created, dt.UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise BatchFormatError(f"creation time {created} is out of range") from exc
     signature = BatchSignature.from_bytes(data[body_length + BATCH_DIGEST_LENGTH :])
-    return Batch(
-        sam_serial, tkvn, sam_id, merchant, terminal, created_at, tuple(receipts), digest, signature
+    batch = Batch(
+        sam_serial, tkvn, sam_id, merchant, terminal, created_at, receipts, digest, signature
     )
+    object.__setattr__(batch, "_receipt_bytes", body[BATCH_HEADER.size :])
+    return batch
+
+
+def _say_which_receipt(receipts: bytes) -> None:
+    """Raise :class:`BatchFormatError` naming the first malformed receipt and its field."""
+    for i in range(0, len(receipts), Receipt.LENGTH):
+        try:
+            Receipt.from_bytes(receipts[i : i + Receipt.LENGTH])
+        except WalletFormatError as exc:
+            raise BatchFormatError(f"receipt {i // Receipt.LENGTH} is malformed: {exc}") from exc
 
 
 def _read_file(path: str | os.PathLike[str]) -> bytes:

@@ -730,6 +730,55 @@ class Receipt:
         return cls(data[:8], data[8], data[9], LastTransaction.from_bytes(data[10:]))
 
 
+_RECEIPT_LAYOUT = struct.Struct(">8sBB" + LogEntry.FORMAT.format[1:] + "8s8s")
+_TYPES = {int(t): t for t in TransactionType}
+
+
+def receipts_from_bytes(data: bytes) -> tuple[Receipt, ...]:
+    """The 64-byte receipts laid end to end in ``data`` (a batch body's), with the checks
+    of :meth:`Receipt.from_bytes` at a fraction of its cost: one ``struct`` pass, objects
+    filled without re-checking what the layout already guarantees (widths and ranges).
+    Raises :class:`WalletFormatError` for a length that is no whole number of receipts or
+    a receipt that is malformed (use :meth:`Receipt.from_bytes` to say which field)."""
+    if len(data) % _RECEIPT_LAYOUT.size:
+        raise WalletFormatError(f"{len(data)} bytes are no whole number of receipts")
+    out = []
+    new, types = object.__new__, _TYPES
+    for (
+        serial,
+        kd,
+        kr,
+        kind,
+        tc,
+        ds,
+        purse,
+        amount,
+        bal,
+        day,
+        m,
+        term,
+        sam,
+        sc,
+        rm,
+        conf,
+    ) in _RECEIPT_LAYOUT.iter_unpack(data):
+        kind = types.get(kind)
+        if kind is None or purse >= PURSES:
+            raise WalletFormatError("malformed receipt (transaction type or purse)")
+        entry = new(LogEntry)
+        # frozen dataclasses: fill the instance dict directly (what __init__ would store)
+        entry.__dict__.update(
+            type=kind, tc=tc, ds=ds, purse=purse, amount=amount, balance=bal, date=day,
+            merchant=m, terminal=term, sam_id=sam, sam_counter=sc,
+        )  # fmt: skip
+        record = new(LastTransaction)
+        record.__dict__.update(entry=entry, rm=rm, conf=conf)
+        receipt = new(Receipt)
+        receipt.__dict__.update(serial=serial, kvn_debit=kd, kvn_receipt=kr, record=record)
+        out.append(receipt)
+    return tuple(out)
+
+
 def verify_receipt(k_receipt: bytes, receipt: Receipt) -> bool:
     """The back office's check: True when RM is genuine."""
     return _check(

@@ -1,0 +1,163 @@
+"""Bulk SQL for settlement: many rows per statement, on the driver, in the caller's
+transaction.
+
+Settlement reads and writes some tens of thousands of rows per group of batches; built and
+bound one by one through SQLAlchemy's per-value processing, that costs more than the checks
+themselves. These helpers take SQLAlchemy's compiled SQL (table and column names, the
+dialect's quoting and schema) and hand the values (bytes, int, str, None) to the driver as
+they are. On PostgreSQL they use what it does best: ``COPY`` for inserts and arrays
+(``= ANY``, ``unnest``) instead of thousands of placeholders, whose parsing alone took a
+second per 100,000 receipts in psycopg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, bindparam, insert, select, tuple_
+
+__all__ = ["insert_many", "rows_in", "rows_in_pairs", "update_many"]
+
+
+def _postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _mark(conn: Connection) -> str:
+    if _postgres(conn):
+        return "%b"  # psycopg: binary parameters (a bytea array dumped as text is slow)
+    style = conn.dialect.paramstyle
+    if style not in ("qmark", "format", "pyformat"):
+        raise ValueError(f"driver parameter style {style} not supported here")
+    return "?" if style == "qmark" else "%s"
+
+
+def _array_type(conn: Connection, column: Column[Any]) -> str:
+    return column.type.compile(dialect=conn.dialect) + "[]"
+
+
+def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` ``rows`` (all with the same keys): ``COPY ... FROM STDIN`` on PostgreSQL,
+    one driver executemany elsewhere. A column whose type needs a bind processor on this
+    dialect (a datetime on SQLite) must hold one value for every row: it is processed once."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    get = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+    if _postgres(conn):
+        quote = conn.dialect.identifier_preparer
+        columns = ", ".join(quote.quote(k) for k in keys)
+        driver: Any = conn.connection.dbapi_connection  # psycopg's own connection
+        with driver.cursor() as cursor:
+            statement = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(get(row))
+        return
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
+    constant: dict[str, Any] = {}
+    for key in keys:
+        processor = table.c[key].type.bind_processor(conn.dialect)
+        if processor is not None and not isinstance(rows[0][key], bytes):
+            value = rows[0][key]
+            if any(row[key] != value for row in rows):
+                raise ValueError(f"column {key} needs a bind processor: one value per insert")
+            constant[key] = processor(value)
+    if not compiled.positional:
+        conn.exec_driver_sql(compiled.string, [row | constant for row in rows])
+        return
+    order = list(compiled.positiontup or [])
+    get = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+    for row in rows if constant else ():
+        row.update(constant)  # the caller's rows, written once
+    conn.exec_driver_sql(compiled.string, [get(row) for row in rows])
+
+
+def rows_in(
+    conn: Connection, key: Column[Any], keys: Sequence[Any], *columns: Any
+) -> list[tuple[Any, ...]]:
+    """The rows (the driver's tuples, no result processing) of ``SELECT columns WHERE key
+    IN keys``; the keys (bytes or int) go to the driver as they are: one array on
+    PostgreSQL (``= ANY``), one placeholder each elsewhere."""
+    if not keys:
+        return []
+    mark = _mark(conn)
+    statement = select(*columns).where(key.in_(bindparam("keys", expanding=True)))
+    text = statement.compile(dialect=conn.dialect).string
+    params: tuple[Any, ...]
+    if _postgres(conn):
+        text = text.replace(
+            " IN (__[POSTCOMPILE_keys])", f" = ANY({mark}::{_array_type(conn, key)})"
+        )
+        params = (list(keys),)
+    else:
+        text = text.replace("__[POSTCOMPILE_keys]", ", ".join([mark] * len(keys)))
+        params = tuple(keys)
+    return _fetch(conn, text, params)
+
+
+def rows_in_pairs(
+    conn: Connection,
+    first: Column[Any],
+    second: Column[Any],
+    pairs: Sequence[tuple[Any, Any]],
+    *columns: Any,
+) -> list[tuple[Any, ...]]:
+    """As :func:`rows_in` for a pair of columns: ``WHERE (first, second) IN pairs`` (a
+    row-value ``IN (VALUES ...)``; two ``unnest`` arrays on PostgreSQL)."""
+    if not pairs:
+        return []
+    mark = _mark(conn)
+    statement = select(*columns).where(tuple_(first, second).in_(bindparam("keys", expanding=True)))
+    text = statement.compile(dialect=conn.dialect).string
+    params: tuple[Any, ...]
+    if _postgres(conn):
+        a, b = _array_type(conn, first), _array_type(conn, second)
+        values = f"SELECT * FROM unnest({mark}::{a}, {mark}::{b})"
+        text = text.replace("__[POSTCOMPILE_keys]", values)
+        params = ([p[0] for p in pairs], [p[1] for p in pairs])
+    else:
+        values = "VALUES " + ", ".join([f"({mark}, {mark})"] * len(pairs))
+        text = text.replace("__[POSTCOMPILE_keys]", values)
+        params = tuple(value for pair in pairs for value in pair)
+    return _fetch(conn, text, params)
+
+
+def update_many(
+    conn: Connection, table: Table, keys: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
+    """``UPDATE table`` for ``rows`` (dicts with the same keys: the ``keys`` columns find
+    the row, the others are set; values are int or bytes): one ``UPDATE ... FROM unnest``
+    on PostgreSQL, one driver executemany elsewhere."""
+    if not rows:
+        return
+    names = list(rows[0])
+    for name, value in rows[0].items():
+        if not isinstance(value, (int, bytes)):
+            raise TypeError(f"{name}: {type(value).__name__} needs a bind processor")
+    values = [n for n in names if n not in keys]
+    quote = conn.dialect.identifier_preparer
+    mark = _mark(conn)
+    target = quote.format_table(table)
+    if _postgres(conn):
+        arrays = ", ".join(f"{mark}::{_array_type(conn, table.c[n])}" for n in names)
+        columns = ", ".join(quote.quote(n) for n in names)
+        sets = ", ".join(f"{quote.quote(n)} = u.{quote.quote(n)}" for n in values)
+        where = " AND ".join(f"{target}.{quote.quote(k)} = u.{quote.quote(k)}" for k in keys)
+        text = f"UPDATE {target} SET {sets} FROM unnest({arrays}) AS u({columns}) WHERE {where}"
+        conn.exec_driver_sql(text, tuple([row[n] for row in rows] for n in names))
+        return
+    sets = ", ".join(f"{quote.quote(n)} = {mark}" for n in values)
+    where = " AND ".join(f"{quote.quote(k)} = {mark}" for k in keys)
+    get = itemgetter(*(values + list(keys)))
+    conn.exec_driver_sql(f"UPDATE {target} SET {sets} WHERE {where}", [get(r) for r in rows])
+
+
+def _fetch(conn: Connection, text: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    result = conn.exec_driver_sql(text, params)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
