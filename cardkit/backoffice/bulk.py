@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, bindparam, insert, select, tuple_
+from sqlalchemy import Column, Connection, Table, bindparam, insert, select
 
 __all__ = ["insert_many", "rows_in", "rows_in_pairs", "update_many"]
 
@@ -103,24 +103,30 @@ def rows_in_pairs(
     first: Column[Any],
     second: Column[Any],
     pairs: Sequence[tuple[Any, Any]],
-    *columns: Any,
+    *columns: Column[Any],
 ) -> list[tuple[Any, ...]]:
-    """As :func:`rows_in` for a pair of columns: ``WHERE (first, second) IN pairs`` (a
-    row-value ``IN (VALUES ...)``; two ``unnest`` arrays on PostgreSQL)."""
+    """As :func:`rows_in` for a pair of columns of one table: the rows whose ``(first,
+    second)`` is one of ``pairs``. Written as a join of the pairs (a ``VALUES`` list; two
+    ``unnest`` arrays on PostgreSQL) to the table, pairs first: SQLite answers a row-value
+    ``IN (VALUES ...)`` by scanning the whole index, a join by one index search per pair."""
     if not pairs:
         return []
     mark = _mark(conn)
-    statement = select(*columns).where(tuple_(first, second).in_(bindparam("keys", expanding=True)))
-    text = statement.compile(dialect=conn.dialect).string
+    quote = conn.dialect.identifier_preparer
+    table = quote.format_table(first.table)  # type: ignore[arg-type]
+    names = ", ".join(f"{table}.{quote.quote(c.name)}" for c in columns)
+    on = f"{table}.{quote.quote(first.name)} = k.a AND {table}.{quote.quote(second.name)} = k.b"
     params: tuple[Any, ...]
     if _postgres(conn):
         a, b = _array_type(conn, first), _array_type(conn, second)
-        values = f"SELECT * FROM unnest({mark}::{a}, {mark}::{b})"
-        text = text.replace("__[POSTCOMPILE_keys]", values)
+        keys = f"unnest({mark}::{a}, {mark}::{b}) AS k(a, b)"
+        text = f"SELECT {names} FROM {keys} JOIN {table} ON {on}"
         params = ([p[0] for p in pairs], [p[1] for p in pairs])
     else:
-        values = "VALUES " + ", ".join([f"({mark}, {mark})"] * len(pairs))
-        text = text.replace("__[POSTCOMPILE_keys]", values)
+        values = ", ".join([f"({mark}, {mark})"] * len(pairs))
+        text = (
+            f"WITH k(a, b) AS (VALUES {values}) SELECT {names} FROM k CROSS JOIN {table} WHERE {on}"
+        )
         params = tuple(value for pair in pairs for value in pair)
     return _fetch(conn, text, params)
 

@@ -383,16 +383,16 @@ def prepare(month: CityMonth, ledger: object, hotlist: object) -> None:
     from .ledger import Ledger
 
     assert isinstance(ledger, Ledger) and isinstance(hotlist, HotlistService)
-    for card in month.cards:
-        ledger.register_card(
-            card.serial, offline_cap=card.offline_cap, region=card.region, purses=card.caps
-        )
-    for sam in month.sams:
-        ledger.register_merchant(
-            sam.identity.merchant, account=f"BANKKALTIM-{sam.identity.merchant:08d}"
-        )
-        ledger.register_sam(sam.serial, sam.identity)
-    with ledger.transaction():
+    with ledger.transaction():  # one commit for the whole city, not one per card
+        for card in month.cards:
+            ledger.register_card(
+                card.serial, offline_cap=card.offline_cap, region=card.region, purses=card.caps
+            )
+        for sam in month.sams:
+            ledger.register_merchant(
+                sam.identity.merchant, account=f"BANKKALTIM-{sam.identity.merchant:08d}"
+            )
+            ledger.register_sam(sam.serial, sam.identity)
         for load in month.loads:
             ledger.book_load(
                 load.serial,
