@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -34,6 +44,40 @@ from . import schema as t
 
 ENV_VAR = "CARDKIT_LEDGER"
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+# Statements run once per card or load (a city registers and loads tens of thousands at a
+# time): built once, so SQLAlchemy compiles and caches each once.
+_card, _purse = t.card.c, t.purse.c
+_CARD_KNOWN = select(_card.serial).where(_card.serial == bindparam("k_serial"))
+_NEW_CARD = insert(t.card)
+_CARD_COUNTERS = select(_card.ds_count, _card.ds_max, _card.ds_max_date).where(
+    _card.serial == bindparam("k_serial")
+)
+_SET_CARD_COUNTERS = (
+    update(t.card)
+    .where(_card.serial == bindparam("k_serial"))
+    .values(
+        ds_count=bindparam("ds_count"),
+        ds_max=bindparam("ds_max"),
+        ds_max_date=bindparam("ds_max_date"),
+    )
+)
+# the load that resets the offline cumulative, unless a later one did already
+_RESET_OFFLINE_WINDOW = (
+    update(t.card)
+    .where(_card.serial == bindparam("k_serial"), _card.offline_window_ds < bindparam("ds"))
+    .values(offline_window_ds=bindparam("ds"), offline_spent=0)
+)
+_PURSE_KEY = (_purse.serial == bindparam("k_serial"), _purse.purse == bindparam("k_purse"))
+_PURSE_KNOWN = select(_purse.purse).where(*_PURSE_KEY)
+_NEW_PURSE = insert(t.purse)
+_SET_PURSE_CAPS = update(t.purse).where(*_PURSE_KEY)
+_ADD_LOADED = update(t.purse).where(*_PURSE_KEY).values(loaded=_purse.loaded + bindparam("amount"))
+_LOAD_BOOKED = select(t.load).where(
+    t.load.c.desk == bindparam("k_desk"), t.load.c.sequence == bindparam("k_sequence")
+)
+_NEW_LOAD = insert(t.load)
 
 
 class LedgerError(ValueError):
@@ -281,51 +325,52 @@ class Ledger:
             if values:
                 conn.execute(update(t.card).where(t.card.c.serial == serial).values(**values))
             for config in purses:
-                caps = {
-                    "programme": config.programme,
-                    "balance_cap": config.balance_cap,
-                    "payment_cap": config.payment_cap,
-                    "expiry": config.expiry,
-                }
                 self._ensure_purse(conn, serial, config.index, config.programme)
                 conn.execute(
-                    update(t.purse)
-                    .where(t.purse.c.serial == serial, t.purse.c.purse == config.index)
-                    .values(**caps)
+                    _SET_PURSE_CAPS,
+                    {
+                        "k_serial": serial,
+                        "k_purse": config.index,
+                        "programme": config.programme,
+                        "balance_cap": config.balance_cap,
+                        "payment_cap": config.payment_cap,
+                        "expiry": config.expiry,
+                    },
                 )
 
     @staticmethod
     def _ensure_card(conn: Connection, serial: bytes, at: dt.datetime | None) -> bool:
         """True if the card was already known."""
-        if conn.execute(select(t.card.c.serial).where(t.card.c.serial == serial)).first():
+        if conn.execute(_CARD_KNOWN, {"k_serial": serial}).first():
             return True
         conn.execute(
-            insert(t.card).values(
-                serial=serial,
-                registered_at=utc(at),
-                ds_count=0,
-                ds_max=0,
-                ds_max_date=0,
-                offline_window_ds=0,
-                offline_spent=0,
-            )
+            _NEW_CARD,
+            {
+                "serial": serial,
+                "registered_at": utc(at),
+                "ds_count": 0,
+                "ds_max": 0,
+                "ds_max_date": 0,
+                "offline_window_ds": 0,
+                "offline_spent": 0,
+            },
         )
         return False
 
     @staticmethod
     def _ensure_purse(conn: Connection, serial: bytes, index: int, programme: int | None) -> bool:
-        key = (t.purse.c.serial == serial, t.purse.c.purse == index)
-        if conn.execute(select(t.purse.c.purse).where(*key)).first():
+        if conn.execute(_PURSE_KNOWN, {"k_serial": serial, "k_purse": index}).first():
             return True
         conn.execute(
-            insert(t.purse).values(
-                serial=serial,
-                purse=index,
-                programme=programme if programme is not None else index,
-                loaded=0,
-                spent=0,
-                undone=0,
-            )
+            _NEW_PURSE,
+            {
+                "serial": serial,
+                "purse": index,
+                "programme": programme if programme is not None else index,
+                "loaded": 0,
+                "spent": 0,
+                "undone": 0,
+            },
         )
         return False
 
@@ -412,9 +457,7 @@ class Ledger:
             raise LedgerError("a load is a positive amount")
         when = utc(at)
         with self.transaction() as conn:
-            old = conn.execute(
-                select(t.load).where(t.load.c.desk == desk, t.load.c.sequence == sequence)
-            ).first()
+            old = conn.execute(_LOAD_BOOKED, {"k_desk": desk, "k_sequence": sequence}).first()
             if old is not None:
                 if (bytes(old.serial), old.purse, old.amount) == (serial, purse, amount):
                     return False
@@ -422,36 +465,25 @@ class Ledger:
             self._ensure_card(conn, serial, when)
             self._ensure_purse(conn, serial, purse, programme)
             conn.execute(
-                insert(t.load).values(
-                    serial=serial,
-                    purse=purse,
-                    amount=amount,
-                    agency=agency,
-                    desk=desk,
-                    sequence=sequence,
-                    ds=ds,
-                    resets_offline=int(resets_offline),
-                    loaded_at=when,
-                    booked_at=utc(None),
-                )
+                _NEW_LOAD,
+                {
+                    "serial": serial,
+                    "purse": purse,
+                    "amount": amount,
+                    "agency": agency,
+                    "desk": desk,
+                    "sequence": sequence,
+                    "ds": ds,
+                    "resets_offline": int(resets_offline),
+                    "loaded_at": when,
+                    "booked_at": utc(None),
+                },
             )
-            conn.execute(
-                update(t.purse)
-                .where(t.purse.c.serial == serial, t.purse.c.purse == purse)
-                .values(loaded=t.purse.c.loaded + amount)
-            )
+            conn.execute(_ADD_LOADED, {"k_serial": serial, "k_purse": purse, "amount": amount})
             if ds is not None:
                 self._count_ds(conn, serial, ds, receipt.entry.date if receipt else 0)
                 if resets_offline:
-                    card = conn.execute(
-                        select(t.card.c.offline_window_ds).where(t.card.c.serial == serial)
-                    ).one()
-                    if ds > card.offline_window_ds:
-                        conn.execute(
-                            update(t.card)
-                            .where(t.card.c.serial == serial)
-                            .values(offline_window_ds=ds, offline_spent=0)
-                        )
+                    conn.execute(_RESET_OFFLINE_WINDOW, {"k_serial": serial, "ds": ds})
             if receipt is not None:
                 entry = receipt.entry
                 conn.execute(
@@ -499,15 +531,17 @@ class Ledger:
 
     @staticmethod
     def _count_ds(conn: Connection, serial: bytes, ds: int, date: int) -> None:
-        card = conn.execute(
-            select(t.card.c.ds_count, t.card.c.ds_max, t.card.c.ds_max_date).where(
-                t.card.c.serial == serial
-            )
-        ).one()
-        values: dict[str, int] = {"ds_count": card.ds_count + 1}
-        if ds > card.ds_max:
-            values.update(ds_max=ds, ds_max_date=date)
-        conn.execute(update(t.card).where(t.card.c.serial == serial).values(**values))
+        card = conn.execute(_CARD_COUNTERS, {"k_serial": serial}).one()
+        higher = ds > card.ds_max
+        conn.execute(
+            _SET_CARD_COUNTERS,
+            {
+                "k_serial": serial,
+                "ds_count": card.ds_count + 1,
+                "ds_max": ds if higher else card.ds_max,
+                "ds_max_date": date if higher else card.ds_max_date,
+            },
+        )
 
     # --- balances ---------------------------------------------------------------------------
 
