@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ..codecs.batch import Batch, BatchCorruptedError, BatchFormatError, read_batch
 from .ledger import (
+    REPLACEMENT_WINDOW,
+    TRANSFER_AGENCY,
     Ledger,
     LedgerError,
     LedgerReceipt,
@@ -35,6 +37,8 @@ from .verdicts import (
 )
 
 __all__ = [
+    "REPLACEMENT_WINDOW",
+    "TRANSFER_AGENCY",
     "Batch",
     "BatchCorruptedError",
     "BatchFlag",

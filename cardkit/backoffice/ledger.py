@@ -80,6 +80,16 @@ _LOAD_BOOKED = select(t.load).where(
 _NEW_LOAD = insert(t.load)
 
 
+#: The "agency" of a load that moves a lost card's balance to its replacement (the desk
+#: itself): its money is no new funds, it leaves the lost card (``purse.moved_out``).
+TRANSFER_AGENCY = 0x07FF
+
+#: How long after a lost card is blocked the desk holds back part of its balance (what the
+#: card can still spend offline): two weekly settlement cycles, by when every receipt it made
+#: before the block has been settled.
+REPLACEMENT_WINDOW = dt.timedelta(days=14)
+
+
 class LedgerError(ValueError):
     """A booking the ledger refuses (a conflicting load, an unknown card or SAM)."""
 
@@ -111,10 +121,11 @@ class PurseBalance:
     loaded: int
     spent: int
     undone: int
+    moved_out: int = 0  #: moved by the desk to the card's replacement
 
     @property
     def balance(self) -> int:
-        return self.loaded - self.spent + self.undone
+        return self.loaded - self.spent + self.undone - self.moved_out
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,9 @@ class ReplacementQuote:
     serial: bytes
     balances: tuple[PurseBalance, ...]
     holdback: dict[int, int]
+    #: when nothing is held back any more (the block + :data:`REPLACEMENT_WINDOW`); None
+    #: while the card is not blocked, or once that time has passed
+    held_until: dt.datetime | None = None
 
     def transfer(self, purse: int) -> int:
         for b in self.balances:
@@ -370,6 +384,7 @@ class Ledger:
                 "loaded": 0,
                 "spent": 0,
                 "undone": 0,
+                "moved_out": 0,
             },
         )
         return False
@@ -529,6 +544,43 @@ class Ledger:
         except IntegrityError:  # pragma: no cover - same load receipt, other desk sequence
             return False
 
+    def record_transfer(
+        self, receipt: Receipt, *, moved_from: bytes, at: dt.datetime | None = None
+    ) -> bool:
+        """Book a load the desk made onto a replacement card with money moved from the lost
+        card ``moved_from`` (its agency :data:`TRANSFER_AGENCY`): the load and the lost
+        purse's ``moved_out`` in one transaction, so the money is on one card only. Refused
+        (:class:`LedgerError`) if the lost card has no such purse. False if
+        this load was booked before (nothing moved twice). The desk asks
+        :meth:`replacement_quote` before it loads the card; what the card was loaded with is
+        booked as it is (the new card holds it): should late receipts of the lost card have
+        been settled in between, its shadow balance goes below what it may still spend, and
+        its later receipts are flagged ``negative-balance`` for review."""
+        entry = receipt.entry
+        if entry.merchant != TRANSFER_AGENCY:
+            raise LedgerError("a move to a replacement card is a load of the transfer agency")
+        if moved_from == receipt.serial:
+            raise LedgerError("a card's money cannot move to the same card")
+        with self.transaction() as conn:
+            if (
+                conn.execute(_PURSE_KNOWN, {"k_serial": moved_from, "k_purse": entry.purse}).first()
+                is None
+            ):
+                raise LedgerError(f"card {moved_from.hex()} has no purse {entry.purse}")
+            if not self.record_load(receipt, at=at):
+                return False
+            conn.execute(
+                update(t.purse)
+                .where(t.purse.c.serial == moved_from, t.purse.c.purse == entry.purse)
+                .values(moved_out=t.purse.c.moved_out + entry.amount)
+            )
+            conn.execute(
+                update(t.card)
+                .where(t.card.c.serial == moved_from)
+                .values(replaced_by=receipt.serial, replaced_at=utc(at))
+            )
+        return True
+
     @staticmethod
     def _count_ds(conn: Connection, serial: bytes, ds: int, date: int) -> None:
         card = conn.execute(_CARD_COUNTERS, {"k_serial": serial}).one()
@@ -551,19 +603,32 @@ class Ledger:
             rows = conn.execute(
                 select(t.purse).where(t.purse.c.serial == serial).order_by(t.purse.c.purse)
             ).all()
-        return tuple(PurseBalance(r.purse, r.programme, r.loaded, r.spent, r.undone) for r in rows)
+        return tuple(
+            PurseBalance(r.purse, r.programme, r.loaded, r.spent, r.undone, r.moved_out)
+            for r in rows
+        )
 
     def shadow_balance(self, serial: bytes, purse: int | None = None) -> int:
         """The card's shadow balance (one purse, or all together)."""
         return sum(b.balance for b in self.balances(serial) if purse in (None, b.purse))
 
-    def replacement_quote(self, serial: bytes) -> ReplacementQuote:
+    def replacement_quote(
+        self, serial: bytes, *, at: dt.datetime | None = None
+    ) -> ReplacementQuote:
         """What the desk may move to a replacement card now (see :class:`ReplacementQuote`):
-        each purse holds back up to the card's remaining offline allowance."""
+        each purse holds back up to the card's remaining offline allowance, until
+        :data:`REPLACEMENT_WINDOW` after the card was blocked (then nothing is held back:
+        the receipts it made before the block have been settled)."""
         with self._read() as conn:
             card = conn.execute(select(t.card).where(t.card.c.serial == serial)).first()
+            since = conn.execute(
+                select(t.card_block.c.since).where(t.card_block.c.serial == serial)
+            ).scalar()
         if card is None:
             raise LedgerError(f"card {serial.hex()} is unknown to the ledger")
+        until = utc(since) + REPLACEMENT_WINDOW if since is not None else None
+        if until is not None and utc(at) >= until:
+            return ReplacementQuote(serial, self.balances(serial), {})
         balances = self.balances(serial)
         with self._read() as conn:
             caps = {
@@ -579,18 +644,20 @@ class Ledger:
             if caps.get(b.purse) is not None and allowance is None:
                 limit = min(limit, b.balance)
             holdback[b.purse] = max(0, limit)
-        return ReplacementQuote(serial, balances, holdback)
+        return ReplacementQuote(serial, balances, holdback, until)
 
     def reconcile(self) -> Reconciliation:
         """Every rupiah loaded, accounted for (see :class:`Reconciliation`)."""
         with self._read() as conn:
-            loaded, spent, undone = conn.execute(
+            loaded, spent, undone, moved = conn.execute(
                 select(
                     func.coalesce(func.sum(t.purse.c.loaded), 0),
                     func.coalesce(func.sum(t.purse.c.spent), 0),
                     func.coalesce(func.sum(t.purse.c.undone), 0),
+                    func.coalesce(func.sum(t.purse.c.moved_out), 0),
                 )
             ).one()
+            loaded -= moved  # a move is a load of the new card out of the old one
             paid = conn.execute(select(func.coalesce(func.sum(t.payout.c.net), 0))).scalar_one()
             withheld = conn.execute(
                 select(func.coalesce(func.sum(t.payout.c.withheld), 0))

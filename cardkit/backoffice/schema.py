@@ -43,8 +43,9 @@ card = Table(
 )
 
 #: One purse (programme pocket) of a card and its shadow balance's running sums:
-#: shadow balance = loaded - spent + undone (spent/undone count every genuine receipt booked,
-#: accepted or held for review: money that left the card either way).
+#: shadow balance = loaded - spent + undone - moved_out (spent/undone count every genuine
+#: receipt booked, accepted or held for review: money that left the card either way;
+#: moved_out is what the desk moved to the card's replacement).
 purse = Table(
     "purse",
     metadata,
@@ -57,6 +58,7 @@ purse = Table(
     Column("loaded", BigInteger, nullable=False, default=0),
     Column("spent", BigInteger, nullable=False, default=0),
     Column("undone", BigInteger, nullable=False, default=0),
+    Column("moved_out", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 merchant = Table(

@@ -664,7 +664,7 @@ class _Settler:
                 card.ds_count, card.ds_max, card.ds_max_date = count, ds_max, ds_date
                 card.window, card.offline_spent = window, spent
             p = t.purse.c
-            for serial, index, programme, cap, loaded, spent, undone in rows_in(
+            for serial, index, programme, cap, loaded, spent, undone, moved in rows_in(
                 conn,
                 p.serial,
                 chunk,
@@ -675,11 +675,12 @@ class _Settler:
                 p.loaded,
                 p.spent,
                 p.undone,
+                p.moved_out,
             ):
                 cards[bytes(serial)].purses[index] = {
                     "programme": programme,
                     "payment_cap": cap,
-                    "loaded": loaded,
+                    "loaded": loaded - moved,  # what the card was given, less what moved on
                     "spent": spent,
                     "undone": undone,
                     "new": False,

@@ -75,6 +75,7 @@ class SimSam:
     pending: list[Receipt] = field(default_factory=list)
     undo_count: int = 0  # every undo this SAM authorised (SIGN BATCH vouches for them)
     undo_total: int = 0
+    withheld: bool = False  # it withheld an undo's receipt (an injected fraud)
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,10 @@ def _reset_tallies(
     if n <= 0:
         return
     known = {(r.serial, r.entry.ds, r.record.rm) for rs in injected.values() for r in rs}
-    candidates = [s for s in sams if s.undo_count > 0 and s.pending]
+    # not a SAM that withheld an undo: each injected kind is to be caught by its own check
+    # (a reset SAM vouches for less than it authorised, and the undos it books after the
+    # reset would offset the withheld one in the payout; its batch goes to review anyway)
+    candidates = [s for s in sams if s.undo_count > 0 and s.pending and not s.withheld]
     for sam in rng.sample(candidates, min(n, len(candidates))):
         sam.undo_count, sam.undo_total = 0, 0
         injected["undo-tally"] += [
@@ -365,6 +369,7 @@ def _inject(
         undo = _receipt(card, TransactionType.UNDO, 0, 6_000, day, sams[a])
         sams[a].undo_count += 1
         sams[a].undo_total += 6_000
+        sams[a].withheld = True
         sams[a].pending.append(debit)  # the undo's receipt is never exported
         injected[kind].append(undo)
     elif kind == "over-cap":

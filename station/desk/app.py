@@ -814,6 +814,7 @@ class ServicesTab(QWidget):
         self.reason = QLineEdit(t("svc.reasonlost"))
         self.block = QPushButton(t("svc.block"))
         self.replace = QPushButton(t("svc.replace"))
+        self.move_rest = QPushButton(t("svc.moverest"))
         self.new_pin_replace = QLineEdit()
         self.new_pin_replace.setEchoMode(QLineEdit.EchoMode.Password)
         self.new_pin_replace.setValidator(QRegularExpressionValidator(_PIN_RE))
@@ -826,6 +827,7 @@ class ServicesTab(QWidget):
         block_form.addRow(self.balance)
         block_form.addRow(t("issue.pin"), self.new_pin_replace)
         block_form.addRow(self.replace)
+        block_form.addRow(self.move_rest)
         # PIN
         self.old_pin = QLineEdit()
         self.new_pin = QLineEdit()
@@ -860,6 +862,7 @@ class ServicesTab(QWidget):
         self.load.clicked.connect(self.load_funds)
         self.block.clicked.connect(self.block_card)
         self.replace.clicked.connect(self.ask_replace)
+        self.move_rest.clicked.connect(self.do_move_rest)
         self.change_pin.clicked.connect(self.do_change_pin)
         self.unblock_pin.clicked.connect(self.ask_unblock)
         self.serial.textChanged.connect(self.show_balance)
@@ -918,10 +921,17 @@ class ServicesTab(QWidget):
         self.block.setEnabled(state == "active")
         lost = state == "blocked"
         self.replace.setEnabled(lost)
+        self.move_rest.setEnabled(lost)
         self.new_pin_replace.setEnabled(lost)
         if lost:
-            moved = sum(self.desk.service.replacement_balances(serial).values())
-            self.balance.setText(t("svc.balancebo", amount=rupiah(moved)))
+            service = self.desk.service
+            moved = sum(service.replacement_balances(serial).values())
+            lines = [t("svc.balancebo", amount=rupiah(moved))]
+            held, until = service.held_back(serial)
+            if held and until is not None:
+                lines.append(t("svc.heldback", amount=rupiah(held), until=f"{until:%d-%m-%Y}"))
+            self.balance.setWordWrap(True)
+            self.balance.setText("\n".join(lines))
         else:
             self.balance.clear()
 
@@ -970,9 +980,14 @@ class ServicesTab(QWidget):
             self.new_pin_replace.clear()
             self.desk.state.issuance = issuance
             self.desk.issue.show_face(issuance.face)
-            self.message.ok(
-                t("svc.replaced", serial=issuance.face.serial, amount=rupiah(sum(moved.values())))
+            text = t(
+                "svc.replaced", serial=issuance.face.serial, amount=rupiah(sum(moved.values()))
             )
+            held, until = service.held_back(serial)
+            if held and until is not None:
+                text += " " + t("svc.heldback", amount=rupiah(held), until=f"{until:%d-%m-%Y}")
+            self.message.ok(text)
+            self.show_balance()
 
         self.desk.run_card(
             "replace",
@@ -981,6 +996,19 @@ class ServicesTab(QWidget):
             ),
             done,
             self.message.error,
+        )
+
+    def do_move_rest(self) -> None:
+        """Move what the lost card's record still holds onto its replacement (on the
+        reader), once the settlement window has passed."""
+        service, serial = self.desk.service, self.serial.text().strip().upper()
+
+        def done(moved: dict[int, int]) -> None:
+            self.message.ok(t("svc.moved", amount=rupiah(sum(moved.values())), lost=serial))
+            self.show_balance()
+
+        self.desk.run_card(
+            "move", lambda c, p: service.move_rest(c, serial), done, self.message.error
         )
 
     def do_change_pin(self) -> None:

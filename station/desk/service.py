@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from cardkit.backoffice import SettlementLedger
+from cardkit.backoffice import TRANSFER_AGENCY, ReplacementQuote, SettlementLedger
 from cardkit.codecs.wallet import Receipt
 from cardkit.errors import (
     ApplicationNotAvailableError,
@@ -75,7 +75,6 @@ AGENCIES: dict[int, str] = {
     0x0703: "Dinas Pendidikan",
     0x0704: "Dinas Ketahanan Pangan",
 }
-TRANSFER_AGENCY = 0x07FF  #: the desk itself, moving a lost card's balance to its replacement
 BALANCE_CAP = 2_000_000
 PAYMENT_CAP = 500_000
 OFFLINE_CAP = 1_000_000
@@ -187,13 +186,19 @@ def _now() -> dt.datetime:
 class BackOffice(Protocol):
     """What the desk needs from the back office."""
 
-    def shadow_balances(self, serial: bytes) -> dict[int, int]:
-        """The card's balance per purse as the back office knows it (loads - settled
-        spends + undos), never read from the card."""
+    def replacement_quote(self, serial: bytes) -> ReplacementQuote:
+        """What may move from this lost card to its replacement now, per purse: its shadow
+        balance (loads - settled spends + undos - moved, never read from the card) less
+        what it can still spend offline until the settlement window has passed."""
         ...
 
     def record_load(self, receipt: Receipt) -> None:
         """Book a load the desk made (its receipt, checked under K_load)."""
+        ...
+
+    def record_transfer(self, receipt: Receipt, moved_from: bytes) -> None:
+        """Book a load of money moved from the lost card ``moved_from`` (it leaves that
+        card's shadow balance in the same booking)."""
         ...
 
     def block(self, serial: bytes, reason: str) -> None:
@@ -220,12 +225,14 @@ class LedgerBackOffice:
             ledger = self._local.ledger = self._open()
         return ledger
 
-    def shadow_balances(self, serial: bytes) -> dict[int, int]:
-        # the ledger's own shadow balances (loads - settled debits + undos, per purse)
-        return {b.purse: b.balance for b in self.ledger.balances(serial)}
+    def replacement_quote(self, serial: bytes) -> ReplacementQuote:
+        return self.ledger.replacement_quote(serial)
 
     def record_load(self, receipt: Receipt) -> None:
         self.ledger.record_load(receipt)
+
+    def record_transfer(self, receipt: Receipt, moved_from: bytes) -> None:
+        self.ledger.record_transfer(receipt, moved_from=moved_from)
 
     def block(self, serial: bytes, reason: str) -> None:
         with self.ledger.transaction():
@@ -385,7 +392,8 @@ class DeskService:
         #: Cards written but not yet verified (a card pulled while being checked): kk -> issuance.
         self._written: dict[str, Issuance] = {}
         #: Loads whose answer never came (the card pulled): serial -> (pending, agency).
-        self._pending_loads: dict[str, tuple[PendingLoad, int]] = {}
+        # card -> (the load cut short, its agency, the lost card a move came from)
+        self._pending_loads: dict[str, tuple[PendingLoad, int, str | None]] = {}
         self.trust = TrustStore([keystore.signer("root").certificate_der])
         self.sequence = LoadSequence(self.workdir / "load-sequence")
         self._journals = threading.local()
@@ -828,9 +836,14 @@ class DeskService:
 
     def load(self, connection: Connection, agency: int, purse: int, amount: int) -> int:
         """Load ``amount`` rupiah into ``purse`` for ``agency``; the new balance."""
-        clerk = self._who()
-        if agency not in AGENCIES and agency != TRANSFER_AGENCY:
+        if agency not in AGENCIES:
             raise DeskError("agency-unknown")
+        return self._load(connection, agency, purse, amount, None)
+
+    def _load(
+        self, connection: Connection, agency: int, purse: int, amount: int, moved_from: str | None
+    ) -> int:
+        clerk = self._who()
         if amount <= 0:
             raise DeskError("amount-invalid")
         report = self.read_card(connection)
@@ -855,15 +868,25 @@ class DeskService:
             raise DeskError("load-refused", why=str(exc)) from None
         if result.receipt is None:
             if result.pending is not None:
-                self._pending_loads[report.serial] = (result.pending, agency)
+                self._pending_loads[report.serial] = (result.pending, agency, moved_from)
             self._log("load-interrupted", serial=report.serial, purse=purse, amount=amount)
             raise DeskError("load-interrupted", why=result.reason)
-        self._book_load(result.receipt, report, agency, clerk)
+        self._book_load(result.receipt, report, agency, clerk, moved_from)
         return result.balance or 0
 
-    def _book_load(self, receipt: Receipt, report: CardReport, agency: int, clerk: Clerk) -> None:
+    def _book_load(
+        self,
+        receipt: Receipt,
+        report: CardReport,
+        agency: int,
+        clerk: Clerk,
+        moved_from: str | None = None,
+    ) -> None:
         entry = receipt.entry
-        self.backoffice.record_load(receipt)
+        if moved_from is None:
+            self.backoffice.record_load(receipt)
+        else:
+            self.backoffice.record_transfer(receipt, bytes.fromhex(moved_from))
         names = report.programmes
         programme = names[entry.purse] if entry.purse < len(names) else str(entry.purse)
         with self.engine.begin() as conn:
@@ -892,7 +915,7 @@ class DeskService:
         waiting = self._pending_loads.get(report.serial)
         if waiting is None:
             return
-        pending, agency = waiting
+        pending, agency, moved_from = waiting
         issuer = WalletIssuer(
             self.keystore,
             agency=agency,
@@ -906,7 +929,7 @@ class DeskService:
             raise DeskError("card-pulled") from None
         del self._pending_loads[report.serial]
         if result.receipt is not None:
-            self._book_load(result.receipt, report, agency, self._who())
+            self._book_load(result.receipt, report, agency, self._who(), moved_from)
         else:
             self._log(
                 "load-not-credited",
@@ -934,12 +957,18 @@ class DeskService:
             ).scalar()
 
     def replacement_balances(self, lost_serial: str) -> dict[int, int]:
-        """What moves to a replacement: the back office's shadow balance per purse."""
-        return {
-            p: b
-            for p, b in self.backoffice.shadow_balances(bytes.fromhex(lost_serial)).items()
-            if b > 0
-        }
+        """What moves to a replacement now, per purse: the back office's shadow balance of
+        the lost card less what it holds back (:meth:`held_back`)."""
+        quote = self.backoffice.replacement_quote(bytes.fromhex(lost_serial))
+        moves = {b.purse: quote.transfer(b.purse) for b in quote.balances}
+        return {p: amount for p, amount in moves.items() if amount > 0}
+
+    def held_back(self, lost_serial: str) -> tuple[int, dt.datetime | None]:
+        """What stays on the lost card's record for now (what it can still spend offline
+        at a till that has not got the new hotlist) and when it can be moved too."""
+        quote = self.backoffice.replacement_quote(bytes.fromhex(lost_serial))
+        held = sum(min(quote.holdback.get(b.purse, 0), max(0, b.balance)) for b in quote.balances)
+        return held, quote.held_until if held else None
 
     def replace(
         self,
@@ -976,15 +1005,48 @@ class DeskService:
         )
         progress("transfer")
         for purse, amount in sorted(balances.items()):
-            self.load(connection, TRANSFER_AGENCY, purse, amount)
+            self._load(connection, TRANSFER_AGENCY, purse, amount, lost_serial)
         self._log(
             "card-replaced",
             lost=lost_serial,
             serial=issuance.face.serial,
             moved=sum(balances.values()),
+            held=self.held_back(lost_serial)[0],
             supervisor=supervisor.name,
         )
         return issuance, balances
+
+    def move_rest(self, connection: Connection, lost_serial: str) -> dict[int, int]:
+        """Move what the lost card's record still holds to its replacement (the card on
+        the reader, the household's active card) once the settlement window has passed;
+        what was moved, per purse. Nothing moves twice: each move leaves the lost card's
+        shadow balance in the same booking."""
+        self._who()
+        lost_serial = lost_serial.upper()
+        with self.engine.connect() as conn:
+            lost = conn.execute(sa.select(cards).where(cards.c.serial == lost_serial)).first()
+        if lost is None:
+            raise DeskError("card-unknown", serial=lost_serial)
+        if lost.state != "blocked":
+            raise DeskError("card-not-blocked", serial=lost_serial)
+        report = self.read_card(connection)
+        with self.engine.connect() as conn:
+            here = conn.execute(sa.select(cards).where(cards.c.serial == report.serial)).first()
+        if here is None or here.kk != lost.kk or here.state != ACTIVE:
+            raise DeskError("not-the-replacement", serial=report.serial, lost=lost_serial)
+        moves = self.replacement_balances(lost_serial)
+        if not moves:
+            held, until = self.held_back(lost_serial)
+            if held and until is not None:
+                shown = f"Rp {held:,}".replace(",", ".")
+                raise DeskError("held-back", amount=shown, until=f"{until:%d-%m-%Y}")
+            raise DeskError("nothing-to-move", serial=lost_serial)
+        for purse, amount in sorted(moves.items()):
+            self._load(connection, TRANSFER_AGENCY, purse, amount, lost_serial)
+        self._log(
+            "balance-moved", lost=lost_serial, serial=report.serial, moved=sum(moves.values())
+        )
+        return moves
 
     def change_pin(self, connection: Connection, old: str, new: str) -> None:
         """The cardholder changes their PIN (knowing the old one)."""

@@ -143,7 +143,10 @@ _SOURCE: dict[str, object] = {
     "svc.blocked": QT_TRANSLATE_NOOP("desk", "Card {serial} is blocked and goes on the next hotlist."),
     "svc.replace": QT_TRANSLATE_NOOP("desk", "Issue replacement with balance"),
     "svc.replaced": QT_TRANSLATE_NOOP("desk", "Replacement {serial} issued; {amount} moved from the back office's record of the lost card."),
-    "svc.balancebo": QT_TRANSLATE_NOOP("desk", "Balance of the lost card in the back office: {amount}"),
+    "svc.moverest": QT_TRANSLATE_NOOP("desk", "Move the rest of the balance"),
+    "svc.moved": QT_TRANSLATE_NOOP("desk", "{amount} moved from lost card {lost} to this card."),
+    "svc.heldback": QT_TRANSLATE_NOOP("desk", "{amount} stays on the lost card's record until {until} (the lost card could still spend it offline); then put the new card on the reader and press “Move the rest of the balance”."),
+    "svc.balancebo": QT_TRANSLATE_NOOP("desk", "The back office can move from the lost card now: {amount}"),
     "svc.pingroup": QT_TRANSLATE_NOOP("desk", "PIN"),
     "svc.oldpin": QT_TRANSLATE_NOOP("desk", "Old PIN"),
     "svc.newpin": QT_TRANSLATE_NOOP("desk", "New PIN"),
@@ -217,6 +220,9 @@ _SOURCE: dict[str, object] = {
     "err.qr-invalid": QT_TRANSLATE_NOOP("desk", "That card number's check value is wrong."),
     "err.internal": QT_TRANSLATE_NOOP("desk", "Unexpected error (tell the technician): {why}"),
     "err.reader-missing": QT_TRANSLATE_NOOP("desk", "No card reader found."),
+    "err.not-the-replacement": QT_TRANSLATE_NOOP("desk", "Card {serial} is not the active card of the household that lost card {lost}. Put the replacement card on the reader. Nothing was moved."),
+    "err.held-back": QT_TRANSLATE_NOOP("desk", "{amount} is held back until {until}: the lost card could still spend it offline. Nothing was moved."),
+    "err.nothing-to-move": QT_TRANSLATE_NOOP("desk", "Nothing is left to move from lost card {serial}."),
     "err.nothing-selected": QT_TRANSLATE_NOOP("desk", "Select a row first."),
 }
 # fmt: on

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from ...codecs.wallet import TransactionType
 from .. import schema as t
-from ..ledger import Ledger, LedgerStatus
+from ..ledger import TRANSFER_AGENCY, Ledger, LedgerStatus
 from .facts import Fact
 
 #: The city's time zone (WITA, UTC+8): a load at 23:30 UTC on the 31st is next month there.
@@ -67,7 +67,8 @@ def facts_from_ledger(
 ) -> Iterator[Fact]:
     """One :class:`Fact` per (month, programme, household, shop) with money in it.
 
-    Loads are facts with ``merchant_key=""``. A debit adds to ``spent`` (and to
+    Loads are facts with ``merchant_key=""`` (a move of a lost card's balance to its
+    replacement is no new funds and not counted). A debit adds to ``spent`` (and to
     ``paid_out`` once a payout run has paid it), an undo takes it back; a receipt the
     settlement flagged counts as spent, never as paid out. Cards of no known household
     (``households`` lacks their serial) are left out and counted in nothing: the report
@@ -81,7 +82,9 @@ def facts_from_ledger(
             for row in conn.execute(select(t.purse.c.serial, t.purse.c.purse, t.purse.c.programme))
         }
         for load in conn.execute(
-            select(t.load.c.serial, t.load.c.purse, t.load.c.amount, t.load.c.loaded_at)
+            select(t.load.c.serial, t.load.c.purse, t.load.c.amount, t.load.c.loaded_at).where(
+                t.load.c.agency != TRANSFER_AGENCY  # a lost card's money moved on: no new funds
+            )
         ):
             code = programme_of.get((load.serial, load.purse))
             if code is not None:

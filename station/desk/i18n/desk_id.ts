@@ -480,8 +480,8 @@ Hapus: kembalikan ke kosong, lalu tempelkan lagi.</translation>
         <translation>Kartu pengganti {serial} diterbitkan; {amount} dipindahkan dari catatan kantor pusat untuk kartu yang hilang.</translation>
     </message>
     <message>
-        <source>Balance of the lost card in the back office: {amount}</source>
-        <translation>Saldo kartu hilang menurut kantor pusat: {amount}</translation>
+        <source>The back office can move from the lost card now: {amount}</source>
+        <translation>Saldo kartu hilang yang bisa dipindahkan sekarang: {amount}</translation>
     </message>
     <message>
         <source>PIN</source>
@@ -778,6 +778,30 @@ Hapus: kembalikan ke kosong, lalu tempelkan lagi.</translation>
     <message>
         <source>Select a row first.</source>
         <translation>Pilih baris dulu.</translation>
+    </message>
+    <message>
+        <source>Move the rest of the balance</source>
+        <translation>Pindahkan sisa saldo</translation>
+    </message>
+    <message>
+        <source>{amount} moved from lost card {lost} to this card.</source>
+        <translation>{amount} dipindahkan dari kartu hilang {lost} ke kartu ini.</translation>
+    </message>
+    <message>
+        <source>{amount} stays on the lost card's record until {until} (the lost card could still spend it offline); then put the new card on the reader and press “Move the rest of the balance”.</source>
+        <translation>{amount} tetap tercatat pada kartu hilang sampai {until} (kartu hilang masih bisa memakainya offline); setelah itu letakkan kartu baru di pembaca dan tekan “Pindahkan sisa saldo”.</translation>
+    </message>
+    <message>
+        <source>Card {serial} is not the active card of the household that lost card {lost}. Put the replacement card on the reader. Nothing was moved.</source>
+        <translation>Kartu {serial} bukan kartu aktif keluarga pemilik kartu hilang {lost}. Letakkan kartu pengganti di pembaca. Tidak ada yang dipindahkan.</translation>
+    </message>
+    <message>
+        <source>{amount} is held back until {until}: the lost card could still spend it offline. Nothing was moved.</source>
+        <translation>{amount} ditahan sampai {until}: kartu hilang masih bisa memakainya offline. Tidak ada yang dipindahkan.</translation>
+    </message>
+    <message>
+        <source>Nothing is left to move from lost card {serial}.</source>
+        <translation>Tidak ada sisa saldo untuk dipindahkan dari kartu hilang {serial}.</translation>
     </message>
 </context>
 </TS>

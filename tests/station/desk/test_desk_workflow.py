@@ -1,17 +1,23 @@
 """The desk's whole job through its window, on a virtual card through real pcscd + vpcd:
 import -> resolve a duplicate -> issue -> verify -> print to PDF -> load -> block ->
-replace with the balance from the back office."""
+replace, and move the lost card's balance once the settlement window has passed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from desk_support import KK_DUP, SUPERVISOR
+from sqlalchemy import update
 
+from cardkit.backoffice import REPLACEMENT_WINDOW
+from cardkit.backoffice.schema import card_block
 from keys.audit import AuditLog
+
+DAY = dt.timedelta(days=1)
 
 pytestmark = pytest.mark.pcsc
 
@@ -95,14 +101,43 @@ def test_import_resolve_issue_verify_print_load_block_replace(
     assert len(register.household(KK_DUP).cards) == 1
     desk.confirm(*SUPERVISOR)
     desk.wait()
+    # told how much waits on the lost card's record, and until when
     assert "150.000" in services.message.text(), services.message.text()
+    assert "sampai" in services.message.text(), services.message.text()
     cards = {c.serial: c.state for c in register.household(KK_DUP).cards}
     assert cards[serial] == "blocked" and len(cards) == 2
     (new_serial,) = [s for s, state in cards.items() if state == "active"]
     desk.read()
     report = desk.window.state.last_report
-    assert report.serial == new_serial and report.balances[0] == 150_000
+    # nothing moves yet: the lost card could still spend its balance offline (its receipts
+    # dated before the block are paid); it is held back for the settlement window
+    assert report.serial == new_serial and report.balances[0] == 0
     assert world["ledger"].blocked(bytes.fromhex(new_serial)) is None
+    desk.type(services.serial, serial)  # the lost card's number again, the new card on the reader
+    assert "150.000" in services.balance.text() and "sampai" in services.balance.text()
+    desk.click(services.move_rest)  # too early: nothing moves
+    desk.wait()
+    assert "ditahan sampai" in services.message.text(), services.message.text()
+
+    # two weeks later the window has passed: the rest moves, once
+    ledger = world["ledger"]
+    long_ago = dt.datetime.now(dt.UTC) - REPLACEMENT_WINDOW - DAY
+    with ledger.transaction() as conn:
+        conn.execute(update(card_block).values(since=long_ago))
+    desk.type(services.serial, serial)
+    desk.click(services.move_rest)
+    desk.wait()
+    assert "150.000" in services.message.text(), services.message.text()
+    desk.read()
+    assert desk.window.state.last_report.balances[0] == 150_000
+    desk.type(services.serial, serial)
+    desk.click(services.move_rest)
+    desk.wait()
+    assert "Tidak ada sisa saldo" in services.message.text(), services.message.text()
+    assert ledger.shadow_balance(bytes.fromhex(serial)) == 0
+    assert ledger.shadow_balance(bytes.fromhex(new_serial)) == 150_000
+    account = ledger.reconcile()
+    assert account.loaded == 150_000 and account.unexplained == 0
 
     events = _audit_events(world)
     for event in (
@@ -117,6 +152,7 @@ def test_import_resolve_issue_verify_print_load_block_replace(
         "supervisor-refused",
         "supervisor-confirmed",
         "card-replaced",
+        "balance-moved",
     ):
         assert event in events, event
     assert "4321" not in world["audit"].path.read_text() and "1234" not in json.dumps(
