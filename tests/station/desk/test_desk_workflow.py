@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_support import KK_DUP, SUPERVISOR
+from desk_support import ARTIFACTS, KK_DUP, SUPERVISOR
 from sqlalchemy import update
 
 from cardkit.backoffice import REPLACEMENT_WINDOW
@@ -115,6 +115,10 @@ def test_import_resolve_issue_verify_print_load_block_replace(
     assert world["ledger"].blocked(bytes.fromhex(new_serial)) is None
     desk.type(services.serial, serial)  # the lost card's number again, the new card on the reader
     assert "150.000" in services.balance.text() and "sampai" in services.balance.text()
+    assert services.move_rest.isEnabled()
+    ARTIFACTS.mkdir(exist_ok=True)  # looked at: what the clerk sees while the rest waits
+    desk.qtbot.wait(100)  # the layout makes room for the two lines first
+    assert desk.window.grab().save(str(ARTIFACTS / "desk-id-replaced-held-back.png"))
     desk.click(services.move_rest)  # too early: nothing moves
     desk.wait()
     assert "ditahan sampai" in services.message.text(), services.message.text()
