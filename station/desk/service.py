@@ -987,12 +987,7 @@ class DeskService:
         self._who()
         if not supervisor.supervisor:
             raise DeskError("supervisor-refused")
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(cards).where(cards.c.serial == lost_serial)).first()
-        if row is None:
-            raise DeskError("card-unknown", serial=lost_serial)
-        if row.state != "blocked":
-            raise DeskError("card-not-blocked", serial=lost_serial)
+        row = self._lost_card(lost_serial)
         balances = self.replacement_balances(lost_serial)
         issuance = self.issue(
             connection,
@@ -1016,6 +1011,16 @@ class DeskService:
         )
         return issuance, balances
 
+    def _lost_card(self, serial: str) -> Any:
+        """The register's row of a blocked card (DeskError if unknown or not blocked)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(cards).where(cards.c.serial == serial)).first()
+        if row is None:
+            raise DeskError("card-unknown", serial=serial)
+        if row.state != "blocked":
+            raise DeskError("card-not-blocked", serial=serial)
+        return row
+
     def move_rest(self, connection: Connection, lost_serial: str) -> dict[int, int]:
         """Move what the lost card's record still holds to its replacement (the card on
         the reader, the household's active card) once the settlement window has passed;
@@ -1023,12 +1028,7 @@ class DeskService:
         shadow balance in the same booking."""
         self._who()
         lost_serial = lost_serial.upper()
-        with self.engine.connect() as conn:
-            lost = conn.execute(sa.select(cards).where(cards.c.serial == lost_serial)).first()
-        if lost is None:
-            raise DeskError("card-unknown", serial=lost_serial)
-        if lost.state != "blocked":
-            raise DeskError("card-not-blocked", serial=lost_serial)
+        lost = self._lost_card(lost_serial)
         report = self.read_card(connection)
         with self.engine.connect() as conn:
             here = conn.execute(sa.select(cards).where(cards.c.serial == report.serial)).first()
