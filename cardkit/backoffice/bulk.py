@@ -45,8 +45,8 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     if not rows:
         return
     keys = list(rows[0])
-    get = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
     if _postgres(conn):
+        get = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
         quote = conn.dialect.identifier_preparer
         columns = ", ".join(quote.quote(k) for k in keys)
         driver: Any = conn.connection.dbapi_connection  # psycopg's own connection

@@ -47,7 +47,17 @@ from cardkit.ssn import Interrupted
 from . import texts
 from .cardface import PdfPrinter, QtPrinter, render_image
 from .readers import Reader
-from .service import AGENCIES, ISSUE_STEPS, CardFace, CardReport, DeskError, DeskService, Issuance
+from .service import (
+    AGENCIES,
+    ISSUE_STEPS,
+    CardFace,
+    CardReport,
+    DeskError,
+    DeskService,
+    Issuance,
+    ReplacementPlan,
+    rupiah,
+)
 from .texts import t
 from .worker import Job, ReaderThread
 
@@ -56,9 +66,10 @@ _OK_STYLE = "color: #1b5e20; font-weight: bold;"
 _PIN_RE = r"\d{0,8}"
 
 
-def rupiah(amount: int) -> str:
-    """``Rp 1.500.000`` (Indonesian grouping)."""
-    return f"Rp {amount:,}".replace(",", ".")
+def _held_back_text(plan: ReplacementPlan) -> str:
+    """What waits on a lost card's record, and until when."""
+    assert plan.held_until is not None
+    return t("svc.heldback", amount=rupiah(plan.held), until=f"{plan.held_until:%d-%m-%Y}")
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -924,12 +935,10 @@ class ServicesTab(QWidget):
         self.move_rest.setEnabled(lost)
         self.new_pin_replace.setEnabled(lost)
         if lost:
-            service = self.desk.service
-            moved = sum(service.replacement_balances(serial).values())
-            lines = [t("svc.balancebo", amount=rupiah(moved))]
-            held, until = service.held_back(serial)
-            if held and until is not None:
-                lines.append(t("svc.heldback", amount=rupiah(held), until=f"{until:%d-%m-%Y}"))
+            plan = self.desk.service.replacement_plan(serial)
+            lines = [t("svc.balancebo", amount=rupiah(sum(plan.moves.values())))]
+            if plan.held_until is not None:
+                lines.append(_held_back_text(plan))
             self.balance.setWordWrap(True)
             self.balance.setText("\n".join(lines))
         else:
@@ -975,17 +984,15 @@ class ServicesTab(QWidget):
         service, serial = self.desk.service, self.serial.text().strip().upper()
         pin, printer = self.new_pin_replace.text(), self.desk.pdf_printer
 
-        def done(result: tuple[Issuance, dict[int, int]]) -> None:
-            issuance, moved = result
+        def done(result: tuple[Issuance, ReplacementPlan]) -> None:
+            issuance, plan = result
             self.new_pin_replace.clear()
             self.desk.state.issuance = issuance
             self.desk.issue.show_face(issuance.face)
-            text = t(
-                "svc.replaced", serial=issuance.face.serial, amount=rupiah(sum(moved.values()))
-            )
-            held, until = service.held_back(serial)
-            if held and until is not None:
-                text += " " + t("svc.heldback", amount=rupiah(held), until=f"{until:%d-%m-%Y}")
+            moved = rupiah(sum(plan.moves.values()))
+            text = t("svc.replaced", serial=issuance.face.serial, amount=moved)
+            if plan.held_until is not None:
+                text += " " + _held_back_text(plan)
             self.message.ok(text)
             self.show_balance()
 

@@ -243,6 +243,15 @@ class LedgerBackOffice:
 
 
 @dataclass(frozen=True)
+class ReplacementPlan:
+    """What moves from a lost card to its replacement now, and what waits."""
+
+    moves: dict[int, int]  #: purse -> rupiah that move now (the shadow balance less holdback)
+    held: int  #: rupiah the lost card's record keeps (what it could still spend offline)
+    held_until: dt.datetime | None  #: when ``held`` can move too (None: nothing held)
+
+
+@dataclass(frozen=True)
 class Clerk:
     """A logged-in clerk."""
 
@@ -354,7 +363,8 @@ def parse_qr_payload(text: str) -> str:
     return parts[1]
 
 
-def _rp(amount: int) -> str:
+def rupiah(amount: int) -> str:
+    """``Rp 1.500.000`` (Indonesian grouping)."""
     return f"Rp {amount:,}".replace(",", ".")
 
 
@@ -956,19 +966,18 @@ class DeskService:
                 sa.select(cards.c.state).where(cards.c.serial == serial.upper())
             ).scalar()
 
-    def replacement_balances(self, lost_serial: str) -> dict[int, int]:
-        """What moves to a replacement now, per purse: the back office's shadow balance of
-        the lost card less what it holds back (:meth:`held_back`)."""
+    def replacement_plan(self, lost_serial: str) -> ReplacementPlan:
+        """What moves to a replacement now, per purse (the back office's shadow balance of
+        the lost card less what it holds back), and what waits on the lost card's record
+        until the settlement window has passed."""
         quote = self.backoffice.replacement_quote(bytes.fromhex(lost_serial))
         moves = {b.purse: quote.transfer(b.purse) for b in quote.balances}
-        return {p: amount for p, amount in moves.items() if amount > 0}
-
-    def held_back(self, lost_serial: str) -> tuple[int, dt.datetime | None]:
-        """What stays on the lost card's record for now (what it can still spend offline
-        at a till that has not got the new hotlist) and when it can be moved too."""
-        quote = self.backoffice.replacement_quote(bytes.fromhex(lost_serial))
-        held = sum(min(quote.holdback.get(b.purse, 0), max(0, b.balance)) for b in quote.balances)
-        return held, quote.held_until if held else None
+        held = sum(quote.holdback.values())
+        return ReplacementPlan(
+            {p: amount for p, amount in moves.items() if amount > 0},
+            held,
+            quote.held_until if held else None,
+        )
 
     def replace(
         self,
@@ -981,14 +990,15 @@ class DeskService:
         photo: Path | None = None,
         progress: Progress = lambda step: None,
         interrupted: Interrupted | None = None,
-    ) -> tuple[Issuance, dict[int, int]]:
+    ) -> tuple[Issuance, ReplacementPlan]:
         """Issue a replacement for a blocked card and load it with the lost card's shadow
-        balance (confirmed by ``supervisor``); returns the issuance and what was moved."""
+        balance less the holdback (confirmed by ``supervisor``); returns the issuance and
+        what was moved and what waits."""
         self._who()
         if not supervisor.supervisor:
             raise DeskError("supervisor-refused")
         row = self._lost_card(lost_serial)
-        balances = self.replacement_balances(lost_serial)
+        plan = self.replacement_plan(lost_serial)
         issuance = self.issue(
             connection,
             row.kk,
@@ -999,17 +1009,17 @@ class DeskService:
             interrupted=interrupted,
         )
         progress("transfer")
-        for purse, amount in sorted(balances.items()):
+        for purse, amount in sorted(plan.moves.items()):
             self._load(connection, TRANSFER_AGENCY, purse, amount, lost_serial)
         self._log(
             "card-replaced",
             lost=lost_serial,
             serial=issuance.face.serial,
-            moved=sum(balances.values()),
-            held=self.held_back(lost_serial)[0],
+            moved=sum(plan.moves.values()),
+            held=plan.held,
             supervisor=supervisor.name,
         )
-        return issuance, balances
+        return issuance, plan
 
     def _lost_card(self, serial: str) -> Any:
         """The register's row of a blocked card (DeskError if unknown or not blocked)."""
@@ -1034,12 +1044,12 @@ class DeskService:
             here = conn.execute(sa.select(cards).where(cards.c.serial == report.serial)).first()
         if here is None or here.kk != lost.kk or here.state != ACTIVE:
             raise DeskError("not-the-replacement", serial=report.serial, lost=lost_serial)
-        moves = self.replacement_balances(lost_serial)
+        plan = self.replacement_plan(lost_serial)
+        moves = plan.moves
         if not moves:
-            held, until = self.held_back(lost_serial)
-            if held and until is not None:
-                shown = f"Rp {held:,}".replace(",", ".")
-                raise DeskError("held-back", amount=shown, until=f"{until:%d-%m-%Y}")
+            if plan.held_until is not None:
+                until = f"{plan.held_until:%d-%m-%Y}"
+                raise DeskError("held-back", amount=rupiah(plan.held), until=until)
             raise DeskError("nothing-to-move", serial=lost_serial)
         for purse, amount in sorted(moves.items()):
             self._load(connection, TRANSFER_AGENCY, purse, amount, lost_serial)
