@@ -90,6 +90,9 @@ TRANSFER_AGENCY = 0x07FF
 REPLACEMENT_WINDOW = dt.timedelta(days=14)
 
 
+_RUN_LOCK = 0x43_4B_53_52  # "CKSR": a settlement run (the transactions' own lock is "CKLD")
+
+
 class LedgerError(ValueError):
     """A booking the ledger refuses (a conflicting load, an unknown card or SAM)."""
 
@@ -259,6 +262,7 @@ class Ledger:
         self, target: str | os.PathLike[str] | None = None, *, schema: str | None = None
     ) -> None:
         self.engine = _engine(target, schema)
+        self.schema = schema
         self.dialect = "sqlite" if self.engine.dialect.name == "sqlite" else "postgres"
         self._conn: Connection | None = None
         with self.engine.begin() as conn:
@@ -307,6 +311,41 @@ class Ledger:
                 yield conn
             finally:
                 self._conn = None
+
+    @contextmanager
+    def settlement_run(self) -> Iterator[None]:
+        """Held for a whole settlement run, across its transactions: one run at a time
+        (a run's card shards keep their cards' state from one transaction to the next). A
+        PostgreSQL session advisory lock, or an exclusive lock on ``<ledger>.settling``
+        next to a SQLite file; either goes with the process. :class:`LedgerError` if
+        another run holds it."""
+        busy = "another settlement run is in progress on this ledger; try again when it ends"
+        if self.dialect == "postgres":
+            with self.engine.connect() as conn:
+                if not conn.execute(select(func.pg_try_advisory_lock(_RUN_LOCK))).scalar_one():
+                    raise LedgerError(busy)
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(select(func.pg_advisory_unlock(_RUN_LOCK)))
+                    conn.commit()
+            return
+        database = self.engine.url.database
+        if database in (None, "", ":memory:"):
+            yield  # one process: its runs are one after the other anyway
+            return
+        import fcntl
+
+        with open(f"{database}.settling", "a+b") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LedgerError(busy) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -673,6 +712,12 @@ class Ledger:
                     query = query.where(t.receipt.c.payout_id.is_(None))
                 return int(conn.execute(query).scalar_one())
 
+            line = t.batch_line.c
+            kept_unpaid = conn.execute(
+                select(func.coalesce(func.sum(line.debited - line.undone), 0)).where(
+                    line.payout_id.is_(None)
+                )
+            ).scalar_one()
             pending = conn.execute(
                 select(func.coalesce(func.sum(t.adjustment.c.amount), 0)).where(
                     t.adjustment.c.payout_id.is_(None)
@@ -682,7 +727,7 @@ class Ledger:
                 loaded=int(loaded),
                 balances=int(loaded - spent + undone),
                 paid_out=int(paid),
-                accepted_unpaid=net(LedgerStatus.ACCEPTED, True),
+                accepted_unpaid=net(LedgerStatus.ACCEPTED, True) + int(kept_unpaid),
                 review=net(LedgerStatus.FLAGGED, False),
                 clawbacks_pending=int(pending),
                 withheld=int(withheld),
@@ -699,6 +744,14 @@ class Ledger:
                 .where(t.receipt.c.serial == serial, t.receipt.c.ds == ds)
                 .order_by(t.receipt.c.id)
             ).all()
+            k, rb = t.booked.c, t.receipt_batch.c
+            kept = conn.execute(
+                select(k.idx, rb.body, rb.sam_serial, rb.sequence)
+                .join(t.receipt_batch, rb.id == k.batch_id)
+                .where(k.serial == serial, k.ds == ds)
+                .order_by(k.batch_id, k.idx)
+            ).all()
+        size = Receipt.LENGTH
         return [
             LedgerReceipt(
                 Receipt.from_bytes(bytes(r.raw)),
@@ -707,6 +760,14 @@ class Ledger:
                 r.batch_sequence,
             )
             for r in rows
+        ] + [
+            LedgerReceipt(
+                Receipt.from_bytes(bytes(body[idx * size : (idx + 1) * size])),
+                LedgerStatus.ACCEPTED,
+                bytes(sam_serial),
+                sequence,
+            )
+            for idx, body, sam_serial, sequence in kept
         ]
 
     def sequences(self, serial: bytes) -> list[int]:
@@ -717,6 +778,8 @@ class Ledger:
                 for r in conn.execute(
                     select(t.receipt.c.ds).where(t.receipt.c.serial == serial).distinct()
                 )
+            } | {
+                r[0] for r in conn.execute(select(t.booked.c.ds).where(t.booked.c.serial == serial))
             }
             from_loads = {
                 r[0]

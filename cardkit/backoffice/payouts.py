@@ -106,6 +106,13 @@ def run_payouts(
             .where(r.status == str(LedgerStatus.ACCEPTED), r.payout_id.is_(None))
             .distinct()
         ).all()
+        line = t.batch_line.c
+        owed = [
+            *owed,
+            *conn.execute(
+                select(line.merchant, line.programme).where(line.payout_id.is_(None)).distinct()
+            ),
+        ]
         clawed = conn.execute(
             select(t.adjustment.c.merchant, t.adjustment.c.programme)
             .where(t.adjustment.c.payout_id.is_(None))
@@ -134,8 +141,18 @@ def _pay_line(ledger: Ledger, run: int, merchant: int, programme: int) -> bool:
                 t.adjustment.c.payout_id.is_(None),
             )
         ).all()
+        bl = t.batch_line.c
+        kept = conn.execute(
+            select(bl.batch_id, bl.receipts, bl.debited, bl.undone).where(
+                bl.merchant == merchant,
+                bl.programme == programme,
+                bl.payout_id.is_(None),
+            )
+        ).all()
         debited = sum(a for _, k, a in rows if k == int(TransactionType.DEBIT))
         undone = sum(a for _, k, a in rows if k == int(TransactionType.UNDO))
+        debited += sum(x.debited for x in kept)
+        undone += sum(x.undone for x in kept)
         adjusted = sum(a for _, a in adjustments)
         gross = debited - undone + adjusted
         withheld = _withholding(conn, merchant, gross)
@@ -148,7 +165,7 @@ def _pay_line(ledger: Ledger, run: int, merchant: int, programme: int) -> bool:
                     run_id=run,
                     merchant=merchant,
                     programme=programme,
-                    receipts=len(rows),
+                    receipts=len(rows) + sum(x.receipts for x in kept),
                     debited=debited,
                     undone=undone,
                     adjusted=adjusted,
@@ -166,6 +183,20 @@ def _pay_line(ledger: Ledger, run: int, merchant: int, programme: int) -> bool:
             ).rowcount
             if claimed != len(ids[start : start + 500]):  # another run got there first
                 raise RuntimeError("payout receipts claimed concurrently; re-run the payouts")
+        batch_ids = [x.batch_id for x in kept]
+        for start in range(0, len(batch_ids), 500):
+            chunk = batch_ids[start : start + 500]
+            claimed = conn.execute(
+                update(t.batch_line)
+                .where(
+                    bl.batch_id.in_(chunk),
+                    bl.programme == programme,
+                    bl.payout_id.is_(None),
+                )
+                .values(payout_id=line)
+            ).rowcount
+            if claimed != len(chunk):
+                raise RuntimeError("payout batches claimed concurrently; re-run the payouts")
         if adjustments:
             conn.execute(
                 update(t.adjustment)

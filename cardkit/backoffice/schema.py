@@ -2,7 +2,10 @@
 ``migrations/`` create and change them.
 
 Money is integer rupiah (BIGINT). Serials are 8-byte card/SAM serials (BLOB / BYTEA).
-Every receipt the settlement judged genuine is kept once, keyed by (card, DS, RM).
+Every receipt the settlement judged genuine is kept once, keyed by (card, DS, RM): an
+accepted one in its batch as the file carried it (``receipt_batch``), found by its key
+(``booked``) and paid by its batch's line (``batch_line``); one held for review (and a
+load's receipt) as a row of ``receipt`` with its reasons.
 """
 
 from __future__ import annotations
@@ -106,7 +109,8 @@ batch = Table(
     Column("flags", Text, nullable=False, default=""),
 )
 
-#: Every genuine receipt booked (and the loads' receipts, status ``issuer``).
+#: The receipts held for review with their reasons, and the loads' receipts (status
+#: ``issuer``); ledgers written before revision 0005 also hold accepted receipts here.
 receipt = Table(
     "receipt",
     metadata,
@@ -134,6 +138,53 @@ receipt = Table(
 # (serial, DS) lookups use receipt_once; SAM-gap checks read SCs per SAM
 Index("receipt_sam_counter", receipt.c.sam_serial, receipt.c.sam_counter)
 Index("receipt_unpaid", receipt.c.status, receipt.c.payout_id)
+
+#: The receipts of one settled batch as the file carried them (64 bytes each), and one
+#: byte per receipt for where it stands: :data:`IN_BATCH` (accepted: its key in
+#: ``booked``, its money in ``batch_line``), :data:`IN_REVIEW` (a row of ``receipt``) or
+#: :data:`NOT_BOOKED` (no payment, a forged MAC, another SAM's, a duplicate). One row per
+#: batch that had an accepted receipt: a city month's 1.5 million receipts are 8,000 rows.
+receipt_batch = Table(
+    "receipt_batch",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("sam_serial", LargeBinary(8), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("merchant", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("states", LargeBinary, nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=False),
+)
+Index("receipt_batch_sam", receipt_batch.c.sam_serial)
+IN_BATCH, IN_REVIEW, NOT_BOOKED = 0, 1, 2
+
+#: The key of every accepted receipt kept in a ``receipt_batch``: what the duplicate and
+#: fork checks look up. Narrow on purpose (one index, no row id on SQLite): writing it is
+#: most of what booking a receipt costs the database.
+booked = Table(
+    "booked",
+    metadata,
+    Column("serial", LargeBinary(16), primary_key=True),
+    Column("ds", BigInteger, primary_key=True),
+    Column("rm", LargeBinary(8), primary_key=True),
+    Column("batch_id", BigInteger, nullable=False),  # receipt_batch.id
+    Column("idx", Integer, nullable=False),  # the receipt's place in that batch
+    sqlite_with_rowid=False,
+)
+
+#: The accepted receipts of one ``receipt_batch`` for one programme: what a payout pays.
+batch_line = Table(
+    "batch_line",
+    metadata,
+    Column("batch_id", BigInteger, ForeignKey("receipt_batch.id"), primary_key=True),
+    Column("programme", Integer, primary_key=True),
+    Column("merchant", BigInteger, nullable=False),
+    Column("receipts", Integer, nullable=False),
+    Column("debited", BigInteger, nullable=False),
+    Column("undone", BigInteger, nullable=False),
+    Column("payout_id", BigInteger, ForeignKey("payout.id")),
+)
+Index("batch_line_unpaid", batch_line.c.merchant, batch_line.c.payout_id)
 
 #: Loads the desks made (booked online at the desk; sequence unique per desk).
 load = Table(

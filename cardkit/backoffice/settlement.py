@@ -17,24 +17,34 @@ import datetime as dt
 import gc
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from ..codecs.batch import Batch, BatchFormatError, read_batch
 from ..codecs.sam import SAM_AID, sam_batch_key, verify_batch_signature
-from ..codecs.wallet import Receipt, TransactionType
+from ..codecs.wallet import Receipt, TransactionType, receipt_fields
 from ..crypto.diversify import diversification_context, kdf_label
 from ..keystore import KeyFunction, KeyStore
-from ..pki import Hotlist, RevocationReason
+from ..pki import Hotlist
 from . import schema as t
-from .bulk import insert_many, rows_in, rows_in_pairs, update_many
+from .bulk import insert_many, insert_tuples, rows_in, update_many
 from .ledger import Ledger, LedgerStatus, utc
-from .macs import MAC_NO_MASTER, MAC_OK, MacVerifier, ReceiptMasterSource
+from .macs import ReceiptMasterSource
+from .shard import (
+    BatchResult,
+    BatchWork,
+    CardShard,
+    ChunkResult,
+    ShardWrites,
+    check_in_worker,
+    flush_in_worker,
+    start_worker,
+)
 from .verdicts import (
     BatchFlag,
     BatchVerdict,
@@ -44,6 +54,7 @@ from .verdicts import (
     Reopened,
     SamCounterGap,
     SettlementReport,
+    Totals,
 )
 
 __all__ = ["ReceiptMasterSource", "SamKeySource", "settle_batch", "settle_batches", "settle_files"]
@@ -53,10 +64,6 @@ __all__ = ["ReceiptMasterSource", "SamKeySource", "settle_batch", "settle_batche
 SamKeySource: TypeAlias = Callable[[bytes, int], bytes] | KeyStore
 Progress: TypeAlias = Callable[[int], None]  #: called with the receipts checked since last call
 
-_PAYMENTS = (TransactionType.DEBIT, TransactionType.UNDO)
-_UNBOOKED = frozenset({Flag.NOT_A_PAYMENT, Flag.BAD_MAC, Flag.NOT_THIS_SAM, Flag.DUPLICATE})
-#: One receipt as checked: the receipt, its flags and their reasons (none: accepted).
-_Checked: TypeAlias = tuple[Receipt, tuple[Flag, ...], tuple[str, ...]]
 _CHUNK = 2000  # keys per IN (...) query
 
 
@@ -110,13 +117,14 @@ def settle_batches(
 ) -> SettlementReport:
     """Settle ``batches`` in order into one report.
 
-    ``workers`` > 1 verifies receipt MACs on that many processes (masters as a mapping);
+    ``workers`` > 1 checks the receipts on that many processes, each for its share of the
+    cards (receipt masters as a mapping, a ledger in a file or PostgreSQL);
     ``group`` batches share one ledger transaction (all-or-nothing together; a re-run
     after a failure books nothing twice); ``detail=False`` keeps only flagged verdicts.
     """
     settler = _Settler(seen, receipt_master, sam_key_source, hotlist, at, detail, progress)
-    with _young_collections_only(), MacVerifier(receipt_master, workers) as verifier:
-        settler.run(_groups(batches, group), verifier, depth=max(2, 2 * workers))
+    with seen.settlement_run(), _young_collections_only():
+        settler.run(batches, group, workers)
     return settler.finish()
 
 
@@ -191,35 +199,7 @@ def _groups(batches: Iterable[Batch], size: int) -> Iterator[list[Batch]]:
 
 # --- the settler -------------------------------------------------------------------------
 
-
-@dataclass
-class _Card:
-    known: bool
-    offline_cap: int | None = None
-    ds_count: int = 0
-    ds_max: int = 0
-    ds_max_date: int = 0
-    window: int = 0
-    offline_spent: int = 0
-    blocked: str | None = None
-    hotlisted: tuple[int, dt.date] | None = None
-    purses: dict[int, dict[str, Any]] = field(default_factory=dict)
-    new_ds: set[int] = field(default_factory=set)
-    dirty: bool = False
-
-
-@dataclass(slots=True)
-class _Seen:
-    id: int | None  # None: booked in this group, its row not written yet
-    rm: bytes
-    status: str
-    paid: bool
-    merchant: int
-    programme: int
-    amount: int
-    type: int
-    where: str
-    row: dict[str, Any] | None = None  # the row still to be written (id None)
+_CHUNK_BATCHES = 64  # batches handed to the shards at a time
 
 
 @dataclass
@@ -236,16 +216,68 @@ class _SamState:
 
 
 @dataclass
-class _Group:
-    """The ledger state one group of batches reads, read once at the start of its
-    transaction and kept in memory, and what the group writes, written in bulk at the end."""
+class _Pending:
+    """What a committed group adds to the report (nothing before its commit)."""
 
-    sams: dict[bytes, _SamState]
-    cards: dict[bytes, _Card]
-    seen: dict[tuple[bytes, int], list[_Seen]]
-    rows: list[dict[str, Any]] = field(default_factory=list)  # receipts to insert
-    batch_rows: list[dict[str, Any]] = field(default_factory=list)
-    reopen: list[tuple[bytes, int, _Seen]] = field(default_factory=list)  # written rows
+    batches: list[BatchVerdict] = field(default_factory=list)
+    verdicts: list[ReceiptVerdict] = field(default_factory=list)
+    accepted: dict[tuple[int, int], Totals] = field(default_factory=dict)  # (merchant, purse)
+    accepted_count: int = 0
+    reopened: list[Reopened] = field(default_factory=list)
+    cards: set[bytes] = field(default_factory=set)
+    sams: set[bytes] = field(default_factory=set)
+    checked: int = 0
+
+
+@dataclass
+class _Booking:
+    """What one chunk writes (batches named by their work number until they have ids)."""
+
+    kept: list[tuple[Batch, BatchWork, bytearray]] = field(default_factory=list)
+    review: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[tuple[bytes, int, bytes, int, int]] = field(default_factory=list)
+    lines: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
+
+
+class _Shards:
+    """The card shards of a run: one in this process, or one per worker process."""
+
+    def __init__(self, settler: _Settler, workers: int, before: tuple[int, int]) -> None:
+        self.local: CardShard | None = None
+        self.pools: list[ProcessPoolExecutor] = []
+        ledger = settler.ledger
+        url = ledger.engine.url
+        masters = settler.masters
+        in_a_file = url.database not in (None, "", ":memory:")  # workers can open it too
+        if workers > 1 and in_a_file and isinstance(masters, Mapping):
+            target = url.render_as_string(hide_password=False)
+            for index in range(workers):
+                args = (
+                    target, ledger.schema, dict(masters), settler.hotlist, settler.at, before,
+                    index, workers,
+                )  # fmt: skip
+                self.pools.append(ProcessPoolExecutor(1, initializer=start_worker, initargs=args))
+        else:
+            self.local = CardShard(
+                settler.masters, settler.hotlist, settler.at, settler.reader, before
+            )
+
+    def check(self, chunk: list[BatchWork]) -> list[Callable[[], ChunkResult]]:
+        local = self.local
+        if local is not None:
+            return [lambda: local.check(chunk)]  # run when its result is asked for, in order
+        return [pool.submit(check_in_worker, chunk).result for pool in self.pools]
+
+    def flush(self) -> list[ShardWrites]:
+        if self.local is not None:
+            return [self.local.flush()]
+        futures = [pool.submit(flush_in_worker) for pool in self.pools]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        for pool in self.pools:
+            pool.shutdown(cancel_futures=True)
+        self.pools = []
 
 
 class _Settler:
@@ -268,116 +300,112 @@ class _Settler:
         self.progress = progress
         self.touched_cards: set[bytes] = set()
         self.touched_sams: set[bytes] = set()
-        self._reopened: list[Reopened] = []
-        self._new_blocks: list[tuple[bytes, str]] = []
-        self._groups_booked = 0
+        self._conn: Connection | None = None
+        self._numbers = 0
 
-    def run(self, groups: Iterable[list[Batch]], verifier: MacVerifier, depth: int) -> None:
-        pending: deque[tuple[list[Batch], bytes, Callable[[], bytes]]] = deque()
-        for batches in groups:
-            blob = b"".join(b.receipt_bytes() for b in batches)
-            pending.append((batches, blob, verifier.submit(blob)))
-            if len(pending) >= depth:
-                self._book_group(*pending.popleft())
-        while pending:
-            self._book_group(*pending.popleft())
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """The open transaction's connection (what an in-process shard reads through)."""
+        assert self._conn is not None
+        yield self._conn
 
-    def _book_group(self, batches: list[Batch], blob: bytes, result: Callable[[], bytes]) -> None:
-        macs = result()
-        self._reopened, self._new_blocks = [], []
-        offset = 0
-        checked: list[tuple[Batch, list[_Checked]]] = []
-        batch_verdicts: list[BatchVerdict] = []
-        touched_cards: set[bytes] = set()
-        touched_sams: set[bytes] = set()
+    def run(self, batches: Iterable[Batch], group: int, workers: int) -> None:
         with self.ledger.transaction() as conn:
-            group = self._load_group(conn, batches)
-            for b in batches:
-                n = len(b.receipts)
-                bv, rv = self._settle_one(group, b, macs, blob, offset)
-                offset += n
-                batch_verdicts.append(bv)
-                checked.append((b, rv))
-                if bv.recorded:
-                    touched_sams.add(b.sam_serial)
-                    touched_cards.update(
-                        r.serial for r, _, _ in rv if r.record.entry.type in _PAYMENTS
-                    )
-            self._write_group(conn, group)
+            before = (
+                conn.execute(select(func.coalesce(func.max(t.receipt.c.id), 0))).scalar_one(),
+                conn.execute(select(func.coalesce(func.max(t.receipt_batch.c.id), 0))).scalar_one(),
+            )
+        shards = _Shards(self, workers, before)
+        try:
+            for batches_of_group in _groups(batches, group):
+                self._group(batches_of_group, shards, depth=max(2, 2 * workers))
+        finally:
+            shards.close()
+
+    def _group(self, batches: list[Batch], shards: _Shards, depth: int) -> None:
+        pending = _Pending()
+        with self.ledger.transaction() as conn:
+            self._conn = conn
+            try:
+                sams = self._load_sams(conn, batches)
+                flight: deque[tuple[list[tuple[Batch, BatchWork]], list[Callable[[], ChunkResult]]]]
+                flight = deque()
+                for start in range(0, len(batches), _CHUNK_BATCHES):
+                    works = []
+                    for b in batches[start : start + _CHUNK_BATCHES]:
+                        work = self._batch(b, sams, pending)
+                        if work is not None:
+                            works.append((b, work))
+                    if works:
+                        flight.append((works, shards.check([w for _, w in works])))
+                    if len(flight) >= depth:
+                        self._write_chunk(conn, sams, pending, *flight.popleft())
+                while flight:
+                    self._write_chunk(conn, sams, pending, *flight.popleft())
+                for writes in shards.flush():
+                    _write_cards(conn, writes, self.at)
+                self._write_sams(conn, sams)
+            finally:
+                self._conn = None
         # committed: only now does the report count them
         report = self.report
-        report.batches.extend(batch_verdicts)
-        count = 0
-        for b, rv in checked:
-            count += len(rv)
-            for i, (r, flags, reasons) in enumerate(rv):
-                if flags or report.detail:
-                    report.add(ReceiptVerdict(r, b.sam_serial, b.sequence, i, flags, reasons))
-                else:
-                    report.count(r, True)
-        self.report.reopened.extend(self._reopened)
-        self._reopened = []
-        self.touched_cards |= touched_cards
-        self.touched_sams |= touched_sams
+        report.batches.extend(pending.batches)
+        for v in pending.verdicts:
+            report.add(v)
+        report.add_totals(pending.accepted, pending.accepted_count)
+        report.reopened.extend(pending.reopened)
+        self.touched_cards |= pending.cards
+        self.touched_sams |= pending.sams
         if self.progress is not None:
-            self.progress(count)
-        self._groups_booked += 1
-        if not gc.isenabled() and self._groups_booked % 32 == 0:
-            gc.collect(1)  # the last groups' garbage (see _young_collections_only)
+            self.progress(pending.checked)
+        gc.collect(1)  # the group's garbage (see _young_collections_only)
 
-    # --- one batch ---------------------------------------------------------------------------
+    # --- one batch as a whole ----------------------------------------------------------------
 
-    def _settle_one(
-        self, group: _Group, b: Batch, macs: bytes, blob: bytes, offset: int
-    ) -> tuple[BatchVerdict, list[_Checked]]:
-        """Settle batch ``b``; its receipts' bytes and MAC results start at receipt
-        ``offset`` of the group's ``blob`` and ``macs``."""
+    def _batch(self, b: Batch, sams: dict[bytes, _SamState], pending: _Pending) -> BatchWork | None:
+        """The batch's own checks; the work for the shards, or None if it is refused."""
         sig = b.signature
+        pending.checked += len(b.receipts)
 
         def verdict(flags: list[BatchFlag], reasons: list[str]) -> BatchVerdict:
             return BatchVerdict(
-                b.sam_serial,
-                sig.sequence,
-                b.merchant,
-                len(b.receipts),
-                sig.sam_counter,
-                sig.total_authorised,
-                tuple(flags),
-                tuple(reasons),
-            )
+                b.sam_serial, sig.sequence, b.merchant, len(b.receipts), sig.sam_counter,
+                sig.total_authorised, tuple(flags), tuple(reasons),
+            )  # fmt: skip
 
-        def refuse(flag: BatchFlag, rflag: Flag, why: str) -> tuple[BatchVerdict, list[_Checked]]:
-            return verdict([flag], [why]), [(r, (rflag,), (why,)) for r in b.receipts]
+        def refuse(flag: BatchFlag, rflag: Flag, why: str) -> None:
+            pending.batches.append(verdict([flag], [why]))
+            pending.verdicts.extend(
+                ReceiptVerdict(r, b.sam_serial, b.sequence, i, (rflag,), (why,))
+                for i, r in enumerate(b.receipts)
+            )
 
         k_t = _transport_key(self.sam_keys, b.sam_serial, b.transport_kvn)
         if k_t is None:
             why = f"no SAM transport key of version {b.transport_kvn}"
-            return refuse(BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, why)
+            refuse(BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, why)
+            return None
         if not verify_batch_signature(
             sam_batch_key(k_t, b.sam_serial), b.sam_serial, b.identity, sig, b.digest
         ):
-            return refuse(
-                BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, "the SAM's batch MAC is wrong"
-            )
-        sam = group.sams.get(b.sam_serial)
+            why = "the SAM's batch MAC is wrong"
+            refuse(BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, why)
+            return None
+        sam = sams.get(b.sam_serial)
         refusal = _registration(b, sam.row if sam is not None else None)
         if refusal is not None:
-            return refuse(*refusal)
+            refuse(*refusal)
+            return None
         assert sam is not None
         flags, reasons = _sequence_flags(sam, b)
         tally = _undo_tally_went_back(sam, b)
         if tally is not None:
             flags.append(BatchFlag.UNDO_TALLY_WENT_BACK)
             reasons.append(tally)
-        receipts = self._receipts(group, b, macs, blob, offset, tally)
-        booked = [r for r, flags, _ in receipts if not flags or not _UNBOOKED.intersection(flags)]
-        sam.undo_received += sum(
-            r.record.entry.amount for r in booked if r.record.entry.type is TransactionType.UNDO
-        )
         sam.undo_count = max(sam.undo_count, sig.undo_count)
         sam.undo_total = max(sam.undo_total, sig.undo_total)
         if sig.sequence not in sam.batches:
-            group.batch_rows.append(
+            self._new_batches.append(
                 {
                     "sam_serial": b.sam_serial,
                     "sequence": sig.sequence,
@@ -394,440 +422,155 @@ class _Settler:
             sam.batches[sig.sequence] = b.digest
         sam.counter = max(sam.counter, sig.sam_counter)
         sam.total_authorised = max(sam.total_authorised, sig.total_authorised)
-        sam.receipts += len(booked)
         sam.dirty = True
-        return verdict(flags, reasons), receipts
+        pending.batches.append(verdict(flags, reasons))
+        pending.sams.add(b.sam_serial)
+        self._numbers += 1
+        return BatchWork(
+            self._numbers, b.receipt_bytes(), b.sam_serial, sig.sequence, b.sam_id, b.merchant,
+            b.terminal, sig.sam_counter, tally,
+        )  # fmt: skip
 
-    # --- the receipts of one batch ---------------------------------------------------------
+    # --- what the shards found -----------------------------------------------------------------
 
-    def _receipts(
-        self, group: _Group, b: Batch, macs: bytes, blob: bytes, offset: int, tally: str | None
-    ) -> list[_Checked]:
-        where = f"batch {b.sequence} of SAM {b.sam_serial.hex()}"
-        out: list[_Checked] = []
-        size = Receipt.LENGTH
-        check = self._check
-        for i, r in enumerate(b.receipts):
-            at = offset + i
-            raw = blob[at * size : at * size + size]
-            flags, reasons = check(b, r, raw, macs[at], group, where, tally)
-            out.append((r, tuple(flags), tuple(reasons)) if flags else (r, (), ()))
-        return out
+    def _write_chunk(
+        self,
+        conn: Connection,
+        sams: dict[bytes, _SamState],
+        pending: _Pending,
+        works: list[tuple[Batch, BatchWork]],
+        results: list[Callable[[], ChunkResult]],
+    ) -> None:
+        """Book one chunk: receipts held for review as rows, accepted ones kept in their
+        batch with their keys and their batch's lines; then the reopened earlier ones."""
+        chunks = [result() for result in results]
+        out = _Booking()
+        for b, work in works:
+            parts = [c.results[work.number] for c in chunks if work.number in c.results]
+            self._merge(b, work, parts, sams[b.sam_serial], pending, out)
+        ids = self._keep_batches(conn, out.kept)
+        insert_many(conn, t.receipt, out.review)
+        keys = sorted((s, d, m, ids[n], i) for s, d, m, n, i in out.keys)
+        insert_tuples(conn, t.booked, ("serial", "ds", "rm", "batch_id", "idx"), keys)
+        insert_tuples(
+            conn,
+            t.batch_line,
+            ("batch_id", "programme", "merchant", "receipts", "debited", "undone"),
+            [(ids[n], *rest) for n, *rest in out.lines],
+        )
+        for c in chunks:
+            for serial, ds, rm in c.reopen:
+                reopened = _reopen(conn, serial, ds, rm, self.at)
+                if reopened is not None:
+                    pending.reopened.append(reopened)
 
-    def _check(
+    def _merge(
         self,
         b: Batch,
-        r: Receipt,
-        raw: bytes,
-        mac: int,
-        group: _Group,
-        where: str,
-        tally: str | None = None,
-    ) -> tuple[list[Flag], list[str]]:
-        entry = r.record.entry
-        unbooked = _unbooked(b, r, mac)
-        if unbooked is not None:
-            return [unbooked[0]], [unbooked[1]]
-        key = (r.serial, entry.ds)
-        earlier = group.seen.setdefault(key, [])
-        for e in earlier:
-            if e.rm == r.record.rm:
-                return [Flag.DUPLICATE], [f"already settled in {e.where}"]
-        card = group.cards[r.serial]
-        flags: list[Flag] = []
-        reasons: list[str] = []
-        blocked_now = bool(earlier) and self._fork(r, earlier[0], card, flags, reasons)
-        if entry.sam_counter > b.signature.sam_counter:
-            flags.append(Flag.SAM_COUNTER_AHEAD)
-            reasons.append(
-                f"SC {entry.sam_counter} above the SAM's counter "
-                f"{b.signature.sam_counter} when it signed the batch"
-            )
-        self._hotlist_check(r, card, flags, reasons)
-        _card_flags(r, card, blocked_now, flags, reasons)
-        purse = self._money(r, card, flags, reasons)
-        if entry.ds not in card.new_ds and not earlier:
-            card.new_ds.add(entry.ds)
-            card.ds_count += 1
-        if entry.ds > card.ds_max:
-            card.ds_max, card.ds_max_date = entry.ds, entry.date
-        _negative(r, purse, card, flags, reasons)
-        if tally is not None:  # the SAM that vouched for this batch's undos was reset
-            flags.append(Flag.UNDO_TALLY_WENT_BACK)
-            reasons.append(tally)
-        card.dirty = True
-        status = LedgerStatus.FLAGGED if flags else LedgerStatus.ACCEPTED
-        row = {
-            "serial": r.serial,
-            "ds": entry.ds,
-            "rm": r.record.rm,
-            "raw": raw,
-            "type": int(entry.type),
-            "purse": entry.purse,
-            "programme": purse["programme"],
-            "amount": entry.amount,
-            "merchant": entry.merchant,
-            "date": entry.date,
-            "sam_serial": b.sam_serial,
-            "batch_sequence": b.sequence,
-            "sam_counter": entry.sam_counter,
-            "status": str(status),
-            "flags": ",".join(flags),
-            "reasons": "; ".join(reasons),
-            "payout_id": None,
-            "recorded_at": self.at,
-        }
-        group.rows.append(row)
-        if Flag.FORKED_COUNTER in flags:  # both sides of a fork go to review
-            for e in earlier:
-                if e.status == LedgerStatus.ACCEPTED:
-                    self._reopen_one(group, r.serial, entry.ds, e, where)
-        earlier.append(
-            _Seen(
-                None,
-                r.record.rm,
-                status,
-                False,
-                entry.merchant,
-                purse["programme"],
-                entry.amount,
-                int(entry.type),
-                where,
-                row,
-            )
-        )
-        return flags, reasons
-
-    def _reopen_one(self, group: _Group, serial: bytes, ds: int, e: _Seen, where: str) -> None:
-        """An earlier accepted side of a fork goes to review (a row booked in this group is
-        changed before it is written; a written one is updated at the end of the group)."""
-        e.status = LedgerStatus.FLAGGED
-        if e.row is not None:
-            e.row["status"] = str(LedgerStatus.FLAGGED)
-            e.row["flags"] = str(Flag.FORKED_COUNTER)
-            if e.where != where:  # booked by an earlier batch: as if read back from the ledger
-                e.row["reasons"] = f"the card spent DS {ds} again elsewhere: cloned card"
-        else:
-            group.reopen.append((serial, ds, e))
-        self._reopened.append(Reopened(serial, ds, e.merchant, e.amount, e.paid))
-
-    def _fork(
-        self, r: Receipt, first: _Seen, card: _Card, flags: list[Flag], reasons: list[str]
-    ) -> bool:
-        """Flag a forked counter and block the card; True if it was blocked just now."""
-        flags.append(Flag.FORKED_COUNTER)
-        status = "flagged" if first.status == LedgerStatus.FLAGGED else first.status
-        reasons.append(
-            f"card {r.serial.hex()} spent DS {r.record.entry.ds} twice (the other in {first.where},"
-            f" {status}): cloned card"
-        )
-        if card.blocked is not None:
-            return False
-        card.blocked = f"forked counter at DS {r.record.entry.ds}"
-        card.dirty = True
-        self._new_blocks.append((r.serial, card.blocked))
-        return True
-
-    @staticmethod
-    def _money(r: Receipt, card: _Card, flags: list[Flag], reasons: list[str]) -> dict[str, Any]:
-        """Book the receipt on the purse's shadow balance and the card's offline window;
-        flag it over the payment cap or the offline cap."""
-        entry = r.record.entry
-        purse = card.purses.get(entry.purse)
-        if purse is None:
-            purse = card.purses[entry.purse] = {
-                "programme": entry.purse,
-                "payment_cap": None,
-                "loaded": 0,
-                "spent": 0,
-                "undone": 0,
-                "new": True,
-            }
-        debit = entry.type is TransactionType.DEBIT
-        if debit and purse["payment_cap"] is not None and entry.amount > purse["payment_cap"]:
-            flags.append(Flag.OVER_PAYMENT_CAP)
-            reasons.append(
-                f"{entry.amount} Rp above the purse's payment cap {purse['payment_cap']}"
-            )
-        if entry.ds > card.window:
-            spent = (
-                card.offline_spent + entry.amount if debit else card.offline_spent - entry.amount
-            )
-            card.offline_spent = max(0, spent)
-            if debit and card.offline_cap is not None and card.offline_spent > card.offline_cap:
-                flags.append(Flag.OVER_OFFLINE_CAP)
-                reasons.append(
-                    f"{card.offline_spent} Rp spent offline since the last load, cap "
-                    f"{card.offline_cap}"
-                )
-        if debit:
-            purse["spent"] += entry.amount
-        else:
-            purse["undone"] += entry.amount
-        purse["dirty"] = True
-        return purse
-
-    def _hotlist_check(
-        self, r: Receipt, card: _Card, flags: list[Flag], reasons: list[str]
+        work: BatchWork,
+        parts: list[BatchResult],
+        sam: _SamState,
+        pending: _Pending,
+        out: _Booking,
     ) -> None:
-        entry = self.hotlist.entry(r.serial) if self.hotlist is not None else None
-        listed = (int(entry.reason), entry.revoked_on) if entry is not None else card.hotlisted
-        if listed is None:
-            return
-        reason, revoked_on = listed
-        revoked = revoked_on.year * 10000 + revoked_on.month * 100 + revoked_on.day
-        name = RevocationReason(reason).name.lower()
-        text = f"card hotlisted ({name}, revoked {revoked_on.isoformat()})"
-        if r.record.entry.date >= revoked:
-            flags.append(Flag.HOTLISTED)
-            reasons.append(text)
-        elif card.ds_max_date >= revoked and r.record.entry.ds > card.ds_max:
-            # dated before the revocation, yet after a transaction dated after it: the
-            # till's clock was set back
-            flags.append(Flag.HOTLISTED)
-            reasons.append(
-                f"{text}; dated {r.record.entry.date} but after DS {card.ds_max} of "
-                f"{card.ds_max_date}"
+        """One batch's results from the shards: where each receipt went, its batch's lines,
+        the SAM's and the report's counts."""
+        body, detail, debit = work.body, self.report.detail, int(TransactionType.DEBIT)
+        states = bytearray([t.NOT_BOOKED]) * len(b.receipts)
+        flagged: dict[int, tuple[tuple[Flag, ...], tuple[str, ...]]] = {}
+        by_programme: dict[int, list[int]] = {}
+        for part in parts:
+            sam.undo_received += part.undo_booked
+            sam.receipts += len(part.accepted) + len(part.review)
+            for index, flag, why in part.refused:
+                flagged[index] = ((flag,), (why,))
+            for index, row, flags, reasons in part.review:
+                states[index] = t.IN_REVIEW
+                row["raw"] = body[index * Receipt.LENGTH : (index + 1) * Receipt.LENGTH]
+                out.review.append(row)
+                flagged[index] = (flags, reasons)
+                pending.cards.add(row["serial"])
+            for serial, ds, rm, index, programme, kind, amount, purse in part.accepted:
+                states[index] = t.IN_BATCH
+                out.keys.append((serial, ds, rm, work.number, index))
+                line = by_programme.get(programme)
+                if line is None:
+                    line = by_programme[programme] = [0, 0, 0]
+                line[0] += 1
+                line[1 if kind == debit else 2] += amount
+                if not detail:  # else counted with its verdict
+                    totals = pending.accepted.get((b.merchant, purse))
+                    if totals is None:
+                        totals = pending.accepted[(b.merchant, purse)] = Totals()
+                    totals.add_payment(kind == debit, amount)
+            pending.cards.update(a[0] for a in part.accepted)
+            if not detail:
+                pending.accepted_count += len(part.accepted)
+        if by_programme:
+            out.kept.append((b, work, states))
+            out.lines.extend(
+                (work.number, programme, b.merchant, n, debited, undone)
+                for programme, (n, debited, undone) in by_programme.items()
             )
+        if flagged or detail:
+            pending.verdicts.extend(_verdicts(b, flagged, states, detail))
 
-    # --- ledger state ------------------------------------------------------------------------
-
-    def _load_seen(
-        self, conn: Connection, pairs: set[tuple[bytes, int]]
-    ) -> dict[tuple[bytes, int], list[_Seen]]:
-        out: dict[tuple[bytes, int], list[_Seen]] = {}
-        items = sorted(pairs)
-        c = t.receipt.c
-        rows: list[tuple[Any, ...]] = []
-        for i in range(0, len(items), _CHUNK):
-            rows += rows_in_pairs(
-                conn,
-                c.serial,
-                c.ds,
-                items[i : i + _CHUNK],
-                c.id,
-                c.serial,
-                c.ds,
-                c.rm,
-                c.status,
-                c.payout_id,
-                c.merchant,
-                c.programme,
-                c.amount,
-                c.type,
-                c.sam_serial,
-                c.batch_sequence,
-            )
-        rows.sort(key=itemgetter(0))  # in booking order
-        for rid, serial, ds, rm, status, payout, merchant, prog, amount, kind, sam, seq in rows:
-            where = (
-                f"batch {seq} of SAM {bytes(sam).hex()}"
-                if sam is not None
-                else "the issuer's register"
-            )
-            out.setdefault((bytes(serial), ds), []).append(
-                _Seen(
-                    rid,
-                    bytes(rm),
-                    status,
-                    payout is not None,
-                    merchant,
-                    prog or 0,
-                    amount,
-                    kind,
-                    where,
+    def _keep_batches(
+        self, conn: Connection, kept: list[tuple[Batch, BatchWork, bytearray]]
+    ) -> dict[int, int]:
+        """Insert the batches that carried accepted receipts; their ids by work number
+        (given here: settlement holds the ledger's write lock, and only it writes them)."""
+        if not kept:
+            return {}
+        first = (
+            1 + conn.execute(select(func.coalesce(func.max(t.receipt_batch.c.id), 0))).scalar_one()
+        )
+        ids = {work.number: first + i for i, (_, work, _) in enumerate(kept)}
+        process = t.receipt_batch.c.settled_at.type.bind_processor(conn.dialect)
+        at = process(self.at) if process is not None else self.at
+        insert_tuples(
+            conn,
+            t.receipt_batch,
+            ("id", "sam_serial", "sequence", "merchant", "body", "states", "settled_at"),
+            [
+                (
+                    ids[work.number],
+                    b.sam_serial,
+                    work.sequence,
+                    b.merchant,
+                    work.body,
+                    bytes(states),
+                    at,
                 )
-            )
-        return out
+                for b, work, states in kept
+            ],  # fmt: skip
+        )
+        return ids
 
-    def _load_cards(self, conn: Connection, serials: set[bytes]) -> dict[bytes, _Card]:
-        cards = {s: _Card(known=False) for s in serials}
-        items = sorted(serials)
-        for i in range(0, len(items), _CHUNK):
-            chunk = items[i : i + _CHUNK]
-            c = t.card.c
-            for serial, cap, count, ds_max, ds_date, window, spent in rows_in(
-                conn,
-                c.serial,
-                chunk,
-                c.serial,
-                c.offline_cap,
-                c.ds_count,
-                c.ds_max,
-                c.ds_max_date,
-                c.offline_window_ds,
-                c.offline_spent,
-            ):
-                card = cards[bytes(serial)]
-                card.known = True
-                card.offline_cap = cap
-                card.ds_count, card.ds_max, card.ds_max_date = count, ds_max, ds_date
-                card.window, card.offline_spent = window, spent
-            p = t.purse.c
-            for serial, index, programme, cap, loaded, spent, undone, moved in rows_in(
-                conn,
-                p.serial,
-                chunk,
-                p.serial,
-                p.purse,
-                p.programme,
-                p.payment_cap,
-                p.loaded,
-                p.spent,
-                p.undone,
-                p.moved_out,
-            ):
-                cards[bytes(serial)].purses[index] = {
-                    "programme": programme,
-                    "payment_cap": cap,
-                    "loaded": loaded - moved,  # what the card was given, less what moved on
-                    "spent": spent,
-                    "undone": undone,
-                    "new": False,
-                }
-            b = t.card_block.c
-            for serial, reason in rows_in(conn, b.serial, chunk, b.serial, b.reason):
-                cards[bytes(serial)].blocked = reason
-            h = t.hotlist_card.c
-            for serial, reason, v in rows_in(
-                conn, h.serial, chunk, h.serial, h.reason, h.revoked_on
-            ):
-                cards[bytes(serial)].hotlisted = (
-                    reason,
-                    dt.date(v // 10000, v // 100 % 100, v % 100),
-                )
-        return cards
+    # --- ledger state of the batches' SAMs ----------------------------------------------------
 
-    def _write_cards(self, conn: Connection, cards: dict[bytes, _Card]) -> None:
-        new_cards, card_rows, new_purses, purse_rows = [], [], [], []
-        for serial, card in cards.items():
-            if not card.dirty:
-                continue
-            values = {
-                "serial": serial,
-                "ds_count": card.ds_count,
-                "ds_max": card.ds_max,
-                "ds_max_date": card.ds_max_date,
-                "offline_spent": card.offline_spent,
-            }
-            if card.known:
-                card_rows.append(values)
-            else:
-                new_cards.append(
-                    {
-                        "serial": serial,
-                        "registered_at": self.at,
-                        "ds_count": card.ds_count,
-                        "ds_max": card.ds_max,
-                        "ds_max_date": card.ds_max_date,
-                        "offline_window_ds": 0,
-                        "offline_spent": card.offline_spent,
-                    }
-                )
-                card.known = True
-            for index, p in card.purses.items():
-                if not p.get("dirty"):
-                    continue
-                if p["new"]:
-                    new_purses.append(
-                        {
-                            "serial": serial,
-                            "purse": index,
-                            "programme": p["programme"],
-                            "loaded": 0,
-                            "spent": p["spent"],
-                            "undone": p["undone"],
-                        }
-                    )
-                else:
-                    purse_rows.append(
-                        {
-                            "serial": serial,
-                            "purse": index,
-                            "spent": p["spent"],
-                            "undone": p["undone"],
-                        }
-                    )
-        if new_cards:
-            conn.execute(insert(t.card), new_cards)
-        if card_rows:
-            update_many(conn, t.card, ("serial",), card_rows)
-        if new_purses:
-            conn.execute(insert(t.purse), new_purses)
-        if purse_rows:
-            update_many(conn, t.purse, ("serial", "purse"), purse_rows)
-        for serial, reason in self._new_blocks:
-            conn.execute(insert(t.card_block).values(serial=serial, reason=reason, since=self.at))
-        self._new_blocks = []
-
-    def _reopen(self, conn: Connection, group: _Group) -> None:
-        """Earlier accepted receipts of a forked (card, DS) already written go to review;
-        paid ones are clawed back from the merchant's next payout."""
-        for serial, ds, e in group.reopen:
-            conn.execute(
-                update(t.receipt)
-                .where(t.receipt.c.id == e.id)
-                .values(
-                    status=str(LedgerStatus.FLAGGED),
-                    flags=str(Flag.FORKED_COUNTER),
-                    reasons=f"the card spent DS {ds} again elsewhere: cloned card",
-                )
-            )
-            if e.paid:
-                sign = -1 if e.type == int(TransactionType.DEBIT) else 1
-                conn.execute(
-                    insert(t.adjustment).values(
-                        merchant=e.merchant,
-                        programme=e.programme,
-                        amount=sign * e.amount,
-                        receipt_id=e.id,
-                        reason=f"card {serial.hex()} DS {ds} forked after payout",
-                        created_at=self.at,
-                    )
-                )
-
-    def _load_group(self, conn: Connection, batches: list[Batch]) -> _Group:
-        """Read what the group's batches need: their SAMs and settled batch sequences, their
-        cards (purses, blocks, hotlist), and the receipts booked before for their (card, DS)
-        pairs (only pairs a card's highest DS booked could hold: a higher DS is new)."""
+    def _load_sams(self, conn: Connection, batches: list[Batch]) -> dict[bytes, _SamState]:
+        """The group's SAMs and their settled batch sequences."""
+        self._new_batches: list[dict[str, Any]] = []
         sams: dict[bytes, _SamState] = {}
         serials = sorted({b.sam_serial for b in batches})
         for i in range(0, len(serials), _CHUNK):
             chunk = serials[i : i + _CHUNK]
             for row in conn.execute(select(t.sam).where(t.sam.c.serial.in_(chunk))):
                 sams[bytes(row.serial)] = _SamState(
-                    row,
-                    row.counter,
-                    row.total_authorised,
-                    row.receipts,
-                    {},
-                    row.undo_count,
-                    row.undo_total,
-                    row.undo_received,
-                )
+                    row, row.counter, row.total_authorised, row.receipts, {}, row.undo_count,
+                    row.undo_total, row.undo_received,
+                )  # fmt: skip
             c = t.batch.c
             for row in conn.execute(
                 select(c.sam_serial, c.sequence, c.digest).where(c.sam_serial.in_(chunk))
             ):
                 sams[bytes(row.sam_serial)].batches[row.sequence] = bytes(row.digest)
-        payments = [r for b in batches for r in b.receipts if r.record.entry.type in _PAYMENTS]
-        cards = self._load_cards(conn, {r.serial for r in payments})
-        pairs = set()
-        for r in payments:
-            card = cards[r.serial]
-            if not card.known or r.record.entry.ds <= card.ds_max:
-                pairs.add((r.serial, r.record.entry.ds))
-        return _Group(sams, cards, self._load_seen(conn, pairs))
+        return sams
 
-    def _write_group(self, conn: Connection, group: _Group) -> None:
-        """Write what the group booked: receipts (one executemany), cards and purses,
-        blocks, reopened receipts, batches, SAM counters."""
-        if group.rows:
-            insert_many(conn, t.receipt, group.rows)
-        self._write_cards(conn, group.cards)
-        self._reopen(conn, group)
-        if group.batch_rows:
-            conn.execute(insert(t.batch), group.batch_rows)
+    def _write_sams(self, conn: Connection, sams: dict[bytes, _SamState]) -> None:
+        if self._new_batches:
+            conn.execute(insert(t.batch), self._new_batches)
         sam_rows = [
             {
                 "serial": serial,
@@ -838,13 +581,11 @@ class _Settler:
                 "undo_total": s.undo_total,
                 "undo_received": s.undo_received,
             }
-            for serial, s in group.sams.items()
+            for serial, s in sams.items()
             if s.dirty
         ]
         if sam_rows:
             update_many(conn, t.sam, ("serial",), sam_rows)
-
-    # --- the end of a run ----------------------------------------------------------------
 
     def finish(self) -> SettlementReport:
         """Look for counter gaps on the cards and SAMs this run touched (a card whose
@@ -862,9 +603,12 @@ class _Settler:
                     if count < ds_max
                 ]
                 seen: dict[bytes, set[int]] = {serial: set() for serial in gappy}
-                for serial, ds in rows_in(
-                    conn, t.receipt.c.serial, gappy, t.receipt.c.serial, t.receipt.c.ds
-                ) + rows_in(conn, lo.serial, gappy, lo.serial, lo.ds):
+                k = t.booked.c
+                for serial, ds in (
+                    rows_in(conn, t.receipt.c.serial, gappy, t.receipt.c.serial, t.receipt.c.ds)
+                    + rows_in(conn, k.serial, gappy, k.serial, k.ds)
+                    + rows_in(conn, lo.serial, gappy, lo.serial, lo.ds)
+                ):
                     if ds is not None:
                         seen[bytes(serial)].add(ds)
                 for serial in sorted(gappy):
@@ -888,11 +632,183 @@ class _Settler:
                     sc
                     for (sc,) in rows_in(conn, r.sam_serial, [sam_serial], r.sam_counter)
                     if sc <= counter
-                }
+                } | {sc for sc in _kept_counters(conn, sam_serial) if sc <= counter}
                 missing = _missing(sorted(counters | {counter + 1}))
                 if missing:
                     self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
         return self.report
+
+
+def _verdicts(
+    b: Batch,
+    flagged: dict[int, tuple[tuple[Flag, ...], tuple[str, ...]]],
+    states: bytearray,
+    detail: bool,
+) -> Iterator[ReceiptVerdict]:
+    """The verdicts of a batch's flagged receipts, and of its accepted ones if ``detail``."""
+    for i, r in enumerate(b.receipts):
+        if i in flagged:
+            flags, reasons = flagged[i]
+            yield ReceiptVerdict(r, b.sam_serial, b.sequence, i, flags, reasons)
+        elif detail and states[i] == t.IN_BATCH:
+            yield ReceiptVerdict(r, b.sam_serial, b.sequence, i, (), ())
+
+
+def _write_cards(conn: Connection, writes: ShardWrites, at: dt.datetime) -> None:
+    """Write what a shard changed: new cards and purses, counters, spending (added to
+    what the ledger holds: a desk's load in between is not overwritten), blocks."""
+    if writes.new_cards:
+        conn.execute(insert(t.card), writes.new_cards)
+    if writes.cards:
+        _update_cards(conn, writes.cards)
+    if writes.new_purses:
+        conn.execute(insert(t.purse), writes.new_purses)
+    if writes.purses:
+        update_many(conn, t.purse, ("serial", "purse"), writes.purses, add=True)
+    for serial, reason in writes.blocks:
+        conn.execute(insert(t.card_block).values(serial=serial, reason=reason, since=at))
+
+
+def _update_cards(conn: Connection, rows: list[tuple[bytes, int, int, int, int]]) -> None:
+    """Add the DS values a shard counted, raise the highest DS, set the offline spending:
+    relative to what the ledger holds, so a desk's load booked between two of the run's
+    transactions (it counts its DS too) is kept."""
+    quote = conn.dialect.identifier_preparer
+    card = quote.format_table(t.card)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"UPDATE {card} SET ds_count = {card}.ds_count + u.added,"
+            f" ds_max_date = CASE WHEN u.ds_max > {card}.ds_max THEN u.ds_date"
+            f" ELSE {card}.ds_max_date END,"
+            f" ds_max = GREATEST({card}.ds_max, u.ds_max), offline_spent = u.spent"
+            " FROM unnest(%b::bytea[], %b::bigint[], %b::bigint[], %b::int[], %b::bigint[])"
+            f" AS u(serial, added, ds_max, ds_date, spent) WHERE {card}.serial = u.serial",
+            tuple([row[i] for row in rows] for i in range(5)),
+        )
+        return
+    conn.exec_driver_sql(
+        f"UPDATE {card} SET ds_count = ds_count + ?,"
+        " ds_max_date = CASE WHEN ? > ds_max THEN ? ELSE ds_max_date END,"
+        " ds_max = MAX(ds_max, ?), offline_spent = ? WHERE serial = ?",
+        [(added, top, day, top, spent, serial) for serial, added, top, day, spent in rows],
+    )
+
+
+def _reopen(
+    conn: Connection, serial: bytes, ds: int, rm: bytes, at: dt.datetime
+) -> Reopened | None:
+    """An earlier accepted receipt of a forked (card, DS) goes to review: out of ``booked``
+    and its batch's unpaid line into ``receipt`` (a receipt paid already is clawed back
+    from the merchant's next payout instead); an accepted row of ``receipt`` (booked before
+    revision 0005) is marked. None if it is no longer accepted."""
+    reason = f"the card spent DS {ds} again elsewhere: cloned card"
+    k, rb, line, r = t.booked.c, t.receipt_batch.c, t.batch_line.c, t.receipt.c
+    place = conn.execute(
+        select(k.batch_id, k.idx).where(k.serial == serial, k.ds == ds, k.rm == rm)
+    ).first()
+    if place is not None:
+        batch_id, index = place
+        sam_serial, sequence, body, states = conn.execute(
+            select(rb.sam_serial, rb.sequence, rb.body, rb.states).where(rb.id == batch_id)
+        ).one()
+        raw = bytes(body[index * Receipt.LENGTH : (index + 1) * Receipt.LENGTH])
+        entry = Receipt.from_bytes(raw).record.entry
+        programme = conn.execute(
+            select(t.purse.c.programme).where(
+                t.purse.c.serial == serial, t.purse.c.purse == entry.purse
+            )
+        ).scalar()
+        programme = entry.purse if programme is None else programme
+        paid = (
+            conn.execute(
+                select(line.payout_id).where(line.batch_id == batch_id, line.programme == programme)
+            ).scalar()
+            is not None
+        )
+        conn.execute(t.booked.delete().where(k.serial == serial, k.ds == ds, k.rm == rm))
+        marks = bytearray(states)
+        marks[index] = t.IN_REVIEW
+        conn.execute(update(t.receipt_batch).where(rb.id == batch_id).values(states=bytes(marks)))
+        debit = entry.type is TransactionType.DEBIT
+        if not paid:
+            conn.execute(
+                update(t.batch_line)
+                .where(line.batch_id == batch_id, line.programme == programme)
+                .values(
+                    receipts=line.receipts - 1,
+                    debited=line.debited - (entry.amount if debit else 0),
+                    undone=line.undone - (0 if debit else entry.amount),
+                )
+            )
+        result = conn.execute(
+            insert(t.receipt).values(
+                serial=serial,
+                ds=ds,
+                rm=rm,
+                raw=raw,
+                type=int(entry.type),
+                purse=entry.purse,
+                programme=programme,
+                amount=entry.amount,
+                merchant=entry.merchant,
+                date=entry.date,
+                sam_serial=bytes(sam_serial),
+                batch_sequence=sequence,
+                sam_counter=entry.sam_counter,
+                status=str(LedgerStatus.FLAGGED),
+                flags=str(Flag.FORKED_COUNTER),
+                reasons=reason,
+                payout_id=None,
+                recorded_at=at,
+            )  # fmt: skip
+        )
+        assert result.inserted_primary_key is not None
+        receipt_id = int(result.inserted_primary_key[0])
+        merchant, amount, kind = entry.merchant, entry.amount, int(entry.type)
+    else:
+        row = conn.execute(
+            select(r.id, r.payout_id, r.merchant, r.programme, r.purse, r.amount, r.type).where(
+                r.serial == serial, r.ds == ds, r.rm == rm, r.status == str(LedgerStatus.ACCEPTED)
+            )
+        ).first()
+        if row is None:
+            return None
+        receipt_id, paid = row.id, row.payout_id is not None
+        merchant, amount, kind = row.merchant, row.amount, row.type
+        programme = row.programme if row.programme is not None else row.purse
+        conn.execute(
+            update(t.receipt)
+            .where(r.id == receipt_id)
+            .values(
+                status=str(LedgerStatus.FLAGGED), flags=str(Flag.FORKED_COUNTER), reasons=reason
+            )
+        )
+    if paid:
+        sign = -1 if kind == int(TransactionType.DEBIT) else 1
+        conn.execute(
+            insert(t.adjustment).values(
+                merchant=merchant,
+                programme=programme,
+                amount=sign * amount,
+                receipt_id=receipt_id,
+                reason=f"card {serial.hex()} DS {ds} forked after payout",
+                created_at=at,
+            )
+        )
+    return Reopened(serial, ds, merchant, amount, paid)
+
+
+def _kept_counters(conn: Connection, sam_serial: bytes) -> set[int]:
+    """The SCs of the accepted receipts the SAM's batches carried (kept in them)."""
+    rb = t.receipt_batch.c
+    out: set[int] = set()
+    for body, states in rows_in(conn, rb.sam_serial, [sam_serial], rb.body, rb.states):
+        out.update(
+            fields[13]
+            for fields, state in zip(receipt_fields(bytes(body)), bytes(states), strict=True)
+            if state == t.IN_BATCH
+        )
+    return out
 
 
 def _undo_tally_went_back(sam: _SamState, b: Batch) -> str | None:
@@ -939,50 +855,6 @@ def _sequence_flags(sam: _SamState, b: Batch) -> tuple[list[BatchFlag], list[str
             + ", ".join(f"{a}" if a == c else f"{a}-{c}" for a, c in missing)
         )
     return flags, reasons
-
-
-def _card_flags(
-    r: Receipt, card: _Card, blocked_now: bool, flags: list[Flag], reasons: list[str]
-) -> None:
-    """Flag a receipt of a card blocked before it (not by this very receipt) or unknown."""
-    if card.blocked is not None and not blocked_now:
-        flags.append(Flag.BLOCKED)
-        reasons.append(f"card blocked: {card.blocked}")
-    if not card.known:
-        flags.append(Flag.UNKNOWN_CARD)
-        reasons.append(f"card {r.serial.hex()} was never registered nor loaded")
-
-
-def _negative(
-    r: Receipt, purse: dict[str, Any], card: _Card, flags: list[Flag], reasons: list[str]
-) -> None:
-    """Flag a debit that takes the shadow balance below zero while every earlier
-    transaction of the card is known (no counter gap an unsettled undo could fill)."""
-    balance = purse["loaded"] - purse["spent"] + purse["undone"]
-    if (
-        r.record.entry.type is TransactionType.DEBIT
-        and balance < 0
-        and card.ds_count >= card.ds_max
-    ):
-        flags.append(Flag.NEGATIVE_BALANCE)
-        reasons.append(f"shadow balance of purse {r.record.entry.purse} is {balance} Rp")
-
-
-def _unbooked(b: Batch, r: Receipt, mac: int) -> tuple[Flag, str] | None:
-    """Why a receipt is not booked at all (no payment, forged, another SAM's), or None."""
-    entry = r.record.entry
-    if entry.type not in _PAYMENTS:
-        return Flag.NOT_A_PAYMENT, f"a {entry.type.name.lower()} record is no payment"
-    if mac == MAC_NO_MASTER:
-        return Flag.BAD_MAC, f"no receipt master of version {r.kvn_receipt}"
-    if mac != MAC_OK:
-        return Flag.BAD_MAC, "the receipt MAC is wrong"
-    if (entry.sam_id, entry.merchant, entry.terminal) != (b.sam_id, b.merchant, b.terminal):
-        return Flag.NOT_THIS_SAM, (
-            f"receipt of SAM {entry.sam_id} merchant {entry.merchant} terminal "
-            f"{entry.terminal}, batch of SAM {b.sam_id} merchant {b.merchant}"
-        )
-    return None
 
 
 def _registration(b: Batch, sam: Any) -> tuple[BatchFlag, Flag, str] | None:

@@ -115,6 +115,15 @@ class Totals:
         """What the merchant is owed for these receipts."""
         return self.debited - self.undone
 
+    def add_payment(self, debit: bool, amount: int) -> None:
+        """Count a debit (``debit``) or an undo of ``amount`` rupiah."""
+        if debit:
+            self.payments += 1
+            self.debited += amount
+        else:
+            self.undos += 1
+            self.undone += amount
+
     def add(self, receipt: Receipt) -> None:
         entry = receipt.record.entry
         if entry.type is TransactionType.DEBIT:
@@ -201,6 +210,22 @@ class SettlementReport:
             (split.accepted if accepted else split.flagged).add(receipt)
         if accepted:
             self._accepted += 1
+
+    def add_totals(self, accepted: dict[tuple[int, int], Totals], count: int) -> None:
+        """Count ``count`` accepted receipts by their totals per (merchant, purse) only
+        (a city run makes no verdict for an accepted receipt)."""
+        self.checked += count
+        self._accepted += count
+        for (merchant, purse), totals in accepted.items():
+            for table, key in ((self._merchants, merchant), (self._purses, purse)):
+                split = table.get(key)
+                if split is None:
+                    split = table[key] = SplitTotals()
+                mine = split.accepted
+                mine.payments += totals.payments
+                mine.debited += totals.debited
+                mine.undos += totals.undos
+                mine.undone += totals.undone
 
     @property
     def accepted(self) -> list[ReceiptVerdict]:

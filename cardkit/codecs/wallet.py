@@ -43,7 +43,9 @@ import enum
 import hashlib
 import hmac
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..crypto.cmac import aes_cmac
 from ..crypto.diversify import diversify_key
@@ -732,6 +734,22 @@ class Receipt:
 
 _RECEIPT_LAYOUT = struct.Struct(">8sBB" + LogEntry.FORMAT.format[1:] + "8s8s")
 _TYPES = {int(t): t for t in TransactionType}
+
+
+#: The fields of a receipt's 64 bytes in order, as :func:`receipt_fields` yields them.
+RECEIPT_FIELDS = (
+    "serial", "kvn_debit", "kvn_receipt", "type", "tc", "ds", "purse", "amount", "balance",
+    "date", "merchant", "terminal", "sam_id", "sam_counter", "rm", "conf",
+)  # fmt: skip
+
+
+def receipt_fields(data: bytes) -> Iterator[tuple[Any, ...]]:
+    """The 64-byte receipts end to end in ``data`` as plain tuples (:data:`RECEIPT_FIELDS`;
+    the type an int): unchecked, for receipts a ledger already holds. Raises
+    :class:`WalletFormatError` for a length that is no whole number of receipts."""
+    if len(data) % _RECEIPT_LAYOUT.size:
+        raise WalletFormatError(f"{len(data)} bytes are no whole number of receipts")
+    return _RECEIPT_LAYOUT.iter_unpack(data)
 
 
 def receipts_from_bytes(data: bytes) -> tuple[Receipt, ...]:

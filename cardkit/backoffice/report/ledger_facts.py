@@ -13,10 +13,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
-from ...codecs.wallet import TransactionType
+from ...codecs.wallet import TransactionType, receipt_fields
 from .. import schema as t
 from ..ledger import TRANSFER_AGENCY, Ledger, LedgerStatus
 from .facts import Fact
@@ -55,6 +56,36 @@ def _month_of_time(moment: dt.datetime) -> str:
         moment = moment.replace(tzinfo=dt.UTC)
     local = moment.astimezone(dt.UTC) + CITY_OFFSET
     return f"{local.year:04d}-{local.month:02d}"
+
+
+def _add_kept_receipts(
+    conn: Connection,
+    programme_of: Mapping[tuple[bytes, int], int],
+    sums: dict[tuple[str, int, bytes, str], list[int]],
+) -> None:
+    """Add the accepted receipts kept in their batches to ``sums``: spent, and paid out
+    once their batch's line for the programme is."""
+    line = t.batch_line.c
+    paid_lines = {
+        (batch_id, programme)
+        for batch_id, programme in conn.execute(
+            select(line.batch_id, line.programme).where(line.payout_id.is_not(None))
+        )
+    }
+    rb = t.receipt_batch.c
+    debit = int(TransactionType.DEBIT)
+    pick = itemgetter(0, 3, 6, 7, 9, 10)
+    for batch_id, body, states in conn.execute(select(rb.id, rb.body, rb.states)):
+        for fields, state in zip(receipt_fields(bytes(body)), bytes(states), strict=True):
+            if state != t.IN_BATCH:
+                continue
+            serial, kind, purse, amount, day, merchant = pick(fields)
+            code = programme_of.get((serial, purse), purse)
+            sign = 1 if kind == debit else -1
+            cell = sums[(_month_of_date(day), code, serial, f"m{merchant:06x}")]
+            cell[1] += sign * amount
+            if (batch_id, code) in paid_lines:
+                cell[2] += sign * amount
 
 
 def facts_from_ledger(
@@ -113,6 +144,7 @@ def facts_from_ledger(
             cell[1] += sign * row.amount
             if row.status == LedgerStatus.ACCEPTED and row.payout_id is not None:
                 cell[2] += sign * row.amount
+        _add_kept_receipts(conn, programme_of, sums)
     for (month, code, serial, merchant), (loaded, spent, paid) in sorted(sums.items()):
         place = households.get(serial)
         if place is None:

@@ -1,0 +1,626 @@
+"""The receipt checks of settlement, for the cards of one shard, in this process or in a
+worker process of its own.
+
+Settlement (:mod:`.settlement`) checks each batch as a whole (the SAM's batch MAC,
+registration, sequence) and hands the batches' receipts to the card shards: shard ``i`` of
+``n`` owns the cards whose serial's last byte is ``i`` modulo ``n``. Everything a receipt's
+check reads is its card's (purses, caps, offline window, DS counts, block, hotlist) and the
+receipts booked before for its (card, DS): so the shards check in parallel and still in the
+order the batches came, each card's receipts in order. A shard keeps the state of its cards
+for the whole run (read from the ledger when a card first comes up, changed by every
+receipt) and the receipts it booked in this run; the settler writes what the shards return
+in its transactions. A shard never writes to the ledger.
+
+The per-receipt work is kept to plain tuples, one ``struct`` pass per batch and one CMAC
+context per card (copied per receipt instead of re-keyed): it is most of settlement's cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.cmac import CMAC
+from sqlalchemy import Connection
+
+from ..codecs.wallet import LABEL_RECEIPT, Receipt, TransactionType, receipt_fields
+from ..pki import Hotlist, RevocationReason
+from . import schema as t
+from .bulk import rows_in, rows_in_pairs
+from .ledger import LedgerStatus
+from .macs import ReceiptMasterSource, receipt_key
+from .verdicts import Flag
+
+__all__ = ["BatchWork", "CardShard", "ChunkResult", "ShardWrites"]
+
+_DEBIT, _UNDO = int(TransactionType.DEBIT), int(TransactionType.UNDO)
+_PAYMENTS = frozenset({_DEBIT, _UNDO})
+_ACCEPTED, _FLAGGED = str(LedgerStatus.ACCEPTED), str(LedgerStatus.FLAGGED)
+_CHUNK = 2000  # keys per IN (...) query
+_SIZE = Receipt.LENGTH
+_TYPE_NAMES = {int(kind): kind.name.lower() for kind in TransactionType}
+
+#: A connection to read the ledger through (the settler's own, or a worker's).
+Reader = Callable[[], AbstractContextManager[Connection]]
+
+
+class BatchWork(NamedTuple):
+    """One batch whose receipts the shards check: what its batch-level checks found."""
+
+    number: int  #: its place in the run (results name it)
+    body: bytes  #: the receipts, 64 bytes each
+    sam_serial: bytes
+    sequence: int
+    sam_id: int
+    merchant: int
+    terminal: int
+    sam_counter: int  #: the SAM's counter when it signed the batch
+    tally: str | None  #: why the batch's undo tally went back, or None
+
+
+@dataclass
+class BatchResult:
+    """What a shard found in the receipts of one batch that are its cards'."""
+
+    #: accepted: (serial, DS, RM, index in the batch, programme, type, amount, purse)
+    accepted: list[tuple[bytes, int, bytes, int, int, int, int, int]] = field(default_factory=list)
+    #: flagged and booked (held for review): (index, receipt row, flags, reasons)
+    review: list[tuple[int, dict[str, Any], tuple[Flag, ...], tuple[str, ...]]] = field(
+        default_factory=list
+    )
+    #: not booked: (index, flag, reason)
+    refused: list[tuple[int, Flag, str]] = field(default_factory=list)
+    undo_booked: int = 0  #: rupiah of the undos booked (accepted or held)
+
+
+@dataclass
+class ChunkResult:
+    results: dict[int, BatchResult]  #: by BatchWork.number
+    #: earlier accepted receipts to send to review, in order: (serial, DS, RM)
+    reopen: list[tuple[bytes, int, bytes]]
+
+
+@dataclass
+class ShardWrites:
+    """The card state a shard changed since its last flush, for the settler to write."""
+
+    new_cards: list[dict[str, Any]]
+    #: (serial, distinct DS values to add, highest DS and its date, offline spending)
+    cards: list[tuple[bytes, int, int, int, int]]
+    new_purses: list[dict[str, Any]]
+    purses: list[dict[str, Any]]  #: spent/undone as what to add
+    blocks: list[tuple[bytes, str]]
+
+
+@dataclass(slots=True)
+class _Card:
+    known: bool
+    offline_cap: int | None = None
+    ds_count: int = 0
+    ds_max: int = 0
+    ds_max_date: int = 0
+    window: int = 0
+    offline_spent: int = 0
+    ledger_ds_max: int = 0  # as the ledger had it: a higher DS was never booked before
+    ds_added: int = 0  # distinct DS values counted since the last flush
+    blocked: str | None = None
+    hotlisted: tuple[int, dt.date] | None = None
+    purses: dict[int, list[Any]] = field(default_factory=dict)
+    new_ds: set[int] = field(default_factory=set)
+    dirty: bool = False
+    new: bool = False  # not in the ledger yet: inserted at the next flush
+
+
+# a purse: [programme, payment cap, loaded, spent, undone, spent added, undone added, new]
+_PROGRAMME, _CAP, _LOADED, _SPENT, _UNDONE, _ADD_SPENT, _ADD_UNDONE, _NEW = range(8)
+
+
+@dataclass(slots=True)
+class _Seen:
+    rm: bytes
+    status: str
+    where: str
+
+
+class CardShard:
+    """Checks the receipts of cards ``index`` modulo ``count`` (by the serial's last byte).
+
+    ``before`` is the highest (receipt row id, receipt_batch id) when the run started: rows
+    above were written by this run, and the shard knows those itself."""
+
+    def __init__(
+        self,
+        masters: ReceiptMasterSource,
+        hotlist: Hotlist | None,
+        at: dt.datetime,
+        read: Reader,
+        before: tuple[int, int],
+        index: int = 0,
+        count: int = 1,
+    ) -> None:
+        self.masters = masters
+        self.hotlist = hotlist
+        self.at = at
+        self.read = read
+        self.before = before
+        self.index, self.count = index, count
+        self.cards: dict[bytes, _Card] = {}
+        self.seen: dict[tuple[bytes, int], list[_Seen]] = {}
+        self._macs: dict[tuple[bytes, int], CMAC | None] = {}
+        self._blocks: list[tuple[bytes, str]] = []
+
+    # --- one chunk of batches ---------------------------------------------------------------
+
+    def check(self, chunk: list[BatchWork]) -> ChunkResult:
+        """Check this shard's receipts of ``chunk`` (batches in order)."""
+        mine = self._mine(chunk)
+        self._prepare(mine)
+        reopen: list[tuple[bytes, int, bytes]] = []
+        results: dict[int, BatchResult] = {}
+        check = self._check
+        for work, receipts in mine:
+            result = results[work.number] = BatchResult()
+            where = f"batch {work.sequence} of SAM {work.sam_serial.hex()}"
+            for index, fields in receipts:
+                check(work, where, index, fields, result, reopen)
+        return ChunkResult(results, reopen)
+
+    def _mine(self, chunk: list[BatchWork]) -> list[tuple[BatchWork, list[tuple[int, Any]]]]:
+        index, count = self.index, self.count
+        out = []
+        for work in chunk:
+            if count == 1:
+                receipts = list(enumerate(receipt_fields(work.body)))
+            else:
+                receipts = [
+                    (i, f)
+                    for i, f in enumerate(receipt_fields(work.body))
+                    if f[0][-1] % count == index
+                ]
+            out.append((work, receipts))
+        return out
+
+    def _prepare(self, mine: list[tuple[BatchWork, list[tuple[int, Any]]]]) -> None:
+        """Read the cards that come up for the first time in this run, then the receipts
+        booked before the run for the (card, DS) pairs a card's highest DS could hold."""
+        new = {
+            fields[0]
+            for _, receipts in mine
+            for _, fields in receipts
+            if fields[0] not in self.cards and fields[3] in _PAYMENTS
+        }
+        if new:
+            with self.read() as conn:
+                self.cards.update(_load_cards(conn, new))
+        pairs = set()
+        cards, seen = self.cards, self.seen
+        for _, receipts in mine:
+            for _, fields in receipts:
+                card = cards.get(fields[0])
+                if card is None or (card.known and fields[5] > card.ledger_ds_max):
+                    continue
+                key = (fields[0], fields[5])
+                if key not in seen:
+                    pairs.add(key)
+        if pairs:
+            for key in pairs:
+                seen[key] = []
+            with self.read() as conn:
+                for key, entries in _load_seen(conn, pairs, self.before).items():
+                    seen[key] = entries
+
+    def _mac_ok(self, fields: tuple[Any, ...], body: bytes, index: int) -> bool | None:
+        """The receipt MAC's verdict, or None if no receipt master of its version."""
+        serial, kvn = fields[0], fields[2]
+        if (serial, kvn) in self._macs:
+            base = self._macs[(serial, kvn)]
+        else:
+            key = receipt_key(self.masters, serial, kvn)
+            base = CMAC(algorithms.AES(key)) if key is not None else None
+            if len(self._macs) > 200_000:
+                self._macs.clear()
+            self._macs[(serial, kvn)] = base
+        if base is None:
+            return None
+        mac = base.copy()
+        offset = index * _SIZE
+        mac.update(LABEL_RECEIPT + serial + body[offset + 10 : offset + 48])
+        return hmac.compare_digest(mac.finalize()[:8], fields[14])
+
+    def _check(
+        self,
+        work: BatchWork,
+        where: str,
+        index: int,
+        fields: tuple[Any, ...],
+        result: BatchResult,
+        reopen: list[tuple[bytes, int, bytes]],
+    ) -> None:
+        serial, ds, rm = fields[0], fields[5], fields[14]
+        refusal = self._refusal(work, index, fields)
+        if refusal is not None:  # not booked at all
+            result.refused.append((index, *refusal))
+            return
+        earlier = self.seen.get((serial, ds))
+        if earlier is None:
+            earlier = self.seen[(serial, ds)] = []
+        elif any(e.rm == rm for e in earlier):
+            where_before = next(e.where for e in earlier if e.rm == rm)
+            result.refused.append((index, Flag.DUPLICATE, f"already settled in {where_before}"))
+            return
+        card = self.cards[serial]
+        flags: list[Flag] = []
+        reasons: list[str] = []
+        blocked_now = bool(earlier) and self._fork(card, fields, earlier[0], flags, reasons)
+        if fields[13] > work.sam_counter:
+            _sam_counter_ahead(work, fields, flags, reasons)
+        if self.hotlist is not None or card.hotlisted is not None:
+            self._hotlist(fields, card, flags, reasons)
+        if card.blocked is not None or not card.known:
+            _card_flags(card, serial, blocked_now, flags, reasons)
+        purse = self._money(card, fields, flags, reasons, bool(earlier))
+        result.undo_booked += fields[7] if fields[3] == _UNDO else 0
+        if work.tally is not None:  # the SAM that vouched for this batch's undos was reset
+            flags.append(Flag.UNDO_TALLY_WENT_BACK)
+            reasons.append(work.tally)
+        programme = purse[_PROGRAMME]
+        if not flags:
+            result.accepted.append(
+                (serial, ds, rm, index, programme, fields[3], fields[7], fields[6])
+            )
+            earlier.append(_Seen(rm, _ACCEPTED, where))
+            return
+        row = _review_row(work, fields, programme, flags, reasons, self.at)
+        result.review.append((index, row, tuple(flags), tuple(reasons)))
+        if Flag.FORKED_COUNTER in flags:  # both sides of a fork go to review
+            for e in earlier:
+                if e.status == _ACCEPTED:
+                    e.status = _FLAGGED
+                    reopen.append((serial, ds, e.rm))
+        earlier.append(_Seen(rm, _FLAGGED, where))
+
+    def _refusal(
+        self, work: BatchWork, index: int, fields: tuple[Any, ...]
+    ) -> tuple[Flag, str] | None:
+        """Why a receipt is not booked at all (no payment, forged, another SAM's), or None."""
+        kind = fields[3]
+        if kind not in _PAYMENTS:
+            return Flag.NOT_A_PAYMENT, f"a {_TYPE_NAMES.get(kind, kind)} record is no payment"
+        mac = self._mac_ok(fields, work.body, index)
+        if mac is None:
+            return Flag.BAD_MAC, f"no receipt master of version {fields[2]}"
+        if not mac:
+            return Flag.BAD_MAC, "the receipt MAC is wrong"
+        if (fields[12], fields[10], fields[11]) != (work.sam_id, work.merchant, work.terminal):
+            return Flag.NOT_THIS_SAM, (
+                f"receipt of SAM {fields[12]} merchant {fields[10]} terminal "
+                f"{fields[11]}, batch of SAM {work.sam_id} merchant {work.merchant}"
+            )
+        return None
+
+    def _fork(
+        self,
+        card: _Card,
+        fields: tuple[Any, ...],
+        first: _Seen,
+        flags: list[Flag],
+        reasons: list[str],
+    ) -> bool:
+        """Flag a forked counter (a clone) and block the card; True if blocked just now."""
+        serial, ds = fields[0], fields[5]
+        flags.append(Flag.FORKED_COUNTER)
+        reasons.append(
+            f"card {serial.hex()} spent DS {ds} twice (the other in {first.where},"
+            f" {first.status}): cloned card"
+        )
+        if card.blocked is not None:
+            return False
+        card.blocked = f"forked counter at DS {ds}"
+        card.dirty = True
+        self._blocks.append((serial, card.blocked))
+        return True
+
+    @staticmethod
+    def _money(
+        card: _Card,
+        fields: tuple[Any, ...],
+        flags: list[Flag],
+        reasons: list[str],
+        spent_before: bool,
+    ) -> list[Any]:
+        """Book the receipt on its purse's shadow balance, the card's offline window and
+        DS counts; flag it over the payment cap, the offline cap or below zero."""
+        ds, purse_index, amount = fields[5], fields[6], fields[7]
+        purse = card.purses.get(purse_index)
+        if purse is None:
+            purse = card.purses[purse_index] = [purse_index, None, 0, 0, 0, 0, 0, True]
+        debit = fields[3] == _DEBIT
+        if debit and purse[_CAP] is not None and amount > purse[_CAP]:
+            flags.append(Flag.OVER_PAYMENT_CAP)
+            reasons.append(f"{amount} Rp above the purse's payment cap {purse[_CAP]}")
+        if ds > card.window:
+            spent = card.offline_spent + amount if debit else card.offline_spent - amount
+            card.offline_spent = max(0, spent)
+            if debit and card.offline_cap is not None and card.offline_spent > card.offline_cap:
+                flags.append(Flag.OVER_OFFLINE_CAP)
+                reasons.append(
+                    f"{card.offline_spent} Rp spent offline since the last load, cap "
+                    f"{card.offline_cap}"
+                )
+        if debit:
+            purse[_SPENT] += amount
+            purse[_ADD_SPENT] += amount
+        else:
+            purse[_UNDONE] += amount
+            purse[_ADD_UNDONE] += amount
+        if not spent_before and ds not in card.new_ds:
+            card.new_ds.add(ds)
+            card.ds_count += 1
+            card.ds_added += 1
+        if ds > card.ds_max:
+            card.ds_max, card.ds_max_date = ds, fields[9]
+        balance = purse[_LOADED] - purse[_SPENT] + purse[_UNDONE]
+        if debit and balance < 0 and card.ds_count >= card.ds_max:
+            # every earlier transaction of the card is known: no unsettled undo can fill it
+            flags.append(Flag.NEGATIVE_BALANCE)
+            reasons.append(f"shadow balance of purse {purse_index} is {balance} Rp")
+        card.dirty = True
+        return purse
+
+    def _hotlist(
+        self, fields: tuple[Any, ...], card: _Card, flags: list[Flag], reasons: list[str]
+    ) -> None:
+        entry = self.hotlist.entry(fields[0]) if self.hotlist is not None else None
+        listed = (int(entry.reason), entry.revoked_on) if entry is not None else card.hotlisted
+        if listed is None:
+            return
+        reason, revoked_on = listed
+        revoked = revoked_on.year * 10000 + revoked_on.month * 100 + revoked_on.day
+        name = RevocationReason(reason).name.lower()
+        text = f"card hotlisted ({name}, revoked {revoked_on.isoformat()})"
+        date, ds = fields[9], fields[5]
+        if date >= revoked:
+            flags.append(Flag.HOTLISTED)
+            reasons.append(text)
+        elif card.ds_max_date >= revoked and ds > card.ds_max:
+            # dated before the revocation, yet after a transaction dated after it: the
+            # till's clock was set back
+            flags.append(Flag.HOTLISTED)
+            reasons.append(f"{text}; dated {date} but after DS {card.ds_max} of {card.ds_max_date}")
+
+    # --- the end of a transaction -----------------------------------------------------------
+
+    def flush(self) -> ShardWrites:
+        """The card state changed since the last flush (the shard counts it written)."""
+        out = ShardWrites([], [], [], [], self._blocks)
+        self._blocks = []
+        for serial, card in self.cards.items():
+            if not card.dirty:
+                continue
+            card.dirty = False
+            if card.new:
+                out.new_cards.append(
+                    {
+                        "serial": serial,
+                        "ds_count": card.ds_count,
+                        "ds_max": card.ds_max,
+                        "ds_max_date": card.ds_max_date,
+                        "offline_spent": card.offline_spent,
+                        "registered_at": self.at,
+                        "offline_window_ds": 0,
+                    }
+                )
+                card.new = False
+                card.known = True
+            else:
+                out.cards.append(
+                    (serial, card.ds_added, card.ds_max, card.ds_max_date, card.offline_spent)
+                )
+            card.ds_added = 0
+            for index, p in card.purses.items():
+                if p[_NEW]:
+                    out.new_purses.append(
+                        {
+                            "serial": serial,
+                            "purse": index,
+                            "programme": p[_PROGRAMME],
+                            "loaded": 0,
+                            "spent": p[_SPENT],
+                            "undone": p[_UNDONE],
+                        }
+                    )
+                    p[_NEW] = False
+                elif p[_ADD_SPENT] or p[_ADD_UNDONE]:
+                    out.purses.append(
+                        {
+                            "serial": serial,
+                            "purse": index,
+                            "spent": p[_ADD_SPENT],
+                            "undone": p[_ADD_UNDONE],
+                        }
+                    )
+                p[_ADD_SPENT] = p[_ADD_UNDONE] = 0
+        return out
+
+
+def _sam_counter_ahead(
+    work: BatchWork, fields: tuple[Any, ...], flags: list[Flag], reasons: list[str]
+) -> None:
+    flags.append(Flag.SAM_COUNTER_AHEAD)
+    reasons.append(
+        f"SC {fields[13]} above the SAM's counter {work.sam_counter} when it signed the batch"
+    )
+
+
+def _card_flags(
+    card: _Card, serial: bytes, blocked_now: bool, flags: list[Flag], reasons: list[str]
+) -> None:
+    """Flag a receipt of a card blocked before it (not by this very receipt) or unknown."""
+    if card.blocked is not None and not blocked_now:
+        flags.append(Flag.BLOCKED)
+        reasons.append(f"card blocked: {card.blocked}")
+    if not card.known:
+        flags.append(Flag.UNKNOWN_CARD)
+        reasons.append(f"card {serial.hex()} was never registered nor loaded")
+
+
+def _review_row(
+    work: BatchWork,
+    fields: tuple[Any, ...],
+    programme: int,
+    flags: list[Flag],
+    reasons: list[str],
+    at: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "serial": fields[0],
+        "ds": fields[5],
+        "rm": fields[14],
+        "raw": None,  # the settler fills it from the batch
+        "type": fields[3],
+        "purse": fields[6],
+        "programme": programme,
+        "amount": fields[7],
+        "merchant": fields[10],
+        "date": fields[9],
+        "sam_serial": work.sam_serial,
+        "batch_sequence": work.sequence,
+        "sam_counter": fields[13],
+        "status": _FLAGGED,
+        "flags": ",".join(flags),
+        "reasons": "; ".join(reasons),
+        "payout_id": None,
+        "recorded_at": at,
+    }
+
+
+# --- reading the ledger ----------------------------------------------------------------------
+
+
+def _load_cards(conn: Connection, serials: set[bytes]) -> dict[bytes, _Card]:
+    cards = {s: _Card(known=False, new=True) for s in serials}
+    items = sorted(serials)
+    for i in range(0, len(items), _CHUNK):
+        chunk = items[i : i + _CHUNK]
+        c = t.card.c
+        for serial, cap, count, ds_max, ds_date, window, spent in rows_in(
+            conn, c.serial, chunk, c.serial, c.offline_cap, c.ds_count, c.ds_max,
+            c.ds_max_date, c.offline_window_ds, c.offline_spent,
+        ):  # fmt: skip
+            card = cards[bytes(serial)]
+            card.known, card.new = True, False
+            card.offline_cap = cap
+            card.ds_count, card.ds_max, card.ds_max_date = count, ds_max, ds_date
+            card.ledger_ds_max = ds_max
+            card.window, card.offline_spent = window, spent
+        p = t.purse.c
+        for serial, index, programme, cap, loaded, spent, undone, moved in rows_in(
+            conn, p.serial, chunk, p.serial, p.purse, p.programme, p.payment_cap, p.loaded,
+            p.spent, p.undone, p.moved_out,
+        ):  # fmt: skip
+            # what the card was given, less what moved on to its replacement
+            cards[bytes(serial)].purses[index] = [
+                programme, cap, loaded - moved, spent, undone, 0, 0, False
+            ]  # fmt: skip
+        b = t.card_block.c
+        for serial, reason in rows_in(conn, b.serial, chunk, b.serial, b.reason):
+            cards[bytes(serial)].blocked = reason
+        h = t.hotlist_card.c
+        for serial, reason, v in rows_in(conn, h.serial, chunk, h.serial, h.reason, h.revoked_on):
+            cards[bytes(serial)].hotlisted = (reason, dt.date(v // 10000, v // 100 % 100, v % 100))
+    return cards
+
+
+def _load_seen(
+    conn: Connection, pairs: set[tuple[bytes, int]], before: tuple[int, int]
+) -> dict[tuple[bytes, int], list[_Seen]]:
+    """The receipts booked before the run for these (card, DS) pairs: rows of ``receipt``
+    (in booking order), then accepted ones kept in their batches (in batch order)."""
+    out: dict[tuple[bytes, int], list[_Seen]] = {}
+    items = sorted(pairs)
+    c = t.receipt.c
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(items), _CHUNK):
+        rows += rows_in_pairs(
+            conn, c.serial, c.ds, items[i : i + _CHUNK],
+            c.id, c.serial, c.ds, c.rm, c.status, c.sam_serial, c.batch_sequence,
+        )  # fmt: skip
+    rows.sort(key=itemgetter(0))
+    for rid, serial, ds, rm, status, sam, seq in rows:
+        if rid > before[0]:
+            continue
+        where = (
+            f"batch {seq} of SAM {bytes(sam).hex()}" if sam is not None else "the issuer's register"
+        )
+        out.setdefault((bytes(serial), ds), []).append(_Seen(bytes(rm), status, where))
+    k, rb = t.booked.c, t.receipt_batch.c
+    kept: list[tuple[Any, ...]] = []
+    for i in range(0, len(items), _CHUNK):
+        kept += rows_in_pairs(
+            conn, k.serial, k.ds, items[i : i + _CHUNK], k.serial, k.ds, k.rm, k.batch_id, k.idx
+        )
+    kept = [row for row in kept if row[3] <= before[1]]
+    kept.sort(key=itemgetter(3, 4))
+    ids = sorted({row[3] for row in kept})
+    where_of: dict[int, str] = {}
+    for i in range(0, len(ids), _CHUNK):
+        for batch_id, sam, seq in rows_in(
+            conn, rb.id, ids[i : i + _CHUNK], rb.id, rb.sam_serial, rb.sequence
+        ):
+            where_of[batch_id] = f"batch {seq} of SAM {bytes(sam).hex()}"
+    for serial, ds, rm, batch_id, _ in kept:
+        out.setdefault((bytes(serial), ds), []).append(
+            _Seen(bytes(rm), _ACCEPTED, where_of[batch_id])
+        )
+    return out
+
+
+# --- a shard in a worker process ---------------------------------------------------------------
+
+_worker: CardShard | None = None
+
+
+def start_worker(
+    target: str,
+    schema: str | None,
+    masters: Mapping[int, bytes],
+    hotlist: Hotlist | None,
+    at: dt.datetime,
+    before: tuple[int, int],
+    index: int,
+    count: int,
+) -> None:
+    """Pool initializer: this process's shard, reading the ledger on its own connection
+    (committed state: the settler's open transaction is not visible, and not needed)."""
+    global _worker
+    from sqlalchemy import create_engine
+
+    from .ledger import _engine
+
+    # SQLite: a plain reader (WAL: no lock, the last committed state), not the ledger's
+    # engine, whose every transaction takes the write lock
+    engine = create_engine(target) if target.startswith("sqlite") else _engine(target, schema)
+
+    def read() -> Iterator[Connection]:
+        with engine.connect() as conn:
+            yield conn
+
+    from contextlib import contextmanager
+
+    _worker = CardShard(dict(masters), hotlist, at, contextmanager(read), before, index, count)
+
+
+def check_in_worker(chunk: list[BatchWork]) -> ChunkResult:
+    assert _worker is not None
+    return _worker.check(chunk)
+
+
+def flush_in_worker() -> ShardWrites:
+    assert _worker is not None
+    return _worker.flush()
