@@ -475,7 +475,7 @@ class _Settler:
     ) -> None:
         """One batch's results from the shards: where each receipt went, its batch's lines,
         the SAM's and the report's counts."""
-        body, detail, debit = work.body, self.report.detail, int(TransactionType.DEBIT)
+        body, detail = work.body, self.report.detail
         states = bytearray([t.NOT_BOOKED]) * len(b.receipts)
         flagged: dict[int, tuple[tuple[Flag, ...], tuple[str, ...]]] = {}
         by_programme: dict[int, list[int]] = {}
@@ -490,22 +490,29 @@ class _Settler:
                 out.review.append(row)
                 flagged[index] = (flags, reasons)
                 pending.cards.add(row["serial"])
-            for serial, ds, rm, index, programme, kind, amount, purse in part.accepted:
+            number = work.number
+            for serial, ds, rm, index in part.accepted:
                 states[index] = t.IN_BATCH
-                out.keys.append((serial, ds, rm, work.number, index))
+                out.keys.append((serial, ds, rm, number, index))
+            for programme, (n, debited, undone) in part.lines.items():
                 line = by_programme.get(programme)
                 if line is None:
-                    line = by_programme[programme] = [0, 0, 0]
-                line[0] += 1
-                line[1 if kind == debit else 2] += amount
-                if not detail:  # else counted with its verdict
+                    by_programme[programme] = [n, debited, undone]
+                else:
+                    line[0] += n
+                    line[1] += debited
+                    line[2] += undone
+            pending.cards.update(a[0] for a in part.accepted)
+            if not detail:  # else counted with their verdicts
+                pending.accepted_count += len(part.accepted)
+                for purse, (payments, debited, undos, undone) in part.totals.items():
                     totals = pending.accepted.get((b.merchant, purse))
                     if totals is None:
                         totals = pending.accepted[(b.merchant, purse)] = Totals()
-                    totals.add_payment(kind == debit, amount)
-            pending.cards.update(a[0] for a in part.accepted)
-            if not detail:
-                pending.accepted_count += len(part.accepted)
+                    totals.payments += payments
+                    totals.debited += debited
+                    totals.undos += undos
+                    totals.undone += undone
         if by_programme:
             out.kept.append((b, work, states))
             out.lines.extend(
@@ -645,13 +652,19 @@ def _verdicts(
     states: bytearray,
     detail: bool,
 ) -> Iterator[ReceiptVerdict]:
-    """The verdicts of a batch's flagged receipts, and of its accepted ones if ``detail``."""
-    for i, r in enumerate(b.receipts):
-        if i in flagged:
-            flags, reasons = flagged[i]
-            yield ReceiptVerdict(r, b.sam_serial, b.sequence, i, flags, reasons)
-        elif detail and states[i] == t.IN_BATCH:
-            yield ReceiptVerdict(r, b.sam_serial, b.sequence, i, (), ())
+    """The verdicts of a batch's flagged receipts, and of its accepted ones if ``detail``
+    (only these receipts are made into objects)."""
+    if detail:
+        for i, r in enumerate(b.receipts):
+            if i in flagged:
+                yield ReceiptVerdict(r, b.sam_serial, b.sequence, i, *flagged[i])
+            elif states[i] == t.IN_BATCH:
+                yield ReceiptVerdict(r, b.sam_serial, b.sequence, i, (), ())
+        return
+    body, size = b.receipt_bytes(), Receipt.LENGTH
+    for i in sorted(flagged):
+        r = Receipt.from_bytes(body[i * size : (i + 1) * size])
+        yield ReceiptVerdict(r, b.sam_serial, b.sequence, i, *flagged[i])
 
 
 def _write_cards(conn: Connection, writes: ShardWrites, at: dt.datetime) -> None:

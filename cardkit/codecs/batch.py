@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..errors import CardkitError
 from .sam import BATCH_DIGEST_LENGTH, BatchSignature, SamIdentity, SamInfo
-from .wallet import Receipt, WalletFormatError, receipts_from_bytes
+from .wallet import Receipt, ReceiptList, WalletFormatError
 
 # --- the batch file ----------------------------------------------------------------------
 
@@ -64,7 +64,7 @@ class Batch:
     merchant: int
     terminal: int
     created_at: dt.datetime
-    receipts: tuple[Receipt, ...]
+    receipts: Sequence[Receipt]  #: as read: a :class:`~.wallet.ReceiptList`
     digest: bytes  #: SHA-256 of the body (checked by :func:`read_batch`)
     signature: BatchSignature
     #: the receipts' bytes as read (not an init field: ``dataclasses.replace`` drops it)
@@ -74,6 +74,8 @@ class Batch:
         """The receipts end to end (64 bytes each), as the file carried them."""
         if self._receipt_bytes:
             return self._receipt_bytes
+        if isinstance(self.receipts, ReceiptList):
+            return self.receipts.to_bytes()
         return b"".join(r.to_bytes() for r in self.receipts)
 
     @property
@@ -143,7 +145,7 @@ def read_batch(source: bytes | bytearray | str | os.PathLike[str]) -> Batch:
     if hashlib.sha256(body).digest() != digest:  # an integrity check, not a secret
         raise BatchCorruptedError("corrupted: the batch body does not match its SHA-256")
     try:
-        receipts = receipts_from_bytes(body[BATCH_HEADER.size :])
+        receipts = ReceiptList(body[BATCH_HEADER.size :])
     except WalletFormatError as exc:
         _say_which_receipt(body[BATCH_HEADER.size :])
         raise BatchFormatError(str(exc)) from exc

@@ -43,9 +43,9 @@ import enum
 import hashlib
 import hmac
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from ..crypto.cmac import aes_cmac
 from ..crypto.diversify import diversify_key
@@ -733,7 +733,10 @@ class Receipt:
 
 
 _RECEIPT_LAYOUT = struct.Struct(">8sBB" + LogEntry.FORMAT.format[1:] + "8s8s")
+#: A receipt's 64 bytes as a ``struct`` (the fields of :data:`RECEIPT_FIELDS`).
+RECEIPT_LAYOUT = _RECEIPT_LAYOUT
 _TYPES = {int(t): t for t in TransactionType}
+_TYPE_CODES = frozenset(_TYPES)
 
 
 #: The fields of a receipt's 64 bytes in order, as :func:`receipt_fields` yields them.
@@ -750,6 +753,59 @@ def receipt_fields(data: bytes) -> Iterator[tuple[Any, ...]]:
     if len(data) % _RECEIPT_LAYOUT.size:
         raise WalletFormatError(f"{len(data)} bytes are no whole number of receipts")
     return _RECEIPT_LAYOUT.iter_unpack(data)
+
+
+class ReceiptList(Sequence["Receipt"]):
+    """Receipts laid end to end (a batch body's), checked as :func:`receipts_from_bytes`
+    checks them but made into objects only when first asked for: settlement reads the
+    bytes, and only a flagged receipt becomes a :class:`Receipt`. Compares equal to any
+    sequence of the same receipts. Raises :class:`WalletFormatError` as that function."""
+
+    __slots__ = ("_data", "_items")
+
+    def __init__(self, data: bytes) -> None:
+        size = _RECEIPT_LAYOUT.size
+        if len(data) % size:
+            raise WalletFormatError(f"{len(data)} bytes are no whole number of receipts")
+        # the two fields the layout does not bound, for every receipt at once
+        if not set(data[10::size]) <= _TYPE_CODES or any(p >= PURSES for p in data[19::size]):
+            raise WalletFormatError("malformed receipt (transaction type or purse)")
+        self._data = data
+        self._items: tuple[Receipt, ...] | None = None
+
+    def _all(self) -> tuple[Receipt, ...]:
+        if self._items is None:
+            self._items = receipts_from_bytes(self._data)
+        return self._items
+
+    def to_bytes(self) -> bytes:
+        return self._data
+
+    def __len__(self) -> int:
+        return len(self._data) // _RECEIPT_LAYOUT.size
+
+    @overload
+    def __getitem__(self, index: int) -> Receipt: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Receipt, ...]: ...
+    def __getitem__(self, index: int | slice) -> Receipt | tuple[Receipt, ...]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Receipt]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ReceiptList):
+            return self._data == other._data
+        if isinstance(other, Sequence):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._data)
+
+    def __repr__(self) -> str:
+        return f"ReceiptList({len(self)} receipts)"
 
 
 def receipts_from_bytes(data: bytes) -> tuple[Receipt, ...]:
