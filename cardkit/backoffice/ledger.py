@@ -745,12 +745,20 @@ class Ledger:
                 .order_by(t.receipt.c.id)
             ).all()
             k, rb = t.booked.c, t.receipt_batch.c
-            kept = conn.execute(
-                select(k.idx, rb.body, rb.sam_serial, rb.sequence)
-                .join(t.receipt_batch, rb.id == k.batch_id)
-                .where(k.serial == serial, k.ds == ds)
-                .order_by(k.batch_id, k.idx)
-            ).all()
+            blob = conn.execute(
+                select(k.entries).where(k.serial == serial, k.bucket == ds // t.BOOKED_BUCKET)
+            ).scalar()
+            places = sorted(
+                (batch_id, idx)
+                for entry_ds, _, batch_id, idx in t.booked_entries(bytes(blob or b""))
+                if entry_ds == ds
+            )
+            kept = [
+                (idx, *conn.execute(
+                    select(rb.body, rb.sam_serial, rb.sequence).where(rb.id == batch_id)
+                ).one())
+                for batch_id, idx in places
+            ]  # fmt: skip
         size = Receipt.LENGTH
         return [
             LedgerReceipt(
@@ -779,7 +787,11 @@ class Ledger:
                     select(t.receipt.c.ds).where(t.receipt.c.serial == serial).distinct()
                 )
             } | {
-                r[0] for r in conn.execute(select(t.booked.c.ds).where(t.booked.c.serial == serial))
+                e[0]
+                for (blob,) in conn.execute(
+                    select(t.booked.c.entries).where(t.booked.c.serial == serial)
+                )
+                for e in t.booked_entries(bytes(blob))
             }
             from_loads = {
                 r[0]

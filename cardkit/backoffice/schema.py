@@ -10,6 +10,10 @@ load's receipt) as a row of ``receipt`` with its reasons.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -158,19 +162,32 @@ receipt_batch = Table(
 Index("receipt_batch_sam", receipt_batch.c.sam_serial)
 IN_BATCH, IN_REVIEW, NOT_BOOKED = 0, 1, 2
 
-#: The key of every accepted receipt kept in a ``receipt_batch``: what the duplicate and
-#: fork checks look up. Narrow on purpose (one index, no row id on SQLite): writing it is
-#: most of what booking a receipt costs the database.
+#: Where the accepted receipts kept in ``receipt_batch`` are, by card and DS: what the
+#: duplicate and fork checks look up. One row per card and 64 DS values (a bucket), its
+#: entries packed (:data:`BOOKED_ENTRY`: DS, RM, receipt_batch id, place in that batch):
+#: a month's settlement writes a row or two per card, not one per receipt.
 booked = Table(
     "booked",
     metadata,
     Column("serial", LargeBinary(16), primary_key=True),
-    Column("ds", BigInteger, primary_key=True),
-    Column("rm", LargeBinary(8), primary_key=True),
-    Column("batch_id", BigInteger, nullable=False),  # receipt_batch.id
-    Column("idx", Integer, nullable=False),  # the receipt's place in that batch
+    Column("bucket", BigInteger, primary_key=True),  # DS // BOOKED_BUCKET
+    Column("entries", LargeBinary, nullable=False),
     sqlite_with_rowid=False,
 )
+BOOKED_BUCKET = 64
+BOOKED_ENTRY = struct.Struct(">I8sQI")
+
+
+def booked_entries(blob: bytes) -> list[tuple[int, bytes, int, int]]:
+    """A bucket's entries: (DS, RM, receipt_batch id, index in that batch)."""
+    return list(BOOKED_ENTRY.iter_unpack(blob))
+
+
+def booked_blob(entries: Iterable[Sequence[Any]]) -> bytes:
+    """The packed form of ``entries`` (as :func:`booked_entries` reads them)."""
+    pack = BOOKED_ENTRY.pack
+    return b"".join(pack(*entry) for entry in entries)
+
 
 #: The accepted receipts of one ``receipt_batch`` for one programme: what a payout pays.
 batch_line = Table(

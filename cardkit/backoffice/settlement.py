@@ -235,7 +235,6 @@ class _Booking:
 
     kept: list[tuple[Batch, BatchWork, bytearray]] = field(default_factory=list)
     review: list[dict[str, Any]] = field(default_factory=list)
-    keys: list[tuple[bytes, int, bytes, int, int]] = field(default_factory=list)
     lines: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
 
 
@@ -268,10 +267,10 @@ class _Shards:
             return [lambda: local.check(chunk)]  # run when its result is asked for, in order
         return [pool.submit(check_in_worker, chunk).result for pool in self.pools]
 
-    def flush(self) -> list[ShardWrites]:
+    def flush(self, ids: dict[int, int]) -> list[ShardWrites]:
         if self.local is not None:
-            return [self.local.flush()]
-        futures = [pool.submit(flush_in_worker) for pool in self.pools]
+            return [self.local.flush(ids)]
+        futures = [pool.submit(flush_in_worker, ids) for pool in self.pools]
         return [f.result() for f in futures]
 
     def close(self) -> None:
@@ -302,6 +301,7 @@ class _Settler:
         self.touched_sams: set[bytes] = set()
         self._conn: Connection | None = None
         self._numbers = 0
+        self._ids: dict[int, int] = {}  # receipt_batch ids by work number
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:
@@ -327,6 +327,7 @@ class _Settler:
         with self.ledger.transaction() as conn:
             self._conn = conn
             try:
+                first_number = self._numbers
                 sams = self._load_sams(conn, batches)
                 flight: deque[tuple[list[tuple[Batch, BatchWork]], list[Callable[[], ChunkResult]]]]
                 flight = deque()
@@ -342,7 +343,8 @@ class _Settler:
                         self._write_chunk(conn, sams, pending, *flight.popleft())
                 while flight:
                     self._write_chunk(conn, sams, pending, *flight.popleft())
-                for writes in shards.flush():
+                group_ids = {n: i for n, i in self._ids.items() if n > first_number}
+                for writes in shards.flush(group_ids):
                     _write_cards(conn, writes, self.at)
                 self._write_sams(conn, sams)
             finally:
@@ -449,9 +451,8 @@ class _Settler:
             parts = [c.results[work.number] for c in chunks if work.number in c.results]
             self._merge(b, work, parts, sams[b.sam_serial], pending, out)
         ids = self._keep_batches(conn, out.kept)
+        self._ids.update(ids)
         insert_many(conn, t.receipt, out.review)
-        keys = sorted((s, d, m, ids[n], i) for s, d, m, n, i in out.keys)
-        insert_tuples(conn, t.booked, ("serial", "ds", "rm", "batch_id", "idx"), keys)
         insert_tuples(
             conn,
             t.batch_line,
@@ -459,8 +460,10 @@ class _Settler:
             [(ids[n], *rest) for n, *rest in out.lines],
         )
         for c in chunks:
-            for serial, ds, rm in c.reopen:
-                reopened = _reopen(conn, serial, ds, rm, self.at)
+            pending.cards |= c.cards
+            for serial, ds, rm, place in c.reopen:
+                batch_id = self._ids.get(place[1]) if place[0] == "run" else place[1]
+                reopened = _reopen(conn, serial, ds, rm, place[0], batch_id, place[2], self.at)
                 if reopened is not None:
                     pending.reopened.append(reopened)
 
@@ -490,10 +493,8 @@ class _Settler:
                 out.review.append(row)
                 flagged[index] = (flags, reasons)
                 pending.cards.add(row["serial"])
-            number = work.number
-            for serial, ds, rm, index in part.accepted:
+            for index in part.accepted:
                 states[index] = t.IN_BATCH
-                out.keys.append((serial, ds, rm, number, index))
             for programme, (n, debited, undone) in part.lines.items():
                 line = by_programme.get(programme)
                 if line is None:
@@ -502,7 +503,6 @@ class _Settler:
                     line[0] += n
                     line[1] += debited
                     line[2] += undone
-            pending.cards.update(a[0] for a in part.accepted)
             if not detail:  # else counted with their verdicts
                 pending.accepted_count += len(part.accepted)
                 for purse, (payments, debited, undos, undone) in part.totals.items():
@@ -611,13 +611,13 @@ class _Settler:
                 ]
                 seen: dict[bytes, set[int]] = {serial: set() for serial in gappy}
                 k = t.booked.c
-                for serial, ds in (
-                    rows_in(conn, t.receipt.c.serial, gappy, t.receipt.c.serial, t.receipt.c.ds)
-                    + rows_in(conn, k.serial, gappy, k.serial, k.ds)
-                    + rows_in(conn, lo.serial, gappy, lo.serial, lo.ds)
-                ):
+                for serial, ds in rows_in(
+                    conn, t.receipt.c.serial, gappy, t.receipt.c.serial, t.receipt.c.ds
+                ) + rows_in(conn, lo.serial, gappy, lo.serial, lo.ds):
                     if ds is not None:
                         seen[bytes(serial)].add(ds)
+                for serial, blob in rows_in(conn, k.serial, gappy, k.serial, k.entries):
+                    seen[bytes(serial)].update(e[0] for e in t.booked_entries(bytes(blob)))
                 for serial in sorted(gappy):
                     missing = _missing(sorted(seen[serial]))
                     if missing:
@@ -680,6 +680,9 @@ def _write_cards(conn: Connection, writes: ShardWrites, at: dt.datetime) -> None
         update_many(conn, t.purse, ("serial", "purse"), writes.purses, add=True)
     for serial, reason in writes.blocks:
         conn.execute(insert(t.card_block).values(serial=serial, reason=reason, since=at))
+    insert_tuples(conn, t.booked, ("serial", "bucket", "entries"), writes.new_buckets)
+    if writes.buckets:
+        update_many(conn, t.booked, ("serial", "bucket"), writes.buckets)
 
 
 def _update_cards(conn: Connection, rows: list[tuple[bytes, int, int, int, int]]) -> None:
@@ -708,19 +711,26 @@ def _update_cards(conn: Connection, rows: list[tuple[bytes, int, int, int, int]]
 
 
 def _reopen(
-    conn: Connection, serial: bytes, ds: int, rm: bytes, at: dt.datetime
+    conn: Connection,
+    serial: bytes,
+    ds: int,
+    rm: bytes,
+    kind: str,
+    where: int | None,
+    index: int,
+    at: dt.datetime,
 ) -> Reopened | None:
-    """An earlier accepted receipt of a forked (card, DS) goes to review: out of ``booked``
-    and its batch's unpaid line into ``receipt`` (a receipt paid already is clawed back
-    from the merchant's next payout instead); an accepted row of ``receipt`` (booked before
-    revision 0005) is marked. None if it is no longer accepted."""
+    """An earlier accepted receipt of a forked (card, DS) goes to review. One kept in its
+    batch (``kind`` "kept" or "run": ``where`` is its receipt_batch id, ``index`` its
+    place; the shard took it out of its card's booked bucket) leaves its batch's unpaid
+    line for a row of ``receipt`` with the reason (one paid already is clawed back from
+    the merchant's next payout instead); an accepted row of ``receipt`` (``kind`` "row",
+    booked before revision 0005) is marked. None if it is no longer accepted."""
     reason = f"the card spent DS {ds} again elsewhere: cloned card"
-    k, rb, line, r = t.booked.c, t.receipt_batch.c, t.batch_line.c, t.receipt.c
-    place = conn.execute(
-        select(k.batch_id, k.idx).where(k.serial == serial, k.ds == ds, k.rm == rm)
-    ).first()
-    if place is not None:
-        batch_id, index = place
+    rb, line, r = t.receipt_batch.c, t.batch_line.c, t.receipt.c
+    if kind in ("kept", "run"):
+        assert where is not None
+        batch_id = where
         sam_serial, sequence, body, states = conn.execute(
             select(rb.sam_serial, rb.sequence, rb.body, rb.states).where(rb.id == batch_id)
         ).one()
@@ -738,7 +748,6 @@ def _reopen(
             ).scalar()
             is not None
         )
-        conn.execute(t.booked.delete().where(k.serial == serial, k.ds == ds, k.rm == rm))
         marks = bytearray(states)
         marks[index] = t.IN_REVIEW
         conn.execute(update(t.receipt_batch).where(rb.id == batch_id).values(states=bytes(marks)))
@@ -777,7 +786,7 @@ def _reopen(
         )
         assert result.inserted_primary_key is not None
         receipt_id = int(result.inserted_primary_key[0])
-        merchant, amount, kind = entry.merchant, entry.amount, int(entry.type)
+        merchant, amount, kind_code = entry.merchant, entry.amount, int(entry.type)
     else:
         row = conn.execute(
             select(r.id, r.payout_id, r.merchant, r.programme, r.purse, r.amount, r.type).where(
@@ -787,7 +796,7 @@ def _reopen(
         if row is None:
             return None
         receipt_id, paid = row.id, row.payout_id is not None
-        merchant, amount, kind = row.merchant, row.amount, row.type
+        merchant, amount, kind_code = row.merchant, row.amount, row.type
         programme = row.programme if row.programme is not None else row.purse
         conn.execute(
             update(t.receipt)
@@ -797,7 +806,7 @@ def _reopen(
             )
         )
     if paid:
-        sign = -1 if kind == int(TransactionType.DEBIT) else 1
+        sign = -1 if kind_code == int(TransactionType.DEBIT) else 1
         conn.execute(
             insert(t.adjustment).values(
                 merchant=merchant,

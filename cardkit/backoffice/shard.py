@@ -53,6 +53,7 @@ _ACCEPTED, _FLAGGED = str(LedgerStatus.ACCEPTED), str(LedgerStatus.FLAGGED)
 _CHUNK = 2000  # keys per IN (...) query
 _SIZE = Receipt.LENGTH
 _RECEIPT_FUNCTION = KeyFunction.RECEIPT.value
+_BUCKET = t.BOOKED_BUCKET
 _TYPE_NAMES = {int(kind): kind.name.lower() for kind in TransactionType}
 
 #: A connection to read the ledger through (the settler's own, or a worker's).
@@ -77,8 +78,8 @@ class BatchWork(NamedTuple):
 class BatchResult:
     """What a shard found in the receipts of one batch that are its cards'."""
 
-    #: accepted: (serial, DS, RM, index in the batch)
-    accepted: list[tuple[bytes, int, bytes, int]] = field(default_factory=list)
+    #: the accepted ones' places in the batch
+    accepted: list[int] = field(default_factory=list)
     #: the accepted ones' money per programme: [receipts, debited, undone]
     lines: dict[int, list[int]] = field(default_factory=dict)
     #: and per purse, for the report: [payments, debited, undos, undone]
@@ -92,11 +93,15 @@ class BatchResult:
     undo_booked: int = 0  #: rupiah of the undos booked (accepted or held)
 
 
+#: An earlier accepted receipt to send to review: (serial, DS, RM, its place, see _Seen).
+Reopen = tuple[bytes, int, bytes, tuple[str, int, int]]
+
+
 @dataclass
 class ChunkResult:
     results: dict[int, BatchResult]  #: by BatchWork.number
-    #: earlier accepted receipts to send to review, in order: (serial, DS, RM)
-    reopen: list[tuple[bytes, int, bytes]]
+    reopen: list[Reopen]  #: in order
+    cards: set[bytes]  #: the cards with a receipt booked
 
 
 @dataclass
@@ -109,6 +114,8 @@ class ShardWrites:
     new_purses: list[dict[str, Any]]
     purses: list[dict[str, Any]]  #: spent/undone as what to add
     blocks: list[tuple[bytes, str]]
+    new_buckets: list[tuple[bytes, int, bytes]]  #: booked rows: (serial, bucket, entries)
+    buckets: list[dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -136,9 +143,14 @@ _PROGRAMME, _CAP, _LOADED, _SPENT, _UNDONE, _ADD_SPENT, _ADD_UNDONE, _NEW = rang
 
 @dataclass(slots=True)
 class _Seen:
+    """A receipt booked before for a (card, DS): its RM, status, where it came from (a
+    receipt_batch id until a message needs the words) and where it is: ``("row", receipt
+    id, 0)``, ``("kept", receipt_batch id, index)`` or ``("run", work number, index)``."""
+
     rm: bytes
     status: str
-    where: str
+    where: str | int
+    place: tuple[str, int, int]
 
 
 class CardShard:
@@ -165,6 +177,13 @@ class CardShard:
         self.index, self.count = index, count
         self.cards: dict[bytes, _Card] = {}
         self.seen: dict[tuple[bytes, int], list[_Seen]] = {}
+        #: booked buckets of this shard's cards: [DS, RM, receipt_batch id (a work number
+        #: negated until the settler gives it an id), index]
+        self.buckets: dict[tuple[bytes, int], list[list[Any]]] = {}
+        self._new_buckets: set[tuple[bytes, int]] = set()
+        self._dirty_buckets: set[tuple[bytes, int]] = set()
+        self._rows_read: set[tuple[bytes, int]] = set()  # pairs whose receipt rows are read
+        self._where_of: dict[int, str] = {}
         self._macs: dict[tuple[bytes, int], CMAC | None] = {}
         self._blocks: list[tuple[bytes, str]] = []
         self._mapping = masters if isinstance(masters, Mapping) else None
@@ -175,74 +194,115 @@ class CardShard:
         """Check this shard's receipts of ``chunk`` (batches in order)."""
         mine = self._mine(chunk)
         self._prepare(mine)
-        reopen: list[tuple[bytes, int, bytes]] = []
+        for _, receipts in mine:  # each card's CMAC, keyed once for the run
+            for _, fields in receipts:
+                if (fields[0], fields[2]) not in self._macs:
+                    self._mac_base(fields[0], fields[2])
+        reopen: list[Reopen] = []
         results: dict[int, BatchResult] = {}
-        check, plain = self._check, self._plain
         for work, receipts in mine:
             result = results[work.number] = BatchResult()
             where = f"batch {work.sequence} of SAM {work.sam_serial.hex()}"
-            ids = (work.sam_id, work.merchant, work.terminal)
-            for index, fields in receipts:
-                if not plain(work, ids, where, index, fields, result):
-                    check(work, where, index, fields, result, reopen)
-        return ChunkResult(results, reopen)
+            self._batch(work, where, receipts, result, reopen)
+        cards = {fields[0] for _, receipts in mine for _, fields in receipts}
+        return ChunkResult(results, reopen, cards)
 
-    def _plain(
+    def _batch(  # noqa: C901 - settlement's hot loop, in one piece on purpose
         self,
         work: BatchWork,
-        ids: tuple[int, int, int],
         where: str,
-        index: int,
-        fields: tuple[Any, ...],
+        receipts: list[tuple[int, Any]],
         result: BatchResult,
-    ) -> bool:
-        """Book the plain case, most receipts, in one pass: a genuine debit of a known,
-        unblocked, unlisted card's existing purse, within its caps and balance, whose
-        (card, DS) was never booked. False (nothing changed) for anything else: the full
-        check (:meth:`_check`) then decides, and says why."""
-        serial, ds, amount = fields[0], fields[5], fields[7]
-        if (
-            fields[3] != _DEBIT
-            or work.tally is not None
-            or fields[13] > work.sam_counter
-            or (fields[12], fields[10], fields[11]) != ids
-            or self.seen.get((serial, ds))
-        ):
-            return False
-        card = self.cards[serial]
-        if (
-            not card.known
-            or card.blocked is not None
-            or card.hotlisted is not None
-            or (self.hotlist is not None and self.hotlist.entry(serial) is not None)
-        ):
-            return False
-        purse = card.purses.get(fields[6])
-        if purse is None or (purse[_CAP] is not None and amount > purse[_CAP]):
-            return False
-        offline = card.offline_spent + amount if ds > card.window else card.offline_spent
-        if card.offline_cap is not None and ds > card.window and offline > card.offline_cap:
-            return False
-        if purse[_LOADED] - purse[_SPENT] - amount + purse[_UNDONE] < 0:
-            return False
-        if self._mac_ok(fields, work.body, index) is not True:
-            return False
-        # accepted: what _check would book, without a flag to find
-        card.offline_spent = offline
-        purse[_SPENT] += amount
-        purse[_ADD_SPENT] += amount
-        if ds not in card.new_ds:
-            card.new_ds.add(ds)
-            card.ds_count += 1
-            card.ds_added += 1
-        if ds > card.ds_max:
-            card.ds_max, card.ds_max_date = ds, fields[9]
-        card.dirty = True
-        rm = fields[14]
-        self.seen[(serial, ds)] = [_Seen(rm, _ACCEPTED, where)]
-        result.accepted.append((serial, ds, rm, index))
-        _count(result, purse[_PROGRAMME], fields[6], True, amount)
-        return True
+        reopen: list[Reopen],
+    ) -> None:
+        """Check a batch's receipts in order. The plain case, most receipts, is booked
+        here in one pass: a genuine debit of a known, unblocked, unlisted card's existing
+        purse, within its caps and balance, whose (card, DS) was never booked. Anything
+        else goes to the full check (:meth:`_check`), which decides and says why."""
+        check = self._check
+        if work.tally is not None:
+            for index, fields in receipts:
+                check(work, where, index, fields, result, reopen)
+            return
+        ids = (work.sam_id, work.merchant, work.terminal)
+        body, number, sam_counter = work.body, work.number, work.sam_counter
+        seen, cards, macs, buckets = self.seen, self.cards, self._macs, self.buckets
+        dirty, hotlist, accepted = self._dirty_buckets, self.hotlist, result.accepted
+        lines, totals, compare = result.lines, result.totals, hmac.compare_digest
+        for index, fields in receipts:
+            serial, ds, amount = fields[0], fields[5], fields[7]
+            if (
+                fields[3] != _DEBIT
+                or fields[13] > sam_counter
+                or (fields[12], fields[10], fields[11]) != ids
+                or seen.get((serial, ds))
+            ):
+                check(work, where, index, fields, result, reopen)
+                continue
+            card = cards[serial]
+            if (
+                not card.known
+                or card.blocked is not None
+                or card.hotlisted is not None
+                or (hotlist is not None and hotlist.entry(serial) is not None)
+            ):
+                check(work, where, index, fields, result, reopen)
+                continue
+            purse = card.purses.get(fields[6])
+            if purse is None or (purse[_CAP] is not None and amount > purse[_CAP]):
+                check(work, where, index, fields, result, reopen)
+                continue
+            window = ds > card.window
+            offline = card.offline_spent + amount if window else card.offline_spent
+            if (
+                (window and card.offline_cap is not None and offline > card.offline_cap)
+                or purse[_LOADED] - purse[_SPENT] - amount + purse[_UNDONE] < 0
+                or (serial, fields[2]) not in macs
+            ):
+                check(work, where, index, fields, result, reopen)
+                continue
+            base = macs[(serial, fields[2])]
+            if base is None:
+                check(work, where, index, fields, result, reopen)
+                continue
+            mac = base.copy()
+            offset = index * _SIZE
+            mac.update(body[offset + 10 : offset + 48])
+            rm = fields[14]
+            if not compare(mac.finalize()[:8], rm):
+                check(work, where, index, fields, result, reopen)
+                continue
+            # accepted: what _check would book, without a flag to find
+            card.offline_spent = offline
+            purse[_SPENT] += amount
+            purse[_ADD_SPENT] += amount
+            if ds not in card.new_ds:
+                card.new_ds.add(ds)
+                card.ds_count += 1
+                card.ds_added += 1
+            if ds > card.ds_max:
+                card.ds_max, card.ds_max_date = ds, fields[9]
+            card.dirty = True
+            entry = _Seen(rm, _ACCEPTED, where, ("run", number, index))
+            earlier = seen.get((serial, ds))
+            if earlier is None:
+                seen[(serial, ds)] = [entry]
+            else:
+                earlier.append(entry)
+            key = (serial, ds // _BUCKET)
+            buckets[key].append([ds, rm, -number, index])
+            dirty.add(key)
+            accepted.append(index)
+            line = lines.get(purse[_PROGRAMME])
+            if line is None:
+                line = lines[purse[_PROGRAMME]] = [0, 0, 0]
+            line[0] += 1
+            line[1] += amount
+            total = totals.get(fields[6])
+            if total is None:
+                total = totals[fields[6]] = [0, 0, 0, 0]
+            total[0] += 1
+            total[1] += amount
 
     def _mine(self, chunk: list[BatchWork]) -> list[tuple[BatchWork, list[tuple[int, Any]]]]:
         index, count = self.index, self.count
@@ -273,22 +333,42 @@ class CardShard:
         if new:
             with self.read() as conn:
                 self.cards.update(_load_cards(conn, new))
-        pairs = set()
         cards, seen = self.cards, self.seen
+        buckets: set[tuple[bytes, int]] = set()
+        pairs: set[tuple[bytes, int]] = set()
         for _, receipts in mine:
             for _, fields in receipts:
                 card = cards.get(fields[0])
-                if card is None or (card.known and fields[5] > card.ledger_ds_max):
-                    continue
-                key = (fields[0], fields[5])
-                if key not in seen:
-                    pairs.add(key)
-        if pairs:
-            for key in pairs:
-                seen[key] = []
-            with self.read() as conn:
-                for key, entries in _load_seen(conn, pairs, self.before).items():
-                    seen[key] = entries
+                if card is None:
+                    continue  # no payment
+                serial, ds = fields[0], fields[5]
+                if (serial, ds // t.BOOKED_BUCKET) not in self.buckets:
+                    buckets.add((serial, ds // t.BOOKED_BUCKET))
+                if card.known and ds <= card.ledger_ds_max and (serial, ds) not in self._rows_read:
+                    pairs.add((serial, ds))
+        if not buckets and not pairs:
+            return
+        with self.read() as conn:
+            if buckets:
+                self._read_buckets(conn, buckets)
+            if pairs:
+                for key, rows in _load_rows(conn, pairs, self.before[0]).items():
+                    seen[key] = rows + seen.get(key, [])
+                self._rows_read |= pairs
+
+    def _read_buckets(self, conn: Connection, keys: set[tuple[bytes, int]]) -> None:
+        found = _load_buckets(conn, keys)
+        seen = self.seen
+        for key in keys:
+            entries = found.get(key)
+            if entries is None:
+                self._new_buckets.add(key)
+                entries = []
+            self.buckets[key] = entries
+            for ds, rm, batch_id, index in entries:
+                seen.setdefault((key[0], ds), []).append(
+                    _Seen(rm, _ACCEPTED, batch_id, ("kept", batch_id, index))
+                )
 
     def _receipt_key(self, serial: bytes, kvn: int) -> bytes | None:
         if self._mapping is not None:  # masters in memory: no key store to ask
@@ -296,20 +376,24 @@ class CardShard:
             return None if master is None else card_key(master, _RECEIPT_FUNCTION, serial, kvn)
         return receipt_key(self.masters, serial, kvn)
 
+    def _mac_base(self, serial: bytes, kvn: int) -> CMAC | None:
+        """The card's receipt CMAC, fed what every receipt MAC starts with; cached."""
+        key = self._receipt_key(serial, kvn)
+        base = None
+        if key is not None:
+            base = CMAC(algorithms.AES(key))
+            base.update(LABEL_RECEIPT + serial)
+        self._macs[(serial, kvn)] = base
+        return base
+
     def _mac_ok(self, fields: tuple[Any, ...], body: bytes, index: int) -> bool | None:
         """The receipt MAC's verdict, or None if no receipt master of its version."""
         serial, kvn = fields[0], fields[2]
-        if (serial, kvn) in self._macs:
-            base = self._macs[(serial, kvn)]
-        else:
-            key = self._receipt_key(serial, kvn)
-            base = None
-            if key is not None:
-                base = CMAC(algorithms.AES(key))
-                base.update(LABEL_RECEIPT + serial)  # what every receipt's MAC starts with
-            if len(self._macs) > 200_000:
-                self._macs.clear()
-            self._macs[(serial, kvn)] = base
+        base = (
+            self._macs[(serial, kvn)]
+            if (serial, kvn) in self._macs
+            else self._mac_base(serial, kvn)
+        )
         if base is None:
             return None
         mac = base.copy()
@@ -324,7 +408,7 @@ class CardShard:
         index: int,
         fields: tuple[Any, ...],
         result: BatchResult,
-        reopen: list[tuple[bytes, int, bytes]],
+        reopen: list[Reopen],
     ) -> None:
         serial, ds, rm = fields[0], fields[5], fields[14]
         refusal = self._refusal(work, index, fields)
@@ -335,7 +419,7 @@ class CardShard:
         if earlier is None:
             earlier = self.seen[(serial, ds)] = []
         elif any(e.rm == rm for e in earlier):
-            where_before = next(e.where for e in earlier if e.rm == rm)
+            where_before = self.where(next(e for e in earlier if e.rm == rm))
             result.refused.append((index, Flag.DUPLICATE, f"already settled in {where_before}"))
             return
         card = self.cards[serial]
@@ -355,9 +439,9 @@ class CardShard:
             reasons.append(work.tally)
         programme = purse[_PROGRAMME]
         if not flags:
-            result.accepted.append((serial, ds, rm, index))
+            self._book(serial, ds, rm, work.number, index, where)
+            result.accepted.append(index)
             _count(result, programme, fields[6], fields[3] == _DEBIT, fields[7])
-            earlier.append(_Seen(rm, _ACCEPTED, where))
             return
         row = _review_row(work, fields, programme, flags, reasons, self.at)
         result.review.append((index, row, tuple(flags), tuple(reasons)))
@@ -365,8 +449,42 @@ class CardShard:
             for e in earlier:
                 if e.status == _ACCEPTED:
                     e.status = _FLAGGED
-                    reopen.append((serial, ds, e.rm))
-        earlier.append(_Seen(rm, _FLAGGED, where))
+                    reopen.append((serial, ds, e.rm, e.place))
+                    self._unbook(serial, ds, e.rm)
+        earlier.append(_Seen(rm, _FLAGGED, where, ("review", work.number, index)))
+
+    def _book(self, serial: bytes, ds: int, rm: bytes, number: int, index: int, where: str) -> None:
+        """An accepted receipt: seen from now on, and in its card's bucket."""
+        entry = _Seen(rm, _ACCEPTED, where, ("run", number, index))
+        earlier = self.seen.get((serial, ds))
+        if earlier is None:
+            self.seen[(serial, ds)] = [entry]
+        else:
+            earlier.append(entry)
+        key = (serial, ds // t.BOOKED_BUCKET)
+        self.buckets[key].append([ds, rm, -number, index])
+        self._dirty_buckets.add(key)
+
+    def _unbook(self, serial: bytes, ds: int, rm: bytes) -> None:
+        """An accepted receipt goes to review: out of its card's bucket."""
+        key = (serial, ds // t.BOOKED_BUCKET)
+        entries = self.buckets.get(key, [])
+        entries[:] = [e for e in entries if not (e[0] == ds and e[1] == rm)]
+        self._dirty_buckets.add(key)
+
+    def where(self, e: _Seen) -> str:
+        """Where an earlier receipt came from, in words."""
+        if isinstance(e.where, str):
+            return e.where
+        batch_id = e.where
+        if batch_id not in self._where_of:
+            rb = t.receipt_batch.c
+            with self.read() as conn:
+                for row_id, sam, seq in rows_in(
+                    conn, rb.id, [batch_id], rb.id, rb.sam_serial, rb.sequence
+                ):
+                    self._where_of[row_id] = f"batch {seq} of SAM {bytes(sam).hex()}"
+        return self._where_of.get(batch_id, f"receipt batch {batch_id}")
 
     def _refusal(
         self, work: BatchWork, index: int, fields: tuple[Any, ...]
@@ -399,7 +517,7 @@ class CardShard:
         serial, ds = fields[0], fields[5]
         flags.append(Flag.FORKED_COUNTER)
         reasons.append(
-            f"card {serial.hex()} spent DS {ds} twice (the other in {first.where},"
+            f"card {serial.hex()} spent DS {ds} twice (the other in {self.where(first)},"
             f" {first.status}): cloned card"
         )
         if card.blocked is not None:
@@ -479,10 +597,24 @@ class CardShard:
 
     # --- the end of a transaction -----------------------------------------------------------
 
-    def flush(self) -> ShardWrites:
-        """The card state changed since the last flush (the shard counts it written)."""
-        out = ShardWrites([], [], [], [], self._blocks)
+    def flush(self, ids: Mapping[int, int]) -> ShardWrites:
+        """The card state changed since the last flush (the shard counts it written);
+        ``ids`` are the receipt_batch ids the settler gave this transaction's batches."""
+        out = ShardWrites([], [], [], [], self._blocks, [], [])
         self._blocks = []
+        for key in self._dirty_buckets:
+            entries = self.buckets[key]
+            for entry in entries:
+                if entry[2] < 0:
+                    entry[2] = ids[-entry[2]]
+            blob = t.booked_blob(entries)
+            if key in self._new_buckets:
+                if entries:
+                    out.new_buckets.append((key[0], key[1], blob))
+                    self._new_buckets.discard(key)
+            else:
+                out.buckets.append({"serial": key[0], "bucket": key[1], "entries": blob})
+        self._dirty_buckets = set()
         for serial, card in self.cards.items():
             if not card.dirty:
                 continue
@@ -639,11 +771,26 @@ def _load_cards(conn: Connection, serials: set[bytes]) -> dict[bytes, _Card]:
     return cards
 
 
-def _load_seen(
-    conn: Connection, pairs: set[tuple[bytes, int]], before: tuple[int, int]
+def _load_buckets(
+    conn: Connection, keys: set[tuple[bytes, int]]
+) -> dict[tuple[bytes, int], list[list[Any]]]:
+    """The booked buckets the ledger has of these (card, bucket) keys."""
+    k = t.booked.c
+    items = sorted(keys)
+    out: dict[tuple[bytes, int], list[list[Any]]] = {}
+    for i in range(0, len(items), _CHUNK):
+        for serial, bucket, blob in rows_in_pairs(
+            conn, k.serial, k.bucket, items[i : i + _CHUNK], k.serial, k.bucket, k.entries
+        ):
+            out[(bytes(serial), bucket)] = [list(e) for e in t.booked_entries(bytes(blob))]
+    return out
+
+
+def _load_rows(
+    conn: Connection, pairs: set[tuple[bytes, int]], before: int
 ) -> dict[tuple[bytes, int], list[_Seen]]:
-    """The receipts booked before the run for these (card, DS) pairs: rows of ``receipt``
-    (in booking order), then accepted ones kept in their batches (in batch order)."""
+    """The rows of ``receipt`` (held for review, loads' receipts, and accepted ones from
+    before revision 0005) for these (card, DS) pairs, in booking order; none of this run."""
     out: dict[tuple[bytes, int], list[_Seen]] = {}
     items = sorted(pairs)
     c = t.receipt.c
@@ -655,30 +802,13 @@ def _load_seen(
         )  # fmt: skip
     rows.sort(key=itemgetter(0))
     for rid, serial, ds, rm, status, sam, seq in rows:
-        if rid > before[0]:
+        if rid > before:
             continue
         where = (
             f"batch {seq} of SAM {bytes(sam).hex()}" if sam is not None else "the issuer's register"
         )
-        out.setdefault((bytes(serial), ds), []).append(_Seen(bytes(rm), status, where))
-    k, rb = t.booked.c, t.receipt_batch.c
-    kept: list[tuple[Any, ...]] = []
-    for i in range(0, len(items), _CHUNK):
-        kept += rows_in_pairs(
-            conn, k.serial, k.ds, items[i : i + _CHUNK], k.serial, k.ds, k.rm, k.batch_id, k.idx
-        )
-    kept = [row for row in kept if row[3] <= before[1]]
-    kept.sort(key=itemgetter(3, 4))
-    ids = sorted({row[3] for row in kept})
-    where_of: dict[int, str] = {}
-    for i in range(0, len(ids), _CHUNK):
-        for batch_id, sam, seq in rows_in(
-            conn, rb.id, ids[i : i + _CHUNK], rb.id, rb.sam_serial, rb.sequence
-        ):
-            where_of[batch_id] = f"batch {seq} of SAM {bytes(sam).hex()}"
-    for serial, ds, rm, batch_id, _ in kept:
         out.setdefault((bytes(serial), ds), []).append(
-            _Seen(bytes(rm), _ACCEPTED, where_of[batch_id])
+            _Seen(bytes(rm), status, where, ("row", rid, 0))
         )
     return out
 
@@ -723,6 +853,6 @@ def check_in_worker(chunk: list[BatchWork]) -> ChunkResult:
     return _worker.check(chunk)
 
 
-def flush_in_worker() -> ShardWrites:
+def flush_in_worker(ids: Mapping[int, int]) -> ShardWrites:
     assert _worker is not None
-    return _worker.flush()
+    return _worker.flush(ids)

@@ -1,6 +1,6 @@
-"""accepted receipts kept in their batch (receipt_batch), found by a narrow key table
-(booked) and paid per batch and programme (batch_line); receipts booked before stay in
-``receipt`` and are read from there
+"""accepted receipts kept in their batch (receipt_batch), found by card and DS through
+packed buckets (booked), paid per batch and programme (batch_line); receipts booked
+before stay in ``receipt`` and are read from there
 
 Revision ID: 0005
 Revises: 0004
@@ -33,10 +33,8 @@ def upgrade() -> None:
     op.create_table(
         "booked",
         sa.Column("serial", sa.LargeBinary(16), primary_key=True),
-        sa.Column("ds", sa.BigInteger(), primary_key=True),
-        sa.Column("rm", sa.LargeBinary(8), primary_key=True),
-        sa.Column("batch_id", sa.BigInteger(), nullable=False),
-        sa.Column("idx", sa.Integer(), nullable=False),
+        sa.Column("bucket", sa.BigInteger(), primary_key=True),
+        sa.Column("entries", sa.LargeBinary(), nullable=False),
         sqlite_with_rowid=False,
     )
     op.create_table(
