@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from cardkit.codecs.wallet import Receipt, WalletFormatError, receipts_from_bytes
+from cardkit.codecs.wallet import (
+    RECEIPT_FIELDS,
+    Receipt,
+    ReceiptList,
+    WalletFormatError,
+    receipt_fields,
+    receipts_from_bytes,
+)
 
 
 def _receipt_bytes(rng: random.Random) -> bytes:
@@ -73,3 +80,43 @@ def test_a_batch_with_a_malformed_receipt_names_it() -> None:
     data[body_end : body_end + 32] = hashlib.sha256(body).digest()  # intact, yet malformed
     with pytest.raises(BatchFormatError, match="receipt 2 is malformed: unknown transaction"):
         read_batch(bytes(data))
+
+
+def test_a_receipt_list_checks_like_the_bulk_parser_and_parses_when_asked() -> None:
+    rng = random.Random(11)
+    for _ in range(2000):
+        data = b"".join(_receipt_bytes(rng) for _ in range(3))
+        try:
+            expected: tuple[Receipt, ...] | None = receipts_from_bytes(data)
+        except WalletFormatError:
+            expected = None
+        if expected is None:
+            with pytest.raises(WalletFormatError):
+                ReceiptList(data)
+            continue
+        lazy = ReceiptList(data)
+        assert len(lazy) == 3 and lazy.to_bytes() == data
+        assert lazy == expected and list(lazy) == list(expected) and lazy[1] == expected[1]
+        assert lazy[1:] == expected[1:] and lazy == ReceiptList(data)
+        assert hash(lazy) == hash(ReceiptList(data)) and "3 receipts" in repr(lazy)
+    with pytest.raises(WalletFormatError, match="no whole number"):
+        ReceiptList(b"\x00" * 65)
+
+
+def test_receipt_fields_are_the_receipt_in_order() -> None:
+    rng = random.Random(5)
+    raws = []
+    while len(raws) < 50:
+        raw = _receipt_bytes(rng)
+        try:
+            Receipt.from_bytes(raw)
+        except WalletFormatError:
+            continue
+        raws.append(raw)
+    for raw, fields in zip(raws, receipt_fields(b"".join(raws)), strict=True):
+        r = Receipt.from_bytes(raw)
+        named = dict(zip(RECEIPT_FIELDS, fields, strict=True))
+        assert named["serial"] == r.serial and named["kvn_receipt"] == r.kvn_receipt
+        assert named["ds"] == r.entry.ds and named["amount"] == r.entry.amount
+        assert named["type"] == int(r.entry.type) and named["rm"] == r.record.rm
+        assert named["sam_counter"] == r.entry.sam_counter and named["date"] == r.entry.date

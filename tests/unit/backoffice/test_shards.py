@@ -1,0 +1,299 @@
+"""Settlement's card shards and the ledger layout behind them.
+
+The shards book the plain debit in one pass and send everything else through the full
+check: both must book exactly the same. Two worker shards must settle a month as one shard
+in this process does, on SQLite and on PostgreSQL, across several transactions. One run at
+a time; a desk's load booked between two of a run's transactions is kept. Accepted
+receipts booked before revision 0005 (rows of ``receipt``) are still paid, reported and
+sent to review when their card forks.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from backoffice_support import card, flags, make_merchant, settle
+from psycopg import sql
+from sqlalchemy import delete, insert, select
+
+from cardkit.audit import AuditLog
+from cardkit.backoffice import Flag, Ledger, LedgerError, LedgerStatus, read_batch, settle_batches
+from cardkit.backoffice import schema as t
+from cardkit.backoffice import simulate as sim
+from cardkit.backoffice.hotlist import HotlistService
+from cardkit.backoffice.payouts import run_payouts
+from cardkit.backoffice.report.ledger_facts import HouseholdPlace, facts_from_ledger
+from cardkit.backoffice.shard import CardShard
+from cardkit.backoffice.verdicts import SettlementReport
+from cardkit.codecs.wallet import Receipt
+
+CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+
+
+@pytest.fixture(scope="module")
+def month() -> sim.CityMonth:
+    return sim.generate(cards=300, merchants=12, receipts=4_000, fraud=4, undo_fraud=2)
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    try:
+        admin = psycopg.connect(CONNINFO, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"shard_test_{secrets.token_hex(4)}"
+    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+        admin.close()
+
+
+def settle_month(
+    month: sim.CityMonth, ledger: Ledger, tmp: Path, *, workers: int = 1, group: int = 8
+) -> SettlementReport:
+    sim.prepare(month, ledger, HotlistService(ledger, AuditLog(tmp / secrets.token_hex(3))))
+    return settle_again(month, ledger, workers=workers, group=group)
+
+
+def settle_again(
+    month: sim.CityMonth, ledger: Ledger, *, workers: int = 1, group: int = 8
+) -> SettlementReport:
+    return settle_batches(
+        (read_batch(b) for b in month.batches),
+        {sim.KVN: sim.RECEIPT_MASTER},
+        sim.sam_keys,
+        seen=ledger,
+        detail=False,
+        group=group,
+        workers=workers,
+    )
+
+
+def booked_state(ledger: Ledger) -> dict[str, Any]:
+    """Everything settlement wrote, in a form two ledgers can be compared by."""
+    with ledger.transaction() as conn:
+        r, rb, k = t.receipt.c, t.receipt_batch.c, t.booked.c
+        batch_of = {
+            row.id: (bytes(row.sam_serial), row.sequence)
+            for row in conn.execute(select(rb.id, rb.sam_serial, rb.sequence))
+        }
+        return {
+            "review": sorted(
+                (bytes(x.serial), x.ds, bytes(x.rm), x.status, x.flags, x.reasons)
+                for x in conn.execute(select(r.serial, r.ds, r.rm, r.status, r.flags, r.reasons))
+            ),
+            "kept": sorted(
+                (bytes(x.sam_serial), x.sequence, bytes(x.states))
+                for x in conn.execute(select(rb.sam_serial, rb.sequence, rb.states))
+            ),
+            "booked": sorted(
+                (bytes(x.serial), e[0], e[1], batch_of[e[2]], e[3])
+                for x in conn.execute(select(k.serial, k.entries))
+                for e in t.booked_entries(bytes(x.entries))
+            ),
+            "lines": sorted(
+                (batch_of[x.batch_id], x.programme, x.merchant, x.receipts, x.debited, x.undone)
+                for x in conn.execute(select(t.batch_line))
+            ),
+            "purses": sorted(
+                (bytes(x.serial), x.purse, x.loaded, x.spent, x.undone)
+                for x in conn.execute(select(t.purse))
+            ),
+            "cards": sorted(
+                (bytes(x.serial), x.ds_count, x.ds_max, x.ds_max_date, x.offline_spent)
+                for x in conn.execute(select(t.card))
+            ),
+            "blocks": sorted(
+                (bytes(x.serial), x.reason) for x in conn.execute(select(t.card_block))
+            ),
+            "sams": sorted(
+                (bytes(x.serial), x.counter, x.receipts, x.undo_received)
+                for x in conn.execute(select(t.sam))
+            ),
+        }
+
+
+def report_state(report: SettlementReport) -> tuple[Any, ...]:
+    return (
+        report.checked,
+        report.accepted_count,
+        sorted(report.flag_counts().items()),
+        sorted((v.receipt.serial, v.receipt.entry.ds, v.flags, v.reasons) for v in report.flagged),
+        report.gaps,
+        report.sam_gaps,
+        sorted(report.reopened, key=lambda x: (x.serial, x.ds)),
+        {m: (s.accepted.net, s.flagged.net) for m, s in report.by_merchant().items()},
+    )
+
+
+def test_the_plain_path_books_what_the_full_check_books(
+    month: sim.CityMonth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = Ledger()
+    fast_report = settle_month(month, fast, tmp_path)
+    monkeypatch.setattr(CardShard, "plain", False)
+    full = Ledger()
+    full_report = settle_month(month, full, tmp_path)
+    assert fast_report.accepted_count > 3_000 and fast_report.flag_counts()
+    assert report_state(fast_report) == report_state(full_report)
+    assert booked_state(fast) == booked_state(full)
+    assert fast.reconcile() == full.reconcile()
+
+
+def test_two_worker_shards_settle_as_one(month: sim.CityMonth, tmp_path: Path) -> None:
+    one = Ledger()
+    one_report = settle_month(month, one, tmp_path)
+    two = Ledger(tmp_path / "two.sqlite")  # in a file: the workers read it themselves
+    two_report = settle_month(month, two, tmp_path, workers=2, group=3)
+    assert report_state(two_report) == report_state(one_report)
+    assert booked_state(two) == booked_state(one)
+    assert two.reconcile() == one.reconcile() and two.reconcile().unexplained == 0
+    # the same month again books nothing, through the buckets the workers wrote
+    again = settle_again(month, two, workers=2, group=5)
+    assert again.accepted_count == 0 and again.flag_counts()[Flag.DUPLICATE] > 3_000
+    assert booked_state(two)["booked"] == booked_state(one)["booked"]
+
+
+def test_two_worker_shards_on_postgres(
+    month: sim.CityMonth, tmp_path: Path, pg_schema: str
+) -> None:
+    one = Ledger()
+    one_report = settle_month(month, one, tmp_path)
+    pg = Ledger.postgres(CONNINFO, schema=pg_schema)
+    pg_report = settle_month(month, pg, tmp_path, workers=2, group=4)
+    assert report_state(pg_report) == report_state(one_report)
+    assert booked_state(pg) == booked_state(one)
+    assert pg.reconcile() == one.reconcile()
+    other = Ledger.postgres(CONNINFO, schema=pg_schema)
+    with pg.settlement_run(), pytest.raises(LedgerError, match="another settlement run"):
+        settle_again(month, other)
+    assert settle_again(month, other).accepted_count == 0  # the lock went with the run
+    other.close()
+    pg.close()
+
+
+def test_one_settlement_run_at_a_time(month: sim.CityMonth, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    sim.prepare(month, ledger, HotlistService(ledger, AuditLog(tmp_path / "audit")))
+    other = Ledger(tmp_path / "ledger.sqlite")  # another process's connection, as it were
+    with other.settlement_run(), pytest.raises(LedgerError, match="another settlement run"):
+        settle_again(month, ledger)
+    assert ledger.reconcile().accepted_unpaid == 0  # nothing booked
+    report = settle_again(month, ledger)  # the lock went with the other run
+    assert report.accepted_count > 3_000
+
+
+def test_a_load_booked_between_two_transactions_is_kept(
+    month: sim.CityMonth, tmp_path: Path
+) -> None:
+    plain = Ledger()
+    settle_month(month, plain, tmp_path, group=10)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    busy = month.cards[0]
+    booked = []
+
+    def a_desk_loads(_count: int) -> None:  # after the run's first transaction
+        if not booked:
+            booked.append(
+                ledger.book_load(busy.serial, 0, 25_000, agency=1, desk=99, sequence=1, ds=900)
+            )
+
+    sim.prepare(month, ledger, HotlistService(ledger, AuditLog(tmp_path / "audit")))
+    settle_batches(
+        (read_batch(b) for b in month.batches),
+        {sim.KVN: sim.RECEIPT_MASTER},
+        sim.sam_keys,
+        seen=ledger,
+        detail=False,
+        group=10,
+        workers=2,
+        progress=a_desk_loads,
+    )
+    assert booked == [True]
+    before = {p.purse: p for p in plain.balances(busy.serial)}
+    after = {p.purse: p for p in ledger.balances(busy.serial)}
+    assert after[0].loaded == before[0].loaded + 25_000
+    assert after[0].spent == before[0].spent and after[0].balance == before[0].balance + 25_000
+    card_row = booked_state(ledger)["cards"]
+    plain_row = booked_state(plain)["cards"]
+    mine = [c for c in card_row if c[0] == busy.serial][0]
+    theirs = [c for c in plain_row if c[0] == busy.serial][0]
+    assert mine[1] == theirs[1] + 1  # the load's DS counted too, not overwritten
+    assert mine[2] == 900
+
+
+def as_before_revision_5(ledger: Ledger) -> None:
+    """Rewrite a ledger's accepted receipts the way settlement kept them before revision
+    0005: one row of ``receipt`` each, no batch kept, no booked buckets, no lines."""
+    with ledger.transaction() as conn:
+        rb, line = t.receipt_batch.c, t.batch_line.c
+        programmes = {
+            (bytes(x.serial), x.purse): x.programme for x in conn.execute(select(t.purse))
+        }
+        paid = {(x.batch_id, x.programme): x.payout_id for x in conn.execute(select(t.batch_line))}
+        for x in conn.execute(select(t.receipt_batch)).all():
+            for i, state in enumerate(bytes(x.states)):
+                if state != t.IN_BATCH:
+                    continue
+                r = Receipt.from_bytes(bytes(x.body[i * 64 : (i + 1) * 64]))
+                e = r.record.entry
+                programme = programmes.get((r.serial, e.purse), e.purse)
+                conn.execute(
+                    insert(t.receipt).values(
+                        serial=r.serial,
+                        ds=e.ds,
+                        rm=r.record.rm,
+                        raw=r.to_bytes(),
+                        type=int(e.type),
+                        purse=e.purse,
+                        programme=programme,
+                        amount=e.amount,
+                        merchant=e.merchant,
+                        date=e.date,
+                        sam_serial=bytes(x.sam_serial),
+                        batch_sequence=x.sequence,
+                        sam_counter=e.sam_counter,
+                        status=str(LedgerStatus.ACCEPTED),
+                        flags="",
+                        reasons="",
+                        payout_id=paid.get((x.id, programme)),
+                        recorded_at=x.settled_at,
+                    )  # fmt: skip
+                )
+        conn.execute(delete(t.booked))
+        conn.execute(delete(t.batch_line).where(line.batch_id.is_not(None)))
+        conn.execute(delete(t.receipt_batch).where(rb.id.is_not(None)))
+
+
+def test_receipts_booked_before_revision_5_are_paid_reported_and_reopened(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger()
+    a, b = make_merchant(tmp_path, 1, ledger), make_merchant(tmp_path, 2, ledger)
+    original = card(7, ledger)
+    a.pay(original, 10_000)
+    clone = copy.deepcopy(original)
+    a.pay(original, 50_000)  # DS 2 at A
+    b.pay(clone, 45_000)  # DS 2 again at B: a fork
+    assert not settle(a.export(), ledger).flagged
+    as_before_revision_5(ledger)
+    assert ledger.reconcile().accepted_unpaid == 60_000
+    place = HouseholdPlace("h1", "Samarinda Ulu", "Air Putih")
+    facts = list(facts_from_ledger(ledger, households={original.serial: place}))
+    assert sum(f.spent for f in facts) == 60_000
+    run = run_payouts(ledger)  # the old rows are paid
+    assert run.total == 60_000 and ledger.reconcile().accepted_unpaid == 0
+    second = settle(b.export(), ledger)  # the clone's DS 2: the old, paid row goes to review
+    assert flags(second) == [(Flag.FORKED_COUNTER,)]
+    assert [(x.ds, x.amount, x.paid) for x in second.reopened] == [(2, 50_000, True)]
+    assert [e.status for e in ledger.seen(original.serial, 2)] == [LedgerStatus.FLAGGED] * 2
+    assert ledger.reconcile().clawbacks_pending == -50_000
+    assert ledger.reconcile().unexplained == 0
