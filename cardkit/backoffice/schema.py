@@ -11,7 +11,8 @@ load's receipt) as a row of ``receipt`` with its reasons.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -183,10 +184,9 @@ def booked_entries(blob: bytes) -> list[tuple[int, bytes, int, int]]:
     return list(BOOKED_ENTRY.iter_unpack(blob))
 
 
-def booked_blob(entries: Iterable[Sequence[Any]]) -> bytes:
+def booked_blob(entries: Sequence[Sequence[Any]]) -> bytes:
     """The packed form of ``entries`` (as :func:`booked_entries` reads them)."""
-    pack = BOOKED_ENTRY.pack
-    return b"".join(pack(*entry) for entry in entries)
+    return struct.pack(">" + "I8sQI" * len(entries), *chain.from_iterable(entries))
 
 
 #: The accepted receipts of one ``receipt_batch`` for one programme: what a payout pays.

@@ -186,6 +186,7 @@ class CardShard:
         self.buckets: dict[tuple[bytes, int], list[list[Any]]] = {}
         self._new_buckets: set[tuple[bytes, int]] = set()
         self._dirty_buckets: set[tuple[bytes, int]] = set()
+        self._unresolved: list[list[Any]] = []  # entries booked since the last flush
         self._rows_read: set[tuple[bytes, int]] = set()  # pairs whose receipt rows are read
         self._where_of: dict[int, str] = {}
         self._macs: dict[tuple[bytes, int], CMAC | None] = {}
@@ -197,18 +198,13 @@ class CardShard:
     def check(self, chunk: list[BatchWork]) -> ChunkResult:
         """Check this shard's receipts of ``chunk`` (batches in order)."""
         mine = self._mine(chunk)
-        self._prepare(mine)
-        for _, receipts in mine:  # each card's CMAC, keyed once for the run
-            for _, fields in receipts:
-                if (fields[0], fields[2]) not in self._macs:
-                    self._mac_base(fields[0], fields[2])
+        cards = self._prepare(mine)
         reopen: list[Reopen] = []
         results: dict[int, BatchResult] = {}
         for work, receipts in mine:
             result = results[work.number] = BatchResult()
             where = f"batch {work.sequence} of SAM {work.sam_serial.hex()}"
             self._batch(work, where, receipts, result, reopen)
-        cards = {fields[0] for _, receipts in mine for _, fields in receipts}
         return ChunkResult(results, reopen, cards)
 
     def _batch(  # noqa: C901 - settlement's hot loop, in one piece on purpose
@@ -233,6 +229,7 @@ class CardShard:
         seen, cards, macs, buckets = self.seen, self.cards, self._macs, self.buckets
         dirty, hotlist, accepted = self._dirty_buckets, self.hotlist, result.accepted
         lines, totals, compare = result.lines, result.totals, hmac.compare_digest
+        unresolved = self._unresolved
         for index, fields in receipts:
             serial, ds, amount = fields[0], fields[5], fields[7]
             if (
@@ -294,7 +291,9 @@ class CardShard:
             else:
                 earlier.append(entry)
             key = (serial, ds // _BUCKET)
-            buckets[key].append([ds, rm, -number, index])
+            booked = [ds, rm, -number, index]
+            buckets[key].append(booked)
+            unresolved.append(booked)
             dirty.add(key)
             accepted.append(index)
             line = lines.get(purse[_PROGRAMME])
@@ -325,9 +324,11 @@ class CardShard:
             out.append((work, receipts))
         return out
 
-    def _prepare(self, mine: list[tuple[BatchWork, list[tuple[int, Any]]]]) -> None:
-        """Read the cards that come up for the first time in this run, then the receipts
-        booked before the run for the (card, DS) pairs a card's highest DS could hold."""
+    def _prepare(self, mine: list[tuple[BatchWork, list[tuple[int, Any]]]]) -> set[bytes]:
+        """Read the cards that come up for the first time in this run, their booked
+        buckets, and the receipt rows booked before the run for the (card, DS) pairs a
+        card's highest DS could hold; key each card's CMAC once for the run. Returns the
+        chunk's cards with a payment."""
         new = {
             fields[0]
             for _, receipts in mine
@@ -337,28 +338,36 @@ class CardShard:
         if new:
             with self.read() as conn:
                 self.cards.update(_load_cards(conn, new))
-        cards, seen = self.cards, self.seen
+        cards, seen, macs, known = self.cards, self.seen, self._macs, self.buckets
         buckets: set[tuple[bytes, int]] = set()
         pairs: set[tuple[bytes, int]] = set()
+        touched: set[bytes] = set()
+        rows_read = self._rows_read
         for _, receipts in mine:
             for _, fields in receipts:
-                card = cards.get(fields[0])
+                serial = fields[0]
+                card = cards.get(serial)
                 if card is None:
                     continue  # no payment
-                serial, ds = fields[0], fields[5]
-                if (serial, ds // t.BOOKED_BUCKET) not in self.buckets:
-                    buckets.add((serial, ds // t.BOOKED_BUCKET))
-                if card.known and ds <= card.ledger_ds_max and (serial, ds) not in self._rows_read:
+                touched.add(serial)
+                ds = fields[5]
+                key = (serial, ds // _BUCKET)
+                if key not in known:
+                    buckets.add(key)
+                if card.known and ds <= card.ledger_ds_max and (serial, ds) not in rows_read:
                     pairs.add((serial, ds))
+                if (serial, fields[2]) not in macs:
+                    self._mac_base(serial, fields[2])
         if not buckets and not pairs:
-            return
+            return touched
         with self.read() as conn:
             if buckets:
                 self._read_buckets(conn, buckets)
             if pairs:
-                for key, rows in _load_rows(conn, pairs, self.before[0]).items():
-                    seen[key] = rows + seen.get(key, [])
+                for pair, rows in _load_rows(conn, pairs, self.before[0]).items():
+                    seen[pair] = rows + seen.get(pair, [])
                 self._rows_read |= pairs
+        return touched
 
     def _read_buckets(self, conn: Connection, keys: set[tuple[bytes, int]]) -> None:
         found = _load_buckets(conn, keys)
@@ -466,7 +475,9 @@ class CardShard:
         else:
             earlier.append(entry)
         key = (serial, ds // t.BOOKED_BUCKET)
-        self.buckets[key].append([ds, rm, -number, index])
+        booked = [ds, rm, -number, index]
+        self.buckets[key].append(booked)
+        self._unresolved.append(booked)
         self._dirty_buckets.add(key)
 
     def _unbook(self, serial: bytes, ds: int, rm: bytes) -> None:
@@ -606,11 +617,11 @@ class CardShard:
         ``ids`` are the receipt_batch ids the settler gave this transaction's batches."""
         out = ShardWrites([], [], [], [], self._blocks, [], [])
         self._blocks = []
+        for entry in self._unresolved:
+            entry[2] = ids[-entry[2]]
+        self._unresolved = []
         for key in self._dirty_buckets:
             entries = self.buckets[key]
-            for entry in entries:
-                if entry[2] < 0:
-                    entry[2] = ids[-entry[2]]
             blob = t.booked_blob(entries)
             if key in self._new_buckets:
                 if entries:
