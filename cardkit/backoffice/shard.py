@@ -180,7 +180,10 @@ class CardShard:
         self.before = before
         self.index, self.count = index, count
         self.cards: dict[bytes, _Card] = {}
-        self.seen: dict[tuple[bytes, int], list[_Seen]] = {}
+        #: what was booked for a (card, DS): a list of :class:`_Seen`, or the one accepted
+        #: receipt as its bucket entry (made a list when the full check needs it)
+        self.seen: dict[tuple[bytes, int], list[Any]] = {}
+        self._where_by_number: dict[int, str] = {}
         #: booked buckets of this shard's cards: [DS, RM, receipt_batch id (a work number
         #: negated until the settler gives it an id), index]
         self.buckets: dict[tuple[bytes, int], list[list[Any]]] = {}
@@ -204,6 +207,7 @@ class CardShard:
         for work, receipts in mine:
             result = results[work.number] = BatchResult()
             where = f"batch {work.sequence} of SAM {work.sam_serial.hex()}"
+            self._where_by_number[work.number] = where
             self._batch(work, where, receipts, result, reopen)
         return ChunkResult(results, reopen, cards)
 
@@ -284,14 +288,9 @@ class CardShard:
             if ds > card.ds_max:
                 card.ds_max, card.ds_max_date = ds, fields[9]
             card.dirty = True
-            entry = _Seen(rm, _ACCEPTED, where, ("run", number, index))
-            earlier = seen.get((serial, ds))
-            if earlier is None:
-                seen[(serial, ds)] = [entry]
-            else:
-                earlier.append(entry)
             key = (serial, ds // _BUCKET)
             booked = [ds, rm, -number, index]
+            seen[(serial, ds)] = booked  # the one receipt of this (card, DS), as booked
             buckets[key].append(booked)
             unresolved.append(booked)
             dirty.add(key)
@@ -365,7 +364,7 @@ class CardShard:
                 self._read_buckets(conn, buckets)
             if pairs:
                 for pair, rows in _load_rows(conn, pairs, self.before[0]).items():
-                    seen[pair] = rows + seen.get(pair, [])
+                    seen[pair] = rows + (self._earlier(pair) or [])
                 self._rows_read |= pairs
         return touched
 
@@ -378,10 +377,14 @@ class CardShard:
                 self._new_buckets.add(key)
                 entries = []
             self.buckets[key] = entries
-            for ds, rm, batch_id, index in entries:
-                seen.setdefault((key[0], ds), []).append(
-                    _Seen(rm, _ACCEPTED, batch_id, ("kept", batch_id, index))
-                )
+            for entry in entries:
+                pair = (key[0], entry[0])
+                if pair in seen:
+                    earlier = self._earlier(pair)
+                    assert earlier is not None
+                    earlier.append(self._seen_of(entry))
+                else:
+                    seen[pair] = entry
 
     def _receipt_key(self, serial: bytes, kvn: int) -> bytes | None:
         if self._mapping is not None:  # masters in memory: no key store to ask
@@ -428,7 +431,7 @@ class CardShard:
         if refusal is not None:  # not booked at all
             result.refused.append((index, *refusal))
             return
-        earlier = self.seen.get((serial, ds))
+        earlier = self._earlier((serial, ds))
         if earlier is None:
             earlier = self.seen[(serial, ds)] = []
         elif any(e.rm == rm for e in earlier):
@@ -465,6 +468,21 @@ class CardShard:
                     reopen.append((serial, ds, e.rm, e.place))
                     self._unbook(serial, ds, e.rm)
         earlier.append(_Seen(rm, _FLAGGED, where, ("review", work.number, index)))
+
+    def _earlier(self, pair: tuple[bytes, int]) -> list[_Seen] | None:
+        """What was booked for ``pair``, as a list (made one from a bucket entry)."""
+        value = self.seen.get(pair)
+        if value and value[0].__class__ is int:  # a bucket entry: [DS, RM, batch, index]
+            listed = [self._seen_of(value)]
+            self.seen[pair] = listed
+            return listed
+        return value
+
+    def _seen_of(self, entry: list[Any]) -> _Seen:
+        _, rm, batch, index = entry
+        if batch < 0:  # booked in this transaction: a work number until it has an id
+            return _Seen(rm, _ACCEPTED, self._where_by_number[-batch], ("run", -batch, index))
+        return _Seen(rm, _ACCEPTED, batch, ("kept", batch, index))
 
     def _book(self, serial: bytes, ds: int, rm: bytes, number: int, index: int, where: str) -> None:
         """An accepted receipt: seen from now on, and in its card's bucket."""
