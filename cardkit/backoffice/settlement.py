@@ -142,12 +142,11 @@ def settle_batches(
 @contextmanager
 def _young_collections_only() -> Iterator[None]:
     """Pause Python's automatic garbage collector while settling (the process's; restored
-    after): each group allocates some hundred thousand short-lived objects, and the
-    automatic full collections they set off re-scan every live object again and again
-    (about a third of the settling time). The settler collects the young generations
-    itself every 32 groups (:meth:`_Settler._book_group`; settling makes no reference
-    cycles of its own, and each collection re-scans the batches still in the pipeline),
-    so cycles are still freed."""
+    after): a run allocates millions of long-lived objects, and the automatic full
+    collections they set off re-scan every live object again and again. The settler
+    collects the young generations itself after each transaction (settling makes no
+    reference cycles of its own), so cycles are still freed; the shard workers run with
+    the collector off (see :func:`.shard.start_worker`)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -145,6 +145,6 @@ def test_the_whole_city_month(tmp_path: Path) -> None:
     month = sim.generate(cards=53_679, merchants=2_000, receipts=1_500_000, fraud=50, undo_fraud=50)
     assert month.receipts >= 1_490_000 and all(len(v) >= 50 for v in month.injected.values())
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    report = settle_month(month, ledger, tmp_path, workers=2, group=64)
+    report = settle_month(month, ledger, tmp_path, workers=2, group=1000)
     assert report.checked >= month.receipts
     check_month(month, ledger, report)
