@@ -251,7 +251,7 @@ class _Booking:
 class _Shards:
     """The card shards of a run: one in this process, or one per worker process."""
 
-    def __init__(self, settler: _Settler, workers: int, before: tuple[int, int]) -> None:
+    def __init__(self, settler: _Settler, workers: int, before: int) -> None:
         self.local: CardShard | None = None
         self.pools: list[ProcessPoolExecutor] = []
         ledger = settler.ledger
@@ -321,10 +321,8 @@ class _Settler:
 
     def run(self, batches: Iterable[Batch], group: int, workers: int) -> None:
         with self.ledger.transaction() as conn:
-            before = (
-                conn.execute(select(func.coalesce(func.max(t.receipt.c.id), 0))).scalar_one(),
-                conn.execute(select(func.coalesce(func.max(t.receipt_batch.c.id), 0))).scalar_one(),
-            )
+            # receipt rows above this one are written by this run (the shards know them)
+            before = conn.execute(select(func.coalesce(func.max(t.receipt.c.id), 0))).scalar_one()
         shards = _Shards(self, workers, before)
         try:
             for batches_of_group in _groups(batches, group):

@@ -156,8 +156,8 @@ class _Seen:
 class CardShard:
     """Checks the receipts of cards ``index`` modulo ``count`` (by the serial's last byte).
 
-    ``before`` is the highest (receipt row id, receipt_batch id) when the run started: rows
-    above were written by this run, and the shard knows those itself."""
+    ``before`` is the highest receipt row id when the run started: rows above were
+    written by this run, and the shard knows those itself."""
 
     #: book the plain case in one pass (False: every receipt through the full check; the
     #: tests compare the two)
@@ -169,7 +169,7 @@ class CardShard:
         hotlist: Hotlist | None,
         at: dt.datetime,
         read: Reader,
-        before: tuple[int, int],
+        before: int,
         index: int = 0,
         count: int = 1,
     ) -> None:
@@ -363,7 +363,7 @@ class CardShard:
             if buckets:
                 self._read_buckets(conn, buckets)
             if pairs:
-                for pair, rows in _load_rows(conn, pairs, self.before[0]).items():
+                for pair, rows in _load_rows(conn, pairs, self.before).items():
                     seen[pair] = rows + (self._earlier(pair) or [])
                 self._rows_read |= pairs
         return touched
@@ -857,7 +857,7 @@ def start_worker(
     masters: Mapping[int, bytes],
     hotlist: Hotlist | None,
     at: dt.datetime,
-    before: tuple[int, int],
+    before: int,
     index: int,
     count: int,
 ) -> None:
