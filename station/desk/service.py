@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from cardkit.backoffice import TRANSFER_AGENCY, ReplacementQuote, SettlementLedger
-from cardkit.codecs.wallet import Receipt
+from cardkit.codecs.wallet import PurseConfig, Receipt
 from cardkit.errors import (
     ApplicationNotAvailableError,
     CardkitError,
@@ -186,6 +186,14 @@ def _now() -> dt.datetime:
 class BackOffice(Protocol):
     """What the desk needs from the back office."""
 
+    def register_card(
+        self, serial: bytes, *, offline_cap: int, purses: tuple[PurseConfig, ...]
+    ) -> None:
+        """Record an issued card with the caps it was written with: settlement flags a
+        payment over a purse's cap or the card's offline cap, and a replacement holds back
+        no more than the offline cap."""
+        ...
+
     def replacement_quote(self, serial: bytes) -> ReplacementQuote:
         """What may move from this lost card to its replacement now, per purse: its shadow
         balance (loads - settled spends + undos - moved, never read from the card) less
@@ -224,6 +232,11 @@ class LedgerBackOffice:
         if ledger is None:
             ledger = self._local.ledger = self._open()
         return ledger
+
+    def register_card(
+        self, serial: bytes, *, offline_cap: int, purses: tuple[PurseConfig, ...]
+    ) -> None:
+        self.ledger.register_card(serial, offline_cap=offline_cap, purses=purses)
 
     def replacement_quote(self, serial: bytes) -> ReplacementQuote:
         return self.ledger.replacement_quote(serial)
@@ -307,6 +320,9 @@ class Issuance:
     recorded: bool = False
     round_trips: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: the wallet the card was written with (the back office registers its caps)
+    purses: tuple[PurseConfig, ...] = ()
+    offline_cap: int = 0
 
 
 @dataclass(frozen=True)
@@ -738,7 +754,14 @@ class DeskService:
             photo=photo,
             development=self.development,
         )
-        issuance = Issuance(kk, face, resumed=result.resumed, round_trips=result.round_trips)
+        issuance = Issuance(
+            kk,
+            face,
+            resumed=result.resumed,
+            round_trips=result.round_trips,
+            purses=plan.purses,
+            offline_cap=plan.offline_cap,
+        )
         self._written[kk] = issuance
         progress("verify")
         self._verify_issued(connection, result.serial)
@@ -771,6 +794,13 @@ class DeskService:
         clerk = self._who()
         if not issuance.printed:
             raise DeskError("not-printed", serial=issuance.face.serial)
+        # the back office first (idempotent): a card the register records is one whose
+        # caps settlement knows
+        self.backoffice.register_card(
+            bytes.fromhex(issuance.face.serial),
+            offline_cap=issuance.offline_cap,
+            purses=issuance.purses,
+        )
         try:
             self.register.issue_card(
                 issuance.kk, issuance.face.serial, desk=self.desk_id, clerk=clerk.name

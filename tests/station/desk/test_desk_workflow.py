@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 from desk_support import ARTIFACTS, KK_DUP, SUPERVISOR
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from cardkit.backoffice import REPLACEMENT_WINDOW
+from cardkit.backoffice import schema as t
 from cardkit.backoffice.schema import card_block
 from keys.audit import AuditLog
+from station.desk.service import OFFLINE_CAP, PAYMENT_CAP
 
 DAY = dt.timedelta(days=1)
 
@@ -67,6 +69,14 @@ def test_import_resolve_issue_verify_print_load_block_replace(
     assert pdf.stat().st_size > 1000
     assert issuance.face.photo == photo
     assert issue.front.pixmap() is not None and not issue.front.pixmap().isNull()
+    # the back office knows the caps the card was written with: settlement checks them
+    with world["ledger"].transaction() as conn:
+        key = bytes.fromhex(serial)
+        cap = conn.execute(select(t.card.c.offline_cap).where(t.card.c.serial == key)).scalar()
+        caps = conn.execute(
+            select(t.purse.c.purse, t.purse.c.payment_cap).where(t.purse.c.serial == key)
+        ).all()
+    assert cap == OFFLINE_CAP and sorted(caps) == [(0, PAYMENT_CAP), (1, PAYMENT_CAP)]
 
     # verify the presented card
     desk.read()
