@@ -926,14 +926,16 @@ class ServicesTab(QWidget):
         self.show_balance()
 
     def show_balance(self) -> None:
-        """Block only an active card; replace only a blocked one, showing what moves."""
+        """Block only an active card; replace a blocked one once, showing what moves; move
+        the rest of its balance once it has its replacement."""
         serial = self.serial.text().strip().upper()
         state = self.desk.service.card_state(serial) if len(serial) == 16 else None
         self.block.setEnabled(state == "active")
         lost = state == "blocked"
-        self.replace.setEnabled(lost)
-        self.move_rest.setEnabled(lost)
-        self.new_pin_replace.setEnabled(lost)
+        replaced = lost and self.desk.service.replaced(serial)
+        self.replace.setEnabled(lost and not replaced)
+        self.new_pin_replace.setEnabled(lost and not replaced)
+        self.move_rest.setEnabled(replaced)
         if lost:
             plan = self.desk.service.replacement_plan(serial)
             lines = [t("svc.balancebo", amount=rupiah(sum(plan.moves.values())))]

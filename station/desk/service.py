@@ -996,6 +996,20 @@ class DeskService:
                 sa.select(cards.c.state).where(cards.c.serial == serial.upper())
             ).scalar()
 
+    def replaced(self, serial: str) -> bool:
+        """True when the household of this blocked card has an active card: its
+        replacement was issued (a second one would be refused)."""
+        with self.engine.connect() as conn:
+            kk = conn.execute(
+                sa.select(cards.c.kk).where(cards.c.serial == serial.upper())
+            ).scalar()
+            if kk is None:
+                return False
+            active = conn.execute(
+                sa.select(cards.c.serial).where(cards.c.kk == kk, cards.c.state == "active")
+            ).first()
+        return active is not None
+
     def replacement_plan(self, lost_serial: str) -> ReplacementPlan:
         """What moves to a replacement now, per purse (the back office's shadow balance of
         the lost card less what it holds back), and what waits on the lost card's record

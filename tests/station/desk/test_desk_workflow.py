@@ -98,6 +98,7 @@ def test_import_resolve_issue_verify_print_load_block_replace(
     # the card is lost: block it
     desk.click(services.block)
     assert register.household(KK_DUP).cards[0].state == "blocked"
+    assert services.replace.isEnabled() and not services.move_rest.isEnabled()
     assert world["ledger"].blocked(bytes.fromhex(serial)) is not None
     assert "150.000" in services.balance.text()  # the back office's figure
 
@@ -125,7 +126,8 @@ def test_import_resolve_issue_verify_print_load_block_replace(
     assert world["ledger"].blocked(bytes.fromhex(new_serial)) is None
     desk.type(services.serial, serial)  # the lost card's number again, the new card on the reader
     assert "150.000" in services.balance.text() and "sampai" in services.balance.text()
-    assert services.move_rest.isEnabled()
+    assert services.move_rest.isEnabled()  # the lost card has its replacement now:
+    assert not services.replace.isEnabled()  # a second one is not offered
     ARTIFACTS.mkdir(exist_ok=True)  # looked at: what the clerk sees while the rest waits
     desk.qtbot.wait(100)  # the layout makes room for the two lines first
     assert desk.window.grab().save(str(ARTIFACTS / "desk-id-replaced-held-back.png"))
