@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from cardkit.audit import AuditLog
-from cardkit.backoffice import Ledger, read_batch, settle_batches
+from cardkit.backoffice import Ledger
 from cardkit.backoffice import simulate as sim
 from cardkit.backoffice.hotlist import HotlistService
 from cardkit.codecs.wallet import LABEL_RECEIPT
@@ -61,15 +61,7 @@ def run(
     )
     start = time.perf_counter()
     mine, theirs = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
-    report = settle_batches(
-        (read_batch(b) for b in month.batches),
-        {sim.KVN: sim.RECEIPT_MASTER},
-        sim.sam_keys,
-        seen=ledger,
-        detail=False,
-        group=group,
-        workers=workers,
-    )
+    report = sim.settle(month, ledger, workers=workers, group=group)
     elapsed = time.perf_counter() - start
     mine, theirs = _cpu(resource.RUSAGE_SELF) - mine, _cpu(resource.RUSAGE_CHILDREN) - theirs
     account = ledger.reconcile()

@@ -179,6 +179,41 @@ class ReplacementQuote:
         return 0
 
 
+def receipt_values(
+    receipt: Receipt,
+    status: LedgerStatus,
+    programme: int | None,
+    *,
+    at: dt.datetime,
+    batch: tuple[bytes, int] | None = None,
+    flags: str = "",
+    reasons: str = "",
+) -> dict[str, Any]:
+    """A row of ``receipt`` for ``receipt``: booked with ``status`` at ``at``, from the
+    SAM's batch ``(SAM serial, sequence)`` (None: the issuer's register)."""
+    entry = receipt.entry
+    return {
+        "serial": receipt.serial,
+        "ds": entry.ds,
+        "rm": receipt.record.rm,
+        "raw": receipt.to_bytes(),
+        "type": int(entry.type),
+        "purse": entry.purse,
+        "programme": programme,
+        "amount": entry.amount,
+        "merchant": entry.merchant,
+        "date": entry.date,
+        "sam_serial": batch[0] if batch is not None else None,
+        "batch_sequence": batch[1] if batch is not None else None,
+        "sam_counter": entry.sam_counter,
+        "status": str(status),
+        "flags": flags,
+        "reasons": reasons,
+        "payout_id": None,
+        "recorded_at": at,
+    }
+
+
 def utc(moment: dt.datetime | None) -> dt.datetime:
     """``moment`` (default now) as an aware UTC datetime."""
     if moment is None:
@@ -539,24 +574,9 @@ class Ledger:
                 if resets_offline:
                     conn.execute(_RESET_OFFLINE_WINDOW, {"k_serial": serial, "ds": ds})
             if receipt is not None:
-                entry = receipt.entry
                 conn.execute(
                     insert(t.receipt).values(
-                        serial=serial,
-                        ds=entry.ds,
-                        rm=receipt.record.rm,
-                        raw=receipt.to_bytes(),
-                        type=int(entry.type),
-                        purse=entry.purse,
-                        programme=programme,
-                        amount=entry.amount,
-                        merchant=entry.merchant,
-                        date=entry.date,
-                        sam_counter=entry.sam_counter,
-                        status=str(LedgerStatus.ISSUER),
-                        flags="",
-                        reasons="",
-                        recorded_at=utc(None),
+                        receipt_values(receipt, LedgerStatus.ISSUER, programme, at=utc(None))
                     )
                 )
         return True

@@ -40,7 +40,7 @@ from ..keystore import KeyFunction, KeyStore
 from ..pki import Hotlist
 from . import schema as t
 from .bulk import insert_many, insert_tuples, rows_in, update_many
-from .ledger import Ledger, LedgerStatus, utc
+from .ledger import Ledger, LedgerStatus, receipt_values, utc
 from .macs import ReceiptMasterSource
 from .shard import (
     BatchResult,
@@ -742,8 +742,10 @@ def _reopen(
         sam_serial, sequence, body, states = conn.execute(
             select(rb.sam_serial, rb.sequence, rb.body, rb.states).where(rb.id == batch_id)
         ).one()
-        raw = bytes(body[index * Receipt.LENGTH : (index + 1) * Receipt.LENGTH])
-        entry = Receipt.from_bytes(raw).record.entry
+        kept = Receipt.from_bytes(
+            bytes(body[index * Receipt.LENGTH : (index + 1) * Receipt.LENGTH])
+        )
+        entry = kept.record.entry
         programme = conn.execute(
             select(t.purse.c.programme).where(
                 t.purse.c.serial == serial, t.purse.c.purse == entry.purse
@@ -770,28 +772,16 @@ def _reopen(
                     undone=line.undone - (0 if debit else entry.amount),
                 )
             )
-        result = conn.execute(
-            insert(t.receipt).values(
-                serial=serial,
-                ds=ds,
-                rm=rm,
-                raw=raw,
-                type=int(entry.type),
-                purse=entry.purse,
-                programme=programme,
-                amount=entry.amount,
-                merchant=entry.merchant,
-                date=entry.date,
-                sam_serial=bytes(sam_serial),
-                batch_sequence=sequence,
-                sam_counter=entry.sam_counter,
-                status=str(LedgerStatus.FLAGGED),
-                flags=str(Flag.FORKED_COUNTER),
-                reasons=reason,
-                payout_id=None,
-                recorded_at=at,
-            )  # fmt: skip
+        values = receipt_values(
+            kept,
+            LedgerStatus.FLAGGED,
+            programme,
+            at=at,
+            batch=(bytes(sam_serial), sequence),
+            flags=str(Flag.FORKED_COUNTER),
+            reasons=reason,
         )
+        result = conn.execute(insert(t.receipt).values(values))
         assert result.inserted_primary_key is not None
         receipt_id = int(result.inserted_primary_key[0])
         merchant, amount, kind_code = entry.merchant, entry.amount, int(entry.type)

@@ -20,6 +20,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..codecs.batch import BATCH_HEADER, BATCH_MAGIC, BATCH_VERSION, assemble_batch
 from ..codecs.sam import SAM_AID, SamIdentity, sam_batch_key, sign_batch
@@ -34,6 +35,10 @@ from ..codecs.wallet import (
 )
 from ..crypto.diversify import diversify_key
 from ..pki import RevocationReason
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+    from .verdicts import SettlementReport
 
 KVN = 1
 RECEIPT_MASTER = hashlib.sha256(b"simulated receipt master").digest()[:16]
@@ -412,6 +417,25 @@ def prepare(month: CityMonth, ledger: object, hotlist: object) -> None:
             )
     for serial, day in month.hotlisted.items():
         hotlist.block_card(serial, RevocationReason.STOLEN, actor="simulation", revoked_on=day)
+
+
+def settle(
+    month: CityMonth, ledger: Ledger, *, workers: int = 1, group: int = 8, detail: bool = False
+) -> SettlementReport:
+    """Settle the month's batches into ``ledger`` (after :func:`prepare`) with the
+    simulation's receipt master and SAM keys."""
+    from ..codecs.batch import read_batch
+    from .settlement import settle_batches
+
+    return settle_batches(
+        (read_batch(b) for b in month.batches),
+        {KVN: RECEIPT_MASTER},
+        sam_keys,
+        seen=ledger,
+        detail=detail,
+        group=group,
+        workers=workers,
+    )
 
 
 def iter_batches(month: CityMonth) -> Iterator[bytes]:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import CardkitError
 from .sam import BATCH_DIGEST_LENGTH, BatchSignature, SamIdentity, SamInfo
@@ -67,14 +67,10 @@ class Batch:
     receipts: Sequence[Receipt]  #: as read: a :class:`~.wallet.ReceiptList`
     digest: bytes  #: SHA-256 of the body (checked by :func:`read_batch`)
     signature: BatchSignature
-    #: the receipts' bytes as read (not an init field: ``dataclasses.replace`` drops it)
-    _receipt_bytes: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     def receipt_bytes(self) -> bytes:
         """The receipts end to end (64 bytes each), as the file carried them."""
-        if self._receipt_bytes:
-            return self._receipt_bytes
-        if isinstance(self.receipts, ReceiptList):
+        if isinstance(self.receipts, ReceiptList):  # as read: the bytes themselves
             return self.receipts.to_bytes()
         return b"".join(r.to_bytes() for r in self.receipts)
 
@@ -154,11 +150,9 @@ def read_batch(source: bytes | bytearray | str | os.PathLike[str]) -> Batch:
     except (OverflowError, OSError, ValueError) as exc:
         raise BatchFormatError(f"creation time {created} is out of range") from exc
     signature = BatchSignature.from_bytes(data[body_length + BATCH_DIGEST_LENGTH :])
-    batch = Batch(
+    return Batch(
         sam_serial, tkvn, sam_id, merchant, terminal, created_at, receipts, digest, signature
     )
-    object.__setattr__(batch, "_receipt_bytes", body[BATCH_HEADER.size :])
-    return batch
 
 
 def _say_which_receipt(receipts: bytes) -> None:

@@ -9,6 +9,9 @@ import datetime as dt
 import hashlib
 import itertools
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,31 @@ TRANSPORT_KVN = 1
 RECEIPT_MASTERS = {KVN: RECEIPT_MASTER}
 AGENCY, DESK = 0x0A01, 7
 _load_sequence = itertools.count(1)
+
+
+#: the PostgreSQL the multi-desk and city-scale tests use (trust auth, database ``test``)
+PG_CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A schema of its own on the test PostgreSQL, dropped afterwards; the test is
+    skipped only when the server cannot be reached."""
+    import psycopg
+    import pytest
+    from psycopg import sql
+
+    try:
+        admin = psycopg.connect(PG_CONNINFO, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+        admin.close()
 
 
 def transport_key(sam_serial: bytes) -> bytes:

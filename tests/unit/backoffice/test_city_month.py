@@ -31,15 +31,7 @@ def settle_month(
     month: sim.CityMonth, ledger: Ledger, tmp_path: Path, workers: int = 1, group: int = 8
 ):  # type: ignore[no-untyped-def]
     sim.prepare(month, ledger, HotlistService(ledger, AuditLog(tmp_path / "audit.jsonl")))
-    return settle_batches(
-        (read_batch(b) for b in month.batches),
-        {sim.KVN: sim.RECEIPT_MASTER},
-        sim.sam_keys,
-        seen=ledger,
-        detail=False,
-        group=group,
-        workers=workers,
-    )
+    return sim.settle(month, ledger, workers=workers, group=group)
 
 
 def _gap_shown(month: sim.CityMonth, report, r) -> bool:  # type: ignore[no-untyped-def]

@@ -7,33 +7,30 @@ cannot be reached.
 from __future__ import annotations
 
 import copy
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from backoffice_support import RECEIPT_MASTERS, card, flags, make_merchant, sam_keys, settle
-from psycopg import sql
+from backoffice_support import (
+    PG_CONNINFO,
+    RECEIPT_MASTERS,
+    card,
+    flags,
+    make_merchant,
+    postgres_schema,
+    sam_keys,
+    settle,
+)
 
 from cardkit.backoffice import BatchFlag, Flag, Ledger, LedgerStatus, read_batch, settle_batch
 
-CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+CONNINFO = PG_CONNINFO
 
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(CONNINFO, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"ledger_test_{secrets.token_hex(4)}"
-    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    try:
+    with postgres_schema("ledger_test") as name:
         yield name
-    finally:
-        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
-        admin.close()
 
 
 def test_fork_duplicate_and_gap_on_postgres(tmp_path: Path, schema: str) -> None:

@@ -16,10 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from backoffice_support import card, flags, make_merchant, settle
-from psycopg import sql
+from backoffice_support import PG_CONNINFO, card, flags, make_merchant, postgres_schema, settle
 from sqlalchemy import delete, insert, select
 
 from cardkit.audit import AuditLog
@@ -33,7 +31,7 @@ from cardkit.backoffice.shard import CardShard
 from cardkit.backoffice.verdicts import SettlementReport
 from cardkit.codecs.wallet import Receipt
 
-CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+CONNINFO = PG_CONNINFO
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +41,8 @@ def month() -> sim.CityMonth:
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(CONNINFO, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"shard_test_{secrets.token_hex(4)}"
-    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    try:
+    with postgres_schema("shard_test") as name:
         yield name
-    finally:
-        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
-        admin.close()
 
 
 def settle_month(
@@ -66,15 +55,7 @@ def settle_month(
 def settle_again(
     month: sim.CityMonth, ledger: Ledger, *, workers: int = 1, group: int = 8
 ) -> SettlementReport:
-    return settle_batches(
-        (read_batch(b) for b in month.batches),
-        {sim.KVN: sim.RECEIPT_MASTER},
-        sim.sam_keys,
-        seen=ledger,
-        detail=False,
-        group=group,
-        workers=workers,
-    )
+    return sim.settle(month, ledger, workers=workers, group=group)
 
 
 def booked_state(ledger: Ledger) -> dict[str, Any]:
