@@ -441,7 +441,7 @@ class _Demo:
         """The SAM signs the shop's batch; the back office checks every receipt MAC and books
         it against the card's shadow balance; a simulated city month settles beside it."""
         from ..audit import AuditLog
-        from ..backoffice import read_batch, settle_batch, settle_batches
+        from ..backoffice import read_batch, settle_batch
         from ..backoffice import simulate as sim
         from ..backoffice.hotlist import HotlistService
         from ..backoffice.payouts import run_payouts, write_payout_file
@@ -475,14 +475,7 @@ class _Demo:
             cards=240, merchants=12, receipts=2_400, fraud=2, undo_fraud=1, start=start
         )
         sim.prepare(month, ledger, HotlistService(ledger, AuditLog(self.run_dir / "audit.jsonl")))
-        self.month_report = settle_batches(
-            (read_batch(b) for b in month.batches),
-            {sim.KVN: sim.RECEIPT_MASTER},
-            sim.sam_keys,
-            seen=ledger,
-            detail=False,
-            group=8,
-        )
+        self.month_report = sim.settle(month, ledger, group=8)
         injected = ", ".join(f"{len(v)} {k}" for k, v in sorted(month.injected.items()) if v)
         flags: dict[str, int] = {}
         for verdict in self.month_report.flagged:

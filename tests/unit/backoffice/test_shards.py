@@ -11,8 +11,11 @@ sent to review when their card forks.
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import os
 import secrets
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from cardkit.backoffice.report.ledger_facts import HouseholdPlace, facts_from_le
 from cardkit.backoffice.shard import CardShard
 from cardkit.backoffice.verdicts import SettlementReport
 from cardkit.codecs.wallet import Receipt
+from cardkit.pki import Hotlist, HotlistEntry
 
 CONNINFO = PG_CONNINFO
 
@@ -278,3 +282,42 @@ def test_receipts_booked_before_revision_5_are_paid_reported_and_reopened(
     assert [e.status for e in ledger.seen(original.serial, 2)] == [LedgerStatus.FLAGGED] * 2
     assert ledger.reconcile().clawbacks_pending == -50_000
     assert ledger.reconcile().unexplained == 0
+
+
+_DOOMED: list[bytes] = []  # the card whose lookup kills the worker (set before the fork)
+
+
+class _DeadlyHotlist(Hotlist):
+    """An empty hotlist whose lookup of one card kills the worker process asking."""
+
+    def entry(self, serial: bytes) -> HotlistEntry | None:
+        if serial in _DOOMED:
+            os._exit(3)  # as an out-of-memory kill would: no exception, no clean-up
+        return super().entry(serial)
+
+
+def test_a_worker_that_dies_books_nothing_and_the_run_can_be_redone(
+    month: sim.CityMonth, tmp_path: Path
+) -> None:
+    reference = settle_month(month, Ledger(), tmp_path)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    sim.prepare(month, ledger, HotlistService(ledger, AuditLog(tmp_path / "audit")))
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    _DOOMED[:] = [month.cards[5].serial]
+    with pytest.raises(BrokenProcessPool):
+        settle_batches(
+            (read_batch(b) for b in month.batches),
+            {sim.KVN: sim.RECEIPT_MASTER},
+            sim.sam_keys,
+            seen=ledger,
+            hotlist=_DeadlyHotlist(1, now, now + dt.timedelta(days=1)),
+            detail=False,
+            group=10_000,
+            workers=2,
+        )
+    _DOOMED.clear()
+    state = booked_state(ledger)
+    assert state["kept"] == state["booked"] == state["review"] == []  # nothing booked
+    assert ledger.reconcile().unexplained == 0
+    again = settle_again(month, ledger, workers=2)  # the run lock went with the failed run
+    assert report_state(again) == report_state(reference)
