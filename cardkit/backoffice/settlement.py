@@ -312,6 +312,7 @@ class _Settler:
         self._conn: Connection | None = None
         self._numbers = 0
         self._ids: dict[int, int] = {}  # receipt_batch ids by work number
+        self._transport_keys: dict[tuple[bytes, int], bytes | None] = {}
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:
@@ -390,7 +391,10 @@ class _Settler:
                 for i, r in enumerate(b.receipts)
             )
 
-        k_t = _transport_key(self.sam_keys, b.sam_serial, b.transport_kvn)
+        which = (b.sam_serial, b.transport_kvn)
+        if which not in self._transport_keys:  # once per SAM and run: a key store is slow
+            self._transport_keys[which] = _transport_key(self.sam_keys, *which)
+        k_t = self._transport_keys[which]
         if k_t is None:
             why = f"no SAM transport key of version {b.transport_kvn}"
             refuse(BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, why)
