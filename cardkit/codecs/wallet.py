@@ -801,8 +801,8 @@ class ReceiptList(Sequence["Receipt"]):
             return self._all() == tuple(other)
         return NotImplemented
 
-    def __hash__(self) -> int:
-        return hash(self._data)
+    def __hash__(self) -> int:  # as the tuple of the same receipts hashes (they are equal)
+        return hash(self._all())
 
     def __repr__(self) -> str:
         return f"ReceiptList({len(self)} receipts)"

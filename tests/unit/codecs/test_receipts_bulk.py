@@ -98,7 +98,8 @@ def test_a_receipt_list_checks_like_the_bulk_parser_and_parses_when_asked() -> N
         assert len(lazy) == 3 and lazy.to_bytes() == data
         assert lazy == expected and list(lazy) == list(expected) and lazy[1] == expected[1]
         assert lazy[1:] == expected[1:] and lazy == ReceiptList(data)
-        assert hash(lazy) == hash(ReceiptList(data)) and "3 receipts" in repr(lazy)
+        assert hash(lazy) == hash(ReceiptList(data)) == hash(expected)
+        assert "3 receipts" in repr(lazy)
     with pytest.raises(WalletFormatError, match="no whole number"):
         ReceiptList(b"\x00" * 65)
 
