@@ -11,6 +11,7 @@ sent to review when their card forks.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import os
 import secrets
@@ -183,7 +184,7 @@ def test_a_load_booked_between_two_transactions_is_kept(
     settle_month(month, plain, tmp_path, group=10)
     ledger = Ledger(tmp_path / "ledger.sqlite")
     busy = month.cards[0]
-    booked = []
+    booked: list[bool] = []
 
     def a_desk_loads(_count: int) -> None:  # after the run's first transaction
         if not booked:
@@ -284,14 +285,16 @@ def test_receipts_booked_before_revision_5_are_paid_reported_and_reopened(
     assert ledger.reconcile().unexplained == 0
 
 
-_DOOMED: list[bytes] = []  # the card whose lookup kills the worker (set before the fork)
-
-
+@dataclasses.dataclass(frozen=True)
 class _DeadlyHotlist(Hotlist):
-    """An empty hotlist whose lookup of one card kills the worker process asking."""
+    """An empty hotlist whose lookup of one card kills the worker process asking (it
+    travels to the workers with the run, as any hotlist does)."""
+
+    doomed: bytes = b""  #: the card whose lookup kills the worker
+    settler: int = 0  #: the settling process's pid (never killed)
 
     def entry(self, serial: bytes) -> HotlistEntry | None:
-        if serial in _DOOMED:
+        if serial == self.doomed and os.getpid() != self.settler:
             os._exit(3)  # as an out-of-memory kill would: no exception, no clean-up
         return super().entry(serial)
 
@@ -303,19 +306,20 @@ def test_a_worker_that_dies_books_nothing_and_the_run_can_be_redone(
     ledger = Ledger(tmp_path / "ledger.sqlite")
     sim.prepare(month, ledger, HotlistService(ledger, AuditLog(tmp_path / "audit")))
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    _DOOMED[:] = [month.cards[5].serial]
+    deadly = _DeadlyHotlist(
+        1, now, now + dt.timedelta(days=1), doomed=month.cards[5].serial, settler=os.getpid()
+    )
     with pytest.raises(BrokenProcessPool):
         settle_batches(
             (read_batch(b) for b in month.batches),
             {sim.KVN: sim.RECEIPT_MASTER},
             sim.sam_keys,
             seen=ledger,
-            hotlist=_DeadlyHotlist(1, now, now + dt.timedelta(days=1)),
+            hotlist=deadly,
             detail=False,
             group=10_000,
             workers=2,
         )
-    _DOOMED.clear()
     state = booked_state(ledger)
     assert state["kept"] == state["booked"] == state["review"] == []  # nothing booked
     assert ledger.reconcile().unexplained == 0
