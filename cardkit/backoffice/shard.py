@@ -277,7 +277,7 @@ class CardShard:
             if not compare(mac.finalize()[:8], rm):
                 check(work, where, index, fields, result, reopen)
                 continue
-            # accepted: what _check would book, without a flag to find
+            # accepted: what _check books (its _book and _count, inline: this loop is hot)
             card.offline_spent = offline
             purse[_SPENT] += amount
             purse[_ADD_SPENT] += amount

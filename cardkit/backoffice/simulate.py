@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ from ..crypto.diversify import diversify_key
 from ..pki import RevocationReason
 
 if TYPE_CHECKING:
+    from ..pki import Hotlist
     from .ledger import Ledger
     from .verdicts import SettlementReport
 
@@ -420,10 +421,17 @@ def prepare(month: CityMonth, ledger: object, hotlist: object) -> None:
 
 
 def settle(
-    month: CityMonth, ledger: Ledger, *, workers: int = 1, group: int = 8, detail: bool = False
+    month: CityMonth,
+    ledger: Ledger,
+    *,
+    workers: int = 1,
+    group: int = 8,
+    detail: bool = False,
+    hotlist: Hotlist | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SettlementReport:
     """Settle the month's batches into ``ledger`` (after :func:`prepare`) with the
-    simulation's receipt master and SAM keys."""
+    simulation's receipt master and SAM keys (see :func:`~.settlement.settle_batches`)."""
     from ..codecs.batch import read_batch
     from .settlement import settle_batches
 
@@ -435,6 +443,8 @@ def settle(
         detail=detail,
         group=group,
         workers=workers,
+        hotlist=hotlist,
+        progress=progress,
     )
 
 

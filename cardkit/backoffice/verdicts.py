@@ -115,15 +115,6 @@ class Totals:
         """What the merchant is owed for these receipts."""
         return self.debited - self.undone
 
-    def add_payment(self, debit: bool, amount: int) -> None:
-        """Count a debit (``debit``) or an undo of ``amount`` rupiah."""
-        if debit:
-            self.payments += 1
-            self.debited += amount
-        else:
-            self.undos += 1
-            self.undone += amount
-
     def add(self, receipt: Receipt) -> None:
         entry = receipt.record.entry
         if entry.type is TransactionType.DEBIT:

@@ -25,7 +25,7 @@ from backoffice_support import PG_CONNINFO, card, flags, make_merchant, postgres
 from sqlalchemy import delete, insert, select
 
 from cardkit.audit import AuditLog
-from cardkit.backoffice import Flag, Ledger, LedgerError, LedgerStatus, read_batch, settle_batches
+from cardkit.backoffice import Flag, Ledger, LedgerError, LedgerStatus
 from cardkit.backoffice import schema as t
 from cardkit.backoffice import simulate as sim
 from cardkit.backoffice.hotlist import HotlistService
@@ -193,16 +193,7 @@ def test_a_load_booked_between_two_transactions_is_kept(
             )
 
     sim.prepare(month, ledger, HotlistService(ledger, AuditLog(tmp_path / "audit")))
-    settle_batches(
-        (read_batch(b) for b in month.batches),
-        {sim.KVN: sim.RECEIPT_MASTER},
-        sim.sam_keys,
-        seen=ledger,
-        detail=False,
-        group=10,
-        workers=2,
-        progress=a_desk_loads,
-    )
+    sim.settle(month, ledger, group=10, workers=2, progress=a_desk_loads)
     assert booked == [True]
     before = {p.purse: p for p in plain.balances(busy.serial)}
     after = {p.purse: p for p in ledger.balances(busy.serial)}
@@ -310,16 +301,7 @@ def test_a_worker_that_dies_books_nothing_and_the_run_can_be_redone(
         1, now, now + dt.timedelta(days=1), doomed=month.cards[5].serial, settler=os.getpid()
     )
     with pytest.raises(BrokenProcessPool):
-        settle_batches(
-            (read_batch(b) for b in month.batches),
-            {sim.KVN: sim.RECEIPT_MASTER},
-            sim.sam_keys,
-            seen=ledger,
-            hotlist=deadly,
-            detail=False,
-            group=10_000,
-            workers=2,
-        )
+        sim.settle(month, ledger, hotlist=deadly, group=10_000, workers=2)
     state = booked_state(ledger)
     assert state["kept"] == state["booked"] == state["review"] == []  # nothing booked
     assert ledger.reconcile().unexplained == 0

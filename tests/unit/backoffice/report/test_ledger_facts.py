@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cardkit.audit import AuditLog
-from cardkit.backoffice import Ledger, read_batch, settle_batches
+from cardkit.backoffice import Ledger
 from cardkit.backoffice import simulate as sim
 from cardkit.backoffice.hotlist import HotlistService
 from cardkit.backoffice.payouts import run_payouts
@@ -21,13 +21,7 @@ def settled_month(tmp_path: Path) -> tuple[sim.CityMonth, Ledger]:
     month = sim.generate(cards=40, merchants=4, receipts=400, fraud=2, seed=5)
     ledger = Ledger(tmp_path / "ledger.sqlite")
     sim.prepare(month, ledger, HotlistService(ledger, AuditLog(tmp_path / "audit.jsonl")))
-    settle_batches(
-        (read_batch(b) for b in month.batches),
-        {sim.KVN: sim.RECEIPT_MASTER},
-        sim.sam_keys,
-        seen=ledger,
-        detail=False,
-    )
+    sim.settle(month, ledger, group=1)
     run_payouts(ledger)
     return month, ledger
 
