@@ -19,28 +19,45 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+import numpy as np
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.cmac import CMAC
 from sqlalchemy import Connection
 
 from ..codecs.wallet import (
     LABEL_RECEIPT,
+    PURSES,
     RECEIPT_LAYOUT,
     Receipt,
     TransactionType,
     card_key,
-    receipt_fields,
 )
 from ..keystore import KeyFunction
 from ..pki import Hotlist, RevocationReason
 from . import schema as t
 from .bulk import rows_in, rows_in_pairs
+from .cardstate import (
+    ENTRY,
+    NO_CAP,
+    BookedColumns,
+    Bools,
+    CardColumns,
+    CardView,
+    Ints,
+    PurseView,
+    SortedKeys,
+    bucket_key,
+    bucket_keys,
+    bucket_of_key,
+    pair_keys,
+)
 from .ledger import LedgerStatus
 from .macs import ReceiptMasterSource, receipt_key
 from .verdicts import Flag
@@ -55,6 +72,16 @@ _SIZE = Receipt.LENGTH
 _RECEIPT_FUNCTION = KeyFunction.RECEIPT.value
 _BUCKET = t.BOOKED_BUCKET
 _TYPE_NAMES = {int(kind): kind.name.lower() for kind in TransactionType}
+#: a receipt's 64 bytes as NumPy reads a chunk of them (the fields of RECEIPT_LAYOUT)
+_RECEIPT = np.dtype(
+    [
+        ("serial", ">u8"), ("kvn_debit", "u1"), ("kvn", "u1"), ("type", "u1"), ("tc", ">u4"),
+        ("ds", ">u4"), ("purse", "u1"), ("amount", ">u4"), ("balance", ">u4"),
+        ("date", ">u4"), ("merchant", ">u4"), ("terminal", ">u4"), ("sam_id", ">u4"),
+        ("sam_counter", ">u4"), ("rm", "V8"), ("conf", "V8"),
+    ]
+)  # fmt: skip
+assert _RECEIPT.itemsize == _SIZE
 
 #: A connection to read the ledger through (the settler's own, or a worker's).
 Reader = Callable[[], AbstractContextManager[Connection]]
@@ -119,29 +146,6 @@ class ShardWrites:
 
 
 @dataclass(slots=True)
-class _Card:
-    known: bool
-    offline_cap: int | None = None
-    ds_count: int = 0
-    ds_max: int = 0
-    ds_max_date: int = 0
-    window: int = 0
-    offline_spent: int = 0
-    ledger_ds_max: int = 0  # as the ledger had it: a higher DS was never booked before
-    ds_added: int = 0  # distinct DS values counted since the last flush
-    blocked: str | None = None
-    hotlisted: tuple[int, dt.date] | None = None
-    purses: dict[int, list[Any]] = field(default_factory=dict)
-    new_ds: set[int] = field(default_factory=set)
-    dirty: bool = False
-    new: bool = False  # not in the ledger yet: inserted at the next flush
-
-
-# a purse: [programme, payment cap, loaded, spent, undone, spent added, undone added, new]
-_PROGRAMME, _CAP, _LOADED, _SPENT, _UNDONE, _ADD_SPENT, _ADD_UNDONE, _NEW = range(8)
-
-
-@dataclass(slots=True)
 class _Seen:
     """A receipt booked before for a (card, DS): its RM, status, where it came from (a
     receipt_batch id until a message needs the words) and where it is: ``("row", receipt
@@ -153,14 +157,56 @@ class _Seen:
     place: tuple[str, int, int]
 
 
+class _Chunk:
+    """This shard's receipts of one chunk of batches, as columns (in the chunk's order)."""
+
+    def __init__(self, works: list[BatchWork], index: int, count: int) -> None:
+        sizes = np.array([len(w.body) // _SIZE for w in works], np.int64)
+        self.works = works
+        self.data = works[0].body if len(works) == 1 else b"".join(w.body for w in works)
+        every = np.frombuffer(self.data, _RECEIPT)
+        batch_of = np.repeat(np.arange(len(works)), sizes)
+        place = np.arange(len(every)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        serial = every["serial"].astype(np.uint64)
+        if count > 1:  # by the serial's last byte
+            mine = np.flatnonzero((serial & np.uint64(0xFF)) % np.uint64(count) == index)
+        else:
+            mine = np.arange(len(every))
+        r = every[mine]
+        self.position = mine  # in the chunk (a receipt's bytes start at 64 times it)
+        self.batch = batch_of[mine]  # which of works
+        self.place = place[mine]  # in its batch
+        self.serial = serial[mine]
+        self.kind = r["type"].astype(np.int64)
+        self.kvn = r["kvn"].astype(np.int64)
+        self.ds = r["ds"].astype(np.int64)
+        self.purse = r["purse"].astype(np.int64)
+        self.amount = r["amount"].astype(np.int64)
+        self.date = r["date"].astype(np.int64)
+        self.rm = r["rm"]
+        self.ids_ok = (
+            (r["sam_id"] == np.array([w.sam_id for w in works], np.int64)[self.batch])
+            & (r["merchant"] == np.array([w.merchant for w in works], np.int64)[self.batch])
+            & (r["terminal"] == np.array([w.terminal for w in works], np.int64)[self.batch])
+            & (r["sam_counter"] <= np.array([w.sam_counter for w in works], np.int64)[self.batch])
+            & np.array([w.tally is None for w in works], np.bool_)[self.batch]
+        )
+        self.payment = (self.kind == _DEBIT) | (self.kind == _UNDO)
+        self.slot = np.full(len(mine), -1, np.int64)
+
+    def fields(self, i: int) -> tuple[Any, ...]:
+        """Receipt ``i`` of this shard's as a tuple (:data:`RECEIPT_FIELDS`)."""
+        return RECEIPT_LAYOUT.unpack_from(self.data, int(self.position[i]) * _SIZE)
+
+
 class CardShard:
     """Checks the receipts of cards ``index`` modulo ``count`` (by the serial's last byte).
 
     ``before`` is the highest receipt row id when the run started: rows above were
     written by this run, and the shard knows those itself."""
 
-    #: book the plain case in one pass (False: every receipt through the full check; the
-    #: tests compare the two)
+    #: book the plain case a chunk at a time (False: every receipt through the full check;
+    #: the tests compare the two)
     plain = True
 
     def __init__(
@@ -179,17 +225,23 @@ class CardShard:
         self.read = read
         self.before = before
         self.index, self.count = index, count
-        self.cards: dict[bytes, _Card] = {}
-        #: what was booked for a (card, DS): a list of :class:`_Seen`, or the one accepted
-        #: receipt as its bucket entry (made a list when the full check needs it)
+        self.cards = CardColumns()
+        #: what was booked for a (card, DS) before this run, or by the full check: a list
+        #: of :class:`_Seen`, or the one accepted receipt as its bucket entry (made a list
+        #: when the full check needs it); the plain pass's are in ``self.booked``
         self.seen: dict[tuple[bytes, int], list[Any]] = {}
+        self.seen_keys = SortedKeys()  # the pairs of ``seen``, by slot
+        self.booked = BookedColumns()
         self._where_by_number: dict[int, str] = {}
-        #: booked buckets of this shard's cards: [DS, RM, receipt_batch id (a work number
-        #: negated until the settler gives it an id), index]
+        #: booked buckets of this shard's cards, as read from the ledger and added to by
+        #: the full check: [DS, RM, receipt_batch id (a work number negated until the
+        #: settler gives it an id), index]
         self.buckets: dict[tuple[bytes, int], list[list[Any]]] = {}
+        self.bucket_keys = SortedKeys()  # the buckets read, by slot
         self._new_buckets: set[tuple[bytes, int]] = set()
-        self._dirty_buckets: set[tuple[bytes, int]] = set()
-        self._unresolved: list[list[Any]] = []  # entries booked since the last flush
+        self._dirty_buckets: set[tuple[bytes, int]] = set()  # by the full check
+        self._dirty_bucket_keys: list[Ints] = []  # by the plain pass
+        self._unresolved: list[list[Any]] = []  # entries the full check booked since the flush
         self._rows_read: set[tuple[bytes, int]] = set()  # pairs whose receipt rows are read
         self._where_of: dict[int, str] = {}
         self._macs: dict[tuple[bytes, int], CMAC | None] = {}
@@ -198,179 +250,97 @@ class CardShard:
 
     # --- one chunk of batches ---------------------------------------------------------------
 
-    def check(self, chunk: list[BatchWork]) -> ChunkResult:
-        """Check this shard's receipts of ``chunk`` (batches in order)."""
-        mine = self._mine(chunk)
-        cards = self._prepare(mine)
+    def check(self, works: list[BatchWork]) -> ChunkResult:
+        """Check this shard's receipts of ``works`` (batches in order)."""
+        chunk = _Chunk(works, self.index, self.count)
+        touched = self._prepare(chunk)
+        results = {w.number: BatchResult() for w in works}
+        wheres = []
+        for w in works:
+            where = self._where_by_number[w.number] = (
+                f"batch {w.sequence} of SAM {w.sam_serial.hex()}"
+            )
+            wheres.append(where)
+        if self.plain:
+            plain = self._plain(chunk)
+            self._book_plain(chunk, plain, results)
+            rest = np.flatnonzero(~plain).tolist()
+        else:
+            rest = range(len(chunk.position))
         reopen: list[Reopen] = []
-        results: dict[int, BatchResult] = {}
-        for work, receipts in mine:
-            result = results[work.number] = BatchResult()
-            where = f"batch {work.sequence} of SAM {work.sam_serial.hex()}"
-            self._where_by_number[work.number] = where
-            self._batch(work, where, receipts, result, reopen)
-        return ChunkResult(results, reopen, cards)
+        batch, place = chunk.batch.tolist(), chunk.place.tolist()
+        for i in rest:  # in the chunk's order: a card's receipts after its plain ones
+            work = works[batch[i]]
+            self._check(
+                work, wheres[batch[i]], place[i], chunk.fields(i), results[work.number], reopen
+            )
+        return ChunkResult(results, reopen, touched)
 
-    def _batch(  # noqa: C901 - settlement's hot loop, in one piece on purpose
-        self,
-        work: BatchWork,
-        where: str,
-        receipts: list[tuple[int, Any]],
-        result: BatchResult,
-        reopen: list[Reopen],
-    ) -> None:
-        """Check a batch's receipts in order. The plain case, most receipts, is booked
-        here in one pass: a genuine debit of a known, unblocked, unlisted card's existing
-        purse, within its caps and balance, whose (card, DS) was never booked. Anything
-        else goes to the full check (:meth:`_check`), which decides and says why."""
-        check = self._check
-        if work.tally is not None or not self.plain:
-            for index, fields in receipts:
-                check(work, where, index, fields, result, reopen)
-            return
-        ids = (work.sam_id, work.merchant, work.terminal)
-        body, number, sam_counter = work.body, work.number, work.sam_counter
-        seen, cards, macs, buckets = self.seen, self.cards, self._macs, self.buckets
-        dirty, hotlist, accepted = self._dirty_buckets, self.hotlist, result.accepted
-        lines, totals, compare = result.lines, result.totals, hmac.compare_digest
-        unresolved = self._unresolved
-        for index, fields in receipts:
-            serial, ds, amount = fields[0], fields[5], fields[7]
-            if (
-                fields[3] != _DEBIT
-                or fields[13] > sam_counter
-                or (fields[12], fields[10], fields[11]) != ids
-                or seen.get((serial, ds))
-            ):
-                check(work, where, index, fields, result, reopen)
-                continue
-            card = cards[serial]
-            if (
-                not card.known
-                or card.blocked is not None
-                or card.hotlisted is not None
-                or (hotlist is not None and hotlist.entry(serial) is not None)
-            ):
-                check(work, where, index, fields, result, reopen)
-                continue
-            purse = card.purses.get(fields[6])
-            if purse is None or (purse[_CAP] is not None and amount > purse[_CAP]):
-                check(work, where, index, fields, result, reopen)
-                continue
-            window = ds > card.window
-            offline = card.offline_spent + amount if window else card.offline_spent
-            if (
-                (window and card.offline_cap is not None and offline > card.offline_cap)
-                or purse[_LOADED] - purse[_SPENT] - amount + purse[_UNDONE] < 0
-                or (serial, fields[2]) not in macs
-            ):
-                check(work, where, index, fields, result, reopen)
-                continue
-            base = macs[(serial, fields[2])]
-            if base is None:
-                check(work, where, index, fields, result, reopen)
-                continue
-            mac = base.copy()
-            offset = index * _SIZE
-            mac.update(body[offset + 10 : offset + 48])
-            rm = fields[14]
-            if not compare(mac.finalize()[:8], rm):
-                check(work, where, index, fields, result, reopen)
-                continue
-            # accepted: what _check books (its _book and _count, inline: this loop is hot)
-            card.offline_spent = offline
-            purse[_SPENT] += amount
-            purse[_ADD_SPENT] += amount
-            if ds not in card.new_ds:
-                card.new_ds.add(ds)
-                card.ds_count += 1
-                card.ds_added += 1
-            if ds > card.ds_max:
-                card.ds_max, card.ds_max_date = ds, fields[9]
-            card.dirty = True
-            key = (serial, ds // _BUCKET)
-            booked = [ds, rm, -number, index]
-            seen[(serial, ds)] = booked  # the one receipt of this (card, DS), as booked
-            buckets[key].append(booked)
-            unresolved.append(booked)
-            dirty.add(key)
-            accepted.append(index)
-            line = lines.get(purse[_PROGRAMME])
-            if line is None:
-                line = lines[purse[_PROGRAMME]] = [0, 0, 0]
-            line[0] += 1
-            line[1] += amount
-            total = totals.get(fields[6])
-            if total is None:
-                total = totals[fields[6]] = [0, 0, 0, 0]
-            total[0] += 1
-            total[1] += amount
-
-    def _mine(self, chunk: list[BatchWork]) -> list[tuple[BatchWork, list[tuple[int, Any]]]]:
-        index, count = self.index, self.count
-        out = []
-        for work in chunk:
-            body = work.body
-            if count == 1:
-                receipts = list(enumerate(receipt_fields(body)))
-            else:  # by the serial's last byte, before unpacking anything
-                unpack = RECEIPT_LAYOUT.unpack_from
-                receipts = [
-                    (i, unpack(body, i * _SIZE))
-                    for i, last in enumerate(body[7::_SIZE])
-                    if last % count == index
-                ]
-            out.append((work, receipts))
-        return out
-
-    def _prepare(self, mine: list[tuple[BatchWork, list[tuple[int, Any]]]]) -> set[bytes]:
-        """Read the cards that come up for the first time in this run, their booked
-        buckets, and the receipt rows booked before the run for the (card, DS) pairs a
-        card's highest DS could hold; key each card's CMAC once for the run. Returns the
-        chunk's cards with a payment."""
-        new = {
-            fields[0]
-            for _, receipts in mine
-            for _, fields in receipts
-            if fields[0] not in self.cards and fields[3] in _PAYMENTS
-        }
-        if new:
+    def _prepare(self, chunk: _Chunk) -> set[bytes]:
+        """Give the cards that come up for the first time in this run a slot and read them,
+        their booked buckets, and the receipt rows booked before the run for the (card, DS)
+        pairs a card's highest DS could hold; key each card's CMAC once for the run.
+        Returns the chunk's cards with a payment."""
+        cards = self.cards
+        pay = chunk.payment
+        slot = cards.lookup(chunk.serial)
+        new = np.unique(chunk.serial[pay & (slot < 0)])
+        if new.size:
+            serials = [int(s).to_bytes(8, "big") for s in new.tolist()]
             with self.read() as conn:
-                self.cards.update(_load_cards(conn, new))
-        cards, seen, macs, known = self.cards, self.seen, self._macs, self.buckets
-        buckets: set[tuple[bytes, int]] = set()
-        pairs: set[tuple[bytes, int]] = set()
-        touched: set[bytes] = set()
-        rows_read = self._rows_read
-        for _, receipts in mine:
-            for _, fields in receipts:
-                serial = fields[0]
-                card = cards.get(serial)
-                if card is None:
-                    continue  # no payment
-                touched.add(serial)
-                ds = fields[5]
-                key = (serial, ds // _BUCKET)
-                if key not in known:
-                    buckets.add(key)
-                if card.known and ds <= card.ledger_ds_max and (serial, ds) not in rows_read:
-                    pairs.add((serial, ds))
-                if (serial, fields[2]) not in macs:
-                    self._mac_base(serial, fields[2])
+                self._load_cards(conn, serials)
+            slot = cards.lookup(chunk.serial)
+        slot = np.where(pay | (slot >= 0), slot, -1)
+        chunk.slot = slot
+        with_card = np.flatnonzero(slot >= 0)
+        s, ds = slot[with_card], chunk.ds[with_card]
+        touched_slots = np.unique(s).tolist()
+        touched = {cards.serials[i] for i in touched_slots}
+        # CMACs: a card's first key version keys the plain pass's; others go to the dict
+        kvn = chunk.kvn[with_card]
+        unkeyed = np.unique(pair_keys(s, kvn)[cards.kvn[s] != kvn])
+        for key in unkeyed.tolist():
+            i, version = key >> 32, key & 0xFFFFFFFF
+            serial = cards.serials[i]
+            if (serial, version) in self._macs:
+                continue
+            base = self._mac_base(serial, version)
+            if cards.kvn[i] < 0:
+                cards.kvn[i] = version
+                cards.keyed[i] = base is not None
+                cards.bases[i] = base
+        bkeys = np.unique(bucket_keys(s, ds, _BUCKET))
+        missing = bkeys[~self.bucket_keys.contains(bkeys)]
+        buckets = [(cards.serials[a], b) for a, b in map(bucket_of_key, missing.tolist())]
+        self.bucket_keys.add(missing)
+        near = (cards.known[s]) & (ds <= cards.ledger_ds_max[s])
+        pairs = {
+            (cards.serials[a], d)
+            for a, d in zip(s[near].tolist(), ds[near].tolist(), strict=True)
+            if (cards.serials[a], d) not in self._rows_read
+        }
         if not buckets and not pairs:
             return touched
         with self.read() as conn:
             if buckets:
                 self._read_buckets(conn, buckets)
             if pairs:
+                added = []
                 for pair, rows in _load_rows(conn, pairs, self.before).items():
-                    seen[pair] = rows + (self._earlier(pair) or [])
+                    if pair not in self.seen:
+                        added.append(self._pair_key(pair))
+                    self.seen[pair] = rows + (self._earlier(pair) or [])
+                self.seen_keys.add(np.array(added, np.int64))
                 self._rows_read |= pairs
         return touched
 
-    def _read_buckets(self, conn: Connection, keys: set[tuple[bytes, int]]) -> None:
-        found = _load_buckets(conn, keys)
+    def _pair_key(self, pair: tuple[bytes, int]) -> int:
+        return (self.cards.slot_of[pair[0]] << 32) | pair[1]
+
+    def _read_buckets(self, conn: Connection, keys: list[tuple[bytes, int]]) -> None:
+        found = _load_buckets(conn, set(keys))
         seen = self.seen
+        added = []
         for key in keys:
             entries = found.get(key)
             if entries is None:
@@ -385,6 +355,126 @@ class CardShard:
                     earlier.append(self._seen_of(entry))
                 else:
                     seen[pair] = entry
+                    added.append(self._pair_key(pair))
+        self.seen_keys.add(np.array(added, np.int64))
+
+    def _plain(self, chunk: _Chunk) -> Bools:
+        """Which receipts are the plain case, booked without the full check: a genuine
+        debit of a known, unblocked, unlisted card's existing purse, within its caps and
+        balance, whose (card, DS) was never booked, and every receipt of its card before it
+        in the chunk plain too (the rest of a card's go to the full check, in order)."""
+        cards = self.cards
+        n = len(chunk.slot)
+        plain = np.zeros(n, np.bool_)
+        # every receipt of a card counts for where its plain ones end, a refused one too
+        v = np.flatnonzero(chunk.slot >= 0)
+        if not v.size:
+            return plain
+        s, ds, purse, amount = chunk.slot[v], chunk.ds[v], chunk.purse[v], chunk.amount[v]
+        cap = cards.p_cap[s, purse]
+        ok = (
+            (chunk.kind[v] == _DEBIT)
+            & chunk.ids_ok[v]
+            & cards.known[s]
+            & ~cards.irregular[s]
+            & cards.keyed[s]
+            & (chunk.kvn[v] == cards.kvn[s])
+            & cards.p_exists[s, purse]
+            & ((cap == NO_CAP) | (amount <= cap))
+        )
+        keys = pair_keys(s, ds)
+        ok &= ~(self.booked.positions.contains(keys) | self.seen_keys.contains(keys))
+        # a (card, DS) twice in the chunk: the second is no plain case
+        order = np.lexsort((v, ds, s))
+        again = (s[order][1:] == s[order][:-1]) & (ds[order][1:] == ds[order][:-1])
+        ok[order[1:][again]] = False
+        # money as if every receipt of the card before this one in the chunk were plain
+        window = ds > cards.window[s]
+        offline = cards.offline_spent[s] + _running(s, np.where(window, amount, 0))
+        off_cap = cards.offline_cap[s]
+        ok &= ~(window & (off_cap != NO_CAP) & (offline > off_cap))
+        spent = cards.p_spent[s, purse] + _running(s * PURSES + purse, amount)
+        ok &= cards.p_loaded[s, purse] - spent + cards.p_undone[s, purse] >= 0
+        # the receipt MACs of the rest
+        data, bases, compare = chunk.data, cards.bases, hmac.compare_digest
+        todo = np.flatnonzero(ok)
+        offsets = (chunk.position[v[todo]] * _SIZE).tolist()
+        rms = chunk.rm[v[todo]].tobytes()
+        for j, (i, at, card) in enumerate(
+            zip(todo.tolist(), offsets, s[todo].tolist(), strict=True)
+        ):
+            mac = bases[card].copy()
+            mac.update(data[at + 10 : at + 48])
+            if not compare(mac.finalize()[:8], rms[8 * j : 8 * j + 8]):
+                ok[i] = False
+        # a card's plain receipts end at its first that is not
+        plain[v] = _running(s, (~ok).astype(np.int64)) == 0
+        return plain
+
+    def _book_plain(self, chunk: _Chunk, plain: Bools, results: dict[int, BatchResult]) -> None:
+        """Book the plain receipts (what :meth:`_check` does for one, for all at once)."""
+        p = np.flatnonzero(plain)
+        if not p.size:
+            return
+        c = self.cards
+        s, ds, purse, amount = chunk.slot[p], chunk.ds[p], chunk.purse[p], chunk.amount[p]
+        np.add.at(c.p_spent, (s, purse), amount)
+        np.add.at(c.p_add_spent, (s, purse), amount)
+        window = ds > c.window[s]
+        np.add.at(c.offline_spent, s[window], amount[window])
+        np.add.at(c.ds_count, s, 1)
+        np.add.at(c.ds_added, s, 1)
+        before = c.ds_max[s]
+        np.maximum.at(c.ds_max, s, ds)
+        highest = (ds == c.ds_max[s]) & (ds > before)
+        c.ds_max_date[s[highest]] = chunk.date[p][highest]
+        c.dirty[s] = True
+        batch = chunk.batch[p]
+        numbers = np.array([w.number for w in chunk.works], np.int64)
+        self.booked.add(s, ds, chunk.rm[p], numbers[batch], chunk.place[p])
+        self._dirty_bucket_keys.append(bucket_keys(s, ds, _BUCKET))
+        # each batch's accepted places, lines by programme and totals by purse
+        cuts = np.searchsorted(batch, np.arange(len(chunk.works) + 1)).tolist()
+        places = chunk.place[p].tolist()
+        programme = c.p_programme[s, purse]
+        for key, line in _sums(batch, programme, amount):
+            results[chunk.works[key[0]].number].lines[key[1]] = [line[0], line[1], 0]
+        for key, total in _sums(batch, purse, amount):
+            results[chunk.works[key[0]].number].totals[key[1]] = [total[0], total[1], 0, 0]
+        for w, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+            if hi > lo:
+                results[chunk.works[w].number].accepted.extend(places[lo:hi])
+
+    def _load_cards(self, conn: Connection, serials: list[bytes]) -> None:
+        """Slots for cards new to the run, filled from the ledger (a card it does not have
+        is unknown, and inserted at the flush if a receipt of it is booked)."""
+        c = self.cards
+        slots = c.add(serials)
+        c.new[slots] = True
+        hotlist = self.hotlist
+        for serial, cap, count, ds_max, ds_date, window, spent in _card_rows(conn, serials):
+            i = c.slot_of[serial]
+            c.known[i], c.new[i] = True, False
+            c.offline_cap[i] = NO_CAP if cap is None else cap
+            c.ds_count[i], c.ds_max[i], c.ds_max_date[i] = count, ds_max, ds_date
+            c.ledger_ds_max[i] = ds_max
+            c.window[i], c.offline_spent[i] = window, spent
+        for serial, index, programme, cap, loaded, spent, undone, moved in _purse_rows(
+            conn, serials
+        ):
+            i = c.slot_of[serial]
+            c.p_exists[i, index] = True
+            c.p_programme[i, index] = programme
+            c.p_cap[i, index] = NO_CAP if cap is None else cap
+            c.p_loaded[i, index] = loaded - moved  # less what moved on to its replacement
+            c.p_spent[i, index], c.p_undone[i, index] = spent, undone
+        for serial, reason in _block_rows(conn, serials):
+            c.blocked[c.slot_of[serial]] = reason
+        for serial, listed in _hotlist_rows(conn, serials):
+            c.hotlisted[c.slot_of[serial]] = listed
+        for serial, i in zip(serials, slots, strict=True):
+            on_list = hotlist is not None and hotlist.entry(serial) is not None
+            c.irregular[i] = on_list or i in c.blocked or i in c.hotlisted
 
     def _receipt_key(self, serial: bytes, kvn: int) -> bytes | None:
         if self._mapping is not None:  # masters in memory: no key store to ask
@@ -426,6 +516,8 @@ class CardShard:
         result: BatchResult,
         reopen: list[Reopen],
     ) -> None:
+        """The full check of one receipt: book it, hold it for review or refuse it, and
+        say why."""
         serial, ds, rm = fields[0], fields[5], fields[14]
         refusal = self._refusal(work, index, fields)
         if refusal is not None:  # not booked at all
@@ -434,11 +526,12 @@ class CardShard:
         earlier = self._earlier((serial, ds))
         if earlier is None:
             earlier = self.seen[(serial, ds)] = []
+            self.seen_keys.add(np.array([self._pair_key((serial, ds))], np.int64))
         elif any(e.rm == rm for e in earlier):
             where_before = self.where(next(e for e in earlier if e.rm == rm))
             result.refused.append((index, Flag.DUPLICATE, f"already settled in {where_before}"))
             return
-        card = self.cards[serial]
+        card = self.cards.view(serial)
         flags: list[Flag] = []
         reasons: list[str] = []
         blocked_now = bool(earlier) and self._fork(card, fields, earlier[0], flags, reasons)
@@ -453,7 +546,7 @@ class CardShard:
         if work.tally is not None:  # the SAM that vouched for this batch's undos was reset
             flags.append(Flag.UNDO_TALLY_WENT_BACK)
             reasons.append(work.tally)
-        programme = purse[_PROGRAMME]
+        programme = purse.programme
         if not flags:
             self._book(serial, ds, rm, work.number, index, where)
             result.accepted.append(index)
@@ -470,8 +563,16 @@ class CardShard:
         earlier.append(_Seen(rm, _FLAGGED, where, ("review", work.number, index)))
 
     def _earlier(self, pair: tuple[bytes, int]) -> list[_Seen] | None:
-        """What was booked for ``pair``, as a list (made one from a bucket entry)."""
+        """What was booked for ``pair``, as a list (made one from a bucket entry or the
+        plain pass's booking)."""
         value = self.seen.get(pair)
+        if value is None:
+            slot = self.cards.slot_of.get(pair[0])
+            at = None if slot is None else self.booked.find(slot, pair[1])
+            if at is None:
+                return None
+            b = self.booked
+            value = [pair[1], b.rm[at].tobytes(), int(b.batch[at]), int(b.index[at])]
         if value and value[0].__class__ is int:  # a bucket entry: [DS, RM, batch, index]
             listed = [self._seen_of(value)]
             self.seen[pair] = listed
@@ -490,9 +591,10 @@ class CardShard:
         earlier = self.seen.get((serial, ds))
         if earlier is None:
             self.seen[(serial, ds)] = [entry]
+            self.seen_keys.add(np.array([self._pair_key((serial, ds))], np.int64))
         else:
             earlier.append(entry)
-        key = (serial, ds // t.BOOKED_BUCKET)
+        key = (serial, ds // _BUCKET)
         booked = [ds, rm, -number, index]
         self.buckets[key].append(booked)
         self._unresolved.append(booked)
@@ -500,9 +602,12 @@ class CardShard:
 
     def _unbook(self, serial: bytes, ds: int, rm: bytes) -> None:
         """An accepted receipt goes to review: out of its card's bucket."""
-        key = (serial, ds // t.BOOKED_BUCKET)
+        key = (serial, ds // _BUCKET)
         entries = self.buckets.get(key, [])
         entries[:] = [e for e in entries if not (e[0] == ds and e[1] == rm)]
+        at = self.booked.find(self.cards.slot_of[serial], ds)
+        if at is not None and self.booked.rm[at].tobytes() == rm:
+            self.booked.alive[at] = False
         self._dirty_buckets.add(key)
 
     def where(self, e: _Seen) -> str:
@@ -540,7 +645,7 @@ class CardShard:
 
     def _fork(
         self,
-        card: _Card,
+        card: CardView,
         fields: tuple[Any, ...],
         first: _Seen,
         flags: list[Flag],
@@ -556,59 +661,58 @@ class CardShard:
         if card.blocked is not None:
             return False
         card.blocked = f"forked counter at DS {ds}"
-        card.dirty = True
-        self._blocks.append((serial, card.blocked))
+        card.touch()
+        self._blocks.append((serial, f"forked counter at DS {ds}"))
         return True
 
     @staticmethod
     def _money(
-        card: _Card,
+        card: CardView,
         fields: tuple[Any, ...],
         flags: list[Flag],
         reasons: list[str],
         spent_before: bool,
-    ) -> list[Any]:
+    ) -> PurseView:
         """Book the receipt on its purse's shadow balance, the card's offline window and
         DS counts; flag it over the payment cap, the offline cap or below zero."""
         ds, purse_index, amount = fields[5], fields[6], fields[7]
-        purse = card.purses.get(purse_index)
+        purse = card.purse(purse_index)
         if purse is None:
-            purse = card.purses[purse_index] = [purse_index, None, 0, 0, 0, 0, 0, True]
+            purse = card.new_purse(purse_index, purse_index)
         debit = fields[3] == _DEBIT
-        if debit and purse[_CAP] is not None and amount > purse[_CAP]:
+        cap = purse.cap
+        if debit and cap is not None and amount > cap:
             flags.append(Flag.OVER_PAYMENT_CAP)
-            reasons.append(f"{amount} Rp above the purse's payment cap {purse[_CAP]}")
+            reasons.append(f"{amount} Rp above the purse's payment cap {cap}")
         if ds > card.window:
             spent = card.offline_spent + amount if debit else card.offline_spent - amount
             card.offline_spent = max(0, spent)
-            if debit and card.offline_cap is not None and card.offline_spent > card.offline_cap:
+            offline_cap = card.offline_cap
+            if debit and offline_cap is not None and card.offline_spent > offline_cap:
                 flags.append(Flag.OVER_OFFLINE_CAP)
                 reasons.append(
-                    f"{card.offline_spent} Rp spent offline since the last load, cap "
-                    f"{card.offline_cap}"
+                    f"{card.offline_spent} Rp spent offline since the last load, cap {offline_cap}"
                 )
         if debit:
-            purse[_SPENT] += amount
-            purse[_ADD_SPENT] += amount
+            purse.spend(amount)
         else:
-            purse[_UNDONE] += amount
-            purse[_ADD_UNDONE] += amount
+            purse.undo(amount)
         if not spent_before and ds not in card.new_ds:
             card.new_ds.add(ds)
             card.ds_count += 1
             card.ds_added += 1
         if ds > card.ds_max:
             card.ds_max, card.ds_max_date = ds, fields[9]
-        balance = purse[_LOADED] - purse[_SPENT] + purse[_UNDONE]
+        balance = purse.balance
         if debit and balance < 0 and card.ds_count >= card.ds_max:
             # every earlier transaction of the card is known: no unsettled undo can fill it
             flags.append(Flag.NEGATIVE_BALANCE)
             reasons.append(f"shadow balance of purse {purse_index} is {balance} Rp")
-        card.dirty = True
+        card.touch()
         return purse
 
     def _hotlist(
-        self, fields: tuple[Any, ...], card: _Card, flags: list[Flag], reasons: list[str]
+        self, fields: tuple[Any, ...], card: CardView, flags: list[Flag], reasons: list[str]
     ) -> None:
         entry = self.hotlist.entry(fields[0]) if self.hotlist is not None else None
         listed = (int(entry.reason), entry.revoked_on) if entry is not None else card.hotlisted
@@ -638,63 +742,122 @@ class CardShard:
         for entry in self._unresolved:
             entry[2] = ids[-entry[2]]
         self._unresolved = []
-        for key in self._dirty_buckets:
-            entries = self.buckets[key]
-            blob = t.booked_blob(entries)
+        self.booked.resolve(dict(ids))
+        self._write_buckets(out)
+        self._write_cards(out)
+        return out
+
+    def _write_buckets(self, out: ShardWrites) -> None:
+        cards = self.cards
+        dirty = set(self._dirty_buckets)
+        self._dirty_buckets = set()
+        if self._dirty_bucket_keys:
+            keys = np.unique(np.concatenate(self._dirty_bucket_keys))
+            self._dirty_bucket_keys = []
+            dirty.update((cards.serials[a], b) for a, b in map(bucket_of_key, keys.tolist()))
+        if not dirty:
+            return
+        sorted_keys, entries = self.booked.by_bucket(_BUCKET)
+        for key in dirty:
+            mine = bucket_key(cards.slot_of[key[0]], key[1])
+            lo, hi = np.searchsorted(sorted_keys, [mine, mine + 1]).tolist()
+            listed = self.buckets[key]
+            if hi == lo:
+                blob = t.booked_blob(listed)
+            elif not listed:
+                blob = entries[lo:hi].tobytes()
+            else:  # both kinds: in booking order (batch id, then place), as one list would be
+                both = np.frombuffer(t.booked_blob(listed) + entries[lo:hi].tobytes(), ENTRY)
+                blob = np.sort(both, order=["batch", "index"], kind="stable").tobytes()
             if key in self._new_buckets:
-                if entries:
+                if blob:
                     out.new_buckets.append((key[0], key[1], blob))
                     self._new_buckets.discard(key)
             else:
                 out.buckets.append({"serial": key[0], "bucket": key[1], "entries": blob})
-        self._dirty_buckets = set()
-        for serial, card in self.cards.items():
-            if not card.dirty:
-                continue
-            card.dirty = False
-            if card.new:
+
+    def _write_cards(self, out: ShardWrites) -> None:
+        c = self.cards
+        dirty = np.flatnonzero(c.dirty[: c.count])
+        if not dirty.size:
+            return
+        c.dirty[dirty] = False
+        new = c.new[dirty]
+        for i, count, ds_max, date, spent, added, is_new in zip(
+            dirty.tolist(), c.ds_count[dirty].tolist(), c.ds_max[dirty].tolist(),
+            c.ds_max_date[dirty].tolist(), c.offline_spent[dirty].tolist(),
+            c.ds_added[dirty].tolist(), new.tolist(), strict=True,
+        ):  # fmt: skip
+            serial = c.serials[i]
+            if is_new:
                 out.new_cards.append(
                     {
                         "serial": serial,
-                        "ds_count": card.ds_count,
-                        "ds_max": card.ds_max,
-                        "ds_max_date": card.ds_max_date,
-                        "offline_spent": card.offline_spent,
+                        "ds_count": count,
+                        "ds_max": ds_max,
+                        "ds_max_date": date,
+                        "offline_spent": spent,
                         "registered_at": self.at,
                         "offline_window_ds": 0,
                     }
                 )
-                card.new = False
-                card.known = True
             else:
-                out.cards.append(
-                    (serial, card.ds_added, card.ds_max, card.ds_max_date, card.offline_spent)
-                )
-            card.ds_added = 0
-            for index, p in card.purses.items():
-                if p[_NEW]:
-                    out.new_purses.append(
-                        {
-                            "serial": serial,
-                            "purse": index,
-                            "programme": p[_PROGRAMME],
-                            "loaded": 0,
-                            "spent": p[_SPENT],
-                            "undone": p[_UNDONE],
-                        }
-                    )
-                    p[_NEW] = False
-                elif p[_ADD_SPENT] or p[_ADD_UNDONE]:
-                    out.purses.append(
-                        {
-                            "serial": serial,
-                            "purse": index,
-                            "spent": p[_ADD_SPENT],
-                            "undone": p[_ADD_UNDONE],
-                        }
-                    )
-                p[_ADD_SPENT] = p[_ADD_UNDONE] = 0
-        return out
+                out.cards.append((serial, added, ds_max, date, spent))
+        c.known[dirty[new]] = True
+        c.new[dirty] = False
+        c.ds_added[dirty] = 0
+        exists = c.p_exists[dirty]
+        new_purse = exists & c.p_new[dirty]
+        changed = exists & ~new_purse & ((c.p_add_spent[dirty] != 0) | (c.p_add_undone[dirty] != 0))
+        for row, index in zip(*np.nonzero(new_purse), strict=True):
+            i = int(dirty[row])
+            out.new_purses.append(
+                {
+                    "serial": c.serials[i],
+                    "purse": int(index),
+                    "programme": int(c.p_programme[i, index]),
+                    "loaded": 0,
+                    "spent": int(c.p_spent[i, index]),
+                    "undone": int(c.p_undone[i, index]),
+                }
+            )
+        rows, indexes = np.nonzero(changed)
+        slots = dirty[rows]
+        for i, index, spent, undone in zip(
+            slots.tolist(), indexes.tolist(), c.p_add_spent[slots, indexes].tolist(),
+            c.p_add_undone[slots, indexes].tolist(), strict=True,
+        ):  # fmt: skip
+            out.purses.append(
+                {"serial": c.serials[i], "purse": index, "spent": spent, "undone": undone}
+            )
+        c.p_new[dirty] = False
+        c.p_add_spent[dirty] = 0
+        c.p_add_undone[dirty] = 0
+
+
+def _running(groups: Ints, values: Ints) -> Ints:
+    """Each value plus every value before it (in order) of the same group."""
+    order = np.argsort(groups, kind="stable")
+    g, x = groups[order], values[order]
+    total = np.cumsum(x)
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    before = (total - x)[starts]
+    lengths = np.diff(np.r_[starts, len(g)])
+    out = np.empty_like(total)
+    out[order] = total - np.repeat(before, lengths)
+    return out
+
+
+def _sums(
+    first: Ints, second: Ints, amount: Ints
+) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:
+    """(first, second) -> (how many, amount summed), for every pair that occurs."""
+    keys = first * (1 << 32) + second
+    unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    sums = np.zeros(len(unique), np.int64)
+    np.add.at(sums, inverse, amount)
+    for key, n, total in zip(unique.tolist(), counts.tolist(), sums.tolist(), strict=True):
+        yield (key >> 32, key & 0xFFFFFFFF), (n, total)
 
 
 def _count(result: BatchResult, programme: int, purse: int, debit: bool, amount: int) -> None:
@@ -726,7 +889,7 @@ def _sam_counter_ahead(
 
 
 def _card_flags(
-    card: _Card, serial: bytes, blocked_now: bool, flags: list[Flag], reasons: list[str]
+    card: CardView, serial: bytes, blocked_now: bool, flags: list[Flag], reasons: list[str]
 ) -> None:
     """Flag a receipt of a card blocked before it (not by this very receipt) or unknown."""
     if card.blocked is not None and not blocked_now:
@@ -770,38 +933,57 @@ def _review_row(
 # --- reading the ledger ----------------------------------------------------------------------
 
 
-def _load_cards(conn: Connection, serials: set[bytes]) -> dict[bytes, _Card]:
-    cards = {s: _Card(known=False, new=True) for s in serials}
+def _in_chunks(serials: list[bytes]) -> Iterator[list[bytes]]:
     items = sorted(serials)
     for i in range(0, len(items), _CHUNK):
-        chunk = items[i : i + _CHUNK]
-        c = t.card.c
-        for serial, cap, count, ds_max, ds_date, window, spent in rows_in(
+        yield items[i : i + _CHUNK]
+
+
+def _card_rows(conn: Connection, serials: list[bytes]) -> list[tuple[Any, ...]]:
+    """(serial, offline cap, DS count, highest DS, its date, offline window DS, offline
+    spent) of the cards the ledger has."""
+    c = t.card.c
+    return [
+        (bytes(row[0]), *row[1:])
+        for chunk in _in_chunks(serials)
+        for row in rows_in(
             conn, c.serial, chunk, c.serial, c.offline_cap, c.ds_count, c.ds_max,
             c.ds_max_date, c.offline_window_ds, c.offline_spent,
-        ):  # fmt: skip
-            card = cards[bytes(serial)]
-            card.known, card.new = True, False
-            card.offline_cap = cap
-            card.ds_count, card.ds_max, card.ds_max_date = count, ds_max, ds_date
-            card.ledger_ds_max = ds_max
-            card.window, card.offline_spent = window, spent
-        p = t.purse.c
-        for serial, index, programme, cap, loaded, spent, undone, moved in rows_in(
+        )
+    ]  # fmt: skip
+
+
+def _purse_rows(conn: Connection, serials: list[bytes]) -> list[tuple[Any, ...]]:
+    """(serial, purse, programme, payment cap, loaded, spent, undone, moved out)."""
+    p = t.purse.c
+    return [
+        (bytes(row[0]), *row[1:])
+        for chunk in _in_chunks(serials)
+        for row in rows_in(
             conn, p.serial, chunk, p.serial, p.purse, p.programme, p.payment_cap, p.loaded,
             p.spent, p.undone, p.moved_out,
-        ):  # fmt: skip
-            # what the card was given, less what moved on to its replacement
-            cards[bytes(serial)].purses[index] = [
-                programme, cap, loaded - moved, spent, undone, 0, 0, False
-            ]  # fmt: skip
-        b = t.card_block.c
-        for serial, reason in rows_in(conn, b.serial, chunk, b.serial, b.reason):
-            cards[bytes(serial)].blocked = reason
-        h = t.hotlist_card.c
-        for serial, reason, v in rows_in(conn, h.serial, chunk, h.serial, h.reason, h.revoked_on):
-            cards[bytes(serial)].hotlisted = (reason, dt.date(v // 10000, v // 100 % 100, v % 100))
-    return cards
+        )
+    ]  # fmt: skip
+
+
+def _block_rows(conn: Connection, serials: list[bytes]) -> list[tuple[bytes, str]]:
+    b = t.card_block.c
+    return [
+        (bytes(serial), reason)
+        for chunk in _in_chunks(serials)
+        for serial, reason in rows_in(conn, b.serial, chunk, b.serial, b.reason)
+    ]
+
+
+def _hotlist_rows(
+    conn: Connection, serials: list[bytes]
+) -> list[tuple[bytes, tuple[int, dt.date]]]:
+    h = t.hotlist_card.c
+    return [
+        (bytes(serial), (reason, dt.date(v // 10000, v // 100 % 100, v % 100)))
+        for chunk in _in_chunks(serials)
+        for serial, reason, v in rows_in(conn, h.serial, chunk, h.serial, h.reason, h.revoked_on)
+    ]
 
 
 def _load_buckets(

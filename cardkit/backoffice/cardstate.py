@@ -1,0 +1,358 @@
+"""A card shard's state as NumPy columns: its cards and their purses, the receipts it booked
+in this run, and sorted key sets to test a whole chunk's (card, DS) pairs at once.
+
+A card has a *slot* (a row of every column) for the run. The plain pass of
+:class:`~.shard.CardShard` reads and changes the columns a chunk at a time; the full check
+reads and changes one card through a :class:`CardView`, which looks like the record it
+used to be. Money and counters are ``int64``: a receipt's amount is at most 2³² − 1 Rp and
+a month's sum of them stays far below 2⁶³.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..codecs.wallet import PURSES
+
+__all__ = ["BookedColumns", "CardColumns", "CardView", "PurseView", "SortedKeys", "pair_keys"]
+
+Ints = NDArray[np.int64]
+Bools = NDArray[np.bool_]
+
+#: a booked entry's packed form, as :data:`.schema.BOOKED_ENTRY` (DS, RM, batch id, index)
+ENTRY = np.dtype([("ds", ">u4"), ("rm", "V8"), ("batch", ">u8"), ("index", ">u4")])
+NO_CAP = -1  # a cap column's value for "no cap"
+
+
+def pair_keys(slots: Ints, ds: Ints) -> Ints:
+    """One ``int64`` per (card slot, DS): what the key sets hold."""
+    return (slots << 32) | ds
+
+
+class SortedKeys:
+    """A set of ``int64`` keys kept sorted, with a value (an ``int64``) per key; keys are
+    added a chunk at a time and tested a whole array at once."""
+
+    def __init__(self) -> None:
+        self.keys: Ints = np.empty(0, np.int64)
+        self.values: Ints = np.empty(0, np.int64)
+        self._pending: list[tuple[Ints, Ints]] = []
+
+    def add(self, keys: Ints, values: Ints | None = None) -> None:
+        """Add keys not in the set yet (each once), with their values."""
+        if keys.size:
+            self._pending.append((keys, values if values is not None else np.zeros_like(keys)))
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        keys = np.concatenate([k for k, _ in self._pending])
+        values = np.concatenate([v for _, v in self._pending])
+        self._pending = []
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order], values[order]
+        at = np.searchsorted(self.keys, keys)
+        self.keys = np.insert(self.keys, at, keys)
+        self.values = np.insert(self.values, at, values)
+
+    def contains(self, keys: Ints) -> Bools:
+        self._merge()
+        if not self.keys.size:
+            return np.zeros(keys.shape, np.bool_)
+        at = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        found: Bools = self.keys[at] == keys
+        return found
+
+    def get(self, key: int) -> int | None:
+        """The value of one key, or None."""
+        self._merge()
+        at = int(np.searchsorted(self.keys, key))
+        if at < self.keys.size and int(self.keys[at]) == key:
+            return int(self.values[at])
+        return None
+
+
+def _grow(array: NDArray[Any], size: int) -> NDArray[Any]:
+    if size <= len(array):
+        return array
+    bigger = np.zeros((max(size, 2 * len(array)), *array.shape[1:]), array.dtype)
+    bigger[: len(array)] = array
+    return bigger
+
+
+class CardColumns:
+    """The cards of a shard: one slot each, in the order they first came up in the run."""
+
+    #: per card (``int64`` unless said): known (bool: in the ledger or issued), new (bool:
+    #: inserted at the next flush), dirty (bool), irregular (bool: blocked, hotlisted, or on
+    #: the run's hotlist: never the plain case), offline cap (:data:`NO_CAP`), DS count, highest
+    #: DS and its date, the ledger's highest DS, offline window DS, offline spent, DS values
+    #: counted since the last flush, the receipt key version its CMAC is keyed for (-1: none
+    #: yet) and whether it has one (bool)
+    CARD = (
+        "known", "new", "dirty", "irregular", "offline_cap", "ds_count", "ds_max", "ds_max_date",
+        "ledger_ds_max", "window", "offline_spent", "ds_added", "kvn", "keyed",
+    )  # fmt: skip
+    #: per card and purse: exists, new (bool), programme, payment cap (NO_CAP), loaded (less
+    #: what moved on to a replacement), spent, undone, and spent and undone since the flush
+    PURSE = (
+        "p_exists", "p_new", "p_programme", "p_cap", "p_loaded", "p_spent", "p_undone",
+        "p_add_spent", "p_add_undone",
+    )  # fmt: skip
+    _BOOLS = frozenset({"known", "new", "dirty", "irregular", "keyed", "p_exists", "p_new"})
+    known: Bools
+    new: Bools
+    dirty: Bools
+    irregular: Bools
+    offline_cap: Ints
+    ds_count: Ints
+    ds_max: Ints
+    ds_max_date: Ints
+    ledger_ds_max: Ints
+    window: Ints
+    offline_spent: Ints
+    ds_added: Ints
+    kvn: Ints
+    keyed: Bools
+    p_exists: Bools
+    p_new: Bools
+    p_programme: Ints
+    p_cap: Ints
+    p_loaded: Ints
+    p_spent: Ints
+    p_undone: Ints
+    p_add_spent: Ints
+    p_add_undone: Ints
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.serials: list[bytes] = []
+        self.slot_of: dict[bytes, int] = {}
+        self.blocked: dict[int, str] = {}
+        self.hotlisted: dict[int, tuple[int, Any]] = {}
+        self.new_ds: dict[int, set[int]] = {}
+        self.bases: list[Any] = []  # the CMAC keyed for ``kvn``, by slot
+        for name in self.CARD:
+            setattr(self, name, np.zeros(0, np.bool_ if name in self._BOOLS else np.int64))
+        for name in self.PURSE:
+            dtype = np.bool_ if name in self._BOOLS else np.int64
+            setattr(self, name, np.zeros((0, PURSES), dtype))
+        self._sorted_serials: NDArray[np.uint64] = np.empty(0, np.uint64)
+        self._sorted_slots: Ints = np.empty(0, np.int64)
+
+    def add(self, serials: list[bytes]) -> list[int]:
+        """New slots for ``serials`` (every column zero; no offline cap, ``kvn`` -1)."""
+        first = self.count
+        self.count += len(serials)
+        for name in (*self.CARD, *self.PURSE):
+            setattr(self, name, _grow(getattr(self, name), self.count))
+        self.kvn[first : self.count] = -1
+        self.offline_cap[first : self.count] = NO_CAP
+        slots = list(range(first, self.count))
+        self.serials.extend(serials)
+        self.bases.extend([None] * len(serials))
+        self.slot_of.update(zip(serials, slots, strict=True))
+        numbers = np.frombuffer(b"".join(serials), ">u8").astype(np.uint64)
+        keys = np.concatenate([self._sorted_serials, numbers])
+        values = np.concatenate([self._sorted_slots, np.arange(first, self.count)])
+        order = np.argsort(keys, kind="stable")
+        self._sorted_serials, self._sorted_slots = keys[order], values[order]
+        return slots
+
+    def lookup(self, serials: NDArray[np.uint64]) -> Ints:
+        """The slots of these serials (as numbers), -1 for a card with none."""
+        known = self._sorted_serials
+        if not known.size:
+            return np.full(serials.shape, -1, np.int64)
+        at = np.minimum(np.searchsorted(known, serials), known.size - 1)
+        out: Ints = np.where(known[at] == serials, self._sorted_slots[at], -1)
+        return out
+
+    def view(self, serial: bytes) -> CardView:
+        return CardView(self, self.slot_of[serial])
+
+
+class _Column:
+    """A card column as an attribute of :class:`CardView` (an int; a cap None for none)."""
+
+    def __init__(self, name: str, cap: bool = False) -> None:
+        self.name, self.cap = name, cap
+
+    def __get__(self, view: CardView, owner: object = None) -> Any:
+        value = int(getattr(view.cards, self.name)[view.slot])
+        return None if self.cap and value == NO_CAP else value
+
+    def __set__(self, view: CardView, value: int) -> None:
+        getattr(view.cards, self.name)[view.slot] = value
+
+
+class CardView:
+    """One card of :class:`CardColumns`, read and changed attribute by attribute (the full
+    check's way)."""
+
+    __slots__ = ("cards", "slot")
+
+    offline_cap = _Column("offline_cap", cap=True)
+    ds_count = _Column("ds_count")
+    ds_max = _Column("ds_max")
+    ds_max_date = _Column("ds_max_date")
+    window = _Column("window")
+    offline_spent = _Column("offline_spent")
+    ds_added = _Column("ds_added")
+
+    def __init__(self, cards: CardColumns, slot: int) -> None:
+        self.cards, self.slot = cards, slot
+
+    @property
+    def known(self) -> bool:
+        return bool(self.cards.known[self.slot])
+
+    @property
+    def blocked(self) -> str | None:
+        return self.cards.blocked.get(self.slot)
+
+    @blocked.setter
+    def blocked(self, reason: str) -> None:
+        self.cards.blocked[self.slot] = reason
+        self.cards.irregular[self.slot] = True
+
+    @property
+    def hotlisted(self) -> tuple[int, Any] | None:
+        return self.cards.hotlisted.get(self.slot)
+
+    @property
+    def new_ds(self) -> set[int]:
+        return self.cards.new_ds.setdefault(self.slot, set())
+
+    def touch(self) -> None:
+        """Written at the next flush."""
+        self.cards.dirty[self.slot] = True
+
+    def purse(self, index: int) -> PurseView | None:
+        if not self.cards.p_exists[self.slot, index]:
+            return None
+        return PurseView(self.cards, self.slot, index)
+
+    def new_purse(self, index: int, programme: int) -> PurseView:
+        """A purse the ledger never had (no cap, nothing loaded), inserted at the flush."""
+        c, slot = self.cards, self.slot
+        c.p_exists[slot, index] = c.p_new[slot, index] = True
+        c.p_programme[slot, index] = programme
+        c.p_cap[slot, index] = NO_CAP
+        return PurseView(c, slot, index)
+
+
+class PurseView:
+    """One purse of a card: programme, payment cap (None for none), loaded, spent, undone."""
+
+    __slots__ = ("cards", "slot", "index")
+
+    def __init__(self, cards: CardColumns, slot: int, index: int) -> None:
+        self.cards, self.slot, self.index = cards, slot, index
+
+    def _get(self, name: str) -> int:
+        return int(getattr(self.cards, name)[self.slot, self.index])
+
+    @property
+    def programme(self) -> int:
+        return self._get("p_programme")
+
+    @property
+    def cap(self) -> int | None:
+        value = self._get("p_cap")
+        return None if value == NO_CAP else value
+
+    @property
+    def balance(self) -> int:
+        return self._get("p_loaded") - self._get("p_spent") + self._get("p_undone")
+
+    def spend(self, amount: int) -> None:
+        c, at = self.cards, (self.slot, self.index)
+        c.p_spent[at] += amount
+        c.p_add_spent[at] += amount
+
+    def undo(self, amount: int) -> None:
+        c, at = self.cards, (self.slot, self.index)
+        c.p_undone[at] += amount
+        c.p_add_undone[at] += amount
+
+
+class BookedColumns:
+    """The receipts a shard booked in its plain pass in this run: card slot, DS, RM,
+    receipt_batch id (the batch's work number negated until the settler gives it an id),
+    place in the batch, and whether still booked (the full check may send one to review)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.slot: Ints = np.zeros(0, np.int64)
+        self.ds: Ints = np.zeros(0, np.int64)
+        self.rm: NDArray[np.void] = np.zeros(0, "V8")
+        self.batch: Ints = np.zeros(0, np.int64)
+        self.index: Ints = np.zeros(0, np.int64)
+        self.alive: Bools = np.zeros(0, np.bool_)
+        self.unresolved = 0  # entries from here on have work numbers, not ids
+        #: (slot, DS) -> its entry's position
+        self.positions = SortedKeys()
+
+    def add(self, slot: Ints, ds: Ints, rm: NDArray[np.void], number: Ints, index: Ints) -> None:
+        first, n = self.count, len(slot)
+        self.count += n
+        for name in ("slot", "ds", "rm", "batch", "index", "alive"):
+            setattr(self, name, _grow(getattr(self, name), self.count))
+        self.slot[first : self.count] = slot
+        self.ds[first : self.count] = ds
+        self.rm[first : self.count] = rm
+        self.batch[first : self.count] = -number
+        self.index[first : self.count] = index
+        self.alive[first : self.count] = True
+        self.positions.add(pair_keys(slot, ds), np.arange(first, self.count, dtype=np.int64))
+
+    def find(self, slot: int, ds: int) -> int | None:
+        """The position of the entry booked for (slot, DS), if still booked."""
+        at = self.positions.get((slot << 32) | ds)
+        return at if at is not None and self.alive[at] else None
+
+    def resolve(self, ids: dict[int, int]) -> None:
+        """Give the entries booked since the last call their receipt_batch ids."""
+        part = self.batch[self.unresolved : self.count]
+        if part.size:
+            numbers, inverse = np.unique(-part, return_inverse=True)
+            mapped = np.array([ids[n] for n in numbers.tolist()], np.int64)
+            part[:] = mapped[inverse]
+        self.unresolved = self.count
+
+    def by_bucket(self, bucket: int) -> tuple[Ints, NDArray[Any]]:
+        """Every entry still booked, packed (:data:`ENTRY`) and sorted by bucket key
+        (:func:`bucket_keys`), then batch id and place: the sorted keys and the entries."""
+        n = self.count
+        alive = np.flatnonzero(self.alive[:n])
+        keys = bucket_keys(self.slot[alive], self.ds[alive], bucket)
+        order = np.lexsort((self.index[alive], self.batch[alive], keys))
+        chosen = alive[order]
+        entries = np.empty(len(chosen), ENTRY)
+        entries["ds"] = self.ds[chosen]
+        entries["rm"] = self.rm[chosen]
+        entries["batch"] = self.batch[chosen]
+        entries["index"] = self.index[chosen]
+        return keys[order], entries
+
+
+_BUCKET_BITS = 26  # DS // 64 of a 32-bit DS
+
+
+def bucket_keys(slots: Ints, ds: Ints, bucket: int) -> Ints:
+    """One ``int64`` per (card slot, booked bucket)."""
+    return (slots << _BUCKET_BITS) | (ds // bucket)
+
+
+def bucket_of_key(key: int) -> tuple[int, int]:
+    """The (card slot, bucket) of a :func:`bucket_keys` key."""
+    return key >> _BUCKET_BITS, key & ((1 << _BUCKET_BITS) - 1)
+
+
+def bucket_key(slot: int, bucket: int) -> int:
+    """The :func:`bucket_keys` key of one (card slot, bucket)."""
+    return (slot << _BUCKET_BITS) | bucket
