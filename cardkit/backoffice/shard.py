@@ -452,22 +452,26 @@ class CardShard:
         slots = c.add(serials)
         c.new[slots] = True
         hotlist = self.hotlist
-        for serial, cap, count, ds_max, ds_date, window, spent in _card_rows(conn, serials):
-            i = c.slot_of[serial]
-            c.known[i], c.new[i] = True, False
-            c.offline_cap[i] = NO_CAP if cap is None else cap
-            c.ds_count[i], c.ds_max[i], c.ds_max_date[i] = count, ds_max, ds_date
-            c.ledger_ds_max[i] = ds_max
-            c.window[i], c.offline_spent[i] = window, spent
-        for serial, index, programme, cap, loaded, spent, undone, moved in _purse_rows(
-            conn, serials
-        ):
-            i = c.slot_of[serial]
-            c.p_exists[i, index] = True
-            c.p_programme[i, index] = programme
-            c.p_cap[i, index] = NO_CAP if cap is None else cap
-            c.p_loaded[i, index] = loaded - moved  # less what moved on to its replacement
-            c.p_spent[i, index], c.p_undone[i, index] = spent, undone
+        rows = _card_rows(conn, serials)
+        if rows:
+            at = np.array([c.slot_of[row[0]] for row in rows], np.int64)
+            _, cap, count, ds_max, ds_date, window, spent = zip(*rows, strict=True)
+            c.known[at], c.new[at] = True, False
+            c.offline_cap[at] = [NO_CAP if v is None else v for v in cap]
+            c.ds_count[at], c.ds_max[at], c.ds_max_date[at] = count, ds_max, ds_date
+            c.ledger_ds_max[at] = ds_max
+            c.window[at], c.offline_spent[at] = window, spent
+        rows = _purse_rows(conn, serials)
+        if rows:
+            at = np.array([c.slot_of[row[0]] for row in rows], np.int64)
+            _, index, programme, cap, loaded, spent, undone, moved = zip(*rows, strict=True)
+            which = (at, np.array(index, np.int64))
+            c.p_exists[which] = True
+            c.p_programme[which] = programme
+            c.p_cap[which] = [NO_CAP if v is None else v for v in cap]
+            # what the card was given, less what moved on to its replacement
+            c.p_loaded[which] = np.array(loaded, np.int64) - np.array(moved, np.int64)
+            c.p_spent[which], c.p_undone[which] = spent, undone
         for serial, reason in _block_rows(conn, serials):
             c.blocked[c.slot_of[serial]] = reason
         for serial, listed in _hotlist_rows(conn, serials):
@@ -748,33 +752,40 @@ class CardShard:
         return out
 
     def _write_buckets(self, out: ShardWrites) -> None:
+        """Every bucket booked in since the flush, whole: the ledger's and the full
+        check's entries and the plain pass's, in booking order (receipt_batch id, place)."""
         cards = self.cards
-        dirty = set(self._dirty_buckets)
-        self._dirty_buckets = set()
-        if self._dirty_bucket_keys:
-            keys = np.unique(np.concatenate(self._dirty_bucket_keys))
-            self._dirty_bucket_keys = []
-            dirty.update((cards.serials[a], b) for a, b in map(bucket_of_key, keys.tolist()))
-        if not dirty:
+        parts = self._dirty_bucket_keys
+        parts.append(
+            np.array([bucket_key(cards.slot_of[s], b) for s, b in self._dirty_buckets], np.int64)
+        )
+        dirty = np.unique(np.concatenate(parts))
+        self._dirty_bucket_keys, self._dirty_buckets = [], set()
+        if not dirty.size:
             return
         sorted_keys, entries = self.booked.by_bucket(_BUCKET)
-        for key in dirty:
-            mine = bucket_key(cards.slot_of[key[0]], key[1])
-            lo, hi = np.searchsorted(sorted_keys, [mine, mine + 1]).tolist()
-            listed = self.buckets[key]
-            if hi == lo:
+        raw, size = entries.tobytes(), ENTRY.itemsize
+        starts = (np.searchsorted(sorted_keys, dirty) * size).tolist()
+        ends = (np.searchsorted(sorted_keys, dirty + 1) * size).tolist()
+        serials, buckets, new = cards.serials, self.buckets, self._new_buckets
+        for (slot, bucket), start, end in zip(
+            map(bucket_of_key, dirty.tolist()), starts, ends, strict=True
+        ):
+            key = (serials[slot], bucket)
+            listed = buckets[key]
+            if end == start:
                 blob = t.booked_blob(listed)
             elif not listed:
-                blob = entries[lo:hi].tobytes()
-            else:  # both kinds: in booking order (batch id, then place), as one list would be
-                both = np.frombuffer(t.booked_blob(listed) + entries[lo:hi].tobytes(), ENTRY)
+                blob = raw[start:end]
+            else:  # both kinds: in booking order, as one list would be
+                both = np.frombuffer(t.booked_blob(listed) + raw[start:end], ENTRY)
                 blob = np.sort(both, order=["batch", "index"], kind="stable").tobytes()
-            if key in self._new_buckets:
+            if key in new:
                 if blob:
-                    out.new_buckets.append((key[0], key[1], blob))
-                    self._new_buckets.discard(key)
+                    out.new_buckets.append((key[0], bucket, blob))
+                    new.discard(key)
             else:
-                out.buckets.append({"serial": key[0], "bucket": key[1], "entries": blob})
+                out.buckets.append({"serial": key[0], "bucket": bucket, "entries": blob})
 
     def _write_cards(self, out: ShardWrites) -> None:
         c = self.cards

@@ -21,11 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backoffice_support import PG_CONNINFO, card, flags, make_merchant, postgres_schema, settle
+from backoffice_support import (
+    PG_CONNINFO,
+    RECEIPT_MASTERS,
+    card,
+    flags,
+    make_merchant,
+    postgres_schema,
+    sam_keys,
+    settle,
+)
 from sqlalchemy import delete, insert, select
 
 from cardkit.audit import AuditLog
-from cardkit.backoffice import Flag, Ledger, LedgerError, LedgerStatus
+from cardkit.backoffice import Flag, Ledger, LedgerError, LedgerStatus, read_batch, settle_batches
 from cardkit.backoffice import schema as t
 from cardkit.backoffice import simulate as sim
 from cardkit.backoffice.hotlist import HotlistService
@@ -132,6 +141,36 @@ def test_the_plain_path_books_what_the_full_check_books(
     assert report_state(fast_report) == report_state(full_report)
     assert booked_state(fast) == booked_state(full)
     assert fast.reconcile() == full.reconcile()
+
+
+def test_a_cards_receipts_after_one_the_full_check_takes_go_to_it_too(tmp_path: Path) -> None:
+    """A batch the full check takes whole (its SAM's undo tally went back) forks a card;
+    the card's next receipt, in another batch of the same chunk, looks plain on its own
+    and must still be checked after the fork: blocked."""
+    ledger = Ledger()
+    a, b, c = (make_merchant(tmp_path, n, ledger) for n in (1, 2, 3))
+    original, other = card(7, ledger), card(8, ledger)
+    a.pay(original, 1_000)
+    clone = copy.deepcopy(original)  # the card's image copied to a second chip
+    a.pay(original, 2_000)  # DS 2
+    assert not settle(a.export(), ledger).flagged
+    receipt_id, _ = b.pay(other, 3_000)
+    b.undo(other, receipt_id, 3_000)  # B's SAM vouches for one undo
+    assert not settle(b.export(), ledger).flagged
+    b.sam.undo_count = b.sam.undo_total = 0  # type: ignore[attr-defined]  # a reset SAM
+    b.pay(clone, 4_000)  # DS 2 again
+    c.pay(clone, 5_000)  # DS 3
+    report = settle_batches(
+        [read_batch(b.export()), read_batch(c.export())],
+        RECEIPT_MASTERS,
+        sam_keys,
+        seen=ledger,
+        group=2,
+    )
+    assert [v.flags for v in report.receipts] == [
+        (Flag.FORKED_COUNTER, Flag.UNDO_TALLY_WENT_BACK),
+        (Flag.BLOCKED,),
+    ]
 
 
 def test_two_worker_shards_settle_as_one(month: sim.CityMonth, tmp_path: Path) -> None:
