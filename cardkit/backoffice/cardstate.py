@@ -33,12 +33,13 @@ def pair_keys(slots: Ints, ds: Ints) -> Ints:
 
 
 class SortedKeys:
-    """A set of ``int64`` keys kept sorted, with a value (an ``int64``) per key; keys are
-    added a chunk at a time and tested a whole array at once."""
+    """A set of ``int64`` keys with a value (an ``int64``) each, added a chunk at a time and
+    tested a whole array at once. Kept as a few sorted runs, each at least twice the size of
+    the next (two are merged when not): adding stays cheap as the set grows to a month's
+    receipts, and a lookup searches a handful of runs."""
 
     def __init__(self) -> None:
-        self.keys: Ints = np.empty(0, np.int64)
-        self.values: Ints = np.empty(0, np.int64)
+        self._runs: list[tuple[Ints, Ints]] = []
         self._pending: list[tuple[Ints, Ints]] = []
 
     def add(self, keys: Ints, values: Ints | None = None) -> None:
@@ -49,30 +50,39 @@ class SortedKeys:
     def _merge(self) -> None:
         if not self._pending:
             return
-        keys = np.concatenate([k for k, _ in self._pending])
-        values = np.concatenate([v for _, v in self._pending])
+        runs = self._runs
+        runs.append(_sorted_run(self._pending))
         self._pending = []
-        order = np.argsort(keys, kind="stable")
-        keys, values = keys[order], values[order]
-        at = np.searchsorted(self.keys, keys)
-        self.keys = np.insert(self.keys, at, keys)
-        self.values = np.insert(self.values, at, values)
+        while len(runs) > 1 and len(runs[-2][0]) <= 2 * len(runs[-1][0]):
+            runs[-2:] = [_sorted_run(runs[-2:])]
+
+    def __len__(self) -> int:
+        self._merge()
+        return sum(len(keys) for keys, _ in self._runs)
 
     def contains(self, keys: Ints) -> Bools:
         self._merge()
-        if not self.keys.size:
-            return np.zeros(keys.shape, np.bool_)
-        at = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
-        found: Bools = self.keys[at] == keys
+        found = np.zeros(keys.shape, np.bool_)
+        for run, _ in self._runs:
+            at = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+            found |= run[at] == keys
         return found
 
     def get(self, key: int) -> int | None:
         """The value of one key, or None."""
         self._merge()
-        at = int(np.searchsorted(self.keys, key))
-        if at < self.keys.size and int(self.keys[at]) == key:
-            return int(self.values[at])
+        for run, values in self._runs:
+            at = int(np.searchsorted(run, key))
+            if at < len(run) and int(run[at]) == key:
+                return int(values[at])
         return None
+
+
+def _sorted_run(parts: list[tuple[Ints, Ints]]) -> tuple[Ints, Ints]:
+    keys = np.concatenate([k for k, _ in parts])
+    values = np.concatenate([v for _, v in parts])
+    order = np.argsort(keys, kind="stable")  # runs already sorted: a merge, in effect
+    return keys[order], values[order]
 
 
 def _grow(array: NDArray[Any], size: int) -> NDArray[Any]:
@@ -131,10 +141,10 @@ class CardColumns:
         self.count = 0
         self.serials: list[bytes] = []
         self.slot_of: dict[bytes, int] = {}
+        self.bases: list[Any] = []  # the CMAC keyed for ``kvn``, by slot
         self.blocked: dict[int, str] = {}
         self.hotlisted: dict[int, tuple[int, Any]] = {}
         self.new_ds: dict[int, set[int]] = {}
-        self.bases: list[Any] = []  # the CMAC keyed for ``kvn``, by slot
         for name in self.CARD:
             setattr(self, name, np.zeros(0, np.bool_ if name in self._BOOLS else np.int64))
         for name in self.PURSE:
