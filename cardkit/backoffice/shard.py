@@ -11,8 +11,14 @@ for the whole run (read from the ledger when a card first comes up, changed by e
 receipt) and the receipts it booked in this run; the settler writes what the shards return
 in its transactions. A shard never writes to the ledger.
 
-The per-receipt work is kept to plain tuples, one ``struct`` pass per batch and one CMAC
-context per card (copied per receipt instead of re-keyed): it is most of settlement's cost.
+A chunk of batches is read as NumPy columns and the state lives in columns too
+(:mod:`.cardstate`). The plain case (a genuine debit of a known card within its caps and
+balance, its (card, DS) never booked) is decided and booked for the whole chunk at once:
+money as running sums per card and purse, as if every earlier receipt of the card in the
+chunk were plain, and a card's plain receipts end at its first that is not. Those after it,
+and every other receipt, go through the full check one by one, in the chunk's order, which
+reads and changes its card through a view of the columns and says why it flags. What is
+left per receipt is the receipt MAC: one CMAC context per card, copied per receipt.
 """
 
 from __future__ import annotations
@@ -266,7 +272,7 @@ class CardShard:
             self._book_plain(chunk, plain, results)
             rest = np.flatnonzero(~plain).tolist()
         else:
-            rest = range(len(chunk.position))
+            rest = list(range(len(chunk.position)))
         reopen: list[Reopen] = []
         batch, place = chunk.batch.tolist(), chunk.place.tolist()
         for i in rest:  # in the chunk's order: a card's receipts after its plain ones
