@@ -10,12 +10,14 @@ a month's sum of them stays far below 2⁶³.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..codecs.wallet import PURSES
+from .schema import BOOKED_BUCKET, BOOKED_ENTRY
 
 __all__ = ["BookedColumns", "CardColumns", "CardView", "PurseView", "SortedKeys", "pair_keys"]
 
@@ -24,6 +26,7 @@ Bools = NDArray[np.bool_]
 
 #: a booked entry's packed form, as :data:`.schema.BOOKED_ENTRY` (DS, RM, batch id, index)
 ENTRY = np.dtype([("ds", ">u4"), ("rm", "V8"), ("batch", ">u8"), ("index", ">u4")])
+assert ENTRY.itemsize == BOOKED_ENTRY.size
 NO_CAP = -1  # a cap column's value for "no cap"
 
 
@@ -325,7 +328,7 @@ class BookedColumns:
         at = self.positions.get((slot << 32) | ds)
         return at if at is not None and self.alive[at] else None
 
-    def resolve(self, ids: dict[int, int]) -> None:
+    def resolve(self, ids: Mapping[int, int]) -> None:
         """Give the entries booked since the last call their receipt_batch ids."""
         part = self.batch[self.unresolved : self.count]
         if part.size:
@@ -334,12 +337,12 @@ class BookedColumns:
             part[:] = mapped[inverse]
         self.unresolved = self.count
 
-    def by_bucket(self, bucket: int) -> tuple[Ints, NDArray[Any]]:
+    def by_bucket(self) -> tuple[Ints, NDArray[Any]]:
         """Every entry still booked, packed (:data:`ENTRY`) and sorted by bucket key
         (:func:`bucket_keys`), then batch id and place: the sorted keys and the entries."""
         n = self.count
         alive = np.flatnonzero(self.alive[:n])
-        keys = bucket_keys(self.slot[alive], self.ds[alive], bucket)
+        keys = bucket_keys(self.slot[alive], self.ds[alive])
         order = np.lexsort((self.index[alive], self.batch[alive], keys))
         chosen = alive[order]
         entries = np.empty(len(chosen), ENTRY)
@@ -350,12 +353,12 @@ class BookedColumns:
         return keys[order], entries
 
 
-_BUCKET_BITS = 26  # DS // 64 of a 32-bit DS
+_BUCKET_BITS = 32 - (BOOKED_BUCKET - 1).bit_length()  # DS // BOOKED_BUCKET of a 32-bit DS
 
 
-def bucket_keys(slots: Ints, ds: Ints, bucket: int) -> Ints:
-    """One ``int64`` per (card slot, booked bucket)."""
-    return (slots << _BUCKET_BITS) | (ds // bucket)
+def bucket_keys(slots: Ints, ds: Ints) -> Ints:
+    """One ``int64`` per (card slot, booked bucket of the DS)."""
+    return (slots << _BUCKET_BITS) | (ds // BOOKED_BUCKET)
 
 
 def bucket_of_key(key: int) -> tuple[int, int]:

@@ -315,7 +315,7 @@ class CardShard:
                 cards.kvn[i] = version
                 cards.keyed[i] = base is not None
                 cards.bases[i] = base
-        bkeys = np.unique(bucket_keys(s, ds, _BUCKET))
+        bkeys = np.unique(bucket_keys(s, ds))
         missing = bkeys[~self.bucket_keys.contains(bkeys)]
         buckets = [(cards.serials[a], b) for a, b in map(bucket_of_key, missing.tolist())]
         self.bucket_keys.add(missing)
@@ -438,7 +438,7 @@ class CardShard:
         batch = chunk.batch[p]
         numbers = np.array([w.number for w in chunk.works], np.int64)
         self.booked.add(s, ds, chunk.rm[p], numbers[batch], chunk.place[p])
-        self._dirty_bucket_keys.append(bucket_keys(s, ds, _BUCKET))
+        self._dirty_bucket_keys.append(bucket_keys(s, ds))
         # each batch's accepted places, lines by programme and totals by purse
         cuts = np.searchsorted(batch, np.arange(len(chunk.works) + 1)).tolist()
         places = chunk.place[p].tolist()
@@ -752,7 +752,7 @@ class CardShard:
         for entry in self._unresolved:
             entry[2] = ids[-entry[2]]
         self._unresolved = []
-        self.booked.resolve(dict(ids))
+        self.booked.resolve(ids)
         self._write_buckets(out)
         self._write_cards(out)
         return out
@@ -769,7 +769,7 @@ class CardShard:
         self._dirty_bucket_keys, self._dirty_buckets = [], set()
         if not dirty.size:
             return
-        sorted_keys, entries = self.booked.by_bucket(_BUCKET)
+        sorted_keys, entries = self.booked.by_bucket()
         raw, size = entries.tobytes(), ENTRY.itemsize
         starts = (np.searchsorted(sorted_keys, dirty) * size).tolist()
         ends = (np.searchsorted(sorted_keys, dirty + 1) * size).tolist()

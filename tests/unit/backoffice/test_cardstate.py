@@ -70,14 +70,14 @@ def test_booked_entries_pack_as_the_ledger_stores_buckets() -> None:
     booked.resolve({9: 101, 10: 102})
     booked.alive[4] = False  # sent to review
     assert booked.find(1, 6) is None
-    keys, entries = booked.by_bucket(t.BOOKED_BUCKET)
+    keys, entries = booked.by_bucket()
     assert [bucket_of_key(k) for k in keys.tolist()] == [(0, 0), (0, 0), (0, 1), (1, 0)]
     assert t.booked_entries(entries[:2].tobytes()) == [
         (3, rms[0].tobytes(), 101, 0),
         (4, rms[3].tobytes(), 102, 0),
     ]
     assert t.booked_entries(entries[3:].tobytes()) == [(5, rms[2].tobytes(), 101, 2)]
-    assert bucket_key(1, 0) == int(bucket_keys(np.array([1]), np.array([63]), 64)[0])
+    assert bucket_key(1, 0) == int(bucket_keys(np.array([1]), np.array([63]))[0])
     assert int(pair_keys(np.array([2]), np.array([5]))[0]) == (2 << 32) | 5
 
 
