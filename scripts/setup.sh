@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools softhsm2 opensc openssl
+APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools softhsm2 opensc openssl libssl-dev
               gcc python3-dev python3-venv fonts-dejavu-core
               libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3
               chromium poppler-utils)

@@ -144,7 +144,9 @@ class CardColumns:
         self.count = 0
         self.serials: list[bytes] = []
         self.slot_of: dict[bytes, int] = {}
-        self.bases: list[Any] = []  # the CMAC keyed for ``kvn``, by slot
+        #: the card's receipt key of version ``kvn``, a row of 16 bytes by slot (zero
+        #: while ``keyed`` is False)
+        self.keys: NDArray[np.uint8] = np.zeros((0, 16), np.uint8)
         self.blocked: dict[int, str] = {}
         self.hotlisted: dict[int, tuple[int, Any]] = {}
         self.new_ds: dict[int, set[int]] = {}
@@ -160,13 +162,12 @@ class CardColumns:
         """New slots for ``serials`` (every column zero; no offline cap, ``kvn`` -1)."""
         first = self.count
         self.count += len(serials)
-        for name in (*self.CARD, *self.PURSE):
+        for name in (*self.CARD, *self.PURSE, "keys"):
             setattr(self, name, _grow(getattr(self, name), self.count))
         self.kvn[first : self.count] = -1
         self.offline_cap[first : self.count] = NO_CAP
         slots = list(range(first, self.count))
         self.serials.extend(serials)
-        self.bases.extend([None] * len(serials))
         self.slot_of.update(zip(serials, slots, strict=True))
         numbers = np.frombuffer(b"".join(serials), ">u8").astype(np.uint64)
         keys = np.concatenate([self._sorted_serials, numbers])

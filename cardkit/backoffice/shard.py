@@ -17,8 +17,8 @@ balance, its (card, DS) never booked) is decided and booked for the whole chunk 
 money as running sums per card and purse, as if every earlier receipt of the card in the
 chunk were plain, and a card's plain receipts end at its first that is not. Those after it,
 and every other receipt, go through the full check one by one, in the chunk's order, which
-reads and changes its card through a view of the columns and says why it flags. What is
-left per receipt is the receipt MAC: one CMAC context per card, copied per receipt.
+reads and changes its card through a view of the columns and says why it flags. The receipt
+MACs of a chunk's plain candidates are checked in one call (:mod:`cardkit.crypto.bulk`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ from ..codecs.wallet import (
     Receipt,
     TransactionType,
     card_key,
+    card_keys,
 )
+from ..crypto.bulk import cmac_verify_many
 from ..keystore import KeyFunction
 from ..pki import Hotlist, RevocationReason
 from . import schema as t
@@ -75,6 +77,7 @@ _PAYMENTS = frozenset({_DEBIT, _UNDO})
 _ACCEPTED, _FLAGGED = str(LedgerStatus.ACCEPTED), str(LedgerStatus.FLAGGED)
 _CHUNK = 2000  # keys per IN (...) query
 _SIZE = Receipt.LENGTH
+_MAC_INPUT = len(LABEL_RECEIPT) + 8 + 38  # what a receipt MAC is computed over
 _RECEIPT_FUNCTION = KeyFunction.RECEIPT.value
 _BUCKET = t.BOOKED_BUCKET
 _TYPE_NAMES = {int(kind): kind.name.lower() for kind in TransactionType}
@@ -302,19 +305,11 @@ class CardShard:
         s, ds = slot[with_card], chunk.ds[with_card]
         touched_slots = np.unique(s).tolist()
         touched = {cards.serials[i] for i in touched_slots}
-        # CMACs: a card's first key version keys the plain pass's; others go to the dict
+        # receipt keys: a card's first key version is kept in its slot for the plain pass
         kvn = chunk.kvn[with_card]
-        unkeyed = np.unique(pair_keys(s, kvn)[cards.kvn[s] != kvn])
-        for key in unkeyed.tolist():
-            i, version = key >> 32, key & 0xFFFFFFFF
-            serial = cards.serials[i]
-            if (serial, version) in self._macs:
-                continue
-            base = self._mac_base(serial, version)
-            if cards.kvn[i] < 0:
-                cards.kvn[i] = version
-                cards.keyed[i] = base is not None
-                cards.bases[i] = base
+        first = cards.kvn[s] < 0
+        if first.any():
+            self._key_cards(np.unique(pair_keys(s[first], kvn[first])))
         bkeys = np.unique(bucket_keys(s, ds))
         missing = bkeys[~self.bucket_keys.contains(bkeys)]
         buckets = [(cards.serials[a], b) for a, b in map(bucket_of_key, missing.tolist())]
@@ -401,18 +396,16 @@ class CardShard:
         ok &= ~(window & (off_cap != NO_CAP) & (offline > off_cap))
         spent = cards.p_spent[s, purse] + _running(s * PURSES + purse, amount)
         ok &= cards.p_loaded[s, purse] - spent + cards.p_undone[s, purse] >= 0
-        # the receipt MACs of the rest
-        data, bases, compare = chunk.data, cards.bases, hmac.compare_digest
+        # the receipt MACs of the rest, in one call: LABEL_RECEIPT || serial || bytes
+        # 10..47 of the receipt, under the card's key; RM is bytes 48..55
         todo = np.flatnonzero(ok)
-        offsets = (chunk.position[v[todo]] * _SIZE).tolist()
-        rms = chunk.rm[v[todo]].tobytes()
-        for j, (i, at, card) in enumerate(
-            zip(todo.tolist(), offsets, s[todo].tolist(), strict=True)
-        ):
-            mac = bases[card].copy()
-            mac.update(data[at + 10 : at + 48])
-            if not compare(mac.finalize()[:8], rms[8 * j : 8 * j + 8]):
-                ok[i] = False
+        raw = np.frombuffer(chunk.data, np.uint8).reshape(-1, _SIZE)[chunk.position[v[todo]]]
+        messages = np.empty((len(todo), _MAC_INPUT), np.uint8)
+        messages[:, : len(LABEL_RECEIPT)] = np.frombuffer(LABEL_RECEIPT, np.uint8)
+        messages[:, len(LABEL_RECEIPT) : len(LABEL_RECEIPT) + 8] = raw[:, :8]
+        messages[:, len(LABEL_RECEIPT) + 8 :] = raw[:, 10:48]
+        good = cmac_verify_many(cards.keys, s[todo], messages, raw[:, 48:56])
+        ok[todo[~good]] = False
         # a card's plain receipts end at its first that is not
         plain[v] = _running(s, (~ok).astype(np.int64)) == 0
         return plain
@@ -486,7 +479,34 @@ class CardShard:
             on_list = hotlist is not None and hotlist.entry(serial) is not None
             c.irregular[i] = on_list or i in c.blocked or i in c.hotlisted
 
+    def _key_cards(self, keys: Ints) -> None:
+        """Derive the receipt keys of cards that have none yet, for the key version of
+        their first receipt here (``keys``: :func:`pair_keys` of slot and version, unique):
+        all of one version under the master in one call when the masters are in memory."""
+        cards = self.cards
+        slots, versions = keys >> 32, keys & 0xFFFFFFFF
+        slots_first = np.unique(slots, return_index=True)[1]  # one version per card
+        slots, versions = slots[slots_first], versions[slots_first]
+        for version in np.unique(versions).tolist():
+            mine = slots[versions == version]
+            serials = [cards.serials[i] for i in mine.tolist()]
+            cards.kvn[mine] = version
+            if self._mapping is not None:  # masters in memory: no key store to ask
+                master = self._mapping.get(version)
+                if master is not None:
+                    cards.keys[mine] = card_keys(master, _RECEIPT_FUNCTION, serials, version)
+                    cards.keyed[mine] = True
+                continue
+            for i, serial in zip(mine.tolist(), serials, strict=True):
+                key = receipt_key(self.masters, serial, version)
+                if key is not None:
+                    cards.keys[i] = np.frombuffer(key, np.uint8)
+                    cards.keyed[i] = True
+
     def _receipt_key(self, serial: bytes, kvn: int) -> bytes | None:
+        slot = self.cards.slot_of.get(serial)
+        if slot is not None and self.cards.kvn[slot] == kvn:  # derived with its slot
+            return self.cards.keys[slot].tobytes() if self.cards.keyed[slot] else None
         if self._mapping is not None:  # masters in memory: no key store to ask
             master = self._mapping.get(kvn)
             return None if master is None else card_key(master, _RECEIPT_FUNCTION, serial, kvn)

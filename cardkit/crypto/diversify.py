@@ -10,7 +10,13 @@ must not derive the key of serial 01 + AID 02 03). Host (through a key store) an
 
 from __future__ import annotations
 
-from .kdf import derive_key
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .bulk import cmac_many
+from .kdf import derive_key, fixed_input
 
 
 def kdf_label(function: str, subkey: str | None = None) -> bytes:
@@ -48,3 +54,29 @@ def diversify_key(
         diversification_context(card_serial, aid, version),
         length,
     )
+
+
+def diversify_keys(
+    master: bytes, function: str, card_serials: Sequence[bytes], aid: bytes, version: int
+) -> NDArray[np.uint8]:
+    """:func:`diversify_key` (16 bytes) for many cards at once: one row per serial. One
+    PRF block each, so one AES-CMAC per card, all under ``master`` in one call."""
+    label = kdf_label(function)
+    inputs = [
+        b"\x01" + fixed_input(label, diversification_context(serial, aid, version), 16)
+        for serial in card_serials
+    ]
+    if not inputs:
+        return np.zeros((0, 16), np.uint8)
+    lengths = {len(i) for i in inputs}
+    if len(lengths) != 1:  # serials of different lengths: rows of one length each
+        return np.array(
+            [
+                np.frombuffer(diversify_key(master, function, s, aid, version), np.uint8)
+                for s in card_serials
+            ],
+            np.uint8,
+        )
+    messages = np.frombuffer(b"".join(inputs), np.uint8).reshape(len(inputs), -1)
+    keys = np.frombuffer(master, np.uint8).reshape(1, -1)
+    return cmac_many(keys, np.zeros(len(inputs), np.int64), messages)

@@ -43,6 +43,7 @@ from cardkit.backoffice.report.ledger_facts import HouseholdPlace, facts_from_le
 from cardkit.backoffice.shard import CardShard
 from cardkit.backoffice.verdicts import SettlementReport
 from cardkit.codecs.wallet import Receipt
+from cardkit.crypto import bulk
 from cardkit.pki import Hotlist, HotlistEntry
 
 CONNINFO = PG_CONNINFO
@@ -141,6 +142,20 @@ def test_the_plain_path_books_what_the_full_check_books(
     assert report_state(fast_report) == report_state(full_report)
     assert booked_state(fast) == booked_state(full)
     assert fast.reconcile() == full.reconcile()
+
+
+def test_receipt_macs_checked_in_python_book_what_the_compiled_loop_books(
+    month: sim.CityMonth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same month with the compiled bulk CMAC and with its Python fallback."""
+    native = Ledger()
+    native_report = settle_month(month, native, tmp_path)
+    monkeypatch.setattr(bulk, "_bulk", None)
+    python = Ledger()
+    python_report = settle_month(month, python, tmp_path)
+    assert native_report.flag_counts()[Flag.BAD_MAC] > 0
+    assert report_state(native_report) == report_state(python_report)
+    assert booked_state(native) == booked_state(python)
 
 
 def test_a_cards_receipts_after_one_the_full_check_takes_go_to_it_too(tmp_path: Path) -> None:
