@@ -19,7 +19,9 @@ from numpy.typing import NDArray
 from ..codecs.wallet import PURSES
 from .schema import BOOKED_BUCKET, BOOKED_ENTRY
 
-__all__ = ["BookedColumns", "CardColumns", "CardView", "PurseView", "SortedKeys", "pair_keys"]
+__all__ = [
+    "BookedColumns", "CardColumns", "CardView", "PurseView", "SortedKeys", "pair_keys", "unique",
+]  # fmt: skip
 
 Ints = NDArray[np.int64]
 Bools = NDArray[np.bool_]
@@ -28,6 +30,19 @@ Bools = NDArray[np.bool_]
 ENTRY = np.dtype([("ds", ">u4"), ("rm", "V8"), ("batch", ">u8"), ("index", ">u4")])
 assert ENTRY.itemsize == BOOKED_ENTRY.size
 NO_CAP = -1  # a cap column's value for "no cap"
+
+
+def unique(values: Ints) -> Ints:
+    """The distinct values, sorted (``np.unique`` by sorting: NumPy 2's hashing unique is
+    several times slower on ``int64``)."""
+    if values.size < 2:
+        return values.copy()
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), np.bool_)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    out: Ints = ordered[keep]
+    return out
 
 
 def pair_keys(slots: Ints, ds: Ints) -> Ints:
@@ -71,6 +86,16 @@ class SortedKeys:
             found |= run[at] == keys
         return found
 
+    def get_many(self, keys: Ints) -> Ints:
+        """The value of each key, -1 for one not in the set (values must not be -1)."""
+        self._merge()
+        found = np.full(keys.shape, -1, np.int64)
+        for run, values in self._runs:
+            at = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+            hit = run[at] == keys
+            found[hit] = values[at[hit]]
+        return found
+
     def get(self, key: int) -> int | None:
         """The value of one key, or None."""
         self._merge()
@@ -103,11 +128,14 @@ class CardColumns:
     #: inserted at the next flush), dirty (bool), irregular (bool: blocked, hotlisted, or on
     #: the run's hotlist: never the plain case), offline cap (:data:`NO_CAP`), DS count, highest
     #: DS and its date, the ledger's highest DS, offline window DS, offline spent, DS values
-    #: counted since the last flush, the receipt key version its CMAC is keyed for (-1: none
-    #: yet) and whether it has one (bool)
+    #: counted since the last flush, the version of its receipt key in ``keys`` (-1: none
+    #: yet) and whether it has one (bool), the highest DS of its pairs in the shard's
+    #: (card, DS) key sets (-1: none; a higher DS needs no lookup), and whether a receipt
+    #: of it came up since the last flush (bool)
     CARD = (
         "known", "new", "dirty", "irregular", "offline_cap", "ds_count", "ds_max", "ds_max_date",
-        "ledger_ds_max", "window", "offline_spent", "ds_added", "kvn", "keyed",
+        "ledger_ds_max", "window", "offline_spent", "ds_added", "kvn", "keyed", "pairs_ds_max",
+        "touched",
     )  # fmt: skip
     #: per card and purse: exists, new (bool), programme, payment cap (NO_CAP), loaded (less
     #: what moved on to a replacement), spent, undone, and spent and undone since the flush
@@ -115,7 +143,9 @@ class CardColumns:
         "p_exists", "p_new", "p_programme", "p_cap", "p_loaded", "p_spent", "p_undone",
         "p_add_spent", "p_add_undone",
     )  # fmt: skip
-    _BOOLS = frozenset({"known", "new", "dirty", "irregular", "keyed", "p_exists", "p_new"})
+    _BOOLS = frozenset(
+        {"known", "new", "dirty", "irregular", "keyed", "touched", "p_exists", "p_new"}
+    )
     known: Bools
     new: Bools
     dirty: Bools
@@ -130,6 +160,8 @@ class CardColumns:
     ds_added: Ints
     kvn: Ints
     keyed: Bools
+    pairs_ds_max: Ints
+    touched: Bools
     p_exists: Bools
     p_new: Bools
     p_programme: Ints
@@ -165,6 +197,7 @@ class CardColumns:
         for name in (*self.CARD, *self.PURSE, "keys"):
             setattr(self, name, _grow(getattr(self, name), self.count))
         self.kvn[first : self.count] = -1
+        self.pairs_ds_max[first : self.count] = -1
         self.offline_cap[first : self.count] = NO_CAP
         slots = list(range(first, self.count))
         self.serials.extend(serials)
@@ -333,7 +366,7 @@ class BookedColumns:
         """Give the entries booked since the last call their receipt_batch ids."""
         part = self.batch[self.unresolved : self.count]
         if part.size:
-            numbers, inverse = np.unique(-part, return_inverse=True)
+            numbers, inverse = np.unique(-part, return_inverse=True)  # sorts: not hashed
             mapped = np.array([ids[n] for n in numbers.tolist()], np.int64)
             part[:] = mapped[inverse]
         self.unresolved = self.count

@@ -355,6 +355,7 @@ class _Settler:
                 group_ids = {n: i for n, i in self._ids.items() if n > first_number}
                 for writes in shards.flush(group_ids):
                     _write_cards(conn, writes, self.at)
+                    pending.cards.update(writes.touched)
                 self._write_sams(conn, sams)
             finally:
                 self._conn = None
@@ -472,7 +473,6 @@ class _Settler:
             [(ids[n], *rest) for n, *rest in out.lines],
         )
         for c in chunks:
-            pending.cards |= c.cards
             for serial, ds, rm, place in c.reopen:
                 batch_id = self._ids.get(place[1]) if place[0] == "run" else place[1]
                 reopened = _reopen(conn, serial, ds, rm, place[0], batch_id, place[2], self.at)

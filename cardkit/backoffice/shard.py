@@ -65,6 +65,7 @@ from .cardstate import (
     bucket_keys,
     bucket_of_key,
     pair_keys,
+    unique,
 )
 from .ledger import LedgerStatus
 from .macs import ReceiptMasterSource, receipt_key
@@ -137,7 +138,6 @@ Reopen = tuple[bytes, int, bytes, tuple[str, int, int]]
 class ChunkResult:
     results: dict[int, BatchResult]  #: by BatchWork.number
     reopen: list[Reopen]  #: in order
-    cards: set[bytes]  #: the cards with a receipt booked
 
 
 @dataclass
@@ -152,6 +152,7 @@ class ShardWrites:
     blocks: list[tuple[bytes, str]]
     new_buckets: list[tuple[bytes, int, bytes]]  #: booked rows: (serial, bucket, entries)
     buckets: list[dict[str, Any]]
+    touched: list[bytes] = field(default_factory=list)  #: cards with a receipt since
 
 
 @dataclass(slots=True)
@@ -262,7 +263,7 @@ class CardShard:
     def check(self, works: list[BatchWork]) -> ChunkResult:
         """Check this shard's receipts of ``works`` (batches in order)."""
         chunk = _Chunk(works, self.index, self.count)
-        touched = self._prepare(chunk)
+        self._prepare(chunk)
         results = {w.number: BatchResult() for w in works}
         wheres = []
         for w in works:
@@ -273,27 +274,34 @@ class CardShard:
         if self.plain:
             plain = self._plain(chunk)
             self._book_plain(chunk, plain, results)
-            rest = np.flatnonzero(~plain).tolist()
+            rest = np.flatnonzero(~plain)
         else:
-            rest = list(range(len(chunk.position)))
+            rest = np.arange(len(chunk.position))
         reopen: list[Reopen] = []
         batch, place = chunk.batch.tolist(), chunk.place.tolist()
-        for i in rest:  # in the chunk's order: a card's receipts after its plain ones
+        # where the plain pass booked each one's (card, DS), if it did: the full check
+        # books into ``seen``, never there, so one lookup for all holds through the loop
+        booked_at = np.full(len(rest), -1, np.int64)
+        slots, ds = chunk.slot[rest], chunk.ds[rest]
+        has = slots >= 0
+        booked_at[has] = self.booked.positions.get_many(pair_keys(slots[has], ds[has]))
+        for i, at in zip(rest.tolist(), booked_at.tolist(), strict=True):  # in the chunk's order
             work = works[batch[i]]
             self._check(
-                work, wheres[batch[i]], place[i], chunk.fields(i), results[work.number], reopen
-            )
-        return ChunkResult(results, reopen, touched)
+                work, wheres[batch[i]], place[i], chunk.fields(i), results[work.number], reopen,
+                at,
+            )  # fmt: skip
+        return ChunkResult(results, reopen)
 
-    def _prepare(self, chunk: _Chunk) -> set[bytes]:
+    def _prepare(self, chunk: _Chunk) -> None:
         """Give the cards that come up for the first time in this run a slot and read them,
         their booked buckets, and the receipt rows booked before the run for the (card, DS)
-        pairs a card's highest DS could hold; key each card's CMAC once for the run.
-        Returns the chunk's cards with a payment."""
+        pairs a card's highest DS could hold; derive each card's receipt key once for the
+        run."""
         cards = self.cards
         pay = chunk.payment
         slot = cards.lookup(chunk.serial)
-        new = np.unique(chunk.serial[pay & (slot < 0)])
+        new = np.unique(chunk.serial[pay & (slot < 0)])  # uint64: sorts
         if new.size:
             serials = [int(s).to_bytes(8, "big") for s in new.tolist()]
             with self.read() as conn:
@@ -303,14 +311,13 @@ class CardShard:
         chunk.slot = slot
         with_card = np.flatnonzero(slot >= 0)
         s, ds = slot[with_card], chunk.ds[with_card]
-        touched_slots = np.unique(s).tolist()
-        touched = {cards.serials[i] for i in touched_slots}
+        cards.touched[s] = True
         # receipt keys: a card's first key version is kept in its slot for the plain pass
         kvn = chunk.kvn[with_card]
         first = cards.kvn[s] < 0
         if first.any():
-            self._key_cards(np.unique(pair_keys(s[first], kvn[first])))
-        bkeys = np.unique(bucket_keys(s, ds))
+            self._key_cards(unique(pair_keys(s[first], kvn[first])))
+        bkeys = unique(bucket_keys(s, ds))
         missing = bkeys[~self.bucket_keys.contains(bkeys)]
         buckets = [(cards.serials[a], b) for a, b in map(bucket_of_key, missing.tolist())]
         self.bucket_keys.add(missing)
@@ -321,7 +328,7 @@ class CardShard:
             if (cards.serials[a], d) not in self._rows_read
         }
         if not buckets and not pairs:
-            return touched
+            return
         with self.read() as conn:
             if buckets:
                 self._read_buckets(conn, buckets)
@@ -331,9 +338,8 @@ class CardShard:
                     if pair not in self.seen:
                         added.append(self._pair_key(pair))
                     self.seen[pair] = rows + (self._earlier(pair) or [])
-                self.seen_keys.add(np.array(added, np.int64))
+                self._add_pairs(np.array(added, np.int64))
                 self._rows_read |= pairs
-        return touched
 
     def _pair_key(self, pair: tuple[bytes, int]) -> int:
         return (self.cards.slot_of[pair[0]] << 32) | pair[1]
@@ -357,7 +363,12 @@ class CardShard:
                 else:
                     seen[pair] = entry
                     added.append(self._pair_key(pair))
-        self.seen_keys.add(np.array(added, np.int64))
+        self._add_pairs(np.array(added, np.int64))
+
+    def _add_pairs(self, keys: Ints) -> None:
+        """(card, DS) pairs (:func:`pair_keys`) now in ``seen``."""
+        self.seen_keys.add(keys)
+        np.maximum.at(self.cards.pairs_ds_max, keys >> 32, keys & 0xFFFFFFFF)
 
     def _plain(self, chunk: _Chunk) -> Bools:
         """Which receipts are the plain case, booked without the full check: a genuine
@@ -383,8 +394,11 @@ class CardShard:
             & cards.p_exists[s, purse]
             & ((cap == NO_CAP) | (amount <= cap))
         )
-        keys = pair_keys(s, ds)
-        ok &= ~(self.booked.positions.contains(keys) | self.seen_keys.contains(keys))
+        # (card, DS) booked before: only a DS at most the card's highest in the key sets
+        # can be (most are higher: a card counts up)
+        maybe = np.flatnonzero(ds <= cards.pairs_ds_max[s])
+        keys = pair_keys(s[maybe], ds[maybe])
+        ok[maybe] &= ~(self.booked.positions.contains(keys) | self.seen_keys.contains(keys))
         # a (card, DS) twice in the chunk: the second is no plain case
         order = np.lexsort((v, ds, s))
         again = (s[order][1:] == s[order][:-1]) & (ds[order][1:] == ds[order][:-1])
@@ -431,6 +445,7 @@ class CardShard:
         batch = chunk.batch[p]
         numbers = np.array([w.number for w in chunk.works], np.int64)
         self.booked.add(s, ds, chunk.rm[p], numbers[batch], chunk.place[p])
+        np.maximum.at(c.pairs_ds_max, s, ds)
         self._dirty_bucket_keys.append(bucket_keys(s, ds))
         # each batch's accepted places, lines by programme and totals by purse
         cuts = np.searchsorted(batch, np.arange(len(chunk.works) + 1)).tolist()
@@ -487,7 +502,7 @@ class CardShard:
         slots, versions = keys >> 32, keys & 0xFFFFFFFF
         slots_first = np.unique(slots, return_index=True)[1]  # one version per card
         slots, versions = slots[slots_first], versions[slots_first]
-        for version in np.unique(versions).tolist():
+        for version in unique(versions).tolist():
             mine = slots[versions == version]
             serials = [cards.serials[i] for i in mine.tolist()]
             cards.kvn[mine] = version
@@ -545,18 +560,19 @@ class CardShard:
         fields: tuple[Any, ...],
         result: BatchResult,
         reopen: list[Reopen],
+        booked_at: int,
     ) -> None:
         """The full check of one receipt: book it, hold it for review or refuse it, and
-        say why."""
+        say why (``booked_at``: where the plain pass booked its (card, DS), or -1)."""
         serial, ds, rm = fields[0], fields[5], fields[14]
         refusal = self._refusal(work, index, fields)
         if refusal is not None:  # not booked at all
             result.refused.append((index, *refusal))
             return
-        earlier = self._earlier((serial, ds))
+        earlier = self._earlier((serial, ds), booked_at)
         if earlier is None:
             earlier = self.seen[(serial, ds)] = []
-            self.seen_keys.add(np.array([self._pair_key((serial, ds))], np.int64))
+            self._add_pairs(np.array([self._pair_key((serial, ds))], np.int64))
         elif any(e.rm == rm for e in earlier):
             where_before = self.where(next(e for e in earlier if e.rm == rm))
             result.refused.append((index, Flag.DUPLICATE, f"already settled in {where_before}"))
@@ -592,13 +608,16 @@ class CardShard:
                     self._unbook(serial, ds, e.rm)
         earlier.append(_Seen(rm, _FLAGGED, where, ("review", work.number, index)))
 
-    def _earlier(self, pair: tuple[bytes, int]) -> list[_Seen] | None:
+    def _earlier(self, pair: tuple[bytes, int], booked_at: int | None = None) -> list[_Seen] | None:
         """What was booked for ``pair``, as a list (made one from a bucket entry or the
-        plain pass's booking)."""
+        plain pass's booking; ``booked_at``: that booking's position if known, -1 none)."""
         value = self.seen.get(pair)
         if value is None:
-            slot = self.cards.slot_of.get(pair[0])
-            at = None if slot is None else self.booked.find(slot, pair[1])
+            if booked_at is None:
+                slot = self.cards.slot_of.get(pair[0])
+                at = None if slot is None else self.booked.find(slot, pair[1])
+            else:
+                at = booked_at if booked_at >= 0 and self.booked.alive[booked_at] else None
             if at is None:
                 return None
             b = self.booked
@@ -621,7 +640,7 @@ class CardShard:
         earlier = self.seen.get((serial, ds))
         if earlier is None:
             self.seen[(serial, ds)] = [entry]
-            self.seen_keys.add(np.array([self._pair_key((serial, ds))], np.int64))
+            self._add_pairs(np.array([self._pair_key((serial, ds))], np.int64))
         else:
             earlier.append(entry)
         key = (serial, ds // _BUCKET)
@@ -775,6 +794,10 @@ class CardShard:
         self.booked.resolve(ids)
         self._write_buckets(out)
         self._write_cards(out)
+        c = self.cards
+        touched = np.flatnonzero(c.touched[: c.count])
+        c.touched[touched] = False
+        out.touched = [c.serials[i] for i in touched.tolist()]
         return out
 
     def _write_buckets(self, out: ShardWrites) -> None:
@@ -785,7 +808,7 @@ class CardShard:
         parts.append(
             np.array([bucket_key(cards.slot_of[s], b) for s, b in self._dirty_buckets], np.int64)
         )
-        dirty = np.unique(np.concatenate(parts))
+        dirty = unique(np.concatenate(parts))
         self._dirty_bucket_keys, self._dirty_buckets = [], set()
         if not dirty.size:
             return
