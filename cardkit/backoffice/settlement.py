@@ -50,6 +50,7 @@ from .shard import (
     ShardWrites,
     check_in_worker,
     flush_in_worker,
+    split_chunk,
     start_worker,
 )
 from .verdicts import (
@@ -275,7 +276,13 @@ class _Shards:
         local = self.local
         if local is not None:
             return [lambda: local.check(chunk)]  # run when its result is asked for, in order
-        return [pool.submit(check_in_worker, chunk).result for pool in self.pools]
+        # each worker is sent its own receipts, and the batches without their bodies
+        parts = split_chunk(chunk, len(self.pools))
+        works = [w._replace(body=b"") for w in chunk]
+        return [
+            pool.submit(check_in_worker, works, part).result
+            for pool, part in zip(self.pools, parts, strict=True)
+        ]
 
     def flush(self, ids: dict[int, int]) -> list[ShardWrites]:
         if self.local is not None:

@@ -71,7 +71,7 @@ from .ledger import LedgerStatus
 from .macs import ReceiptMasterSource, receipt_key
 from .verdicts import Flag
 
-__all__ = ["BatchWork", "CardShard", "ChunkResult", "ShardWrites"]
+__all__ = ["BatchWork", "CardShard", "ChunkResult", "ShardPart", "ShardWrites", "split_chunk"]
 
 _DEBIT, _UNDO = int(TransactionType.DEBIT), int(TransactionType.UNDO)
 _PAYMENTS = frozenset({_DEBIT, _UNDO})
@@ -167,26 +167,43 @@ class _Seen:
     place: tuple[str, int, int]
 
 
+class ShardPart(NamedTuple):
+    """One shard's receipts of a chunk of batches (:func:`split_chunk`)."""
+
+    data: bytes  #: the receipts end to end, 64 bytes each, in the chunk's order
+    batch: Ints  #: which of the chunk's batches each is from
+    place: Ints  #: and its place in that batch
+
+
+def split_chunk(works: list[BatchWork], count: int) -> list[ShardPart]:
+    """The receipts of ``works`` for each of ``count`` shards: shard ``i`` owns the cards
+    whose serial's last byte is ``i`` modulo ``count``. The settler splits a chunk once, so
+    each worker is sent and reads only its own receipts."""
+    sizes = np.array([len(w.body) // _SIZE for w in works], np.int64)
+    data = works[0].body if len(works) == 1 else b"".join(w.body for w in works)
+    batch = np.repeat(np.arange(len(works)), sizes)
+    place = np.arange(len(batch)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    if count == 1:
+        return [ShardPart(data, batch, place)]
+    rows = np.frombuffer(data, np.uint8).reshape(-1, _SIZE)
+    owner = rows[:, 7] % count  # the serial's last byte (bytes 0..7, big-endian)
+    parts = []
+    for index in range(count):
+        mine = np.flatnonzero(owner == index)
+        parts.append(ShardPart(rows[mine].tobytes(), batch[mine], place[mine]))
+    return parts
+
+
 class _Chunk:
     """This shard's receipts of one chunk of batches, as columns (in the chunk's order)."""
 
-    def __init__(self, works: list[BatchWork], index: int, count: int) -> None:
-        sizes = np.array([len(w.body) // _SIZE for w in works], np.int64)
+    def __init__(self, works: list[BatchWork], part: ShardPart) -> None:
         self.works = works
-        self.data = works[0].body if len(works) == 1 else b"".join(w.body for w in works)
-        every = np.frombuffer(self.data, _RECEIPT)
-        batch_of = np.repeat(np.arange(len(works)), sizes)
-        place = np.arange(len(every)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        serial = every["serial"].astype(np.uint64)
-        if count > 1:  # by the serial's last byte
-            mine = np.flatnonzero((serial & np.uint64(0xFF)) % np.uint64(count) == index)
-        else:
-            mine = np.arange(len(every))
-        r = every[mine]
-        self.position = mine  # in the chunk (a receipt's bytes start at 64 times it)
-        self.batch = batch_of[mine]  # which of works
-        self.place = place[mine]  # in its batch
-        self.serial = serial[mine]
+        self.data = part.data
+        r = np.frombuffer(self.data, _RECEIPT)
+        self.batch = part.batch  # which of works
+        self.place = part.place  # in its batch
+        self.serial = r["serial"].astype(np.uint64)
         self.kind = r["type"].astype(np.int64)
         self.kvn = r["kvn"].astype(np.int64)
         self.ds = r["ds"].astype(np.int64)
@@ -202,11 +219,21 @@ class _Chunk:
             & np.array([w.tally is None for w in works], np.bool_)[self.batch]
         )
         self.payment = (self.kind == _DEBIT) | (self.kind == _UNDO)
-        self.slot = np.full(len(mine), -1, np.int64)
+        self.slot = np.full(len(r), -1, np.int64)
+        #: the receipt MAC's verdict where the bulk check computed it: 1 right, 0 wrong,
+        #: -1 not computed (no slot, or a key version other than its card's first)
+        self.mac = np.full(len(r), -1, np.int8)
+
+    def __len__(self) -> int:
+        return len(self.slot)
 
     def fields(self, i: int) -> tuple[Any, ...]:
         """Receipt ``i`` of this shard's as a tuple (:data:`RECEIPT_FIELDS`)."""
-        return RECEIPT_LAYOUT.unpack_from(self.data, int(self.position[i]) * _SIZE)
+        return RECEIPT_LAYOUT.unpack_from(self.data, i * _SIZE)
+
+    def raw(self, i: int) -> bytes:
+        """Receipt ``i``'s 64 bytes."""
+        return self.data[i * _SIZE : (i + 1) * _SIZE]
 
 
 class CardShard:
@@ -256,13 +283,17 @@ class CardShard:
         self._where_of: dict[int, str] = {}
         self._macs: dict[tuple[bytes, int], CMAC | None] = {}
         self._blocks: list[tuple[bytes, str]] = []
+        self._loop_pairs: list[int] = []  # pairs the full check saw, for seen_keys
         self._mapping = masters if isinstance(masters, Mapping) else None
 
     # --- one chunk of batches ---------------------------------------------------------------
 
-    def check(self, works: list[BatchWork]) -> ChunkResult:
-        """Check this shard's receipts of ``works`` (batches in order)."""
-        chunk = _Chunk(works, self.index, self.count)
+    def check(self, works: list[BatchWork], part: ShardPart | None = None) -> ChunkResult:
+        """Check this shard's receipts of ``works`` (batches in order): ``part``, as
+        :func:`split_chunk` gives it (then the works' bodies are not read), or found here."""
+        if part is None:
+            part = split_chunk(works, self.count)[self.index]
+        chunk = _Chunk(works, part)
         self._prepare(chunk)
         results = {w.number: BatchResult() for w in works}
         wheres = []
@@ -276,7 +307,7 @@ class CardShard:
             self._book_plain(chunk, plain, results)
             rest = np.flatnonzero(~plain)
         else:
-            rest = np.arange(len(chunk.position))
+            rest = np.arange(len(chunk))
         reopen: list[Reopen] = []
         batch, place = chunk.batch.tolist(), chunk.place.tolist()
         # where the plain pass booked each one's (card, DS), if it did: the full check
@@ -285,12 +316,15 @@ class CardShard:
         slots, ds = chunk.slot[rest], chunk.ds[rest]
         has = slots >= 0
         booked_at[has] = self.booked.positions.get_many(pair_keys(slots[has], ds[has]))
-        for i, at in zip(rest.tolist(), booked_at.tolist(), strict=True):  # in the chunk's order
-            work = works[batch[i]]
+        macs = chunk.mac[rest].tolist()
+        for i, at, mac in zip(rest.tolist(), booked_at.tolist(), macs, strict=True):
+            work = works[batch[i]]  # in the chunk's order
             self._check(
                 work, wheres[batch[i]], place[i], chunk.fields(i), results[work.number], reopen,
-                at,
+                at, mac, chunk.raw(i),
             )  # fmt: skip
+        self._add_pairs(np.array(self._loop_pairs, np.int64))
+        self._loop_pairs = []
         return ChunkResult(results, reopen)
 
     def _prepare(self, chunk: _Chunk) -> None:
@@ -376,8 +410,7 @@ class CardShard:
         balance, whose (card, DS) was never booked, and every receipt of its card before it
         in the chunk plain too (the rest of a card's go to the full check, in order)."""
         cards = self.cards
-        n = len(chunk.slot)
-        plain = np.zeros(n, np.bool_)
+        plain = np.zeros(len(chunk), np.bool_)
         # every receipt of a card counts for where its plain ones end, a refused one too
         v = np.flatnonzero(chunk.slot >= 0)
         if not v.size:
@@ -410,15 +443,17 @@ class CardShard:
         ok &= ~(window & (off_cap != NO_CAP) & (offline > off_cap))
         spent = cards.p_spent[s, purse] + _running(s * PURSES + purse, amount)
         ok &= cards.p_loaded[s, purse] - spent + cards.p_undone[s, purse] >= 0
-        # the receipt MACs of the rest, in one call: LABEL_RECEIPT || serial || bytes
-        # 10..47 of the receipt, under the card's key; RM is bytes 48..55
-        todo = np.flatnonzero(ok)
-        raw = np.frombuffer(chunk.data, np.uint8).reshape(-1, _SIZE)[chunk.position[v[todo]]]
+        # the receipt MACs, in one call: LABEL_RECEIPT || serial || bytes 10..47 of the
+        # receipt, under the card's key; RM is bytes 48..55. Every payment's whose key is
+        # its card's first: the full check takes the verdict of those it gets
+        todo = np.flatnonzero(chunk.payment[v] & cards.keyed[s] & (chunk.kvn[v] == cards.kvn[s]))
+        raw = np.frombuffer(chunk.data, np.uint8).reshape(-1, _SIZE)[v[todo]]
         messages = np.empty((len(todo), _MAC_INPUT), np.uint8)
         messages[:, : len(LABEL_RECEIPT)] = np.frombuffer(LABEL_RECEIPT, np.uint8)
         messages[:, len(LABEL_RECEIPT) : len(LABEL_RECEIPT) + 8] = raw[:, :8]
         messages[:, len(LABEL_RECEIPT) + 8 :] = raw[:, 10:48]
         good = cmac_verify_many(cards.keys, s[todo], messages, raw[:, 48:56])
+        chunk.mac[v[todo]] = good
         ok[todo[~good]] = False
         # a card's plain receipts end at its first that is not
         plain[v] = _running(s, (~ok).astype(np.int64)) == 0
@@ -537,7 +572,7 @@ class CardShard:
         self._macs[(serial, kvn)] = base
         return base
 
-    def _mac_ok(self, fields: tuple[Any, ...], body: bytes, index: int) -> bool | None:
+    def _mac_ok(self, fields: tuple[Any, ...], raw: bytes) -> bool | None:
         """The receipt MAC's verdict, or None if no receipt master of its version."""
         serial, kvn = fields[0], fields[2]
         base = (
@@ -548,8 +583,7 @@ class CardShard:
         if base is None:
             return None
         mac = base.copy()
-        offset = index * _SIZE
-        mac.update(body[offset + 10 : offset + 48])
+        mac.update(raw[10:48])
         return hmac.compare_digest(mac.finalize()[:8], fields[14])
 
     def _check(
@@ -561,18 +595,21 @@ class CardShard:
         result: BatchResult,
         reopen: list[Reopen],
         booked_at: int,
+        mac: int,
+        raw: bytes,
     ) -> None:
         """The full check of one receipt: book it, hold it for review or refuse it, and
-        say why (``booked_at``: where the plain pass booked its (card, DS), or -1)."""
+        say why (``booked_at``: where the plain pass booked its (card, DS), or -1; ``mac``:
+        the bulk check's verdict on its MAC, 1 or 0, or -1 if it has none)."""
         serial, ds, rm = fields[0], fields[5], fields[14]
-        refusal = self._refusal(work, index, fields)
+        refusal = self._refusal(work, fields, mac, raw)
         if refusal is not None:  # not booked at all
             result.refused.append((index, *refusal))
             return
         earlier = self._earlier((serial, ds), booked_at)
         if earlier is None:
             earlier = self.seen[(serial, ds)] = []
-            self._add_pairs(np.array([self._pair_key((serial, ds))], np.int64))
+            self._loop_pairs.append(self._pair_key((serial, ds)))
         elif any(e.rm == rm for e in earlier):
             where_before = self.where(next(e for e in earlier if e.rm == rm))
             result.refused.append((index, Flag.DUPLICATE, f"already settled in {where_before}"))
@@ -640,7 +677,7 @@ class CardShard:
         earlier = self.seen.get((serial, ds))
         if earlier is None:
             self.seen[(serial, ds)] = [entry]
-            self._add_pairs(np.array([self._pair_key((serial, ds))], np.int64))
+            self._loop_pairs.append(self._pair_key((serial, ds)))
         else:
             earlier.append(entry)
         key = (serial, ds // _BUCKET)
@@ -674,16 +711,16 @@ class CardShard:
         return self._where_of.get(batch_id, f"receipt batch {batch_id}")
 
     def _refusal(
-        self, work: BatchWork, index: int, fields: tuple[Any, ...]
+        self, work: BatchWork, fields: tuple[Any, ...], mac: int, raw: bytes
     ) -> tuple[Flag, str] | None:
         """Why a receipt is not booked at all (no payment, forged, another SAM's), or None."""
         kind = fields[3]
         if kind not in _PAYMENTS:
             return Flag.NOT_A_PAYMENT, f"a {_TYPE_NAMES.get(kind, kind)} record is no payment"
-        mac = self._mac_ok(fields, work.body, index)
-        if mac is None:
+        verdict = bool(mac) if mac >= 0 else self._mac_ok(fields, raw)
+        if verdict is None:
             return Flag.BAD_MAC, f"no receipt master of version {fields[2]}"
-        if not mac:
+        if not verdict:
             return Flag.BAD_MAC, "the receipt MAC is wrong"
         if (fields[12], fields[10], fields[11]) != (work.sam_id, work.merchant, work.terminal):
             return Flag.NOT_THIS_SAM, (
@@ -1129,9 +1166,9 @@ def start_worker(
     _worker = CardShard(dict(masters), hotlist, at, contextmanager(read), before, index, count)
 
 
-def check_in_worker(chunk: list[BatchWork]) -> ChunkResult:
+def check_in_worker(works: list[BatchWork], part: ShardPart) -> ChunkResult:
     assert _worker is not None
-    return _worker.check(chunk)
+    return _worker.check(works, part)
 
 
 def flush_in_worker(ids: Mapping[int, int]) -> ShardWrites:
