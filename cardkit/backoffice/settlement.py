@@ -49,7 +49,8 @@ from .shard import (
     ChunkResult,
     ShardWrites,
     check_in_worker,
-    flush_in_worker,
+    flush_buckets_in_worker,
+    flush_cards_in_worker,
     split_chunk,
     start_worker,
 )
@@ -284,11 +285,16 @@ class _Shards:
             for pool, part in zip(self.pools, parts, strict=True)
         ]
 
-    def flush(self, ids: dict[int, int]) -> list[ShardWrites]:
+    def flush(self, ids: dict[int, int]) -> Iterator[ShardWrites]:
+        """The shards' writes, in the order to write them: every worker's cards first,
+        then their buckets (packed while the settler writes the cards)."""
         if self.local is not None:
-            return [self.local.flush(ids)]
-        futures = [pool.submit(flush_in_worker, ids) for pool in self.pools]
-        return [f.result() for f in futures]
+            yield self.local.flush(ids)
+            return
+        cards = [pool.submit(flush_cards_in_worker, ids) for pool in self.pools]
+        buckets = [pool.submit(flush_buckets_in_worker) for pool in self.pools]
+        for future in (*cards, *buckets):
+            yield future.result()
 
     def close(self) -> None:
         for pool in self.pools:

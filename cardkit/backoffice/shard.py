@@ -274,7 +274,7 @@ class CardShard:
         #: the full check: [DS, RM, receipt_batch id (a work number negated until the
         #: settler gives it an id), index]
         self.buckets: dict[tuple[bytes, int], list[list[Any]]] = {}
-        self.bucket_keys = SortedKeys()  # the buckets read, by slot
+        self.buckets_read: set[int] = set()  # the buckets read (bucket_keys)
         self._new_buckets: set[tuple[bytes, int]] = set()
         self._dirty_buckets: set[tuple[bytes, int]] = set()  # by the full check
         self._dirty_bucket_keys: list[Ints] = []  # by the plain pass
@@ -351,10 +351,10 @@ class CardShard:
         first = cards.kvn[s] < 0
         if first.any():
             self._key_cards(unique(pair_keys(s[first], kvn[first])))
-        bkeys = unique(bucket_keys(s, ds))
-        missing = bkeys[~self.bucket_keys.contains(bkeys)]
-        buckets = [(cards.serials[a], b) for a, b in map(bucket_of_key, missing.tolist())]
-        self.bucket_keys.add(missing)
+        read = self.buckets_read
+        missing = [k for k in unique(bucket_keys(s, ds)).tolist() if k not in read]
+        buckets = [(cards.serials[a], b) for a, b in map(bucket_of_key, missing)]
+        read.update(missing)
         near = (cards.known[s]) & (ds <= cards.ledger_ds_max[s])
         pairs = {
             (cards.serials[a], d)
@@ -822,19 +822,33 @@ class CardShard:
 
     def flush(self, ids: Mapping[int, int]) -> ShardWrites:
         """The card state changed since the last flush (the shard counts it written);
-        ``ids`` are the receipt_batch ids the settler gave this transaction's batches."""
+        ``ids`` are the receipt_batch ids the settler gave this transaction's batches.
+        :meth:`flush_cards` and :meth:`flush_buckets` in one."""
+        out = self.flush_cards(ids)
+        buckets = self.flush_buckets()
+        out.new_buckets, out.buckets = buckets.new_buckets, buckets.buckets
+        return out
+
+    def flush_cards(self, ids: Mapping[int, int]) -> ShardWrites:
+        """The first part of a flush: cards, purses, blocks (no buckets). A worker's
+        settler writes them while the worker packs the buckets."""
         out = ShardWrites([], [], [], [], self._blocks, [], [])
         self._blocks = []
         for entry in self._unresolved:
             entry[2] = ids[-entry[2]]
         self._unresolved = []
         self.booked.resolve(ids)
-        self._write_buckets(out)
         self._write_cards(out)
         c = self.cards
         touched = np.flatnonzero(c.touched[: c.count])
         c.touched[touched] = False
         out.touched = [c.serials[i] for i in touched.tolist()]
+        return out
+
+    def flush_buckets(self) -> ShardWrites:
+        """The second part of a flush (after :meth:`flush_cards`): the booked buckets."""
+        out = ShardWrites([], [], [], [], [], [], [])
+        self._write_buckets(out)
         return out
 
     def _write_buckets(self, out: ShardWrites) -> None:
@@ -1171,6 +1185,11 @@ def check_in_worker(works: list[BatchWork], part: ShardPart) -> ChunkResult:
     return _worker.check(works, part)
 
 
-def flush_in_worker(ids: Mapping[int, int]) -> ShardWrites:
+def flush_cards_in_worker(ids: Mapping[int, int]) -> ShardWrites:
     assert _worker is not None
-    return _worker.flush(ids)
+    return _worker.flush_cards(ids)
+
+
+def flush_buckets_in_worker() -> ShardWrites:
+    assert _worker is not None
+    return _worker.flush_buckets()
