@@ -325,7 +325,7 @@ class _Settler:
         self._conn: Connection | None = None
         self._numbers = 0
         self._ids: dict[int, int] = {}  # receipt_batch ids by work number
-        self._transport_keys: dict[tuple[bytes, int], bytes | None] = {}
+        self._batch_keys: dict[tuple[bytes, int], bytes | None] = {}  # by SAM and KVN
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:
@@ -406,16 +406,15 @@ class _Settler:
             )
 
         which = (b.sam_serial, b.transport_kvn)
-        if which not in self._transport_keys:  # once per SAM and run: a key store is slow
-            self._transport_keys[which] = _transport_key(self.sam_keys, *which)
-        k_t = self._transport_keys[which]
-        if k_t is None:
+        if which not in self._batch_keys:  # once per SAM and run: a key store is slow
+            k_t = _transport_key(self.sam_keys, *which)
+            self._batch_keys[which] = None if k_t is None else sam_batch_key(k_t, b.sam_serial)
+        k_batch = self._batch_keys[which]
+        if k_batch is None:
             why = f"no SAM transport key of version {b.transport_kvn}"
             refuse(BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, why)
             return None
-        if not verify_batch_signature(
-            sam_batch_key(k_t, b.sam_serial), b.sam_serial, b.identity, sig, b.digest
-        ):
+        if not verify_batch_signature(k_batch, b.sam_serial, b.identity, sig, b.digest):
             why = "the SAM's batch MAC is wrong"
             refuse(BatchFlag.NOT_AUTHENTIC, Flag.BATCH_NOT_AUTHENTIC, why)
             return None

@@ -778,7 +778,7 @@ class ReceiptList(Sequence["Receipt"]):
         if len(data) % size:
             raise WalletFormatError(f"{len(data)} bytes are no whole number of receipts")
         # the two fields the layout does not bound, for every receipt at once
-        if not set(data[10::size]) <= _TYPE_CODES or any(p >= PURSES for p in data[19::size]):
+        if not set(data[10::size]) <= _TYPE_CODES or max(data[19::size], default=0) >= PURSES:
             raise WalletFormatError("malformed receipt (transaction type or purse)")
         self._data = data
         self._items: tuple[Receipt, ...] | None = None
