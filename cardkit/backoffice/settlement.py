@@ -211,7 +211,7 @@ def _groups(batches: Iterable[Batch], size: int) -> Iterator[list[Batch]]:
 
 # --- the settler -------------------------------------------------------------------------
 
-_CHUNK_BATCHES = 64  # batches handed to the shards at a time
+_CHUNK_BATCHES = 256  # batches handed to the shards at a time (64: a fifth slower)
 
 
 @dataclass
