@@ -34,7 +34,15 @@ from backoffice_support import (
 from sqlalchemy import delete, insert, select
 
 from cardkit.audit import AuditLog
-from cardkit.backoffice import Flag, Ledger, LedgerError, LedgerStatus, read_batch, settle_batches
+from cardkit.backoffice import (
+    Flag,
+    Ledger,
+    LedgerError,
+    LedgerStatus,
+    read_batch,
+    settle_batches,
+    settlement,
+)
 from cardkit.backoffice import schema as t
 from cardkit.backoffice import simulate as sim
 from cardkit.backoffice.hotlist import HotlistService
@@ -156,6 +164,21 @@ def test_receipt_macs_checked_in_python_book_what_the_compiled_loop_books(
     assert native_report.flag_counts()[Flag.BAD_MAC] > 0
     assert report_state(native_report) == report_state(python_report)
     assert booked_state(native) == booked_state(python)
+
+
+def test_many_chunks_in_one_transaction_book_what_one_chunk_books(
+    month: sim.CityMonth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction's batches reach the shards a chunk at a time: bookings of an earlier
+    chunk (work numbers not yet batch ids) must count for the later ones, in a worker too."""
+    one = Ledger()
+    one_report = settle_month(month, one, tmp_path, group=10_000)
+    monkeypatch.setattr(settlement, "_CHUNK_BATCHES", 3)
+    many = Ledger(f"sqlite:///{tmp_path / 'many.sqlite'}")
+    many_report = settle_month(month, many, tmp_path, group=10_000, workers=2)
+    assert len(month.batches) > 10 * 3
+    assert report_state(one_report) == report_state(many_report)
+    assert booked_state(one) == booked_state(many)
 
 
 def test_a_cards_receipts_after_one_the_full_check_takes_go_to_it_too(tmp_path: Path) -> None:
