@@ -377,7 +377,12 @@ class BookedColumns:
         n = self.count
         alive = np.flatnonzero(self.alive[:n])
         keys = bucket_keys(self.slot[alive], self.ds[alive])
-        order = np.lexsort((self.index[alive], self.batch[alive], keys))
+        batch, index = self.batch[alive], self.index[alive]
+        booked = (batch << 32) | index
+        if np.all(booked[1:] >= booked[:-1]):  # as booked: batch ids rise with the run
+            order = np.argsort(keys, kind="stable")
+        else:
+            order = np.lexsort((index, batch, keys))
         chosen = alive[order]
         entries = np.empty(len(chosen), ENTRY)
         entries["ds"] = self.ds[chosen]

@@ -879,7 +879,8 @@ class CardShard:
                 blob = raw[start:end]
             else:  # both kinds: in booking order, as one list would be
                 both = np.frombuffer(t.booked_blob(listed) + raw[start:end], ENTRY)
-                blob = np.sort(both, order=["batch", "index"], kind="stable").tobytes()
+                booked = (both["batch"].astype(np.int64) << 32) | both["index"]
+                blob = both[np.argsort(booked, kind="stable")].tobytes()
             if key in new:
                 if blob:
                     out.new_buckets.append((key[0], bucket, blob))
