@@ -81,6 +81,22 @@ def test_booked_entries_pack_as_the_ledger_stores_buckets() -> None:
     assert int(pair_keys(np.array([2]), np.array([5]))[0]) == (2 << 32) | 5
 
 
+def test_booked_entries_out_of_booking_order_still_pack_in_it() -> None:
+    # the plain pass books in batch order, and by_bucket relies on it for one stable sort;
+    # entries that are not (ids given out of order) are sorted by batch and place as well
+    booked = BookedColumns()
+    rms = np.array([bytes([i]) * 8 for i in range(4)], "V8")
+    booked.add(
+        np.array([0, 0, 0, 0]), np.array([5, 3, 4, 6]), rms, np.array([2, 2, 1, 1]),
+        np.array([0, 1, 1, 0]),
+    )  # fmt: skip
+    booked.resolve({1: 7, 2: 3})  # batch 2 got the smaller id
+    _, entries = booked.by_bucket()
+    assert [(e[2], e[3]) for e in t.booked_entries(entries.tobytes())] == [
+        (3, 0), (3, 1), (7, 0), (7, 1),
+    ]  # fmt: skip
+
+
 def test_an_unresolved_work_number_is_an_error() -> None:
     booked = BookedColumns()
     booked.add(
