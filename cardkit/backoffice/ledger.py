@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,7 +91,8 @@ TRANSFER_AGENCY = 0x07FF
 REPLACEMENT_WINDOW = dt.timedelta(days=14)
 
 
-_RUN_LOCK = 0x43_4B_53_52  # "CKSR": a settlement run (the transactions' own lock is "CKLD")
+_RUN_LOCK = 0x43_4B_53_52  # "CKSR": a settlement run
+_WRITE_LOCK = 0x43_4B_4C_44  # "CKLD": a ledger transaction
 
 
 class LedgerError(ValueError):
@@ -302,6 +304,11 @@ class Ledger:
     ) -> None:
         self.engine = _engine(target, schema)
         self.schema = schema
+        # PostgreSQL advisory locks are the database's: a ledger's are keyed by its schema
+        # too, so two ledgers in one database (a test's, a benchmark's) do not block
+        # each other
+        space = zlib.crc32((schema or "").encode())
+        self._lock_space = space - (1 << 32) if space >= 1 << 31 else space
         self.dialect = "sqlite" if self.engine.dialect.name == "sqlite" else "postgres"
         self._conn: Connection | None = None
         with self.engine.begin() as conn:
@@ -344,7 +351,7 @@ class Ledger:
             return
         with self.engine.begin() as conn:
             if self.dialect == "postgres":
-                conn.execute(select(func.pg_advisory_xact_lock(0x43_4B_4C_44)))  # "CKLD"
+                conn.execute(select(func.pg_advisory_xact_lock(_WRITE_LOCK, self._lock_space)))
             self._conn = conn
             try:
                 yield conn
@@ -361,13 +368,14 @@ class Ledger:
         busy = "another settlement run is in progress on this ledger; try again when it ends"
         if self.dialect == "postgres":
             with self.engine.connect() as conn:
-                if not conn.execute(select(func.pg_try_advisory_lock(_RUN_LOCK))).scalar_one():
+                taken = select(func.pg_try_advisory_lock(_RUN_LOCK, self._lock_space))
+                if not conn.execute(taken).scalar_one():
                     raise LedgerError(busy)
                 conn.commit()
                 try:
                     yield
                 finally:
-                    conn.execute(select(func.pg_advisory_unlock(_RUN_LOCK)))
+                    conn.execute(select(func.pg_advisory_unlock(_RUN_LOCK, self._lock_space)))
                     conn.commit()
             return
         database = self.engine.url.database

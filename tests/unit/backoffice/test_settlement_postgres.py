@@ -22,7 +22,15 @@ from backoffice_support import (
     settle,
 )
 
-from cardkit.backoffice import BatchFlag, Flag, Ledger, LedgerStatus, read_batch, settle_batch
+from cardkit.backoffice import (
+    BatchFlag,
+    Flag,
+    Ledger,
+    LedgerError,
+    LedgerStatus,
+    read_batch,
+    settle_batch,
+)
 
 CONNINFO = PG_CONNINFO
 
@@ -82,3 +90,23 @@ def test_a_failed_settlement_is_rolled_back_on_postgres(tmp_path: Path, schema: 
     assert ledger.sequences(c.serial) == [] and ledger.batch_sequences(m.serial) == []
     assert flags(settle_batch(batch, RECEIPT_MASTERS, sam_keys, seen=ledger)) == [(), ()]
     ledger.close()
+
+
+def test_ledgers_in_two_schemas_run_settlements_at_once(schema: str) -> None:
+    """Advisory locks belong to the database: a ledger's are keyed by its schema, so one
+    ledger's run does not shut out another's (and a second run of the same one is still
+    refused)."""
+    with postgres_schema("ledger_other") as other:
+        first = Ledger.postgres(CONNINFO, schema=schema)
+        second = Ledger.postgres(CONNINFO, schema=other)
+        again = Ledger.postgres(CONNINFO, schema=schema)
+        try:
+            with first.settlement_run(), second.settlement_run():
+                with pytest.raises(LedgerError, match="another settlement run"):
+                    with again.settlement_run():
+                        pass
+                with first.transaction(), second.transaction():
+                    pass  # the write locks are the schemas' own too
+        finally:
+            for ledger in (first, second, again):
+                ledger.close()
