@@ -209,6 +209,10 @@ class CardColumns:
         self._sorted_serials, self._sorted_slots = keys[order], values[order]
         return slots
 
+    def slots_by_serial(self) -> Ints:
+        """Every slot, in the order of the cards' serials."""
+        return self._sorted_slots
+
     def lookup(self, serials: NDArray[np.uint64]) -> Ints:
         """The slots of these serials (as numbers), -1 for a card with none."""
         known = self._sorted_serials

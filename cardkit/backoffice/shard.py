@@ -887,10 +887,13 @@ class CardShard:
                     new.discard(key)
             else:
                 out.buckets.append({"serial": key[0], "bucket": bucket, "entries": blob})
+        out.new_buckets.sort(key=itemgetter(0, 1))  # in key order, as the cards
+        out.buckets.sort(key=itemgetter("serial", "bucket"))
 
     def _write_cards(self, out: ShardWrites) -> None:
         c = self.cards
-        dirty = np.flatnonzero(c.dirty[: c.count])
+        by_serial = c.slots_by_serial()  # rows in key order: the ledger's B-tree in order
+        dirty = by_serial[c.dirty[by_serial]]
         if not dirty.size:
             return
         c.dirty[dirty] = False
