@@ -12,7 +12,8 @@ second per 100,000 receipts in psycopg.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -38,6 +39,34 @@ def _array_type(conn: Connection, column: Column[Any]) -> str:
     return column.type.compile(dialect=conn.dialect) + "[]"
 
 
+def _pg_type(conn: Connection, column: Column[Any]) -> str | None:
+    """The PostgreSQL type name psycopg knows a column by (``int8``, ``bytea``), or None."""
+    from psycopg.postgres import types
+
+    name = re.sub(r"\(.*\)", "", column.type.compile(dialect=conn.dialect)).strip().lower()
+    found = types.get(name)
+    return None if found is None else found.name
+
+
+def _copy(
+    conn: Connection, table: Table, keys: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """``COPY ... FROM STDIN``: binary when psycopg knows every column's type (a bytea is
+    sent as it is, not as hex text the server parses back), as text otherwise."""
+    quote = conn.dialect.identifier_preparer
+    columns = ", ".join(quote.quote(k) for k in keys)
+    types = [_pg_type(conn, table.c[k]) for k in keys]
+    binary = all(types)
+    statement = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
+    driver: Any = conn.connection.dbapi_connection  # psycopg's own connection
+    with driver.cursor() as cursor:
+        with cursor.copy(statement + (" (FORMAT BINARY)" if binary else "")) as copy:
+            if binary:
+                copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+
 def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """``INSERT`` ``rows`` (all with the same keys): ``COPY ... FROM STDIN`` on PostgreSQL,
     one driver executemany elsewhere. A column whose type needs a bind processor on this
@@ -47,14 +76,7 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     keys = list(rows[0])
     if _postgres(conn):
         get = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
-        quote = conn.dialect.identifier_preparer
-        columns = ", ".join(quote.quote(k) for k in keys)
-        driver: Any = conn.connection.dbapi_connection  # psycopg's own connection
-        with driver.cursor() as cursor:
-            statement = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
-            with cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(get(row))
+        _copy(conn, table, keys, map(get, rows))
         return
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
     constant: dict[str, Any] = {}
@@ -83,16 +105,11 @@ def insert_tuples(
     The cheapest way to write many narrow rows: no dict per row."""
     if not rows:
         return
+    if _postgres(conn):
+        _copy(conn, table, keys, rows)
+        return
     quote = conn.dialect.identifier_preparer
     columns = ", ".join(quote.quote(k) for k in keys)
-    if _postgres(conn):
-        driver: Any = conn.connection.dbapi_connection
-        with driver.cursor() as cursor:
-            statement = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
-            with cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        return
     marks = ", ".join([_mark(conn)] * len(keys))
     conn.exec_driver_sql(
         f"INSERT INTO {quote.format_table(table)} ({columns}) VALUES ({marks})", list(rows)
