@@ -138,6 +138,14 @@ def report_state(report: SettlementReport) -> tuple[Any, ...]:
     )
 
 
+def assert_settled_alike(
+    one: Ledger, one_report: SettlementReport, other: Ledger, other_report: SettlementReport
+) -> None:
+    """Two settlements of one month reported and wrote the same."""
+    assert report_state(one_report) == report_state(other_report)
+    assert booked_state(one) == booked_state(other)
+
+
 def test_the_plain_path_books_what_the_full_check_books(
     month: sim.CityMonth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -147,8 +155,7 @@ def test_the_plain_path_books_what_the_full_check_books(
     full = Ledger()
     full_report = settle_month(month, full, tmp_path)
     assert fast_report.accepted_count > 3_000 and fast_report.flag_counts()
-    assert report_state(fast_report) == report_state(full_report)
-    assert booked_state(fast) == booked_state(full)
+    assert_settled_alike(fast, fast_report, full, full_report)
     assert fast.reconcile() == full.reconcile()
 
 
@@ -162,8 +169,7 @@ def test_receipt_macs_checked_in_python_book_what_the_compiled_loop_books(
     python = Ledger()
     python_report = settle_month(month, python, tmp_path)
     assert native_report.flag_counts()[Flag.BAD_MAC] > 0
-    assert report_state(native_report) == report_state(python_report)
-    assert booked_state(native) == booked_state(python)
+    assert_settled_alike(native, native_report, python, python_report)
 
 
 def test_many_chunks_in_one_transaction_book_what_one_chunk_books(
@@ -177,8 +183,7 @@ def test_many_chunks_in_one_transaction_book_what_one_chunk_books(
     many = Ledger(f"sqlite:///{tmp_path / 'many.sqlite'}")
     many_report = settle_month(month, many, tmp_path, group=10_000, workers=2)
     assert len(month.batches) > 10 * 3
-    assert report_state(one_report) == report_state(many_report)
-    assert booked_state(one) == booked_state(many)
+    assert_settled_alike(one, one_report, many, many_report)
 
 
 def test_a_cards_receipts_after_one_the_full_check_takes_go_to_it_too(tmp_path: Path) -> None:
