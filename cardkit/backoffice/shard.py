@@ -18,7 +18,8 @@ money as running sums per card and purse, as if every earlier receipt of the car
 chunk were plain, and a card's plain receipts end at its first that is not. Those after it,
 and every other receipt, go through the full check one by one, in the chunk's order, which
 reads and changes its card through a view of the columns and says why it flags. The receipt
-MACs of a chunk's plain candidates are checked in one call (:mod:`cardkit.crypto.bulk`).
+MACs of a chunk's payments are checked in one call (:mod:`cardkit.crypto.bulk`), for the
+plain pass and the full check alike.
 """
 
 from __future__ import annotations
