@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .bulk import cmac_many
-from .kdf import derive_key, fixed_input
+from .kdf import derive_key, fixed_input, prf_inputs
 
 
 def kdf_label(function: str, subkey: str | None = None) -> bytes:
@@ -62,8 +62,8 @@ def diversify_keys(
     """:func:`diversify_key` (16 bytes) for many cards at once: one row per serial. One
     PRF block each, so one AES-CMAC per card, all under ``master`` in one call."""
     label = kdf_label(function)
-    inputs = [
-        b"\x01" + fixed_input(label, diversification_context(serial, aid, version), 16)
+    inputs = [  # a 16-byte key is one PRF block
+        prf_inputs(fixed_input(label, diversification_context(serial, aid, version), 16), 16)[0]
         for serial in card_serials
     ]
     if not inputs:

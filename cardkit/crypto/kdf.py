@@ -24,10 +24,9 @@ LENGTH_BYTES = 2  # L in bits, big-endian: at most 65535 bits
 Prf = Callable[[bytes], bytes]
 
 
-def kdf_counter(
-    prf: Prf, fixed_input: bytes, length: int, counter_bytes: int = COUNTER_BYTES
-) -> bytes:
-    """SP 800-108 counter mode, counter before the fixed input: ``length`` bytes of key."""
+def prf_inputs(fixed_input: bytes, length: int, counter_bytes: int = COUNTER_BYTES) -> list[bytes]:
+    """What SP 800-108 counter mode feeds the PRF for ``length`` bytes of key, block by
+    block: the counter (1, 2, ...) before the fixed input."""
     if length < 1:
         raise ValueError("derived key length must be at least 1 byte")
     if counter_bytes not in (1, 2, 3, 4):
@@ -35,10 +34,15 @@ def kdf_counter(
     blocks = -(-length // PRF_OUTPUT)
     if blocks >= 1 << (8 * counter_bytes):
         raise ValueError(f"{length} bytes need more blocks than a {counter_bytes}-byte counter")
-    out = bytearray()
-    for i in range(1, blocks + 1):
-        out += prf(i.to_bytes(counter_bytes, "big") + fixed_input)
-    return bytes(out[:length])
+    return [i.to_bytes(counter_bytes, "big") + fixed_input for i in range(1, blocks + 1)]
+
+
+def kdf_counter(
+    prf: Prf, fixed_input: bytes, length: int, counter_bytes: int = COUNTER_BYTES
+) -> bytes:
+    """SP 800-108 counter mode, counter before the fixed input: ``length`` bytes of key."""
+    out = b"".join(prf(block) for block in prf_inputs(fixed_input, length, counter_bytes))
+    return out[:length]
 
 
 def fixed_input(label: bytes, context: bytes, length: int) -> bytes:
