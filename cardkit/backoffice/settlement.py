@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -136,9 +137,12 @@ def settle_batches(
     (:meth:`Ledger.settlement_run`; :class:`LedgerError` if another is in progress).
     """
     settler = _Settler(seen, receipt_master, sam_key_source, hotlist, at, detail, progress)
-    with seen.settlement_run(), _young_collections_only():
-        settler.run(batches, group, workers)
-    return settler.finish()
+    # a transaction's log is copied into a SQLite file beside the next one's checks and
+    # the gap search, not inside its commit
+    with seen.deferred_checkpoints():
+        with seen.settlement_run(), _young_collections_only():
+            settler.run(batches, group, workers)
+        return settler.finish()
 
 
 @contextmanager
@@ -339,23 +343,27 @@ class _Settler:
             before = conn.execute(select(func.coalesce(func.max(t.receipt.c.id), 0))).scalar_one()
         shards = _Shards(self, workers, before)
         try:
-            for batches_of_group in _groups(batches, group):
+            remaining = iter(batches)
+            for first in remaining:  # a group's batches are read as its chunks go out
+                batches_of_group = itertools.chain([first], itertools.islice(remaining, group - 1))
                 self._group(batches_of_group, shards, depth=max(2, 2 * workers))
         finally:
             shards.close()
 
-    def _group(self, batches: list[Batch], shards: _Shards, depth: int) -> None:
+    def _group(self, batches: Iterable[Batch], shards: _Shards, depth: int) -> None:
         pending = _Pending()
         with self.ledger.transaction() as conn:
             self._conn = conn
             try:
                 first_number = self._numbers
-                sams = self._load_sams(conn, batches)
+                self._new_batches: list[dict[str, Any]] = []
+                sams: dict[bytes, _SamState] = {}
                 flight: deque[tuple[list[tuple[Batch, BatchWork]], list[Callable[[], ChunkResult]]]]
                 flight = deque()
-                for start in range(0, len(batches), _CHUNK_BATCHES):
+                for chunk in _groups(batches, _CHUNK_BATCHES):
+                    self._load_sams(conn, chunk, sams)
                     works = []
-                    for b in batches[start : start + _CHUNK_BATCHES]:
+                    for b in chunk:
                         work = self._batch(b, sams, pending)
                         if work is not None:
                             works.append((b, work))
@@ -372,6 +380,7 @@ class _Settler:
                 self._write_sams(conn, sams)
             finally:
                 self._conn = None
+        self.ledger.checkpoint_soon()
         # committed: only now does the report count them
         report = self.report
         report.batches.extend(pending.batches)
@@ -580,11 +589,11 @@ class _Settler:
 
     # --- ledger state of the batches' SAMs ----------------------------------------------------
 
-    def _load_sams(self, conn: Connection, batches: list[Batch]) -> dict[bytes, _SamState]:
-        """The group's SAMs and their settled batch sequences."""
-        self._new_batches: list[dict[str, Any]] = []
-        sams: dict[bytes, _SamState] = {}
-        serials = sorted({b.sam_serial for b in batches})
+    def _load_sams(
+        self, conn: Connection, batches: list[Batch], sams: dict[bytes, _SamState]
+    ) -> None:
+        """Add the batches' SAMs not in ``sams`` yet, with their settled batch sequences."""
+        serials = sorted({b.sam_serial for b in batches} - sams.keys())
         for i in range(0, len(serials), _CHUNK):
             chunk = serials[i : i + _CHUNK]
             for row in conn.execute(select(t.sam).where(t.sam.c.serial.in_(chunk))):
@@ -597,7 +606,6 @@ class _Settler:
                 select(c.sam_serial, c.sequence, c.digest).where(c.sam_serial.in_(chunk))
             ):
                 sams[bytes(row.sam_serial)].batches[row.sequence] = bytes(row.digest)
-        return sams
 
     def _write_sams(self, conn: Connection, sams: dict[bytes, _SamState]) -> None:
         if self._new_batches:

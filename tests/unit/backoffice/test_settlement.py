@@ -448,6 +448,36 @@ def test_ledger_file_remembers_across_runs(tmp_path: Path) -> None:
         assert flags(settle(path, ledger)) == [(Flag.DUPLICATE,)]
 
 
+def test_a_run_copies_its_log_into_the_file_outside_its_commits(tmp_path: Path) -> None:
+    """Inside a run a commit leaves the write-ahead log as it is (autocheckpoint off on
+    every connection that begins a transaction); the run copies the log into the database
+    file on a thread of its own and waits for it before it returns, so the file holds
+    everything and the log is fully copied; afterwards SQLite's own checkpoints are back."""
+    import sqlite3
+    from contextlib import closing
+
+    def autocheckpoint(ledger: Ledger) -> int:
+        with ledger.transaction() as conn:
+            return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+    file = tmp_path / "ledger.sqlite"
+    with Ledger(file) as ledger:
+        m = make_merchant(tmp_path, 1, ledger)
+        cards = [card(i, ledger) for i in range(1, 6)]
+        for c in cards:
+            m.pay(c, 1_000)
+        with ledger.deferred_checkpoints():
+            assert autocheckpoint(ledger) == 0
+        assert autocheckpoint(ledger) == 1000
+        # a small run: SQLite alone (1,000 pages) would leave all of it in the log
+        assert flags(settle(m.export(), ledger)) == [()] * 5
+        alone = tmp_path / "without-its-log.sqlite"
+        alone.write_bytes(file.read_bytes())  # what the database file holds by itself
+        with closing(sqlite3.connect(alone)) as raw:
+            assert raw.execute("SELECT count(*) FROM receipt_batch").fetchone() == (1,)
+        assert autocheckpoint(ledger) == 1000
+
+
 def test_a_failed_settlement_leaves_the_ledger_unchanged(tmp_path: Path, ledger: Ledger) -> None:
     m = make_merchant(tmp_path, 1, ledger)
     c, other = card(1, ledger), card(2, ledger)
