@@ -124,19 +124,41 @@ def rows_in(
     PostgreSQL (``= ANY``), one placeholder each elsewhere."""
     if not keys:
         return []
-    mark = _mark(conn)
-    statement = select(*columns).where(key.in_(bindparam("keys", expanding=True)))
-    text = statement.compile(dialect=conn.dialect).string
+    text = _select_in(conn, key, columns)
     params: tuple[Any, ...]
     if _postgres(conn):
-        text = text.replace(
-            " IN (__[POSTCOMPILE_keys])", f" = ANY({mark}::{_array_type(conn, key)})"
-        )
         params = (list(keys),)
     else:
-        text = text.replace("__[POSTCOMPILE_keys]", ", ".join([mark] * len(keys)))
+        text = text.replace("__[POSTCOMPILE_keys]", ", ".join([_mark(conn)] * len(keys)))
         params = tuple(keys)
     return _fetch(conn, text, params)
+
+
+#: :func:`rows_in`'s SQL by the ids of what it is made of, with those objects (an id is
+#: only reused once its object is gone, and the objects are compared by identity: a
+#: SQLAlchemy column's ``==`` makes an expression, not a truth value)
+_SELECT_IN: dict[tuple[int, ...], tuple[tuple[Any, ...], str]] = {}
+
+
+def _select_in(conn: Connection, key: Column[Any], columns: tuple[Any, ...]) -> str:
+    """``SELECT columns WHERE key IN (__[POSTCOMPILE_keys])`` (``= ANY`` of an array on
+    PostgreSQL), compiled once per dialect, key and columns: compiling cost a settlement
+    run's gap search a third of its time."""
+    parts = (conn.dialect, key, *columns)
+    ids = tuple(map(id, parts))
+    found = _SELECT_IN.get(ids)
+    if found is not None and all(a is b for a, b in zip(found[0], parts, strict=True)):
+        return found[1]
+    statement = select(*columns).where(key.in_(bindparam("keys", expanding=True)))
+    text = statement.compile(dialect=conn.dialect).string
+    if _postgres(conn):
+        text = text.replace(
+            " IN (__[POSTCOMPILE_keys])", f" = ANY({_mark(conn)}::{_array_type(conn, key)})"
+        )
+    if len(_SELECT_IN) >= 256:  # callers' own expressions: keep it bounded
+        _SELECT_IN.clear()
+    _SELECT_IN[ids] = (parts, text)
+    return text
 
 
 def rows_in_pairs(

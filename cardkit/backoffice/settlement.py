@@ -150,8 +150,9 @@ def _young_collections_only() -> Iterator[None]:
     """Pause Python's automatic garbage collector while settling (the process's; restored
     after): a run allocates millions of long-lived objects, and the automatic full
     collections they set off re-scan every live object again and again. The settler
-    collects the young generations itself after each transaction (settling makes no
-    reference cycles of its own), so cycles are still freed; the shard workers run with
+    collects the young generations itself before each transaction but the first
+    (settling makes no reference cycles of its own; the last one's garbage is the
+    restored collector's), so cycles are still freed; the shard workers run with
     the collector off (see :func:`.shard.start_worker`)."""
     enabled = gc.isenabled()
     gc.disable()
@@ -301,8 +302,8 @@ class _Shards:
             yield future.result()
 
     def close(self) -> None:
-        for pool in self.pools:
-            pool.shutdown(cancel_futures=True)
+        for pool in self.pools:  # every result is in: the workers exit on their own
+            pool.shutdown(wait=False, cancel_futures=True)
         self.pools = []
 
 
@@ -344,7 +345,10 @@ class _Settler:
         shards = _Shards(self, workers, before)
         try:
             remaining = iter(batches)
-            for first in remaining:  # a group's batches are read as its chunks go out
+            for number, first in enumerate(remaining):
+                if number:
+                    gc.collect(1)  # the last group's garbage (see _young_collections_only)
+                # a group's batches are read as its chunks go out
                 batches_of_group = itertools.chain([first], itertools.islice(remaining, group - 1))
                 self._group(batches_of_group, shards, depth=max(2, 2 * workers))
         finally:
@@ -392,7 +396,6 @@ class _Settler:
         self.touched_sams |= pending.sams
         if self.progress is not None:
             self.progress(pending.checked)
-        gc.collect(1)  # the group's garbage (see _young_collections_only)
 
     # --- one batch as a whole ----------------------------------------------------------------
 
