@@ -227,12 +227,15 @@ def utc(moment: dt.datetime | None) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
+_AUTOCHECKPOINT = 1000  # SQLite's own default: pages of log before a commit copies it
+
+
 @dataclass
 class _SqliteSettings:
     """What a ledger asks of each SQLite connection when it begins a transaction (kept on
     the connection's ``info`` so it is set only when it changes)."""
 
-    autocheckpoint: int = 1000  # SQLite's own default: pages of log before a commit copies
+    autocheckpoint: int = _AUTOCHECKPOINT
 
 
 def _engine(
@@ -280,7 +283,7 @@ def _engine(
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
             info = conn.connection.info
-            if info.get("autocheckpoint", 1000) != settings.autocheckpoint:
+            if info.get("autocheckpoint", _AUTOCHECKPOINT) != settings.autocheckpoint:
                 conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={settings.autocheckpoint:d}")
                 info["autocheckpoint"] = settings.autocheckpoint
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock at once
@@ -434,7 +437,7 @@ class Ledger:
         try:
             yield
         finally:
-            self._sqlite.autocheckpoint = 1000  # each pooled connection at its next begin
+            self._sqlite.autocheckpoint = _AUTOCHECKPOINT  # each connection at its next begin
             self._wait_for_checkpoint()
 
     def checkpoint_soon(self) -> None:

@@ -13,6 +13,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -453,8 +455,6 @@ def test_a_run_copies_its_log_into_the_file_outside_its_commits(tmp_path: Path) 
     every connection that begins a transaction); the run copies the log into the database
     file on a thread of its own and waits for it before it returns, so the file holds
     everything and the log is fully copied; afterwards SQLite's own checkpoints are back."""
-    import sqlite3
-    from contextlib import closing
 
     def autocheckpoint(ledger: Ledger) -> int:
         with ledger.transaction() as conn:
