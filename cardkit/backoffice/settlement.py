@@ -290,16 +290,20 @@ class _Shards:
             for pool, part in zip(self.pools, parts, strict=True)
         ]
 
-    def flush(self, ids: dict[int, int]) -> Iterator[ShardWrites]:
-        """The shards' writes, in the order to write them: every worker's cards first,
-        then their buckets (packed while the settler writes the cards)."""
+    def flush_cards(self) -> list[Callable[[], ShardWrites]]:
+        """Ask every shard for the cards it changed, once the group's last chunk is sent:
+        a worker packs them while the settler books the chunks still in flight."""
         if self.local is not None:
-            yield self.local.flush(ids)
-            return
-        cards = [pool.submit(flush_cards_in_worker, ids) for pool in self.pools]
-        buckets = [pool.submit(flush_buckets_in_worker) for pool in self.pools]
-        for future in (*cards, *buckets):
-            yield future.result()
+            return [self.local.flush_cards]  # run when asked for, after its checks
+        return [pool.submit(flush_cards_in_worker).result for pool in self.pools]
+
+    def flush_buckets(self, ids: dict[int, int]) -> list[Callable[[], ShardWrites]]:
+        """Then for the booked buckets, which need the group's receipt_batch ``ids``: a
+        worker packs them while the settler writes the cards."""
+        if self.local is not None:
+            local = self.local
+            return [lambda: local.flush_buckets(ids)]
+        return [pool.submit(flush_buckets_in_worker, ids).result for pool in self.pools]
 
     def close(self) -> None:
         for pool in self.pools:  # every result is in: the workers exit on their own
@@ -375,13 +379,17 @@ class _Settler:
                         flight.append((works, shards.check([w for _, w in works])))
                     if len(flight) >= depth:
                         self._write_chunk(conn, sams, pending, *flight.popleft())
+                cards = shards.flush_cards()
                 while flight:
                     self._write_chunk(conn, sams, pending, *flight.popleft())
-                group_ids = {n: i for n, i in self._ids.items() if n > first_number}
-                for writes in shards.flush(group_ids):
+                buckets = shards.flush_buckets(
+                    {n: i for n, i in self._ids.items() if n > first_number}
+                )
+                self._write_sams(conn, sams)
+                for result in (*cards, *buckets):
+                    writes = result()
                     _write_cards(conn, writes, self.at)
                     pending.cards.update(writes.touched)
-                self._write_sams(conn, sams)
             finally:
                 self._conn = None
         self.ledger.checkpoint_soon()
