@@ -298,8 +298,8 @@ class _Shards:
         return [pool.submit(flush_cards_in_worker).result for pool in self.pools]
 
     def flush_buckets(self, ids: dict[int, int]) -> list[Callable[[], ShardWrites]]:
-        """Then for the booked buckets, which need the group's receipt_batch ``ids``: a
-        worker packs them while the settler writes the cards."""
+        """And for the booked buckets, given the group's receipt_batch ``ids``: a worker
+        packs them after its cards."""
         if self.local is not None:
             local = self.local
             return [lambda: local.flush_buckets(ids)]
@@ -334,6 +334,7 @@ class _Settler:
         self._conn: Connection | None = None
         self._numbers = 0
         self._ids: dict[int, int] = {}  # receipt_batch ids by work number
+        self._first_id = 0  # a batch's receipt_batch id is this plus its work number
         self._batch_keys: dict[tuple[bytes, int], bytes | None] = {}  # by SAM and KVN
 
     @contextmanager
@@ -364,6 +365,17 @@ class _Settler:
             self._conn = conn
             try:
                 first_number = self._numbers
+                # the group's batches get receipt_batch ids by their place in it (those
+                # without an accepted receipt are not written; their ids stay unused), so
+                # the shards can pack their buckets before the last chunk is booked. The
+                # ids are given here: settlement holds the write lock, and only it writes them
+                self._first_id = (
+                    1
+                    + conn.execute(
+                        select(func.coalesce(func.max(t.receipt_batch.c.id), 0))
+                    ).scalar_one()
+                    - (first_number + 1)
+                )
                 self._new_batches: list[dict[str, Any]] = []
                 sams: dict[bytes, _SamState] = {}
                 flight: deque[tuple[list[tuple[Batch, BatchWork]], list[Callable[[], ChunkResult]]]]
@@ -379,12 +391,13 @@ class _Settler:
                         flight.append((works, shards.check([w for _, w in works])))
                     if len(flight) >= depth:
                         self._write_chunk(conn, sams, pending, *flight.popleft())
+                # every chunk is sent: the shards pack their writes while the settler
+                # books the chunks still in flight
                 cards = shards.flush_cards()
+                numbers = range(first_number + 1, self._numbers + 1)
+                buckets = shards.flush_buckets({n: self._first_id + n for n in numbers})
                 while flight:
                     self._write_chunk(conn, sams, pending, *flight.popleft())
-                buckets = shards.flush_buckets(
-                    {n: i for n, i in self._ids.items() if n > first_number}
-                )
                 self._write_sams(conn, sams)
                 for result in (*cards, *buckets):
                     writes = result()
@@ -570,13 +583,10 @@ class _Settler:
         self, conn: Connection, kept: list[tuple[Batch, BatchWork, bytearray]]
     ) -> dict[int, int]:
         """Insert the batches that carried accepted receipts; their ids by work number
-        (given here: settlement holds the ledger's write lock, and only it writes them)."""
+        (see :meth:`_group`)."""
         if not kept:
             return {}
-        first = (
-            1 + conn.execute(select(func.coalesce(func.max(t.receipt_batch.c.id), 0))).scalar_one()
-        )
-        ids = {work.number: first + i for i, (_, work, _) in enumerate(kept)}
+        ids = {work.number: self._first_id + work.number for _, work, _ in kept}
         process = t.receipt_batch.c.settled_at.type.bind_processor(conn.dialect)
         at = process(self.at) if process is not None else self.at
         insert_tuples(
