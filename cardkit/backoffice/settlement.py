@@ -376,7 +376,7 @@ class _Settler:
                     ).scalar_one()
                     - (first_number + 1)
                 )
-                self._new_batches: list[dict[str, Any]] = []
+                self._new_batches: list[tuple[Any, ...]] = []  # rows of batch to write
                 sams: dict[bytes, _SamState] = {}
                 flight: deque[tuple[list[tuple[Batch, BatchWork]], list[Callable[[], ChunkResult]]]]
                 flight = deque()
@@ -466,18 +466,17 @@ class _Settler:
         sam.undo_total = max(sam.undo_total, sig.undo_total)
         if sig.sequence not in sam.batches:
             self._new_batches.append(
-                {
-                    "sam_serial": b.sam_serial,
-                    "sequence": sig.sequence,
-                    "digest": b.digest,
-                    "merchant": b.merchant,
-                    "receipts": len(b.receipts),
-                    "sam_counter": sig.sam_counter,
-                    "total_authorised": sig.total_authorised,
-                    "created_at": b.created_at,
-                    "settled_at": self.at,
-                    "flags": ",".join(flags),
-                }
+                (
+                    b.sam_serial,
+                    sig.sequence,
+                    b.digest,
+                    b.merchant,
+                    len(b.receipts),
+                    sig.sam_counter,
+                    sig.total_authorised,
+                    b.created_at,
+                    ",".join(flags),
+                )  # fmt: skip
             )
             sam.batches[sig.sequence] = b.digest
         sam.counter = max(sam.counter, sig.sam_counter)
@@ -503,6 +502,7 @@ class _Settler:
     ) -> None:
         """Book one chunk: receipts held for review as rows, accepted ones kept in their
         batch with their keys and their batch's lines; then the reopened earlier ones."""
+        self._write_new_batches(conn)  # while the shards check this chunk
         chunks = [result() for result in results]
         out = _Booking()
         for b, work in works:
@@ -628,9 +628,33 @@ class _Settler:
             ):
                 sams[bytes(row.sam_serial)].batches[row.sequence] = bytes(row.digest)
 
+    def _write_new_batches(self, conn: Connection) -> None:
+        """The rows of ``batch`` for the batches checked since the last call."""
+        rows, self._new_batches = self._new_batches, []
+        if not rows:
+            return
+        process = t.batch.c.created_at.type.bind_processor(conn.dialect) or (lambda v: v)
+        at = process(self.at)
+        insert_tuples(
+            conn,
+            t.batch,
+            (
+                "sam_serial",
+                "sequence",
+                "digest",
+                "merchant",
+                "receipts",
+                "sam_counter",
+                "total_authorised",
+                "created_at",
+                "flags",
+                "settled_at",
+            ),  # fmt: skip
+            [(*row[:7], process(row[7]), row[8], at) for row in rows],
+        )
+
     def _write_sams(self, conn: Connection, sams: dict[bytes, _SamState]) -> None:
-        if self._new_batches:
-            conn.execute(insert(t.batch), self._new_batches)
+        self._write_new_batches(conn)
         sam_rows = [
             {
                 "serial": serial,

@@ -979,9 +979,8 @@ def _merged(
     if not len(keys):
         return []
     extra = np.frombuffer(t.booked_blob(list(itertools.chain.from_iterable(listed))), ENTRY)
-    rows = np.concatenate(
-        [np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-    )
+    sizes = ends - starts
+    rows = np.arange(sizes.sum()) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
     both = np.empty(len(extra) + len(rows), ENTRY)  # not concatenate: it would swap bytes
     both[: len(extra)], both[len(extra) :] = extra, entries[rows]
     of = np.concatenate([np.repeat(keys, [len(x) for x in listed]), sorted_keys[rows]])
