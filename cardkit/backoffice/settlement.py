@@ -31,11 +31,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+import numpy as np
 from sqlalchemy import Connection, func, insert, select, update
 
 from ..codecs.batch import Batch, BatchFormatError, read_batch
 from ..codecs.sam import SAM_AID, sam_batch_key, verify_batch_signature
-from ..codecs.wallet import Receipt, TransactionType, receipt_fields
+from ..codecs.wallet import Receipt, TransactionType
 from ..crypto.diversify import diversification_context, kdf_label
 from ..keystore import KeyFunction, KeyStore
 from ..pki import Hotlist
@@ -44,6 +45,7 @@ from .bulk import insert_many, insert_tuples, rows_in, update_many
 from .ledger import Ledger, LedgerStatus, receipt_values, utc
 from .macs import ReceiptMasterSource
 from .shard import (
+    RECEIPT_DTYPE,
     BatchResult,
     BatchWork,
     CardShard,
@@ -76,6 +78,7 @@ SamKeySource: TypeAlias = Callable[[bytes, int], bytes] | KeyStore
 Progress: TypeAlias = Callable[[int], None]
 
 _CHUNK = 2000  # keys per IN (...) query
+_SCAN_FROM = 5_000  # touched cards from which the gap search reads the whole card table
 
 
 def _transport_key(source: SamKeySource, sam_serial: bytes, kvn: int) -> bytes | None:
@@ -671,31 +674,42 @@ class _Settler:
         if sam_rows:
             update_many(conn, t.sam, ("serial",), sam_rows)
 
+    def _gappy_cards(self, conn: Connection) -> list[bytes]:
+        """The cards this run touched whose distinct DS count is below their highest DS,
+        in order: one pass over the card table when the run touched many (a city month
+        touches every card, and the pass took a tenth of the time of asking for them)."""
+        c, touched = t.card.c, self.touched_cards
+        if len(touched) >= _SCAN_FROM:
+            found = conn.execute(select(c.serial).where(c.ds_count < c.ds_max)).scalars()
+            return sorted(serial for serial in map(bytes, found) if serial in touched)
+        items = sorted(touched)
+        return sorted(
+            bytes(serial)
+            for i in range(0, len(items), _CHUNK)
+            for serial, count, ds_max in rows_in(
+                conn, c.serial, items[i : i + _CHUNK], c.serial, c.ds_count, c.ds_max
+            )
+            if count < ds_max
+        )
+
     def finish(self) -> SettlementReport:
         """Look for counter gaps on the cards and SAMs this run touched (a card whose
         distinct DS count is below its highest DS; a SAM with fewer booked SCs than its
         counter): one query per chunk, not one per card."""
         with self.ledger.transaction() as conn:
-            c, lo = t.card.c, t.load.c
-            items = sorted(self.touched_cards)
-            for i in range(0, len(items), _CHUNK):
-                gappy = [
-                    bytes(serial)
-                    for serial, count, ds_max in rows_in(
-                        conn, c.serial, items[i : i + _CHUNK], c.serial, c.ds_count, c.ds_max
-                    )
-                    if count < ds_max
-                ]
-                seen: dict[bytes, set[int]] = {serial: set() for serial in gappy}
-                k = t.booked.c
+            lo, k = t.load.c, t.booked.c
+            gappy = self._gappy_cards(conn)
+            for i in range(0, len(gappy), _CHUNK):
+                part = gappy[i : i + _CHUNK]
+                seen: dict[bytes, set[int]] = {serial: set() for serial in part}
                 for serial, ds in rows_in(
-                    conn, t.receipt.c.serial, gappy, t.receipt.c.serial, t.receipt.c.ds
-                ) + rows_in(conn, lo.serial, gappy, lo.serial, lo.ds):
+                    conn, t.receipt.c.serial, part, t.receipt.c.serial, t.receipt.c.ds
+                ) + rows_in(conn, lo.serial, part, lo.serial, lo.ds):
                     if ds is not None:
                         seen[bytes(serial)].add(ds)
-                for serial, blob in rows_in(conn, k.serial, gappy, k.serial, k.entries):
+                for serial, blob in rows_in(conn, k.serial, part, k.serial, k.entries):
                     seen[bytes(serial)].update(e[0] for e in t.booked_entries(bytes(blob)))
-                for serial in sorted(gappy):
+                for serial in part:
                     missing = _missing(sorted(seen[serial]))
                     if missing:
                         self.report.gaps.append(CounterGap(serial, missing))
@@ -892,11 +906,8 @@ def _kept_counters(conn: Connection, sam_serial: bytes) -> set[int]:
     rb = t.receipt_batch.c
     out: set[int] = set()
     for body, states in rows_in(conn, rb.sam_serial, [sam_serial], rb.body, rb.states):
-        out.update(
-            fields[13]
-            for fields, state in zip(receipt_fields(bytes(body)), bytes(states), strict=True)
-            if state == t.IN_BATCH
-        )
+        kept = np.frombuffer(bytes(states), np.uint8) == t.IN_BATCH
+        out.update(np.frombuffer(bytes(body), RECEIPT_DTYPE)["sam_counter"][kept].tolist())
     return out
 
 

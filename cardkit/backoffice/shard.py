@@ -84,7 +84,7 @@ _RECEIPT_FUNCTION = KeyFunction.RECEIPT.value
 _BUCKET = t.BOOKED_BUCKET
 _TYPE_NAMES = {int(kind): kind.name.lower() for kind in TransactionType}
 #: a receipt's 64 bytes as NumPy reads a chunk of them (the fields of RECEIPT_LAYOUT)
-_RECEIPT = np.dtype(
+RECEIPT_DTYPE = np.dtype(
     [
         ("serial", ">u8"), ("kvn_debit", "u1"), ("kvn", "u1"), ("type", "u1"), ("tc", ">u4"),
         ("ds", ">u4"), ("purse", "u1"), ("amount", ">u4"), ("balance", ">u4"),
@@ -92,7 +92,7 @@ _RECEIPT = np.dtype(
         ("sam_counter", ">u4"), ("rm", "V8"), ("conf", "V8"),
     ]
 )  # fmt: skip
-assert _RECEIPT.itemsize == _SIZE
+assert RECEIPT_DTYPE.itemsize == _SIZE
 
 #: A connection to read the ledger through (the settler's own, or a worker's).
 Reader = Callable[[], AbstractContextManager[Connection]]
@@ -201,7 +201,7 @@ class _Chunk:
     def __init__(self, works: list[BatchWork], part: ShardPart) -> None:
         self.works = works
         self.data = part.data
-        r = np.frombuffer(self.data, _RECEIPT)
+        r = np.frombuffer(self.data, RECEIPT_DTYPE)
         self.batch = part.batch  # which of works
         self.place = part.place  # in its batch
         self.serial = r["serial"].astype(np.uint64)

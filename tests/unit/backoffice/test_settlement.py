@@ -46,6 +46,7 @@ from cardkit.backoffice import (
     read_batch,
     settle_batch,
     settle_batches,
+    settlement,
 )
 from cardkit.codecs import sam as sam_codec
 from cardkit.codecs import wallet as w
@@ -202,11 +203,18 @@ def test_forked_counter_within_one_batch(tmp_path: Path, ledger: Ledger) -> None
 # --- counter gaps -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("scan_from", [5_000, 0], ids=["asked-by-card", "card-table-read"])
 def test_counter_gaps_close_when_the_missing_receipts_arrive(
-    tmp_path: Path, ledger: Ledger
+    tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, scan_from: int
 ) -> None:
+    # a run that touched many cards reads the whole card table for gaps (a city month)
+    monkeypatch.setattr(settlement, "_SCAN_FROM", scan_from)
     a, b = make_merchant(tmp_path, 1, ledger), make_merchant(tmp_path, 2, ledger)
     c = card(3, ledger, balance=0)
+    other, silent = card(4, ledger, balance=10_000), make_merchant(tmp_path, 5, ledger)
+    a.pay(other, 1_000)  # DS 1
+    silent.pay(other, 1_000)  # DS 2, never exported: the second run does not touch other
+    a.pay(other, 1_000)  # DS 3
     loads = [load(c, 100_000)]  # DS 1 at the issuer's desk
     a.pay(c, 1_000)  # DS 2
     b.pay(c, 2_000)  # DS 3, at another merchant who settles later
@@ -217,7 +225,10 @@ def test_counter_gaps_close_when_the_missing_receipts_arrive(
     assert ledger.record_load(loads[0])  # the desk books its load at once (with its DS)
     report = settle(a.export(), ledger)
     assert not report.flagged  # a gap is a missing receipt elsewhere, not a bad one
-    assert [(g.serial, g.missing) for g in report.gaps] == [(c.serial, ((3, 4), (6, 6)))]
+    assert [(g.serial, g.missing) for g in report.gaps] == [
+        (c.serial, ((3, 4), (6, 6))),
+        (other.serial, ((2, 2),)),
+    ]
     assert report.gaps[0].count == 3
     assert "misses DS 3-4, 6" in report.summary()
     assert ledger.record_load(loads[1])
