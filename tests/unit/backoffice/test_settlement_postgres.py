@@ -110,3 +110,24 @@ def test_ledgers_in_two_schemas_run_settlements_at_once(schema: str) -> None:
         finally:
             for ledger in (first, second, again):
                 ledger.close()
+
+
+def test_card_and_purse_pages_keep_room_for_a_runs_rewrite(schema: str) -> None:
+    # a run rewrites every card it touched: half-empty pages let the new row versions stay
+    # on their page (HOT), the primary keys' indexes untouched (migration 0007)
+    from sqlalchemy import text
+
+    ledger = Ledger.postgres(CONNINFO, schema=schema)
+    with ledger.transaction() as conn:
+        options = dict(
+            conn.execute(
+                text(
+                    "SELECT c.relname, c.reloptions FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = :schema AND c.relname IN ('card', 'purse', 'load')"
+                ),
+                {"schema": schema},
+            ).all()
+        )
+    assert options == {"card": ["fillfactor=50"], "purse": ["fillfactor=50"], "load": None}
+    ledger.close()
