@@ -78,6 +78,7 @@ SamKeySource: TypeAlias = Callable[[bytes, int], bytes] | KeyStore
 Progress: TypeAlias = Callable[[int], None]
 
 _CHUNK = 2000  # keys per IN (...) query
+_BODIES_SAMS = 50  # SAMs whose batch bodies one query reads (a year of one is ~0.6 MB)
 _SCAN_FROM = 5_000  # touched cards from which the gap search reads the whole card table
 
 
@@ -240,7 +241,8 @@ class _Pending:
     """What a committed group adds to the report (nothing before its commit)."""
 
     batches: list[BatchVerdict] = field(default_factory=list)
-    verdicts: list[ReceiptVerdict] = field(default_factory=list)
+    #: the receipts' verdicts, counted as they come (set to the run's ``detail``)
+    verdicts: SettlementReport = field(default_factory=SettlementReport)
     accepted: dict[tuple[int, int], Totals] = field(default_factory=dict)  # (merchant, purse)
     accepted_count: int = 0
     reopened: list[Reopened] = field(default_factory=list)
@@ -363,7 +365,7 @@ class _Settler:
             shards.close()
 
     def _group(self, batches: Iterable[Batch], shards: _Shards, depth: int) -> None:
-        pending = _Pending()
+        pending = _Pending(verdicts=SettlementReport(detail=self.report.detail))
         with self.ledger.transaction() as conn:
             self._conn = conn
             try:
@@ -412,8 +414,7 @@ class _Settler:
         # committed: only now does the report count them
         report = self.report
         report.batches.extend(pending.batches)
-        for v in pending.verdicts:
-            report.add(v)
+        report.merge(pending.verdicts)
         report.add_totals(pending.accepted, pending.accepted_count)
         report.reopened.extend(pending.reopened)
         self.touched_cards |= pending.cards
@@ -436,7 +437,7 @@ class _Settler:
 
         def refuse(flag: BatchFlag, rflag: Flag, why: str) -> None:
             pending.batches.append(verdict([flag], [why]))
-            pending.verdicts.extend(
+            pending.verdicts.add_all(
                 ReceiptVerdict(r, b.sam_serial, b.sequence, i, (rflag,), (why,))
                 for i, r in enumerate(b.receipts)
             )
@@ -580,7 +581,7 @@ class _Settler:
                 for programme, (n, debited, undone) in by_programme.items()
             )
         if flagged or detail:
-            pending.verdicts.extend(_verdicts(b, flagged, states, detail))
+            pending.verdicts.add_all(_verdicts(b, flagged, states, detail))
 
     def _keep_batches(
         self, conn: Connection, kept: list[tuple[Batch, BatchWork, bytearray]]
@@ -724,14 +725,10 @@ class _Settler:
                 )
                 if receipts < counter
             ]
-            r = t.receipt.c
+            counters = _booked_counters(conn, [serial for serial, _ in behind])
             for sam_serial, counter in sorted(behind):
-                counters = {
-                    sc
-                    for (sc,) in rows_in(conn, r.sam_serial, [sam_serial], r.sam_counter)
-                    if sc <= counter
-                } | {sc for sc in _kept_counters(conn, sam_serial) if sc <= counter}
-                missing = _missing(sorted(counters | {counter + 1}))
+                booked = {sc for sc in counters[sam_serial] if sc <= counter}
+                missing = _missing(sorted(booked | {counter + 1}))
                 if missing:
                     self.report.sam_gaps.append(SamCounterGap(sam_serial, missing))
         return self.report
@@ -901,13 +898,24 @@ def _reopen(
     return Reopened(serial, ds, merchant, amount, paid)
 
 
-def _kept_counters(conn: Connection, sam_serial: bytes) -> set[int]:
-    """The SCs of the accepted receipts the SAM's batches carried (kept in them)."""
-    rb = t.receipt_batch.c
-    out: set[int] = set()
-    for body, states in rows_in(conn, rb.sam_serial, [sam_serial], rb.body, rb.states):
-        kept = np.frombuffer(bytes(states), np.uint8) == t.IN_BATCH
-        out.update(np.frombuffer(bytes(body), RECEIPT_DTYPE)["sam_counter"][kept].tolist())
+def _booked_counters(conn: Connection, sams: list[bytes]) -> dict[bytes, set[int]]:
+    """The SCs of each SAM's booked receipts: rows of ``receipt`` and the accepted ones its
+    batches carried (kept in them); a query for many SAMs at a time, not two per SAM."""
+    out: dict[bytes, set[int]] = {serial: set() for serial in sams}
+    r, rb = t.receipt.c, t.receipt_batch.c
+    for i in range(0, len(sams), _CHUNK):
+        for serial, sc in rows_in(
+            conn, r.sam_serial, sams[i : i + _CHUNK], r.sam_serial, r.sam_counter
+        ):
+            out[bytes(serial)].add(sc)
+    for i in range(0, len(sams), _BODIES_SAMS):
+        part = sams[i : i + _BODIES_SAMS]
+        for serial, body, states in rows_in(
+            conn, rb.sam_serial, part, rb.sam_serial, rb.body, rb.states
+        ):
+            kept = np.frombuffer(bytes(states), np.uint8) == t.IN_BATCH
+            counters = np.frombuffer(bytes(body), RECEIPT_DTYPE)["sam_counter"][kept]
+            out[bytes(serial)].update(counters.tolist())
     return out
 
 

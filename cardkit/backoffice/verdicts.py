@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..codecs.wallet import Receipt, TransactionType
@@ -124,6 +125,13 @@ class Totals:
             self.undos += 1
             self.undone += entry.amount
 
+    def include(self, other: Totals) -> None:
+        """Add ``other``'s counts and rupiah to these."""
+        self.payments += other.payments
+        self.debited += other.debited
+        self.undos += other.undos
+        self.undone += other.undone
+
 
 @dataclass
 class SplitTotals:
@@ -189,6 +197,11 @@ class SettlementReport:
             self._flags[flag] = self._flags.get(flag, 0) + 1
         self.receipts.append(verdict)
 
+    def add_all(self, verdicts: Iterable[ReceiptVerdict]) -> None:
+        """:meth:`add` each of ``verdicts``."""
+        for verdict in verdicts:
+            self.add(verdict)
+
     def count(self, receipt: Receipt, accepted: bool) -> None:
         """Count one receipt in the totals only (what :meth:`add` does besides keeping the
         verdict: a city run counts its accepted receipts without making verdicts)."""
@@ -212,11 +225,28 @@ class SettlementReport:
                 split = table.get(key)
                 if split is None:
                     split = table[key] = SplitTotals()
-                mine = split.accepted
-                mine.payments += totals.payments
-                mine.debited += totals.debited
-                mine.undos += totals.undos
-                mine.undone += totals.undone
+                split.accepted.include(totals)
+
+    def merge(self, other: SettlementReport) -> None:
+        """Add everything ``other`` found (a settlement run counts each transaction's
+        verdicts as they come and adds them to its report once the transaction commits)."""
+        self.batches.extend(other.batches)
+        self.receipts.extend(other.receipts)
+        self.gaps.extend(other.gaps)
+        self.sam_gaps.extend(other.sam_gaps)
+        self.reopened.extend(other.reopened)
+        self.rejected_files.extend(other.rejected_files)
+        self.checked += other.checked
+        self._accepted += other._accepted
+        for mine, theirs in ((self._merchants, other._merchants), (self._purses, other._purses)):
+            for key, split in theirs.items():
+                into = mine.get(key)
+                if into is None:
+                    into = mine[key] = SplitTotals()
+                into.accepted.include(split.accepted)
+                into.flagged.include(split.flagged)
+        for flag, n in other._flags.items():
+            self._flags[flag] = self._flags.get(flag, 0) + n
 
     @property
     def accepted(self) -> list[ReceiptVerdict]:
