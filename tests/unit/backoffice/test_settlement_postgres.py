@@ -112,7 +112,7 @@ def test_ledgers_in_two_schemas_run_settlements_at_once(schema: str) -> None:
                 ledger.close()
 
 
-def test_card_and_purse_pages_keep_room_for_a_runs_rewrite(schema: str) -> None:
+def test_card_pages_keep_room_for_a_runs_rewrite_and_bodies_stay_in_their_rows(schema: str) -> None:
     # a run rewrites every card it touched: half-empty pages let the new row versions stay
     # on their page (HOT), the primary keys' indexes untouched (migration 0007)
     from sqlalchemy import text
@@ -129,5 +129,17 @@ def test_card_and_purse_pages_keep_room_for_a_runs_rewrite(schema: str) -> None:
                 {"schema": schema},
             ).all()
         )
+        body = conn.execute(
+            text(
+                "SELECT a.attstorage, a.attcompression FROM pg_attribute a"
+                " JOIN pg_class c ON c.oid = a.attrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = :schema AND c.relname = 'receipt_batch'"
+                " AND a.attname = 'body'"
+            ),
+            {"schema": schema},
+        ).one()
     assert options == {"card": ["fillfactor=50"], "purse": ["fillfactor=50"], "load": None}
+    # a batch body (12 KB) compressed with LZ4 in its row, not cut into TOAST rows (0008)
+    assert tuple(body) == ("m", "l")
     ledger.close()
