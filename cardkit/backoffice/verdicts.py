@@ -208,9 +208,7 @@ class SettlementReport:
         self.checked += 1
         entry = receipt.record.entry
         for table, key in ((self._merchants, entry.merchant), (self._purses, entry.purse)):
-            split = table.get(key)
-            if split is None:
-                split = table[key] = SplitTotals()
+            split = _split_of(table, key)
             (split.accepted if accepted else split.flagged).add(receipt)
         if accepted:
             self._accepted += 1
@@ -222,10 +220,7 @@ class SettlementReport:
         self._accepted += count
         for (merchant, purse), totals in accepted.items():
             for table, key in ((self._merchants, merchant), (self._purses, purse)):
-                split = table.get(key)
-                if split is None:
-                    split = table[key] = SplitTotals()
-                split.accepted.include(totals)
+                _split_of(table, key).accepted.include(totals)
 
     def merge(self, other: SettlementReport) -> None:
         """Add everything ``other`` found (a settlement run counts each transaction's
@@ -240,9 +235,7 @@ class SettlementReport:
         self._accepted += other._accepted
         for mine, theirs in ((self._merchants, other._merchants), (self._purses, other._purses)):
             for key, split in theirs.items():
-                into = mine.get(key)
-                if into is None:
-                    into = mine[key] = SplitTotals()
+                into = _split_of(mine, key)
                 into.accepted.include(split.accepted)
                 into.flagged.include(split.flagged)
         for flag, n in other._flags.items():
@@ -311,6 +304,14 @@ class SettlementReport:
         for name, why in self.rejected_files:
             lines.append(f"rejected file {name}: {why}")
         return "\n".join(lines)
+
+
+def _split_of(table: dict[int, SplitTotals], key: int) -> SplitTotals:
+    """The totals of ``key`` in ``table``, made empty the first time."""
+    split = table.get(key)
+    if split is None:
+        split = table[key] = SplitTotals()
+    return split
 
 
 def _ranges(missing: tuple[tuple[int, int], ...]) -> str:

@@ -590,3 +590,38 @@ def test_unknown_card_negative_balance_and_offline_cap(tmp_path: Path, ledger: L
     assert quote.holdback[0] == 0 and quote.transfer(0) == 489_000  # offline allowance used up
     account = ledger.reconcile()
     assert account.unexplained == 0 and account.review == 8_000 and account.accepted_unpaid == 6_000
+
+
+def test_reports_of_two_runs_merge_into_the_report_of_both(tmp_path: Path) -> None:
+    """A run counts each transaction's verdicts apart and merges them once it commits:
+    the merge of two runs' reports is what one run of both batches reports."""
+    one, two = Ledger(), Ledger()
+    runs = []
+    for n, ledger in enumerate((one, two)):
+        (tmp_path / str(n)).mkdir()
+        a, b = (
+            make_merchant(tmp_path / str(n), 1, ledger),
+            make_merchant(tmp_path / str(n), 2, ledger),
+        )
+        c, d = card(3, ledger), card(4, ledger)
+        a.pay(c, 1_000)
+        b.pay(c, 2_000)
+        b.pay(d, 3_000)
+        clone = copy.deepcopy(d)
+        a.pay(d, 4_000)
+        b.pay(clone, 5_000)  # forked: flagged in the second batch (and the first reopened)
+        runs.append([a.export(), b.export()])
+    merged = settle(runs[0][0], one)
+    merged.merge(settle(runs[0][1], one))
+    both = settlement.settle_batches(
+        [read_batch(p) for p in runs[1]], RECEIPT_MASTERS, sam_keys, seen=two
+    )
+    assert merged.flagged and merged.flag_counts() == both.flag_counts()
+    assert merged.checked == both.checked == 5 and merged.accepted_count == both.accepted_count
+    assert merged.by_merchant() == both.by_merchant() and merged.by_purse() == both.by_purse()
+    totals = {m: (s.accepted.debited, s.flagged.debited) for m, s in both.by_merchant().items()}
+    assert sorted(totals.values()) == [(5_000, 0), (5_000, 5_000)]  # the fork at b: 5,000
+    assert [(v.receipt, v.flags) for v in merged.receipts] == [
+        (v.receipt, v.flags) for v in both.receipts
+    ]
+    assert len(merged.batches) == len(both.batches) == 2
