@@ -240,12 +240,11 @@ class _SamState:
 class _Pending:
     """What a committed group adds to the report (nothing before its commit)."""
 
-    batches: list[BatchVerdict] = field(default_factory=list)
-    #: the receipts' verdicts, counted as they come (set to the run's ``detail``)
-    verdicts: SettlementReport = field(default_factory=SettlementReport)
+    #: its batches' and receipts' verdicts and the reopened receipts, counted as they
+    #: come (made with the run's ``detail``) and merged into the run's once committed
+    report: SettlementReport = field(default_factory=SettlementReport)
     accepted: dict[tuple[int, int], Totals] = field(default_factory=dict)  # (merchant, purse)
     accepted_count: int = 0
-    reopened: list[Reopened] = field(default_factory=list)
     cards: set[bytes] = field(default_factory=set)
     sams: set[bytes] = field(default_factory=set)
     checked: int = 0
@@ -365,7 +364,7 @@ class _Settler:
             shards.close()
 
     def _group(self, batches: Iterable[Batch], shards: _Shards, depth: int) -> None:
-        pending = _Pending(verdicts=SettlementReport(detail=self.report.detail))
+        pending = _Pending(report=SettlementReport(detail=self.report.detail))
         with self.ledger.transaction() as conn:
             self._conn = conn
             try:
@@ -413,10 +412,8 @@ class _Settler:
         self.ledger.checkpoint_soon()
         # committed: only now does the report count them
         report = self.report
-        report.batches.extend(pending.batches)
-        report.merge(pending.verdicts)
+        report.merge(pending.report)
         report.add_totals(pending.accepted, pending.accepted_count)
-        report.reopened.extend(pending.reopened)
         self.touched_cards |= pending.cards
         self.touched_sams |= pending.sams
         if self.progress is not None:
@@ -436,8 +433,8 @@ class _Settler:
             )  # fmt: skip
 
         def refuse(flag: BatchFlag, rflag: Flag, why: str) -> None:
-            pending.batches.append(verdict([flag], [why]))
-            pending.verdicts.add_all(
+            pending.report.batches.append(verdict([flag], [why]))
+            pending.report.add_all(
                 ReceiptVerdict(r, b.sam_serial, b.sequence, i, (rflag,), (why,))
                 for i, r in enumerate(b.receipts)
             )
@@ -486,7 +483,7 @@ class _Settler:
         sam.counter = max(sam.counter, sig.sam_counter)
         sam.total_authorised = max(sam.total_authorised, sig.total_authorised)
         sam.dirty = True
-        pending.batches.append(verdict(flags, reasons))
+        pending.report.batches.append(verdict(flags, reasons))
         pending.sams.add(b.sam_serial)
         self._numbers += 1
         return BatchWork(
@@ -526,7 +523,7 @@ class _Settler:
                 batch_id = self._ids.get(place[1]) if place[0] == "run" else place[1]
                 reopened = _reopen(conn, serial, ds, rm, place[0], batch_id, place[2], self.at)
                 if reopened is not None:
-                    pending.reopened.append(reopened)
+                    pending.report.reopened.append(reopened)
 
     def _merge(
         self,
@@ -581,7 +578,7 @@ class _Settler:
                 for programme, (n, debited, undone) in by_programme.items()
             )
         if flagged or detail:
-            pending.verdicts.add_all(_verdicts(b, flagged, states, detail))
+            pending.report.add_all(_verdicts(b, flagged, states, detail))
 
     def _keep_batches(
         self, conn: Connection, kept: list[tuple[Batch, BatchWork, bytearray]]

@@ -870,14 +870,11 @@ class CardShard:
         starts = np.searchsorted(sorted_keys, dirty)
         ends = np.searchsorted(sorted_keys, dirty + 1)
         serials, buckets, new = cards.serials, self.buckets, self._new_buckets
-        where = [
-            (slot, bucket, (serials[slot], bucket))
-            for slot, bucket in map(bucket_of_key, dirty.tolist())
-        ]
+        keys = [(serials[slot], bucket) for slot, bucket in map(bucket_of_key, dirty.tolist())]
         # buckets with entries of both kinds: the ledger's or the full check's (listed)
         # and the plain pass's
-        mixed = [i for i, (_, _, key) in enumerate(where) if buckets[key] and ends[i] > starts[i]]
-        listed = [buckets[where[i][2]] for i in mixed]
+        mixed = [i for i, key in enumerate(keys) if buckets[key] and ends[i] > starts[i]]
+        listed = [buckets[keys[i]] for i in mixed]
         merged = dict(
             zip(
                 mixed,
@@ -886,8 +883,8 @@ class CardShard:
             )
         )
         raw, size = entries.tobytes(), ENTRY.itemsize
-        for i, ((_, bucket, key), start, end) in enumerate(
-            zip(where, (starts * size).tolist(), (ends * size).tolist(), strict=True)
+        for i, (key, start, end) in enumerate(
+            zip(keys, (starts * size).tolist(), (ends * size).tolist(), strict=True)
         ):
             if i in merged:
                 blob = merged[i]
@@ -897,10 +894,10 @@ class CardShard:
                 blob = raw[start:end]
             if key in new:
                 if blob:
-                    out.new_buckets.append((key[0], bucket, blob))
+                    out.new_buckets.append((*key, blob))
                     new.discard(key)
             else:
-                out.buckets.append({"serial": key[0], "bucket": bucket, "entries": blob})
+                out.buckets.append({"serial": key[0], "bucket": key[1], "entries": blob})
         out.new_buckets.sort(key=itemgetter(0, 1))  # in key order, as the cards
         out.buckets.sort(key=itemgetter("serial", "bucket"))
 
